@@ -1,0 +1,1 @@
+"""Command-line interface: thin click commands that call plain typed functions."""

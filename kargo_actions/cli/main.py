@@ -1,0 +1,103 @@
+"""The `kargo-actions` entry point: global options, lazy subcommands, one error handler."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+import click
+
+from kargo_actions import __version__
+from kargo_actions.cli.context import AppContext
+
+# name -> "module:attribute"; modules are imported only when their command runs, so --help stays fast.
+LAZY_COMMANDS: dict[str, str] = {
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = LAZY_COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Listing help text would import every command module; names keep --help fast.
+        with formatter.section("Commands"):
+            formatter.write_text(", ".join(self.list_commands(ctx)))
+            formatter.write_text("Run `kargo-actions COMMAND --help` for one command's options.")
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="kargo-actions")
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    envvar="KARGO_ACTIONS_REPO",
+    show_default=True,
+    help="The pipeline repository (git work tree).",
+)
+@click.option(
+    "--config-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    envvar="KARGO_ACTIONS_CONFIG_DIR",
+    help="Folder of Kargo manifests, relative to --repo.  [default: .kargo]",
+)
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="KARGO_ACTIONS_OUTPUT",
+    show_default=True,
+    help="Output format of read commands.",
+)
+@click.option("--debug", is_flag=True, envvar="KARGO_ACTIONS_DEBUG", help="Show tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, repo: Path, config_dir: Path | None, output: str, debug: bool) -> None:
+    """Kargo-style continuous promotion on GitHub Actions, with git as the database."""
+    ctx.obj = AppContext(repo=repo, config_dir_option=config_dir, output=output, debug=debug)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and map every error to its exit code with a one-line message.
+
+    Commands return an int exit code (None means 0); errors derive from KargoActionsError.
+    """
+    from kargo_actions.errors import ExitCode, KargoActionsError
+
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("KARGO_ACTIONS_DEBUG", "") not in ("", "0", "false")
+    try:
+        rv = cli.main(args=args, prog_name="kargo-actions", standalone_mode=False)
+    except KargoActionsError as err:
+        if debug:
+            raise
+        for line in err.lines():
+            click.echo(f"error: {line}", err=True)
+        sys.exit(int(err.exit_code))
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(int(ExitCode.INVALID))
+    except Exception as err:  # the one place unexpected errors become exit 4
+        if debug:
+            raise
+        click.echo(
+            f"internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", err=True
+        )
+        sys.exit(int(ExitCode.BUG))
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,1 @@
+"""Freight identity, aliases and assembly."""

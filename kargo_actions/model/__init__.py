@@ -1,0 +1,1 @@
+"""Pydantic models of Kargo's kinds and of this project's records."""

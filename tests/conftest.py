@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ SHARED = REPO_ROOT.parent / "shared"
 
 
 @pytest.fixture(autouse=True)
-def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test gets its own HOME, XDG dirs, cache and git identity; nothing of the machine leaks in."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
@@ -29,7 +28,7 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     for var in ("GITHUB_ACTIONS", "GITHUB_TOKEN", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "DOCKER_CONFIG"):
         monkeypatch.delenv(var, raising=False)
     (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
-    yield home
+    return home
 
 
 def shared_path(*parts: str) -> Path:
@@ -38,7 +37,9 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         if os.environ.get("CI") == "true":
             pytest.fail(f"{path} is missing: CI must have shared/ beside the checkout")
-        pytest.skip(f"{path} is absent (a fresh clone without ../shared); these tests check the real Kargo contract")
+        pytest.skip(
+            f"{path} is absent (a fresh clone without ../shared); these tests check the real Kargo contract"
+        )
     return path
 
 

@@ -6,14 +6,14 @@ import importlib
 import os
 import sys
 from pathlib import Path
+
 import click
 
 from kargo_actions import __version__
 from kargo_actions.cli.context import AppContext
 
 # name -> "module:attribute"; modules are imported only when their command runs, so --help stays fast.
-LAZY_COMMANDS: dict[str, str] = {
-}
+LAZY_COMMANDS: dict[str, str] = {}
 
 
 class LazyGroup(click.Group):

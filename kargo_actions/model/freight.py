@@ -73,7 +73,7 @@ class FreightStatus(KargoModel):
 class Freight(KargoModel):
     """A Kargo Freight resource (apiVersion kargo.akuity.io/v1alpha1, kind Freight)."""
 
-    api_version: Literal["kargo.akuity.io/v1alpha1"] = API_VERSION
+    api_version: Literal["kargo.akuity.io/v1alpha1"] = "kargo.akuity.io/v1alpha1"
     kind: Literal["Freight"] = "Freight"
     metadata: FreightMetadata
     alias: str | None = None

@@ -1,0 +1,251 @@
+"""Git plumbing for the ledger: one runner, one long-lived `cat-file --batch` reader, tree editing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from kargo_actions.errors import FailedError, InvalidInputError, Problem
+
+TREE_MODE = "40000"
+BLOB_MODE = "100644"
+
+
+class GitCommandError(FailedError):
+    """A git command exited non-zero; carries git's own message."""
+
+    def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
+        self.args_ = list(args)
+        self.returncode = returncode
+        self.stderr = stderr.strip()
+        super().__init__(
+            f"git {' '.join(args[:2])} failed (exit {returncode}): {self.stderr or 'no message'}"
+        )
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str
+    kind: str  # "blob" or "tree"
+    oid: str
+    name: str
+
+
+class Git:
+    """Runs git in one repository with a fixed environment; never touches the work tree or index."""
+
+    def __init__(self, repo: Path, env: Mapping[str, str] | None = None) -> None:
+        self.repo = Path(repo)
+        self.env = dict(os.environ if env is None else env)
+        # Plumbing output must not depend on the user's locale or pager.
+        self.env.update({"LC_ALL": "C", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0"})
+        self._git_dir: Path | None = None
+        self._reader: CatFileBatch | None = None
+
+    def run(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        check: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        full_env = self.env if env is None else {**self.env, **env}
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.repo,
+            input=input,
+            capture_output=True,
+            env=full_env,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise GitCommandError(args, proc.returncode, proc.stderr.decode(errors="replace"))
+        return proc
+
+    def out(self, *args: str, input: bytes | None = None) -> str:
+        return self.run(*args, input=input).stdout.decode().strip()
+
+    @property
+    def git_dir(self) -> Path:
+        if self._git_dir is None:
+            proc = self.run("rev-parse", "--absolute-git-dir", check=False)
+            if proc.returncode != 0:
+                raise InvalidInputError(
+                    [
+                        Problem(
+                            file=str(self.repo),
+                            message="not a git repository",
+                            hint="run inside the pipeline repository or pass --repo",
+                        )
+                    ]
+                )
+            self._git_dir = Path(proc.stdout.decode().strip())
+        return self._git_dir
+
+    @property
+    def common_dir(self) -> Path:
+        path = Path(self.out("rev-parse", "--git-common-dir"))
+        return path if path.is_absolute() else (self.repo / path).resolve()
+
+    def config_get(self, key: str) -> str | None:
+        proc = self.run("config", "--get", key, check=False)
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+    def rev_parse_many(self, refs: Sequence[str]) -> dict[str, str | None]:
+        """Resolve several full ref names in one process; missing ones map to None."""
+        proc = self.run("for-each-ref", "--format=%(refname) %(objectname)", *refs, check=True)
+        found: dict[str, str | None] = dict.fromkeys(refs)
+        for line in proc.stdout.decode().splitlines():
+            name, _, oid = line.partition(" ")
+            if name in found:
+                found[name] = oid
+        return found
+
+    def hash_blob(self, data: bytes) -> str:
+        return self.out("hash-object", "-w", "--stdin", input=data)
+
+    def mktree(self, entries: Iterable[TreeEntry]) -> str:
+        text = "".join(f"{e.mode} {e.kind} {e.oid}\t{e.name}\0" for e in entries)
+        return self.out("mktree", "-z", input=text.encode())
+
+    @property
+    def reader(self) -> CatFileBatch:
+        if self._reader is None or self._reader.closed:
+            self._reader = CatFileBatch(self)
+        return self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+
+class CatFileBatch:
+    """One `git cat-file --batch` process serving every object read of a session."""
+
+    def __init__(self, git: Git) -> None:
+        self._proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"],
+            cwd=git.repo,
+            env=git.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert self._proc.stdin is not None
+        assert self._proc.stdout is not None
+        self._stdin: IO[bytes] = self._proc.stdin
+        self._stdout: IO[bytes] = self._proc.stdout
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def _read_one(self) -> tuple[str, bytes] | None:
+        header = self._stdout.readline()
+        if not header:
+            raise FailedError("git cat-file --batch ended unexpectedly")
+        parts = header.split()
+        if len(parts) == 2 and parts[1] == b"missing":
+            return None
+        if len(parts) != 3:
+            raise FailedError(f"git cat-file --batch answered {header!r}")
+        size = int(parts[2])
+        data = self._stdout.read(size)
+        self._stdout.read(1)  # the newline after each object
+        return parts[1].decode(), data
+
+    def get(self, spec: str) -> tuple[str, bytes] | None:
+        """(type, content) of one object, or None when it does not exist."""
+        with self._lock:
+            self._stdin.write(spec.encode() + b"\n")
+            self._stdin.flush()
+            return self._read_one()
+
+    def get_many(self, specs: Sequence[str]) -> list[tuple[str, bytes] | None]:
+        """Many objects in one round trip; a thread feeds stdin so neither pipe can fill up and block."""
+        if not specs:
+            return []
+        payload = b"".join(s.encode() + b"\n" for s in specs)
+
+        def feed() -> None:
+            self._stdin.write(payload)
+            self._stdin.flush()
+
+        with self._lock:
+            writer = threading.Thread(target=feed, daemon=True)
+            writer.start()
+            results = [self._read_one() for _ in specs]
+            writer.join()
+            return results
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(OSError):
+            self._stdin.close()
+        self._proc.wait(timeout=10)
+        self._stdout.close()
+
+
+def parse_tree(data: bytes) -> list[TreeEntry]:
+    """Entries of a raw tree object (`<mode> <name>\\0<20-byte id>` repeated)."""
+    entries: list[TreeEntry] = []
+    pos = 0
+    oid_len = 20
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        mode = data[pos:space].decode()
+        name = data[space + 1 : nul].decode()
+        oid = data[nul + 1 : nul + 1 + oid_len].hex()
+        pos = nul + 1 + oid_len
+        kind = "tree" if mode in ("40000", "040000") else "blob"
+        entries.append(TreeEntry(mode=TREE_MODE if kind == "tree" else mode, kind=kind, oid=oid, name=name))
+    return entries
+
+
+def read_tree(git: Git, oid: str | None) -> dict[str, TreeEntry]:
+    if oid is None:
+        return {}
+    obj = git.reader.get(oid)
+    if obj is None or obj[0] != "tree":
+        raise FailedError(f"tree {oid} is missing from the repository")
+    return {e.name: e for e in parse_tree(obj[1])}
+
+
+def edit_tree(git: Git, base: str | None, changes: Mapping[str, str | None]) -> str | None:
+    """`base` with each path set to a blob id (or removed for None); only touched dirs are rewritten.
+
+    Returns None when the result is empty (git has no empty directories).
+    """
+    entries = read_tree(git, base)
+    files: dict[str, str | None] = {}
+    subdirs: dict[str, dict[str, str | None]] = {}
+    for path, oid in changes.items():
+        head, sep, rest = path.partition("/")
+        if sep:
+            subdirs.setdefault(head, {})[rest] = oid
+        else:
+            files[head] = oid
+    for name, oid in files.items():
+        if oid is None:
+            entries.pop(name, None)
+        else:
+            entries[name] = TreeEntry(mode=BLOB_MODE, kind="blob", oid=oid, name=name)
+    for name, sub in subdirs.items():
+        current = entries.get(name)
+        sub_base = current.oid if current is not None and current.kind == "tree" else None
+        new_oid = edit_tree(git, sub_base, sub)
+        if new_oid is None:
+            entries.pop(name, None)
+        else:
+            entries[name] = TreeEntry(mode=TREE_MODE, kind="tree", oid=new_oid, name=name)
+    if not entries:
+        return None
+    return git.mktree(entries.values())

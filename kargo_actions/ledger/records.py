@@ -1,0 +1,331 @@
+"""Typed records of the ledger branch: one JSON file per record, each carrying `schemaVersion`."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal, TypeVar
+
+from pydantic import Field, ValidationError
+
+from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.model.base import KargoModel
+from kargo_actions.model.freight import (
+    Chart,
+    Freight,
+    FreightMetadata,
+    FreightOrigin,
+    GitCommit,
+    Image,
+)
+
+SCHEMA_VERSION = 1
+LEDGER_FORMAT = 1
+MARKER_PATH = ".kargo-ledger.json"
+MARKER_KIND = "KargoActionsLedger"
+# Top-level entries a ledger branch may hold; anything else means the branch is not ours.
+TOP_LEVEL = frozenset(
+    {MARKER_PATH, "freight", "aliases", "discovered", "promotions", "verifications", "approvals", "stages"}
+)
+MAX_LAST_PROMOTIONS = 10
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_FREIGHT_ID = re.compile(r"^[0-9a-f]{40}$")
+_RECORD_ID = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9._]*[A-Za-z0-9])?$")
+
+
+class LedgerRecordError(InvalidInputError):
+    """A record file on the ledger branch cannot be read; names the file."""
+
+
+def check_name(value: str, what: str) -> str:
+    """A Kubernetes-style name (Warehouse, Stage, alias) that is safe as one path component."""
+    if len(value) > 253 or not _NAME.match(value):
+        raise InvalidInputError(
+            [
+                Problem(
+                    path=what,
+                    message=f"{value!r} is not a valid {what} name",
+                    hint="lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+                )
+            ]
+        )
+    return value
+
+
+def check_freight_id(value: str) -> str:
+    if not _FREIGHT_ID.match(value):
+        raise InvalidInputError(f"{value!r} is not a Freight ID (40 lowercase hex characters)")
+    return value
+
+
+def check_record_id(value: str, what: str) -> str:
+    if len(value) > 200 or not _RECORD_ID.match(value):
+        raise InvalidInputError(f"{value!r} is not a valid {what} (letters, digits, '-', '_', '.')")
+    return value
+
+
+class LedgerMarker(KargoModel):
+    """`.kargo-ledger.json` at the branch root: says the branch is a kargo-actions ledger."""
+
+    schema_version: Literal[1] = 1
+    kind: Literal["KargoActionsLedger"] = "KargoActionsLedger"
+    format: int = LEDGER_FORMAT
+    created_by: str = "kargo-actions"
+
+
+class FreightRecord(Freight):
+    """freight/<warehouse>/<id>.json: the Kargo Freight resource plus `schemaVersion` (status is derived)."""
+
+    schema_version: Literal[1] = 1
+
+    @classmethod
+    def of(cls, freight: Freight) -> FreightRecord:
+        data = freight.model_dump(by_alias=True, exclude_none=True, exclude={"status"})
+        return cls.model_validate({**data, "schemaVersion": SCHEMA_VERSION})
+
+    def freight(self) -> Freight:
+        return Freight.model_validate(
+            self.model_dump(by_alias=True, exclude_none=True, exclude={"schema_version"})
+        )
+
+
+class AliasRecord(KargoModel):
+    """aliases/<alias>.json: which Freight an alias names; the path keeps aliases unique."""
+
+    schema_version: Literal[1] = 1
+    alias: str
+    freight: str
+    warehouse: str
+
+
+class DiscoveryResult(KargoModel):
+    """What one subscription of a Warehouse found, newest first."""
+
+    subscription_name: str | None = None
+    kind: Literal["image", "git", "chart"]
+    repo_url: str = Field(alias="repoURL", min_length=1)
+    images: list[Image] = Field(default_factory=list)
+    commits: list[GitCommit] = Field(default_factory=list)
+    charts: list[Chart] = Field(default_factory=list)
+
+
+class DiscoveredArtifactsRecord(KargoModel):
+    """discovered/<warehouse>.json: the latest discovery of a Warehouse (history = git log)."""
+
+    schema_version: Literal[1] = 1
+    warehouse: str
+    discovered_at: str
+    results: list[DiscoveryResult] = Field(default_factory=list)
+
+
+class FreightReference(KargoModel):
+    name: str
+    alias: str | None = None
+    origin: FreightOrigin
+
+
+PromotionPhase = Literal["Pending", "Running", "Succeeded", "Failed", "Errored", "Aborted"]
+StepStatus = Literal["Running", "Succeeded", "Failed", "Errored", "Aborted", "Skipped"]
+
+
+class StepRecord(KargoModel):
+    alias: str
+    uses: str | None = None
+    status: StepStatus
+    message: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+class PromotionRecord(KargoModel):
+    """promotions/<stage>/<promotion name>.json: one Promotion (`<stage>.<ULID>.<id[:7]>`)."""
+
+    schema_version: Literal[1] = 1
+    name: str
+    stage: str
+    freight: FreightReference
+    phase: PromotionPhase
+    message: str | None = None
+    actor: str | None = None
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    steps: list[StepRecord] = Field(default_factory=list)
+    run_url: str | None = Field(default=None, alias="runURL")
+    outputs: dict[str, Any] | None = None
+
+
+VerificationPhase = Literal["Pending", "Running", "Successful", "Failed", "Error", "Inconclusive", "Aborted"]
+
+
+class AnalysisResult(KargoModel):
+    template: str
+    phase: VerificationPhase
+    message: str | None = None
+
+
+class VerificationRecord(KargoModel):
+    """verifications/<stage>/<id>.json: one verification run of a Stage for a Freight."""
+
+    schema_version: Literal[1] = 1
+    id: str
+    stage: str
+    freight: FreightReference
+    phase: VerificationPhase
+    message: str | None = None
+    actor: str | None = None
+    started_at: str
+    finished_at: str | None = None
+    results: list[AnalysisResult] = Field(default_factory=list)
+
+
+class ApprovalRecord(KargoModel):
+    """approvals/<stage>/<freight id>.json: a manual approval of a Freight for a Stage."""
+
+    schema_version: Literal[1] = 1
+    freight: str
+    stage: str
+    approved_at: str
+    actor: str | None = None
+
+
+class CurrentFreight(KargoModel):
+    name: str
+    origin: FreightOrigin
+    since: str
+
+
+class VerifiedFreight(KargoModel):
+    verified_at: str
+    longest_soak: str | None = None  # a Go-style duration, e.g. "1h30m0s"
+
+
+class ApprovedFreight(KargoModel):
+    approved_at: str
+    actor: str | None = None
+
+
+class PromotionSummary(KargoModel):
+    name: str
+    freight: str
+    phase: PromotionPhase
+    finished_at: str | None = None
+
+
+class StageStateRecord(KargoModel):
+    """stages/<stage>.json: what a Stage holds now and what it has verified or had approved."""
+
+    schema_version: Literal[1] = 1
+    stage: str
+    current_freight: list[CurrentFreight] = Field(default_factory=list)
+    verified: dict[str, VerifiedFreight] = Field(default_factory=dict)
+    approved: dict[str, ApprovedFreight] = Field(default_factory=dict)
+    last_promotions: list[PromotionSummary] = Field(default_factory=list, max_length=MAX_LAST_PROMOTIONS)
+    updated_at: str | None = None
+
+
+def marker_path() -> str:
+    return MARKER_PATH
+
+
+def freight_path(warehouse: str, freight_id: str) -> str:
+    return f"freight/{check_name(warehouse, 'Warehouse')}/{check_freight_id(freight_id)}.json"
+
+
+def alias_path(alias: str) -> str:
+    return f"aliases/{check_name(alias, 'alias')}.json"
+
+
+def discovered_path(warehouse: str) -> str:
+    return f"discovered/{check_name(warehouse, 'Warehouse')}.json"
+
+
+def promotion_path(stage: str, name: str) -> str:
+    return f"promotions/{check_name(stage, 'Stage')}/{check_record_id(name, 'Promotion name')}.json"
+
+
+def verification_path(stage: str, run_id: str) -> str:
+    return f"verifications/{check_name(stage, 'Stage')}/{check_record_id(run_id, 'verification id')}.json"
+
+
+def approval_path(stage: str, freight_id: str) -> str:
+    return f"approvals/{check_name(stage, 'Stage')}/{check_freight_id(freight_id)}.json"
+
+
+def stage_path(stage: str) -> str:
+    return f"stages/{check_name(stage, 'Stage')}.json"
+
+
+def dump_record(record: KargoModel) -> bytes:
+    """The file content of a record: pretty, sorted keys, trailing newline (stable diffs in git log)."""
+    return (json.dumps(record.wire(), indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+ModelT = TypeVar("ModelT", bound=KargoModel)
+
+
+def load_record(model: type[ModelT], data: bytes, where: str) -> ModelT:
+    """Parse one record file; every failure names the file (`where`) and says how to fix it."""
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as err:
+        raise _diagnose(model, data, where, err) from err
+
+
+def _diagnose(model: type[KargoModel], data: bytes, where: str, err: ValidationError) -> LedgerRecordError:
+    try:
+        raw = json.loads(data)
+    except ValueError as json_err:
+        return LedgerRecordError(
+            [
+                Problem(
+                    file=where,
+                    message=f"not valid JSON ({json_err})",
+                    hint="restore the file from the ledger's git history",
+                )
+            ]
+        )
+    version = raw.get("schemaVersion") if isinstance(raw, dict) else None
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        return LedgerRecordError(
+            [
+                Problem(
+                    file=where,
+                    path="schemaVersion",
+                    message=f"written by a newer kargo-actions (schemaVersion {version}; "
+                    f"this version reads {SCHEMA_VERSION})",
+                    hint="upgrade kargo-actions to read this ledger",
+                )
+            ]
+        )
+    problems = [
+        Problem(
+            file=where,
+            path=".".join(str(p) for p in e["loc"]),
+            message=f"{e['msg']} (not a valid {model.__name__})",
+        )
+        for e in err.errors()
+    ]
+    return LedgerRecordError(problems)
+
+
+__all__ = [
+    "AliasRecord",
+    "AnalysisResult",
+    "ApprovalRecord",
+    "ApprovedFreight",
+    "CurrentFreight",
+    "DiscoveredArtifactsRecord",
+    "DiscoveryResult",
+    "FreightMetadata",
+    "FreightRecord",
+    "FreightReference",
+    "LedgerMarker",
+    "PromotionRecord",
+    "PromotionSummary",
+    "StageStateRecord",
+    "StepRecord",
+    "VerificationRecord",
+    "VerifiedFreight",
+]

@@ -1,0 +1,847 @@
+"""The ledger branch: typed reads through one `cat-file --batch`, compare-and-swap writes with plumbing."""
+
+from __future__ import annotations
+
+import difflib
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Generic, TypeVar
+
+from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
+from kargo_actions.freight.identity import freight_id, normalize_git_url
+from kargo_actions.ledger.config import LedgerConfig, SigningPolicy
+from kargo_actions.ledger.git import Git, TreeEntry, edit_tree, read_tree
+from kargo_actions.ledger.records import (
+    LEDGER_FORMAT,
+    MARKER_PATH,
+    TOP_LEVEL,
+    AliasRecord,
+    ApprovalRecord,
+    DiscoveredArtifactsRecord,
+    FreightRecord,
+    LedgerMarker,
+    LedgerRecordError,
+    PromotionRecord,
+    StageStateRecord,
+    VerificationRecord,
+    alias_path,
+    approval_path,
+    check_freight_id,
+    check_name,
+    discovered_path,
+    dump_record,
+    freight_path,
+    load_record,
+    promotion_path,
+    stage_path,
+    verification_path,
+)
+from kargo_actions.ledger.tags import TagWriter, canonical_json
+from kargo_actions.model.base import KargoModel
+from kargo_actions.model.freight import (
+    ApprovedStage,
+    CurrentStage,
+    Freight,
+    FreightMetadata,
+    FreightStatus,
+    VerifiedStage,
+)
+
+ZERO_OID = "0" * 40
+ModelT = TypeVar("ModelT", bound=KargoModel)
+ResultT = TypeVar("ResultT")
+# Push rejections that mean "someone wrote first": rebuild on the new tip and try again.
+_RACE_MARKERS = ("non-fast-forward", "fetch first", "stale info", "cannot lock ref", "failed to update ref")
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class TagRequest:
+    """A Freight tag to create with the ledger commit; target None means the ledger commit itself."""
+
+    name: str
+    message: str
+    target: str | None
+
+
+@dataclass(frozen=True)
+class WritePlan(Generic[ResultT]):
+    """What one attempt writes on top of a snapshot: files (None deletes), tags, commit summary, result."""
+
+    summary: str
+    files: Mapping[str, bytes | None]
+    result: ResultT
+    tags: tuple[TagRequest, ...] = ()
+
+
+@dataclass(frozen=True)
+class NoWrite(Generic[ResultT]):
+    """What a build returns when the ledger already holds what was asked (an idempotent no-op)."""
+
+    result: ResultT
+
+
+@dataclass(frozen=True)
+class WriteOutcome(Generic[ResultT]):
+    result: ResultT
+    commit: str | None  # None when nothing needed writing
+    attempts: int
+    tags: Mapping[str, str] = field(default_factory=dict)  # tag name -> tag object id
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """The outcome of recording a Freight."""
+
+    freight: Freight
+    created: bool  # False when the ledger already held this Freight
+    tag: str
+    ledger_commit: str | None
+    signed: bool
+    attempts: int
+
+
+@dataclass(frozen=True)
+class FreightEntry:
+    warehouse: str
+    id: str
+    blob: str
+
+
+@dataclass(frozen=True)
+class ReadResult(Generic[ModelT]):
+    """Records that parsed, and a problem naming each file that did not."""
+
+    records: list[ModelT]
+    problems: list[Problem]
+
+
+class Snapshot:
+    """The ledger at one commit; every read goes through the repository's single cat-file process."""
+
+    def __init__(self, git: Git, commit: str | None, where: str) -> None:
+        self.git = git
+        self.commit = commit
+        self.where = where  # the ref name shown in messages, e.g. kargo/ledger
+        self.tree: str | None = None
+        self.root: dict[str, TreeEntry] = {}
+        if commit is not None:
+            self.tree = self._tree_id(commit)
+            self.root = read_tree(git, self.tree)
+            self._check_ours()
+
+    def _tree_id(self, commit: str) -> str:
+        obj = self.git.reader.get(commit)
+        if obj is None or obj[0] != "commit":
+            raise FailedError(f"{self.where}: {commit} is not a commit")
+        first = obj[1].split(b"\n", 1)[0].decode()
+        return first.removeprefix("tree ")
+
+    def _check_ours(self) -> None:
+        """Refuse a branch that was not written by kargo-actions rather than overwrite it."""
+        unexpected = sorted(set(self.root) - TOP_LEVEL)
+        marker = self.root.get(MARKER_PATH)
+        hint = "choose another ledger branch name (Settings ledger.branch) or move that branch away"
+        if marker is None or unexpected:
+            what = f"unexpected files {', '.join(unexpected[:10])}" if unexpected else f"no {MARKER_PATH}"
+            raise InvalidInputError(
+                [
+                    Problem(
+                        file=self.where,
+                        message=f"this branch is not a kargo-actions ledger ({what})",
+                        hint=hint,
+                    )
+                ]
+            )
+        data = self.git.reader.get(marker.oid)
+        assert data is not None
+        parsed = load_record(LedgerMarker, data[1], f"{self.where}:{MARKER_PATH}")
+        if parsed.format > LEDGER_FORMAT:
+            raise InvalidInputError(
+                [
+                    Problem(
+                        file=f"{self.where}:{MARKER_PATH}",
+                        path="format",
+                        message=f"ledger format {parsed.format} is newer than this kargo-actions reads "
+                        f"({LEDGER_FORMAT})",
+                        hint="upgrade kargo-actions",
+                    )
+                ]
+            )
+
+    def _entries(self, path: str) -> dict[str, TreeEntry]:
+        """Entries of the directory `path` ("" = root); {} when absent."""
+        entries = self.root
+        for part in [p for p in path.split("/") if p]:
+            entry = entries.get(part)
+            if entry is None or entry.kind != "tree":
+                return {}
+            entries = read_tree(self.git, entry.oid)
+        return entries
+
+    def read(self, path: str) -> bytes | None:
+        head, _, name = path.rpartition("/")
+        entry = self._entries(head).get(name)
+        if entry is None or entry.kind != "blob":
+            return None
+        obj = self.git.reader.get(entry.oid)
+        return None if obj is None else obj[1]
+
+    def exists(self, path: str) -> bool:
+        head, _, name = path.rpartition("/")
+        return name in self._entries(head)
+
+    def load(self, model: type[ModelT], path: str) -> ModelT | None:
+        data = self.read(path)
+        return None if data is None else load_record(model, data, f"{self.where}:{path}")
+
+    def load_dir(self, model: type[ModelT], path: str) -> ReadResult[ModelT]:
+        """Every `*.json` record directly in `path`, read in one round trip, in name order."""
+        entries = sorted((e for e in self._entries(path).values() if e.kind == "blob"), key=lambda e: e.name)
+        return self._load_blobs(model, [(f"{path}/{e.name}", e.oid) for e in entries])
+
+    def _load_blobs(self, model: type[ModelT], items: list[tuple[str, str]]) -> ReadResult[ModelT]:
+        records: list[ModelT] = []
+        problems: list[Problem] = []
+        for (path, _), obj in zip(items, self.git.reader.get_many([oid for _, oid in items]), strict=True):
+            try:
+                if obj is None:
+                    raise LedgerRecordError(
+                        [Problem(file=f"{self.where}:{path}", message="object is missing")]
+                    )
+                records.append(load_record(model, obj[1], f"{self.where}:{path}"))
+            except LedgerRecordError as err:
+                problems.extend(err.problems)
+        return ReadResult(records, problems)
+
+    def names(self, path: str) -> list[str]:
+        return sorted(self._entries(path))
+
+    # Freight
+
+    def freight_entries(self, warehouse: str | None = None) -> list[FreightEntry]:
+        warehouses = self._entries("freight")
+        if warehouse is not None:
+            warehouses = {k: v for k, v in warehouses.items() if k == warehouse}
+        trees = [e for e in warehouses.values() if e.kind == "tree"]
+        result: list[FreightEntry] = []
+        for wh in trees:
+            for entry in read_tree(self.git, wh.oid).values():
+                if entry.kind == "blob" and entry.name.endswith(".json"):
+                    result.append(FreightEntry(wh.name, entry.name.removesuffix(".json"), entry.oid))
+        return result
+
+    def freight_records(self, entries: Iterable[FreightEntry]) -> ReadResult[FreightRecord]:
+        return self._load_blobs(FreightRecord, [(freight_path(e.warehouse, e.id), e.blob) for e in entries])
+
+    def find_freight(self, fid: str) -> FreightEntry | None:
+        for wh in self._entries("freight").values():
+            entry = read_tree(self.git, wh.oid).get(f"{fid}.json") if wh.kind == "tree" else None
+            if entry is not None:
+                return FreightEntry(wh.name, fid, entry.oid)
+        return None
+
+    def aliases(self) -> dict[str, str]:
+        """alias -> blob id of its alias record."""
+        return {
+            e.name.removesuffix(".json"): e.oid for e in self._entries("aliases").values() if e.kind == "blob"
+        }
+
+    def alias_record(self, alias: str) -> AliasRecord | None:
+        return self.load(AliasRecord, alias_path(alias))
+
+    def stage_states(self) -> ReadResult[StageStateRecord]:
+        return self.load_dir(StageStateRecord, "stages")
+
+
+def freight_status(fid: str, states: Iterable[StageStateRecord]) -> FreightStatus | None:
+    """Kargo's Freight status, derived from the stage state records."""
+    current: dict[str, CurrentStage] = {}
+    verified: dict[str, VerifiedStage] = {}
+    approved: dict[str, ApprovedStage] = {}
+    for state in states:
+        for cur in state.current_freight:
+            if cur.name == fid:
+                current[state.stage] = CurrentStage(since=cur.since)
+        if (v := state.verified.get(fid)) is not None:
+            verified[state.stage] = VerifiedStage(verified_at=v.verified_at, longest_soak=v.longest_soak)
+        if (a := state.approved.get(fid)) is not None:
+            approved[state.stage] = ApprovedStage(approved_at=a.approved_at)
+    if not (current or verified or approved):
+        return None
+    return FreightStatus(
+        currently_in=current or None, verified_in=verified or None, approved_for=approved or None
+    )
+
+
+class Ledger:
+    """A pipeline repository's ledger branch and Freight tags: the one way features read and write records."""
+
+    def __init__(
+        self,
+        repo: Path,
+        config: LedgerConfig | None = None,
+        *,
+        rng: random.Random | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = config or LedgerConfig()
+        self.git = Git(repo, env)
+        self.rng = rng or random.Random()  # noqa: S311 - jitter and aliases, not secrets
+        self._config_values: dict[str, str] | None = None
+        self._tags = TagWriter(self.git)
+        self._identity_env: dict[str, str] | None = None
+        _ = self.git.git_dir  # fail early, with a clear message, outside a repository
+
+    def close(self) -> None:
+        self.git.close()
+        self._tags.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # git configuration, read once
+
+    def git_config(self) -> dict[str, str]:
+        if self._config_values is None:
+            proc = self.git.run("config", "--list", "-z", check=False)
+            values: dict[str, str] = {}
+            for item in proc.stdout.decode(errors="replace").split("\0"):
+                key, _, value = item.partition("\n")
+                if key:
+                    values[key.lower()] = value
+            self._config_values = values
+        return self._config_values
+
+    @property
+    def remote(self) -> str | None:
+        """The configured remote when the repository has it; None = local-only ledger."""
+        name = self.config.remote
+        if name and f"remote.{name.lower()}.url" in self.git_config():
+            return name
+        return None
+
+    @property
+    def remote_url(self) -> str | None:
+        return self.git_config().get(f"remote.{self.remote.lower()}.url") if self.remote else None
+
+    def signing_key_configured(self) -> bool:
+        cfg = self.git_config()
+        if cfg.get("user.signingkey"):
+            return True
+        return cfg.get("gpg.format") == "ssh" and bool(cfg.get("gpg.ssh.defaultkeycommand"))
+
+    def will_sign(self) -> bool:
+        policy = self.config.signing
+        if policy is SigningPolicy.NEVER:
+            return False
+        configured = self.signing_key_configured()
+        if policy is SigningPolicy.REQUIRED and not configured:
+            raise InvalidInputError(
+                [
+                    Problem(
+                        path="ledger.signing",
+                        message="signing policy is 'required' but git has no signing key configured",
+                        hint="set user.signingkey (and gpg.format ssh for SSH keys), or use --sign auto",
+                    )
+                ]
+            )
+        return configured
+
+    def actor(self) -> str:
+        """Who is writing: GITHUB_ACTOR in Actions, else the git identity."""
+        gh = self.git.env.get("GITHUB_ACTOR")
+        if gh:
+            return gh
+        proc = self.git.run("var", "GIT_COMMITTER_IDENT", check=False, env=self._identity())
+        ident = proc.stdout.decode().strip()
+        return re.sub(r"\s+\d+ [+-]\d{4}$", "", ident) or "unknown"
+
+    def _identity(self) -> dict[str, str]:
+        """Extra environment giving commits and tags an identity when git has none configured."""
+        if self._identity_env is None:
+            env: dict[str, str] = {}
+            if self.git.run("var", "GIT_COMMITTER_IDENT", check=False).returncode != 0:
+                name = self.git.env.get("GITHUB_ACTOR") or "kargo-actions"
+                email = f"{name}@users.noreply.github.com"
+                for who in ("AUTHOR", "COMMITTER"):
+                    env[f"GIT_{who}_NAME"] = name
+                    env[f"GIT_{who}_EMAIL"] = email
+            self._identity_env = env
+        return self._identity_env
+
+    # reading
+
+    def _local_tip(self) -> str | None:
+        branch = self.config.branch_ref
+        tracking = self.config.remote_tracking_ref() if self.remote else None
+        refs = self.git.rev_parse_many([r for r in (branch, tracking) if r])
+        local, remote = refs.get(branch), refs.get(tracking) if tracking else None
+        if local is None or remote is None or local == remote:
+            return local or remote
+        # Both exist and differ: read the newer one (the remote-tracking ref after someone else's fetch).
+        if self.git.run("merge-base", "--is-ancestor", local, remote, check=False).returncode == 0:
+            return remote
+        return local
+
+    def snapshot(self, commit: str | None = None) -> Snapshot:
+        """The ledger as it is locally (local branch or remote-tracking, whichever is newer)."""
+        return Snapshot(self.git, commit if commit is not None else self._local_tip(), self.config.branch)
+
+    def list_freight(
+        self, warehouse: str | None = None, stage: str | None = None, snapshot: Snapshot | None = None
+    ) -> ReadResult[Freight]:
+        """Recorded Freight with derived status, oldest first; `stage` keeps those currently in it."""
+        snap = snapshot or self.snapshot()
+        states = snap.stage_states()
+        entries = snap.freight_entries(warehouse)
+        if stage is not None:
+            state = next((s for s in states.records if s.stage == stage), None)
+            wanted = {c.name for c in state.current_freight} if state else set()
+            entries = [e for e in entries if e.id in wanted]
+        read = snap.freight_records(entries)
+        items = [self._with_status(r, states.records) for r in read.records]
+        items.sort(key=lambda f: (f.metadata.creation_timestamp or "", f.name))
+        return ReadResult(items, [*states.problems, *read.problems])
+
+    @staticmethod
+    def _with_status(record: FreightRecord, states: Iterable[StageStateRecord]) -> Freight:
+        freight = record.freight()
+        status = freight_status(freight.name, states)
+        return freight.model_copy(update={"status": status}) if status else freight
+
+    def resolve(self, ref: str, snapshot: Snapshot | None = None) -> FreightEntry:
+        """A Freight by full ID, unique ID prefix or alias; none or several -> InvalidInputError with candidates."""
+        snap = snapshot or self.snapshot()
+        ref = ref.strip()
+        if re.fullmatch(r"[0-9a-f]{40}", ref) and (entry := snap.find_freight(ref)) is not None:
+            return entry
+        aliases = snap.aliases()
+        if ref in aliases:
+            record = snap.alias_record(ref)
+            if record is not None and (entry := snap.find_freight(record.freight)) is not None:
+                return entry
+        entries = snap.freight_entries()
+        matches = (
+            [e for e in entries if e.id.startswith(ref.lower())] if re.fullmatch(r"[0-9a-fA-F]+", ref) else []
+        )
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            listed = ", ".join(f"{m.warehouse}/{m.id}" for m in sorted(matches, key=lambda m: m.id)[:10])
+            more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
+            raise InvalidInputError(
+                [
+                    Problem(
+                        path="REF",
+                        message=f"{ref!r} matches {len(matches)} Freight: {listed}{more}",
+                        hint="give more characters of the ID, or an alias",
+                    )
+                ]
+            )
+        close = difflib.get_close_matches(ref, list(aliases), n=5, cutoff=0.6)
+        hint = (
+            f"did you mean {', '.join(close)}?"
+            if close
+            else (
+                "no Freight is recorded yet"
+                if not entries
+                else "run `kargo-actions freight list` to see them"
+            )
+        )
+        raise InvalidInputError(
+            [Problem(path="REF", message=f"no Freight matches {ref!r} (ID, ID prefix or alias)", hint=hint)]
+        )
+
+    def get_freight(self, ref: str, snapshot: Snapshot | None = None) -> Freight:
+        snap = snapshot or self.snapshot()
+        entry = self.resolve(ref, snap)
+        read = snap.freight_records([entry])
+        if read.problems:
+            raise LedgerRecordError(read.problems)
+        return self._with_status(read.records[0], snap.stage_states().records)
+
+    def stage_history(self, stage: str, snapshot: Snapshot | None = None) -> ReadResult[PromotionRecord]:
+        """Every Promotion of a Stage, oldest first (names carry a ULID, so name order is time order)."""
+        snap = snapshot or self.snapshot()
+        read = snap.load_dir(PromotionRecord, f"promotions/{check_name(stage, 'Stage')}")
+        read.records.sort(key=lambda p: (p.created_at, p.name))
+        return read
+
+    def stage_state(self, stage: str, snapshot: Snapshot | None = None) -> StageStateRecord:
+        snap = snapshot or self.snapshot()
+        return snap.load(StageStateRecord, stage_path(stage)) or StageStateRecord(stage=stage)
+
+    # writing
+
+    def write(
+        self, build: Callable[[Snapshot], WritePlan[ResultT] | NoWrite[ResultT]]
+    ) -> WriteOutcome[ResultT]:
+        """Compare-and-swap: build a plan on the current tip, publish it, rebuild on a newer tip and retry.
+
+        `build` returns a WritePlan, or NoWrite when nothing needs writing (an idempotent no-op).
+        """
+        cfg = self.config
+        remote = self.remote
+        for attempt in range(1, cfg.max_attempts + 1):
+            base = self._fetch() if remote else self._local_tip()
+            snap = self.snapshot(base)
+            plan = build(snap)
+            if isinstance(plan, NoWrite):
+                if base is not None:
+                    self._adopt_tip(base)
+                return WriteOutcome(result=plan.result, commit=None, attempts=attempt)
+            commit, tag_oids = self._make_commit(snap, plan)
+            published = (
+                self._push(base, commit, tag_oids) if remote else self._update_local(base, commit, tag_oids)
+            )
+            if published:
+                return WriteOutcome(result=plan.result, commit=commit, attempts=attempt, tags=tag_oids)
+            if attempt < cfg.max_attempts:
+                delay = min(cfg.backoff_cap, cfg.backoff_base * 2 ** min(attempt - 1, 10))
+                time.sleep(self.rng.uniform(0, delay))
+        raise RetryableError(
+            f"could not write to ledger branch {cfg.branch}: it moved under every one of "
+            f"{cfg.max_attempts} attempts (many concurrent writers?); rerun to try again"
+        )
+
+    def _make_commit(self, snap: Snapshot, plan: WritePlan[ResultT]) -> tuple[str, dict[str, str]]:
+        files = dict(plan.files)
+        if snap.commit is None:
+            files[MARKER_PATH] = dump_record(LedgerMarker())
+        changes = {path: (None if data is None else self.git.hash_blob(data)) for path, data in files.items()}
+        tree = edit_tree(self.git, snap.tree, changes)
+        if tree is None:
+            tree = self.git.mktree([])
+        actor = self.actor()
+        message = f"{plan.summary}\n\nBy: {actor}\nKargo-Actions-Ledger: {LEDGER_FORMAT}\n"
+        args = ["commit-tree", tree, "-F", "-"]
+        if snap.commit is not None:
+            args[2:2] = ["-p", snap.commit]
+        commit = self.git.run(*args, input=message.encode(), env=self._identity()).stdout.decode().strip()
+        sign = self.will_sign() if plan.tags else False
+        tag_oids: dict[str, str] = {}
+        for req in plan.tags:
+            tag_oids[req.name] = self._tags.create(
+                req.name, req.message, req.target or commit, sign, {**self.git.env, **self._identity()}
+            )
+        return commit, tag_oids
+
+    def _fetch(self) -> str | None:
+        """Fetch the ledger ref into its remote-tracking ref; the remote tip, or the local one if none."""
+        remote, branch = self.remote, self.config.branch
+        tracking = self.config.remote_tracking_ref()
+        assert remote is not None
+        assert tracking is not None
+        proc = self.git.run(
+            "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote,
+            f"+refs/heads/{branch}:{tracking}", check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip()
+            if "couldn't find remote ref" in err:
+                # The remote has no ledger yet; our first push creates it (from local history if any).
+                return self.git.rev_parse_many([self.config.branch_ref])[self.config.branch_ref]
+            if "cannot lock ref" in err or "unable to update local ref" in err:
+                return self._local_tip()  # a concurrent fetch in this clone; the push CAS still protects us
+            raise FailedError(f"could not fetch ledger branch {branch} from {remote}: {err}")
+        return self.git.rev_parse_many([tracking])[tracking]
+
+    def _push(self, base: str | None, commit: str, tags: Mapping[str, str]) -> bool:
+        """Publish atomically: ledger ref (fast-forward only = compare-and-swap) and the new tags together."""
+        remote, cfg = self.remote, self.config
+        assert remote is not None
+        refspecs = [f"{commit}:{cfg.branch_ref}", *(f"{oid}:refs/tags/{name}" for name, oid in tags.items())]
+        proc = self.git.run("push", "--porcelain", "--atomic", remote, *refspecs, check=False)
+        out = proc.stdout.decode(errors="replace")
+        err = proc.stderr.decode(errors="replace")
+        if proc.returncode == 0:
+            tracking = cfg.remote_tracking_ref()
+            assert tracking is not None
+            self._set_refs(
+                [(cfg.branch_ref, commit, None), (tracking, commit, None)]
+                + [(f"refs/tags/{n}", oid, None) for n, oid in tags.items()],
+                best_effort=True,
+            )
+            return True
+        rejected = [line for line in out.splitlines() if line.startswith("!")]
+        ledger_lines = [line for line in rejected if cfg.branch_ref in line]
+        if any(m in line for line in ledger_lines for m in _RACE_MARKERS):
+            return False
+        if any("already exists" in line for line in rejected):
+            raise FailedError(
+                f"push to {remote} refused: a Freight tag already exists there without its ledger record "
+                f"({'; '.join(rejected)}); inspect it with `git ls-remote {remote} refs/tags/{cfg.tag_prefix}/*`"
+            )
+        message = "\n".join(line for line in (err.strip(), *rejected) if line) or f"exit {proc.returncode}"
+        raise FailedError(
+            f"push of ledger branch {cfg.branch} to {remote} was rejected; nothing recorded:\n{message}"
+        )
+
+    def _update_local(self, base: str | None, commit: str, tags: Mapping[str, str]) -> bool:
+        """Local-only publish: one ref transaction moving the branch (checked against `base`) and the tags."""
+        updates: list[tuple[str, str, str | None]] = [(self.config.branch_ref, commit, base or ZERO_OID)]
+        updates += [(f"refs/tags/{name}", oid, None) for name, oid in tags.items()]
+        return self._set_refs(updates, best_effort=False)
+
+    def _set_refs(self, updates: Sequence[tuple[str, str, str | None]], *, best_effort: bool) -> bool:
+        lines = ["start"]
+        lines += [f"update {ref} {new}" + (f" {old}" if old else "") for ref, new, old in updates]
+        lines += ["prepare", "commit"]
+        proc = self.git.run("update-ref", "--stdin", input=("\n".join(lines) + "\n").encode(), check=False)
+        if proc.returncode == 0:
+            return True
+        if best_effort:
+            # The remote already holds the write; local refs catch up on the next read or write.
+            for ref, new, _ in updates:
+                self.git.run("update-ref", ref, new, check=False)
+            return True
+        err = proc.stderr.decode(errors="replace")
+        if "cannot lock ref" in err or "but expected" in err or "reference already exists" in err:
+            return False
+        raise FailedError(f"could not update ledger refs: {err.strip()}")
+
+    def _adopt_tip(self, tip: str) -> None:
+        """After a no-op write against the remote, let the local branch catch up when it is behind."""
+        ref = self.config.branch_ref
+        local = self.git.rev_parse_many([ref])[ref]
+        if local == tip:
+            return
+        if (
+            local is None
+            or self.git.run("merge-base", "--is-ancestor", local, tip, check=False).returncode == 0
+        ):
+            self.git.run("update-ref", ref, tip, local or ZERO_OID, check=False)
+
+    def _ensure_tag(self, name: str) -> None:
+        """Fetch a Freight tag that the remote has but this clone lacks (e.g. after an interrupted write)."""
+        ref = f"refs/tags/{name}"
+        if self.git.rev_parse_many([ref])[ref] is None and self.remote:
+            self.git.run(
+                "fetch", "--quiet", "--no-write-fetch-head", self.remote, f"{ref}:{ref}", check=False
+            )
+
+    def sync(self) -> None:
+        """Fetch the ledger branch and every Freight tag from the remote (no-op when local only)."""
+        if not self.remote:
+            return
+        tip = self._fetch()
+        prefix = f"refs/tags/{self.config.tag_prefix}/"
+        self.git.run(
+            "fetch", "--quiet", "--no-write-fetch-head", self.remote, f"{prefix}*:{prefix}*", check=False
+        )
+        if tip is not None:
+            self._adopt_tip(tip)
+
+    # typed writes
+
+    def _tag_target(self, freight: Freight) -> str | None:
+        """The Freight's commit when it is a commit of this repository (present locally), else None."""
+        url = self.remote_url
+        if not url:
+            return None
+        ours = normalize_git_url(url)
+        for commit in freight.commits:
+            if commit.id and normalize_git_url(commit.repo_url) == ours:
+                obj = self.git.reader.get(f"{commit.id}^{{commit}}")
+                if obj is not None:
+                    return commit.id
+        return None
+
+    def record_freight(self, freight: Freight, *, alias_rng: random.Random | None = None) -> RecordResult:
+        """Record a Freight: ledger record, alias (generated if missing) and annotated tag, in one write.
+
+        Idempotent: recording a Freight the ledger already holds changes nothing and returns created=False.
+        """
+        from kargo_actions.freight.alias import check_alias, generate_alias
+
+        expected = freight_id(freight.origin, freight.commits, freight.images, freight.charts)
+        if freight.name != expected:
+            raise InvalidInputError(
+                [
+                    Problem(
+                        path="metadata.name",
+                        message=f"Freight name {freight.name!r} is not the ID of its artifacts ({expected})",
+                        hint="Freight names are computed from origin and artifacts; do not set them by hand",
+                    )
+                ]
+            )
+        warehouse = check_name(freight.origin.name, "Warehouse")
+        if freight.alias and (why := check_alias(freight.alias)):
+            raise InvalidInputError([Problem(path="alias", message=why)])
+        sign = self.will_sign()
+        tag_name = self.config.tag_name(warehouse, freight.name)
+        target = self._tag_target(freight)
+        actor = self.actor()
+        rng = alias_rng or self.rng
+
+        def build(snap: Snapshot) -> WritePlan[Freight] | NoWrite[Freight]:
+            existing = snap.find_freight(freight.name)
+            if existing is not None:
+                read = snap.freight_records([existing])
+                if read.problems:
+                    raise LedgerRecordError(read.problems)
+                return NoWrite(read.records[0].freight())
+            taken = set(snap.aliases())
+            alias = freight.alias
+            if alias and alias in taken:
+                raise InvalidInputError(
+                    [Problem(path="alias", message=f"alias {alias!r} is already used by another Freight")]
+                )
+            alias = alias or generate_alias(taken, rng)
+            meta = freight.metadata.model_copy(
+                update={"creation_timestamp": freight.metadata.creation_timestamp or utc_now()}
+            )
+            final = freight.model_copy(update={"alias": alias, "metadata": meta, "status": None})
+            final = Freight.model_validate(final.model_dump(by_alias=True, exclude_none=True))
+            files: dict[str, bytes | None] = {
+                freight_path(warehouse, final.name): dump_record(FreightRecord.of(final)),
+                alias_path(alias): dump_record(
+                    AliasRecord(alias=alias, freight=final.name, warehouse=warehouse)
+                ),
+            }
+            return WritePlan(
+                summary=f"freight: record {warehouse}/{final.name[:12]} as {alias} (by {actor})",
+                files=files,
+                result=final,
+                tags=(TagRequest(tag_name, canonical_json(final), target),),
+            )
+
+        outcome = self.write(build)
+        if outcome.commit is None:
+            self._ensure_tag(tag_name)
+        return RecordResult(
+            freight=outcome.result,
+            created=outcome.commit is not None,
+            tag=tag_name,
+            ledger_commit=outcome.commit,
+            signed=sign and outcome.commit is not None,
+            attempts=outcome.attempts,
+        )
+
+    def set_alias(self, ref: str, new_alias: str) -> Freight:
+        """Give a Freight a new alias (unique across the ledger); the old alias is released."""
+        from kargo_actions.freight.alias import check_alias
+
+        if why := check_alias(new_alias):
+            raise InvalidInputError([Problem(path="alias", message=why)])
+        actor = self.actor()
+
+        def build(snap: Snapshot) -> WritePlan[Freight] | NoWrite[Freight]:
+            entry = self.resolve(ref, snap)
+            read = snap.freight_records([entry])
+            if read.problems:
+                raise LedgerRecordError(read.problems)
+            record = read.records[0]
+            if record.alias == new_alias:
+                return NoWrite(record.freight())
+            owner = snap.alias_record(new_alias) if new_alias in snap.aliases() else None
+            if owner is not None and owner.freight != record.name:
+                raise InvalidInputError(
+                    [
+                        Problem(
+                            path="alias",
+                            message=f"alias {new_alias!r} is already used by Freight {owner.freight}",
+                            hint="choose another alias",
+                        )
+                    ]
+                )
+            updated = record.model_copy(update={"alias": new_alias})
+            files: dict[str, bytes | None] = {
+                freight_path(entry.warehouse, entry.id): dump_record(updated),
+                alias_path(new_alias): dump_record(
+                    AliasRecord(alias=new_alias, freight=entry.id, warehouse=entry.warehouse)
+                ),
+            }
+            if record.alias and record.alias != new_alias:
+                files[alias_path(record.alias)] = None
+            return WritePlan(
+                summary=f"freight: alias {entry.warehouse}/{entry.id[:12]} {record.alias or '-'} -> {new_alias} "
+                f"(by {actor})",
+                files=files,
+                result=updated.freight(),
+            )
+
+        return self.write(build).result
+
+    def record(self, summary: str, records: Mapping[str, KargoModel | None]) -> str | None:
+        """Write records at paths (None deletes) in one ledger commit; the commit id."""
+        actor = self.actor()
+        files = {path: (None if rec is None else dump_record(rec)) for path, rec in records.items()}
+
+        def build(_snap: Snapshot) -> WritePlan[None] | NoWrite[None]:
+            return WritePlan(summary=f"{summary} (by {actor})", files=files, result=None)
+
+        return self.write(build).commit
+
+    def record_promotion(
+        self, promotion: PromotionRecord, state: StageStateRecord | None = None
+    ) -> str | None:
+        """A Promotion record, with the Stage's new state in the same commit when given."""
+        records: dict[str, KargoModel | None] = {promotion_path(promotion.stage, promotion.name): promotion}
+        if state is not None:
+            records[stage_path(state.stage)] = state
+        return self.record(f"promotion: {promotion.name} {promotion.phase}", records)
+
+    def record_verification(
+        self, run: VerificationRecord, state: StageStateRecord | None = None
+    ) -> str | None:
+        records: dict[str, KargoModel | None] = {verification_path(run.stage, run.id): run}
+        if state is not None:
+            records[stage_path(state.stage)] = state
+        return self.record(f"verification: {run.stage} {run.freight.name[:12]} {run.phase}", records)
+
+    def record_approval(self, approval: ApprovalRecord, state: StageStateRecord | None = None) -> str | None:
+        records: dict[str, KargoModel | None] = {approval_path(approval.stage, approval.freight): approval}
+        if state is not None:
+            records[stage_path(state.stage)] = state
+        return self.record(f"approval: {approval.freight[:12]} for {approval.stage}", records)
+
+    def record_discovery(self, discovered: DiscoveredArtifactsRecord) -> str | None:
+        return self.record(
+            f"discovery: {discovered.warehouse} ({len(discovered.results)} subscriptions)",
+            {discovered_path(discovered.warehouse): discovered},
+        )
+
+    def update_stage_state(
+        self, stage: str, change: Callable[[StageStateRecord], StageStateRecord]
+    ) -> StageStateRecord:
+        """Read-modify-write of a Stage's state, re-applied on the newest tip on every retry."""
+        actor = self.actor()
+
+        def build(snap: Snapshot) -> WritePlan[StageStateRecord] | NoWrite[StageStateRecord]:
+            current = snap.load(StageStateRecord, stage_path(stage)) or StageStateRecord(stage=stage)
+            new = change(current).model_copy(update={"updated_at": utc_now()})
+            return WritePlan(
+                summary=f"stage: update {stage} (by {actor})",
+                files={stage_path(stage): dump_record(new)},
+                result=new,
+            )
+
+        return self.write(build).result
+
+
+__all__ = [
+    "Freight",
+    "FreightMetadata",
+    "Ledger",
+    "RecordResult",
+    "Snapshot",
+    "WritePlan",
+    "check_freight_id",
+    "freight_status",
+]

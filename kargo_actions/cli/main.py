@@ -13,7 +13,9 @@ from kargo_actions import __version__
 from kargo_actions.cli.context import AppContext
 
 # name -> "module:attribute"; modules are imported only when their command runs, so --help stays fast.
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "freight": "kargo_actions.cli.freight:freight",
+}
 
 
 class LazyGroup(click.Group):

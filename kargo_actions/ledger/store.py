@@ -454,15 +454,13 @@ class Ledger:
                 ]
             )
         close = difflib.get_close_matches(ref, list(aliases), n=5, cutoff=0.6)
-        hint = (
-            f"did you mean {', '.join(close)}?"
-            if close
-            else (
-                "no Freight is recorded yet"
-                if not entries
-                else "run `kargo-actions freight list` to see them"
-            )
-        )
+        if close:
+            hint = f"did you mean {', '.join(close)}?"
+        elif entries:
+            known = sorted(aliases)[:5]
+            hint = f"known aliases include {', '.join(known)}; `kargo-actions freight list` shows all"
+        else:
+            hint = "no Freight is recorded yet"
         raise InvalidInputError(
             [Problem(path="REF", message=f"no Freight matches {ref!r} (ID, ID prefix or alias)", hint=hint)]
         )

@@ -55,10 +55,12 @@ class FreightCheck:
             findings.discard(Finding.UNSIGNED)
         return bool(findings)
 
-    def line(self) -> str:
+    def line(self, policy: SigningPolicy = SigningPolicy.AUTO) -> str:
         name = f"{self.warehouse}/{self.id}" + (f" ({self.alias})" if self.alias else "")
         if self.ok:
             return f"{name}: ok" + (f", signed by {self.signer}" if self.signer else "")
+        if not self.failed(policy):
+            return f"{name}: ok ({', '.join(self.findings)}; signing policy {policy})"
         return f"{name}: {', '.join(self.findings)}" + (
             f" - {'; '.join(self.details)}" if self.details else ""
         )
@@ -210,7 +212,9 @@ def refuse_failures(checks: Iterable[FreightCheck], policy: SigningPolicy) -> No
     """RefusedError naming every Freight that failed (exit 3)."""
     failed = [c for c in checks if c.failed(policy)]
     if failed:
-        raise RefusedError("Freight verification failed:\n" + "\n".join(f"  {c.line()}" for c in failed))
+        raise RefusedError(
+            "Freight verification failed:\n" + "\n".join(f"  {c.line(policy)}" for c in failed)
+        )
 
 
 def read_for_promotion(ledger: Ledger, ref: str) -> Freight:
@@ -226,7 +230,7 @@ def read_for_promotion(ledger: Ledger, ref: str) -> Freight:
     blocking = [f for f in check.findings if policy is SigningPolicy.REQUIRED or f not in _SOFT]
     if blocking:
         raise RefusedError(
-            f"Freight {check.warehouse}/{check.id} cannot be promoted: {check.line()}",
+            f"Freight {check.warehouse}/{check.id} cannot be promoted: {check.line(policy)}",
         )
     return ledger.get_freight(entry.id, snap)
 

@@ -1,0 +1,243 @@
+"""`kargo-actions freight ...`: list, show, verify and alias Freight recorded on the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from kargo_actions.cli.context import AppContext, pass_app
+
+if TYPE_CHECKING:
+    from kargo_actions.ledger import Ledger
+    from kargo_actions.model.freight import Freight
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def ledger_options(func: F) -> F:
+    """Ledger location and signing options shared by every freight subcommand (flag > env > default)."""
+    options = [
+        click.option(
+            "--ledger-branch",
+            envvar="KARGO_ACTIONS_LEDGER_BRANCH",
+            default="kargo/ledger",
+            show_default=True,
+            help="Branch holding the ledger records.",
+        ),
+        click.option(
+            "--ledger-remote",
+            envvar="KARGO_ACTIONS_LEDGER_REMOTE",
+            default="origin",
+            show_default=True,
+            help="Remote the ledger is pushed to ('' = local only; a missing remote = local only).",
+        ),
+        click.option(
+            "--tag-prefix",
+            envvar="KARGO_ACTIONS_TAG_PREFIX",
+            default="kargo/freight",
+            show_default=True,
+            help="Freight tags are <prefix>/<warehouse>/<id>.",
+        ),
+        click.option(
+            "--sign",
+            "signing",
+            type=click.Choice(["never", "auto", "required"]),
+            envvar="KARGO_ACTIONS_SIGN",
+            default="auto",
+            show_default=True,
+            help="Tag signing policy (auto: sign when git has a signing key).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def open_ledger(
+    app: AppContext, ledger_branch: str, ledger_remote: str, tag_prefix: str, signing: str
+) -> Ledger:
+    """The repository's Ledger configured from the ledger options."""
+    from kargo_actions.ledger import Ledger, LedgerConfig, SigningPolicy
+
+    config = LedgerConfig(
+        branch=ledger_branch,
+        remote=ledger_remote or None,
+        tag_prefix=tag_prefix,
+        signing=SigningPolicy(signing),
+    )
+    return Ledger(app.repo, config)
+
+
+def _artifacts(freight: Freight) -> str:
+    parts = [f"{i.repo_url}:{i.tag or i.digest[:19]}" for i in freight.images]
+    parts += [f"{c.repo_url}@{(c.tag or c.id[:7])}" for c in freight.commits]
+    parts += [
+        f"{c.repo_url}/{c.name}:{c.version}" if c.name else f"{c.repo_url}:{c.version}"
+        for c in freight.charts
+    ]
+    return "\n".join(parts)
+
+
+def _stages(freight: Freight) -> str:
+    status = freight.status
+    if status is None:
+        return ""
+    current = sorted(status.currently_in or {})
+    verified = sorted(set(status.verified_in or {}) - set(current))
+    return ", ".join([*(f"{s}*" for s in current), *verified])
+
+
+def _console() -> Any:
+    """A rich console; as wide as needed when piped, so rows never fold."""
+    import sys
+
+    from rich.console import Console
+
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 400)
+
+
+def _warn(problems: list[Any]) -> int:
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    return 2 if problems else 0
+
+
+@click.group()
+def freight() -> None:
+    """Freight: list, show, verify and alias (records on the ledger branch, signed tags)."""
+
+
+@freight.command("list")
+@click.option("--warehouse", "-w", help="Only Freight from this Warehouse.")
+@click.option("--stage", "-s", help="Only Freight currently in this Stage.")
+@ledger_options
+@pass_app
+def list_command(app: AppContext, /, warehouse: str | None, stage: str | None, **ledger_opts: str) -> int:
+    """List recorded Freight, oldest first ('*' after a Stage = currently in it, else verified in it)."""
+    with open_ledger(app, **ledger_opts) as ledger:
+        read = ledger.list_freight(warehouse=warehouse, stage=stage)
+    if app.json:
+        app.emit_json([f.wire() for f in read.records])
+    else:
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for column in ("ALIAS", "ID", "WAREHOUSE", "CREATED", "ARTIFACTS", "STAGES"):
+            table.add_column(column, overflow="fold")
+        for f in read.records:
+            table.add_row(
+                f.alias or "",
+                f.name[:12],
+                f.origin.name,
+                f.metadata.creation_timestamp or "",
+                _artifacts(f),
+                _stages(f),
+            )
+        _console().print(table)
+    return _warn(list(read.problems))
+
+
+@freight.command("show")
+@click.argument("ref")
+@ledger_options
+@pass_app
+def show_command(app: AppContext, /, ref: str, **ledger_opts: str) -> int:
+    """Show one Freight: REF is a full ID, a unique ID prefix, or an alias."""
+    with open_ledger(app, **ledger_opts) as ledger:
+        item = ledger.get_freight(ref)
+        tag = ledger.config.tag_name(item.origin.name, item.name)
+    if app.json:
+        app.emit_json(item.wire())
+        return 0
+    from rich.table import Table
+
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    table.add_row("ID", item.name)
+    table.add_row("Alias", item.alias or "")
+    table.add_row("Warehouse", item.origin.name)
+    table.add_row("Created", item.metadata.creation_timestamp or "")
+    table.add_row("Tag", tag)
+    for image in item.images:
+        table.add_row("Image", f"{image.repo_url}:{image.tag}" + (f"@{image.digest}" if image.digest else ""))
+    for commit in item.commits:
+        table.add_row("Commit", f"{commit.repo_url} {commit.tag or ''} {commit.id}".replace("  ", " "))
+    for chart in item.charts:
+        table.add_row("Chart", f"{chart.repo_url} {chart.name} {chart.version}".replace("  ", " "))
+    status = item.status
+    if status is not None:
+        for stage, cur in sorted((status.currently_in or {}).items()):
+            table.add_row("In stage", f"{stage} since {cur.since}")
+        for stage, ver in sorted((status.verified_in or {}).items()):
+            soak = f", longest soak {ver.longest_soak}" if ver.longest_soak else ""
+            table.add_row("Verified in", f"{stage} at {ver.verified_at}{soak}")
+        for stage, appr in sorted((status.approved_for or {}).items()):
+            table.add_row("Approved for", f"{stage} at {appr.approved_at}")
+    _console().print(table)
+    return 0
+
+
+@freight.command("verify")
+@click.argument("refs", nargs=-1)
+@click.option(
+    "--all", "all_", is_flag=True, help="Verify every Freight with a record or a tag (the default)."
+)
+@click.option("--fetch/--no-fetch", default=True, show_default=True, help="Fetch the ledger and tags first.")
+@ledger_options
+@pass_app
+def verify_command(
+    app: AppContext, /, refs: tuple[str, ...], all_: bool, fetch: bool, **ledger_opts: str
+) -> int:
+    """Check signatures and that each tag, ledger record and Freight ID agree; exit 3 when any fails."""
+    from kargo_actions.errors import InvalidInputError
+    from kargo_actions.ledger import verify_freight
+    from kargo_actions.ledger.verify import refuse_failures
+
+    if refs and all_:
+        raise InvalidInputError("give REFs or --all, not both")
+    with open_ledger(app, **ledger_opts) as ledger:
+        if fetch:
+            ledger.sync()
+        checks = verify_freight(ledger, list(refs) if refs else None)
+        policy = ledger.config.signing
+    if app.json:
+        app.emit_json(
+            [
+                {
+                    "name": c.id,
+                    "warehouse": c.warehouse,
+                    "alias": c.alias,
+                    "tag": c.tag,
+                    "ok": not c.failed(policy),
+                    "findings": [str(f) for f in c.findings],
+                    "details": list(c.details),
+                    "signer": c.signer,
+                }
+                for c in checks
+            ]
+        )
+    else:
+        for check in checks:
+            click.echo(check.line(policy))
+        click.echo(f"{sum(not c.failed(policy) for c in checks)} of {len(checks)} Freight verified")
+    refuse_failures(checks, policy)
+    return 0
+
+
+@freight.command("alias")
+@click.argument("ref")
+@click.argument("new_alias", metavar="NEW")
+@ledger_options
+@pass_app
+def alias_command(app: AppContext, /, ref: str, new_alias: str, **ledger_opts: str) -> int:
+    """Give the Freight REF the alias NEW (unique in the ledger; recorded)."""
+    with open_ledger(app, **ledger_opts) as ledger:
+        item = ledger.set_alias(ref, new_alias)
+    if app.json:
+        app.emit_json(item.wire())
+    else:
+        click.echo(f"{item.origin.name}/{item.name} is now {item.alias}")
+    return 0

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated, Any, Final
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+
+from kargo_actions.model.fields import check_rfc1123_subdomain
 
 
 class KargoModel(BaseModel):
@@ -19,3 +23,45 @@ class KargoModel(BaseModel):
     def wire(self) -> dict[str, object]:
         """The Kargo wire form: camelCase keys, unset optional fields left out."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class ManifestModel(KargoModel):
+    """Base of the models of Kargo manifests: like KargoModel, and strict about types as the API server is.
+
+    Strict mode refuses "true" for a boolean and 5 for a string, where plain pydantic would coerce them.
+    """
+
+    model_config = ConfigDict(strict=True)
+
+
+KARGO_API_VERSION: Final = "kargo.akuity.io/v1alpha1"
+
+
+class ObjectMeta(ManifestModel):
+    """Kubernetes object metadata; `name` must be an RFC 1123 subdomain."""
+
+    name: Annotated[str, AfterValidator(check_rfc1123_subdomain)]
+    namespace: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    # Fields a `kubectl get -o yaml` dump carries; accepted so exported manifests load unchanged.
+    generate_name: str | None = None
+    uid: str | None = None
+    resource_version: str | None = None
+    generation: int | None = None
+    creation_timestamp: str | None = None
+    finalizers: list[str] | None = None
+    owner_references: list[dict[str, Any]] | None = None
+    managed_fields: list[dict[str, Any]] | None = None
+
+
+class Resource(ManifestModel):
+    """A manifest: apiVersion, kind and metadata; subclasses pin kind and add spec."""
+
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name

@@ -1,0 +1,818 @@
+"""Load a folder of Kargo manifests into a validated, cross-checked Project.
+
+Every problem is collected (not only the first) with its file, line and column, so one run of
+`kargo-actions validate` shows everything to fix. Documents of other kinds are skipped with a notice.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import os
+import re
+import types
+import typing
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.model.analysis import AnalysisTemplate, ClusterAnalysisTemplate
+from kargo_actions.model.base import KARGO_API_VERSION
+from kargo_actions.model.project import Project, ProjectConfig, ProjectResource
+from kargo_actions.model.promotion_task import ClusterPromotionTask, PromotionTask, PromotionVar
+from kargo_actions.model.settings import SETTINGS_API_VERSION, Settings
+from kargo_actions.model.stage import Stage
+from kargo_actions.model.warehouse import DEPRECATED_FIELDS, Warehouse
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+ARGO_API_VERSION = "argoproj.io/v1alpha1"
+
+# Kargo's built-in promotion steps (Kargo OSS). A later step registry replaces this through
+# known_step_names(); the loader only ever asks that function.
+BUILTIN_STEPS: frozenset[str] = frozenset(
+    [
+        "git-clone",
+        "git-clear",
+        "git-commit",
+        "git-push",
+        "git-tag",
+        "github-push",
+        "git-open-pr",
+        "git-wait-for-pr",
+        "git-merge-pr",
+        "kustomize-set-image",
+        "kustomize-build",
+        "helm-template",
+        "helm-update-chart",
+        "yaml-update",
+        "json-update",
+        "toml-update",
+        "yaml-parse",
+        "json-parse",
+        "toml-parse",
+        "yaml-merge",
+        "copy",
+        "delete",
+        "file-write",
+        "tar",
+        "untar",
+        "http",
+        "http-download",
+        "oci-download",
+        "oci-push",
+        "argocd-update",
+        "argocd-wait",
+        "compose-output",
+        "set-metadata",
+        "set-freight-alias",
+        "fail",
+    ]
+)
+
+
+def known_step_names() -> frozenset[str]:
+    """The step names `uses:` may name; the one place the loader learns them."""
+    return BUILTIN_STEPS
+
+
+# kind -> (apiVersion, model) of every kind the loader reads.
+MODELS: dict[str, tuple[str, type[BaseModel]]] = {
+    "Project": (KARGO_API_VERSION, ProjectResource),
+    "ProjectConfig": (KARGO_API_VERSION, ProjectConfig),
+    "Warehouse": (KARGO_API_VERSION, Warehouse),
+    "Stage": (KARGO_API_VERSION, Stage),
+    "PromotionTask": (KARGO_API_VERSION, PromotionTask),
+    "ClusterPromotionTask": (KARGO_API_VERSION, ClusterPromotionTask),
+    "AnalysisTemplate": (ARGO_API_VERSION, AnalysisTemplate),
+    "ClusterAnalysisTemplate": (ARGO_API_VERSION, ClusterAnalysisTemplate),
+    "Settings": (SETTINGS_API_VERSION, Settings),
+}
+# Kargo kinds that are records or cluster configuration, not project configuration: skipped.
+KARGO_SKIPPED_KINDS = frozenset({"Freight", "Promotion", "PromotionRequest", "ClusterConfig", "Target"})
+_OWN_GROUPS = frozenset({"kargo.akuity.io", "argoproj.io", "kargo-actions"})
+
+
+@dataclass(frozen=True)
+class _Doc:
+    """One YAML document of a manifest file, with the round-trip node that knows positions."""
+
+    file: str
+    node: Any
+    kind: str
+    name: str
+
+
+class _Collector:
+    """Gathers problems, warnings and notices while loading."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.notices: list[str] = []
+
+    def at(self, file: str, node: Any, loc: tuple[str | int, ...], message: str, hint: str = "") -> Problem:
+        line, col, path = locate(node, loc)
+        return Problem(file=file, line=line, col=col, path=path, message=message, hint=hint)
+
+    def error(self, file: str, node: Any, loc: tuple[str | int, ...], message: str, hint: str = "") -> None:
+        self.problems.append(self.at(file, node, loc, message, hint))
+
+
+def display_path(path: Path) -> str:
+    """A path as the user should read it: relative to the working directory when inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def locate(node: Any, loc: tuple[str | int, ...]) -> tuple[int, int, str]:
+    """Line and column (1-based) of the deepest node on loc, and loc as a field path like a.b[0].c."""
+    line, col = _position(node)
+    cur = node
+    for part in loc:
+        lc = getattr(cur, "lc", None)
+        if isinstance(cur, dict) and isinstance(part, str) and part in cur and lc is not None:
+            line, col = lc.key(part)[0] + 1, lc.key(part)[1] + 1
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur) and lc is not None:
+            line, col = lc.item(part)[0] + 1, lc.item(part)[1] + 1
+            cur = cur[part]
+        else:
+            break
+    return line, col, format_path(loc)
+
+
+def format_path(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _position(node: Any) -> tuple[int, int]:
+    lc = getattr(node, "lc", None)
+    if lc is None or lc.line is None:
+        return 1, 1
+    return lc.line + 1, lc.col + 1
+
+
+def to_plain(node: Any) -> Any:
+    """Round-trip YAML nodes to plain dict/list/str/int/float/bool/None (what pydantic should see)."""
+    if isinstance(node, dict):
+        return {str(k): to_plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [to_plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, _dt.datetime):
+        # YAML timestamps arrive as datetimes; Kubernetes sees the text, so give it back as RFC 3339.
+        value = node if node.tzinfo else node.replace(tzinfo=_dt.UTC)
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(node, _dt.date):
+        return node.isoformat()
+    return node
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if value is None:
+        return "null"
+    return "a string"
+
+
+_TYPE_MESSAGES = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "bool_type": "a boolean (true or false)",
+    "bool_parsing": "a boolean (true or false)",
+    "float_type": "a number",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _message_for(error: Any, model: type[BaseModel]) -> tuple[str, str]:
+    """Turn one pydantic error into (message, hint) in this project's words."""
+    kind = error["type"]
+    loc = tuple(error["loc"])
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "required field is missing", ""
+    if kind == "extra_forbidden":
+        known = _known_fields(model, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+        if close:
+            return "unknown field", f"did you mean {close[0]!r}?"
+        return "unknown field", ("known fields: " + ", ".join(sorted(known))) if known else ""
+    if kind == "literal_error":
+        expected = ctx.get("expected", "")
+        close = difflib.get_close_matches(str(value), re.findall(r"'([^']*)'", expected), n=1, cutoff=0.6)
+        return f"must be one of {expected}, not {value!r}", f"did you mean {close[0]!r}?" if close else ""
+    if kind in _TYPE_MESSAGES:
+        return f"expected {_TYPE_MESSAGES[kind]}, found {_type_name(value)}", ""
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length', 1)} item(s)", ""
+    if kind == "string_too_short":
+        return "must not be empty", ""
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters long", ""
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bound = ctx.get("ge", ctx.get("le", ctx.get("gt", ctx.get("lt"))))
+        word = {"greater_than_equal": "at least", "less_than_equal": "at most"}.get(
+            kind, kind.replace("_", " ")
+        )
+        return f"must be {word} {bound}, not {value!r}", ""
+    message = str(error.get("msg", ""))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message, ""
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation like X | None, list[X], dict[str, X], Annotated[X, ...]."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _known_fields(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """Wire names of the fields valid at loc, found by walking the model classes along it."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None:
+            return []
+        if isinstance(part, int):
+            continue
+        field = next(
+            (f for name, f in current.model_fields.items() if part in (f.alias, name)),
+            None,
+        )
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+    if current is None:
+        return []
+    return [f.alias or n for n, f in current.model_fields.items() if not f.exclude]
+
+
+def _union_tag(part: Any) -> bool:
+    # pydantic puts the chosen member of a union (e.g. "str", "int") into loc; the YAML has no such key.
+    return isinstance(part, str) and (part in ("str", "int", "bool") or "[" in part)
+
+
+def _validate(doc: _Doc, model: type[BaseModel], out: _Collector) -> BaseModel | None:
+    data = to_plain(doc.node)
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        for error in err.errors(include_url=False):
+            loc = tuple(p for p in error["loc"] if not _union_tag(p))
+            message, hint = _message_for(error, model)
+            out.error(doc.file, doc.node, loc, message, hint)
+        return None
+
+
+_TAB_INDENT_RE = re.compile(r"^( *)\t", re.MULTILINE)
+
+
+def _read_documents(path: Path, out: _Collector) -> list[tuple[Any, int]]:
+    """Parse one file into round-trip nodes; report unreadable, empty and malformed files."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    file = display_path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            out.problems.append(
+                Problem(file=file, message=f"file is {size} bytes, over the 10 MB limit for a manifest file")
+            )
+            return []
+        raw = path.read_bytes()
+    except OSError as err:
+        out.problems.append(Problem(file=file, message=f"cannot read file: {err.strerror or err}"))
+        return []
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        out.problems.append(
+            Problem(file=file, message=f"not UTF-8 text (byte {err.start}): is this a YAML file?")
+        )
+        return []
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        out.problems.append(Problem(file=file, message="file is empty: it holds no YAML document"))
+        return []
+    tab = _TAB_INDENT_RE.search(text)
+    if tab is not None:
+        line = text.count("\n", 0, tab.start()) + 1
+        out.problems.append(
+            Problem(
+                file=file,
+                line=line,
+                col=len(tab.group(1)) + 1,
+                message="tab character in indentation: YAML indents with spaces only",
+            )
+        )
+        return []
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        docs = list(yaml.load_all(text))
+    except DuplicateKeyError as err:
+        mark = err.problem_mark
+        key = re.search(r'duplicate key "([^"]*)"', str(err.problem))
+        first = err.context_mark.line + 1 if err.context_mark is not None else 0
+        out.problems.append(
+            Problem(
+                file=file,
+                line=mark.line + 1 if mark else 0,
+                col=mark.column + 1 if mark else 0,
+                message=f"duplicate key {key.group(1) if key else ''!r}"
+                + (f" (the mapping starts at line {first})" if first else ""),
+                hint="each key may appear once in a mapping",
+            )
+        )
+        return []
+    except MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        what = (err.problem or err.context or "invalid YAML").strip()
+        out.problems.append(
+            Problem(
+                file=file,
+                line=mark.line + 1 if mark else 0,
+                col=mark.column + 1 if mark else 0,
+                message=f"invalid YAML: {what}",
+            )
+        )
+        return []
+    except YAMLError as err:
+        out.problems.append(Problem(file=file, message=f"invalid YAML: {err}"))
+        return []
+    found = [(doc, i) for i, doc in enumerate(docs) if doc is not None]
+    if not found:
+        out.problems.append(Problem(file=file, message="file is empty: it holds no YAML document"))
+    return found
+
+
+def _classify(file: str, node: Any, index: int, out: _Collector) -> _Doc | None:
+    """Check apiVersion/kind/metadata.name; None for documents skipped or refused."""
+    if not isinstance(node, dict):
+        line, col = _position(node) if hasattr(node, "lc") else (0, 0)
+        out.problems.append(
+            Problem(
+                file=file,
+                line=line,
+                col=col,
+                message=f"document {index + 1} is {_type_name(to_plain(node))}, expected a mapping"
+                " with apiVersion, kind, metadata and spec",
+            )
+        )
+        return None
+    api_version, kind = node.get("apiVersion"), node.get("kind")
+    if not isinstance(kind, str) or not kind:
+        out.error(file, node, ("kind",), "required field is missing" if kind is None else "must be a string")
+        return None
+    if not isinstance(api_version, str) or not api_version:
+        out.error(file, node, ("apiVersion",), "required field is missing")
+        return None
+    group = api_version.split("/", 1)[0]
+    if kind in MODELS:
+        expected = MODELS[kind][0]
+        near = difflib.get_close_matches(api_version, [expected], n=1, cutoff=0.75)
+        if api_version != expected and (group == expected.split("/", 1)[0] or near):
+            out.error(
+                file, node, ("apiVersion",), f"apiVersion of {kind} must be {expected}, not {api_version!r}"
+            )
+            return None
+        if api_version != expected:
+            _skip(file, node, kind, api_version, out)
+            return None
+    elif group == "kargo.akuity.io" and kind in KARGO_SKIPPED_KINDS:
+        out.notices.append(f"{file}: skipped {kind} (a record, not configuration)")
+        return None
+    elif group in _OWN_GROUPS:
+        known = [k for k, (v, _) in MODELS.items() if v.split("/", 1)[0] == group]
+        close = difflib.get_close_matches(kind, known, n=1, cutoff=0.6)
+        # Argo has many kinds (Application, Rollout...): only a near-miss of a template kind is an error there.
+        if group != ARGO_API_VERSION.split("/", 1)[0] or close:
+            out.error(
+                file,
+                node,
+                ("kind",),
+                f"unknown kind {kind!r} for apiVersion {api_version}",
+                f"did you mean {close[0]!r}?" if close else "known kinds: " + ", ".join(sorted(known)),
+            )
+            return None
+        _skip(file, node, kind, api_version, out)
+        return None
+    else:
+        _skip(file, node, kind, api_version, out)
+        return None
+    metadata = node.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return _Doc(file=file, node=node, kind=kind, name=name if isinstance(name, str) else "")
+
+
+def _skip(file: str, node: Any, kind: str, api_version: str, out: _Collector) -> None:
+    metadata = node.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    label = f"{kind} {name}" if isinstance(name, str) and name else kind
+    out.notices.append(f"{file}: skipped {label} ({api_version}): not a kind kargo-actions reads")
+
+
+def _manifest_files(config_dir: Path) -> list[Path]:
+    """Every *.yaml / *.yml under the folder, sorted, skipping hidden sub-folders and files."""
+    files: list[Path] = []
+    for root, dirs, names in os.walk(config_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files.extend(Path(root) / n for n in sorted(names) if n.endswith((".yaml", ".yml")) and n[0] != ".")
+    return files
+
+
+def _check_config_dir(config_dir: Path) -> None:
+    shown = display_path(config_dir)
+    if not config_dir.exists():
+        raise InvalidInputError(
+            [
+                Problem(
+                    file=shown,
+                    message="config dir does not exist",
+                    hint="create it with your Kargo manifests, or pass --config-dir DIR",
+                )
+            ]
+        )
+    if not config_dir.is_dir():
+        raise InvalidInputError([Problem(file=shown, message="config dir is not a directory")])
+    try:
+        next(os.scandir(config_dir), None)
+    except OSError as err:
+        raise InvalidInputError(
+            [Problem(file=shown, message=f"cannot read config dir: {err.strerror or err}")]
+        ) from err
+
+
+def load_project(
+    config_dir: Path,
+    *,
+    strict: bool = False,
+    known_steps: Callable[[], Collection[str]] = known_step_names,
+) -> Project:
+    """Load, validate and cross-check every manifest in config_dir.
+
+    Raises InvalidInputError holding every problem found (and, when strict, every warning too).
+    """
+    _check_config_dir(config_dir)
+    out = _Collector()
+    files = _manifest_files(config_dir)
+    if not files:
+        raise InvalidInputError(
+            [Problem(file=display_path(config_dir), message="config dir holds no *.yaml or *.yml file")]
+        )
+    docs: list[_Doc] = []
+    for path in files:
+        file = display_path(path)
+        for node, index in _read_documents(path, out):
+            doc = _classify(file, node, index, out)
+            if doc is not None:
+                docs.append(doc)
+    loaded: dict[str, dict[str, tuple[_Doc, Any]]] = {kind: {} for kind in MODELS}
+    for doc in docs:
+        model = MODELS[doc.kind][1]
+        if doc.kind == "Warehouse":
+            _warn_deprecated(doc, out)
+        obj = _validate(doc, model, out)
+        if obj is None or not doc.name:
+            continue
+        if doc.name in loaded[doc.kind]:
+            first = loaded[doc.kind][doc.name][0]
+            line, _, _ = locate(first.node, ("metadata", "name"))
+            out.error(
+                doc.file,
+                doc.node,
+                ("metadata", "name"),
+                f"duplicate {doc.kind} {doc.name!r}",
+                f"first defined at {first.file}:{line}",
+            )
+            continue
+        loaded[doc.kind][doc.name] = (doc, obj)
+    project = _assemble(config_dir, loaded, out)
+    _cross_check(project, loaded, out, frozenset(known_steps()))
+    problems = [*out.problems, *(out.warnings if strict else [])]
+    if problems:
+        raise InvalidInputError(problems)
+    return project
+
+
+def _warn_deprecated(doc: _Doc, out: _Collector) -> None:
+    subs = doc.node.get("spec", {}).get("subscriptions") if isinstance(doc.node.get("spec"), dict) else None
+    if not isinstance(subs, list):
+        return
+    for i, sub in enumerate(subs):
+        if not isinstance(sub, dict):
+            continue
+        for kind in ("image", "git"):
+            body = sub.get(kind)
+            if not isinstance(body, dict):
+                continue
+            for old, new in DEPRECATED_FIELDS.items():
+                if old in body:
+                    out.warnings.append(
+                        out.at(
+                            doc.file,
+                            doc.node,
+                            ("spec", "subscriptions", i, kind, old),
+                            f"{old} is deprecated (Kargo refuses it at discovery since v1.11): read as {new}",
+                            f"rename it to {new}"
+                            + (" and make it a list" if old == "allowTags" else " with ^tag$ regexes"),
+                        )
+                    )
+
+
+def _objects(loaded: dict[str, dict[str, tuple[_Doc, Any]]], kind: str) -> dict[str, Any]:
+    return {name: obj for name, (_, obj) in sorted(loaded[kind].items())}
+
+
+def _assemble(config_dir: Path, loaded: dict[str, dict[str, tuple[_Doc, Any]]], out: _Collector) -> Project:
+    def single(kind: str) -> Any:
+        items = list(loaded[kind].values())
+        for doc, _ in items[1:]:
+            out.error(doc.file, doc.node, ("metadata", "name"), f"a project holds one {kind} only")
+        return items[0][1] if items else None
+
+    resource: ProjectResource | None = single("Project")
+    config: ProjectConfig | None = single("ProjectConfig")
+    settings: Settings | None = single("Settings")
+    name = resource.name if resource else config.name if config else config_dir.resolve().parent.name
+    if resource is not None and config is not None and config.name != resource.name:
+        doc = next(iter(loaded["ProjectConfig"].values()))[0]
+        out.error(
+            doc.file,
+            doc.node,
+            ("metadata", "name"),
+            f"ProjectConfig must be named like its Project {resource.name!r}",
+        )
+    sources = {(kind, name): doc for kind, items in loaded.items() for name, (doc, _) in items.items()}
+
+    def locator(kind: str, obj_name: str, path: tuple[str | int, ...]) -> Problem:
+        doc = sources.get((kind, obj_name))
+        if doc is None:
+            return Problem(path=format_path(path))
+        line, col, shown = locate(doc.node, path)
+        return Problem(file=doc.file, line=line, col=col, path=shown)
+
+    return Project(
+        name=name,
+        config_dir=config_dir,
+        resource=resource,
+        config=config,
+        settings=settings or Settings(),
+        warehouses=types.MappingProxyType(_objects(loaded, "Warehouse")),
+        stages=types.MappingProxyType(_objects(loaded, "Stage")),
+        promotion_tasks=types.MappingProxyType(_objects(loaded, "PromotionTask")),
+        cluster_promotion_tasks=types.MappingProxyType(_objects(loaded, "ClusterPromotionTask")),
+        analysis_templates=types.MappingProxyType(_objects(loaded, "AnalysisTemplate")),
+        cluster_analysis_templates=types.MappingProxyType(_objects(loaded, "ClusterAnalysisTemplate")),
+        warnings=tuple(out.warnings),
+        notices=tuple(out.notices),
+        locator=locator,
+    )
+
+
+def _suggest(word: str, choices: Collection[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
+def _cross_check(
+    project: Project,
+    loaded: dict[str, dict[str, tuple[_Doc, Any]]],
+    out: _Collector,
+    steps: frozenset[str],
+) -> None:
+    """References between manifests: sources, tasks, templates, variables, steps, cycles, origins."""
+    for _name, (doc, task) in [*loaded["PromotionTask"].items(), *loaded["ClusterPromotionTask"].items()]:
+        for i, step in enumerate(task.spec.steps):
+            if step.uses is not None and step.uses not in steps:
+                out.error(
+                    doc.file,
+                    doc.node,
+                    ("spec", "steps", i, "uses"),
+                    f"unknown step {step.uses!r}",
+                    _suggest(step.uses, steps) or "see docs for the step list",
+                )
+    for name, (doc, stage) in loaded["Stage"].items():
+        _check_stage(project, name, doc, stage, out, steps)
+    _check_cycles(project, loaded, out)
+
+
+Loc = tuple[str | int, ...]
+
+
+def _check_stage(
+    project: Project, name: str, doc: _Doc, stage: Stage, out: _Collector, steps: frozenset[str]
+) -> None:
+    _check_sources(project, name, doc, stage, out)
+    _check_steps(project, doc, stage, out, steps)
+    _check_verification(project, doc, stage, out)
+
+
+def _check_sources(project: Project, name: str, doc: _Doc, stage: Stage, out: _Collector) -> None:
+    for r, request in enumerate(stage.spec.requested_freight):
+        warehouse = request.origin.name
+        base: Loc = ("spec", "requestedFreight", r)
+        if warehouse not in project.warehouses:
+            out.error(
+                doc.file,
+                doc.node,
+                (*base, "origin", "name"),
+                f"Warehouse {warehouse!r} does not exist",
+                _suggest(warehouse, project.warehouses),
+            )
+        for s, upstream in enumerate(request.sources.stages):
+            loc: Loc = (*base, "sources", "stages", s)
+            if upstream not in project.stages:
+                out.error(
+                    doc.file,
+                    doc.node,
+                    loc,
+                    f"Stage {upstream!r} does not exist",
+                    _suggest(upstream, set(project.stages) - {name}),
+                )
+            elif upstream != name and project.stages[upstream].request_for(warehouse) is None:
+                out.error(
+                    doc.file,
+                    doc.node,
+                    loc,
+                    f"Stage {upstream!r} does not request Freight from Warehouse {warehouse!r},"
+                    " so it cannot supply it",
+                    f"add Warehouse {warehouse!r} to the requestedFreight of Stage {upstream!r}",
+                )
+
+
+def _check_steps(project: Project, doc: _Doc, stage: Stage, out: _Collector, steps: frozenset[str]) -> None:
+    template = stage.spec.promotion_template
+    if template is None:
+        return
+    outer = {v.name for v in [*stage.spec.vars, *template.spec.vars] if v.value is not None}
+    for i, step in enumerate(template.spec.steps):
+        loc: Loc = ("spec", "promotionTemplate", "spec", "steps", i)
+        if step.uses is not None and step.uses not in steps:
+            out.error(
+                doc.file,
+                doc.node,
+                (*loc, "uses"),
+                f"unknown step {step.uses!r}",
+                _suggest(step.uses, steps) or "see docs for the step list",
+            )
+        if step.task is None:
+            continue
+        task = project.task(step.task)
+        if task is None:
+            tasks: Collection[str] = (
+                project.cluster_promotion_tasks
+                if step.task.kind == "ClusterPromotionTask"
+                else project.promotion_tasks
+            )
+            out.error(
+                doc.file,
+                doc.node,
+                (*loc, "task", "name"),
+                f"{step.task.kind} {step.task.name!r} does not exist",
+                _suggest(step.task.name, tasks),
+            )
+            continue
+        given = outer | {v.name for v in step.vars if v.value is not None}
+        for missing in [v for v in task.spec.required_vars if v not in given]:
+            out.error(
+                doc.file,
+                doc.node,
+                (*loc, "task"),
+                f"{step.task.kind} {task.name!r} requires variable {missing!r}, which is not set",
+                "set it in this step's vars, the promotionTemplate's vars or the Stage's vars",
+            )
+        _check_step_vars(step.vars, task.spec.vars, doc, (*loc, "vars"), out)
+
+
+def _check_verification(project: Project, doc: _Doc, stage: Stage, out: _Collector) -> None:
+    verification = stage.spec.verification
+    if verification is None:
+        return
+    passed = {a.name for a in verification.args}
+    for t, ref in enumerate(verification.analysis_templates):
+        pool: Mapping[str, AnalysisTemplate | ClusterAnalysisTemplate] = (
+            project.analysis_templates
+            if ref.kind == "AnalysisTemplate"
+            else project.cluster_analysis_templates
+        )
+        loc: Loc = ("spec", "verification", "analysisTemplates", t, "name")
+        template = pool.get(ref.name)
+        if template is None:
+            out.error(
+                doc.file, doc.node, loc, f"{ref.kind} {ref.name!r} does not exist", _suggest(ref.name, pool)
+            )
+            continue
+        for arg in template.spec.required_args:
+            if arg not in passed:
+                out.error(
+                    doc.file,
+                    doc.node,
+                    loc,
+                    f"{ref.kind} {ref.name!r} needs argument {arg!r}, which verification.args does not pass",
+                    f"add {{name: {arg}, value: ...}} to spec.verification.args",
+                )
+
+
+def _check_step_vars(
+    step_vars: list[PromotionVar],
+    declared: list[PromotionVar],
+    doc: _Doc,
+    loc: tuple[str | int, ...],
+    out: _Collector,
+) -> None:
+    # A var a task does not declare is still visible to expressions; only a near-miss name is suspicious.
+    names = {v.name for v in declared}
+    for i, var in enumerate(step_vars):
+        if var.name not in names:
+            hint = _suggest(var.name, names)
+            if hint:
+                out.warnings.append(
+                    out.at(
+                        doc.file,
+                        doc.node,
+                        (*loc, i, "name"),
+                        f"the task declares no variable {var.name!r}",
+                        hint,
+                    )
+                )
+
+
+def _check_cycles(project: Project, loaded: dict[str, dict[str, tuple[_Doc, Any]]], out: _Collector) -> None:
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    reported: set[frozenset[str]] = set()
+
+    def visit(name: str, path: list[str]) -> Iterator[list[str]]:
+        state[name] = 1
+        for upstream in project.stages[name].upstream_stages:
+            if upstream not in project.stages:
+                continue
+            if state.get(upstream) == 1:
+                yield [*path[path.index(upstream) :], upstream] if upstream in path else [name, upstream]
+            elif upstream not in state:
+                yield from visit(upstream, [*path, upstream])
+        state[name] = 2
+
+    for name in sorted(project.stages):
+        if name in state:
+            continue
+        for cycle in visit(name, [name]):
+            key = frozenset(cycle)
+            if key in reported:
+                continue
+            reported.add(key)
+            first = cycle[0]
+            doc = loaded["Stage"][first][0]
+            stage = project.stages[first]
+            nxt = cycle[1]
+            loc: tuple[str | int, ...] = ("spec", "requestedFreight")
+            for r, req in enumerate(stage.spec.requested_freight):
+                if nxt in req.sources.stages:
+                    loc = ("spec", "requestedFreight", r, "sources", "stages", req.sources.stages.index(nxt))
+                    break
+            chain = " <- ".join(cycle)
+            out.error(
+                doc.file,
+                doc.node,
+                loc,
+                f"stages form a cycle: {chain}",
+                "Freight must flow one way: remove one source",
+            )

@@ -1,0 +1,69 @@
+"""Settings: this project's own manifest kind for what Kargo has no field for.
+
+    apiVersion: kargo-actions/v1alpha1
+    kind: Settings
+    metadata: {name: settings}
+    spec:
+      ledgerBranch: kargo/ledger     # branch holding the JSON ledger
+      remote: origin                 # git remote that holds tags and the ledger
+      tagPrefix: kargo/freight       # Freight tags are <tagPrefix>/<freight id>
+      signing: auto                  # never | auto (sign when a key is configured) | required
+      cacheDir: null                 # default: KARGO_ACTIONS_CACHE or the user's cache dir
+      insecureRegistries: []         # registries reached over plain http
+      environments: {}               # per-Stage GitHub environment protection (used by `github sync`)
+
+Every value can also come from a flag or a KARGO_ACTIONS_* variable (flag > env > file > default).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, Literal
+
+from pydantic import Field, field_validator
+
+from kargo_actions.model.base import ManifestModel, ObjectMeta
+
+SETTINGS_API_VERSION: Final = "kargo-actions/v1alpha1"
+
+# git check-ref-format's rules, enough to refuse names git would refuse.
+_BAD_REF = re.compile(r"(^[/.]|[/.]$|\.\.|//|@\{|[\x00-\x20~^:?*\[\\\x7f]|\.lock(/|$)|/\.)")
+
+
+def _check_ref_part(value: str) -> str:
+    if not value or _BAD_REF.search(value):
+        raise ValueError(f"{value!r} is not a valid git ref name")
+    return value
+
+
+class EnvironmentProtection(ManifestModel):
+    """GitHub environment protection for one Stage; applied by `github sync` (a later issue)."""
+
+    reviewers: list[str] = Field(default_factory=list)
+    wait_timer: int = Field(default=0, ge=0, le=43200)  # minutes, GitHub's limit is 30 days
+    prevent_self_review: bool = False
+    deployment_branches: list[str] = Field(default_factory=list)
+
+
+class SettingsSpec(ManifestModel):
+    ledger_branch: str = "kargo/ledger"
+    remote: str = Field(default="origin", min_length=1)
+    tag_prefix: str = "kargo/freight"
+    signing: Literal["never", "auto", "required"] = "auto"
+    cache_dir: str | None = None
+    insecure_registries: list[str] = Field(default_factory=list)
+    environments: dict[str, EnvironmentProtection] = Field(default_factory=dict)
+
+    @field_validator("ledger_branch", "tag_prefix")
+    @classmethod
+    def _ref(cls, value: str) -> str:
+        return _check_ref_part(value)
+
+
+class Settings(ManifestModel):
+    """kind Settings (apiVersion kargo-actions/v1alpha1); at most one per project, all fields optional."""
+
+    api_version: Literal["kargo-actions/v1alpha1"] = SETTINGS_API_VERSION
+    kind: Literal["Settings"] = "Settings"
+    metadata: ObjectMeta = Field(default_factory=lambda: ObjectMeta(name="settings"))
+    spec: SettingsSpec = Field(default_factory=SettingsSpec)

@@ -1,0 +1,839 @@
+"""Git subscriptions: discover commits of a branch or tags the way Kargo's Warehouse does."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from kargo_actions.discovery.gitcache import (
+    GitAccess,
+    GitBranchNotFoundError,
+    GitDiscoveryError,
+    GitMirrors,
+    GitNothingDiscoveredError,
+    RemoteRefs,
+    ls_remote,
+    redact,
+)
+from kargo_actions.discovery.versions import Constraint, newest_first, parse_constraint, parse_kargo_version
+from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.freight.identity import normalize_git_url
+from kargo_actions.model.freight import GitCommit
+
+Strategy = Literal["NewestFromBranch", "SemVer", "Lexical", "NewestTag"]
+STRATEGIES: tuple[Strategy, ...] = ("NewestFromBranch", "SemVer", "Lexical", "NewestTag")
+SUBJECT_LIMIT = 80  # Kargo shortens subjects to 80 characters
+
+
+@dataclass(frozen=True)
+class GitWatch:
+    """The fields of a Warehouse git subscription that discovery uses."""
+
+    repo_url: str
+    commit_selection_strategy: Strategy = "NewestFromBranch"
+    branch: str = ""
+    semver_constraint: str = ""
+    strict_semvers: bool = True
+    allow_tags_regexes: tuple[str, ...] = ()
+    ignore_tags_regexes: tuple[str, ...] = ()
+    expression_filter: str = ""
+    include_paths: tuple[str, ...] = ()
+    exclude_paths: tuple[str, ...] = ()
+    discovery_limit: int = 20
+    since: datetime | None = None
+    insecure_skip_tls_verify: bool = False
+    name: str = ""
+
+    @property
+    def subject(self) -> str:
+        """How messages name this subscription."""
+        label = f"git subscription {self.repo_url}"
+        if self.name:
+            label += f" (name {self.name})"
+        if self.commit_selection_strategy == "NewestFromBranch" and self.branch:
+            label += f" branch {self.branch}"
+        return label
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        fields = asdict(self)
+        fields["since"] = self.since.isoformat() if self.since else None
+        return fields
+
+
+@dataclass(frozen=True)
+class DiscoveredCommit:
+    """One discovered commit (a branch commit, or the commit a tag points at), Kargo's DiscoveredCommit."""
+
+    repo_url: str
+    id: str
+    subject: str
+    author: str
+    committer: str
+    commit_date: datetime
+    creator_date: datetime  # the commit date for branch commits, the tag's creation date for tags
+    branch: str = ""
+    tag: str = ""
+    tagger: str = ""
+    annotation: str = ""
+
+    def to_freight_commit(self, subscription_name: str | None = None) -> GitCommit:
+        """The Freight's commits[] entry."""
+        return GitCommit.model_validate(
+            {
+                "repoURL": self.repo_url,
+                "id": self.id,
+                "branch": self.branch or None,
+                "tag": self.tag or None,
+                "message": self.subject,
+                "author": self.author,
+                "committer": self.committer,
+                "subscriptionName": subscription_name,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class GitQuery:
+    """One subscription to discover, with the state the previous run returned for it (None on the first run)."""
+
+    watch: GitWatch
+    previous_state: str | None = None
+
+
+@dataclass(frozen=True)
+class GitDiscoveryResult:
+    """What discovery found for one subscription.
+
+    `unchanged` means the remote refs (and the subscription) are as they were at `previous_state`: nothing
+    was fetched and `commits` is empty; the caller keeps what it recorded last time.
+    """
+
+    watch: GitWatch
+    state: str
+    commits: tuple[DiscoveredCommit, ...] = ()
+    unchanged: bool = False
+    error: GitDiscoveryError | None = None
+
+
+# ---- path selectors (Kargo's pkg/pattern semantics) ----
+
+
+def _glob_to_regex(pattern: str) -> str:
+    """Doublestar glob -> regex: `**` as a whole segment crosses directories, `*` and `?` do not."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            if pattern.startswith("**", i):
+                at_start = i == 0 or pattern[i - 1] == "/"
+                end = i + 2
+                at_end = end == n or pattern[end] == "/"
+                if at_start and at_end:
+                    if end == n:
+                        # `a/**` matches a itself and everything below; a leading `**` matches anything.
+                        if out and out[-1] == "/":
+                            out.pop()
+                            out.append("(?:/.*)?")
+                        else:
+                            out.append(".*")
+                        i = end
+                    else:
+                        out.append("(?:[^/]*/)*")  # zero or more whole directories
+                        i = end + 1
+                    continue
+            out.append("[^/]*")
+            while i < n and pattern[i] == "*":
+                i += 1
+            continue
+        if c == "?":
+            out.append("[^/]")
+        elif c == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pattern[i]))
+        elif c == "[":
+            close = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "^", "]") else i + 1)
+            if close == -1:
+                raise ValueError(f"unclosed [ in {pattern!r}")
+            body = pattern[i + 1 : close]
+            negate = body[:1] in ("!", "^")
+            body = body[1:] if negate else body
+            body = body.replace("\\", "\\\\").replace("^", "\\^")
+            out.append(f"[^/{body}]" if negate else f"[{body}]")
+            i = close
+        elif c == "{":
+            depth, j = 0, i
+            while j < n:
+                if pattern[j] == "{":
+                    depth += 1
+                elif pattern[j] == "}":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            if j == n:
+                raise ValueError(f"unclosed {{ in {pattern!r}")
+            alternatives = _split_top_level(pattern[i + 1 : j])
+            out.append("(?:" + "|".join(_glob_to_regex(a) for a in alternatives) + ")")
+            i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+@dataclass(frozen=True)
+class PathSelector:
+    """One includePaths/excludePaths entry: plain (path or directory), `glob:` or `regex:`/`regexp:`."""
+
+    text: str
+    kind: Literal["plain", "glob", "regex"]
+    regex: re.Pattern[str] | None
+    base: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> PathSelector:
+        for prefix, kind in (("glob:", "glob"), ("regex:", "regex"), ("regexp:", "regex")):
+            if text.startswith(prefix):
+                body = text.removeprefix(prefix)
+                try:
+                    if kind == "glob":
+                        return cls(text, "glob", re.compile(f"^(?:{_glob_to_regex(body)})$"))
+                    return cls(text, "regex", re.compile(body))
+                except (re.error, ValueError) as err:
+                    raise ValueError(f"{text!r} is not a valid {kind}: {err}") from err
+        base = text.strip("/")
+        return cls(text, "plain", None, "" if base in ("", ".") else base)
+
+    def matches(self, path: str) -> bool:
+        if self.regex is not None:
+            if self.kind == "regex":
+                return self.regex.search(path) is not None  # Go's MatchString: unanchored
+            return self.regex.match(path) is not None
+        return not self.base or path == self.base or path.startswith(self.base + "/")
+
+    def pathspec_prefix(self) -> str | None:
+        """A directory or file that every match lies under ("" = anywhere), or None when unknown."""
+        if self.kind == "plain":
+            return self.base
+        if self.kind == "glob":
+            body = self.text.removeprefix("glob:")
+            literal = re.split(r"[*?\[{\\]", body, maxsplit=1)[0]
+            return literal.rpartition("/")[0] if literal != body else body
+        return None
+
+
+@dataclass(frozen=True)
+class PathFilter:
+    """includePaths / excludePaths: a commit qualifies when any changed path is included and not excluded."""
+
+    include: tuple[PathSelector, ...] = ()
+    exclude: tuple[PathSelector, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.include or self.exclude)
+
+    def qualifies(self, paths: Iterable[str]) -> bool:
+        for path in paths:
+            if self.include and not any(s.matches(path) for s in self.include):
+                continue
+            if any(s.matches(path) for s in self.exclude):
+                continue
+            return True
+        return False
+
+    def pathspecs(self) -> list[str]:
+        """Git pathspecs that select a superset of the included paths, so git can skip the rest early."""
+        if not self.include:
+            return []
+        prefixes = [s.pathspec_prefix() for s in self.include]
+        if any(p is None or p == "" for p in prefixes):
+            return []
+        return [f":(literal){p}" for p in sorted({p for p in prefixes if p})]
+
+
+# ---- expressionFilter hook ----
+
+ExpressionPredicate = Callable[[Mapping[str, object]], bool]
+
+
+def compile_expression_filter(expression: str, *, where: str) -> ExpressionPredicate | None:
+    """The expressionFilter as a predicate over a commit's or tag's variables (None when empty)."""
+    if not expression.strip():
+        return None
+    try:
+        from kargo_actions.expressions import evaluate_filter  # type: ignore[attr-defined]
+    except ImportError as err:
+        raise InvalidInputError(
+            [
+                Problem(
+                    path=where,
+                    message="expressionFilter needs the expression language, which this build lacks",
+                    hint="remove expressionFilter or upgrade kargo-actions",
+                )
+            ]
+        ) from err
+
+    def predicate(variables: Mapping[str, object]) -> bool:
+        return bool(evaluate_filter(expression, dict(variables)))
+
+    return predicate
+
+
+# ---- validation ----
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    watch: GitWatch
+    paths: PathFilter
+    allow: tuple[re.Pattern[str], ...]
+    ignore: tuple[re.Pattern[str], ...]
+    constraint: Constraint | None
+    predicate: ExpressionPredicate | None
+
+
+def compile_watch(watch: GitWatch, *, where: str = "git") -> _Compiled:
+    """Check the subscription's patterns once; every problem is reported together."""
+    problems: list[Problem] = []
+    if watch.commit_selection_strategy not in STRATEGIES:
+        problems.append(
+            Problem(
+                path=f"{where}.commitSelectionStrategy",
+                message=f"{watch.commit_selection_strategy!r} is not one of {', '.join(STRATEGIES)}",
+            )
+        )
+    if not 1 <= watch.discovery_limit <= 100:
+        problems.append(Problem(path=f"{where}.discoveryLimit", message="must be between 1 and 100"))
+
+    def selectors(field_name: str, texts: Sequence[str]) -> tuple[PathSelector, ...]:
+        parsed = []
+        for i, text in enumerate(texts):
+            try:
+                parsed.append(PathSelector.parse(text))
+            except ValueError as err:
+                problems.append(Problem(path=f"{where}.{field_name}[{i}]", message=str(err)))
+        return tuple(parsed)
+
+    def regexes(field_name: str, texts: Sequence[str]) -> tuple[re.Pattern[str], ...]:
+        compiled = []
+        for i, text in enumerate(texts):
+            try:
+                compiled.append(re.compile(text))
+            except re.error as err:
+                problems.append(
+                    Problem(
+                        path=f"{where}.{field_name}[{i}]",
+                        message=f"{text!r} is not a regular expression: {err}",
+                    )
+                )
+        return tuple(compiled)
+
+    paths = PathFilter(
+        selectors("includePaths", watch.include_paths), selectors("excludePaths", watch.exclude_paths)
+    )
+    allow = regexes("allowTagsRegexes", watch.allow_tags_regexes)
+    ignore = regexes("ignoreTagsRegexes", watch.ignore_tags_regexes)
+    constraint = None
+    if watch.semver_constraint:
+        constraint = parse_constraint(watch.semver_constraint)
+        if constraint is None:
+            problems.append(
+                Problem(
+                    path=f"{where}.semverConstraint",
+                    message=f"{watch.semver_constraint!r} is not a semver constraint",
+                    hint="e.g. ^1.2.0, ~1.2, >=1.0.0 <2.0.0",
+                )
+            )
+    predicate = None
+    try:
+        predicate = compile_expression_filter(watch.expression_filter, where=f"{where}.expressionFilter")
+    except InvalidInputError as err:
+        problems.extend(err.problems)
+    if problems:
+        raise InvalidInputError(problems)
+    return _Compiled(watch, paths, allow, ignore, constraint, predicate)
+
+
+# ---- refs state ----
+
+
+def _branch_ref(watch: GitWatch, remote: RemoteRefs) -> str | None:
+    if watch.branch:
+        ref = f"refs/heads/{watch.branch}"
+        return ref if ref in remote.refs else None
+    if remote.head and remote.head in remote.refs:
+        return remote.head
+    for fallback in ("refs/heads/main", "refs/heads/master"):
+        if fallback in remote.refs:
+            return fallback
+    return None
+
+
+def refs_state(watch: GitWatch, remote: RemoteRefs) -> str:
+    """A digest of the subscription and of the refs it depends on: equal digests mean nothing to do."""
+    if watch.commit_selection_strategy == "NewestFromBranch":
+        ref = _branch_ref(watch, remote)
+        watched = {ref: remote.refs[ref]} if ref else {}
+    else:
+        watched = {r: sha for r, sha in remote.refs.items() if r.startswith("refs/tags/")}
+    material = json.dumps({"watch": watch.fingerprint_fields(), "refs": watched}, sort_keys=True, default=str)
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+# ---- reading the mirror ----
+
+_RS, _US = "\x1e", "\x1f"
+_COMMIT_FORMAT = _RS + _US.join(["%H", "%cI", "%an <%ae>", "%cn <%ce>", "%s"])
+
+
+def _unquote_path(path: str) -> str:
+    """Undo git's C-style quoting of unusual file names."""
+    if not (path.startswith('"') and path.endswith('"')):
+        return path
+    raw, out, i = path[1:-1], bytearray(), 0
+    simple = {
+        "n": b"\n",
+        "t": b"\t",
+        '"': b'"',
+        "\\": b"\\",
+        "a": b"\a",
+        "b": b"\b",
+        "f": b"\f",
+        "r": b"\r",
+        "v": b"\v",
+    }
+    while i < len(raw):
+        c = raw[i]
+        if c == "\\" and i + 1 < len(raw):
+            nxt = raw[i + 1]
+            if nxt in simple:
+                out += simple[nxt]
+                i += 2
+                continue
+            if raw[i + 1 : i + 4].isdigit():
+                out.append(int(raw[i + 1 : i + 4], 8))
+                i += 4
+                continue
+        out += c.encode()
+        i += 1
+    return out.decode(errors="replace")
+
+
+@dataclass
+class _LogEntry:
+    id: str
+    commit_date: datetime
+    author: str
+    committer: str
+    subject: str
+    paths: list[str] = field(default_factory=list)
+
+
+def _stream_log(
+    mirror: Path, args: Sequence[str], stdin: str | None = None
+) -> Generator[_LogEntry, None, None]:
+    """Run ONE `git log` and yield its commits as they come; closing the generator stops git."""
+    process = subprocess.Popen(
+        ["git", "-c", "core.quotePath=false", "log", f"--format={_COMMIT_FORMAT}", *args],
+        cwd=mirror,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        env={**os.environ, "LC_ALL": "C"},
+    )
+    assert process.stdout is not None
+    if stdin is not None:
+        assert process.stdin is not None
+        process.stdin.write(stdin)
+        process.stdin.close()
+    entry: _LogEntry | None = None
+    finished = False
+    try:
+        for line in process.stdout:
+            line = line.rstrip("\n")
+            if line.startswith(_RS):
+                if entry is not None:
+                    yield entry
+                sha, date, author, committer, subject = line[1:].split(_US, 4)
+                entry = _LogEntry(sha, datetime.fromisoformat(date), author, committer, subject)
+            elif line and entry is not None:
+                entry.paths.append(_unquote_path(line))
+        if entry is not None:
+            yield entry
+        finished = True
+    finally:
+        if not finished and process.poll() is None:
+            process.kill()
+        stderr = process.stderr.read() if process.stderr else ""
+        code = process.wait()
+        if finished and code != 0:
+            raise RuntimeError(f"git log failed: {stderr.strip()}")
+
+
+@dataclass(frozen=True)
+class _Tag:
+    name: str
+    commit: str
+    creator_date: datetime
+    tagger: str
+    annotation: str
+    author: str
+    committer: str
+    subject: str
+    commit_date: datetime
+
+
+_TAG_FIELDS = [
+    "%(refname:lstrip=2)",
+    "%(objecttype)",
+    "%(objectname)",
+    "%(*objecttype)",
+    "%(*objectname)",
+    "%(creatordate:iso-strict)",
+    "%(taggername) %(taggeremail)",
+    "%(contents:subject)",
+    "%(contents:body)",
+    "%(authorname) %(authoremail)",
+    "%(*authorname) %(*authoremail)",
+    "%(committername) %(committeremail)",
+    "%(*committername) %(*committeremail)",
+    "%(subject)",
+    "%(*subject)",
+    "%(committerdate:iso-strict)",
+    "%(*committerdate:iso-strict)",
+]
+
+
+def _list_tags(mirror: Path) -> list[_Tag]:
+    """Every tag with its commit's metadata, newest creation first (one for-each-ref process)."""
+    out = subprocess.run(
+        [
+            "git",
+            "for-each-ref",
+            "--sort=-creatordate",
+            "--format=" + _US.join(_TAG_FIELDS) + _RS,
+            "refs/tags",
+        ],
+        cwd=mirror,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=True,
+    ).stdout
+    tags = []
+    for record in out.split(_RS):
+        record = record.lstrip("\n")
+        if not record:
+            continue
+        (
+            name,
+            otype,
+            oid,
+            ptype,
+            poid,
+            created,
+            tagger,
+            subj,
+            body,
+            author,
+            pauthor,
+            committer,
+            pcommitter,
+            subject,
+            psubject,
+            cdate,
+            pcdate,
+        ) = record.split(_US)
+        if otype == "commit":
+            tags.append(
+                _Tag(name, oid, _parse_date(created), "", "", author, committer, subject, _parse_date(cdate))
+            )
+        elif otype == "tag" and ptype == "commit":
+            annotation = "\n\n".join(p for p in (subj, body.strip()) if p)
+            tags.append(
+                _Tag(
+                    name,
+                    poid,
+                    _parse_date(created),
+                    tagger.strip(),
+                    annotation,
+                    pauthor,
+                    pcommitter,
+                    psubject,
+                    _parse_date(pcdate),
+                )
+            )
+        # tags of trees or blobs (or of other tags) point at no commit: Kargo cannot use them either
+    return tags
+
+
+def _parse_date(text: str) -> datetime:
+    return datetime.fromisoformat(text) if text else datetime.fromtimestamp(0).astimezone()
+
+
+def _shorten(text: str) -> str:
+    return text[: SUBJECT_LIMIT - 3] + "..." if len(text) > SUBJECT_LIMIT else text
+
+
+# ---- selection ----
+
+
+def _select_from_branch(compiled: _Compiled, mirror: Path, ref: str) -> list[DiscoveredCommit]:
+    watch = compiled.watch
+    args = ["--first-parent", "--no-renames", "--no-color", ref]
+    pathspecs: list[str] = []
+    if compiled.paths.active:
+        args[:0] = ["--name-only", "--diff-merges=first-parent"]
+        pathspecs = compiled.paths.pathspecs()
+    elif compiled.predicate is None and watch.since is None:
+        args[:0] = [f"--max-count={watch.discovery_limit}"]
+    args += ["--", *pathspecs]
+    since = watch.since
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    found: list[DiscoveredCommit] = []
+    log = _stream_log(mirror, args)
+    try:
+        for entry in log:
+            if since is not None and entry.commit_date < since:
+                break  # Kargo stops at the first commit older than `since`
+            if compiled.predicate is not None and not compiled.predicate(
+                {
+                    "id": entry.id,
+                    "commitDate": entry.commit_date,
+                    "author": entry.author,
+                    "committer": entry.committer,
+                    "subject": entry.subject,
+                }
+            ):
+                continue
+            if compiled.paths.active and not compiled.paths.qualifies(entry.paths):
+                continue
+            found.append(
+                DiscoveredCommit(
+                    repo_url=watch.repo_url,
+                    id=entry.id,
+                    subject=_shorten(entry.subject),
+                    author=entry.author,
+                    committer=entry.committer,
+                    commit_date=entry.commit_date,
+                    creator_date=entry.commit_date,
+                    branch=watch.branch,
+                )
+            )
+            if len(found) >= watch.discovery_limit:
+                break
+    finally:
+        log.close()
+    return found
+
+
+def _tag_allowed(compiled: _Compiled, tag: str) -> bool:
+    if any(r.search(tag) for r in compiled.ignore):
+        return False  # ignore wins
+    return not compiled.allow or any(r.search(tag) for r in compiled.allow)
+
+
+def _order_tags(compiled: _Compiled, tags: list[_Tag]) -> list[_Tag]:
+    strategy = compiled.watch.commit_selection_strategy
+    if strategy == "SemVer":
+        by_version = {}
+        for tag in tags:
+            version = parse_kargo_version(tag.name, strict=compiled.watch.strict_semvers)
+            if version is not None and (compiled.constraint is None or compiled.constraint.check(version)):
+                by_version[tag.name] = (version, tag)
+        ordered = newest_first(v for v, _ in by_version.values())
+        return [by_version[v.original][1] for v in ordered]
+    if strategy == "Lexical":
+        return sorted(tags, key=lambda t: t.name.encode(), reverse=True)
+    return sorted(tags, key=lambda t: t.creator_date, reverse=True)  # NewestTag; stable on for-each-ref order
+
+
+def _changed_paths(mirror: Path, commits: Sequence[str]) -> dict[str, list[str]]:
+    """Changed paths of many commits from ONE `git log --no-walk` process."""
+    result: dict[str, list[str]] = {}
+    log = _stream_log(
+        mirror,
+        ["--no-walk=unsorted", "--stdin", "--name-only", "--no-renames", "--diff-merges=first-parent"],
+        stdin="".join(f"{c}\n" for c in dict.fromkeys(commits)),
+    )
+    for entry in log:
+        result[entry.id] = entry.paths
+    return result
+
+
+def _select_from_tags(compiled: _Compiled, mirror: Path) -> list[DiscoveredCommit]:
+    watch = compiled.watch
+    tags = [t for t in _list_tags(mirror) if _tag_allowed(compiled, t.name)]
+    if compiled.predicate is not None:
+        tags = [
+            t
+            for t in tags
+            if compiled.predicate(
+                {
+                    "tag": t.name,
+                    "id": t.commit,
+                    "creatorDate": t.creator_date,
+                    "author": t.author,
+                    "committer": t.committer,
+                    "subject": t.subject,
+                    "tagger": t.tagger,
+                    "annotation": t.annotation,
+                }
+            )
+        ]
+    tags = _order_tags(compiled, tags)
+    if compiled.paths.active:
+        kept: list[_Tag] = []
+        start, batch = 0, max(2 * watch.discovery_limit, 32)
+        while start < len(tags) and len(kept) < watch.discovery_limit:
+            chunk = tags[start : start + batch]
+            paths = _changed_paths(mirror, [t.commit for t in chunk])
+            kept += [t for t in chunk if compiled.paths.qualifies(paths.get(t.commit, []))]
+            start, batch = start + batch, batch * 2
+        tags = kept
+    return [
+        DiscoveredCommit(
+            repo_url=watch.repo_url,
+            id=t.commit,
+            subject=_shorten(t.subject),
+            author=t.author,
+            committer=t.committer,
+            commit_date=t.commit_date,
+            creator_date=t.creator_date,
+            tag=t.name,
+            tagger=t.tagger,
+            annotation=t.annotation,
+        )
+        for t in tags[: watch.discovery_limit]
+    ]
+
+
+def _nothing_found(compiled: _Compiled, ref: str | None) -> GitNothingDiscoveredError:
+    watch = compiled.watch
+    if watch.commit_selection_strategy == "NewestFromBranch":
+        where = f"branch {ref.removeprefix('refs/heads/') if ref else '?'}"
+        what = "no commit on " + where
+        hint = "check includePaths, excludePaths, expressionFilter and since"
+    else:
+        what = "no tag"
+        hint = "check semverConstraint, strictSemvers, allowTagsRegexes, ignoreTagsRegexes, paths and expressionFilter"
+    return GitNothingDiscoveredError(watch.subject, f"{what} passes the subscription's filters", hint)
+
+
+def discover_git(
+    queries: Sequence[GitQuery],
+    *,
+    mirrors: GitMirrors | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[GitDiscoveryResult]:
+    """Discover every git subscription: one ls-remote per URL, at most one clone/fetch per URL, in query order.
+
+    Bad subscription fields raise InvalidInputError before anything touches the network; failures of one
+    repository are returned as that subscription's `error`, so the others still run.
+    """
+    compiled = [compile_watch(q.watch, where=f"subscriptions[{i}].git") for i, q in enumerate(queries)]
+    mirrors = mirrors or GitMirrors()
+    results: dict[int, GitDiscoveryResult] = {}
+    groups: dict[str, list[int]] = {}
+    for i, query in enumerate(queries):
+        groups.setdefault(normalize_git_url(query.watch.repo_url), []).append(i)
+    base_env = dict(env) if env is not None else None
+    for indexes in groups.values():
+        first = queries[indexes[0]].watch
+        access = GitAccess(
+            insecure_skip_tls_verify=any(queries[i].watch.insecure_skip_tls_verify for i in indexes),
+            **({"env": base_env} if base_env is not None else {}),
+        )
+        try:
+            remote = ls_remote(first.repo_url, access=access, subject=first.subject)
+        except GitDiscoveryError as err:
+            for i in indexes:
+                results[i] = GitDiscoveryResult(
+                    queries[i].watch, state="", error=err.for_subject(queries[i].watch.subject)
+                )
+            continue
+        pending: list[int] = []
+        for i in indexes:
+            watch = queries[i].watch
+            state = refs_state(watch, remote)
+            if state == queries[i].previous_state:
+                results[i] = GitDiscoveryResult(watch, state=state, unchanged=True)
+            elif watch.commit_selection_strategy == "NewestFromBranch" and _branch_ref(watch, remote) is None:
+                branches = ", ".join(remote.branch_names()[:10]) or "none"
+                results[i] = GitDiscoveryResult(
+                    watch,
+                    state="",
+                    error=GitBranchNotFoundError(
+                        watch.subject,
+                        f"branch {watch.branch or '(default)'} does not exist in {redact(watch.repo_url)}",
+                        f"branches there: {branches}",
+                    ),
+                )
+            else:
+                pending.append(i)
+        if not pending:
+            continue
+        try:
+            mirror = mirrors.sync(first.repo_url, remote, access=access, subject=first.subject)
+        except GitDiscoveryError as err:
+            for i in pending:
+                results[i] = GitDiscoveryResult(
+                    queries[i].watch, state="", error=err.for_subject(queries[i].watch.subject)
+                )
+            continue
+        for i in pending:
+            results[i] = _select(compiled[i], mirror, remote)
+    return [results[i] for i in range(len(queries))]
+
+
+def _select(compiled: _Compiled, mirror: Path, remote: RemoteRefs) -> GitDiscoveryResult:
+    watch = compiled.watch
+    ref = _branch_ref(watch, remote)
+    try:
+        if watch.commit_selection_strategy == "NewestFromBranch":
+            assert ref is not None
+            commits = _select_from_branch(compiled, mirror, ref)
+        else:
+            commits = _select_from_tags(compiled, mirror)
+    except (RuntimeError, subprocess.CalledProcessError, ValueError) as err:
+        return GitDiscoveryResult(
+            watch, state="", error=GitDiscoveryError(watch.subject, f"reading the repository failed: {err}")
+        )
+    if not commits:
+        return GitDiscoveryResult(watch, state="", error=_nothing_found(compiled, ref))
+    return GitDiscoveryResult(watch, state=refs_state(watch, remote), commits=tuple(commits))
+
+
+def discover_git_one(watch: GitWatch, previous_state: str | None = None) -> GitDiscoveryResult:
+    """Discover one subscription and raise its error, for callers that want exceptions."""
+    (result,) = discover_git([GitQuery(watch, previous_state)])
+    if result.error is not None:
+        raise result.error
+    return result

@@ -27,6 +27,7 @@ from kargo_actions.discovery.versions import Constraint, newest_first, parse_con
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.freight.identity import normalize_git_url
 from kargo_actions.model.freight import GitCommit
+from kargo_actions.model.warehouse import GitSubscription
 
 Strategy = Literal["NewestFromBranch", "SemVer", "Lexical", "NewestTag"]
 STRATEGIES: tuple[Strategy, ...] = ("NewestFromBranch", "SemVer", "Lexical", "NewestTag")
@@ -51,6 +52,27 @@ class GitWatch:
     since: datetime | None = None
     insecure_skip_tls_verify: bool = False
     name: str = ""
+
+    @classmethod
+    def from_subscription(cls, sub: GitSubscription, name: str | None = None) -> GitWatch:
+        """From the Warehouse model (already validated by the manifest loader)."""
+        since = datetime.fromisoformat(sub.since) if sub.since else None
+        return cls(
+            repo_url=sub.repo_url,
+            commit_selection_strategy=sub.commit_selection_strategy,
+            branch=sub.branch or "",
+            semver_constraint=sub.semver_constraint or "",
+            strict_semvers=sub.strict_semvers,
+            allow_tags_regexes=tuple(sub.allow_tags_regexes),
+            ignore_tags_regexes=tuple(sub.ignore_tags_regexes),
+            expression_filter=sub.expression_filter or "",
+            include_paths=tuple(sub.include_paths),
+            exclude_paths=tuple(sub.exclude_paths),
+            discovery_limit=sub.discovery_limit,
+            since=since,
+            insecure_skip_tls_verify=sub.insecure_skip_tls_verify,
+            name=name or "",
+        )
 
     @property
     def subject(self) -> str:

@@ -422,3 +422,28 @@ SELECTOR_CASES = [
 @pytest.mark.parametrize(("selector", "path", "expected"), SELECTOR_CASES)
 def test_path_selectors(selector: str, path: str, expected: bool) -> None:
     assert PathSelector.parse(selector).matches(path) is expected
+
+
+def test_watch_from_the_warehouse_model() -> None:
+    from kargo_actions.model.warehouse import GitSubscription
+
+    sub = GitSubscription.model_validate(
+        {
+            "repoURL": "https://github.com/org/repo.git",
+            "commitSelectionStrategy": "SemVer",
+            "semverConstraint": "^1.0.0",
+            "allowTags": "^v",
+            "ignoreTagsRegexes": ["rc"],
+            "includePaths": ["apps", "glob:charts/**"],
+            "since": "2024-01-31T00:00:00Z",
+            "discoveryLimit": 5,
+        }
+    )
+    watch = GitWatch.from_subscription(sub, name="src")
+    assert watch.commit_selection_strategy == "SemVer"
+    assert watch.allow_tags_regexes == ("^v",)
+    assert watch.ignore_tags_regexes == ("rc",)
+    assert watch.include_paths == ("apps", "glob:charts/**")
+    assert watch.since == datetime(2024, 1, 31, tzinfo=UTC)
+    assert watch.discovery_limit == 5
+    assert "(name src)" in watch.subject

@@ -14,6 +14,7 @@ from kargo_actions.cli.context import AppContext
 
 # name -> "module:attribute"; modules are imported only when their command runs, so --help stays fast.
 LAZY_COMMANDS: dict[str, str] = {
+    "expr": "kargo_actions.cli.expr:expr_command",
     "validate": "kargo_actions.cli.validate:validate",
     "graph": "kargo_actions.cli.graph:graph",
     "freight": "kargo_actions.cli.freight:freight",

@@ -78,3 +78,11 @@ class RetryableError(KargoActionsError):
     """A transient failure (network, push race) that a bounded retry may cure."""
 
     exit_code = ExitCode.FAILED
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A "did you mean 'x'?" hint for a misspelt name, or "" when nothing is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""

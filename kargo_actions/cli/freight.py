@@ -241,3 +241,103 @@ def alias_command(app: AppContext, /, ref: str, new_alias: str, **ledger_opts: s
     else:
         click.echo(f"{item.origin.name}/{item.name} is now {item.alias}")
     return 0
+
+
+@freight.command("assemble")
+@click.option("--warehouse", "-w", required=True, help="The Warehouse the Freight comes from.")
+@click.option(
+    "--from-json",
+    "from_json",
+    type=click.File("r"),
+    help='Artifacts as JSON ({"images": [...], "commits": [...], "charts": [...]}, Kargo-shaped); - for stdin.',
+)
+@click.option("--image", "images", multiple=True, metavar="REPO:TAG@DIGEST", help="An image revision.")
+@click.option(
+    "--commit", "commits", multiple=True, metavar="repoURL=URL,id=SHA[,tag=T][,branch=B]", help="A commit."
+)
+@click.option(
+    "--chart", "charts", multiple=True, metavar="repoURL=URL[,name=N],version=V", help="A chart version."
+)
+@click.option("--alias", help="The Freight's alias (default: a new adjective-animal pair).")
+@click.option("--dry-run", is_flag=True, help="Print the Freight without recording anything.")
+@click.option(
+    "--allow-undiscovered",
+    is_flag=True,
+    help="Record revisions that discovery has not listed (needed until discovery records them).",
+)
+@ledger_options
+@pass_app
+def assemble_command(
+    app: AppContext,
+    /,
+    warehouse: str,
+    from_json: Any,
+    images: tuple[str, ...],
+    commits: tuple[str, ...],
+    charts: tuple[str, ...],
+    alias: str | None,
+    dry_run: bool,
+    allow_undiscovered: bool,
+    **ledger_opts: str,
+) -> int:
+    """Assemble a Freight from artifacts matching the Warehouse's subscriptions one for one."""
+    from kargo_actions.errors import InvalidInputError, Problem, did_you_mean
+    from kargo_actions.freight.assemble import (
+        Artifacts,
+        assemble_freight,
+        combine,
+        parse_artifacts_json,
+        parse_chart_ref,
+        parse_commit_ref,
+        parse_image_ref,
+    )
+    from kargo_actions.manifests import load_project
+
+    project = load_project(app.config_dir)
+    found = project.warehouses.get(warehouse)
+    if found is None:
+        known = ", ".join(sorted(project.warehouses)) or "none"
+        hint = did_you_mean(warehouse, project.warehouses) or f"Warehouses: {known}"
+        raise InvalidInputError(
+            [Problem(path="--warehouse", message=f"no Warehouse {warehouse!r}", hint=hint)]
+        )
+    parts = [
+        Artifacts(
+            images=tuple(parse_image_ref(r) for r in images),
+            commits=tuple(parse_commit_ref(r) for r in commits),
+            charts=tuple(parse_chart_ref(r) for r in charts),
+        )
+    ]
+    if from_json is not None:
+        parts.append(
+            parse_artifacts_json(from_json.read(), "-" if from_json.name == "<stdin>" else from_json.name)
+        )
+    artifacts = combine(parts)
+    if not len(artifacts):
+        raise InvalidInputError("give the artifacts with --from-json FILE|- or --image / --commit / --chart")
+    item = assemble_freight(found, artifacts, alias=alias)
+    if dry_run:
+        from kargo_actions.freight.alias import generate_alias
+
+        if item.alias is None:
+            item = item.model_copy(update={"alias": generate_alias()})
+        _print_freight(app, item, "would record")
+        return 0
+    if not allow_undiscovered:
+        raise InvalidInputError(
+            "recording needs --allow-undiscovered until discovery records the revisions it found"
+            " (or use --dry-run to only print the Freight)"
+        )
+    with open_ledger(app, **ledger_opts) as ledger:
+        result = ledger.record_freight(item)
+    _print_freight(app, result.freight, "recorded" if result.created else "already recorded")
+    return 0
+
+
+def _print_freight(app: AppContext, item: Freight, verb: str) -> None:
+    if app.json:
+        app.emit_json(item.wire())
+        return
+    click.echo(f"{verb} Freight {item.name} ({item.alias}) from Warehouse {item.origin.name}")
+    for line in _artifacts(item).splitlines():
+        click.echo(f"  {line}")

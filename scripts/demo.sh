@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install kargo-actions into .venv and run it on the bundled demo pipeline (examples/image-updater):
+# validate the Kargo manifests, draw the pipeline, and assemble a Freight (dry run) from a sample image.
+# Needs only python3 (>= 3.11) with venv; no network beyond the Python package index, no GitHub account.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+ka() { .venv/bin/kargo-actions --repo examples/image-updater "$@"; }
+
+echo "== validate the pipeline's manifests"
+ka validate
+echo
+echo "== the pipeline (Mermaid)"
+ka graph --format mermaid
+echo
+echo "== a Freight assembled from one image (dry run: nothing recorded)"
+ka --output json freight assemble --warehouse web --dry-run \
+  --image "localhost:5000/demo/web:1.0.0@sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"

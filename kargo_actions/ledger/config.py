@@ -20,7 +20,11 @@ class SigningPolicy(enum.StrEnum):
 
 def _check_ref_path(value: str, field: str) -> list[Problem]:
     parts = value.split("/")
-    if not value or not all(_REF_PART.match(p) and not p.endswith((".", ".lock")) for p in parts):
+    if (
+        not value
+        or ".." in value
+        or not all(_REF_PART.match(p) and not p.endswith((".", ".lock")) for p in parts)
+    ):
         return [
             Problem(
                 path=field,

@@ -564,7 +564,11 @@ class Ledger:
         remote, cfg = self.remote, self.config
         assert remote is not None
         refspecs = [f"{commit}:{cfg.branch_ref}", *(f"{oid}:refs/tags/{name}" for name, oid in tags.items())]
-        proc = self.git.run("push", "--porcelain", "--atomic", remote, *refspecs, check=False)
+        # Push to the URL, not the remote name, so git does not move the remote-tracking ref by itself:
+        # the local refs (branch, remote-tracking, tags) then move together in one transaction below.
+        cfg_values = self.git_config()
+        url = cfg_values.get(f"remote.{remote.lower()}.pushurl") or cfg_values[f"remote.{remote.lower()}.url"]
+        proc = self.git.run("push", "--porcelain", "--atomic", url, *refspecs, check=False)
         out = proc.stdout.decode(errors="replace")
         err = proc.stderr.decode(errors="replace")
         if proc.returncode == 0:
@@ -579,6 +583,11 @@ class Ledger:
         rejected = [line for line in out.splitlines() if line.startswith("!")]
         ledger_lines = [line for line in rejected if cfg.branch_ref in line]
         if any(m in line for line in ledger_lines for m in _RACE_MARKERS):
+            return False
+        # Two receive-packs updating the ledger ref at once: the loser's transaction fails on the ref lock.
+        if ledger_lines and any(
+            m in err for m in ("cannot lock ref", "but expected", "reference already exists")
+        ):
             return False
         if any("already exists" in line for line in rejected):
             raise FailedError(

@@ -1,0 +1,141 @@
+"""`kargo-actions freight list|show|verify|alias` end to end on a real repository."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kargo_actions.cli.main import main
+from kargo_actions.ledger import Ledger, LedgerConfig, SigningPolicy
+from kargo_actions.ledger.records import CurrentFreight
+from kargo_actions.model.freight import FreightOrigin
+from tests.ledger.helpers import git, make_freight, make_repo
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    repo = make_repo(tmp_path / "repo")
+    with Ledger(repo, LedgerConfig(signing=SigningPolicy.NEVER)) as ledger:
+        for n, alias, warehouse in ((1, "brave-otter", "app"), (2, "calm-heron", "infra")):
+            freight = make_freight(n, alias=alias, warehouse=warehouse)
+            meta = freight.metadata.model_copy(update={"creation_timestamp": f"2026-01-0{n}T00:00:00Z"})
+            ledger.record_freight(freight.model_copy(update={"metadata": meta}))
+        two = ledger.get_freight("calm-heron")
+        ledger.update_stage_state(
+            "dev",
+            lambda s: s.model_copy(
+                update={
+                    "current_freight": [
+                        CurrentFreight(
+                            name=two.name, origin=FreightOrigin(name="infra"), since="2026-01-01T00:00:00Z"
+                        )
+                    ]
+                }
+            ),
+        )
+    return repo
+
+
+def test_list_json_is_kargo_freight_resources(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--repo", str(repo), "-o", "json", "freight", "list")
+    assert code == 0
+    items = json.loads(out)
+    assert [(i["apiVersion"], i["kind"], i["alias"]) for i in items] == [
+        ("kargo.akuity.io/v1alpha1", "Freight", "brave-otter"),
+        ("kargo.akuity.io/v1alpha1", "Freight", "calm-heron"),
+    ]
+    assert items[1]["status"] == {"currentlyIn": {"dev": {"since": "2026-01-01T00:00:00Z"}}}
+    assert "schemaVersion" not in items[0]
+
+
+@pytest.mark.parametrize(
+    ("filters", "aliases"),
+    [
+        ((), ["brave-otter", "calm-heron"]),
+        (("--warehouse", "app"), ["brave-otter"]),
+        (("--stage", "dev"), ["calm-heron"]),
+        (("--stage", "prod"), []),
+    ],
+)
+def test_list_filters(
+    repo: Path, capsys: pytest.CaptureFixture[str], filters: tuple[str, ...], aliases: list[str]
+) -> None:
+    code, out, _ = run(capsys, "--repo", str(repo), "-o", "json", "freight", "list", *filters)
+    assert code == 0
+    assert [i["alias"] for i in json.loads(out)] == aliases
+
+
+def test_list_text_is_a_table(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--repo", str(repo), "freight", "list")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["ALIAS", "ID", "WAREHOUSE", "CREATED", "ARTIFACTS", "STAGES"]
+    assert "calm-heron" in lines[2]
+    assert lines[2].rstrip().endswith("dev*")
+
+
+def test_show_by_alias_prefix_and_errors(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    freight_name = make_freight(1).name
+    code, out, _ = run(capsys, "--repo", str(repo), "-o", "json", "freight", "show", "brave-otter")
+    assert (code, json.loads(out)["metadata"]["name"]) == (0, freight_name)
+    code, out, _ = run(capsys, "--repo", str(repo), "freight", "show", freight_name[:10])
+    assert code == 0
+    assert "brave-otter" in out
+    assert f"kargo/freight/app/{freight_name}" in out
+    code, _, err = run(capsys, "--repo", str(repo), "freight", "show", "brave-otr")
+    assert code == 2
+    assert "no Freight matches 'brave-otr'" in err
+    assert "did you mean brave-otter" in err
+
+
+def test_alias_command_records_and_refuses_duplicates(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--repo", str(repo), "freight", "alias", "brave-otter", "bold-otter")
+    assert code == 0
+    assert "is now bold-otter" in out
+    code, _, err = run(capsys, "--repo", str(repo), "freight", "alias", "bold-otter", "calm-heron")
+    assert code == 2
+    assert "already used" in err
+    assert "alias" in git(repo, "log", "-1", "--format=%s", "kargo/ledger")
+
+
+def test_verify_exit_codes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--repo", str(repo), "freight", "verify", "--all")
+    assert code == 3  # unsigned under the default policy auto
+    assert "0 of 2 Freight verified" in out
+    assert "brave-otter" in err
+    code, out, _ = run(
+        capsys, "--repo", str(repo), "-o", "json", "freight", "verify", "--sign", "never", "brave-otter"
+    )
+    assert code == 0
+    (result,) = json.loads(out)
+    assert (result["alias"], result["ok"], result["findings"]) == ("brave-otter", True, ["unsigned"])
+    git(repo, "tag", "-d", f"kargo/freight/app/{make_freight(1).name}")
+    code, out, _ = run(capsys, "--repo", str(repo), "freight", "verify", "--sign", "never")
+    assert code == 3
+    assert "missing-tag" in out
+
+
+def test_cli_outside_a_repository_is_invalid_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "--repo", str(tmp_path), "freight", "list")
+    assert code == 2
+    assert "not a git repository" in err
+
+
+def test_help_lists_subcommands() -> None:
+    cmd = [sys.executable, "-m", "kargo_actions", "freight", "--help"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    for name in ("list", "show", "verify", "alias"):
+        assert f"  {name} " in out

@@ -236,7 +236,8 @@ def _message_for(error: Any, model: type[BaseModel]) -> tuple[str, str]:
     if kind in _TYPE_MESSAGES:
         return f"expected {_TYPE_MESSAGES[kind]}, found {_type_name(value)}", ""
     if kind == "too_short":
-        return f"must have at least {ctx.get('min_length', 1)} item(s)", ""
+        least = ctx.get("min_length", 1)
+        return f"must have at least {least} item{'' if least == 1 else 's'}", ""
     if kind == "string_too_short":
         return "must not be empty", ""
     if kind == "string_too_long":
@@ -304,7 +305,11 @@ def _validate(doc: _Doc, model: type[BaseModel], out: _Collector) -> BaseModel |
 _TAB_INDENT_RE = re.compile(r"^( *)\t", re.MULTILINE)
 
 
-def _read_documents(path: Path, out: _Collector) -> list[tuple[Any, int]]:
+def _doc_start(doc: Any) -> tuple[int, int] | None:
+    return _position(doc) if hasattr(doc, "lc") else None
+
+
+def _read_documents(path: Path, out: _Collector) -> list[tuple[Any, int, tuple[int, int] | None]]:
     """Parse one file into round-trip nodes; report unreadable, empty and malformed files."""
     from ruamel.yaml import YAML
     from ruamel.yaml.constructor import DuplicateKeyError
@@ -378,16 +383,22 @@ def _read_documents(path: Path, out: _Collector) -> list[tuple[Any, int]]:
     except YAMLError as err:
         out.problems.append(Problem(file=file, message=f"invalid YAML: {err}"))
         return []
-    found = [(doc, i) for i, doc in enumerate(docs) if doc is not None]
+    found = [(doc, i, _doc_start(doc)) for i, doc in enumerate(docs) if doc is not None]
+    if any(pos is None for _, _, pos in found):
+        # A scalar document carries no position; composing again (rare, error path only) finds its start.
+        starts = [(n.start_mark.line + 1, n.start_mark.column + 1) for n in yaml.compose_all(text)]
+        found = [(doc, i, pos or (starts[i] if i < len(starts) else None)) for doc, i, pos in found]
     if not found:
         out.problems.append(Problem(file=file, message="file is empty: it holds no YAML document"))
     return found
 
 
-def _classify(file: str, node: Any, index: int, out: _Collector) -> _Doc | None:
+def _classify(
+    file: str, node: Any, index: int, start: tuple[int, int] | None, out: _Collector
+) -> _Doc | None:
     """Check apiVersion/kind/metadata.name; None for documents skipped or refused."""
     if not isinstance(node, dict):
-        line, col = _position(node) if hasattr(node, "lc") else (0, 0)
+        line, col = start or (0, 0)
         out.problems.append(
             Problem(
                 file=file,
@@ -409,7 +420,7 @@ def _classify(file: str, node: Any, index: int, out: _Collector) -> _Doc | None:
     if kind in MODELS:
         expected = MODELS[kind][0]
         near = difflib.get_close_matches(api_version, [expected], n=1, cutoff=0.75)
-        if api_version != expected and (group == expected.split("/", 1)[0] or near):
+        if api_version != expected and (group in _OWN_GROUPS or near):
             out.error(
                 file, node, ("apiVersion",), f"apiVersion of {kind} must be {expected}, not {api_version!r}"
             )
@@ -501,8 +512,8 @@ def load_project(
     docs: list[_Doc] = []
     for path in files:
         file = display_path(path)
-        for node, index in _read_documents(path, out):
-            doc = _classify(file, node, index, out)
+        for node, index, start in _read_documents(path, out):
+            doc = _classify(file, node, index, start, out)
             if doc is not None:
                 docs.append(doc)
     loaded: dict[str, dict[str, tuple[_Doc, Any]]] = {kind: {} for kind in MODELS}
@@ -527,7 +538,7 @@ def load_project(
         loaded[doc.kind][doc.name] = (doc, obj)
     project = _assemble(config_dir, loaded, out)
     _cross_check(project, loaded, out, frozenset(known_steps()))
-    problems = [*out.problems, *(out.warnings if strict else [])]
+    problems = sorted([*out.problems, *(out.warnings if strict else [])])
     if problems:
         raise InvalidInputError(problems)
     return project

@@ -256,12 +256,14 @@ class WarehouseSpec(ManifestModel):
             key = (sub.kind, sub.repo_url + ("/" + (sub.chart.name or "") if sub.chart else ""))
             if key in seen:
                 raise ValueError(
-                    f"subscriptions {seen[key]} and {i} both watch {sub.kind} {sub.repo_url}: keep one"
+                    f"subscriptions[{seen[key]}] and subscriptions[{i}] both watch {sub.kind} {sub.repo_url}: keep one"
                 )
             seen[key] = i
             if sub.name is not None:
                 if sub.name in names:
-                    raise ValueError(f"subscriptions {names[sub.name]} and {i} are both named {sub.name!r}")
+                    raise ValueError(
+                        f"subscriptions[{names[sub.name]}] and subscriptions[{i}] are both named {sub.name!r}"
+                    )
                 names[sub.name] = i
         return subs
 

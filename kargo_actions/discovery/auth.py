@@ -1,0 +1,174 @@
+"""Registry credentials (docker config.json, GITHUB_TOKEN for ghcr.io), auth challenges and a token cache."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# Docker Hub is known under several names; config.json files use the v1 index URL.
+DOCKER_HUB_NAMES = frozenset(
+    {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A username and password (or token) for one registry, and where they came from."""
+
+    username: str
+    password: str
+    source: str
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"Credentials(username={self.username!r}, source={self.source!r})"
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A parsed WWW-Authenticate header: scheme (lowercase) and its parameters."""
+
+    scheme: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    def param(self, name: str) -> str:
+        return next((v for k, v in self.params if k == name), "")
+
+
+_PARAM = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?')
+
+
+def parse_challenge(header: str) -> Challenge | None:
+    """Parse `Bearer realm="...",service="...",scope="..."` or `Basic realm="..."`; None when empty."""
+    header = header.strip()
+    if not header:
+        return None
+    scheme, _, rest = header.partition(" ")
+    params: list[tuple[str, str]] = []
+    for m in _PARAM.finditer(rest):
+        value = m[2]
+        if value.startswith('"'):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        params.append((m[1].lower(), value))
+    return Challenge(scheme=scheme.lower(), params=tuple(params))
+
+
+def _host_of(key: str) -> str:
+    """config.json keys may be URLs ("https://index.docker.io/v1/") or bare hosts ("ghcr.io")."""
+    key = key.strip().lower()
+    key = re.sub(r"^[a-z]+://", "", key)
+    return key.split("/", 1)[0]
+
+
+def _same_registry(a: str, b: str) -> bool:
+    return a == b or (a in DOCKER_HUB_NAMES and b in DOCKER_HUB_NAMES)
+
+
+def docker_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """$DOCKER_CONFIG/config.json, else ~/.docker/config.json (what the docker CLI reads)."""
+    env = os.environ if env is None else env
+    base = env.get("DOCKER_CONFIG")
+    if base:
+        return Path(base) / "config.json"
+    return Path(env.get("HOME", str(Path.home()))) / ".docker" / "config.json"
+
+
+class CredentialsError(ValueError):
+    """A docker config.json that cannot be read; the message names the file and entry."""
+
+
+def credentials_for(host: str, env: Mapping[str, str] | None = None) -> Credentials | None:
+    """Credentials for a registry host: docker config.json `auths` first, then GITHUB_TOKEN for ghcr.io."""
+    env = os.environ if env is None else env
+    host = host.lower()
+    path = docker_config_path(env)
+    if path.is_file():
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise CredentialsError(f"{path}: cannot read docker config: {err}") from err
+        auths = config.get("auths") if isinstance(config, dict) else None
+        if isinstance(auths, dict):
+            for key, entry in auths.items():
+                if not isinstance(entry, dict) or not _same_registry(_host_of(str(key)), host):
+                    continue
+                found = _entry_credentials(entry, f"{path} auths[{key!r}]")
+                if found is not None:
+                    return found
+    token = env.get("GITHUB_TOKEN")
+    if host == "ghcr.io" and token:
+        # ghcr.io takes any username with a token as password; GITHUB_ACTOR keeps its logs readable.
+        return Credentials(env.get("GITHUB_ACTOR") or "x-access-token", token, "GITHUB_TOKEN")
+    return None
+
+
+def _entry_credentials(entry: Mapping[str, object], where: str) -> Credentials | None:
+    auth = entry.get("auth")
+    if isinstance(auth, str) and auth:
+        try:
+            decoded = base64.b64decode(auth, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as err:
+            raise CredentialsError(f"{where}: `auth` is not base64 of user:password") from err
+        user, sep, password = decoded.partition(":")
+        if not sep:
+            raise CredentialsError(f"{where}: `auth` decodes to no user:password pair")
+        return Credentials(user, password, where)
+    name, secret = entry.get("username"), entry.get("password")
+    if isinstance(name, str) and isinstance(secret, str) and name:
+        return Credentials(name, secret, where)
+    return None
+
+
+@dataclass(frozen=True)
+class TokenKey:
+    """Tokens are issued per realm, service and scope."""
+
+    realm: str
+    service: str
+    scope: str
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str
+    expires_at: float
+
+
+class TokenCache:
+    """Bearer tokens in memory (never on disk), dropped a little before their expires_in runs out."""
+
+    # The distribution spec says a token without expires_in lasts 60 s.
+    DEFAULT_TTL = 60.0
+    MARGIN = 5.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._tokens: dict[TokenKey, _Token] = {}
+        self._lock = threading.Lock()
+        self.fetch_lock = threading.Lock()  # held while asking the realm, so concurrent requests ask once
+
+    def get(self, key: TokenKey) -> str | None:
+        with self._lock:
+            token = self._tokens.get(key)
+            if token is None:
+                return None
+            if token.expires_at <= self._clock():
+                del self._tokens[key]
+                return None
+            return token.value
+
+    def put(self, key: TokenKey, value: str, expires_in: float | None) -> None:
+        ttl = self.DEFAULT_TTL if not expires_in or expires_in <= 0 else float(expires_in)
+        with self._lock:
+            self._tokens[key] = _Token(value, self._clock() + max(ttl - self.MARGIN, 1.0))
+
+    def drop(self, key: TokenKey) -> None:
+        with self._lock:
+            self._tokens.pop(key, None)

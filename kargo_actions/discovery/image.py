@@ -1,0 +1,391 @@
+"""Image discovery: Kargo's selection strategies (SemVer, Lexical, NewestBuild, Digest) over the registry client."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from kargo_actions.discovery.cache import ConfigInfo, ManifestInfo, Platform, TagEntry
+from kargo_actions.discovery.registry import (
+    ImageDiscoveryError,
+    ManifestNotFoundError,
+    NoMatchingTagError,
+    NoTagsError,
+    RegistrySession,
+    RepositoryClient,
+)
+from kargo_actions.discovery.versions import newest_first, parse_constraint, parse_kargo_version
+from kargo_actions.errors import ExitCode
+from kargo_actions.model.warehouse import ImageSubscription
+
+OCI_CREATED = "org.opencontainers.image.created"
+LABEL_SCHEMA_BUILD_DATE = "org.label-schema.build-date"
+STRATEGIES = ("SemVer", "Lexical", "NewestBuild", "Digest")
+DEFAULT_DISCOVERY_LIMIT = 20
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+class InvalidImageSubscriptionError(ImageDiscoveryError):
+    """The subscription itself is wrong (bad regex, constraint or platform): nothing was asked of the registry."""
+
+    exit_code = ExitCode.INVALID
+
+
+@dataclass(frozen=True)
+class DiscoveredImage:
+    """One discovered image revision, as Kargo's DiscoveredImageReference (plus the repoURL)."""
+
+    repo_url: str
+    tag: str
+    digest: str
+    created: datetime | None = None
+    annotations: tuple[tuple[str, str], ...] = ()
+
+    def annotation(self, key: str) -> str | None:
+        return next((v for k, v in self.annotations if k == key), None)
+
+
+@dataclass(frozen=True)
+class ImageDiscoveryResult:
+    """What one subscription found: images newest first (at most discoveryLimit), and any warnings."""
+
+    repo_url: str
+    strategy: str
+    images: tuple[DiscoveredImage, ...]
+    tags_listed: int = 0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def newest(self) -> DiscoveredImage:
+        return self.images[0]
+
+
+@dataclass(frozen=True)
+class PlatformConstraint:
+    """`os/arch[/variant]`; the variant only counts when given."""
+
+    os: str
+    architecture: str
+    variant: str = ""
+
+    def matches(self, p: Platform | None) -> bool:
+        if p is None:
+            return False
+        if (p.os, p.architecture) != (self.os, self.architecture):
+            return False
+        return not self.variant or p.variant == self.variant
+
+    def __str__(self) -> str:
+        return "/".join(x for x in (self.os, self.architecture, self.variant) if x)
+
+
+def parse_platform(text: str) -> PlatformConstraint | None:
+    parts = text.split("/")
+    if len(parts) not in (2, 3) or not all(re.fullmatch(r"\w+", p) for p in parts):
+        return None
+    return PlatformConstraint(*parts)
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """RFC 3339, as Go's time.Parse reads it (fractional seconds allowed); None when not a date."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _date_from(*sources: tuple[tuple[str, str], ...]) -> datetime | None:
+    """Kargo's order: in each source, the OCI created annotation, then label-schema's build-date."""
+    for source in sources:
+        found = dict(source)
+        for key in (OCI_CREATED, LABEL_SCHEMA_BUILD_DATE):
+            when = parse_time(found.get(key))
+            if when is not None:
+                return when
+    return None
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    tag: str
+    digest: str
+    created: datetime | None
+    annotations: tuple[tuple[str, str], ...]
+
+
+class _Resolver:
+    """Tag -> digest -> metadata, with the disk cache in front of every manifest and blob GET."""
+
+    def __init__(self, client: RepositoryClient, sub: _Settings) -> None:
+        self.client = client
+        self.cache = client.session.cache
+        self.sub = sub
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.warnings: list[str] = []
+
+    def _lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def manifest(self, digest: str) -> ManifestInfo:
+        with self._lock("m" + digest):  # tags sharing a digest fetch it once
+            info = self.cache.manifest(digest)
+            if info is None:
+                info = self.client.parse_manifest(self.client.get_manifest(digest))
+                self.cache.put_manifest(info)
+            return info
+
+    def config(self, digest: str) -> ConfigInfo:
+        with self._lock("c" + digest):
+            info = self.cache.config(digest)
+            if info is None:
+                info = self.client.parse_config(digest, self.client.get_blob(digest))
+                self.cache.put_config(info)
+            return info
+
+    def digest_of(self, tag: str) -> str:
+        repo_url = self.client.repo.repo_url
+        if self.sub.cache_by_tag:
+            entry = self.cache.tag(repo_url, tag)
+            if entry is not None:
+                return entry.digest
+        digest = self.client.head_manifest(tag).digest
+        if self.sub.cache_by_tag:
+            self.cache.put_tag(TagEntry(repo_url=repo_url, tag=tag, digest=digest))
+        return digest
+
+    def _image_date(self, info: ManifestInfo) -> datetime | None:
+        when = _date_from(info.annotations)
+        if when is not None:
+            return when
+        config = self.config(info.config_digest)
+        return _date_from(config.labels) or parse_time(config.created)
+
+    def resolve(self, tag: str, *, need_date: bool) -> _Resolved | None:
+        """The image behind a tag, or None when it offers no image for the subscription's platform."""
+        digest = self.digest_of(tag)
+        info = self.manifest(digest)
+        platform = self.sub.platform
+        created = _date_from(info.annotations)
+        if info.is_index:
+            # Entries without a real platform (attestations, "unknown/unknown") are no images: skip them.
+            children = [
+                c
+                for c in info.children
+                if c.platform is not None
+                and c.platform.os not in ("", "unknown")
+                and c.platform.architecture not in ("", "unknown")
+            ]
+            if platform is not None:
+                children = [c for c in children if platform.matches(c.platform)]
+                if not children:
+                    return None
+            if created is None and need_date and children:
+                dates = [self._image_date(self.manifest(c.digest)) for c in children]
+                created = max((d for d in dates if d is not None), default=None)
+        else:
+            if platform is not None and not platform.matches(self.config(info.config_digest).platform):
+                return None
+            if created is None and need_date:
+                created = self._image_date(info)
+            elif created is None:
+                cached = self.cache.config(info.config_digest)  # free when already known
+                if cached is not None:
+                    created = _date_from(cached.labels) or parse_time(cached.created)
+        return _Resolved(tag=tag, digest=digest, created=created, annotations=info.annotations)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    repo_url: str
+    strategy: str
+    constraint: str
+    allow: tuple[re.Pattern[str], ...]
+    ignore: tuple[re.Pattern[str], ...]
+    strict_semvers: bool
+    platform: PlatformConstraint | None
+    limit: int
+    insecure_skip_tls_verify: bool
+    cache_by_tag: bool
+
+    def tag_allowed(self, tag: str) -> bool:
+        # Go's MatchString finds a match anywhere in the tag; ignore wins over allow.
+        if any(r.search(tag) for r in self.ignore):
+            return False
+        return not self.allow or any(r.search(tag) for r in self.allow)
+
+
+def _settings(sub: ImageSubscription) -> _Settings:
+    repo_url = sub.repo_url
+
+    def bad(cause: str, hint: str = "") -> InvalidImageSubscriptionError:
+        return InvalidImageSubscriptionError(repo_url, cause, hint)
+
+    strategy = sub.image_selection_strategy or "SemVer"
+    if strategy not in STRATEGIES:
+        raise bad(f"imageSelectionStrategy {strategy!r} is unknown", "one of " + ", ".join(STRATEGIES))
+
+    def compile_all(field: str, patterns: Sequence[str] | None) -> tuple[re.Pattern[str], ...]:
+        out = []
+        for i, p in enumerate(patterns or ()):
+            try:
+                out.append(re.compile(p))
+            except re.error as err:
+                raise bad(f"{field}[{i}] {p!r} is not a regular expression: {err}") from err
+        return tuple(out)
+
+    constraint = (sub.constraint or "").strip()
+    if strategy == "SemVer" and constraint and parse_constraint(constraint) is None:
+        raise bad(
+            f"constraint {constraint!r} is not a semver range", "e.g. ^1.2.0, ~1.2, >=1.0.0 <2.0.0, 1.x"
+        )
+    if strategy == "Digest" and not constraint:
+        raise bad(
+            "imageSelectionStrategy Digest needs the mutable tag to follow in constraint", "e.g. latest"
+        )
+    platform = None
+    if sub.platform:
+        platform = parse_platform(sub.platform)
+        if platform is None:
+            raise bad(
+                f"platform {sub.platform!r} is not os/arch[/variant]", "e.g. linux/amd64 or linux/arm64/v8"
+            )
+    limit = sub.discovery_limit if sub.discovery_limit is not None else DEFAULT_DISCOVERY_LIMIT
+    if not 1 <= limit <= 100:
+        raise bad(f"discoveryLimit {limit} is outside 1-100")
+    return _Settings(
+        repo_url=repo_url,
+        strategy=strategy,
+        constraint=constraint,
+        allow=compile_all("allowTagsRegexes", sub.allow_tags_regexes),
+        ignore=compile_all("ignoreTagsRegexes", sub.ignore_tags_regexes),
+        strict_semvers=sub.strict_semvers is not False,
+        platform=platform,
+        limit=limit,
+        insecure_skip_tls_verify=bool(sub.insecure_skip_tls_verify),
+        # Digest follows a mutable tag: trusting a cached tag would never see it move.
+        cache_by_tag=bool(sub.cache_by_tag) and strategy != "Digest",
+    )
+
+
+def discover_images(sub: ImageSubscription, session: RegistrySession | None = None) -> ImageDiscoveryResult:
+    """Run one image subscription: list tags, filter, order by its strategy, resolve up to discoveryLimit.
+
+    Pass one RegistrySession for every subscription of a run: they then share connections, tokens,
+    per-registry pacing and the metadata cache. Raises ImageDiscoveryError (naming the repoURL) on failure.
+    """
+    settings = _settings(sub)
+    if session is None:
+        with RegistrySession() as own:
+            return _discover(settings, own)
+    return _discover(settings, session)
+
+
+def _discover(s: _Settings, session: RegistrySession) -> ImageDiscoveryResult:
+    client = session.repository(s.repo_url, insecure_skip_tls_verify=s.insecure_skip_tls_verify)
+    resolver = _Resolver(client, s)
+    warnings_before = len(session.warnings)
+    if s.strategy == "Digest":
+        try:
+            found = resolver.resolve(s.constraint, need_date=False)
+        except ManifestNotFoundError as err:
+            raise NoMatchingTagError(
+                s.repo_url, f"tag {s.constraint!r} (Digest strategy) does not exist"
+            ) from err
+        if found is None:
+            raise NoMatchingTagError(
+                s.repo_url, f"tag {s.constraint!r} has no image for platform {s.platform}"
+            )
+        images = [found]
+        listed = 0
+    else:
+        listing = client.list_tags()
+        listed = len(listing.tags)
+        if not listing.tags:
+            raise NoTagsError(s.repo_url, "the repository has no tags", "push an image or check repoURL")
+        candidates = [t for t in listing.tags if s.tag_allowed(t)]
+        if s.strategy == "SemVer":
+            constraint = parse_constraint(s.constraint) if s.constraint else None
+            versions = [parse_kargo_version(t, strict=s.strict_semvers) for t in candidates]
+            kept = [v for v in versions if v is not None and (constraint is None or constraint.check(v))]
+            candidates = [v.original for v in newest_first(kept)]
+        elif s.strategy == "Lexical":
+            candidates.sort(reverse=True)
+        if not candidates:
+            raise NoMatchingTagError(s.repo_url, _why_none(s, listed))
+        if s.strategy == "NewestBuild":
+            images = _newest_builds(resolver, candidates, session.options.in_flight)
+        else:
+            images = _first_images(resolver, candidates, s.limit, session.options.in_flight)
+        if not images:
+            raise NoMatchingTagError(
+                s.repo_url, f"{len(candidates)} tags qualify but none has an image for platform {s.platform}"
+            )
+    discovered = tuple(
+        DiscoveredImage(
+            repo_url=s.repo_url, tag=r.tag, digest=r.digest, created=r.created, annotations=r.annotations
+        )
+        for r in images[: s.limit]
+    )
+    return ImageDiscoveryResult(
+        repo_url=s.repo_url,
+        strategy=s.strategy,
+        images=discovered,
+        tags_listed=listed,
+        warnings=tuple(session.warnings[warnings_before:]) + tuple(resolver.warnings),
+    )
+
+
+def _why_none(s: _Settings, listed: int) -> str:
+    parts = []
+    if s.allow or s.ignore:
+        parts.append("allowTagsRegexes/ignoreTagsRegexes")
+    if s.strategy == "SemVer":
+        parts.append(f"constraint {s.constraint!r}" if s.constraint else "semver parsing")
+        if s.strict_semvers:
+            parts.append("strictSemvers")
+    return f"none of {listed} tags passes " + (", ".join(parts) or "the filters")
+
+
+def _resolve_many(
+    resolver: _Resolver, tags: Sequence[str], need_date: bool, workers: int
+) -> list[_Resolved | None]:
+    def one(tag: str) -> _Resolved | None:
+        try:
+            return resolver.resolve(tag, need_date=need_date)
+        except ManifestNotFoundError as err:
+            # Deleted between the listing and the HEAD: skip it rather than fail the subscription.
+            resolver.warnings.append(f"{err}; skipped")
+            return None
+
+    if len(tags) <= 1:
+        return [one(t) for t in tags]
+    with ThreadPoolExecutor(max_workers=min(workers, len(tags))) as pool:
+        return list(pool.map(one, tags))
+
+
+def _first_images(resolver: _Resolver, ordered: list[str], limit: int, workers: int) -> list[_Resolved]:
+    """Walk tags in order, a batch at a time, until `limit` images fit the platform (Kargo's order)."""
+    found: list[_Resolved] = []
+    i = 0
+    while len(found) < limit and i < len(ordered):
+        batch = ordered[i : i + (limit - len(found))]
+        i += len(batch)
+        found.extend(r for r in _resolve_many(resolver, batch, False, workers) if r is not None)
+    return found
+
+
+def _newest_builds(resolver: _Resolver, tags: list[str], workers: int) -> list[_Resolved]:
+    """Every qualifying tag's build date, newest first; ties by tag, descending (as Kargo sorts)."""
+    found = [r for r in _resolve_many(resolver, tags, True, workers) if r is not None]
+    found.sort(key=lambda r: r.tag, reverse=True)
+    found.sort(key=lambda r: r.created or _EPOCH, reverse=True)
+    return found

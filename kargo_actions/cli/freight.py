@@ -112,12 +112,39 @@ def freight() -> None:
 @freight.command("list")
 @click.option("--warehouse", "-w", help="Only Freight from this Warehouse.")
 @click.option("--stage", "-s", help="Only Freight currently in this Stage.")
+@click.option(
+    "--available-for",
+    metavar="STAGE",
+    help="Only Freight available to this Stage (origin + approved, direct, or verified upstream; "
+    "soak time not applied yet). Reads the manifests.",
+)
 @ledger_options
 @pass_app
-def list_command(app: AppContext, /, warehouse: str | None, stage: str | None, **ledger_opts: str) -> int:
+def list_command(
+    app: AppContext,
+    /,
+    warehouse: str | None,
+    stage: str | None,
+    available_for: str | None,
+    **ledger_opts: str,
+) -> int:
     """List recorded Freight, oldest first ('*' after a Stage = currently in it, else verified in it)."""
+    target = None
+    if available_for is not None:
+        from kargo_actions.errors import InvalidInputError, Problem
+        from kargo_actions.manifests import load_project
+
+        target = load_project(app.config_dir).stages.get(available_for)
+        if target is None:
+            raise InvalidInputError(
+                [Problem(path="--available-for", message=f"no Stage {available_for!r} in {app.config_dir}")]
+            )
     with open_ledger(app, **ledger_opts) as ledger:
         read = ledger.list_freight(warehouse=warehouse, stage=stage)
+    if target is not None:
+        from kargo_actions.ledger.availability import simply_available
+
+        read.records[:] = [f for f in read.records if simply_available(f, target)]
     if app.json:
         app.emit_json([f.wire() for f in read.records])
     else:

@@ -11,7 +11,7 @@ import pytest
 
 from kargo_actions.cli.main import main
 from kargo_actions.ledger import Ledger, LedgerConfig, SigningPolicy
-from kargo_actions.ledger.records import CurrentFreight
+from kargo_actions.ledger.records import ApprovedFreight, CurrentFreight, VerifiedFreight
 from kargo_actions.model.freight import FreightOrigin
 from tests.ledger.helpers import git, make_freight, make_repo
 
@@ -139,3 +139,98 @@ def test_help_lists_subcommands() -> None:
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     for name in ("list", "show", "verify", "alias"):
         assert f"  {name} " in out
+
+
+MANIFESTS = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Project
+metadata: {name: shop}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: app, namespace: shop}
+spec:
+  subscriptions:
+  - image: {repoURL: ghcr.io/example/app}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: infra, namespace: shop}
+spec:
+  subscriptions:
+  - image: {repoURL: ghcr.io/example/app}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: dev, namespace: shop}
+spec:
+  requestedFreight:
+  - origin: {kind: Warehouse, name: app}
+    sources: {direct: true}
+  - origin: {kind: Warehouse, name: infra}
+    sources: {direct: true}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: qa, namespace: shop}
+spec:
+  requestedFreight:
+  - origin: {kind: Warehouse, name: app}
+    sources: {stages: [dev]}
+  - origin: {kind: Warehouse, name: infra}
+    sources: {stages: [dev]}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: prod, namespace: shop}
+spec:
+  requestedFreight:
+  - origin: {kind: Warehouse, name: app}
+    sources: {stages: [dev, qa], availabilityStrategy: All}
+"""
+
+
+@pytest.mark.parametrize(
+    ("stage", "aliases"),
+    [
+        ("dev", ["brave-otter", "calm-heron"]),  # direct from both Warehouses
+        ("qa", []),  # calm-heron is in dev but not verified there yet
+        ("prod", ["brave-otter"]),  # approved for prod, which skips verification
+    ],
+)
+def test_list_available_for(
+    repo: Path, capsys: pytest.CaptureFixture[str], stage: str, aliases: list[str]
+) -> None:
+    (repo / ".kargo").mkdir()
+    (repo / ".kargo" / "pipeline.yaml").write_text(MANIFESTS)
+    with Ledger(repo, LedgerConfig(signing=SigningPolicy.NEVER)) as ledger:
+        one = ledger.get_freight("brave-otter")
+        ledger.update_stage_state(
+            "prod",
+            lambda s: s.model_copy(
+                update={"approved": {one.name: ApprovedFreight(approved_at="2026-01-03T00:00:00Z")}}
+            ),
+        )
+    code, out, err = run(
+        capsys, "--repo", str(repo), "-o", "json", "freight", "list", "--available-for", stage
+    )
+    assert code == 0, err
+    assert [i["alias"] for i in json.loads(out)] == aliases
+
+
+def test_list_available_for_verified_upstream(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / ".kargo").mkdir()
+    (repo / ".kargo" / "pipeline.yaml").write_text(MANIFESTS)
+    with Ledger(repo, LedgerConfig(signing=SigningPolicy.NEVER)) as ledger:
+        two = ledger.get_freight("calm-heron")
+        ledger.update_stage_state(
+            "dev",
+            lambda s: s.model_copy(
+                update={"verified": {two.name: VerifiedFreight(verified_at="2026-01-02T00:00:00Z")}}
+            ),
+        )
+    code, out, _ = run(capsys, "--repo", str(repo), "-o", "json", "freight", "list", "--available-for", "qa")
+    assert [i["alias"] for i in json.loads(out)] == ["calm-heron"]
+    code, _, err = run(capsys, "--repo", str(repo), "freight", "list", "--available-for", "nope")
+    assert code == 2
+    assert "no Stage 'nope'" in err

@@ -155,7 +155,7 @@ def to_plain(value: Any) -> Any:
             raise EvalFailure(f"{value} cannot be represented in JSON")
         return value
     if isinstance(value, Mapping):
-        return {str(k): to_plain(v) for k, v in value.items()}
+        return {k if isinstance(k, str) else to_text(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [to_plain(v) for v in value]
     if isinstance(value, ExprObject):

@@ -1,0 +1,1 @@
+"""Built-in promotion steps, one module per step; `registry.py` maps step names to them."""

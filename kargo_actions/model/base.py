@@ -65,3 +65,7 @@ class Resource(ManifestModel):
     @property
     def name(self) -> str:
         return self.metadata.name
+
+    def manifest(self) -> dict[str, object]:
+        """The manifest as written (fields left to their defaults stay out), in Kargo's wire names."""
+        return self.model_dump(by_alias=True, exclude_unset=True, exclude_none=True, mode="json")

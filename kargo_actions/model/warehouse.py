@@ -38,6 +38,7 @@ _GIT_REPO_RE = re.compile(
 _CHART_REPO_RE = re.compile(r"^(((https?)|(oci))://)(([\w\d\.\-]+)(:([\d]+)?)?(/.*)*)$")
 _BRANCH_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9._\/-]*[a-zA-Z0-9_-])?$")
 _PLATFORM_RE = re.compile(r"^\w+/\w+$")
+_RFC3339_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 def _literal_tag_regex(tag: str) -> str:
@@ -63,9 +64,11 @@ class _TagFilters(ManifestModel):
         # Frozen model: fold once here so every consumer reads only the *Regexes fields.
         if self.allow_tags:
             object.__setattr__(self, "allow_tags_regexes", [*self.allow_tags_regexes, self.allow_tags])
+            self.model_fields_set.add("allow_tags_regexes")
         if self.ignore_tags:
             extra = [_literal_tag_regex(t) for t in self.ignore_tags]
             object.__setattr__(self, "ignore_tags_regexes", [*self.ignore_tags_regexes, *extra])
+            self.model_fields_set.add("ignore_tags_regexes")
         object.__setattr__(self, "allow_tags", None)
         object.__setattr__(self, "ignore_tags", None)
         return self
@@ -160,13 +163,15 @@ class GitSubscription(_TagFilters):
     @field_validator("since")
     @classmethod
     def _since(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                datetime.fromisoformat(value)
-            except ValueError as err:
-                raise ValueError(
-                    f"since {value!r} is not an RFC 3339 date-time like 2024-01-31T00:00:00Z"
-                ) from err
+        if value is None:
+            return None
+        problem = f"since {value!r} is not an RFC 3339 date-time like 2024-01-31T00:00:00Z"
+        if not _RFC3339_RE.match(value):
+            raise ValueError(problem)
+        try:
+            datetime.fromisoformat(value.upper())
+        except ValueError as err:
+            raise ValueError(problem) from err
         return value
 
 

@@ -44,12 +44,14 @@ class Template:
         if not self.pieces:
             return self.source
         if self.single:
-            value = self._evaluate(self.pieces[0], env)
+            piece = next(p for p in self.pieces if p.expression is not None)
+            value = self._evaluate(piece, env)
+            newline = "\n" if len(self.pieces) > 1 else ""  # a YAML block scalar's final newline
             if isinstance(value, QuotedStr):
-                return str(value)
+                return str(value) + newline
             if isinstance(value, str):
-                return coerce_text(value)
-            return self._plain(value, self.pieces[0])
+                return coerce_text(value + newline)
+            return self._plain(value, piece)
         parts: list[str] = []
         for piece in self.pieces:
             if piece.expression is None:
@@ -116,9 +118,11 @@ def parse_template(source: str) -> Template:
         position = close + len(end)
     if position < len(source) and pieces:
         pieces.append(_Piece(source[position:]))
-    expressions = [p for p in pieces if p.expression is not None]
-    literal = "".join(p.text for p in pieces if p.expression is None)
-    single = len(expressions) == 1 and literal in ("", "\n")
+    single = (
+        bool(pieces)
+        and pieces[0].expression is not None
+        and (len(pieces) == 1 or (len(pieces) == 2 and pieces[1].text == "\n"))
+    )
     return Template(source, tuple(pieces), single)
 
 

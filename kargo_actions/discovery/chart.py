@@ -205,7 +205,26 @@ def _json_index_versions(path: Path, chart: str) -> list[str] | None:
 _ENTRIES = re.compile(rb"(?m)^entries:[ \t]*(?:#.*)?\r?$")
 _EMPTY_ENTRIES = re.compile(rb"(?m)^entries:[ \t]*(?:\{\}|null|~)?[ \t]*\r?$")
 _CONTENT_LINE = re.compile(rb"(?m)^([ ]*)[^ \t\r\n#]")
-_TOP_LEVEL = re.compile(rb"(?m)^[^ \t\r\n#]")
+# A leading literal newline lets the regex engine jump between lines instead of trying every byte.
+_TOP_LEVEL = re.compile(rb"\n[^ \t\r\n#]")
+
+
+def _find_key(data: mmap.mmap, start: int, indent: int, chart: str) -> re.Match[bytes] | None:
+    """The line `<indent spaces><chart>:` (name plain or quoted) after `start`, found with fast find()."""
+    name = chart.encode()
+    line_end = re.compile(rb"[ \t]*(\[\])?[ \t]*(?:#.*)?\r?$", re.MULTILINE)
+    best: re.Match[bytes] | None = None
+    for spelled in (name, b"'" + name + b"'", b'"' + name + b'"'):
+        needle = b"\n" + b" " * indent + spelled + b":"
+        pos = data.find(needle, start - 1)
+        while pos != -1:
+            tail = line_end.match(data, pos + len(needle))
+            if tail is not None:
+                if best is None or tail.start() < best.start():
+                    best = tail
+                break
+            pos = data.find(needle, pos + 1)
+    return best
 
 
 def _scan_block_index(data: mmap.mmap, chart: str) -> list[str] | None:
@@ -219,11 +238,7 @@ def _scan_block_index(data: mmap.mmap, chart: str) -> list[str] | None:
     if child is None or len(child.group(1)) == 0:
         return None  # `entries:` with nothing under it
     indent = len(child.group(1))
-    name = re.escape(chart.encode())
-    key = re.compile(
-        rb"(?m)^ {%d}(?:%s|'%s'|\"%s\"):[ \t]*(\[\])?[ \t]*(?:#.*)?\r?$" % (indent, name, name, name)
-    )
-    found = key.search(data, start)
+    found = _find_key(data, start, indent, chart)
     if found is None:
         return None
     if _TOP_LEVEL.search(data, start, found.start()):

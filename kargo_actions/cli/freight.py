@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -98,6 +98,28 @@ def _console() -> Any:
     return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 400)
 
 
+RICH_MAX_ROWS = 200  # rich lays out 10,000 rows in seconds; above this, plain aligned columns
+
+
+def _print_table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """A borderless table: rich for a screenful, plain aligned columns (same layout) for long lists."""
+    if len(rows) <= RICH_MAX_ROWS:
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for header in headers:
+            table.add_column(header, no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        _console().print(table)
+        return
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [headers, *rows]
+    ]
+    click.echo("\n".join(lines))
+
+
 def _warn(problems: list[Any]) -> int:
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
@@ -148,21 +170,18 @@ def list_command(
     if app.json:
         app.emit_json([f.wire() for f in read.records])
     else:
-        from rich.table import Table
-
-        table = Table(box=None, pad_edge=False)
-        for column in ("ALIAS", "ID", "WAREHOUSE", "CREATED", "ARTIFACTS", "STAGES"):
-            table.add_column(column, overflow="fold")
-        for f in read.records:
-            table.add_row(
+        rows = [
+            (
                 f.alias or "",
                 f.name[:12],
                 f.origin.name,
                 f.metadata.creation_timestamp or "",
-                _artifacts(f),
+                _artifacts(f).replace("\n", ", "),
                 _stages(f),
             )
-        _console().print(table)
+            for f in read.records
+        ]
+        _print_table(("ALIAS", "ID", "WAREHOUSE", "CREATED", "ARTIFACTS", "STAGES"), rows)
     return _warn(list(read.problems))
 
 

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.model.base import KargoModel
@@ -65,7 +65,13 @@ def check_record_id(value: str, what: str) -> str:
     return value
 
 
-class LedgerMarker(KargoModel):
+class RecordModel(KargoModel):
+    """Base of ledger records: schemas are built on first use, so a command pays only for what it reads."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class LedgerMarker(RecordModel):
     """`.kargo-ledger.json` at the branch root: says the branch is a kargo-actions ledger."""
 
     schema_version: Literal[1] = 1
@@ -76,6 +82,8 @@ class LedgerMarker(KargoModel):
 
 class FreightRecord(Freight):
     """freight/<warehouse>/<id>.json: the Kargo Freight resource plus `schemaVersion` (status is derived)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     schema_version: Literal[1] = 1
 
@@ -90,7 +98,7 @@ class FreightRecord(Freight):
         )
 
 
-class AliasRecord(KargoModel):
+class AliasRecord(RecordModel):
     """aliases/<alias>.json: which Freight an alias names; the path keeps aliases unique."""
 
     schema_version: Literal[1] = 1
@@ -99,7 +107,7 @@ class AliasRecord(KargoModel):
     warehouse: str
 
 
-class DiscoveryResult(KargoModel):
+class DiscoveryResult(RecordModel):
     """What one subscription of a Warehouse found, newest first."""
 
     subscription_name: str | None = None
@@ -110,7 +118,7 @@ class DiscoveryResult(KargoModel):
     charts: list[Chart] = Field(default_factory=list)
 
 
-class DiscoveredArtifactsRecord(KargoModel):
+class DiscoveredArtifactsRecord(RecordModel):
     """discovered/<warehouse>.json: the latest discovery of a Warehouse (history = git log)."""
 
     schema_version: Literal[1] = 1
@@ -119,7 +127,7 @@ class DiscoveredArtifactsRecord(KargoModel):
     results: list[DiscoveryResult] = Field(default_factory=list)
 
 
-class FreightReference(KargoModel):
+class FreightReference(RecordModel):
     name: str
     alias: str | None = None
     origin: FreightOrigin
@@ -129,7 +137,7 @@ PromotionPhase = Literal["Pending", "Running", "Succeeded", "Failed", "Errored",
 StepStatus = Literal["Running", "Succeeded", "Failed", "Errored", "Aborted", "Skipped"]
 
 
-class StepRecord(KargoModel):
+class StepRecord(RecordModel):
     alias: str
     uses: str | None = None
     status: StepStatus
@@ -138,7 +146,7 @@ class StepRecord(KargoModel):
     finished_at: str | None = None
 
 
-class PromotionRecord(KargoModel):
+class PromotionRecord(RecordModel):
     """promotions/<stage>/<promotion name>.json: one Promotion (`<stage>.<ULID>.<id[:7]>`)."""
 
     schema_version: Literal[1] = 1
@@ -159,13 +167,13 @@ class PromotionRecord(KargoModel):
 VerificationPhase = Literal["Pending", "Running", "Successful", "Failed", "Error", "Inconclusive", "Aborted"]
 
 
-class AnalysisResult(KargoModel):
+class AnalysisResult(RecordModel):
     template: str
     phase: VerificationPhase
     message: str | None = None
 
 
-class VerificationRecord(KargoModel):
+class VerificationRecord(RecordModel):
     """verifications/<stage>/<id>.json: one verification run of a Stage for a Freight."""
 
     schema_version: Literal[1] = 1
@@ -180,7 +188,7 @@ class VerificationRecord(KargoModel):
     results: list[AnalysisResult] = Field(default_factory=list)
 
 
-class ApprovalRecord(KargoModel):
+class ApprovalRecord(RecordModel):
     """approvals/<stage>/<freight id>.json: a manual approval of a Freight for a Stage."""
 
     schema_version: Literal[1] = 1
@@ -190,30 +198,30 @@ class ApprovalRecord(KargoModel):
     actor: str | None = None
 
 
-class CurrentFreight(KargoModel):
+class CurrentFreight(RecordModel):
     name: str
     origin: FreightOrigin
     since: str
 
 
-class VerifiedFreight(KargoModel):
+class VerifiedFreight(RecordModel):
     verified_at: str
     longest_soak: str | None = None  # a Go-style duration, e.g. "1h30m0s"
 
 
-class ApprovedFreight(KargoModel):
+class ApprovedFreight(RecordModel):
     approved_at: str
     actor: str | None = None
 
 
-class PromotionSummary(KargoModel):
+class PromotionSummary(RecordModel):
     name: str
     freight: str
     phase: PromotionPhase
     finished_at: str | None = None
 
 
-class StageStateRecord(KargoModel):
+class StageStateRecord(RecordModel):
     """stages/<stage>.json: what a Stage holds now and what it has verified or had approved."""
 
     schema_version: Literal[1] = 1

@@ -234,3 +234,17 @@ def test_list_available_for_verified_upstream(repo: Path, capsys: pytest.Capture
     code, _, err = run(capsys, "--repo", str(repo), "freight", "list", "--available-for", "nope")
     assert code == 2
     assert "no Stage 'nope'" in err
+
+
+def test_long_lists_use_plain_aligned_columns(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kargo_actions.cli import freight as freight_cli
+
+    code, rich_out, _ = run(capsys, "--repo", str(repo), "freight", "list")
+    monkeypatch.setattr(freight_cli, "RICH_MAX_ROWS", 0)
+    code, plain_out, _ = run(capsys, "--repo", str(repo), "freight", "list")
+    assert code == 0
+    assert [line.split() for line in plain_out.splitlines()] == [
+        line.split() for line in rich_out.splitlines()
+    ]

@@ -302,25 +302,37 @@ class PathFilter:
 ExpressionPredicate = Callable[[Mapping[str, object]], bool]
 
 
+_GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+
 def compile_expression_filter(expression: str, *, where: str) -> ExpressionPredicate | None:
-    """The expressionFilter as a predicate over a commit's or tag's variables (None when empty)."""
+    """The expressionFilter as a predicate over a commit's or tag's variables (None when empty).
+
+    Like Kargo: a boolean result decides; any other result must read as a Go boolean ("true", "1", ...).
+    """
     if not expression.strip():
         return None
+    from kargo_actions.expressions import Environment, ExpressionError, compile_expression
+
     try:
-        from kargo_actions.expressions import evaluate_filter  # type: ignore[attr-defined]
-    except ImportError as err:
+        compiled = compile_expression(expression)
+    except ExpressionError as err:
         raise InvalidInputError(
             [
-                Problem(
-                    path=where,
-                    message="expressionFilter needs the expression language, which this build lacks",
-                    hint="remove expressionFilter or upgrade kargo-actions",
-                )
+                Problem(path=where, message=f"expressionFilter does not parse: {p.message}", hint=p.hint)
+                for p in err.problems
             ]
         ) from err
 
     def predicate(variables: Mapping[str, object]) -> bool:
-        return bool(evaluate_filter(expression, dict(variables)))
+        result = compiled.evaluate(Environment(dict(variables)))
+        if isinstance(result, bool):
+            return result
+        text = str(result)
+        if text in _GO_TRUE or text in _GO_FALSE:
+            return text in _GO_TRUE
+        raise ValueError(f"expressionFilter {expression!r} gave {text!r}, which is not a boolean")
 
     return predicate
 
@@ -844,10 +856,13 @@ def _select(compiled: _Compiled, mirror: Path, remote: RemoteRefs) -> GitDiscove
             commits = _select_from_branch(compiled, mirror, ref)
         else:
             commits = _select_from_tags(compiled, mirror)
-    except (RuntimeError, subprocess.CalledProcessError, ValueError) as err:
-        return GitDiscoveryResult(
-            watch, state="", error=GitDiscoveryError(watch.subject, f"reading the repository failed: {err}")
+    except (RuntimeError, subprocess.CalledProcessError, ValueError, InvalidInputError) as err:
+        cause = (
+            f"expressionFilter failed: {err}"
+            if watch.expression_filter
+            else f"reading the repository failed: {err}"
         )
+        return GitDiscoveryResult(watch, state="", error=GitDiscoveryError(watch.subject, cause))
     if not commits:
         return GitDiscoveryResult(watch, state="", error=_nothing_found(compiled, ref))
     return GitDiscoveryResult(watch, state=refs_state(watch, remote), commits=tuple(commits))

@@ -447,3 +447,63 @@ def test_watch_from_the_warehouse_model() -> None:
     assert watch.since == datetime(2024, 1, 31, tzinfo=UTC)
     assert watch.discovery_limit == 5
     assert "(name src)" in watch.subject
+
+
+EXPRESSION_CASES = [
+    (
+        GitWatch(repo_url="", expression_filter="!(subject contains 'skip')"),
+        "subject",
+        ["keep 3", "keep 1", "commit for f"],
+    ),
+    (GitWatch(repo_url="", expression_filter="id == ''"), "subject", []),
+    (
+        GitWatch(
+            repo_url="",
+            commit_selection_strategy="SemVer",
+            expression_filter="annotation startsWith 'Release'",
+        ),
+        "tag",
+        ["v1.1.0"],
+    ),
+    (
+        GitWatch(
+            repo_url="", commit_selection_strategy="Lexical", expression_filter="tag matches '^v1\\\\.[01]'"
+        ),
+        "tag",
+        ["v1.1.0", "v1.0.0"],
+    ),
+    (GitWatch(repo_url="", commit_selection_strategy="NewestTag", expression_filter="'true'"), "tag", None),
+]
+
+
+@pytest.mark.parametrize(("watch", "attribute", "expected"), EXPRESSION_CASES)
+def test_expression_filter(env: Env, watch: GitWatch, attribute: str, expected: list[str] | None) -> None:
+    from dataclasses import replace
+
+    history = _tagged_history()
+    for i in range(1, 4):
+        history.commit(f"{'keep' if i % 2 else 'skip'} {i}", {"k.txt": str(i)})
+    _, url = env.repo("expr.git", history)
+    (result,) = discover_git([GitQuery(replace(watch, repo_url=url))])
+    if expected == []:
+        assert isinstance(result.error, GitNothingDiscoveredError)
+        return
+    assert result.error is None
+    found = [getattr(c, attribute) for c in result.commits]
+    if expected is None:
+        assert len(found) == 6  # a string "true" reads as true, as Go's strconv.ParseBool does
+    else:
+        assert found[: len(expected)] == expected
+        assert not any("skip" in c.subject for c in result.commits)
+
+
+def test_expression_filter_errors(env: Env) -> None:
+    _, url = env.repo("app.git", linear(2))
+    with pytest.raises(
+        InvalidInputError, match=r"subscriptions\[0\]\.git\.expressionFilter: expressionFilter does not parse"
+    ):
+        discover_git([GitQuery(GitWatch(repo_url=url, expression_filter="subject ==="))])
+    (result,) = discover_git([GitQuery(GitWatch(repo_url=url, expression_filter="subject"))])
+    assert result.error is not None
+    assert "expressionFilter failed" in str(result.error)
+    assert "not a boolean" in str(result.error)

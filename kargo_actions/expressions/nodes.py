@@ -28,6 +28,13 @@ class Node:
         raise NotImplementedError
 
 
+class NilChain(Exception):
+    """Raised by `?.` on nil; the enclosing Chain turns the whole member chain into nil."""
+
+
+NIL_CHAIN = NilChain()
+
+
 def _fail_at(err: EvalFailure, pos: int) -> EvalFailure:
     if err.pos is None:
         err.pos = pos
@@ -142,13 +149,27 @@ class Member(Node):
     def evaluate(self, ev: Evaluation) -> Any:
         value = self.target.evaluate(ev)
         if value is None and self.optional:
-            return None
+            raise NIL_CHAIN
         if type(value) is dict:  # the common case first, for speed
             return value.get(self.name)
         try:
             return get_member(value, self.name)
         except EvalFailure as err:
             raise _fail_at(err, self.pos) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Chain(Node):
+    """A member chain holding `?.`: `a?.b.c` is nil when a is nil, as in expr-lang."""
+
+    inner: Node
+    pos: int
+
+    def evaluate(self, ev: Evaluation) -> Any:
+        try:
+            return self.inner.evaluate(ev)
+        except NilChain:
+            return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +182,7 @@ class Index(Node):
     def evaluate(self, ev: Evaluation) -> Any:
         value = self.target.evaluate(ev)
         if value is None and self.optional:
-            return None
+            raise NIL_CHAIN
         key = self.key.evaluate(ev)
         if type(value) is dict and type(key) is str:
             return value.get(key)
@@ -243,7 +264,7 @@ class MethodCall(Node):
     def evaluate(self, ev: Evaluation) -> Any:
         value = self.target.evaluate(ev)
         if value is None and self.optional:
-            return None
+            raise NIL_CHAIN
         args = [arg.evaluate(ev) for arg in self.args]
         try:
             return call_method(value, self.name, args)

@@ -67,6 +67,10 @@ def _int(token: Token) -> int:
     return value
 
 
+def _unchain(node: n.Node) -> tuple[n.Node, bool]:
+    return (node.inner, True) if isinstance(node, n.Chain) else (node, False)
+
+
 _ORDERING = frozenset({"<", ">", "<=", ">="})
 
 
@@ -127,23 +131,31 @@ class _ToNodes(Transformer[Token, n.Node]):
     def pipe_call(self, target: n.Node, name: Token, args: tuple[n.Node, ...] | None = None) -> n.Node:
         return n.Call(str(name), (target, *(args or ())), _at(name))
 
+    # Member access and method calls continue a `?.` chain; the outermost node of the chain is a Chain.
     def member(self, target: n.Node, name: Token) -> n.Node:
-        return n.Member(target, str(name), False, _at(name))
+        inner, chained = _unchain(target)
+        node = n.Member(inner, str(name), False, _at(name))
+        return n.Chain(node, node.pos) if chained else node
 
     def optional_member(self, target: n.Node, name: Token) -> n.Node:
-        return n.Member(target, str(name), True, _at(name))
+        inner, _ = _unchain(target)
+        return n.Chain(n.Member(inner, str(name), True, _at(name)), _at(name))
 
     def method_call(self, target: n.Node, name: Token, args: tuple[n.Node, ...] | None) -> n.Node:
-        return n.MethodCall(target, str(name), args or (), False, _at(name))
+        inner, chained = _unchain(target)
+        node = n.MethodCall(inner, str(name), args or (), False, _at(name))
+        return n.Chain(node, node.pos) if chained else node
 
     def optional_method_call(self, target: n.Node, name: Token, args: tuple[n.Node, ...] | None) -> n.Node:
-        return n.MethodCall(target, str(name), args or (), True, _at(name))
+        inner, _ = _unchain(target)
+        return n.Chain(n.MethodCall(inner, str(name), args or (), True, _at(name)), _at(name))
 
     def index(self, target: n.Node, key: n.Node) -> n.Node:
         return n.Index(target, key, False, key.pos)
 
     def optional_index(self, target: n.Node, key: n.Node) -> n.Node:
-        return n.Index(target, key, True, key.pos)
+        inner, _ = _unchain(target)
+        return n.Chain(n.Index(inner, key, True, key.pos), key.pos)
 
     def slice(self, target: n.Node, start: n.Node | None, end: n.Node | None) -> n.Node:
         return n.Slice(target, start, end, target.pos)

@@ -309,7 +309,10 @@ LANGUAGE_CASES: list[tuple[str, Any]] = [
     ("'v1.2.3' matches '^v[0-9]+'", T),
     ("'1.2.3' matches '^v'", F),
     ("'abc' not matches 'z'", T),
-    ("'abc' matches '('", Err("invalid regular expression")),
+    ("'abc' matches '('", Err("invalid regular expression '(': missing ): (")),
+    ("'aa' matches `(a)\\1`", Err("invalid escape sequence: \\1")),  # RE2, as Go: no backreferences
+    ("repeat('a', 5000) + '!' matches '(a+)+$'", F),  # linear time: no catastrophic backtracking
+    ("'Kargo' matches '(?i)^kargo$'", T),
     ("1 contains 'a'", Err("invalid operation: contains (mismatched types int and string)")),
     # member access, optional chaining, indexing, slicing
     ("nested.a.b.c", 1),
@@ -318,6 +321,10 @@ LANGUAGE_CASES: list[tuple[str, Any]] = [
     ("nested.x.y", Err('cannot read "y" of nil')),
     ("nested.x?.y", None),
     ("nested?.a?.b?.c", 1),
+    ("nested.x?.y.z", None),  # ?. makes the whole chain nil, as in expr-lang
+    ("nothing?.a.b.c ?? 5", 5),
+    ("nothing?.a.Major()", None),
+    ("nested.a?.b.c", 1),
     ("nothing?.['a']", None),
     ("nothing['a']", Err("cannot index nil")),
     ("users[0].Name", "Jane"),

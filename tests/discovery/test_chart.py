@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from kargo_actions.discovery.chart import (
     discover_charts,
 )
 from kargo_actions.errors import InvalidInputError
+from tests.discovery.registry_server import PASSWORD, USER, Seeded, docker_config
 from tests.support.chart_repo_server import ChartRepoServer, make_index, serve_charts
 
 CHARTS = {
@@ -214,3 +216,65 @@ def test_watch_from_the_warehouse_model() -> None:
         3,
     )
     assert watch.subject == "chart subscription https://charts.example.com chart nginx (name web)"
+
+
+def _push_chart_tags(seeded: Seeded, name: str, tags: list[str]) -> None:
+    """An OCI chart as helm pushes it: a manifest with a Helm config blob and a chart layer, under each tag."""
+    config, layer = b'{"name":"demo","version":"0.0.0"}', b"not really a tgz"
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.cncf.helm.config.v1+json",
+            "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+            "size": len(config),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                "digest": "sha256:" + hashlib.sha256(layer).hexdigest(),
+                "size": len(layer),
+            }
+        ],
+    }
+    body = json.dumps(manifest).encode()
+    seeded.registry.upload(name, [config, layer], [(tag, body) for tag in tags])
+
+
+def test_oci_chart_versions_from_a_real_registry(plain_registry: Seeded) -> None:
+    _push_chart_tags(
+        plain_registry,
+        "charts/demo",
+        ["1.0.0", "1.1.0", "1.2.0_build.5", "2.0.0-rc.1", "v1.3.0", "1.4", "latest"],
+    )
+    mark = plain_registry.registry.mark()
+    watch = ChartWatch(f"oci://{plain_registry.host}/charts/demo", semver_constraint="^1.0.0")
+    result = one(watch)
+    assert result.error is None
+    # Helm's OCI tags are strict semver with `_` for `+`: v1.3.0 and 1.4 are not chart versions
+    assert result.versions == ["1.2.0+build.5", "1.1.0", "1.0.0"]
+    assert result.charts[0].to_freight_chart().name == ""
+    assert plain_registry.registry.count(since=mark)["tags"] == 1  # one tag list, no manifest reads
+    assert plain_registry.registry.count(since=mark)["manifest"] == 0
+
+
+def test_oci_chart_errors(
+    plain_registry: Seeded, basic_registry: Seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _push_chart_tags(basic_registry, "private/chart", ["1.0.0"])
+    missing, private, nomatch = discover_charts(
+        [
+            ChartWatch(f"oci://{plain_registry.host}/charts/absent"),
+            ChartWatch(f"oci://{basic_registry.host}/private/chart"),
+            ChartWatch(f"oci://{plain_registry.host}/app/semver", semver_constraint=">=9.0.0"),
+        ]
+    )
+    assert isinstance(missing.error, ChartRepositoryNotFoundError)
+    assert isinstance(private.error, ChartAuthenticationError)
+    assert str(private.error).startswith(f"chart subscription oci://{basic_registry.host}/private/chart")
+    assert isinstance(nomatch.error, ChartNoMatchingVersionError)
+    assert ">=9.0.0" in str(nomatch.error)
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config(tmp_path, basic_registry.host, USER, PASSWORD)))
+    (with_creds,) = discover_charts([ChartWatch(f"oci://{basic_registry.host}/private/chart")])
+    assert with_creds.versions == ["1.0.0"]

@@ -18,6 +18,8 @@ class KargoModel(BaseModel):
         populate_by_name=True,
         extra="forbid",
         frozen=True,
+        # Build each validator on first use, not at import: commands import many models and use few.
+        defer_build=True,
     )
 
     def wire(self) -> dict[str, object]:

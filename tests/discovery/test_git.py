@@ -459,6 +459,14 @@ EXPRESSION_CASES = [
     (
         GitWatch(
             repo_url="",
+            expression_filter='commitDate > date("2023-11-15T00:00:00Z") && author contains "<author@"',
+        ),
+        "subject",
+        ["keep 3", "skip 2", "keep 1"],
+    ),
+    (
+        GitWatch(
+            repo_url="",
             commit_selection_strategy="SemVer",
             expression_filter="annotation startsWith 'Release'",
         ),
@@ -494,7 +502,10 @@ def test_expression_filter(env: Env, watch: GitWatch, attribute: str, expected: 
         assert len(found) == 6  # a string "true" reads as true, as Go's strconv.ParseBool does
     else:
         assert found[: len(expected)] == expected
-        assert not any("skip" in c.subject for c in result.commits)
+        if "skip" in watch.expression_filter:
+            assert not any("skip" in c.subject for c in result.commits)
+        if "commitDate" in watch.expression_filter:
+            assert found == expected
 
 
 def test_expression_filter_errors(env: Env) -> None:

@@ -134,6 +134,12 @@ def test_bad_input_gives_typed_errors_and_others_still_run(repo: ChartRepoServer
     assert results[-1].versions == ["17.1.0", "17.0.0"]
 
 
+def test_dns_failure_is_unreachable() -> None:
+    (result,) = discover_charts([ChartWatch("https://no-such-host.invalid/charts", "nginx")])
+    assert isinstance(result.error, ChartRepositoryUnreachableError)
+    assert "cannot reach https://no-such-host.invalid/charts/index.yaml" in str(result.error)
+
+
 def test_invalid_fields_are_reported_together() -> None:
     with pytest.raises(InvalidInputError) as info:
         discover_charts(

@@ -330,6 +330,7 @@ def test_errors_name_the_subscription_and_others_still_run(env: Env) -> None:
     assert isinstance(results[0].error, GitRepositoryNotFoundError)
     assert "missing.git is not a git repository" in str(results[0].error)
     assert isinstance(results[1].error, GitUnreachableError)
+    assert "cannot reach" in str(results[1].error)
     assert isinstance(results[2].error, GitBranchNotFoundError)
     assert "branch nope does not exist" in str(results[2].error)
     assert "branches there: main" in str(results[2].error)
@@ -340,6 +341,15 @@ def test_errors_name_the_subscription_and_others_still_run(env: Env) -> None:
     for result, query in zip(results[:4], queries[:4], strict=True):
         assert str(result.error).startswith(f"git subscription {query.watch.repo_url}")
         assert TOKEN not in str(result.error)
+
+
+def test_dns_failure_is_unreachable() -> None:
+    (result,) = discover_git([GitQuery(GitWatch(repo_url="https://no-such-host.invalid/org/repo.git"))])
+    assert isinstance(result.error, GitUnreachableError)
+    assert "Could not resolve host" in str(result.error)
+    assert str(result.error).startswith(
+        "git subscription https://no-such-host.invalid/org/repo.git: cannot reach"
+    )
 
 
 @pytest.mark.parametrize("token", [None, "wrong"])

@@ -92,8 +92,18 @@ _RE2_UNSUPPORTED = (
 )
 
 
+_POSIX_CLASS_RE = re.compile(r"\[\[:\^?[a-z]+:\]")
+
+
 def check_regex(pattern: str) -> str:
     """A regular expression both Python's re and Go's RE2 accept; messages say which one refuses."""
+    posix = _POSIX_CLASS_RE.search(pattern)
+    if posix is not None:
+        # RE2 reads [[:digit:]] as a class; Python reads a nested set (and warns): refuse rather than differ.
+        raise ValueError(
+            f"regular expression {pattern!r} uses the POSIX class {posix.group(0)}], which Python reads"
+            " differently: use an explicit class such as [0-9] or [a-zA-Z]"
+        )
     try:
         re.compile(pattern)
     except re.error as err:

@@ -84,7 +84,9 @@ def check_unique_aliases(steps: list[Any]) -> None:
     for i, step in enumerate(steps):
         name = step.alias(i)
         if name in seen:
-            raise ValueError(f"steps[{seen[name]}] and steps[{i}] are both named {name!r}: give each a unique `as`")
+            raise ValueError(
+                f"steps[{seen[name]}] and steps[{i}] are both named {name!r}: give each a unique `as`"
+            )
         seen[name] = i
 
 

@@ -97,7 +97,9 @@ class StageSpec(ManifestModel):
         for i, req in enumerate(requests):
             key = f"{req.origin.kind}/{req.origin.name}"
             if key in seen:
-                raise ValueError(f"requestedFreight[{seen[key]}] and requestedFreight[{i}] both request Freight from {key}")
+                raise ValueError(
+                    f"requestedFreight[{seen[key]}] and requestedFreight[{i}] both request Freight from {key}"
+                )
             seen[key] = i
         return requests
 

@@ -91,6 +91,9 @@ def test_var_names(name: str, ok: bool) -> None:
         ("(?P<n>a)(?P=n)", "named backreferences"),
         ("(?>a)", "atomic groups"),
         ("a++", "possessive"),
+        ("^[[:digit:]]+$", r"POSIX class \[\[:digit:\]\]"),
+        (r"v1\z", "bad escape"),
+        (r"\pL+", "bad escape"),
     ],
 )
 def test_regexes_both_python_and_re2_accept(pattern: str, error: str | None) -> None:

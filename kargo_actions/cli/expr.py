@@ -95,14 +95,15 @@ def expr_command(expression: str | None, context_arg: str | None, template: str 
     of Kargo Freight), secrets, configMaps, stageMetadata and stepStatuses feed Kargo's functions.
     """
     from kargo_actions.errors import InvalidInputError
-    from kargo_actions.expressions import ExpressionError, evaluate, render_template, to_plain
+    from kargo_actions.expressions import ExpressionError, evaluate_plain, render_template
 
     if (expression is None) == (template is None):
         raise InvalidInputError("give either an EXPRESSION or --template TEXT (one of them)")
     env = build_environment(_load_context(context_arg))
     try:
-        result = render_template(template, env) if template is not None else evaluate(str(expression), env)
-        plain = to_plain(result)
+        plain = (
+            render_template(template, env) if template is not None else evaluate_plain(str(expression), env)
+        )
     except ExpressionError as err:
         click.echo(f"error: {err.message}" + (f" ({err.hint})" if err.hint else ""), err=True)
         for line in err.caret_lines():

@@ -12,6 +12,7 @@ from kargo_actions.expressions.environment import (
     Environment,
     compile_expression,
     evaluate,
+    evaluate_plain,
 )
 from kargo_actions.expressions.errors import ExpressionError
 from kargo_actions.expressions.kargo import (
@@ -38,6 +39,7 @@ __all__ = [
     "compile_expression",
     "environ_provider",
     "evaluate",
+    "evaluate_plain",
     "has_expression",
     "parse_template",
     "render_template",

@@ -69,6 +69,8 @@ def go_value_text(value: Any) -> str:
         from kargo_actions.expressions.values import format_duration
 
         return format_duration(value)
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S %z ") + (value.tzname() or "")
     return json.dumps(to_plain(value), sort_keys=True)
 
 
@@ -116,13 +118,19 @@ def _to_int(ev: Evaluation, args: list[Any]) -> Any:
     if isinstance(value, float):
         if math.isinf(value) or math.isnan(value):
             raise EvalFailure(f"cannot convert {value} to int")
-        return int(value)
+        return _in_int64(int(value), value)
     if isinstance(value, str):
         try:
-            return int(value.strip())
+            return _in_int64(int(value.strip()), value)
         except ValueError:
             raise EvalFailure(f'cannot convert "{value}" to int') from None
     raise EvalFailure(f"invalid argument for int (type {type_name(value)})")
+
+
+def _in_int64(number: int, source: Any) -> int:
+    if not -(2**63) <= number < 2**63:
+        raise EvalFailure(f"cannot convert {go_value_text(source)} to int: out of the 64-bit range")
+    return number
 
 
 def _to_float(ev: Evaluation, args: list[Any]) -> Any:

@@ -11,6 +11,7 @@ from kargo_actions.expressions.errors import EvalFailure, ExpressionError
 from kargo_actions.expressions.nodes import Node
 from kargo_actions.expressions.parser import parse
 from kargo_actions.expressions.runtime import DEFAULT_LIMITS, Evaluation, Function, Limits
+from kargo_actions.expressions.values import to_plain
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,14 @@ class CompiledExpression:
         except RecursionError:
             raise ExpressionError(self.text, 1, "expression nests too deeply to evaluate") from None
 
+    def evaluate_plain(self, env: Environment) -> Any:
+        """The value as plain JSON data (Kargo's JSON form of objects); errors carry the column."""
+        value = self.evaluate(env)
+        try:
+            return to_plain(value)
+        except EvalFailure as err:
+            raise ExpressionError(self.text, 1, f"the result {err.message}") from None
+
 
 def compile_expression(text: str, limits: Limits = DEFAULT_LIMITS) -> CompiledExpression:
     """Parse an expression once (the parse is cached by its text)."""
@@ -57,3 +66,9 @@ def evaluate(text: str, env: Environment | None = None) -> Any:
     """Parse (cached) and evaluate one expression."""
     environment = env if env is not None else Environment()
     return compile_expression(text, environment.limits).evaluate(environment)
+
+
+def evaluate_plain(text: str, env: Environment | None = None) -> Any:
+    """Parse (cached) and evaluate one expression to plain JSON data."""
+    environment = env if env is not None else Environment()
+    return compile_expression(text, environment.limits).evaluate_plain(environment)

@@ -173,8 +173,10 @@ def op_pow(left: Any, right: Any) -> Any:
     if is_number(left) and is_number(right):
         try:
             result = float(left) ** float(right)
-        except (OverflowError, ZeroDivisionError) as err:
-            raise EvalFailure(f"invalid operation: ** ({err})") from err
+        except OverflowError:
+            raise EvalFailure("invalid operation: ** (the result is too large for a float)") from None
+        except ZeroDivisionError:
+            raise EvalFailure("invalid operation: ** (zero to a negative power)") from None
         if isinstance(result, complex):
             raise EvalFailure("invalid operation: ** (the result is not a real number)")
         return result

@@ -79,6 +79,12 @@ def test_template_error_caret_points_into_the_template() -> None:
     assert lines[2].index("^") == lines[1].index("}}")
 
 
+def test_a_result_json_cannot_hold_is_an_error() -> None:
+    done = invoke("expr", "float('1e400')")
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[0] == "error: the result inf cannot be represented in JSON"
+
+
 def test_bad_context_is_invalid_input() -> None:
     done = invoke("expr", "1", "--context", "{nope")
     assert done.returncode == 2

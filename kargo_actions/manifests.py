@@ -29,6 +29,7 @@ from kargo_actions.model.stage import Stage
 from kargo_actions.model.warehouse import DEPRECATED_FIELDS, Warehouse
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
+Loc = tuple[str | int, ...]
 ARGO_API_VERSION = "argoproj.io/v1alpha1"
 
 # Kargo's built-in promotion steps (Kargo OSS). A later step registry replaces this through
@@ -76,7 +77,9 @@ BUILTIN_STEPS: frozenset[str] = frozenset(
 
 def known_step_names() -> frozenset[str]:
     """The step names `uses:` may name; the one place the loader learns them."""
-    return BUILTIN_STEPS
+    from kargo_actions.promotion.registry import step_names
+
+    return BUILTIN_STEPS | step_names()
 
 
 # kind -> (apiVersion, model) of every kind the loader reads.
@@ -295,10 +298,18 @@ def _validate(doc: _Doc, model: type[BaseModel], out: _Collector) -> BaseModel |
     try:
         return model.model_validate(data)
     except ValidationError as err:
+        # A value that fits no member of a union (int | str) fails once per member: merge those into one.
+        type_errors: dict[Loc, tuple[list[str], str]] = {}
         for error in err.errors(include_url=False):
             loc = tuple(p for p in error["loc"] if not _union_tag(p))
             message, hint = _message_for(error, model)
-            out.error(doc.file, doc.node, loc, message, hint)
+            if error["type"] in _TYPE_MESSAGES:
+                expected, _ = type_errors.setdefault(loc, ([], _type_name(error.get("input"))))
+                expected.append(_TYPE_MESSAGES[error["type"]])
+            else:
+                out.error(doc.file, doc.node, loc, message, hint)
+        for loc, (expected, found) in type_errors.items():
+            out.error(doc.file, doc.node, loc, f"expected {' or '.join(expected)}, found {found}")
         return None
 
 
@@ -414,7 +425,12 @@ def _classify(
         out.error(file, node, ("kind",), "required field is missing" if kind is None else "must be a string")
         return None
     if not isinstance(api_version, str) or not api_version:
-        out.error(file, node, ("apiVersion",), "required field is missing")
+        out.error(
+            file,
+            node,
+            ("apiVersion",),
+            "required field is missing" if api_version is None else "must be a string",
+        )
         return None
     group = api_version.split("/", 1)[0]
     if kind in MODELS:
@@ -644,9 +660,6 @@ def _cross_check(
     for name, (doc, stage) in loaded["Stage"].items():
         _check_stage(project, name, doc, stage, out, steps)
     _check_cycles(project, loaded, out)
-
-
-Loc = tuple[str | int, ...]
 
 
 def _check_stage(

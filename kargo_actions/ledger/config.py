@@ -43,7 +43,7 @@ class LedgerConfig:
     remote: str | None = "origin"  # None or "": local only; a missing remote also means local only
     tag_prefix: str = "kargo/freight"
     signing: SigningPolicy = SigningPolicy.AUTO
-    max_attempts: int = 40  # compare-and-swap rounds before giving up on a busy remote
+    max_attempts: int = 60  # compare-and-swap rounds before giving up on a busy remote
     backoff_base: float = 0.05  # seconds; full jitter, doubled each round up to backoff_cap
     backoff_cap: float = 1.0
 

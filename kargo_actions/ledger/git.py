@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ class Git:
         self.env.update({"LC_ALL": "C", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0"})
         self._git_dir: Path | None = None
         self._reader: CatFileBatch | None = None
+        self._writer: ObjectWriter | None = None
 
     def run(
         self,
@@ -108,11 +111,19 @@ class Git:
         return found
 
     def hash_blob(self, data: bytes) -> str:
-        return self.out("hash-object", "-w", "--stdin", input=data)
+        return self.writer.blob(data)
 
     def mktree(self, entries: Iterable[TreeEntry]) -> str:
-        text = "".join(f"{e.mode} {e.kind} {e.oid}\t{e.name}\0" for e in entries)
-        return self.out("mktree", "-z", input=text.encode())
+        items = list(entries)
+        if not items:
+            return self.out("mktree", "-z", input=b"")
+        return self.writer.tree(items)
+
+    @property
+    def writer(self) -> ObjectWriter:
+        if self._writer is None:
+            self._writer = ObjectWriter(self)
+        return self._writer
 
     @property
     def reader(self) -> CatFileBatch:
@@ -124,6 +135,9 @@ class Git:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 class CatFileBatch:
@@ -191,6 +205,66 @@ class CatFileBatch:
             self._stdin.close()
         self._proc.wait(timeout=10)
         self._stdout.close()
+
+
+class ObjectWriter:
+    """Long-lived `hash-object --stdin-paths` and `mktree --batch` processes: a write costs no extra spawns."""
+
+    def __init__(self, git: Git) -> None:
+        self._git = git
+        self._tmp = Path(tempfile.mkdtemp(prefix="kargo-ledger-blobs-"))
+        self._count = 0
+        self._hasher: subprocess.Popen[bytes] | None = None
+        self._mktree: subprocess.Popen[bytes] | None = None
+
+    def _start(self, *args: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            ["git", *args],
+            cwd=self._git.repo,
+            env=self._git.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+
+    @staticmethod
+    def _ask(proc: subprocess.Popen[bytes], request: bytes, what: str) -> str:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        proc.stdin.write(request)
+        proc.stdin.flush()
+        answer = proc.stdout.readline().decode().strip()
+        if not answer:
+            raise FailedError(f"git {what} stopped answering (exit {proc.poll()})")
+        return answer
+
+    def blob(self, data: bytes) -> str:
+        if self._hasher is None:
+            self._hasher = self._start("hash-object", "-w", "--no-filters", "--stdin-paths")
+        self._count += 1
+        path = self._tmp / f"{self._count}"
+        path.write_bytes(data)
+        try:
+            return self._ask(self._hasher, str(path).encode() + b"\n", "hash-object")
+        finally:
+            path.unlink()
+
+    def tree(self, entries: Sequence[TreeEntry]) -> str:
+        if self._mktree is None:
+            self._mktree = self._start("mktree", "-z", "--batch")
+        text = "".join(f"{e.mode} {e.kind} {e.oid}\t{e.name}\0" for e in entries) + "\0"
+        return self._ask(self._mktree, text.encode(), "mktree")
+
+    def close(self) -> None:
+        for proc in (self._hasher, self._mktree):
+            if proc is not None and proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
+                proc.wait(timeout=10)
+                if proc.stdout is not None:
+                    proc.stdout.close()
+        self._hasher = self._mktree = None
+        shutil.rmtree(self._tmp, ignore_errors=True)
 
 
 def parse_tree(data: bytes) -> list[TreeEntry]:

@@ -114,7 +114,7 @@ class RecordResult:
 class FreightEntry:
     warehouse: str
     id: str
-    blob: str
+    blob: str  # anything `git cat-file` resolves to the record: a blob id or `<commit>:<path>`
 
 
 @dataclass(frozen=True)
@@ -189,16 +189,14 @@ class Snapshot:
         return entries
 
     def read(self, path: str) -> bytes | None:
-        head, _, name = path.rpartition("/")
-        entry = self._entries(head).get(name)
-        if entry is None or entry.kind != "blob":
+        """One file's content; git resolves the path itself (no tree parsing here)."""
+        if self.commit is None:
             return None
-        obj = self.git.reader.get(entry.oid)
-        return None if obj is None else obj[1]
+        obj = self.git.reader.get(f"{self.commit}:{path}")
+        return obj[1] if obj is not None and obj[0] == "blob" else None
 
     def exists(self, path: str) -> bool:
-        head, _, name = path.rpartition("/")
-        return name in self._entries(head)
+        return self.read(path) is not None
 
     def load(self, model: type[ModelT], path: str) -> ModelT | None:
         data = self.read(path)
@@ -244,10 +242,13 @@ class Snapshot:
         return self._load_blobs(FreightRecord, [(freight_path(e.warehouse, e.id), e.blob) for e in entries])
 
     def find_freight(self, fid: str) -> FreightEntry | None:
-        for wh in self._entries("freight").values():
-            entry = read_tree(self.git, wh.oid).get(f"{fid}.json") if wh.kind == "tree" else None
-            if entry is not None:
-                return FreightEntry(wh.name, fid, entry.oid)
+        if self.commit is None:
+            return None
+        warehouses = [e.name for e in self._entries("freight").values() if e.kind == "tree"]
+        specs = [f"{self.commit}:freight/{wh}/{fid}.json" for wh in warehouses]
+        for wh, obj in zip(warehouses, self.git.reader.get_many(specs), strict=True):
+            if obj is not None and obj[0] == "blob":
+                return FreightEntry(wh, fid, specs[warehouses.index(wh)])
         return None
 
     def aliases(self) -> dict[str, str]:
@@ -261,6 +262,10 @@ class Snapshot:
 
     def stage_states(self) -> ReadResult[StageStateRecord]:
         return self.load_dir(StageStateRecord, "stages")
+
+
+def _looks_like_name(value: str) -> bool:
+    return bool(re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", value)) and len(value) <= 253
 
 
 def freight_status(fid: str, states: Iterable[StageStateRecord]) -> FreightStatus | None:
@@ -300,6 +305,7 @@ class Ledger:
         self._config_values: dict[str, str] | None = None
         self._tags = TagWriter(self.git)
         self._identity_env: dict[str, str] | None = None
+        self._actor: str | None = None
         _ = self.git.git_dir  # fail early, with a clear message, outside a repository
 
     def close(self) -> None:
@@ -364,12 +370,15 @@ class Ledger:
 
     def actor(self) -> str:
         """Who is writing: GITHUB_ACTOR in Actions, else the git identity."""
-        gh = self.git.env.get("GITHUB_ACTOR")
-        if gh:
-            return gh
-        proc = self.git.run("var", "GIT_COMMITTER_IDENT", check=False, env=self._identity())
-        ident = proc.stdout.decode().strip()
-        return re.sub(r"\s+\d+ [+-]\d{4}$", "", ident) or "unknown"
+        if self._actor is None:
+            gh = self.git.env.get("GITHUB_ACTOR")
+            if gh:
+                self._actor = gh
+            else:
+                proc = self.git.run("var", "GIT_COMMITTER_IDENT", check=False, env=self._identity())
+                ident = proc.stdout.decode().strip()
+                self._actor = re.sub(r"\s+\d+ [+-]\d{4}$", "", ident) or "unknown"
+        return self._actor
 
     def _identity(self) -> dict[str, str]:
         """Extra environment giving commits and tags an identity when git has none configured."""
@@ -430,12 +439,11 @@ class Ledger:
         ref = ref.strip()
         if re.fullmatch(r"[0-9a-f]{40}", ref) and (entry := snap.find_freight(ref)) is not None:
             return entry
-        aliases = snap.aliases()
-        if ref in aliases:
-            record = snap.alias_record(ref)
-            if record is not None and (entry := snap.find_freight(record.freight)) is not None:
-                return entry
+        record = snap.alias_record(ref) if _looks_like_name(ref) else None
+        if record is not None and (entry := snap.find_freight(record.freight)) is not None:
+            return entry
         entries = snap.freight_entries()
+        aliases = snap.aliases()
         matches = (
             [e for e in entries if e.id.startswith(ref.lower())] if re.fullmatch(r"[0-9a-fA-F]+", ref) else []
         )

@@ -92,8 +92,8 @@ class TagWriter:
         args = ["tag", "-f", "--cleanup=verbatim", "-F", "-", "-s" if sign else "-a", name, target]
         run_env = {**env, "GIT_DIR": str(shadow), "GIT_OBJECT_DIRECTORY": str(objects)}
         self._git.run(*args, input=(message + "\n").encode(), env=run_env)
-        oid = self._git.run("rev-parse", f"refs/tags/{name}", env=run_env).stdout.decode().strip()
-        return oid
+        # The throw-away git dir is never packed, so the new tag is a loose ref file: no rev-parse needed.
+        return (shadow / "refs" / "tags" / name).read_text().strip()
 
     def close(self) -> None:
         if self._shadow is not None:

@@ -78,8 +78,24 @@ _ORDERING = frozenset({"<", ">", "<=", ">="})
 class _ToNodes(Transformer[Token, n.Node]):
     """Turns lark's parse tree into typed nodes; positions come from the tokens."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._parenthesized: set[int] = set()
+
     def start(self, node: n.Node) -> n.Node:
         return node
+
+    def paren(self, node: n.Node) -> n.Node:
+        self._parenthesized.add(id(node))
+        return node
+
+    def _no_coalesce_mix(self, left: n.Node, op: Token) -> None:
+        # expr-lang refuses `a ?? b + c`: it would read neither as (a ?? b) + c nor as a ?? (b + c).
+        if isinstance(left, n.Coalesce) and id(left) not in self._parenthesized:
+            raise EvalFailure(
+                f"operator {op} and coalesce expressions (??) cannot be mixed; wrap either in parentheses",
+                _at(op),
+            )
 
     def int_literal(self, token: Token) -> n.Node:
         return n.Literal(_int(token), _at(token))
@@ -190,9 +206,11 @@ class _ToNodes(Transformer[Token, n.Node]):
         return n.Negate(operand, str(op) == "-", _at(op))
 
     def binary(self, left: n.Node, op: Token, right: n.Node) -> n.Node:
+        self._no_coalesce_mix(left, op)
         return n.Binary(str(op), BINARY_OPERATORS[str(op)], left, right, _at(op))
 
     def compare(self, left: n.Node, op: Token, right: n.Node) -> n.Node:
+        self._no_coalesce_mix(left, op)
         node = n.Binary(str(op), BINARY_OPERATORS[str(op)], left, right, _at(op))
         if str(op) in _ORDERING and isinstance(left, n.Binary) and left.op in _ORDERING:
             # expr-lang chains comparisons: a < b < c means a < b && b < c.
@@ -201,10 +219,12 @@ class _ToNodes(Transformer[Token, n.Node]):
         return node
 
     def compare_not(self, left: n.Node, not_token: Token, op: Token, right: n.Node) -> n.Node:
+        self._no_coalesce_mix(left, op)
         inner = n.Binary(str(op), BINARY_OPERATORS[str(op)], left, right, _at(op))
         return n.Negated(inner, _at(not_token))
 
     def logical(self, left: n.Node, op: Token, right: n.Node) -> n.Node:
+        self._no_coalesce_mix(left, op)
         return n.Logical(str(op) in ("&&", "and"), left, right, _at(op))
 
     def range_op(self, low: n.Node, high: n.Node) -> n.Node:

@@ -288,6 +288,11 @@ LANGUAGE_CASES: list[tuple[str, Any]] = [
     ("nothing ?? 'fallback'", "fallback"),
     ("0 ?? 'fallback'", 0),
     ("nothing ?? nothing ?? 3", 3),
+    ("nothing ?? 1 + 2", Err("operator + and coalesce expressions (??) cannot be mixed", 14)),
+    ("nothing ?? true && false", Err("operator && and coalesce expressions (??) cannot be mixed")),
+    ("(nothing ?? 1) + 2", 3),
+    ("nothing ?? (1 + 2)", 3),
+    ("2 * nothing ?? 4", 8),
     ("nothing ?: 'x'", "x"),
     ("'kept' ?: 'x'", "kept"),
     # membership

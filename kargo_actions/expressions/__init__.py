@@ -19,7 +19,9 @@ from kargo_actions.expressions.kargo import (
     CONFIG_MAP_ENV_PREFIX,
     SECRET_ENV_PREFIX,
     KargoEnvironment,
+    config_maps_from_environment,
     environ_provider,
+    secrets_from_environment,
 )
 from kargo_actions.expressions.rollouts import rollouts_environment
 from kargo_actions.expressions.runtime import DEFAULT_LIMITS, Function, Limits
@@ -37,6 +39,7 @@ __all__ = [
     "KargoEnvironment",
     "Limits",
     "compile_expression",
+    "config_maps_from_environment",
     "environ_provider",
     "evaluate",
     "evaluate_plain",
@@ -45,5 +48,6 @@ __all__ = [
     "render_template",
     "render_value",
     "rollouts_environment",
+    "secrets_from_environment",
     "to_plain",
 ]

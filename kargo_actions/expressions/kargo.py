@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from ruamel.yaml import YAML
@@ -227,11 +228,23 @@ def _origin_arg(name: str, value: Any) -> OriginValue:
     return value
 
 
-def environ_provider(prefix: str, environ: Mapping[str, str] | None = None) -> DataProvider:
+def github_mask(value: str) -> None:
+    """Ask GitHub Actions to mask a value in the job's logs (a workflow command on stdout)."""
+    for line in value.splitlines():
+        if line.strip():
+            sys.stdout.write(f"::add-mask::{line}\n")
+    sys.stdout.flush()
+
+
+def environ_provider(
+    prefix: str, environ: Mapping[str, str] | None = None, mask: Callable[[str], None] | None = None
+) -> DataProvider:
     """Secrets or config maps from environment variables the workflow sets.
 
     `secret('slack')` reads `<prefix>SLACK` (a JSON object of keys) and `<prefix>SLACK__<key>` (one key
-    each); the name is upper-cased with `-` and `.` as `_`. A name with neither gives an empty map.
+    each); the name is upper-cased with every other character than letters and digits as `_`. A name with
+    neither gives an empty map. `mask` gets every value taken out of a JSON object: GitHub masks the
+    whole variable, not the values inside it (pass github_mask for secrets inside GitHub Actions).
     """
     source = os.environ if environ is None else environ
 
@@ -246,13 +259,28 @@ def environ_provider(prefix: str, environ: Mapping[str, str] | None = None) -> D
                 raise EvalFailure(f"{stem} must hold a JSON object of keys and values") from None
             if not isinstance(parsed, dict):
                 raise EvalFailure(f"{stem} must hold a JSON object of keys and values")
-            data.update({str(k): str(v) for k, v in parsed.items()})
+            data.update({str(k): v if isinstance(v, str) else json.dumps(v) for k, v in parsed.items()})
+            if mask is not None:
+                for value in data.values():
+                    mask(value)
         for key, value in source.items():
             if key.startswith(stem + "__"):
                 data[key[len(stem) + 2 :]] = value
         return data
 
     return provide
+
+
+def secrets_from_environment(environ: Mapping[str, str] | None = None) -> DataProvider:
+    """secret() for a workflow: KARGO_SECRET_* variables, values masked when running in GitHub Actions."""
+    source = os.environ if environ is None else environ
+    in_actions = source.get("GITHUB_ACTIONS") == "true"
+    return environ_provider(SECRET_ENV_PREFIX, source, github_mask if in_actions else None)
+
+
+def config_maps_from_environment(environ: Mapping[str, str] | None = None) -> DataProvider:
+    """configMap() for a workflow: KARGO_CONFIGMAP_* variables."""
+    return environ_provider(CONFIG_MAP_ENV_PREFIX, environ)
 
 
 SECRET_ENV_PREFIX = "KARGO_SECRET_"  # noqa: S105 - a name prefix, not a secret
@@ -315,6 +343,27 @@ class KargoEnvironment:
     def build(self) -> Environment:
         """The Environment to evaluate expressions and templates in."""
         return Environment(self.variables(), self.functions(), self.limits)
+
+    def resolve_vars(self, definitions: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+        """Evaluate variable definitions in order, as Kargo does: each sees ctx and the vars before it.
+
+        Later definitions replace earlier ones of the same name (promotion template vars after Stage
+        vars); `outputs`, `task`, secret() and configMap() are not available, as in Kargo.
+        """
+        from kargo_actions.expressions.templates import render_value
+
+        resolved: dict[str, Any] = {}
+        for name, value in definitions:
+            scope = replace(
+                self,
+                vars=resolved,
+                outputs=None,
+                task_outputs=None,
+                secrets=_unavailable("secret"),
+                config_maps=_unavailable("configMap"),
+            )
+            resolved[name] = render_value(value, scope.build())
+        return resolved
 
     def functions(self) -> dict[str, Function]:
         def fn(name: str, impl: Callable[[list[Any]], Any], lo: int, hi: int, params: str) -> Function:
@@ -459,6 +508,15 @@ class KargoEnvironment:
     def _data(self, name: str, provider: DataProvider | None, args: list[Any]) -> Any:
         key = _one_string(name, args, "name")
         return {} if provider is None else dict(provider(key))
+
+
+def _unavailable(name: str) -> DataProvider:
+    def provide(key: str) -> Mapping[str, str]:
+        raise EvalFailure(
+            f"{name}() is not available in the definition of a variable (Kargo allows only ctx and vars)"
+        )
+
+    return provide
 
 
 def _no_shared(name: str) -> Callable[[list[Any]], Any]:

@@ -9,8 +9,10 @@ from kargo_actions.expressions import (
     SECRET_ENV_PREFIX,
     ExpressionError,
     KargoEnvironment,
+    config_maps_from_environment,
     environ_provider,
     evaluate,
+    secrets_from_environment,
 )
 from kargo_actions.model.freight import Freight
 from tests.expressions.fixtures import IMAGE_REPO, guestbook_freight, kargo_environment
@@ -71,3 +73,47 @@ def test_failure_reflects_the_step_statuses_at_call_time() -> None:
     statuses["b"] = "Errored"
     assert evaluate("failure() && !success()", env) is True
     assert evaluate("status('b')", env) == "Errored"
+
+
+def test_secret_values_inside_json_are_masked_in_github_actions(capsys: pytest.CaptureFixture[str]) -> None:
+    environ = {"GITHUB_ACTIONS": "true", "KARGO_SECRET_DB": '{"user": "app", "password": "p@ss\\nword2"}'}
+    env = KargoEnvironment(secrets=secrets_from_environment(environ)).build()
+    assert evaluate("secret('db').password", env) == "p@ss\nword2"
+    assert capsys.readouterr().out.splitlines() == [
+        "::add-mask::app",
+        "::add-mask::p@ss",
+        "::add-mask::word2",
+    ]
+    outside = KargoEnvironment(secrets=secrets_from_environment({"KARGO_SECRET_DB": '{"a": "b"}'})).build()
+    assert evaluate("secret('db').a", outside) == "b"
+    assert capsys.readouterr().out == ""
+
+
+def test_config_maps_from_environment() -> None:
+    env = KargoEnvironment(
+        config_maps=config_maps_from_environment({"KARGO_CONFIGMAP_APP__region": "eu"})
+    ).build()
+    assert evaluate("configMap('app').region", env) == "eu"
+
+
+def test_vars_resolve_in_order_with_ctx_and_earlier_vars() -> None:
+    base = kargo_environment()
+    resolved = base.resolve_vars(
+        [
+            ("gitRepo", "https://github.com/example/repo.git"),
+            ("targetBranch", "stage/${{ ctx.stage }}"),
+            ("outPath", "./out/${{ vars.targetBranch }}"),
+            ("replicas", "${{ 1 + 2 }}"),
+            ("gitRepo", "${{ vars.gitRepo + '#main' }}"),  # a template var overrides the Stage's
+        ]
+    )
+    assert resolved == {
+        "gitRepo": "https://github.com/example/repo.git#main",
+        "targetBranch": "stage/dev",
+        "outPath": "./out/stage/dev",
+        "replicas": 3,
+    }
+    with pytest.raises(ExpressionError, match='unknown variable "outputs"'):
+        base.resolve_vars([("x", "${{ outputs.commit.commit }}")])
+    with pytest.raises(ExpressionError, match=r"secret\(\) is not available in the definition of a variable"):
+        base.resolve_vars([("x", "${{ secret('slack').token }}")])

@@ -393,6 +393,8 @@ LANGUAGE_CASES: list[tuple[str, Any]] = [
     ("# > 1", Err("# can only be used inside a predicate")),
     ("{# > 1}", Err("a predicate { ... } can only be an argument of all")),
     ("filter([{a: {b: 2}}], .a.b == 2)", [{"a": {"b": 2}}]),
+    ("filter(users, {let u = #; any(users, .Age > u.Age + 20)}) | map(.Name)", ["John"]),
+    ("map([[1, 2], [3]], {sum(#, # * 10)})", [30, 30]),
     # builtins
     ("len('héllo')", 5),
     ("len([1, 2])", 2),

@@ -543,11 +543,12 @@ BUILTINS: dict[str, Function] = {
         _fn("bitnot", _bit("bitnot", lambda a: ~a), 1, params="a"),
         _fn("bitshl", _bit("bitshl", lambda a, b: (a << b) & 0xFFFFFFFFFFFFFFFF), 2, params="a, b"),
         _fn("bitshr", _bit("bitshr", lambda a, b: a >> b), 2, params="a, b"),
+        _fn("bitushr", _bit("bitushr", lambda a, b: (a & 0xFFFFFFFFFFFFFFFF) >> b), 2, params="a, b"),
     )
 }
 
 # expr-lang builtins left out: calling one says so by name.
-UNSUPPORTED_FUNCTIONS = frozenset({"timezone", "bitushr", "toBytes", "splitN", "sortBy_", "groupBy_"})
+UNSUPPORTED_FUNCTIONS = frozenset({"timezone"})
 
 
 def _predicate_body(node: Node) -> Node:

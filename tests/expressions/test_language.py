@@ -466,6 +466,8 @@ LANGUAGE_CASES: list[tuple[str, Any]] = [
     ("bitand(10, 12)", 8),
     ("bitor(10, 12)", 14),
     ("bitnot(10)", -11),
+    ("bitushr(-5, 2)", 4611686018427387902),
+    ("bitshl(45, 2)", 180),
     ("duration('1h30m').Minutes()", 90.0),
     ("duration('1.5s').Seconds()", 1.5),
     ("duration('soon')", Err('invalid duration "soon"')),

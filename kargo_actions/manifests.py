@@ -6,6 +6,7 @@ Every problem is collected (not only the first) with its file, line and column, 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import difflib
 import os
@@ -554,6 +555,7 @@ def load_project(
         loaded[doc.kind][doc.name] = (doc, obj)
     project = _assemble(config_dir, loaded, out)
     _cross_check(project, loaded, out, frozenset(known_steps()))
+    project = dataclasses.replace(project, warnings=tuple(sorted(out.warnings)), notices=tuple(out.notices))
     problems = sorted([*out.problems, *(out.warnings if strict else [])])
     if problems:
         raise InvalidInputError(problems)
@@ -660,6 +662,53 @@ def _cross_check(
     for name, (doc, stage) in loaded["Stage"].items():
         _check_stage(project, name, doc, stage, out, steps)
     _check_cycles(project, loaded, out)
+    _check_references_by_name(project, loaded, out)
+
+
+def _check_references_by_name(
+    project: Project, loaded: dict[str, dict[str, tuple[_Doc, Any]]], out: _Collector
+) -> None:
+    """Names that point nowhere but break nothing today: warnings (errors under --strict)."""
+    for doc, config in loaded["ProjectConfig"].values():
+        for i, policy in enumerate(config.spec.promotion_policies):
+            if policy.stage is not None and policy.stage not in project.stages:
+                out.warnings.append(
+                    out.at(
+                        doc.file,
+                        doc.node,
+                        ("spec", "promotionPolicies", i, "stage"),
+                        f"the promotion policy names Stage {policy.stage!r}, which does not exist",
+                        _suggest(policy.stage, project.stages),
+                    )
+                )
+    for doc, settings in loaded["Settings"].values():
+        for stage in settings.spec.environments:
+            if stage not in project.stages:
+                out.warnings.append(
+                    out.at(
+                        doc.file,
+                        doc.node,
+                        ("spec", "environments", stage),
+                        f"environment protection for Stage {stage!r}, which does not exist",
+                        _suggest(stage, project.stages),
+                    )
+                )
+    if project.resource is None:
+        return
+    for kind in ("ProjectConfig", "Warehouse", "Stage", "PromotionTask", "AnalysisTemplate"):
+        for doc, obj in loaded[kind].values():
+            namespace = obj.metadata.namespace
+            if namespace is not None and namespace != project.name:
+                out.warnings.append(
+                    out.at(
+                        doc.file,
+                        doc.node,
+                        ("metadata", "namespace"),
+                        f"namespace {namespace!r} is not the project's {project.name!r}:"
+                        " in Kargo this would belong to another project",
+                        f"set it to {project.name!r} or leave it out",
+                    )
+                )
 
 
 def _check_stage(

@@ -389,3 +389,47 @@ def test_project_config_named_unlike_project(tmp_path: Path, monkeypatch: pytest
     assert problems_of(tmp_path) == [
         "p.yaml:9:3: metadata.name: ProjectConfig must be named like its Project 'demo'"
     ]
+
+
+def test_names_pointing_nowhere_are_warnings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(
+        tmp_path,
+        "w.yaml",
+        WAREHOUSE.replace("  name: guestbook\n", "  name: guestbook\n  namespace: other\n"),
+    )
+    write(
+        tmp_path,
+        "p.yaml",
+        """\
+        apiVersion: kargo.akuity.io/v1alpha1
+        kind: Project
+        metadata:
+          name: demo
+        ---
+        apiVersion: kargo.akuity.io/v1alpha1
+        kind: ProjectConfig
+        metadata:
+          name: demo
+        spec:
+          promotionPolicies:
+          - stage: prod
+            autoPromotionEnabled: true
+        ---
+        apiVersion: kargo-actions/v1alpha1
+        kind: Settings
+        metadata:
+          name: settings
+        spec:
+          environments:
+            prod: {reviewers: [octocat]}
+        """,
+    )
+    project = load_project(tmp_path)  # warnings do not stop a load
+    assert [str(w) for w in project.warnings] == [
+        "p.yaml:12:5: spec.promotionPolicies[0].stage: the promotion policy names Stage 'prod', which does not exist",
+        "p.yaml:21:5: spec.environments.prod: environment protection for Stage 'prod', which does not exist",
+        "w.yaml:5:3: metadata.namespace: namespace 'other' is not the project's 'demo': in Kargo this would belong"
+        " to another project (set it to 'demo' or leave it out)",
+    ]
+    assert len(problems_of(tmp_path, strict=True)) == 3

@@ -17,6 +17,7 @@ from kargo_actions.promotion.steps.base import (
     StepResult,
     TerminalStepError,
 )
+from kargo_actions.promotion.steps.process import Completed
 
 DEFAULT_MAX_ATTEMPTS = 10
 # Kargo backs off 1 s x1.5 with jitter; a race on one branch between two jobs settles far sooner.
@@ -100,7 +101,7 @@ class GitPush:
             raise TerminalStepError(f"tag: {tag!r} does not exist in the work tree; create it first")
         result = gitutil.git(ctx, tree, "push", "--porcelain", "origin", f"{ref}:{ref}", url=url, check=False)
         if result.returncode != 0:
-            text = gitutil.failure_text(ctx, result)
+            text = _push_failure(ctx, result)
             if "already exists" in text or any(s in text for s in _NON_FAST_FORWARD):
                 raise PushRejected(f"tag: {tag!r} already exists in {url} with other content: {text}")
             self._raise_push_failure(text, url, f"tag {tag}")
@@ -121,7 +122,7 @@ class GitPush:
             result = gitutil.git(ctx, tree, "push", "--porcelain", "origin", refspec, url=url, check=False)
             if result.returncode == 0:
                 return gitutil.head_commit(ctx, tree)
-            last = gitutil.failure_text(ctx, result)
+            last = _push_failure(ctx, result)
             combined = result.stdout + result.stderr
             if force or not any(s in combined for s in _NON_FAST_FORWARD) or _declined(combined):
                 self._raise_push_failure(last, url, f"branch {target}")
@@ -165,6 +166,17 @@ class GitPush:
         if _declined(text):
             raise PushRejected(f"the server refused the push of {what} to {url}: {text}")
         raise StepError(f"pushing {what} to {url} failed: {text}")
+
+
+def _push_failure(ctx: StepContext, result: Completed) -> str:
+    """What the server said, with the rejected ref lines of --porcelain output (they go to stdout)."""
+    rejected = [
+        " ".join(part for part in line.split("\t")[1:] if part)
+        for line in result.stdout.splitlines()
+        if line.startswith("!")
+    ]
+    stderr = "\n".join([*result.stderr.splitlines(), *rejected])
+    return gitutil.failure_text(ctx, Completed(result.args, result.returncode, "", stderr))
 
 
 def _declined(text: str) -> bool:

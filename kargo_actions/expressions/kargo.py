@@ -333,6 +333,7 @@ class KargoEnvironment:
         }
 
     def variables(self) -> dict[str, Any]:
+        """ctx, vars, and outputs / task when given."""
         variables: dict[str, Any] = {"ctx": self.context(), "vars": dict(self.vars)}
         if self.outputs is not None:
             variables["outputs"] = dict(self.outputs)
@@ -366,6 +367,8 @@ class KargoEnvironment:
         return resolved
 
     def functions(self) -> dict[str, Function]:
+        """Kargo's functions, bound to this environment's Freight, step statuses and providers."""
+
         def fn(name: str, impl: Callable[[list[Any]], Any], lo: int, hi: int, params: str) -> Function:
             return Function(name, lambda ev, args: impl(args), lo, hi, params)
 
@@ -399,7 +402,7 @@ class KargoEnvironment:
             )
         }
 
-    def _candidates(self, name: str, origin: OriginValue | None) -> list[Freight]:
+    def _candidates(self, origin: OriginValue | None) -> list[Freight]:
         if origin is None:
             return list(self.freight)
         return [f for f in self.freight if f.origin.name == origin.name]
@@ -423,7 +426,7 @@ class KargoEnvironment:
         wanted = normalize_git_url(repo)
         found = [
             (f, c)
-            for f in self._candidates("commitFrom", origin)
+            for f in self._candidates(origin)
             for c in f.commits
             if normalize_git_url(c.repo_url) == wanted
         ]
@@ -433,9 +436,7 @@ class KargoEnvironment:
     def _image_from(self, args: list[Any]) -> Any:
         repo = _one_string("imageFrom", args, "repoURL")
         origin = _origin_arg("imageFrom", args[1]) if len(args) > 1 else None
-        found = [
-            (f, i) for f in self._candidates("imageFrom", origin) for i in f.images if i.repo_url == repo
-        ]
+        found = [(f, i) for f in self._candidates(origin) for i in f.images if i.repo_url == repo]
         image = self._single("imageFrom", repo, found, origin)
         return None if image is None else ImageValue(image)
 
@@ -458,7 +459,7 @@ class KargoEnvironment:
         wanted = normalize_chart_url(repo)
         found = [
             (f, c)
-            for f in self._candidates("chartFrom", origin)
+            for f in self._candidates(origin)
             for c in f.charts
             if normalize_chart_url(c.repo_url) == wanted and (not chart_name or c.name == chart_name)
         ]

@@ -83,6 +83,34 @@ def known_step_names() -> frozenset[str]:
     return BUILTIN_STEPS | step_names()
 
 
+class _KnownSteps(Collection[str]):
+    """The known step names, asked for only when a name is not a built-in one.
+
+    With the default source, a built-in name is known without importing the step registry (which
+    imports every step's base machinery), so `validate` of a plain pipeline stays fast.
+    """
+
+    def __init__(self, source: Callable[[], Collection[str]]) -> None:
+        self._source = source
+        self._names: frozenset[str] | None = None
+
+    def _all(self) -> frozenset[str]:
+        if self._names is None:
+            self._names = frozenset(self._source())
+        return self._names
+
+    def __contains__(self, name: object) -> bool:
+        if self._source is known_step_names and name in BUILTIN_STEPS:
+            return True
+        return name in self._all()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._all()))
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 # kind -> (apiVersion, model) of every kind the loader reads.
 MODELS: dict[str, tuple[str, type[BaseModel]]] = {
     "Project": (KARGO_API_VERSION, ProjectResource),
@@ -554,7 +582,7 @@ def load_project(
             continue
         loaded[doc.kind][doc.name] = (doc, obj)
     project = _assemble(config_dir, loaded, out)
-    _cross_check(project, loaded, out, frozenset(known_steps()))
+    _cross_check(project, loaded, out, _KnownSteps(known_steps))
     project = dataclasses.replace(project, warnings=tuple(sorted(out.warnings)), notices=tuple(out.notices))
     problems = sorted([*out.problems, *(out.warnings if strict else [])])
     if problems:
@@ -646,7 +674,7 @@ def _cross_check(
     project: Project,
     loaded: dict[str, dict[str, tuple[_Doc, Any]]],
     out: _Collector,
-    steps: frozenset[str],
+    steps: Collection[str],
 ) -> None:
     """References between manifests: sources, tasks, templates, variables, steps, cycles, origins."""
     for _name, (doc, task) in [*loaded["PromotionTask"].items(), *loaded["ClusterPromotionTask"].items()]:
@@ -712,7 +740,7 @@ def _check_references_by_name(
 
 
 def _check_stage(
-    project: Project, name: str, doc: _Doc, stage: Stage, out: _Collector, steps: frozenset[str]
+    project: Project, name: str, doc: _Doc, stage: Stage, out: _Collector, steps: Collection[str]
 ) -> None:
     _check_sources(project, name, doc, stage, out)
     _check_steps(project, doc, stage, out, steps)
@@ -752,7 +780,7 @@ def _check_sources(project: Project, name: str, doc: _Doc, stage: Stage, out: _C
                 )
 
 
-def _check_steps(project: Project, doc: _Doc, stage: Stage, out: _Collector, steps: frozenset[str]) -> None:
+def _check_steps(project: Project, doc: _Doc, stage: Stage, out: _Collector, steps: Collection[str]) -> None:
     template = stage.spec.promotion_template
     if template is None:
         return

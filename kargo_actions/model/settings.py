@@ -5,8 +5,8 @@
     metadata: {name: settings}
     spec:
       ledgerBranch: kargo/ledger     # branch holding the JSON ledger
-      remote: origin                 # git remote that holds tags and the ledger
-      tagPrefix: kargo/freight       # Freight tags are <tagPrefix>/<freight id>
+      remote: origin                 # git remote for tags and the ledger ("" = local only)
+      tagPrefix: kargo/freight       # Freight tags are <tagPrefix>/<warehouse>/<freight id>
       signing: auto                  # never | auto (sign when a key is configured) | required
       cacheDir: null                 # default: KARGO_ACTIONS_CACHE or the user's cache dir
       insecureRegistries: []         # registries reached over plain http
@@ -47,7 +47,7 @@ class EnvironmentProtection(ManifestModel):
 
 class SettingsSpec(ManifestModel):
     ledger_branch: str = "kargo/ledger"
-    remote: str = Field(default="origin", min_length=1)
+    remote: str = "origin"  # "" keeps the ledger and tags local
     tag_prefix: str = "kargo/freight"
     signing: Literal["never", "auto", "required"] = "auto"
     cache_dir: str | None = None

@@ -47,7 +47,7 @@ from kargo_actions.discovery.ratelimit import (
     parse_hub_quota,
     parse_retry_after,
 )
-from kargo_actions.errors import FailedError
+from kargo_actions.errors import FailedError, InvalidInputError, Problem
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,9 @@ MANIFEST_ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFE
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 
 INSECURE_ENV = "KARGO_ACTIONS_INSECURE_REGISTRIES"
+RATE_ENV = "KARGO_ACTIONS_REGISTRY_RATE"
+IN_FLIGHT_ENV = "KARGO_ACTIONS_REGISTRY_IN_FLIGHT"
+MAX_PAGES_ENV = "KARGO_ACTIONS_REGISTRY_MAX_PAGES"
 DOCKER_HUB_API = "registry-1.docker.io"
 
 
@@ -180,6 +183,28 @@ class RegistryOptions:
     insecure_registries: frozenset[str] = frozenset()  # plain HTTP, like Docker's insecure-registries
     tls_registries: frozenset[str] = frozenset()  # loopback hosts that speak HTTPS (a local TLS proxy)
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RegistryOptions:
+        """Defaults, with KARGO_ACTIONS_REGISTRY_RATE / _IN_FLIGHT / _MAX_PAGES where set."""
+
+        def number(name: str, default: float, convert: Callable[[str], float]) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = convert(raw)
+            except ValueError:
+                value = 0
+            if value <= 0:
+                raise InvalidInputError([Problem(path=name, message=f"{raw!r} is not a positive number")])
+            return value
+
+        return cls(
+            rate=number(RATE_ENV, DEFAULT_RATE, float),
+            in_flight=int(number(IN_FLIGHT_ENV, DEFAULT_IN_FLIGHT, int)),
+            max_pages=int(number(MAX_PAGES_ENV, cls.max_pages, int)),
+        )
+
     def scheme(self, host: str) -> str:
         if host in self.tls_registries:
             return "https"
@@ -240,7 +265,7 @@ class RegistrySession:
     ) -> None:
         """`sleep` waits between retries (tests pass a recorder); pacing always uses real time."""
         self.env: Mapping[str, str] = dict(os.environ if env is None else env)
-        base = options or RegistryOptions()
+        base = options or RegistryOptions.from_env(self.env)
         extra = insecure_registries_from_env(self.env)
         self.options = RegistryOptions(
             **{**base.__dict__, "insecure_registries": base.insecure_registries | extra}

@@ -243,6 +243,35 @@ class Registry:
         token = self.realm.issue(self.creds[0], [("repository", name, ["pull", "push"])])
         return {"Authorization": f"Bearer {token}"}
 
+    def upload(self, name: str, blobs: list[bytes], manifests: list[tuple[str, bytes]], *, workers: int = 8) -> None:
+        """Upload blobs (monolithic POST + PUT) and then manifests by tag, straight over the API."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        headers = self._auth_header(name)
+        with httpx.Client(base_url=f"http://{self.host}", headers=headers, timeout=30) as c:
+
+            def blob(data: bytes) -> None:
+                digest = "sha256:" + hashlib.sha256(data).hexdigest()
+                start = c.post(f"/v2/{name}/blobs/uploads/")
+                start.raise_for_status()
+                location = start.headers["location"]
+                sep = "&" if "?" in location else "?"
+                c.put(
+                    f"{location}{sep}digest={digest}",
+                    content=data,
+                    headers={"Content-Type": "application/octet-stream"},
+                ).raise_for_status()
+
+            def manifest(item: tuple[str, bytes]) -> None:
+                tag, body = item
+                c.put(
+                    f"/v2/{name}/manifests/{tag}", content=body, headers={"Content-Type": OCI_MANIFEST}
+                ).raise_for_status()
+
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(blob, blobs))
+                list(pool.map(manifest, manifests))
+
     def retag(self, name: str, source_tag: str, new_tags: list[str], *, workers: int = 8) -> None:
         """Re-tagging is a manifest PUT: fast, for thousands of tags."""
         headers = self._auth_header(name)
@@ -264,7 +293,12 @@ class Registry:
 
 
 def start_registry(
-    workdir: Path, *, auth: str = "none", access_log: bool = True, tls: tuple[Path, Path] | None = None
+    workdir: Path,
+    *,
+    auth: str = "none",
+    access_log: bool = True,
+    tls: tuple[Path, Path] | None = None,
+    realm_url: str | None = None,
 ) -> Registry:
     """Start docker-registry on a free port with no auth, htpasswd basic auth, or a token realm we run."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -289,7 +323,7 @@ def start_registry(
     elif auth == "token":
         realm = TokenRealm.start(workdir / "realm")
         config.append(
-            f"auth: {{token: {{realm: '{realm.url}', service: {realm.service}, issuer: {realm.issuer}, "
+            f"auth: {{token: {{realm: '{realm_url or realm.url}', service: {realm.service}, issuer: {realm.issuer}, "
             f"rootcertbundle: {realm.cert_path}}}}}"
         )
         creds = (USER, PASSWORD)

@@ -34,6 +34,7 @@ from kargo_actions.discovery.registry import (
     TlsError,
     parse_repo_url,
 )
+from kargo_actions.errors import InvalidInputError
 from tests.discovery.registry_server import (
     PASSWORD,
     USER,
@@ -511,3 +512,16 @@ def test_docker_config_json_in_session_env(basic_registry: Seeded, tmp_path: Pat
         mp.setenv("DOCKER_CONFIG", str(directory))
         with RegistrySession(cache=MetadataCache(tmp_path / "c")) as s:
             assert s.repository(f"{reg.host}/private/app").list_tags().tags == ("1.0.0",)
+
+
+def test_pacing_and_page_cap_come_from_the_environment(tmp_path: Path) -> None:
+    env = {
+        "KARGO_ACTIONS_REGISTRY_RATE": "5",
+        "KARGO_ACTIONS_REGISTRY_IN_FLIGHT": "3",
+        "KARGO_ACTIONS_REGISTRY_MAX_PAGES": "7",
+    }
+    with RegistrySession(cache=MetadataCache(tmp_path), env=env) as s:
+        assert (s.options.rate, s.options.in_flight, s.options.max_pages) == (5.0, 3, 7)
+        assert s.limiter("ghcr.io").rate == 5.0
+    with pytest.raises(InvalidInputError, match="KARGO_ACTIONS_REGISTRY_RATE: '-1' is not a positive number"):
+        RegistrySession(cache=MetadataCache(tmp_path), env={"KARGO_ACTIONS_REGISTRY_RATE": "-1"})

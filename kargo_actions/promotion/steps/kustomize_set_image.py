@@ -122,20 +122,24 @@ class KustomizeSetImage:
         if not isinstance(existing, list):
             raise TerminalStepError(f"{config.path}/{file.name}: images must be a list")
         merged: dict[str, Any] = {}
+        resolved = {name: target.keeping(KustomizeImage(name)) for name, target in targets.items()}
         for entry in existing:
             current = _current(entry)
             if current is None:
                 continue
             target = targets.get(current.name)
-            merged[current.name] = target.keeping(current).entry() if target else entry
-        for name, target in targets.items():
-            if name not in merged:
-                merged[name] = target.keeping(KustomizeImage(name)).entry()
+            if target is None:
+                merged[current.name] = entry
+            else:
+                resolved[current.name] = target.keeping(current)
+                merged[current.name] = resolved[current.name].entry()
+        for name, image in resolved.items():
+            merged.setdefault(name, image.entry())
         images = CommentedSeq([merged[name] for name in sorted(merged)])
         if targets:
             document.data["images"] = images
             document.save()
-        message = self._commit_message(config.path, targets)
+        message = self._commit_message(config.path, resolved)
         return StepResult(
             message=f"set {len(targets)} image(s) in {config.path}/{file.name}",
             outputs={"commitMessage": message} if message else {},

@@ -144,6 +144,47 @@ def split_key(key: str) -> list[str]:
     return parts
 
 
+def _take_trailing_comment(node: Any) -> Any:
+    """Detach the comment that follows the last item of `node` (ruamel hangs it on the deepest last item)."""
+    while True:
+        if isinstance(node, CommentedMap) and node:
+            key = list(node.keys())[-1]
+            value = node[key]
+            if isinstance(value, (CommentedMap, CommentedSeq)) and value:
+                node = value
+                continue
+            entry = node.ca.items.get(key)
+            if entry and len(entry) > 2 and entry[2] is not None and "\n" in entry[2].value.rstrip("\n"):
+                token, entry[2] = entry[2], None
+                return token
+            return None
+        if isinstance(node, CommentedSeq) and node:
+            index = len(node) - 1
+            value = node[index]
+            if isinstance(value, (CommentedMap, CommentedSeq)) and value:
+                node = value
+                continue
+            entry = node.ca.items.get(index)
+            if entry and entry[0] is not None and "\n" in entry[0].value.rstrip("\n"):
+                token, entry[0] = entry[0], None
+                return token
+            return None
+        return None
+
+
+def _put_trailing_comment(node: CommentedSeq, token: Any) -> None:
+    """Hang a detached trailing comment after the (new) last item of `node`."""
+    if token is None:
+        return
+    index = len(node) - 1
+    item = node[index]
+    if isinstance(item, CommentedMap) and item:
+        key = list(item.keys())[-1]
+        item.ca.items.setdefault(key, [None, None, None, None])[2] = token
+    else:
+        node.ca.items.setdefault(index, [None, None, None, None])[0] = token
+
+
 def set_path(data: Any, key: str, value: Any) -> Any:
     """Set `key` (dotted, with list indexes) to `value`; missing mapping keys are created. Returns the root."""
     parts = split_key(key)
@@ -161,7 +202,9 @@ def set_path(data: Any, key: str, value: Any) -> Any:
             index = int(part)
             if index == -1 or index == len(node):
                 # sjson's -1 (and the index just past the end) append.
+                trailing = _take_trailing_comment(node)
                 node.append(scalar(value) if last else CommentedMap())
+                _put_trailing_comment(node, trailing)
                 index = len(node) - 1
                 if last:
                     return data

@@ -172,9 +172,9 @@ def _take_trailing_comment(node: Any) -> Any:
         return None
 
 
-def _put_trailing_comment(node: CommentedSeq, token: Any) -> None:
+def _put_trailing_comment(node: Any, token: Any) -> None:
     """Hang a detached trailing comment after the (new) last item of `node`."""
-    if token is None:
+    if token is None or not isinstance(node, CommentedSeq):
         return
     index = len(node) - 1
     item = node[index]

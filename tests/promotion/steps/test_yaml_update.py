@@ -69,6 +69,7 @@ containers:
 # trailing comment
 """
 
+# "~" marks a blank context line (a lone space, which editors strip).
 EXPECTED_DIFF = """\
 --- before
 +++ after
@@ -76,17 +77,17 @@ EXPECTED_DIFF = """\
  # Values for the guestbook chart.
 -replicaCount: 1
 +replicaCount: 3
- 
+~
  image:
      repository: 'ghcr.io/akuity/guestbook'   # where the image lives
 -    tag: "v0.0.1"    # set by Kargo
 +    tag: "v0.0.5"    # set by Kargo
      pullPolicy: IfNotPresent
- 
+~
  podAnnotations:
 -    example.com/revision: abc
 +    example.com/revision: def
- 
+~
  containers:
    - name: app
      args: [--port, "8080"]
@@ -94,12 +95,12 @@ EXPECTED_DIFF = """\
 -    image: envoy:1.0
 +    image: envoy:1.1
 +  - name: extra
- 
+~
  # trailing comment
 +resources:
 +    limits:
 +        cpu: "1.5"
-"""
+""".replace("~\n", " \n")
 
 
 def test_round_trip_diff(tmp_path: Path) -> None:
@@ -158,7 +159,7 @@ def test_refusals_leave_the_file_alone(tmp_path: Path, content: str, key: str, m
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(TerminalStepError, match="path: 'nope.yaml' does not exist"):
+    with pytest.raises(TerminalStepError, match=r"path: 'nope\.yaml' does not exist"):
         YamlUpdateStep().run(
             context(tmp_path),
             YamlUpdateConfig.model_validate({"path": "nope.yaml", "updates": [{"key": "a", "value": 1}]}),

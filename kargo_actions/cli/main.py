@@ -18,6 +18,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "validate": "kargo_actions.cli.validate:validate",
     "graph": "kargo_actions.cli.graph:graph",
     "freight": "kargo_actions.cli.freight:freight",
+    "step": "kargo_actions.cli.step:step_group",
 }
 
 

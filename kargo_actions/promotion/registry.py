@@ -11,7 +11,21 @@ from kargo_actions.promotion.steps.base import Step
 _PACKAGE = "kargo_actions.promotion.steps"
 
 # One line per step; the module is named after the step (git-clone -> git_clone).
-STEPS: dict[str, str] = {}
+STEPS: dict[str, str] = {
+    "compose-output": "compose_output:ComposeOutput",
+    "copy": "copy:Copy",
+    "delete": "delete:Delete",
+    "fail": "fail:Fail",
+    "git-clear": "git_clear:GitClear",
+    "git-clone": "git_clone:GitClone",
+    "git-commit": "git_commit:GitCommit",
+    "git-push": "git_push:GitPush",
+    "helm-template": "helm_template:HelmTemplate",
+    "helm-update-chart": "helm_update_chart:HelmUpdateChart",
+    "kustomize-build": "kustomize_build:KustomizeBuild",
+    "kustomize-set-image": "kustomize_set_image:KustomizeSetImage",
+    "yaml-update": "yaml_update:YamlUpdateStep",
+}
 
 
 def step_names() -> frozenset[str]:
@@ -22,9 +36,14 @@ def get_step(name: str) -> Step[Any]:
     """A new instance of the step called `name`; InvalidInputError with a suggestion when there is none."""
     target = STEPS.get(name)
     if target is None:
-        raise InvalidInputError(
-            [Problem(path="uses", message=f"unknown step {name!r}", hint=did_you_mean(name, STEPS))]
-        )
+        from kargo_actions.manifests import BUILTIN_STEPS
+
+        if name in BUILTIN_STEPS:
+            message = f"step {name!r} is one of Kargo's steps that kargo-actions does not implement yet"
+            hint = "see docs/promotion.md for the steps there are"
+        else:
+            message, hint = f"unknown step {name!r}", did_you_mean(name, STEPS) or "see docs/promotion.md"
+        raise InvalidInputError([Problem(path="uses", message=message, hint=hint)])
     module_name, _, attr = target.partition(":")
     step_class = getattr(importlib.import_module(f"{_PACKAGE}.{module_name}"), attr)
     step: Step[Any] = step_class()

@@ -2,22 +2,29 @@
 
 A step validates nothing itself: the engine validates the evaluated config against the step's
 `config_model` (a bad config is a terminal error, never retried), then calls `run` on the typed config.
+Child processes go through `run_command`, so every step spawns, aborts and reports them the same way.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import os
+import signal
+import subprocess
 import threading
+import time
+import types
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
-from kargo_actions.errors import ExitCode, KargoActionsError
+from kargo_actions.errors import ExitCode, KargoActionsError, Problem, did_you_mean
 from kargo_actions.model.freight import Freight
 
 
@@ -37,6 +44,23 @@ class StepConfig(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_null(cls, value: Any, info: ValidationInfo) -> Any:
+        # Kargo's step schemas have no nullable field: `X | None = None` means "may be left out", not null.
+        if value is None and info.field_name is not None:
+            f = cls.model_fields[info.field_name]
+            if f.default is None and _admits_none(f.annotation):
+                raise ValueError("must not be null: leave the field out instead")
+        return value
+
+
+def _admits_none(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        return type(None) in typing.get_args(annotation)
+    return False
+
 
 ConfigT = TypeVar("ConfigT", bound=StepConfig)
 ConfigT_contra = TypeVar("ConfigT_contra", bound=StepConfig, contravariant=True)
@@ -49,6 +73,9 @@ class StepResult:
     status: StepStatus = StepStatus.SUCCEEDED
     message: str = ""
     outputs: Mapping[str, Any] = field(default_factory=dict)
+    # With status RUNNING (a step waiting on something outside, like a PR merge): seconds until the
+    # engine runs it again; None means the engine's poll interval.
+    retry_after: float | None = None
 
 
 class StepError(KargoActionsError):
@@ -65,6 +92,31 @@ class PathEscapeError(TerminalStepError):
     """A step path that leads outside the promotion's work dir."""
 
 
+class StepFailed(TerminalStepError):
+    """The step ran and decided the promotion must fail (the fail step, a refusal): Kargo's status Failed."""
+
+
+class StepTimedOut(TerminalStepError):
+    """The step ran past its retry.timeout."""
+
+
+class StepConfigError(TerminalStepError):
+    """The evaluated config does not fit the step's schema; holds every problem (Kargo: status Failed)."""
+
+    def __init__(
+        self, step: str, problems: Sequence[Problem], locs: Sequence[tuple[str | int, ...]] = ()
+    ) -> None:
+        self.step = step
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        # The field path of each problem under `config` (same order), to find it in the manifest.
+        self.locs: tuple[tuple[str | int, ...], ...] = tuple(locs) or tuple(() for _ in self.problems)
+        count = f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
+        super().__init__(f"invalid config for step {step!r} ({count}): " + "; ".join(map(str, self.problems)))
+
+    def lines(self) -> list[str]:
+        return [str(p) for p in self.problems]
+
+
 @dataclass(frozen=True)
 class StepContext:
     """Everything a step may use besides its config. Paths must go through `path()`."""
@@ -79,6 +131,10 @@ class StepContext:
     freight: Sequence[Freight] = ()
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     abort: threading.Event = field(default_factory=threading.Event)
+    # time.monotonic() past which the step has run out of time (retry.timeout); None: no limit.
+    deadline: float | None = None
+    # Every earlier step's outputs by alias (Kargo's shared state), for steps that read another's result.
+    outputs: Mapping[str, Any] = field(default_factory=dict)
 
     def path(self, relative: str, *, field_name: str = "path") -> Path:
         """`relative` resolved inside the work dir; absolute paths, `..` and symlinks that escape are refused."""
@@ -96,9 +152,19 @@ class StepContext:
         return resolved
 
     def check_abort(self) -> None:
-        """Raise when the promotion is being aborted (SIGTERM/SIGINT); long steps call this between units of work."""
+        """Raise when the promotion is aborted (SIGTERM/SIGINT) or the step's time is up; long steps call this
+        between units of work."""
         if self.abort.is_set():
             raise StepAborted(f"step {self.alias or '?'} aborted")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise StepTimedOut(f"step {self.alias or '?'} ran out of time (retry.timeout)")
+
+    def sleep(self, seconds: float) -> None:
+        """Wait, but wake at once on abort (then raise) and never past the deadline."""
+        if self.deadline is not None:
+            seconds = min(seconds, max(0.0, self.deadline - time.monotonic()))
+        self.abort.wait(max(0.0, seconds))
+        self.check_abort()
 
 
 class StepAborted(StepError):
@@ -112,3 +178,165 @@ class Step(Protocol[ConfigT_contra]):
     config_model: ClassVar[type[StepConfig]]
 
     def run(self, ctx: StepContext, config: ConfigT_contra) -> StepResult: ...
+
+
+def validate_config(step: str, model: type[ConfigT], data: Mapping[str, Any]) -> ConfigT:
+    """The evaluated config as the step's typed model, checked as Kargo checks it against the step's JSON Schema.
+
+    JSON rules: strict types (no "5" for 5, no "true" for true), wire names only (inPath, not in_path).
+    Raises StepConfigError with every problem, each with its field path under `config`.
+    """
+    try:
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise StepConfigError(step, [Problem(path="config", message=f"not JSON data: {err}")]) from err
+    try:
+        return model.model_validate_json(text, strict=True, by_alias=True, by_name=False)
+    except ValidationError as err:
+        errors = err.errors(include_url=False)
+        locs = [tuple(p for p in e["loc"] if not _is_union_tag(p)) for e in errors]
+        raise StepConfigError(step, [_problem(model, e) for e in errors], locs) from None
+
+
+def _problem(model: type[BaseModel], error: Any) -> Problem:
+    loc = tuple(p for p in error["loc"] if not _is_union_tag(p))
+    path = "config" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+    kind = error["type"]
+    if kind == "missing":
+        return Problem(path=path, message="required field is missing")
+    if kind == "extra_forbidden":
+        known = _wire_names(model, loc[:-1])
+        hint = did_you_mean(str(loc[-1]), known) or (
+            ("known fields: " + ", ".join(sorted(known))) if known else ""
+        )
+        return Problem(path=path, message="unknown field", hint=hint)
+    if kind in _EXPECTED:
+        return Problem(
+            path=path, message=f"expected {_EXPECTED[kind]}, found {json.dumps(error.get('input'))[:60]}"
+        )
+    if kind == "string_too_short":
+        return Problem(path=path, message="must not be empty")
+    if kind == "too_short":
+        least = (error.get("ctx") or {}).get("min_length", 1)
+        return Problem(path=path, message=f"must have at least {least} item{'s' if least != 1 else ''}")
+    message = str(error.get("msg", ""))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return Problem(path=path, message=message)
+
+
+_EXPECTED = {
+    "string_type": "a string",
+    "bool_type": "a boolean (true or false)",
+    "bool_parsing": "a boolean (true or false)",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+}
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic names the union member it tried (e.g. "str", "list[str]"); the config has no such key.
+    return isinstance(part, str) and (part in ("str", "int", "bool", "float") or "[" in part)
+
+
+def _wire_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None:
+            return []
+        if isinstance(part, int):
+            continue
+        found = next((f for n, f in current.model_fields.items() if part in (f.alias, n)), None)
+        current = _model_in(found.annotation) if found is not None else None
+    if current is None:
+        return []
+    return [f.alias or n for n, f in current.model_fields.items()]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+# How often a step waiting on a child process looks at the abort event and its deadline.
+_POLL_SECONDS = 0.05
+# After SIGTERM, how long a child gets to exit before SIGKILL.
+_TERM_GRACE_SECONDS = 2.0
+
+
+def run_command(
+    ctx: StepContext,
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    check: bool = True,
+    what: str = "",
+) -> subprocess.CompletedProcess[str]:
+    """Run `args` to completion, as every step should spawn a process.
+
+    The child runs in its own process group, which gets SIGTERM (then SIGKILL) when the promotion aborts
+    (StepAborted) or the step passes its deadline (StepTimedOut). `env` replaces ctx.env when given. A tool
+    not installed is a TerminalStepError; exit != 0 with `check` a StepError carrying the tool's stderr.
+    """
+    label = what or " ".join(args[:2])
+    ctx.check_abort()
+    try:
+        child = subprocess.Popen(
+            list(args),
+            cwd=cwd,
+            env=dict(env if env is not None else ctx.env),
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    except FileNotFoundError as err:
+        raise TerminalStepError(f"{label}: {args[0]!r} is not installed or not on PATH") from err
+    except OSError as err:
+        raise StepError(f"{label}: cannot run {args[0]!r}: {err.strerror or err}") from err
+    pending = input
+    while True:
+        try:
+            stdout, stderr = child.communicate(pending, timeout=_POLL_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            pending = None  # communicate() goes on feeding what it started sending
+            try:
+                ctx.check_abort()
+            except StepError as stop:
+                _stop(child)
+                raise type(stop)(f"{label}: {stop}; the child process was stopped") from None
+    if check and child.returncode != 0:
+        detail = stderr.strip() or stdout.strip() or f"exit status {child.returncode}"
+        raise StepError(f"{label} failed (exit {child.returncode}): {detail}")
+    return subprocess.CompletedProcess(list(args), child.returncode, stdout, stderr)
+
+
+def _stop(child: subprocess.Popen[str]) -> None:
+    """SIGTERM to the child's whole process group (git spawns helpers), SIGKILL after a grace period."""
+    for sig, grace in ((signal.SIGTERM, _TERM_GRACE_SECONDS), (signal.SIGKILL, None)):
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            child.communicate(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    child.communicate()

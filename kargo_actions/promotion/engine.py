@@ -1,0 +1,536 @@
+"""The promotion engine: runs a Stage's expanded steps in one work dir, as Kargo's local orchestrator does.
+
+Per step, just before it runs: its variables (the Promotion's, then its own), its `if`, and its config are
+evaluated; the config is checked against the step's model; the step runs with its retry policy. Outputs go
+to `outputs[alias]` (and, for compose-output inside a task, to the task's alias). Statuses, the final phase
+and the `if` defaults are Kargo's; an abort (a threading.Event the CLI sets on SIGTERM/SIGINT) stops the
+running step and ends the promotion Aborted.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem
+from kargo_actions.expressions import (
+    CONFIG_MAP_ENV_PREFIX,
+    SECRET_ENV_PREFIX,
+    Environment,
+    ExpressionError,
+    Function,
+    KargoEnvironment,
+    environ_provider,
+    render_template,
+)
+from kargo_actions.expressions.errors import EvalFailure
+from kargo_actions.expressions.kargo import MetadataProvider
+from kargo_actions.model.fields import parse_go_duration
+from kargo_actions.model.freight import Freight
+from kargo_actions.model.project import Project
+from kargo_actions.model.stage import Stage
+from kargo_actions.promotion.registry import get_step
+from kargo_actions.promotion.result import SEVERITY, PromotionPhase, PromotionResult, StepRun
+from kargo_actions.promotion.steps.base import (
+    Step,
+    StepAborted,
+    StepConfigError,
+    StepContext,
+    StepError,
+    StepFailed,
+    StepResult,
+    StepStatus,
+    StepTimedOut,
+    TerminalStepError,
+    validate_config,
+)
+from kargo_actions.promotion.tasks import ALIAS_SEPARATOR, PlannedStep, PromotionPlan, plan_promotion
+
+StepResolver = Callable[[str], Step[Any]]
+StepObserver = Callable[[StepRun], None]
+
+_FAILED = frozenset({StepStatus.FAILED, StepStatus.ERRORED})
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the engine waits and what it hands to steps and expressions."""
+
+    poll_interval: float = 5.0  # between runs of a step that reports Running (waiting on something)
+    retry_backoff: float = 1.0  # first wait before retrying an errored step; doubles up to the max
+    retry_backoff_max: float = 30.0
+    env: Mapping[str, str] | None = (
+        None  # the environment of steps and of secret()/configMap(); default os.environ
+    )
+    ui_base_url: str = ""
+    rollback: bool = False
+    stage_metadata: MetadataProvider | None = None
+    on_step: StepObserver | None = None  # called after each step, e.g. to print progress
+
+
+@dataclass(frozen=True)
+class PromotionRun:
+    """What a promotion is about: project, stage, the Freight, who asked, and where steps work."""
+
+    project: str
+    stage: str
+    name: str
+    target_freight: Freight | None
+    freight: Sequence[Freight]
+    actor: str
+    work_dir: Path
+    abort: threading.Event = field(default_factory=threading.Event)
+    # Values known before any step runs (`step run --context`): already evaluated, never templates.
+    preset_vars: Mapping[str, Any] = field(default_factory=dict)
+    preset_outputs: Mapping[str, Any] = field(default_factory=dict)
+    preset_task_outputs: Mapping[str, Any] | None = None
+
+
+def run_promotion(
+    project: Project,
+    stage: Stage,
+    freight: Freight,
+    *,
+    work_dir: Path,
+    name: str = "",
+    freight_collection: Sequence[Freight] = (),
+    actor: str = "",
+    abort: threading.Event | None = None,
+    options: EngineOptions | None = None,
+    resolve_step: StepResolver = get_step,
+) -> PromotionResult:
+    """Promote `freight` into `stage`: expand its template, run every step, return the typed result.
+
+    Raises InvalidInputError before any step runs when the template cannot be expanded (a missing task or
+    required variable) or the work dir is unusable; everything that goes wrong later is in the result.
+    """
+    plan = plan_promotion(project, stage)
+    run = PromotionRun(
+        project=project.name,
+        stage=stage.name,
+        name=name or f"{stage.name}.{freight.name[:7]}",
+        target_freight=freight,
+        freight=_collection(freight, freight_collection),
+        actor=actor,
+        work_dir=prepare_work_dir(work_dir),
+        abort=abort if abort is not None else threading.Event(),
+    )
+    return Engine(run, options or EngineOptions(), resolve_step, project).run(plan)
+
+
+def _collection(target: Freight, others: Sequence[Freight]) -> list[Freight]:
+    """The target Freight plus the Stage's current Freight of every other origin (Kargo's collection)."""
+    kept = [f for f in others if f.origin != target.origin and f.name != target.name]
+    return [target, *kept]
+
+
+def prepare_work_dir(work_dir: Path) -> Path:
+    if work_dir.exists() and not work_dir.is_dir():
+        raise InvalidInputError([Problem(file=str(work_dir), message="the work dir is not a directory")])
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InvalidInputError(
+            [Problem(file=str(work_dir), message=f"cannot create the work dir: {err.strerror or err}")]
+        ) from err
+    return work_dir
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Outcome(Exception):
+    """Ends one step early with its final status (raised inside Engine._step, never outside)."""
+
+    def __init__(self, status: StepStatus, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.problems = tuple(problems)
+
+
+@dataclass
+class _Progress:
+    """The mutable bookkeeping of one step while it runs."""
+
+    attempts: int = 0
+    errors: int = 0
+    run_seconds: float = 0.0
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Engine:
+    """Runs a PromotionPlan for one PromotionRun; create one per promotion."""
+
+    def __init__(
+        self,
+        run: PromotionRun,
+        options: EngineOptions,
+        resolve_step: StepResolver = get_step,
+        project: Project | None = None,
+    ) -> None:
+        self.run_info = run
+        self.options = options
+        self.resolve_step = resolve_step
+        self.project = project
+        self.env: Mapping[str, str] = dict(options.env if options.env is not None else os.environ)
+        self.secrets = environ_provider(SECRET_ENV_PREFIX, self.env)
+        self.config_maps = environ_provider(CONFIG_MAP_ENV_PREFIX, self.env)
+        self.state: dict[str, Any] = dict(run.preset_outputs)
+        self.runs: list[StepRun] = []
+
+    def run(self, plan: PromotionPlan) -> PromotionResult:
+        """Run every step of the plan in order and decide the phase."""
+        started = _now()
+        impls, problems = self._resolve(plan.steps)
+        if problems:
+            return self._result(
+                started, PromotionPhase.ERRORED, "; ".join(r.message for r in problems), problems
+            )
+        aborted = False
+        for planned in plan.steps:
+            if self.run_info.abort.is_set():
+                aborted = True
+                break
+            step_run = self._step(planned, plan, impls[planned.uses])
+            self.runs.append(step_run)
+            if self.options.on_step is not None:
+                self.options.on_step(step_run)
+            if step_run.status is StepStatus.ABORTED:
+                aborted = True
+                break
+        phase, message = self._final_phase(aborted)
+        return self._result(started, phase, message, ())
+
+    def _result(
+        self, started: datetime, phase: PromotionPhase, message: str, extra: Sequence[StepRun]
+    ) -> PromotionResult:
+        target = self.run_info.target_freight
+        return PromotionResult(
+            name=self.run_info.name,
+            stage=self.run_info.stage,
+            freight=target.name if target is not None else "",
+            phase=phase,
+            message=message,
+            steps=(*self.runs, *extra),
+            outputs=dict(self.state),
+            actor=self.run_info.actor,
+            started_at=started,
+            finished_at=_now(),
+        )
+
+    def _resolve(self, steps: Sequence[PlannedStep]) -> tuple[dict[str, Step[Any]], list[StepRun]]:
+        """Every step's implementation before anything runs: a name that does not exist stops the promotion
+        up front (Kargo would run up to it, leaving half a promotion behind)."""
+        impls: dict[str, Step[Any]] = {}
+        failed: list[StepRun] = []
+        for planned in steps:
+            if planned.uses in impls:
+                continue
+            try:
+                impls[planned.uses] = self.resolve_step(planned.uses)
+            except InvalidInputError as err:
+                found = err.problems[0] if err.problems else Problem(message=str(err))
+                problem = self._at(planned, "uses", message=found.message, hint=found.hint)
+                failed.append(
+                    StepRun(
+                        alias=planned.alias,
+                        uses=planned.uses,
+                        status=StepStatus.ERRORED,
+                        message=str(problem),
+                        task=planned.task,
+                        problems=(problem,),
+                    )
+                )
+        return impls, failed
+
+    def _at(self, planned: PlannedStep, *loc: str | int, message: str, hint: str = "") -> Problem:
+        if planned.source is None:
+            shown = ".".join(str(p) for p in loc)
+            return Problem(path=f"step {planned.alias!r}: {shown}".rstrip(": "), message=message, hint=hint)
+        return planned.source.problem(self.project, *loc, message=message, hint=hint)
+
+    def _step(self, planned: PlannedStep, plan: PromotionPlan, step: Step[Any]) -> StepRun:
+        started_at = _now()
+        clock = time.perf_counter()
+        progress = _Progress()
+        try:
+            status, message, problems = self._attempt_all(planned, plan, step, progress)
+        except _Outcome as outcome:
+            status, message, problems = outcome.status, outcome.message, outcome.problems
+        return StepRun(
+            alias=planned.alias,
+            uses=planned.uses,
+            status=status,
+            message=message,
+            outputs=progress.outputs,
+            started_at=started_at,
+            finished_at=_now(),
+            duration=time.perf_counter() - clock,
+            run_seconds=progress.run_seconds,
+            attempts=progress.attempts,
+            error_count=progress.errors,
+            continue_on_error=planned.continue_on_error,
+            task=planned.task,
+            problems=problems,
+        )
+
+    def _attempt_all(
+        self, planned: PlannedStep, plan: PromotionPlan, step: Step[Any], progress: _Progress
+    ) -> tuple[StepStatus, str, tuple[Problem, ...]]:
+        if not planned.if_ and self._has_failures():
+            return StepStatus.SKIPPED, "skipped: an earlier step failed", ()
+        variables = self._vars(planned, plan)
+        if planned.if_ and not self._condition(planned, variables):
+            return StepStatus.SKIPPED, f"skipped: `if` is false ({planned.if_})", ()
+        data = self._config(planned, variables)
+        try:
+            config = validate_config(planned.uses, step.config_model, data)
+        except StepConfigError as err:
+            located = tuple(
+                self._at(planned, "config", *loc, message=p.message, hint=p.hint)
+                for p, loc in zip(err.problems, err.locs, strict=True)
+            )
+            count = f"{len(located)} problem{'s' if len(located) != 1 else ''}"
+            text = f"invalid config for step {planned.alias!r} ({planned.uses}), {count}: " + "; ".join(
+                map(str, located)
+            )
+            return StepStatus.FAILED, text, located
+        return self._execute(planned, step, config, progress)
+
+    def _execute(
+        self, planned: PlannedStep, step: Step[Any], config: Any, progress: _Progress
+    ) -> tuple[StepStatus, str, tuple[Problem, ...]]:
+        """Run the step with its retry policy until it succeeds, fails for good, times out or is aborted."""
+        retry = planned.retry
+        threshold = max(1, retry.error_threshold if retry is not None else 1)  # Kargo reads 0 as the default
+        timeout = parse_go_duration(retry.timeout).total_seconds() if retry and retry.timeout else 0.0
+        start = time.monotonic()
+        deadline = start + timeout if timeout > 0 else None
+        backoff = self.options.retry_backoff
+        alias = planned.alias
+        while True:
+            ctx = self._context(planned, deadline)
+            progress.attempts += 1
+            clock = time.perf_counter()
+            try:
+                result = step.run(ctx, config)
+            except StepAborted as err:
+                return StepStatus.ABORTED, str(err), ()
+            except StepTimedOut:
+                return (
+                    StepStatus.ERRORED,
+                    f"step {alias!r} timed out after {retry.timeout if retry else ''}",
+                    (),
+                )
+            except StepFailed as err:
+                return StepStatus.FAILED, str(err), ()
+            except StepConfigError as err:
+                return StepStatus.FAILED, str(err), err.problems
+            except TerminalStepError as err:
+                return StepStatus.ERRORED, f"an unrecoverable error occurred: {err}", ()
+            except StepError as err:
+                result = StepResult(StepStatus.ERRORED, str(err))
+            except KargoActionsError as err:  # bad input found by the step itself (e.g. an expression)
+                return StepStatus.ERRORED, f"an unrecoverable error occurred: {err}", ()
+            except Exception as err:  # a bug in a step must end as a recorded Errored step, not a crash
+                return (
+                    StepStatus.ERRORED,
+                    f"unexpected error in step {alias!r}: {type(err).__name__}: {err}",
+                    (),
+                )
+            finally:
+                progress.run_seconds += time.perf_counter() - clock
+            self._store_outputs(planned, step, result.outputs)
+            progress.outputs = dict(result.outputs)
+            if result.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED, StepStatus.FAILED):
+                return result.status, result.message, ()
+            if result.status is StepStatus.ABORTED:
+                return StepStatus.ABORTED, result.message or f"step {alias!r} aborted", ()
+            wait = self.options.poll_interval if result.retry_after is None else result.retry_after
+            if result.status is StepStatus.ERRORED:
+                progress.errors += 1
+                if progress.errors >= threshold:
+                    prefix = f"step {alias!r} met error threshold of {threshold}: " if threshold > 1 else ""
+                    return StepStatus.ERRORED, prefix + (result.message or "no details provided"), ()
+                wait, backoff = backoff, min(backoff * 2, self.options.retry_backoff_max)
+            if deadline is not None and time.monotonic() + wait > deadline:
+                return (
+                    StepStatus.ERRORED,
+                    f"step {alias!r} timed out after {retry.timeout if retry else ''}",
+                    (),
+                )
+            if self.run_info.abort.wait(wait):
+                return StepStatus.ABORTED, f"step {alias!r} aborted while waiting to run again", ()
+
+    def _context(self, planned: PlannedStep, deadline: float | None) -> StepContext:
+        info = self.run_info
+        return StepContext(
+            work_dir=info.work_dir,
+            project=info.project,
+            stage=info.stage,
+            promotion=info.name,
+            alias=planned.alias,
+            actor=info.actor,
+            target_freight=info.target_freight,
+            freight=info.freight,
+            env=self.env,
+            abort=info.abort,
+            deadline=deadline,
+            outputs=dict(self.state),
+        )
+
+    def _store_outputs(self, planned: PlannedStep, step: Step[Any], outputs: Mapping[str, Any]) -> None:
+        self.state[planned.alias] = dict(outputs)
+        # Kargo's task output propagation: compose-output inside a task also speaks for the task.
+        if planned.task and getattr(step, "propagates_task_outputs", False):
+            merged = self.state.get(planned.task)
+            self.state[planned.task] = {**(merged if isinstance(merged, dict) else {}), **outputs}
+
+    def _has_failures(self) -> bool:
+        """Kargo's test for an empty `if` and for success()/failure(): a Failed or Errored step that did
+        not set continueOnError."""
+        return any(r.status in _FAILED and not r.continue_on_error for r in self.runs)
+
+    def _task_outputs(self, planned: PlannedStep) -> dict[str, Any] | None:
+        if not planned.task:
+            preset = self.run_info.preset_task_outputs
+            return dict(preset) if preset is not None else None
+        prefix = planned.task + ALIAS_SEPARATOR
+        return {
+            alias[len(prefix) :]: value for alias, value in self.state.items() if alias.startswith(prefix)
+        }
+
+    def _environment(self, planned: PlannedStep, variables: dict[str, Any], *, outputs: bool) -> Environment:
+        """The expression environment of one step; `variables` is shared, so vars evaluated one by one see
+        the ones before."""
+        info = self.run_info
+        kargo = KargoEnvironment(
+            project=info.project,
+            stage=info.stage,
+            promotion=info.name,
+            target_freight=info.target_freight,
+            actor=info.actor,
+            rollback=self.options.rollback,
+            step_alias=planned.alias,
+            ui_base_url=self.options.ui_base_url,
+            outputs=self.state if outputs else None,
+            task_outputs=self._task_outputs(planned) if outputs else None,
+            freight=info.freight,
+            secrets=self.secrets,
+            config_maps=self.config_maps,
+            stage_metadata=self.options.stage_metadata,
+        )
+        names = kargo.variables()
+        names["vars"] = variables
+        functions = {**kargo.functions(), **self._status_functions(planned)}
+        return Environment(names, functions, kargo.limits)
+
+    def _status_functions(self, planned: PlannedStep) -> dict[str, Function]:
+        """success()/failure() over every earlier step (continueOnError ones do not count), and status(alias),
+        which inside a task sees only that task's steps, by their short alias (as Kargo)."""
+        scoped: dict[str, str] = {}
+        for r in self.runs:
+            namespace, _, short = r.alias.rpartition(ALIAS_SEPARATOR)
+            if namespace == planned.task:
+                scoped[short] = str(r.status)
+        failed = self._has_failures()
+
+        def status(args: list[Any]) -> Any:
+            alias = args[0]
+            if not isinstance(alias, str) or not alias:
+                raise EvalFailure("status(): the step alias must be a non-empty string")
+            return scoped.get(alias, "")
+
+        return {
+            "success": Function("success", lambda ev, args: not failed, 0, 0, ""),
+            "failure": Function("failure", lambda ev, args: failed, 0, 0, ""),
+            "status": Function("status", lambda ev, args: status(args), 1, 1, "stepAlias"),
+        }
+
+    def _vars(self, planned: PlannedStep, plan: PromotionPlan) -> dict[str, Any]:
+        """The Promotion's vars (no outputs visible), then the step's own (outputs visible), later winning."""
+        variables: dict[str, Any] = dict(self.run_info.preset_vars)
+        for outputs, declared in ((False, plan.vars), (True, planned.vars)):
+            if not declared:
+                continue
+            env = self._environment(planned, variables, outputs=outputs)
+            for var in declared:
+                try:
+                    variables[var.name] = render_template(var.value or "", env)
+                except ExpressionError as err:
+                    raise _Outcome(
+                        StepStatus.ERRORED,
+                        f"step {planned.alias!r}: variable {var.name!r}: {err.message}"
+                        f" (in {err.text!r} at column {err.column})",
+                    ) from None
+        return variables
+
+    def _condition(self, planned: PlannedStep, variables: dict[str, Any]) -> bool:
+        env = self._environment(planned, variables, outputs=True)
+        try:
+            value = render_template(planned.if_, env)
+        except ExpressionError as err:
+            problem = self._at(
+                planned, "if", message=f"{err.message} (in {err.text!r} at column {err.column})"
+            )
+            raise _Outcome(StepStatus.ERRORED, str(problem), (problem,)) from None
+        if not isinstance(value, bool):
+            hint = "write the condition as ${{ expression }}" if isinstance(value, str) else ""
+            problem = self._at(
+                planned, "if", message=f"`if` must evaluate to a boolean, got {value!r}", hint=hint
+            )
+            raise _Outcome(StepStatus.ERRORED, str(problem), (problem,))
+        return value
+
+    def _config(self, planned: PlannedStep, variables: dict[str, Any]) -> dict[str, Any]:
+        """The config with every expression evaluated (keys never are); an error names the field."""
+        env = self._environment(planned, variables, outputs=True)
+
+        def render(value: Any, loc: tuple[str | int, ...]) -> Any:
+            if isinstance(value, str):
+                try:
+                    return render_template(value, env)
+                except ExpressionError as err:
+                    problem = self._at(
+                        planned,
+                        "config",
+                        *loc,
+                        message=f"{err.message} (in {err.text!r} at column {err.column})",
+                        hint=err.hint,
+                    )
+                    raise _Outcome(StepStatus.ERRORED, str(problem), (problem,)) from None
+            if isinstance(value, Mapping):
+                return {key: render(item, (*loc, key)) for key, item in value.items()}
+            if isinstance(value, list | tuple):
+                return [render(item, (*loc, i)) for i, item in enumerate(value)]
+            return value
+
+        rendered = render(dict(planned.config or {}), ())
+        assert isinstance(rendered, dict)
+        return rendered
+
+    def _final_phase(self, aborted: bool) -> tuple[PromotionPhase, str]:
+        """Kargo's rule: the worst status of the steps without continueOnError decides, with its message."""
+        if aborted:
+            last = next((r for r in reversed(self.runs) if r.status is StepStatus.ABORTED), None)
+            return PromotionPhase.ABORTED, last.message if last else "aborted before the next step started"
+        worst = StepStatus.SUCCEEDED
+        message = ""
+        for r in self.runs:
+            if not r.continue_on_error and SEVERITY[r.status] > SEVERITY[worst]:
+                worst, message = r.status, r.message
+        phase = {
+            StepStatus.SUCCEEDED: PromotionPhase.SUCCEEDED,
+            StepStatus.SKIPPED: PromotionPhase.SUCCEEDED,
+            StepStatus.ABORTED: PromotionPhase.ABORTED,
+            StepStatus.FAILED: PromotionPhase.FAILED,
+        }.get(worst, PromotionPhase.ERRORED)
+        return phase, message

@@ -1,0 +1,168 @@
+"""Expand a Stage's promotion template into the flat list of steps a Promotion runs (Kargo's inflation).
+
+A `task:` step becomes the steps of its PromotionTask / ClusterPromotionTask, each named
+`<task alias>::<step alias>`, with the task's variables resolved as Kargo resolves them: a task default
+yields to a value the Stage or template sets, the task step's own vars come next, the inner step's last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.model.project import Project
+from kargo_actions.model.promotion_task import PromotionStep, PromotionVar, StepRetry
+from kargo_actions.model.stage import Stage
+
+ALIAS_SEPARATOR = "::"
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a step is written: a manifest (kind, name) and the field path of the step in it."""
+
+    kind: str
+    name: str
+    path: Loc
+
+    def problem(self, project: Project | None, *sub: str | int, message: str, hint: str = "") -> Problem:
+        """A Problem at this step (or a field under it), with file:line:col when the project knows them."""
+        where = (self.path, *sub)
+        loc: Loc = tuple(p for part in where for p in (part if isinstance(part, tuple) else (part,)))
+        base = project.locate(self.kind, self.name, loc) if project is not None else Problem(path=_shown(loc))
+        return Problem(
+            file=base.file,
+            line=base.line,
+            col=base.col,
+            path=f"{self.kind}/{self.name}: {base.path or _shown(loc)}",
+            message=message,
+            hint=hint,
+        )
+
+
+def _shown(loc: Loc) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One step as the engine runs it: alias, the step it uses, its condition, policy, vars and raw config."""
+
+    alias: str
+    uses: str
+    if_: str = ""
+    continue_on_error: bool = False
+    retry: StepRetry | None = None
+    vars: tuple[PromotionVar, ...] = ()
+    config: Mapping[str, Any] | None = None
+    task: str = ""  # the alias of the task step it came from: its outputs namespace
+    source: Source | None = None
+
+    @property
+    def short_alias(self) -> str:
+        """The alias inside its task (what task.outputs and status() know it by)."""
+        return self.alias.split(ALIAS_SEPARATOR, 1)[1] if self.task else self.alias
+
+
+@dataclass(frozen=True)
+class PromotionPlan:
+    """The Promotion's variables (Stage vars, then template vars) and its expanded steps."""
+
+    vars: tuple[PromotionVar, ...] = ()
+    steps: tuple[PlannedStep, ...] = ()
+
+
+def plan_promotion(project: Project, stage: Stage) -> PromotionPlan:
+    """The plan of one promotion into `stage`; InvalidInputError for a missing task or required variable."""
+    template = stage.spec.promotion_template
+    promotion_vars = (*stage.spec.vars, *(template.spec.vars if template else ()))
+    if template is None:
+        return PromotionPlan(vars=tuple(promotion_vars))
+    base: Loc = ("spec", "promotionTemplate", "spec", "steps")
+    steps: list[PlannedStep] = []
+    problems: list[Problem] = []
+    for index, step in enumerate(template.spec.steps):
+        source = Source("Stage", stage.name, (*base, index))
+        alias = step.alias(index)
+        if step.task is None:
+            steps.append(_planned(step, alias, tuple(step.vars), "", source))
+            continue
+        task = project.task(step.task)
+        if task is None:
+            problems.append(
+                source.problem(
+                    project, "task", "name", message=f"{step.task.kind} {step.task.name!r} does not exist"
+                )
+            )
+            continue
+        task_vars, missing = _task_vars(task.spec.vars, promotion_vars, step.vars)
+        problems.extend(
+            source.problem(
+                project,
+                "task",
+                message=f"{step.task.kind} {task.name!r} requires variable {name!r}, which is not set",
+                hint="set it in this step's vars, the promotionTemplate's vars or the Stage's vars",
+            )
+            for name in missing
+        )
+        for inner_index, inner in enumerate(task.spec.steps):
+            inner_source = Source(step.task.kind, task.name, ("spec", "steps", inner_index))
+            inner_alias = f"{alias}{ALIAS_SEPARATOR}{inner.alias(inner_index)}"
+            steps.append(_planned(inner, inner_alias, (*task_vars, *inner.vars), alias, inner_source))
+    seen: dict[str, PlannedStep] = {}
+    for planned in steps:
+        if planned.alias in seen and planned.source is not None:
+            problems.append(
+                planned.source.problem(
+                    project,
+                    "as",
+                    message=f"two steps are named {planned.alias!r}",
+                    hint="give each a unique `as`",
+                )
+            )
+        seen[planned.alias] = planned
+    if problems:
+        raise InvalidInputError(problems)
+    return PromotionPlan(vars=tuple(promotion_vars), steps=tuple(steps))
+
+
+def _planned(
+    step: PromotionStep, alias: str, vars: tuple[PromotionVar, ...], task: str, source: Source
+) -> PlannedStep:
+    assert step.uses is not None  # the models guarantee it for steps that are not task references
+    return PlannedStep(
+        alias=alias,
+        uses=step.uses,
+        if_=step.if_ or "",
+        continue_on_error=step.continue_on_error,
+        retry=step.retry,
+        vars=vars,
+        config=step.config,
+        task=task,
+        source=source,
+    )
+
+
+def _task_vars(
+    declared: Sequence[PromotionVar],
+    promotion_vars: Sequence[PromotionVar],
+    step_vars: Sequence[PromotionVar],
+) -> tuple[tuple[PromotionVar, ...], list[str]]:
+    """The vars a task's steps start with (defaults the Promotion does not set, then the task step's vars),
+    and the required variables nobody sets."""
+    set_by_promotion = {v.name for v in promotion_vars if v.value}
+    set_by_step = {v.name for v in step_vars if v.value}
+    defaults: list[PromotionVar] = []
+    missing: list[str] = []
+    for var in declared:
+        if var.name in set_by_promotion:
+            continue
+        if var.value:
+            defaults.append(var)
+        elif var.name not in set_by_step:
+            missing.append(var.name)
+    return (*defaults, *step_vars), missing

@@ -47,7 +47,7 @@ from kargo_actions.discovery.ratelimit import (
     parse_hub_quota,
     parse_retry_after,
 )
-from kargo_actions.errors import FailedError, InvalidInputError, Problem
+from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,8 @@ class ImageDiscoveryError(FailedError):
         super().__init__(f"image {repo_url}: {cause}" + (f" ({hint})" if hint else ""))
 
 
-class RegistryUnreachableError(ImageDiscoveryError):
-    """The registry did not answer: connection refused, reset or timed out."""
+class RegistryUnreachableError(ImageDiscoveryError, RetryableError):
+    """The registry did not answer: connection refused, reset or timed out. A later run may succeed."""
 
 
 class DnsError(RegistryUnreachableError):
@@ -107,11 +107,11 @@ class MalformedResponseError(ImageDiscoveryError):
     """The registry answered something that is not the distribution API's JSON."""
 
 
-class RateLimitedError(ImageDiscoveryError):
+class RateLimitedError(ImageDiscoveryError, RetryableError):
     """429 after every retry, or Docker Hub's pull quota used up."""
 
 
-class RegistryServerError(ImageDiscoveryError):
+class RegistryServerError(ImageDiscoveryError, RetryableError):
     """5xx after every retry, or another unexpected status."""
 
 

@@ -525,3 +525,26 @@ def test_pacing_and_page_cap_come_from_the_environment(tmp_path: Path) -> None:
         assert s.limiter("ghcr.io").rate == 5.0
     with pytest.raises(InvalidInputError, match="KARGO_ACTIONS_REGISTRY_RATE: '-1' is not a positive number"):
         RegistrySession(cache=MetadataCache(tmp_path), env={"KARGO_ACTIONS_REGISTRY_RATE": "-1"})
+
+
+@pytest.mark.parametrize(
+    ("kind", "retryable"),
+    [
+        (RegistryUnreachableError, True),
+        (DnsError, True),
+        (RateLimitedError, True),
+        (RegistryServerError, True),
+        (TlsError, False),
+        (AuthenticationError, False),
+        (ForbiddenError, False),
+        (RepositoryNotFoundError, False),
+        (MalformedResponseError, False),
+    ],
+)
+def test_transient_failures_are_retryable_errors(kind: type[Exception], retryable: bool) -> None:
+    from kargo_actions.errors import ExitCode, RetryableError
+
+    err = kind("ghcr.io/org/app", "cause")
+    assert isinstance(err, RetryableError) is retryable
+    assert str(err) == "image ghcr.io/org/app: cause"
+    assert getattr(err, "exit_code", None) == ExitCode.FAILED

@@ -93,9 +93,9 @@ class FreightRecord(Freight):
         return cls.model_validate({**data, "schemaVersion": SCHEMA_VERSION})
 
     def freight(self) -> Freight:
-        return Freight.model_validate(
-            self.model_dump(by_alias=True, exclude_none=True, exclude={"schema_version"})
-        )
+        """The Freight without re-validating: every field was validated with the same types just now."""
+        values = {name: getattr(self, name) for name in Freight.model_fields}
+        return Freight.model_construct(self.model_fields_set - {"schema_version"}, **values)
 
 
 class AliasRecord(RecordModel):
@@ -273,6 +273,21 @@ def dump_record(record: KargoModel) -> bytes:
 ModelT = TypeVar("ModelT", bound=KargoModel)
 
 
+def load_freight(data: bytes, where: str) -> Freight:
+    """A Freight record file as a Freight: one JSON parse and one validation (the hot path of listing)."""
+    try:
+        raw = json.loads(data)
+    except ValueError as err:
+        raise _diagnose(FreightRecord, data, where, None) from err
+    if not isinstance(raw, dict) or raw.get("schemaVersion") != SCHEMA_VERSION:
+        raise _diagnose(FreightRecord, data, where, None)
+    del raw["schemaVersion"]
+    try:
+        return Freight.model_validate(raw)
+    except ValidationError as err:
+        raise _diagnose(FreightRecord, data, where, err) from err
+
+
 def load_record(model: type[ModelT], data: bytes, where: str) -> ModelT:
     """Parse one record file; every failure names the file (`where`) and says how to fix it."""
     try:
@@ -281,7 +296,9 @@ def load_record(model: type[ModelT], data: bytes, where: str) -> ModelT:
         raise _diagnose(model, data, where, err) from err
 
 
-def _diagnose(model: type[KargoModel], data: bytes, where: str, err: ValidationError) -> LedgerRecordError:
+def _diagnose(
+    model: type[KargoModel], data: bytes, where: str, err: ValidationError | None
+) -> LedgerRecordError:
     try:
         raw = json.loads(data)
     except ValueError as json_err:
@@ -304,6 +321,16 @@ def _diagnose(model: type[KargoModel], data: bytes, where: str, err: ValidationE
                     message=f"written by a newer kargo-actions (schemaVersion {version}; "
                     f"this version reads {SCHEMA_VERSION})",
                     hint="upgrade kargo-actions to read this ledger",
+                )
+            ]
+        )
+    if err is None:
+        return LedgerRecordError(
+            [
+                Problem(
+                    file=where,
+                    path="schemaVersion",
+                    message=f"missing or not a schema version this kargo-actions reads ({SCHEMA_VERSION})",
                 )
             ]
         )

@@ -37,6 +37,7 @@ from kargo_actions.ledger.records import (
     discovered_path,
     dump_record,
     freight_path,
+    load_freight,
     load_record,
     promotion_path,
     stage_path,
@@ -238,8 +239,21 @@ class Snapshot:
                     result.append(FreightEntry(wh.name, entry.name.removesuffix(".json"), entry.oid))
         return result
 
-    def freight_records(self, entries: Iterable[FreightEntry]) -> ReadResult[FreightRecord]:
-        return self._load_blobs(FreightRecord, [(freight_path(e.warehouse, e.id), e.blob) for e in entries])
+    def freight_records(self, entries: Iterable[FreightEntry]) -> ReadResult[Freight]:
+        """Freight records in one round trip; names come from the tree, so paths need no re-checking."""
+        items = [(f"freight/{e.warehouse}/{e.id}.json", e.blob) for e in entries]
+        records: list[Freight] = []
+        problems: list[Problem] = []
+        for (path, _), obj in zip(items, self.git.reader.get_many([spec for _, spec in items]), strict=True):
+            try:
+                if obj is None:
+                    raise LedgerRecordError(
+                        [Problem(file=f"{self.where}:{path}", message="object is missing")]
+                    )
+                records.append(load_freight(obj[1], f"{self.where}:{path}"))
+            except LedgerRecordError as err:
+                problems.extend(err.problems)
+        return ReadResult(records, problems)
 
     def find_freight(self, fid: str) -> FreightEntry | None:
         if self.commit is None:
@@ -428,8 +442,7 @@ class Ledger:
         return ReadResult(items, [*states.problems, *read.problems])
 
     @staticmethod
-    def _with_status(record: FreightRecord, states: Iterable[StageStateRecord]) -> Freight:
-        freight = record.freight()
+    def _with_status(freight: Freight, states: Iterable[StageStateRecord]) -> Freight:
         status = freight_status(freight.name, states)
         return freight.model_copy(update={"status": status}) if status else freight
 
@@ -710,7 +723,7 @@ class Ledger:
                 read = snap.freight_records([existing])
                 if read.problems:
                     raise LedgerRecordError(read.problems)
-                return NoWrite(read.records[0].freight())
+                return NoWrite(read.records[0])
             taken = set(snap.aliases())
             alias = freight.alias
             if alias and alias in taken:
@@ -763,7 +776,7 @@ class Ledger:
                 raise LedgerRecordError(read.problems)
             record = read.records[0]
             if record.alias == new_alias:
-                return NoWrite(record.freight())
+                return NoWrite(record)
             owner = snap.alias_record(new_alias) if new_alias in snap.aliases() else None
             if owner is not None and owner.freight != record.name:
                 raise InvalidInputError(
@@ -777,7 +790,7 @@ class Ledger:
                 )
             updated = record.model_copy(update={"alias": new_alias})
             files: dict[str, bytes | None] = {
-                freight_path(entry.warehouse, entry.id): dump_record(updated),
+                freight_path(entry.warehouse, entry.id): dump_record(FreightRecord.of(updated)),
                 alias_path(new_alias): dump_record(
                     AliasRecord(alias=new_alias, freight=entry.id, warehouse=entry.warehouse)
                 ),
@@ -788,7 +801,7 @@ class Ledger:
                 summary=f"freight: alias {entry.warehouse}/{entry.id[:12]} {record.alias or '-'} -> {new_alias} "
                 f"(by {actor})",
                 files=files,
-                result=updated.freight(),
+                result=updated,
             )
 
         return self.write(build).result

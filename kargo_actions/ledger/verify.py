@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from kargo_actions.errors import RefusedError
 from kargo_actions.freight.identity import freight_id
 from kargo_actions.ledger.config import SigningPolicy
-from kargo_actions.ledger.records import FreightRecord
+from kargo_actions.ledger.records import LedgerRecordError, load_freight
 from kargo_actions.ledger.store import FreightEntry, Ledger, Snapshot
 from kargo_actions.ledger.tags import TagObject, canonical_json, parse_tag, verify_signatures
 from kargo_actions.model.freight import Freight
@@ -109,14 +109,16 @@ def verify_freight(
             entries[(entry.warehouse, entry.id)] = entry
 
     present = [e for e in entries.values() if e is not None]
-    records: dict[tuple[str, str], FreightRecord | str] = {}
+    records: dict[tuple[str, str], Freight | str] = {}
     blobs = ledger.git.reader.get_many([e.blob for e in present])
     for entry, obj in zip(present, blobs, strict=True):
         try:
             if obj is None:
                 raise ValueError("record object missing")
-            records[(entry.warehouse, entry.id)] = FreightRecord.model_validate_json(obj[1])
-        except (ValueError, ValidationError) as err:
+            records[(entry.warehouse, entry.id)] = load_freight(
+                obj[1], f"freight/{entry.warehouse}/{entry.id}.json"
+            )
+        except (ValueError, LedgerRecordError) as err:
             records[(entry.warehouse, entry.id)] = f"record unreadable: {str(err).splitlines()[0]}"
 
     wanted_tags = [(key, tag_refs[key]) for key in entries if key in tag_refs]
@@ -138,7 +140,7 @@ def verify_freight(
         record = records.get(key)
         tag = tag_objects.get(key)
         signer = None
-        alias = record.alias if isinstance(record, FreightRecord) else None
+        alias = record.alias if isinstance(record, Freight) else None
         if record is None:
             findings.append(Finding.MISSING_RECORD)
         elif isinstance(record, str):
@@ -162,9 +164,7 @@ def verify_freight(
                     details.append(sig.detail.splitlines()[-1] if sig.detail else "signature not verifiable")
                 else:
                     signer = _signer(sig.detail)
-            tampered = _compare(
-                tag, record if isinstance(record, FreightRecord) else None, fid, cfg.tag_name(*key)
-            )
+            tampered = _compare(tag, record if isinstance(record, Freight) else None, fid, cfg.tag_name(*key))
             if tampered:
                 findings.append(Finding.TAMPERED)
                 details.extend(tampered)
@@ -182,7 +182,7 @@ def verify_freight(
     return checks
 
 
-def _compare(tag: TagObject, record: FreightRecord | None, fid: str, tag_name: str) -> list[str]:
+def _compare(tag: TagObject, record: Freight | None, fid: str, tag_name: str) -> list[str]:
     problems: list[str] = []
     if tag.name != tag_name:
         problems.append(f"tag object names {tag.name!r}, not {tag_name!r}")
@@ -199,7 +199,7 @@ def _compare(tag: TagObject, record: FreightRecord | None, fid: str, tag_name: s
     if record is not None:
         if record.name != fid:
             problems.append(f"ledger record is named {record.name}")
-        rec = record.freight()
+        rec = record
         rec_id = freight_id(rec.origin, rec.commits, rec.images, rec.charts)
         if rec_id != fid:
             problems.append(f"the ledger record's artifacts have ID {rec_id}, not {fid}")

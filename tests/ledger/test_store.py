@@ -94,10 +94,9 @@ def test_tag_targets_the_freights_commit_when_it_is_this_repository(tmp_path: Pa
     head = git(repo, "rev-parse", "HEAD")
     ours = make_commit_freight(f"file://{remote}", head)
     other = make_commit_freight("https://github.com/example/other.git", head, warehouse="other")
+    # A file:// URL for the remote: normalize_git_url must match it with the Freight's repoURL.
+    git(repo, "remote", "set-url", "origin", f"file://{remote}")
     with Ledger(repo, UNSIGNED) as ledger:
-        # The remote URL is a plain path; compare what normalize_git_url makes of both spellings.
-        git(repo, "remote", "set-url", "origin", f"file://{remote}")
-        ledger._config_values = None
         mine = ledger.record_freight(ours)
         theirs = ledger.record_freight(other)
     assert git(repo, "rev-parse", f"{mine.tag}^{{}}") == head

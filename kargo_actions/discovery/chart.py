@@ -519,7 +519,7 @@ def _discover_one(
     env: Mapping[str, str] | None,
     failures: dict[str, ChartDiscoveryError],
 ) -> list[DiscoveredChart]:
-    key = _repo_key(watch.repo_url)
+    key = f"{_repo_key(watch.repo_url)} insecure={watch.insecure_skip_tls_verify}"
     if key in failures:
         raise failures[key]  # the repository already failed in this run: do not ask again
     try:

@@ -184,9 +184,12 @@ def classify_failure(subject: str, url: str, stderr: str, secrets: Sequence[str]
             "couldn't connect",
         )
     ):
-        return GitUnreachableError(
-            subject, f"cannot reach {shown}: {last}", "check the URL, the network and TLS settings"
-        )
+        hint = "check the URL and the network"
+        if "certificate" in low or "ssl" in low or "tls" in low:
+            hint = (
+                "the server's TLS certificate was refused; insecureSkipTLSVerify skips the check (with care)"
+            )
+        return GitUnreachableError(subject, f"cannot reach {shown}: {last}", hint)
     if any(
         s in low
         for s in (

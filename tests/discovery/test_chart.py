@@ -284,3 +284,20 @@ def test_oci_chart_errors(
     monkeypatch.setenv("DOCKER_CONFIG", str(docker_config(tmp_path, basic_registry.host, USER, PASSWORD)))
     (with_creds,) = discover_charts([ChartWatch(f"oci://{basic_registry.host}/private/chart")])
     assert with_creds.versions == ["1.0.0"]
+
+
+def test_tls_error_and_insecure_skip_tls_verify(tmp_path: Path) -> None:
+    from tests.discovery.registry_server import self_signed
+
+    cert, key, _ = self_signed(tmp_path / "tls")
+    with serve_charts({"/repo/index.yaml": make_index(CHARTS)}, tls=(cert, key)) as server:
+        refused, accepted = discover_charts(
+            [
+                ChartWatch(f"{server.url}/repo", "redis"),
+                ChartWatch(f"{server.url}/repo/", "redis", insecure_skip_tls_verify=True),
+            ]
+        )
+    assert isinstance(refused.error, ChartRepositoryUnreachableError)
+    assert "insecureSkipTLSVerify" in str(refused.error)
+    assert accepted.error is None
+    assert accepted.versions == ["17.1.0", "17.0.0"]

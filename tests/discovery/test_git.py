@@ -528,3 +528,23 @@ def test_expression_filter_errors(env: Env) -> None:
     assert result.error is not None
     assert "expressionFilter failed" in str(result.error)
     assert "not a boolean" in str(result.error)
+
+
+def test_tls_error_and_insecure_skip_tls_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.discovery.registry_server import self_signed
+
+    cert, key, _ = self_signed(tmp_path / "tls")
+    root = tmp_path / "srv"
+    path = make_bare_repo(root, "app.git")
+    linear(2).write(path)
+    with serve_git(root, token=TOKEN, tls=(cert, key)) as server:
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_SERVER_URL", server.url)
+        url = server.repo_url("app.git")
+        (refused,) = discover_git([GitQuery(GitWatch(repo_url=url))])
+        assert isinstance(refused.error, GitUnreachableError)
+        assert "certificate" in str(refused.error)
+        assert "insecureSkipTLSVerify skips the check" in str(refused.error)
+        (accepted,) = discover_git([GitQuery(GitWatch(repo_url=url, insecure_skip_tls_verify=True))])
+        assert accepted.error is None
+        assert [c.subject for c in accepted.commits] == ["change 1", "change 0"]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 LAST_MODIFIED = "Tue, 01 Oct 2024 00:00:00 GMT"
 
@@ -22,10 +24,11 @@ class ChartRepoServer:
     requests: list[tuple[str, int]] = field(default_factory=list)
     request_headers: list[dict[str, str]] = field(default_factory=list)
     port: int = 0
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def count(self, path: str, status: int | None = None) -> int:
         return sum(1 for p, s in self.requests if p == path and (status is None or s == status))
@@ -96,11 +99,19 @@ def _handler(server: ChartRepoServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve_charts(files: dict[str, bytes] | None = None) -> Iterator[ChartRepoServer]:
+def serve_charts(
+    files: dict[str, bytes] | None = None, *, tls: tuple[Path, Path] | None = None
+) -> Iterator[ChartRepoServer]:
+    """Start the repository on a free port of 127.0.0.1 (HTTPS with tls=(cert, key)); stop it on exit."""
     server = ChartRepoServer(files=dict(files or {}))
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
     httpd.daemon_threads = True
     server.port = httpd.server_address[1]
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+        server.scheme = "https"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -23,12 +24,13 @@ class GitHttpServer:
     root: Path
     token: str | None
     port: int = 0
+    scheme: str = "http"
     requests: list[str] = field(default_factory=list)
     auth_headers: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def repo_url(self, name: str) -> str:
         return f"{self.url}/{name}"
@@ -128,13 +130,24 @@ def _handler(server: GitHttpServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
 @contextmanager
-def serve_git(root: Path, token: str | None = None) -> Iterator[GitHttpServer]:
-    """Start the server on a free port of 127.0.0.1; stop it on exit."""
+def serve_git(
+    root: Path, token: str | None = None, *, tls: tuple[Path, Path] | None = None
+) -> Iterator[GitHttpServer]:
+    """Start the server on a free port of 127.0.0.1 (HTTPS with tls=(cert, key)); stop it on exit."""
     server = GitHttpServer(root=root, token=token)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
     httpd.daemon_threads = True
     server.port = httpd.server_address[1]
+    if tls is not None:
+        httpd.socket = _tls_context(*tls).wrap_socket(httpd.socket, server_side=True)
+        server.scheme = "https"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:

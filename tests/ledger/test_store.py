@@ -362,3 +362,19 @@ def test_writers_in_the_same_clone_and_env_isolation(tmp_path: Path) -> None:
     assert "stages/qa.json" in names
     assert any(n.startswith("freight/app/") for n in names)
     assert os.environ.get("GIT_DIR") is None
+
+
+def test_runner_without_git_identity_writes_as_the_github_actor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(var)
+    git(repo, "config", "user.useConfigOnly", "true")  # like a runner with no identity configured
+    monkeypatch.setenv("GITHUB_ACTOR", "octocat")
+    with Ledger(repo, UNSIGNED) as ledger:
+        result = ledger.record_freight(make_freight(1))
+    assert git(repo, "log", "-1", "--format=%an <%ae>|%cn", "kargo/ledger") == (
+        "octocat <octocat@users.noreply.github.com>|octocat"
+    )
+    assert "tagger octocat <octocat@users.noreply.github.com>" in git(repo, "cat-file", "tag", result.tag)

@@ -84,7 +84,7 @@ class HelmTemplate:
             rendered.write_file(out, stream)
             return StepResult(message=f"rendered {config.path} into {config.out_path} with {tool}")
         if config.out_layout == "flat":
-            names = rendered.write_directory(out, stream)
+            names = rendered.write_directory(out, stream, "helm")
             return StepResult(message=f"rendered {config.path} into {len(names)} file(s) with {tool}")
         count = self._write_helm_layout(out, stream, config.release_name if config.use_release_name else "")
         return StepResult(message=f"rendered {config.path} into {count} template file(s) with {tool}")
@@ -162,7 +162,8 @@ class HelmTemplate:
             manifests = chart.render(values, name=config.release_name, namespace=namespace, is_install=True)
             crds = chart.crds if config.include_crds else []
         except helm.HelmError as err:
-            raise StepError(f"helm template {config.path}: {err}") from err
+            detail = " ".join(line.strip() for line in str(err).splitlines())
+            raise StepError(f"helm template {config.path}: {detail}") from err
         parts: list[str] = []
         for crd in crds:
             parts.append(

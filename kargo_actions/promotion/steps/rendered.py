@@ -68,6 +68,18 @@ def kustomize_name(document: str) -> str:
     return f"{stem.lower()}.yaml"
 
 
+def helm_flat_name(document: str) -> str:
+    """`[group-]kind[-namespace]-name.yaml`, lower case, dots of the group as underscores (helm-template flat)."""
+    group, _, kind, namespace, name = metadata(document)
+    if not kind or not name:
+        return ""
+    stem = "-".join(p for p in (group.replace(".", "_"), kind, namespace, name) if p)
+    return f"{stem.lower()}.yaml"
+
+
+NAMERS = {"kargo": kargo_name, "kustomize": kustomize_name, "helm": helm_flat_name}
+
+
 def write_file(path: Path, stream: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +90,7 @@ def write_file(path: Path, stream: str) -> None:
 
 def write_directory(directory: Path, stream: str, naming: str = "kargo") -> list[str]:
     """One file per resource in `directory`; returns the file names written."""
-    namer = kustomize_name if naming == "kustomize" else kargo_name
+    namer = NAMERS[naming]
     written: list[str] = []
     for index, document in enumerate(documents(stream)):
         name = namer(document) or f"resource-{index}.yaml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -548,3 +549,92 @@ def test_tls_error_and_insecure_skip_tls_verify(tmp_path: Path, monkeypatch: pyt
         (accepted,) = discover_git([GitQuery(GitWatch(repo_url=url, insecure_skip_tls_verify=True))])
         assert accepted.error is None
         assert [c.subject for c in accepted.commits] == ["change 1", "change 0"]
+
+
+@pytest.fixture
+def git_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every git the discovery code starts is logged (a wrapper first on PATH that runs the real git)."""
+    import shutil
+
+    real = shutil.which("git")
+    assert real is not None
+    shim_dir = tmp_path / "shim"
+    shim_dir.mkdir()
+    log = tmp_path / "git-calls.log"
+    shim = shim_dir / "git"
+    shim.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim_dir}:{os.environ['PATH']}")
+    return log
+
+
+def _subcommands(log: Path) -> list[str]:
+    calls = log.read_text().splitlines() if log.exists() else []
+    out = []
+    for call in calls:
+        words = call.split()
+        while words and (words[0] in ("-c", "-C") or words[0].startswith(("core.", "/"))):
+            words = words[1:]
+        out.append(words[0] if words else "")
+    return out
+
+
+def test_path_filtering_is_one_git_log_and_unchanged_refs_only_ls_remote(env: Env, git_calls: Path) -> None:
+    history = History()
+    for i in range(300):
+        mark = history.commit(f"c{i}", {"watched/x.txt" if i % 50 == 0 else f"other/{i}.txt": str(i)})
+        if i % 10 == 0:
+            history.tag(f"t{i:03d}", mark)
+    _, url = env.repo("many.git", history)
+    git_calls.unlink(missing_ok=True)
+    watch = GitWatch(
+        repo_url=url, include_paths=("regex:^watched/",)
+    )  # no pathspec: paths of all 300 commits
+    first = discover_git_one(watch)
+    assert [c.subject for c in first.commits] == [f"c{i}" for i in range(250, -1, -50)]
+    client = [c for c in _subcommands(git_calls) if c != "http-backend"]  # the server's own calls
+    assert client.count("log") == 1
+    assert client.count("ls-remote") == 1
+    assert client.count("clone") == 1
+
+    git_calls.unlink()
+    (again,) = discover_git([GitQuery(watch, first.state)])
+    assert again.unchanged
+    assert [c for c in _subcommands(git_calls) if c != "http-backend"] == ["ls-remote"]
+
+    git_calls.unlink()
+    tags = discover_git_one(
+        GitWatch(repo_url=url, commit_selection_strategy="Lexical", include_paths=("watched",))
+    )
+    assert [c.tag for c in tags.commits] == ["t250", "t200", "t150", "t100", "t050", "t000"]
+    client = [c for c in _subcommands(git_calls) if c != "http-backend"]
+    assert client.count("for-each-ref") == 2  # the mirror's refs against ls-remote, then the tags
+    assert client.count("log") == 1
+
+
+def test_default_branch_comes_from_the_remote_head(env: Env) -> None:
+    history = linear(2, branch="trunk")
+    history.commit("on main", {"m.txt": "m"}, branch="main", parent=history.heads["trunk"])
+    path, url = env.repo("trunk.git", history)
+    git(path, "symbolic-ref", "HEAD", "refs/heads/trunk")
+    commits = discover_git_one(GitWatch(repo_url=url)).commits
+    assert [c.subject for c in commits] == ["change 1", "change 0"]
+
+
+def test_deleted_and_moved_tags_are_pruned_by_the_next_fetch(env: Env) -> None:
+    history = History()
+    a = history.commit("a", {"a": "a"})
+    history.tag("v1.0.0", a)
+    b = history.commit("b", {"b": "b"})
+    history.tag("v2.0.0", b)
+    history.tag("v3.0.0", b)
+    path, url = env.repo("prune.git", history)
+    watch = GitWatch(repo_url=url, commit_selection_strategy="SemVer")
+    first = discover_git_one(watch)
+    assert [c.tag for c in first.commits] == ["v3.0.0", "v2.0.0", "v1.0.0"]
+    git(path, "tag", "-d", "v3.0.0")
+    git(path, "tag", "-f", "v2.0.0", rev(path, "v1.0.0"))
+    mirrors = GitMirrors()
+    (second,) = discover_git([GitQuery(watch, first.state)], mirrors=mirrors)
+    assert mirrors.fetches == 1
+    assert [(c.tag, c.subject) for c in second.commits] == [("v2.0.0", "a"), ("v1.0.0", "a")]

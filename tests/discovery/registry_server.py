@@ -222,11 +222,15 @@ class Registry:
         if self.realm is not None:
             self.realm.stop()
 
-    def push(self, layout: Path, tag: str, name: str, *, all_platforms: bool = False) -> None:
-        """skopeo copy oci:LAYOUT:TAG docker://HOST/NAME:TAG."""
+    def push(
+        self, layout: Path, tag: str, name: str, *, all_platforms: bool = False, docker_format: bool = False
+    ) -> None:
+        """skopeo copy oci:LAYOUT:TAG docker://HOST/NAME:TAG (docker_format: as Docker schema 2 media types)."""
         cmd = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--retry-times", "2"]
         if all_platforms:
             cmd.append("--all")
+        if docker_format:
+            cmd += ["--format", "v2s2"]
         if self.creds:
             cmd += ["--dest-creds", f"{self.creds[0]}:{self.creds[1]}"]
         cmd += [f"oci:{layout}:{tag}", f"docker://{self.host}/{name}:{tag}"]
@@ -243,7 +247,9 @@ class Registry:
         token = self.realm.issue(self.creds[0], [("repository", name, ["pull", "push"])])
         return {"Authorization": f"Bearer {token}"}
 
-    def upload(self, name: str, blobs: list[bytes], manifests: list[tuple[str, bytes]], *, workers: int = 8) -> None:
+    def upload(
+        self, name: str, blobs: list[bytes], manifests: list[tuple[str, bytes]], *, workers: int = 8
+    ) -> None:
         """Upload blobs (monolithic POST + PUT) and then manifests by tag, straight over the API."""
         from concurrent.futures import ThreadPoolExecutor
 
@@ -516,6 +522,7 @@ class PagingServer:
         self.hits: list[str] = []
         self.script: dict[str, list[Scripted]] = {}
         self.extra_headers: dict[str, str] = {}
+        self.manifests: dict[str, tuple[bytes, str]] = {}  # served without Docker-Content-Digest
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -545,6 +552,11 @@ class PagingServer:
                         self._send(answer.status, answer.body, answer.headers)
                         return
                 url = urllib.parse.urlsplit(self.path)
+                ref = url.path.rsplit("/manifests/", 1)[-1] if "/manifests/" in url.path else ""
+                if ref in outer.manifests:
+                    body, media_type = outer.manifests[ref]
+                    self._send(200, body, {"Content-Type": media_type})
+                    return
                 if url.path == "/v2/":
                     self._send(200, b"{}", {"Content-Type": "application/json"})
                     return
@@ -654,6 +666,17 @@ def seed(registry: Registry, work: Path) -> dict[str, str]:
         index_annotations={"org.opencontainers.image.created": "2024-09-09T00:00:00Z"},
     )
     put("app/single", "1.0.0", [ImageSpec(architecture="arm64", salt="single")])
+    # Docker schema 2 media types (manifest v2 and manifest list), as `docker push` writes them.
+    layout = work / "docker-1.0.0"
+    build_layout(layout, "1.0.0", [ImageSpec(created="2024-10-01T00:00:00Z", salt="docker")])
+    registry.push(layout, "1.0.0", "app/docker", docker_format=True)
+    layout = work / "docker-2.0.0"
+    build_layout(
+        layout,
+        "2.0.0",
+        [ImageSpec(architecture=a, created="2024-11-01T00:00:00Z", salt="dl") for a in ("amd64", "arm64")],
+    )
+    registry.push(layout, "2.0.0", "app/docker", all_platforms=True, docker_format=True)
     return digests
 
 

@@ -320,3 +320,46 @@ def test_token_registry_discovery_end_to_end(token_registry: Seeded, tmp_path: P
         ("1.0.0", token_registry.digests["private/app:1.0.0"]),
     ]
     assert result.tags_listed == 2
+
+
+def test_docker_schema2_manifest_and_list(plain_registry: Seeded, tmp_path: Path) -> None:
+    """Images pushed with Docker's own media types (manifest v2, manifest list) are read the same way."""
+    from kargo_actions.discovery.registry import DOCKER_LIST, DOCKER_MANIFEST
+
+    images = run(
+        plain_registry.host,
+        tmp_path,
+        "app/docker",
+        imageSelectionStrategy="NewestBuild",
+        platform="linux/arm64",
+    )
+    assert [(i.tag, i.created) for i in images] == [("2.0.0", day("2024-11-01"))]
+    cache = MetadataCache(tmp_path)
+    with RegistrySession(cache=cache) as s:
+        client = s.repository(f"{plain_registry.host}/app/docker")
+        assert client.head_manifest("1.0.0").media_type == DOCKER_MANIFEST
+        assert client.head_manifest("2.0.0").media_type == DOCKER_LIST
+    every = run(plain_registry.host, tmp_path, "app/docker", imageSelectionStrategy="NewestBuild")
+    assert [(i.tag, i.created) for i in every] == [("2.0.0", day("2024-11-01")), ("1.0.0", day("2024-10-01"))]
+
+
+def test_head_without_digest_header_falls_back_to_get(
+    tmp_path: Path, paging_server: Callable[..., PagingServer]
+) -> None:
+    server = paging_server(["1.0.0"], mode="all")
+    body = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"digest": "sha256:" + "0" * 64},
+            "layers": [],
+        }
+    ).encode()
+    server.manifests["1.0.0"] = (body, "application/vnd.oci.image.manifest.v1+json")
+    import hashlib
+
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    server.manifests[digest] = server.manifests["1.0.0"]
+    images = run(server.host, tmp_path, "app")
+    assert [(i.tag, i.digest) for i in images] == [("1.0.0", digest)]
+    assert [h.split(" ")[0] for h in server.hits if "/manifests/" in h] == ["HEAD", "GET", "GET"]

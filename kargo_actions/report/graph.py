@@ -48,27 +48,47 @@ def node_id(kind: NodeKind, name: str) -> str:
     return f"{prefix}_" + re.sub(r"[^a-zA-Z0-9_]", "_", name)
 
 
+def _unique_ids(project: Project) -> dict[tuple[NodeKind, str], str]:
+    """node_id for every node; names that read alike once sanitized ("a-b", "a.b") get a numeric suffix."""
+    ids: dict[tuple[NodeKind, str], str] = {}
+    taken: set[str] = set()
+    keys: list[tuple[NodeKind, str]] = [("Warehouse", w) for w in sorted(project.warehouses)]
+    keys += [("Stage", s) for s in sorted(project.stages)]
+    for kind, name in keys:
+        candidate = base = node_id(kind, name)
+        n = 2
+        while candidate in taken:
+            candidate, n = f"{base}_{n}", n + 1
+        ids[(kind, name)] = candidate
+        taken.add(candidate)
+    return ids
+
+
 def build_graph(project: Project) -> PipelineGraph:
     """Nodes in a stable order (Warehouses by name, then Stages upstream first) and every edge."""
+    ids = _unique_ids(project)
     edges: list[Edge] = []
     for stage_name in project.stage_order():
         stage = project.stages[stage_name]
+        target = ids[("Stage", stage_name)]
         for request in stage.spec.requested_freight:
             origin = request.origin.name
             if request.sources.direct:
-                edges.append(Edge(node_id("Warehouse", origin), node_id("Stage", stage_name), origin, True))
+                source = ids.get(("Warehouse", origin), node_id("Warehouse", origin))
+                edges.append(Edge(source, target, origin, True))
             for upstream in request.sources.stages:
-                edges.append(Edge(node_id("Stage", upstream), node_id("Stage", stage_name), origin, False))
+                source = ids.get(("Stage", upstream), node_id("Stage", upstream))
+                edges.append(Edge(source, target, origin, False))
     out_count: dict[str, set[str]] = {}
     in_count: dict[str, set[str]] = {}
     for e in edges:
         if not e.direct:
             out_count.setdefault(e.source, set()).add(e.target)
             in_count.setdefault(e.target, set()).add(e.source)
-    nodes: list[Node] = [Node(node_id("Warehouse", w), "Warehouse", w) for w in sorted(project.warehouses)]
+    nodes: list[Node] = [Node(ids[("Warehouse", w)], "Warehouse", w) for w in sorted(project.warehouses)]
     for stage_name in project.stage_order():
         stage = project.stages[stage_name]
-        sid = node_id("Stage", stage_name)
+        sid = ids[("Stage", stage_name)]
         verification = stage.spec.verification
         nodes.append(
             Node(

@@ -121,3 +121,20 @@ def test_two_warehouses_label_their_edges(tmp_path: Path) -> None:
     assert '  wh_backend -> st_test [label="backend"];' in render_dot(graph)
     # Two Warehouses feeding one Stage directly is not fan-in between Stages.
     assert not next(n for n in graph.nodes if n.name == "test").fan_in
+
+
+def test_names_that_sanitize_alike_get_distinct_ids(tmp_path: Path) -> None:
+    docs = [
+        "apiVersion: kargo.akuity.io/v1alpha1\nkind: Warehouse\nmetadata:\n  name: app\n"
+        "spec:\n  subscriptions:\n  - image:\n      repoURL: ghcr.io/example/app\n"
+    ]
+    for name, source in (("a-b", "direct: true"), ("a.b", "stages: [a-b]")):
+        docs.append(
+            f"apiVersion: kargo.akuity.io/v1alpha1\nkind: Stage\nmetadata:\n  name: {name}\nspec:\n"
+            f"  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{{source}}}\n"
+        )
+    (tmp_path / "all.yaml").write_text("---\n".join(docs))
+    graph = build_graph(load_project(tmp_path))
+    ids = {n.name: n.id for n in graph.nodes}
+    assert ids == {"app": "wh_app", "a-b": "st_a_b", "a.b": "st_a_b_2"}
+    assert [(e.source, e.target) for e in graph.edges] == [("wh_app", "st_a_b"), ("st_a_b", "st_a_b_2")]

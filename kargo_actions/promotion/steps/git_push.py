@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import subprocess
 import time
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
@@ -17,7 +18,6 @@ from kargo_actions.promotion.steps.base import (
     StepResult,
     TerminalStepError,
 )
-from kargo_actions.promotion.steps.process import Completed
 
 DEFAULT_MAX_ATTEMPTS = 10
 # Kargo backs off 1 s x1.5 with jitter; a race on one branch between two jobs settles far sooner.
@@ -168,7 +168,7 @@ class GitPush:
         raise StepError(f"pushing {what} to {url} failed: {text}")
 
 
-def _push_failure(ctx: StepContext, result: Completed) -> str:
+def _push_failure(ctx: StepContext, result: gitutil.Completed) -> str:
     """What the server said, with the rejected ref lines of --porcelain output (they go to stdout)."""
     rejected = [
         " ".join(part for part in line.split("\t")[1:] if part)
@@ -176,7 +176,7 @@ def _push_failure(ctx: StepContext, result: Completed) -> str:
         if line.startswith("!")
     ]
     stderr = "\n".join([*result.stderr.splitlines(), *rejected])
-    return gitutil.failure_text(ctx, Completed(result.args, result.returncode, "", stderr))
+    return gitutil.failure_text(ctx, subprocess.CompletedProcess(result.args, result.returncode, "", stderr))
 
 
 def _declined(text: str) -> bool:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from kargo_actions.discovery.gitcache import GitAccess, redact
 from kargo_actions.freight.identity import normalize_git_url
-from kargo_actions.promotion.steps.base import StepContext, StepError, TerminalStepError
-from kargo_actions.promotion.steps.process import Completed, run_command
+from kargo_actions.promotion.steps.base import StepContext, StepError, TerminalStepError, run_command
+
+Completed = subprocess.CompletedProcess[str]
 
 # Bare clones live here, inside the work dir, so everything a promotion made goes away with it.
 REPOS_DIR = ".kargo-repos"

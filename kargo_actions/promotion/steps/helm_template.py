@@ -15,8 +15,8 @@ from kargo_actions.promotion.steps.base import (
     StepError,
     StepResult,
     TerminalStepError,
+    run_command,
 )
-from kargo_actions.promotion.steps.process import run_command
 
 NonEmpty = Annotated[StrictStr, Field(min_length=1)]
 

@@ -10,9 +10,14 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, StrictStr
 
 from kargo_actions.promotion.steps import rendered
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult, TerminalStepError
+from kargo_actions.promotion.steps.base import (
+    StepConfig,
+    StepContext,
+    StepResult,
+    TerminalStepError,
+    run_command,
+)
 from kargo_actions.promotion.steps.kustomize_set_image import find_kustomization
-from kargo_actions.promotion.steps.process import run_command
 
 NonEmpty = Annotated[StrictStr, Field(min_length=1)]
 

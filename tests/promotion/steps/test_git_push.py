@@ -208,3 +208,26 @@ def test_commit_url(tmp_path: Path, url: str, provider: str, expected: str) -> N
     from kargo_actions.promotion.steps.gitutil import commit_url
 
     assert commit_url(context(tmp_path, env={}), url, "abc", provider) == expected
+
+
+def test_abort_stops_a_hanging_push(tmp_path: Path, origin: Path) -> None:
+    import threading
+    import time
+
+    from kargo_actions.promotion.steps.base import StepAborted
+
+    hook = origin / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nsleep 30\n")
+    hook.chmod(0o755)
+    before = remote_head(origin, "main")
+    ctx = prepare(tmp_path / "w", str(origin), {"a.txt": "a"})
+    timer = threading.Timer(0.3, ctx.abort.set)
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(StepAborted):
+            push(ctx)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 10
+    assert remote_head(origin, "main") == before

@@ -420,7 +420,9 @@ class TokenRealm:
         self.hits = 0
         self.expires_in = 300
         self.anonymous_pull: set[str] = set()  # repositories anyone may pull
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @classmethod
     def start(cls, directory: Path) -> TokenRealm:
@@ -568,7 +570,9 @@ class PagingServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def page(self, name: str, query: dict[str, list[str]]) -> tuple[int, bytes, dict[str, str]]:

@@ -48,7 +48,8 @@ class StepConfig(BaseModel):
     @classmethod
     def _no_null(cls, value: Any, info: ValidationInfo) -> Any:
         # Kargo's step schemas have no nullable field: `X | None = None` means "may be left out", not null.
-        if value is None and info.field_name is not None:
+        # Only configs read as JSON (validate_config) are held to it; Python code may pass None for "unset".
+        if value is None and info.mode == "json" and info.field_name is not None:
             f = cls.model_fields[info.field_name]
             if f.default is None and _admits_none(f.annotation):
                 raise ValueError("must not be null: leave the field out instead")

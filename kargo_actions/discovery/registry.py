@@ -16,6 +16,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -32,6 +33,7 @@ from kargo_actions.discovery.auth import (
     parse_challenge,
 )
 from kargo_actions.discovery.cache import (
+    CACHE_ENV,
     AuthHint,
     ChildManifest,
     ConfigInfo,
@@ -48,6 +50,7 @@ from kargo_actions.discovery.ratelimit import (
     parse_retry_after,
 )
 from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
+from kargo_actions.model.settings import SettingsSpec
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +282,20 @@ class RegistrySession:
         self._limiters: dict[str, RateLimiter] = {}
         self._hints: dict[str, AuthHint] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(
+        cls, settings: SettingsSpec | None, *, env: Mapping[str, str] | None = None
+    ) -> RegistrySession:
+        """A session as the project is configured: env (KARGO_ACTIONS_*) over the Settings manifest over defaults."""
+        env = dict(os.environ if env is None else env)
+        options = RegistryOptions.from_env(env)
+        cache_dir = env.get(CACHE_ENV) or (settings.cache_dir if settings is not None else None)
+        if settings is not None and settings.insecure_registries:
+            listed = frozenset(h.strip().lower() for h in settings.insecure_registries if h.strip())
+            options = RegistryOptions(**{**options.__dict__, "insecure_registries": listed})
+        cache = MetadataCache(Path(cache_dir).expanduser() if cache_dir else None)
+        return cls(options, cache=cache, env=env)
 
     def __enter__(self) -> RegistrySession:
         return self

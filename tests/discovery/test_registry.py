@@ -548,3 +548,23 @@ def test_transient_failures_are_retryable_errors(kind: type[Exception], retryabl
     assert isinstance(err, RetryableError) is retryable
     assert str(err) == "image ghcr.io/org/app: cause"
     assert getattr(err, "exit_code", None) == ExitCode.FAILED
+
+
+def test_session_from_settings_env_wins_over_the_manifest(tmp_path: Path) -> None:
+    from kargo_actions.model.settings import SettingsSpec
+
+    spec = SettingsSpec(cache_dir=str(tmp_path / "from-file"), insecure_registries=["Reg.LAN:5000"])
+    with RegistrySession.from_settings(spec, env={}) as s:
+        assert s.cache.root == tmp_path / "from-file" / "images" / "v1"
+        assert s.options.scheme("reg.lan:5000") == "http"
+    env = {
+        "KARGO_ACTIONS_CACHE": str(tmp_path / "from-env"),
+        "KARGO_ACTIONS_INSECURE_REGISTRIES": "other.lan",
+    }
+    with RegistrySession.from_settings(spec, env=env) as s:
+        assert s.cache.root == tmp_path / "from-env" / "images" / "v1"
+        assert s.options.scheme("other.lan") == "http"
+        assert s.options.scheme("reg.lan:5000") == "http"
+    with RegistrySession.from_settings(None, env={"KARGO_ACTIONS_CACHE": str(tmp_path / "e")}) as s:
+        assert s.cache.root == tmp_path / "e" / "images" / "v1"
+        assert s.options.scheme("reg.lan:5000") == "https"

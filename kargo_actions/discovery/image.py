@@ -20,6 +20,7 @@ from kargo_actions.discovery.registry import (
 )
 from kargo_actions.discovery.versions import newest_first, parse_constraint, parse_kargo_version
 from kargo_actions.errors import ExitCode
+from kargo_actions.model.freight import Image
 from kargo_actions.model.warehouse import ImageSubscription
 
 OCI_CREATED = "org.opencontainers.image.created"
@@ -47,6 +48,16 @@ class DiscoveredImage:
 
     def annotation(self, key: str) -> str | None:
         return next((v for k, v in self.annotations if k == key), None)
+
+    def to_freight_image(self, subscription_name: str | None = None) -> Image:
+        """The Freight's images[] entry for this revision (Kargo: repoURL, tag, digest, annotations)."""
+        return Image(
+            repo_url=self.repo_url,
+            tag=self.tag,
+            digest=self.digest,
+            annotations=dict(self.annotations) or None,
+            subscription_name=subscription_name,
+        )
 
 
 @dataclass(frozen=True)

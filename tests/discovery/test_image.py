@@ -363,3 +363,21 @@ def test_head_without_digest_header_falls_back_to_get(
     images = run(server.host, tmp_path, "app")
     assert [(i.tag, i.digest) for i in images] == [("1.0.0", digest)]
     assert [h.split(" ")[0] for h in server.hits if "/manifests/" in h] == ["HEAD", "GET", "GET"]
+
+
+def test_discovered_image_becomes_a_freight_image(plain_registry: Seeded, tmp_path: Path) -> None:
+    import hashlib
+
+    from kargo_actions.freight.identity import freight_id
+    from kargo_actions.model.freight import FreightOrigin
+
+    newest = run(plain_registry.host, tmp_path, "app/builds", imageSelectionStrategy="NewestBuild")[0]
+    image = newest.to_freight_image()
+    assert image.wire() == {
+        "repoURL": f"{plain_registry.host}/app/builds",
+        "tag": "b",
+        "digest": plain_registry.digests["app/builds:b"],
+        "annotations": {"org.opencontainers.image.created": "2024-06-01T00:00:00Z"},
+    }
+    expected = hashlib.sha1(f"Warehouse/w:{image.repo_url}:b@{image.digest}".encode()).hexdigest()  # noqa: S324
+    assert freight_id(FreightOrigin(name="w"), images=[image]) == expected

@@ -45,6 +45,14 @@ class FreightRequest(ManifestModel):
     origin: FreightOrigin
     sources: FreightSources
 
+    @field_validator("origin", mode="before")
+    @classmethod
+    def _kind_given(cls, value: Any) -> Any:
+        # FreightOrigin defaults its kind (Freight records need no more); the Stage CRD requires it.
+        if isinstance(value, dict) and "kind" not in value:
+            raise ValueError("origin needs kind: Warehouse")
+        return value
+
 
 class PromotionTemplateSpec(ManifestModel):
     vars: list[PromotionVar] = Field(default_factory=list)

@@ -262,6 +262,7 @@ INVALID: list[tuple[str, str, Mutation]] = [
     ("Stage", "requestedFreight empty", _set("spec.requestedFreight", [])),
     ("Stage", "origin kind Stage", _set("spec.requestedFreight.0.origin.kind", "Stage")),
     ("Stage", "origin name missing", _set("spec.requestedFreight.0.origin.name", ...)),
+    ("Stage", "origin kind missing", _set("spec.requestedFreight.0.origin.kind", ...)),
     ("Stage", "sources missing", _set(SRC, ...)),
     ("Stage", "availabilityStrategy unknown", _set(f"{SRC}.availabilityStrategy", "Some")),
     ("Stage", "requiredSoakTime in days", _set(f"{SRC}.requiredSoakTime", "1d")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import ipaddress
 import json
@@ -270,9 +271,7 @@ class RegistrySession:
         self.env: Mapping[str, str] = dict(os.environ if env is None else env)
         base = options or RegistryOptions.from_env(self.env)
         extra = insecure_registries_from_env(self.env)
-        self.options = RegistryOptions(
-            **{**base.__dict__, "insecure_registries": base.insecure_registries | extra}
-        )
+        self.options = dataclasses.replace(base, insecure_registries=base.insecure_registries | extra)
         self.cache = cache if cache is not None else MetadataCache()
         self.tokens = TokenCache()
         self.stats = RequestStats()
@@ -293,7 +292,7 @@ class RegistrySession:
         cache_dir = env.get(CACHE_ENV) or (settings.cache_dir if settings is not None else None)
         if settings is not None and settings.insecure_registries:
             listed = frozenset(h.strip().lower() for h in settings.insecure_registries if h.strip())
-            options = RegistryOptions(**{**options.__dict__, "insecure_registries": listed})
+            options = dataclasses.replace(options, insecure_registries=listed)
         cache = MetadataCache(Path(cache_dir).expanduser() if cache_dir else None)
         return cls(options, cache=cache, env=env)
 
@@ -626,6 +625,9 @@ class RepositoryClient:
             link = _next_link(resp.headers.get("link", ""))
             if link is not None:
                 url = urllib.parse.urljoin(self.base + path, link)
+                if urllib.parse.urlsplit(url).netloc != self.repo.host:
+                    # Our Authorization header goes with every request: never follow it to another host.
+                    raise self._fail(MalformedResponseError, f"tag list Link points to another host: {url}")
             elif len(page) == opts.page_size and page:
                 # A full page and no Link: ask for what follows the last tag (distribution's `last`).
                 url = f"{self.base}{path}?" + urllib.parse.urlencode({"n": opts.page_size, "last": page[-1]})

@@ -568,3 +568,15 @@ def test_session_from_settings_env_wins_over_the_manifest(tmp_path: Path) -> Non
     with RegistrySession.from_settings(None, env={"KARGO_ACTIONS_CACHE": str(tmp_path / "e")}) as s:
         assert s.cache.root == tmp_path / "e" / "images" / "v1"
         assert s.options.scheme("reg.lan:5000") == "https"
+
+
+def test_link_to_another_host_is_refused(tmp_path: Path, paging_server: MakePaging) -> None:
+    server = paging_server(_tags(3))
+    server.script["/v2/app/tags/list"] = [
+        Scripted(
+            200, b'{"tags": ["a"]}', {"Link": '<http://elsewhere.example/v2/app/tags/list?n=1>; rel="next"'}
+        )
+    ]
+    with session(tmp_path) as s, pytest.raises(MalformedResponseError, match="Link points to another host"):
+        s.repository(f"{server.host}/app").list_tags()
+    assert len(server.hits) == 1

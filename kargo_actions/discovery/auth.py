@@ -7,6 +7,7 @@ import binascii
 import json
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -101,12 +102,34 @@ def credentials_for(host: str, env: Mapping[str, str] | None = None) -> Credenti
                     continue
                 found = _entry_credentials(entry, f"{path} auths[{key!r}]")
                 if found is not None:
+                    mask_secret(found.password, env)
+                    if isinstance(entry.get("auth"), str):
+                        mask_secret(entry["auth"], env)
                     return found
     token = env.get("GITHUB_TOKEN")
     if host == "ghcr.io" and token:
         # ghcr.io takes any username with a token as password; GITHUB_ACTOR keeps its logs readable.
+        mask_secret(token, env)
         return Credentials(env.get("GITHUB_ACTOR") or "x-access-token", token, "GITHUB_TOKEN")
     return None
+
+
+_masked: set[str] = set()
+_mask_lock = threading.Lock()
+
+
+def mask_secret(value: str, env: Mapping[str, str]) -> None:
+    """In GitHub Actions, ask the runner to hide a secret in the logs before anything could print it."""
+    if env.get("GITHUB_ACTIONS") != "true" or not value:
+        return
+    with _mask_lock:
+        if value in _masked:
+            return
+        _masked.add(value)
+    for line in value.splitlines():
+        if line.strip():
+            sys.stdout.write(f"::add-mask::{line}\n")
+    sys.stdout.flush()
 
 
 def _entry_credentials(entry: Mapping[str, object], where: str) -> Credentials | None:

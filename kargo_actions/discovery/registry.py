@@ -31,6 +31,7 @@ from kargo_actions.discovery.auth import (
     TokenCache,
     TokenKey,
     credentials_for,
+    mask_secret,
     parse_challenge,
 )
 from kargo_actions.discovery.cache import (
@@ -474,6 +475,7 @@ class RepositoryClient:
             raise self._fail(MalformedResponseError, f"token service {hint.realm} sent no JSON") from err
         if not isinstance(token, str) or not token:
             raise self._fail(MalformedResponseError, f"token service {hint.realm} sent no token")
+        mask_secret(token, self.session.env)
         return token, float(expires) if isinstance(expires, int | float) else None
 
     def _auth_error(self, status: int, what: str) -> ImageDiscoveryError:

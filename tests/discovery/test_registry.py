@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -580,3 +581,20 @@ def test_link_to_another_host_is_refused(tmp_path: Path, paging_server: MakePagi
     with session(tmp_path) as s, pytest.raises(MalformedResponseError, match="Link points to another host"):
         s.repository(f"{server.host}/app").list_tags()
     assert len(server.hits) == 1
+
+
+def test_secrets_are_masked_in_github_actions(
+    token_registry: Seeded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reg = token_registry.registry
+    password = f"pw-{uuid.uuid4().hex}"
+    directory = docker_config(tmp_path, "quay.io", "q", password)
+    credentials_for("quay.io", {"DOCKER_CONFIG": str(directory)})
+    assert "add-mask" not in capsys.readouterr().out  # outside Actions nothing is written
+    credentials_for("quay.io", {"DOCKER_CONFIG": str(directory), "GITHUB_ACTIONS": "true"})
+    assert f"::add-mask::{password}\n" in capsys.readouterr().out
+    env = {"DOCKER_CONFIG": str(docker_config(tmp_path, reg.host, USER, PASSWORD)), "GITHUB_ACTIONS": "true"}
+    with session(tmp_path, env=env) as s:
+        s.repository(f"{reg.host}/private/app").list_tags()
+    masked = [line.removeprefix("::add-mask::") for line in capsys.readouterr().out.splitlines()]
+    assert any(m.count(".") == 2 and len(m) > 100 for m in masked)  # the realm's JWT

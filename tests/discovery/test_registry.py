@@ -598,3 +598,22 @@ def test_secrets_are_masked_in_github_actions(
         s.repository(f"{reg.host}/private/app").list_tags()
     masked = [line.removeprefix("::add-mask::") for line in capsys.readouterr().out.splitlines()]
     assert any(m.count(".") == 2 and len(m) > 100 for m in masked)  # the realm's JWT
+
+
+def test_token_is_fetched_again_after_expires_in(token_registry: Seeded, tmp_path: Path) -> None:
+    reg = token_registry.registry
+    assert reg.realm is not None
+    env = {"DOCKER_CONFIG": str(docker_config(tmp_path, reg.host, USER, PASSWORD))}
+    reg.realm.expires_in = 6  # kept 6 s less the 5 s margin: 1 s
+    try:
+        with session(tmp_path, env=env) as s:
+            client = s.repository(f"{reg.host}/private/app")
+            hits = reg.realm.hits
+            client.list_tags()
+            client.head_manifest("1.0.0")
+            assert reg.realm.hits - hits == 1
+            time.sleep(1.1)
+            client.head_manifest("1.0.0")
+            assert reg.realm.hits - hits == 2
+    finally:
+        reg.realm.expires_in = 300

@@ -29,15 +29,16 @@ CommitSelectionStrategy = Literal["NewestFromBranch", "SemVer", "Lexical", "Newe
 # Deprecated subscription fields and what replaces them; the loader warns about each use.
 DEPRECATED_FIELDS: dict[str, str] = {"allowTags": "allowTagsRegexes", "ignoreTags": "ignoreTagsRegexes"}
 
-# Patterns of the subscription JSON Schemas (Go RE2 syntax that Python reads the same way).
-_IMAGE_REPO_RE = re.compile(r"^(\w+([\.-]\w+)*(:[\d]+)?/)?(\w+([\.-]\w+)*)(/\w+([\.-]\w+)*)*$")
+# Patterns of the subscription JSON Schemas; re.ASCII because RE2's \w and \d are ASCII only.
+_IMAGE_REPO_RE = re.compile(r"^(\w+([\.-]\w+)*(:[\d]+)?/)?(\w+([\.-]\w+)*)(/\w+([\.-]\w+)*)*$", re.ASCII)
 _GIT_REPO_RE = re.compile(
     r"(?:^(ssh|https?)://(?:([\w-]+)(:(.+))?@)?([\w-]+(?:\.[\w-]+)*)(?::(\d{1,5}))?(/.*)$)"
-    r"|(?:^([\w-]+)@([\w+]+(?:\.[\w-]+)*):(/?.*))$"
+    r"|(?:^([\w-]+)@([\w+]+(?:\.[\w-]+)*):(/?.*))$",
+    re.ASCII,
 )
-_CHART_REPO_RE = re.compile(r"^(((https?)|(oci))://)(([\w\d\.\-]+)(:([\d]+)?)?(/.*)*)$")
+_CHART_REPO_RE = re.compile(r"^(((https?)|(oci))://)(([\w\d\.\-]+)(:([\d]+)?)?(/.*)*)$", re.ASCII)
 _BRANCH_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9._\/-]*[a-zA-Z0-9_-])?$")
-_PLATFORM_RE = re.compile(r"^\w+/\w+$")
+_PLATFORM_RE = re.compile(r"^\w+/\w+$", re.ASCII)
 _RFC3339_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 

@@ -70,8 +70,8 @@ def list_steps(app: AppContext) -> int:
 def run_step(name: str, config_arg: str, work_dir: Path | None, context_arg: str | None, alias: str) -> int:
     """Run step NAME once with --config and print its result and outputs as JSON.
 
-    Exit 0 when it succeeded, 1 when it failed, errored or was aborted (SIGTERM/SIGINT), 2 when the config
-    does not fit the step.
+    Exit 0 when it succeeded, 1 when it failed, errored or was aborted (SIGTERM/SIGINT), 2 when the step
+    does not exist or its config does not fit it (schema or expression errors).
     """
     from kargo_actions.cli.signals import abort_on_signals
     from kargo_actions.errors import ExitCode, InvalidInputError, Problem
@@ -92,6 +92,6 @@ def run_step(name: str, config_arg: str, work_dir: Path | None, context_arg: str
     )
     if step is not None and step.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED):
         return int(ExitCode.OK)
-    if step is not None and step.problems and step.status is StepStatus.FAILED and step.attempts == 0:
-        return int(ExitCode.INVALID)
+    if step is not None and step.problems and step.attempts == 0:
+        return int(ExitCode.INVALID)  # the config does not fit, or an expression in it is wrong
     return int(ExitCode.FAILED)

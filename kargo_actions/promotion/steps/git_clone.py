@@ -90,10 +90,11 @@ class GitClone:
                     f"checkout[{i}].path: {config.checkout[i].path!r} already exists and is not empty"
                 )
         bare = self._bare_clone(ctx, config)
+        refs = self._refs(ctx, bare)
         commits: dict[str, str] = {}
         for checkout, target in zip(config.checkout, targets, strict=True):
             ctx.check_abort()
-            self._add_worktree(ctx, bare, url, checkout, target)
+            self._add_worktree(ctx, bare, url, refs, checkout, target)
             if config.recurse_submodules:
                 gitutil.git(
                     ctx,
@@ -130,40 +131,72 @@ class GitClone:
             gitutil.git(ctx, bare, "config", key, value, what=f"setting {key}")
         return bare
 
-    def _has_ref(self, ctx: StepContext, bare: Path, ref: str) -> bool:
-        return gitutil.git(ctx, bare, "rev-parse", "--verify", "-q", ref, check=False).returncode == 0
+    def _refs(self, ctx: StepContext, bare: Path) -> dict[str, str]:
+        """The clone's branches and tags (read from its files; `git for-each-ref` when they are unusual)."""
+        if not (bare / "reftable").exists():
+            try:
+                return gitutil.read_refs(bare)
+            except OSError:
+                pass
+        listed = gitutil.git(
+            ctx, bare, "for-each-ref", "--format=%(objectname) %(refname)", what="listing refs"
+        )
+        refs: dict[str, str] = {}
+        for line in listed.stdout.splitlines():
+            object_id, _, name = line.partition(" ")
+            refs[name] = object_id
+        return refs
 
-    def _add_worktree(self, ctx: StepContext, bare: Path, url: str, checkout: Checkout, target: Path) -> None:
+    def _default_branch(self, ctx: StepContext, bare: Path) -> str:
+        try:
+            head = (bare / "HEAD").read_text().strip()
+        except OSError:
+            head = ""
+        if head.startswith("ref: refs/heads/"):
+            return head.removeprefix("ref: refs/heads/")
+        return gitutil.git(ctx, bare, "symbolic-ref", "-q", "--short", "HEAD", check=False).stdout.strip()
+
+    def _add_worktree(
+        self,
+        ctx: StepContext,
+        bare: Path,
+        url: str,
+        refs: dict[str, str],
+        checkout: Checkout,
+        target: Path,
+    ) -> None:
         where = checkout.path
         sparse = checkout.sparse or []
         no_checkout = ["--no-checkout"] if sparse else []
         if checkout.commit:
-            if not self._has_ref(ctx, bare, f"{checkout.commit}^{{commit}}"):
-                gitutil.git(
-                    ctx, bare, "fetch", "-q", "origin", checkout.commit, url=url, check=False
-                )  # a commit no branch reaches any more may still be fetchable by id
             options, commitish = ["--detach"], checkout.commit
         elif checkout.tag:
-            if not self._has_ref(ctx, bare, f"refs/tags/{checkout.tag}"):
+            if f"refs/tags/{checkout.tag}" not in refs:
                 raise TerminalStepError(f"{where}: tag {checkout.tag!r} does not exist in {url}")
             options, commitish = ["--detach"], f"refs/tags/{checkout.tag}^{{commit}}"
         elif checkout.branch:
-            if not self._has_ref(ctx, bare, f"refs/heads/{checkout.branch}"):
+            if f"refs/heads/{checkout.branch}" not in refs:
                 if not checkout.create:
                     raise TerminalStepError(
                         f"{where}: branch {checkout.branch!r} does not exist in {url} "
                         "(set create: true to start it as a new orphan branch)"
                     )
-                self._add_orphan(ctx, bare, url, checkout.branch, target, sparse)
+                self._add_orphan(ctx, bare, url, refs, checkout.branch, target, sparse)
                 return
             options, commitish = [], checkout.branch
         else:
-            default = gitutil.git(ctx, bare, "symbolic-ref", "-q", "--short", "HEAD", check=False)
-            branch = default.stdout.strip()
-            if not branch or not self._has_ref(ctx, bare, f"refs/heads/{branch}"):
+            branch = self._default_branch(ctx, bare)
+            if not branch or f"refs/heads/{branch}" not in refs:
                 raise TerminalStepError(f"{where}: {url} has no default branch to check out")
             options, commitish = [], branch
-        self._worktree_add(ctx, bare, url, target, [*no_checkout, *options], commitish, where)
+        try:
+            self._worktree_add(ctx, bare, url, target, [*no_checkout, *options], commitish, where)
+        except TerminalStepError:
+            if not checkout.commit:
+                raise
+            # A commit no branch reaches any more may still be fetchable by its id.
+            gitutil.git(ctx, bare, "fetch", "-q", "origin", checkout.commit, url=url, check=False)
+            self._worktree_add(ctx, bare, url, target, [*no_checkout, *options], commitish, where)
         if sparse:
             self._sparse(ctx, target, url, sparse, where)
             gitutil.git(ctx, target, "reset", "-q", "--hard", url=url, what=f"checking out {where}")
@@ -204,7 +237,14 @@ class GitClone:
         )
 
     def _add_orphan(
-        self, ctx: StepContext, bare: Path, url: str, branch: str, target: Path, sparse: list[str]
+        self,
+        ctx: StepContext,
+        bare: Path,
+        url: str,
+        refs: dict[str, str],
+        branch: str,
+        target: Path,
+        sparse: list[str],
     ) -> None:
         """A new branch with no history and an empty work tree."""
         where = str(target)
@@ -214,7 +254,7 @@ class GitClone:
                 self._sparse(ctx, target, url, sparse, where)
             return
         # Older git: start detached on any commit without checking it out, then switch to an unborn branch.
-        start = gitutil.git(ctx, bare, "rev-parse", "--verify", "-q", "HEAD", check=False).stdout.strip()
+        start = next((sha for ref, sha in refs.items() if ref.startswith("refs/heads/")), "")
         if not start:
             start = self._empty_commit(ctx, bare)
         self._worktree_add(ctx, bare, url, target, ["--detach", "--no-checkout"], start, where)

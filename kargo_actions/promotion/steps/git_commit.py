@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, ClassVar
 
 from pydantic import Field, StrictStr, field_validator
 
 from kargo_actions.promotion.steps import gitutil
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult
+from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepError, StepResult
+
+# What git says when it has no user.name/user.email and user.useConfigOnly forbids guessing.
+_NO_IDENTITY = "no email was given and auto-detection is disabled"
 
 
 class CommitAuthor(StepConfig):
@@ -42,31 +46,41 @@ class GitCommit:
     def run(self, ctx: StepContext, config: GitCommitConfig) -> StepResult:
         tree = gitutil.worktree(ctx, config.path)
         gitutil.git(ctx, tree, "add", "--all", what=f"staging changes in {config.path}")
+        if config.author is not None:
+            step_identity = gitutil.Identity(
+                config.author.name, config.author.email, config.author.signing_key
+            )
+            result = self._commit(ctx, config, tree, step_identity)
+        else:
+            # git's own identity (the clone's author, the user's config) first; asking git for it would cost
+            # a process on every commit, so the fallback identity is used only when git says it has none.
+            result = self._commit(ctx, config, tree, None)
+            if result.returncode != 0 and _NO_IDENTITY in result.stderr:
+                result = self._commit(ctx, config, tree, gitutil.actor_identity(ctx))
         head = gitutil.head_commit(ctx, tree)
-        if head:
-            unchanged = gitutil.git(ctx, tree, "diff", "--cached", "--quiet", check=False).returncode == 0
-            if unchanged:
+        if result.returncode != 0:
+            if "nothing to commit" in result.stdout + result.stderr:
                 return StepResult(
-                    message=f"nothing to commit in {config.path}; HEAD stays {head[:7]}",
+                    message=f"nothing to commit in {config.path}; HEAD stays {head[:7] or '(no commit)'}",
                     outputs={"commit": head},
                 )
-        if config.author is not None:
-            identity = gitutil.Identity(config.author.name, config.author.email, config.author.signing_key)
-        else:
-            identity = gitutil.configured_identity(ctx, tree) or gitutil.actor_identity(ctx)
-        gitutil.git(
+            raise StepError(f"committing in {config.path}: {gitutil.failure_text(ctx, result)}")
+        return StepResult(message=f"committed {head[:7]} in {config.path}", outputs={"commit": head})
+
+    def _commit(
+        self, ctx: StepContext, config: GitCommitConfig, tree: Path, identity: gitutil.Identity | None
+    ) -> gitutil.Completed:
+        args = gitutil.identity_args(identity) if identity else ["-c", "user.useConfigOnly=true"]
+        return gitutil.git(
             ctx,
             tree,
-            *gitutil.identity_args(identity),
+            *args,
             "commit",
-            "--quiet",
-            "--allow-empty",
             "--no-verify",
+            "--no-status",
             "--file",
             "-",
-            what=f"committing in {config.path}",
-            extra_env=gitutil.identity_env(identity),
+            check=False,
+            extra_env=gitutil.identity_env(identity) if identity else None,
             stdin=config.message,
         )
-        commit = gitutil.head_commit(ctx, tree)
-        return StepResult(message=f"committed {commit[:7]} in {config.path}", outputs={"commit": commit})

@@ -91,20 +91,112 @@ def worktree(ctx: StepContext, relative: str, *, field_name: str = "path") -> Pa
     return path
 
 
+# Reading HEAD, refs and the remote URL from the repository's files (their formats are documented in
+# gitrepository-layout) saves a git process per question; anything unusual falls back to asking git.
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+_REMOTE_ORIGIN = re.compile(r'^\s*\[remote "origin"\]\s*$')
+_SECTION = re.compile(r"^\s*\[")
+_URL = re.compile(r"^\s*url\s*=\s*(.+?)\s*$")
+
+
+class _Unreadable(Exception):
+    """The repository's files are not in the plain layout; ask git instead."""
+
+
+def _git_dirs(tree: Path) -> tuple[Path, Path]:
+    """(the work tree's own git dir, the common dir shared by every work tree of the clone)."""
+    dotgit = tree / ".git"
+    try:
+        if dotgit.is_dir():
+            gitdir = dotgit
+        else:
+            text = dotgit.read_text().strip()
+            if not text.startswith("gitdir:"):
+                raise _Unreadable
+            gitdir = Path(text.removeprefix("gitdir:").strip())
+            gitdir = gitdir if gitdir.is_absolute() else (tree / gitdir).resolve()
+        commondir = gitdir / "commondir"
+        common = gitdir
+        if commondir.is_file():
+            target = Path(commondir.read_text().strip())
+            common = target if target.is_absolute() else (gitdir / target).resolve()
+    except OSError as err:
+        raise _Unreadable from err
+    if (common / "reftable").exists():
+        raise _Unreadable
+    return gitdir, common
+
+
+def read_refs(common: Path) -> dict[str, str]:
+    """Every ref of a repository (packed and loose) with its object id; packed tags peeled to commits."""
+    refs: dict[str, str] = {}
+    packed = common / "packed-refs"
+    if packed.is_file():
+        last = ""
+        for line in packed.read_text().splitlines():
+            if line.startswith("^") and last:
+                refs[last] = line[1:].strip()
+            elif line and not line.startswith("#"):
+                object_id, _, last = line.partition(" ")
+                refs[last] = object_id
+    for path in (common / "refs").rglob("*"):
+        if path.is_file():
+            value = path.read_text().strip()
+            if _OBJECT_ID.fullmatch(value):
+                refs[path.relative_to(common).as_posix()] = value
+    return refs
+
+
+def _read_head(tree: Path) -> tuple[str, str]:
+    """(the ref HEAD names or "", the commit it points at or "")."""
+    gitdir, common = _git_dirs(tree)
+    try:
+        head = (gitdir / "HEAD").read_text().strip()
+    except OSError as err:
+        raise _Unreadable from err
+    if head.startswith("ref:"):
+        ref = head.removeprefix("ref:").strip()
+        loose = common / ref
+        try:
+            value = loose.read_text().strip() if loose.is_file() else read_refs(common).get(ref, "")
+        except OSError as err:
+            raise _Unreadable from err
+        return ref, value
+    if _OBJECT_ID.fullmatch(head):
+        return "", head
+    raise _Unreadable
+
+
 def remote_url(ctx: StepContext, tree: Path) -> str:
+    try:
+        _, common = _git_dirs(tree)
+        in_origin = False
+        for line in (common / "config").read_text().splitlines():
+            if _SECTION.match(line):
+                in_origin = bool(_REMOTE_ORIGIN.match(line))
+            elif in_origin and (match := _URL.match(line)):
+                return match[1].strip('"')
+    except (_Unreadable, OSError):
+        pass
     return git(ctx, tree, "remote", "get-url", "origin", what="reading the remote URL").stdout.strip()
 
 
 def head_commit(ctx: StepContext, tree: Path) -> str:
     """The commit HEAD points at, or "" on a branch that has no commit yet."""
-    result = git(ctx, tree, "rev-parse", "--verify", "-q", "HEAD", check=False)
-    return result.stdout.strip() if result.returncode == 0 else ""
+    try:
+        return _read_head(tree)[1]
+    except _Unreadable:
+        result = git(ctx, tree, "rev-parse", "--verify", "-q", "HEAD", check=False)
+        return result.stdout.strip() if result.returncode == 0 else ""
 
 
 def current_branch(ctx: StepContext, tree: Path) -> str:
     """The checked-out branch, or "" when HEAD is detached."""
-    result = git(ctx, tree, "symbolic-ref", "-q", "--short", "HEAD", check=False)
-    return result.stdout.strip() if result.returncode == 0 else ""
+    try:
+        return _read_head(tree)[0].removeprefix("refs/heads/")
+    except _Unreadable:
+        result = git(ctx, tree, "symbolic-ref", "-q", "--short", "HEAD", check=False)
+        return result.stdout.strip() if result.returncode == 0 else ""
 
 
 def configured_identity(ctx: StepContext, tree: Path) -> Identity | None:

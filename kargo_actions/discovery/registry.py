@@ -70,6 +70,24 @@ MAX_PAGES_ENV = "KARGO_ACTIONS_REGISTRY_MAX_PAGES"
 DOCKER_HUB_API = "registry-1.docker.io"
 
 
+# Token realms of the big public registries, so that even a first run with an empty cache sends a token
+# with its first request instead of learning the realm from a 401. A registry that changes its realm
+# answers 401 with the new challenge, which is then learned as for any other registry.
+WELL_KNOWN_AUTH = {
+    hint.host: hint
+    for hint in (
+        AuthHint(host="ghcr.io", scheme="bearer", realm="https://ghcr.io/token", service="ghcr.io"),
+        AuthHint(
+            host=DOCKER_HUB_API,
+            scheme="bearer",
+            realm="https://auth.docker.io/token",
+            service="registry.docker.io",
+        ),
+        AuthHint(host="quay.io", scheme="bearer", realm="https://quay.io/v2/auth", service="quay.io"),
+    )
+}
+
+
 class ImageDiscoveryError(FailedError):
     """Discovery of one image subscription failed; the message names the repoURL and the cause."""
 
@@ -336,7 +354,7 @@ class RegistrySession:
         with self._lock:
             hint = self._hints.get(host)
         if hint is None:
-            hint = self.cache.auth_hint(host)
+            hint = self.cache.auth_hint(host) or WELL_KNOWN_AUTH.get(host)
             if hint is not None:
                 with self._lock:
                     self._hints[host] = hint

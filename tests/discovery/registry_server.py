@@ -457,7 +457,8 @@ class TokenRealm:
                     else:
                         granted = []
                     access.append((kind, repo, granted))
-                token = realm.issue(user, access)
+                # Like Docker's auth server: the token is for the service asked for; the registry checks it.
+                token = realm.issue(user, access, audience=query.get("service", [realm.service])[0])
                 body = json.dumps(
                     {
                         "token": token,
@@ -478,14 +479,14 @@ class TokenRealm:
         realm._thread.start()
         return realm
 
-    def issue(self, subject: str, access: list[tuple[str, str, list[str]]]) -> str:
+    def issue(self, subject: str, access: list[tuple[str, str, list[str]]], audience: str = "") -> str:
         import jwt
 
         now = int(time.time())
         claims = {
             "iss": self.issuer,
             "sub": subject,
-            "aud": self.service,
+            "aud": audience or self.service,
             "iat": now,
             "nbf": now - 5,
             "exp": now + self.expires_in,

@@ -617,3 +617,31 @@ def test_token_is_fetched_again_after_expires_in(token_registry: Seeded, tmp_pat
             assert reg.realm.hits - hits == 2
     finally:
         reg.realm.expires_in = 300
+
+
+def test_well_known_realm_saves_the_401_and_a_wrong_one_is_corrected(
+    token_registry: Seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kargo_actions.discovery import registry as registry_module
+    from kargo_actions.discovery.cache import AuthHint
+
+    reg = token_registry.registry
+    assert reg.realm is not None
+    with session(tmp_path / "ghcr") as s:
+        hint = s.auth_hint("ghcr.io")
+        assert hint is not None
+        assert (hint.scheme, hint.realm, hint.service) == ("bearer", "https://ghcr.io/token", "ghcr.io")
+    env = {"DOCKER_CONFIG": str(docker_config(tmp_path, reg.host, USER, PASSWORD))}
+    right = AuthHint(host=reg.host, scheme="bearer", realm=reg.realm.url, service=reg.realm.service)
+    monkeypatch.setitem(registry_module.WELL_KNOWN_AUTH, reg.host, right)
+    with session(tmp_path / "a", env=env) as s:
+        mark = reg.mark()
+        assert len(s.repository(f"{reg.host}/private/app").list_tags().tags) == 2
+    assert reg.count(mark)["challenge"] == 0  # first run, empty cache, no 401
+    wrong = AuthHint(host=reg.host, scheme="bearer", realm=reg.realm.url, service="moved-service")
+    monkeypatch.setitem(registry_module.WELL_KNOWN_AUTH, reg.host, wrong)
+    with session(tmp_path / "b", env=env) as s:
+        mark = reg.mark()
+        assert len(s.repository(f"{reg.host}/private/app").list_tags().tags) == 2
+        assert s.auth_hint(reg.host) == right  # learned from the registry's challenge
+    assert reg.count(mark)["challenge"] == 1

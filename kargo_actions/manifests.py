@@ -11,6 +11,7 @@ import datetime as _dt
 import difflib
 import os
 import re
+import stat
 import types
 import typing
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -506,10 +507,15 @@ def _skip(file: str, node: Any, kind: str, api_version: str, out: _Collector) ->
     out.notices.append(f"{file}: skipped {label} ({api_version}): not a kind kargo-actions reads")
 
 
-def _manifest_files(config_dir: Path) -> list[Path]:
+def _manifest_files(config_dir: Path, out: _Collector) -> list[Path]:
     """Every *.yaml / *.yml under the folder, sorted, skipping hidden sub-folders and files."""
     files: list[Path] = []
-    for root, dirs, names in os.walk(config_dir):
+
+    def unreadable(err: OSError) -> None:
+        where = display_path(Path(err.filename)) if err.filename else display_path(config_dir)
+        out.problems.append(Problem(file=where, message=f"cannot read folder: {err.strerror or err}"))
+
+    for root, dirs, names in os.walk(config_dir, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         files.extend(Path(root) / n for n in sorted(names) if n.endswith((".yaml", ".yml")) and n[0] != ".")
     return files
@@ -517,7 +523,9 @@ def _manifest_files(config_dir: Path) -> list[Path]:
 
 def _check_config_dir(config_dir: Path) -> None:
     shown = display_path(config_dir)
-    if not config_dir.exists():
+    try:
+        mode = config_dir.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError) as err:
         raise InvalidInputError(
             [
                 Problem(
@@ -526,11 +534,16 @@ def _check_config_dir(config_dir: Path) -> None:
                     hint="create it with your Kargo manifests, or pass --config-dir DIR",
                 )
             ]
-        )
-    if not config_dir.is_dir():
+        ) from err
+    except OSError as err:  # a loop of links, a name too long, no permission on a parent
+        raise InvalidInputError(
+            [Problem(file=shown, message=f"cannot read config dir: {err.strerror or err}")]
+        ) from err
+    if not stat.S_ISDIR(mode):
         raise InvalidInputError([Problem(file=shown, message="config dir is not a directory")])
     try:
-        next(os.scandir(config_dir), None)
+        with os.scandir(config_dir) as entries:
+            next(entries, None)
     except OSError as err:
         raise InvalidInputError(
             [Problem(file=shown, message=f"cannot read config dir: {err.strerror or err}")]
@@ -549,8 +562,8 @@ def load_project(
     """
     _check_config_dir(config_dir)
     out = _Collector()
-    files = _manifest_files(config_dir)
-    if not files:
+    files = _manifest_files(config_dir, out)
+    if not files and not out.problems:
         raise InvalidInputError(
             [Problem(file=display_path(config_dir), message="config dir holds no *.yaml or *.yml file")]
         )

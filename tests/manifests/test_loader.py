@@ -433,3 +433,22 @@ def test_names_pointing_nowhere_are_warnings(tmp_path: Path, monkeypatch: pytest
         " to another project (set it to 'demo' or leave it out)",
     ]
     assert len(problems_of(tmp_path, strict=True)) == 3
+
+
+def test_config_dir_name_too_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    name = "k" * 300  # longer than any file system allows for one name
+    assert problems_of(tmp_path / name) == [f"{name}: cannot read config dir: File name too long"]
+
+
+def test_config_dir_link_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    assert problems_of(tmp_path / "a") == ["a: cannot read config dir: Too many levels of symbolic links"]
+
+
+def test_config_dir_below_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "repo").write_text("a file, not a folder")
+    assert problems_of(tmp_path / "repo" / ".kargo")[0].startswith("repo/.kargo: config dir does not exist")

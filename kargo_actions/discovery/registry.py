@@ -420,6 +420,8 @@ class RepositoryClient:
         self.scope = f"repository:{repo.name}:pull"
         self._credentials: Credentials | None = None
         self._credentials_loaded = False
+        self._fetched: dict[str, FetchedManifest] = {}
+        self._lock = threading.Lock()
 
     def _fail(self, kind: type[ImageDiscoveryError], cause: str, hint: str = "") -> ImageDiscoveryError:
         return kind(self.repo.repo_url, cause, hint)
@@ -689,10 +691,16 @@ class RepositoryClient:
         media_type = resp.headers.get("content-type", "").split(";")[0].strip()
         if not digest:
             fetched = self.get_manifest(ref)
+            with self._lock:
+                self._fetched[fetched.digest] = fetched  # the GET by digest that follows needs no request
             return ManifestHead(fetched.digest, fetched.media_type)
         return ManifestHead(digest, media_type)
 
     def get_manifest(self, ref: str) -> FetchedManifest:
+        with self._lock:
+            kept = self._fetched.pop(ref, None)
+        if kept is not None:
+            return kept
         resp = self._send("GET", self._manifest_url(ref), MANIFEST_ACCEPT, "manifest")
         if resp.status_code == 404:
             raise self._not_found(resp, ref)

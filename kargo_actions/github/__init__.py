@@ -1,0 +1,1 @@
+"""GitHub through PyGithub: pull requests, statuses, deployments, workflows, environments, rulesets, API commits."""

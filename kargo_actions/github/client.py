@@ -1,0 +1,993 @@
+"""A typed GitHub client over PyGithub: every operation the product needs, returning frozen values.
+
+Rate limits are read from each answer's headers and respected before the next request; secondary rate
+limits (403/429 with retry-after) are retried with backoff; failures become typed errors whose messages
+name the permission a token lacks.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from github import Github, GithubException
+from github.GithubObject import NotSet
+from github.PullRequest import PullRequest as GhPullRequest
+from github.Repository import Repository as GhRepository
+from requests import RequestException
+
+from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem
+from kargo_actions.github.auth import GitHubSettings
+from kargo_actions.github.errors import (
+    GitHubConflictError,
+    GitHubError,
+    GitHubNotFoundError,
+    GitHubPermissionError,
+    GitHubRateLimitError,
+    GitHubTimeoutError,
+    GitHubUnavailableError,
+    GitHubValidationError,
+    MergeBlockedError,
+    PullRequestClosedError,
+    RefMovedError,
+)
+from kargo_actions.github.models import (
+    GATE_CONTEXT,
+    BranchPattern,
+    BranchPolicy,
+    CheckRun,
+    CombinedStatus,
+    CommitStatus,
+    Deployment,
+    DeploymentState,
+    DeploymentStatus,
+    Environment,
+    EnvironmentSpec,
+    FileChange,
+    GitCommit,
+    MergeMethod,
+    MergeResult,
+    PullRequest,
+    RateLimit,
+    Repository,
+    Reviewer,
+    Ruleset,
+    RulesetSpec,
+    StatusState,
+    WorkflowRun,
+    verified_context,
+)
+from kargo_actions.github.permissions import PERMISSIONS, Op
+from kargo_actions.github.text import fit_body, fit_status_description
+
+T = TypeVar("T")
+
+MAX_DISPATCH_INPUTS = 25
+PASSING_CONCLUSIONS = frozenset({"success", "neutral", "skipped"})
+FAILING_STATES = frozenset({"failure", "error"})
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Pacing, retries and polling. Defaults follow GitHub's guidance for integrations."""
+
+    poll_interval: float = 5.0
+    max_rate_limit_wait: float = 900.0  # wait this long for a used-up quota to reset, else fail
+    retries: int = 5
+    backoff: float = 1.0  # first retry delay for 5xx and network errors, doubling
+    secondary_wait: float = (
+        60.0  # GitHub asks for at least a minute when a secondary limit gives no retry-after
+    )
+    max_delay: float = 300.0
+    seconds_between_requests: float = 0.25
+    seconds_between_writes: float = 1.0
+    timeout: int = 30
+
+
+class GitHubClient:
+    """One repository's GitHub API, as the product uses it."""
+
+    def __init__(
+        self,
+        gh: Github,
+        repository: str,
+        options: ClientOptions | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        owner, _, name = repository.partition("/")
+        if not owner or not name or "/" in name:
+            raise InvalidInputError(
+                [
+                    Problem(
+                        path="repository",
+                        message=f"{repository!r} is not OWNER/NAME",
+                        hint="e.g. GITHUB_REPOSITORY",
+                    )
+                ]
+            )
+        self.repository = repository
+        self.options = options or ClientOptions()
+        self._gh = gh
+        self._sleep = sleep
+        self._path = f"/repos/{quote(owner)}/{quote(name)}"
+        self._gh_repo: GhRepository | None = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: GitHubSettings, repository: str, options: ClientOptions | None = None
+    ) -> GitHubClient:
+        opts = options or ClientOptions()
+        owner, _, name = repository.partition("/")
+        gh = Github(
+            auth=settings.auth(owner, name),
+            base_url=settings.api_url,
+            timeout=opts.timeout,
+            retry=None,  # retries are ours: they know secondary limits and which calls are safe to repeat
+            per_page=100,
+            seconds_between_requests=opts.seconds_between_requests or None,
+            seconds_between_writes=opts.seconds_between_writes or None,
+        )
+        return cls(gh, repository, opts)
+
+    @classmethod
+    def from_env(
+        cls, repository: str = "", env: Mapping[str, str] | None = None, options: ClientOptions | None = None
+    ) -> GitHubClient:
+        """The client for `repository` (default GITHUB_REPOSITORY) with credentials from the environment."""
+        import os
+
+        env = os.environ if env is None else env
+        repository = repository or env.get("GITHUB_REPOSITORY", "")
+        if not repository:
+            raise InvalidInputError(
+                [Problem(path="GITHUB_REPOSITORY", message="no repository given", hint="pass OWNER/NAME")]
+            )
+        return cls.from_settings(GitHubSettings.from_env(env), repository, options)
+
+    @property
+    def _repo(self) -> GhRepository:
+        """PyGithub's repository object, fetched on first use (one GET, which also checks access)."""
+        if self._gh_repo is None:
+            self._gh_repo = self._call(
+                Op.READ_REPOSITORY, lambda: self._gh.get_repo(self.repository), idempotent=True
+            )
+        return self._gh_repo
+
+    # -- calls, retries and errors --------------------------------------------------------------------------------
+
+    def _call(self, op: Op, fn: Callable[[], T], *, idempotent: bool = False) -> T:
+        attempt = 0
+        while True:
+            self._respect_quota(op)
+            try:
+                return fn()
+            except GithubException as err:
+                delay = self._retry_delay(op, err, attempt, idempotent)
+                if delay is None:
+                    raise self._error(op, err) from err
+            except RequestException as err:
+                if not idempotent or attempt >= self.options.retries:
+                    raise GitHubUnavailableError(
+                        f"could not {PERMISSIONS[op].action} in {self.repository}: GitHub did not answer ({err})"
+                    ) from err
+                delay = min(self.options.backoff * 2.0**attempt, self.options.max_delay)
+            attempt += 1
+            self._sleep(delay)
+
+    def _respect_quota(self, op: Op) -> None:
+        """Wait for the reset when the last answer said the quota is used up."""
+        requester = self._gh.requester
+        remaining, _ = requester.rate_limiting
+        wait = requester.rate_limiting_resettime - time.time()
+        if remaining != 0 or wait <= 0:
+            return
+        if wait > self.options.max_rate_limit_wait:
+            raise GitHubRateLimitError(self._quota_message(op, requester.rate_limiting_resettime))
+        self._sleep(wait + 0.5)
+
+    def _quota_message(self, op: Op, reset: float) -> str:
+        when = time.strftime("%H:%M:%S UTC", time.gmtime(reset))
+        return (
+            f"could not {PERMISSIONS[op].action} in {self.repository}: the token's API rate limit is used up "
+            f"until {when}, longer than the {self.options.max_rate_limit_wait:.0f} s we wait; retry later or "
+            "use a GitHub App token (higher limits)"
+        )
+
+    def _retry_delay(self, op: Op, err: GithubException, attempt: int, idempotent: bool) -> float | None:
+        """Seconds to wait before retrying, or None when the error is final."""
+        if attempt >= self.options.retries:
+            return None
+        headers: dict[str, str] = {str(k).lower(): str(v) for k, v in (err.headers or {}).items()}
+        message = _message(err).lower()
+        retry_after = headers.get("retry-after", "")
+        if err.status in (403, 429):
+            if retry_after.strip().isdigit():
+                return min(float(retry_after), self.options.max_delay)
+            if headers.get("x-ratelimit-remaining") == "0" or "rate limit" in message:
+                reset = float(headers.get("x-ratelimit-reset") or 0)
+                if headers.get("x-ratelimit-remaining") == "0" and reset > time.time():
+                    wait = reset - time.time() + 0.5
+                    if wait > self.options.max_rate_limit_wait:
+                        raise GitHubRateLimitError(self._quota_message(op, reset)) from err
+                    return wait
+                return min(self.options.secondary_wait * 2.0**attempt, self.options.max_delay)
+            if err.status == 429:
+                return min(self.options.secondary_wait * 2.0**attempt, self.options.max_delay)
+            return None
+        if err.status >= 500 and idempotent:
+            return min(self.options.backoff * 2.0**attempt, self.options.max_delay)
+        return None
+
+    def _error(self, op: Op, err: GithubException) -> KargoActionsError:
+        perm = PERMISSIONS[op]
+        message = _message(err)
+        headers: dict[str, str] = {str(k).lower(): str(v) for k, v in (err.headers or {}).items()}
+        answered = f"GitHub answered {err.status}: {message}" if message else f"GitHub answered {err.status}"
+        if err.status == 401:
+            return GitHubPermissionError(
+                f"the token cannot {perm.action} in {self.repository}: it is missing, expired or invalid "
+                f"({answered}); set GITHUB_TOKEN or the GitHub App credentials",
+                err.status,
+            )
+        if err.status == 403:
+            accepted = _accepted_permissions(headers.get("x-accepted-github-permissions", ""))
+            needed = perm.needed
+            if accepted and accepted != perm.needed:
+                needed += f" (this request alone accepts {accepted})"
+            hint = ""
+            if not perm.github_token:
+                hint = "; GITHUB_TOKEN can never have it: use a GitHub App installation token or a fine-grained personal access token"
+            return GitHubPermissionError(
+                f"the token cannot {perm.action} in {self.repository}: it needs {needed} ({answered}){hint}",
+                err.status,
+            )
+        if err.status == 404:
+            return GitHubNotFoundError(
+                f"could not {perm.action} in {self.repository}: not found ({answered}); the repository or object "
+                f"does not exist, or the token cannot see it: it needs {perm.needed} "
+                f"(a classic token needs the `{perm.classic_scope}` scope)",
+                err.status,
+            )
+        if err.status == 409:
+            return GitHubConflictError(
+                f"could not {perm.action} in {self.repository}: {answered}", err.status
+            )
+        if err.status == 422:
+            return GitHubValidationError(
+                f"could not {perm.action} in {self.repository}: {answered}", err.status
+            )
+        if err.status >= 500:
+            return GitHubUnavailableError(f"could not {perm.action} in {self.repository}: {answered}")
+        return GitHubError(f"could not {perm.action} in {self.repository}: {answered}", err.status)
+
+    def _request(
+        self,
+        op: Op,
+        verb: str,
+        url: str,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> Any:
+        def call() -> Any:
+            _, data = self._gh.requester.requestJsonAndCheck(
+                verb, url, parameters=dict(parameters) if parameters else None, input=body
+            )
+            return data
+
+        return self._call(op, call, idempotent=verb in ("GET", "PUT", "DELETE"))
+
+    def _paged(
+        self, op: Op, url: str, key: str = "", parameters: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        items: list[Any] = []
+        page = 1
+        while True:
+            data = self._request(
+                op, "GET", url, parameters={**(parameters or {}), "per_page": 100, "page": page}
+            )
+            batch = data.get(key, []) if key else data
+            items.extend(batch)
+            if len(batch) < 100:
+                return items
+            page += 1
+
+    def _poll(
+        self, what: str, timeout: float, poll_interval: float | None, probe: Callable[[], T | None]
+    ) -> T:
+        interval = self.options.poll_interval if poll_interval is None else poll_interval
+        deadline = time.monotonic() + timeout
+        while True:
+            result = probe()
+            if result is not None:
+                return result
+            if time.monotonic() + interval > deadline:
+                raise GitHubTimeoutError(f"{what} within {timeout:g} s")
+            self._sleep(interval)
+
+    # -- repository and rate limit --------------------------------------------------------------------------------
+
+    def repository_info(self) -> Repository:
+        data = self._request(Op.READ_REPOSITORY, "GET", self._path)
+        return Repository(
+            full_name=data["full_name"],
+            default_branch=data["default_branch"],
+            html_url=data["html_url"],
+            clone_url=data["clone_url"],
+            private=bool(data["private"]),
+        )
+
+    def rate_limit(self) -> RateLimit:
+        data = self._request(Op.READ_REPOSITORY, "GET", "/rate_limit")
+        core = data["resources"]["core"]
+        return RateLimit(limit=core["limit"], remaining=core["remaining"], reset=core["reset"])
+
+    def user_id(self, login: str) -> int:
+        """The numeric id of a user (environment reviewers are given by id)."""
+        return int(self._request(Op.READ_USERS, "GET", f"/users/{quote(login)}")["id"])
+
+    # -- pull requests -----------------------------------------------------------------------------------------------
+
+    def open_pull_request(
+        self,
+        *,
+        title: str,
+        head: str,
+        base: str,
+        body: str = "",
+        labels: Sequence[str] = (),
+        draft: bool = False,
+    ) -> PullRequest:
+        """Open head -> base, or update the open pull request that already exists for them (re-runs are safe)."""
+        body = fit_body(body)
+        existing = self._find_pull(head, base, "open", Op.OPEN_PULL_REQUEST)
+        if existing is not None:
+            pr = self._call(Op.OPEN_PULL_REQUEST, lambda: self._repo.get_pull(existing), idempotent=True)
+            self._call(Op.OPEN_PULL_REQUEST, lambda: pr.edit(title=title, body=body), idempotent=True)
+        else:
+            pr = self._call(
+                Op.OPEN_PULL_REQUEST,
+                lambda: self._repo.create_pull(base=base, head=head, title=title, body=body, draft=draft),
+            )
+        if labels:
+            # the object form: GitHub's API description does not admit PyGithub's bare list
+            self._request(
+                Op.LABEL_PULL_REQUEST,
+                "POST",
+                f"{self._path}/issues/{pr.number}/labels",
+                body={"labels": list(labels)},
+            )
+        return self.get_pull_request(pr.number)
+
+    def get_pull_request(self, number: int) -> PullRequest:
+        return _pull(self._get_pull(number).raw_data)
+
+    def _get_pull(self, number: int) -> GhPullRequest:
+        return self._call(Op.READ_PULL_REQUEST, lambda: self._repo.get_pull(number), idempotent=True)
+
+    def find_pull_request(self, *, head: str, base: str, state: str = "open") -> PullRequest | None:
+        number = self._find_pull(head, base, state, Op.READ_PULL_REQUEST)
+        return None if number is None else self.get_pull_request(number)
+
+    def _find_pull(self, head: str, base: str, state: str, op: Op) -> int | None:
+        owner = self.repository.split("/")[0]
+        params = {"head": f"{owner}:{head}", "base": base, "state": state}
+        items = self._paged(op, f"{self._path}/pulls", parameters=params)
+        return int(items[0]["number"]) if items else None
+
+    def close_pull_request(self, number: int) -> PullRequest:
+        pr = self._get_pull(number)
+        self._call(Op.OPEN_PULL_REQUEST, lambda: pr.edit(state="closed"), idempotent=True)
+        return self.get_pull_request(number)
+
+    def wait_for_pull_request(
+        self, number: int, *, timeout: float, poll_interval: float | None = None
+    ) -> PullRequest:
+        """The pull request once merged; PullRequestClosedError when it is closed without merging."""
+
+        def probe() -> PullRequest | None:
+            pr = self.get_pull_request(number)
+            if pr.merged:
+                return pr
+            if pr.closed_unmerged:
+                raise PullRequestClosedError(
+                    f"pull request #{number} ({pr.html_url}) was closed without being merged: the promotion it "
+                    "carries is abandoned; reopen and merge it, or promote again"
+                )
+            return None
+
+        return self._poll(f"pull request #{number} was not merged", timeout, poll_interval, probe)
+
+    def required_checks(self, branch: str) -> tuple[str, ...]:
+        """Status check contexts the active rulesets require on `branch`."""
+        rules = self._paged(Op.READ_RULESETS, f"{self._path}/rules/branches/{quote(branch, safe='')}")
+        contexts: list[str] = []
+        for rule in rules:
+            if rule.get("type") != "required_status_checks":
+                continue
+            for check in (rule.get("parameters") or {}).get("required_status_checks") or []:
+                if check["context"] not in contexts:
+                    contexts.append(check["context"])
+        return tuple(contexts)
+
+    def check_states(self, sha: str, contexts: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(missing or pending, failing) among `contexts` on sha: commit statuses first, then check runs."""
+        combined = self.combined_status(sha)
+        runs = self.check_runs(sha)
+        pending: list[str] = []
+        failing: list[str] = []
+        for context in contexts:
+            status = combined.get(context)
+            if status is not None:
+                if status.state in FAILING_STATES:
+                    failing.append(context)
+                elif status.state != "success":
+                    pending.append(context)
+                continue
+            named = [r for r in runs if r.name == context]
+            if not named or named[-1].status != "completed":
+                pending.append(context)
+            elif named[-1].conclusion not in PASSING_CONCLUSIONS:
+                failing.append(context)
+        return pending, failing
+
+    def merge_pull_request(
+        self,
+        number: int,
+        *,
+        method: MergeMethod = "merge",
+        commit_title: str = "",
+        commit_message: str = "",
+        timeout: float = 600.0,
+        poll_interval: float | None = None,
+    ) -> MergeResult:
+        """Merge once GitHub knows it is mergeable and every required check passed; refuse on conflicts or failures."""
+        deadline = time.monotonic() + timeout
+
+        def left() -> float:
+            return max(deadline - time.monotonic(), 0.0)
+
+        def mergeable() -> GhPullRequest | None:
+            gh_pr = self._get_pull(number)
+            pr = _pull(gh_pr.raw_data)
+            if pr.merged or pr.closed_unmerged or pr.mergeable is not None:
+                return gh_pr
+            return None
+
+        gh_pr = self._poll(
+            f"GitHub did not compute whether pull request #{number} is mergeable",
+            left(),
+            poll_interval,
+            mergeable,
+        )
+        pr = _pull(gh_pr.raw_data)
+        if pr.merged:
+            return MergeResult(number, pr.merge_commit_sha or "", method)
+        if pr.closed_unmerged:
+            raise PullRequestClosedError(
+                f"pull request #{number} ({pr.html_url}) is closed without being merged: reopen it first"
+            )
+        if pr.mergeable is False:
+            raise MergeBlockedError(
+                f"pull request #{number} ({pr.html_url}) cannot be merged into {pr.base_ref}: it conflicts with "
+                f"{pr.base_ref} ({pr.mergeable_state}); update the branch or resolve the conflicts"
+            )
+        required = self.required_checks(pr.base_ref)
+        state: dict[str, Any] = {"pr": gh_pr}
+
+        def checks_pass() -> GhPullRequest | None:
+            current = _pull(state["pr"].raw_data)
+            pending, failing = self.check_states(current.head_sha, required)
+            if failing:
+                raise MergeBlockedError(
+                    f"pull request #{number} ({current.html_url}) cannot be merged: required checks failed on "
+                    f"{current.head_sha[:12]}: {', '.join(failing)}"
+                )
+            if not pending:
+                return state["pr"]  # type: ignore[no-any-return]
+            state["pending"] = pending
+            state["pr"] = self._get_pull(number)
+            return None
+
+        if required:
+            try:
+                gh_pr = self._poll(
+                    f"required checks on pull request #{number} did not pass",
+                    left(),
+                    poll_interval,
+                    checks_pass,
+                )
+            except GitHubTimeoutError as err:
+                raise GitHubTimeoutError(
+                    f"{err}: still missing {', '.join(state.get('pending', required))}"
+                ) from err
+        head = _pull(gh_pr.raw_data).head_sha
+
+        def merge() -> Any:
+            return gh_pr.merge(
+                merge_method=method,
+                sha=head,
+                commit_title=commit_title or NotSet,
+                commit_message=commit_message or NotSet,
+            )
+
+        try:
+            result = self._call(Op.MERGE_PULL_REQUEST, merge)
+        except GitHubError as err:
+            if err.status == 405:
+                raise MergeBlockedError(f"GitHub refused to merge pull request #{number}: {err}") from err
+            if err.status == 409:
+                raise RefMovedError(
+                    f"pull request #{number}'s head moved while merging; retry: {err}"
+                ) from err
+            raise
+        return MergeResult(number, str(result.sha), method)
+
+    # -- commit statuses and checks ------------------------------------------------------------------------------------
+
+    def create_status(
+        self, sha: str, *, state: StatusState, context: str, description: str = "", target_url: str = ""
+    ) -> CommitStatus:
+        body: dict[str, Any] = {
+            "state": state,
+            "context": context,
+            "description": fit_status_description(description),
+        }
+        if target_url:
+            body["target_url"] = target_url
+        data = self._request(Op.CREATE_STATUS, "POST", f"{self._path}/statuses/{sha}", body=body)
+        return _status(data)
+
+    def set_verified_status(
+        self, sha: str, stage: str, *, state: StatusState, description: str = "", target_url: str = ""
+    ) -> CommitStatus:
+        """`kargo/verified/<stage>` on a Freight's commit."""
+        text = description or f"Freight verified in {stage}" if state == "success" else description
+        return self.create_status(
+            sha, state=state, context=verified_context(stage), description=text, target_url=target_url
+        )
+
+    def set_gate_status(
+        self, sha: str, *, state: StatusState, description: str, target_url: str = ""
+    ) -> CommitStatus:
+        """`kargo/gate` on a promotion pull request's head."""
+        return self.create_status(
+            sha, state=state, context=GATE_CONTEXT, description=description, target_url=target_url
+        )
+
+    def combined_status(self, ref: str) -> CombinedStatus:
+        data = self._request(
+            Op.READ_STATUSES,
+            "GET",
+            f"{self._path}/commits/{quote(ref, safe='')}/status",
+            parameters={"per_page": 100},
+        )
+        return CombinedStatus(
+            sha=data["sha"], state=data["state"], statuses=tuple(_status(s) for s in data["statuses"])
+        )
+
+    def check_runs(self, ref: str) -> tuple[CheckRun, ...]:
+        runs = self._paged(
+            Op.READ_CHECK_RUNS, f"{self._path}/commits/{quote(ref, safe='')}/check-runs", key="check_runs"
+        )
+        return tuple(CheckRun(r["name"], r["status"], r.get("conclusion")) for r in runs)
+
+    # -- deployments ------------------------------------------------------------------------------------------------------
+
+    def create_deployment(
+        self,
+        *,
+        ref: str,
+        environment: str,
+        payload: Mapping[str, Any],
+        description: str = "",
+        task: str = "deploy",
+        production: bool | None = None,
+    ) -> Deployment:
+        """A Deployment of ref to environment; no auto-merge, no required contexts (gates live elsewhere)."""
+        extra: dict[str, Any] = {}
+        if production is not None:
+            extra["production_environment"] = production
+        deployment = self._call(
+            Op.CREATE_DEPLOYMENT,
+            lambda: self._repo.create_deployment(
+                ref=ref,
+                task=task,
+                auto_merge=False,
+                required_contexts=[],
+                payload=dict(payload),
+                environment=environment,
+                description=fit_status_description(description),
+                **extra,
+            ),
+        )
+        return _deployment(deployment.raw_data)
+
+    def create_deployment_status(
+        self,
+        deployment_id: int,
+        *,
+        state: DeploymentState,
+        log_url: str = "",
+        description: str = "",
+        environment_url: str = "",
+    ) -> DeploymentStatus:
+        body: dict[str, Any] = {
+            "state": state,
+            "description": fit_status_description(description),
+            "auto_inactive": True,
+        }
+        if log_url:
+            body["log_url"] = log_url
+        if environment_url:
+            body["environment_url"] = environment_url
+        data = self._request(
+            Op.CREATE_DEPLOYMENT, "POST", f"{self._path}/deployments/{deployment_id}/statuses", body=body
+        )
+        return _deployment_status(deployment_id, data)
+
+    def list_deployments(
+        self, *, environment: str = "", ref: str = "", sha: str = ""
+    ) -> tuple[Deployment, ...]:
+        params = {k: v for k, v in (("environment", environment), ("ref", ref), ("sha", sha)) if v}
+        return tuple(
+            _deployment(d)
+            for d in self._paged(Op.READ_DEPLOYMENTS, f"{self._path}/deployments", parameters=params)
+        )
+
+    def deployment_statuses(self, deployment_id: int) -> tuple[DeploymentStatus, ...]:
+        """Newest first, as GitHub lists them."""
+        items = self._paged(Op.READ_DEPLOYMENTS, f"{self._path}/deployments/{deployment_id}/statuses")
+        return tuple(_deployment_status(deployment_id, s) for s in items)
+
+    # -- workflows --------------------------------------------------------------------------------------------------------
+
+    def dispatch_workflow(
+        self, workflow: str | int, *, ref: str, inputs: Mapping[str, str] | None = None
+    ) -> WorkflowRun:
+        """workflow_dispatch `workflow` (file name or id) on ref; the run it started."""
+        inputs = dict(inputs or {})
+        if len(inputs) > MAX_DISPATCH_INPUTS:
+            raise InvalidInputError(
+                [
+                    Problem(
+                        path="inputs",
+                        message=f"{len(inputs)} inputs given; a workflow_dispatch takes at most {MAX_DISPATCH_INPUTS}",
+                    )
+                ]
+            )
+        wf = self._call(Op.DISPATCH_WORKFLOW, lambda: self._repo.get_workflow(workflow), idempotent=True)
+        started = time.time()
+        result = self._call(
+            Op.DISPATCH_WORKFLOW, lambda: wf.create_dispatch(ref, inputs, throw=True, return_run_details=True)
+        )
+        if not isinstance(result, bool):
+            return self.get_workflow_run(int(result.id))
+        # servers without return_run_details (older GHES): the newest dispatch run of this workflow on ref
+        branch = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+
+        def newest() -> WorkflowRun | None:
+            runs = self._request(
+                Op.READ_WORKFLOW_RUNS,
+                "GET",
+                f"{self._path}/actions/workflows/{wf.id}/runs",
+                parameters={"event": "workflow_dispatch", "branch": branch, "per_page": 10},
+            )["workflow_runs"]
+            fresh = [r for r in runs if _epoch(r["created_at"]) >= started - 5]
+            return _run(fresh[0]) if fresh else None
+
+        return self._poll(f"the run of {workflow} dispatched on {ref} did not appear", 60.0, None, newest)
+
+    def get_workflow_run(self, run_id: int) -> WorkflowRun:
+        return _run(self._request(Op.READ_WORKFLOW_RUNS, "GET", f"{self._path}/actions/runs/{run_id}"))
+
+    def wait_for_workflow_run(
+        self, run_id: int, *, timeout: float, poll_interval: float | None = None
+    ) -> WorkflowRun:
+        """The run once completed (whatever its conclusion)."""
+
+        def probe() -> WorkflowRun | None:
+            run = self.get_workflow_run(run_id)
+            return run if run.completed else None
+
+        return self._poll(f"workflow run {run_id} did not complete", timeout, poll_interval, probe)
+
+    # -- environments -----------------------------------------------------------------------------------------------------
+
+    def get_environment(self, name: str) -> Environment | None:
+        try:
+            data = self._request(
+                Op.READ_ENVIRONMENTS, "GET", f"{self._path}/environments/{quote(name, safe='')}"
+            )
+        except GitHubNotFoundError:
+            return None
+        patterns: tuple[BranchPattern, ...] = ()
+        policy = data.get("deployment_branch_policy")
+        if policy and policy.get("custom_branch_policies"):
+            patterns = tuple(_pattern(p) for p in self._branch_policies(name))
+        return _environment(data, patterns)
+
+    def _branch_policies(self, name: str) -> list[dict[str, Any]]:
+        url = f"{self._path}/environments/{quote(name, safe='')}/deployment-branch-policies"
+        return self._paged(Op.READ_ENVIRONMENTS, url, key="branch_policies")
+
+    def put_environment(self, name: str, spec: EnvironmentSpec) -> Environment:
+        """Create or update the environment to match spec, custom branch policies included (idempotent)."""
+        url = f"{self._path}/environments/{quote(name, safe='')}"
+        body: dict[str, Any] = {
+            "wait_timer": spec.wait_timer,
+            "prevent_self_review": spec.prevent_self_review,
+            "reviewers": [{"type": r.type, "id": r.id} for r in spec.reviewers],
+            "deployment_branch_policy": None,
+        }
+        if spec.branch_policy is not None:
+            body["deployment_branch_policy"] = {
+                "protected_branches": spec.branch_policy.protected_branches,
+                "custom_branch_policies": not spec.branch_policy.protected_branches,
+            }
+        self._request(Op.WRITE_ENVIRONMENTS, "PUT", url, body=body)
+        if spec.branch_policy is not None and not spec.branch_policy.protected_branches:
+            existing = {
+                (p["name"], p.get("type", "branch")): int(p["id"]) for p in self._branch_policies(name)
+            }
+            wanted = {(p.name, p.type) for p in spec.branch_policy.patterns}
+            for key, policy_id in existing.items():
+                if key not in wanted:
+                    self._request(
+                        Op.WRITE_ENVIRONMENTS, "DELETE", f"{url}/deployment-branch-policies/{policy_id}"
+                    )
+            for pattern in spec.branch_policy.patterns:
+                if (pattern.name, pattern.type) not in existing:
+                    self._request(
+                        Op.WRITE_ENVIRONMENTS,
+                        "POST",
+                        f"{url}/deployment-branch-policies",
+                        body={"name": pattern.name, "type": pattern.type},
+                    )
+        env = self.get_environment(name)
+        assert env is not None, "an environment just written must exist"
+        return env
+
+    # -- rulesets -------------------------------------------------------------------------------------------------------
+
+    def list_rulesets(self) -> tuple[Ruleset, ...]:
+        """Every ruleset of the repository, with its rules (the list endpoint omits them)."""
+        items = self._paged(Op.READ_RULESETS, f"{self._path}/rulesets")
+        return tuple(self.get_ruleset(int(item["id"])) for item in items)
+
+    def get_ruleset(self, ruleset_id: int) -> Ruleset:
+        data = self._request(Op.READ_RULESETS, "GET", f"{self._path}/rulesets/{ruleset_id}")
+        return Ruleset(int(data["id"]), RulesetSpec.from_api(data))
+
+    def create_ruleset(self, spec: RulesetSpec) -> Ruleset:
+        data = self._request(Op.WRITE_RULESETS, "POST", f"{self._path}/rulesets", body=spec.to_api())
+        return Ruleset(int(data["id"]), RulesetSpec.from_api(data))
+
+    def update_ruleset(self, ruleset_id: int, spec: RulesetSpec) -> Ruleset:
+        data = self._request(
+            Op.WRITE_RULESETS, "PUT", f"{self._path}/rulesets/{ruleset_id}", body=spec.to_api()
+        )
+        return Ruleset(int(data["id"]), RulesetSpec.from_api(data))
+
+    def apply_ruleset(self, spec: RulesetSpec) -> tuple[Ruleset, bool]:
+        """Create or update the ruleset named spec.name; (ruleset, changed). Nothing is written when it matches."""
+        for ruleset in self.list_rulesets():
+            if ruleset.spec.name == spec.name:
+                if ruleset.spec == spec:
+                    return ruleset, False
+                return self.update_ruleset(ruleset.id, spec), True
+        return self.create_ruleset(spec), True
+
+    # -- commits through the git database API (GitHub signs them: "Verified") ------------------------------------------
+
+    def branch_head(self, branch: str) -> str | None:
+        return self._branch_head(branch, Op.READ_CONTENTS)
+
+    def _branch_head(self, branch: str, op: Op) -> str | None:
+        try:
+            data = self._request(op, "GET", f"{self._path}/git/ref/heads/{quote(branch)}")
+        except GitHubNotFoundError:
+            return None
+        return str(data["object"]["sha"])
+
+    def create_branch(self, branch: str, sha: str) -> None:
+        self._request(
+            Op.WRITE_CONTENTS,
+            "POST",
+            f"{self._path}/git/refs",
+            body={"ref": f"refs/heads/{branch}", "sha": sha},
+        )
+
+    def commit_files(
+        self, branch: str, changes: Sequence[FileChange], message: str, *, expected_head: str = ""
+    ) -> GitCommit:
+        """One commit on branch with changes, made by GitHub (so it is signed and shows as verified).
+
+        RefMovedError when the branch is not at expected_head or moves before the ref update (re-read, retry).
+        """
+        head = self._branch_head(branch, Op.WRITE_CONTENTS)
+        if head is None:
+            raise GitHubNotFoundError(
+                f"cannot commit to {self.repository}: branch {branch!r} does not exist", 404
+            )
+        if expected_head and head != expected_head:
+            raise RefMovedError(
+                f"branch {branch!r} is at {head[:12]}, not {expected_head[:12]}: re-read and retry"
+            )
+        parent = self._request(Op.WRITE_CONTENTS, "GET", f"{self._path}/git/commits/{head}")
+        entries: list[dict[str, Any]] = []
+        for change in changes:
+            mode = "100755" if change.executable else "100644"
+            if change.content is None:
+                entries.append({"path": change.path, "mode": mode, "type": "blob", "sha": None})
+                continue
+            blob = self._request(
+                Op.WRITE_CONTENTS,
+                "POST",
+                f"{self._path}/git/blobs",
+                body={"content": base64.b64encode(change.content).decode(), "encoding": "base64"},
+            )
+            entries.append({"path": change.path, "mode": mode, "type": "blob", "sha": blob["sha"]})
+        tree = self._request(
+            Op.WRITE_CONTENTS,
+            "POST",
+            f"{self._path}/git/trees",
+            body={"base_tree": parent["tree"]["sha"], "tree": entries},
+        )
+        commit = self._request(
+            Op.WRITE_CONTENTS,
+            "POST",
+            f"{self._path}/git/commits",
+            body={"message": message, "tree": tree["sha"], "parents": [head]},
+        )
+        try:
+            self._request(
+                Op.WRITE_CONTENTS,
+                "PATCH",
+                f"{self._path}/git/refs/heads/{quote(branch)}",
+                body={"sha": commit["sha"], "force": False},
+            )
+        except GitHubValidationError as err:
+            if "fast forward" in str(err).lower():
+                raise RefMovedError(
+                    f"branch {branch!r} moved while committing; re-read and retry ({err})"
+                ) from err
+            raise
+        return GitCommit(
+            sha=commit["sha"],
+            tree=commit["tree"]["sha"],
+            parents=tuple(p["sha"] for p in commit["parents"]),
+            message=commit["message"],
+            verified=bool(commit["verification"]["verified"]),
+            html_url=commit["html_url"],
+        )
+
+
+def _message(err: GithubException) -> str:
+    data = err.data
+    if isinstance(data, dict):
+        text = str(data.get("message") or "")
+        details = [
+            str(e.get("message") or e.get("code") or "")
+            for e in data.get("errors") or []
+            if isinstance(e, dict)
+        ]
+        details = [d for d in details if d]
+        return text + (f" ({'; '.join(details)})" if details else "")
+    return str(data or "")
+
+
+def _accepted_permissions(header: str) -> str:
+    """`deployments=write; contents=read` -> "`deployments: write` and `contents: read`"."""
+    parts = [p.strip() for chunk in header.split(";") for p in chunk.split(",") if p.strip()]
+    named = [
+        f"`{name.strip()}: {level.strip()}`" for name, _, level in (p.partition("=") for p in parts) if level
+    ]
+    return " and ".join(named)
+
+
+def _epoch(iso: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def _pull(data: Mapping[str, Any]) -> PullRequest:
+    return PullRequest(
+        number=int(data["number"]),
+        html_url=data["html_url"],
+        state=data["state"],
+        title=data["title"],
+        body=data.get("body") or "",
+        head_ref=data["head"]["ref"],
+        head_sha=data["head"]["sha"],
+        base_ref=data["base"]["ref"],
+        base_sha=data["base"]["sha"],
+        merged=bool(data.get("merged")),
+        mergeable=data.get("mergeable"),
+        mergeable_state=data.get("mergeable_state") or "unknown",
+        merge_commit_sha=data.get("merge_commit_sha"),
+        labels=tuple(label["name"] for label in data.get("labels") or []),
+    )
+
+
+def _status(data: Mapping[str, Any]) -> CommitStatus:
+    return CommitStatus(
+        context=data["context"],
+        state=data["state"],
+        description=data.get("description") or "",
+        target_url=data.get("target_url"),
+    )
+
+
+def _deployment(data: Mapping[str, Any]) -> Deployment:
+    payload = data.get("payload")
+    return Deployment(
+        id=int(data["id"]),
+        sha=data["sha"],
+        ref=data["ref"],
+        environment=data["environment"],
+        task=data["task"],
+        description=data.get("description") or "",
+        payload=payload if isinstance(payload, dict) else {},
+    )
+
+
+def _deployment_status(deployment_id: int, data: Mapping[str, Any]) -> DeploymentStatus:
+    return DeploymentStatus(
+        id=int(data["id"]),
+        deployment_id=deployment_id,
+        state=data["state"],
+        description=data.get("description") or "",
+        log_url=data.get("log_url") or data.get("target_url") or "",
+        environment=data.get("environment") or "",
+    )
+
+
+def _run(data: Mapping[str, Any]) -> WorkflowRun:
+    return WorkflowRun(
+        id=int(data["id"]),
+        workflow_id=int(data["workflow_id"]),
+        html_url=data["html_url"],
+        status=data.get("status") or "",
+        conclusion=data.get("conclusion"),
+        head_sha=data["head_sha"],
+        head_branch=data.get("head_branch") or "",
+        event=data["event"],
+        run_number=int(data["run_number"]),
+    )
+
+
+def _pattern(data: Mapping[str, Any]) -> BranchPattern:
+    return BranchPattern(name=data["name"], type="tag" if data.get("type") == "tag" else "branch")
+
+
+def _environment(data: Mapping[str, Any], patterns: tuple[BranchPattern, ...]) -> Environment:
+    wait = 0
+    reviewers: list[Reviewer] = []
+    prevent = False
+    for rule in data.get("protection_rules") or []:
+        if rule.get("type") == "wait_timer":
+            wait = int(rule.get("wait_timer") or 0)
+        elif rule.get("type") == "required_reviewers":
+            prevent = bool(rule.get("prevent_self_review", False))
+            for item in rule.get("reviewers") or []:
+                reviewer_id = int(item["reviewer"]["id"])
+                reviewers.append(
+                    Reviewer("Team", reviewer_id)
+                    if item.get("type") == "Team"
+                    else Reviewer("User", reviewer_id)
+                )
+    policy_data = data.get("deployment_branch_policy")
+    policy = None
+    if policy_data:
+        protected = bool(policy_data.get("protected_branches"))
+        policy = BranchPolicy(protected_branches=protected, patterns=() if protected else patterns)
+    spec = EnvironmentSpec(
+        wait_timer=wait, reviewers=tuple(reviewers), prevent_self_review=prevent, branch_policy=policy
+    )
+    return Environment(id=int(data["id"]), name=data["name"], html_url=data["html_url"], spec=spec)

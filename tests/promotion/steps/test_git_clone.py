@@ -262,3 +262,32 @@ def test_commit_not_on_any_branch_any_more(tmp_path: Path, origin: Path) -> None
 
 def test_step_name() -> None:
     assert GitClone.name == "git-clone"
+
+
+def test_annotated_tag_and_refs_read_from_files(tmp_path: Path, origin: Path) -> None:
+    from kargo_actions.promotion.steps.gitutil import current_branch, head_commit, read_refs, remote_url
+
+    git(origin, "-c", "user.name=t", "-c", "user.email=t@e", "tag", "-a", "v2.0.0", "-m", "release", "main")
+    work = tmp_path / "work"
+    outputs = run(
+        work,
+        {
+            "repoURL": str(origin),
+            "checkout": [{"tag": "v2.0.0", "path": "t"}, {"branch": "stage/dev", "path": "b"}],
+        },
+    )
+    main = remote_head(origin, "main")
+    assert outputs["commits"] == {"t": main, "b": remote_head(origin, "stage/dev")}
+    clone = next((work / REPOS_DIR).iterdir())
+    refs = read_refs(clone)
+    # Packed refs of a fresh clone; the annotated tag peeled to its commit.
+    assert refs["refs/tags/v2.0.0"] == main
+    assert refs["refs/heads/stage/dev"] == remote_head(origin, "stage/dev")
+    ctx = context(work)
+    assert (current_branch(ctx, work / "b"), current_branch(ctx, work / "t")) == ("stage/dev", "")
+    assert head_commit(ctx, work / "t") == main
+    assert remote_url(ctx, work / "b") == str(origin)
+    # A new commit makes the branch a loose ref, which wins over the packed one.
+    git(work / "b", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "--allow-empty", "-m", "x")
+    assert head_commit(ctx, work / "b") == git(work / "b", "rev-parse", "HEAD").strip()
+    assert head_commit(ctx, work / "b") != remote_head(origin, "stage/dev")

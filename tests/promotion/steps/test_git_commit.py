@@ -158,3 +158,40 @@ def test_signed_with_an_ssh_key_from_the_clone_author(tmp_path: Path, origin: Pa
     )
     assert verified.returncode == 0, verified.stderr
     assert 'Good "git" signature for signer@example.com' in verified.stderr
+
+
+def test_nothing_to_commit_on_a_new_branch(tmp_path: Path, origin: Path) -> None:
+    ctx = context(tmp_path / "work", env=plain_env())
+    GitClone().run(
+        ctx,
+        GitCloneConfig.model_validate(
+            {"repoURL": str(origin), "checkout": [{"branch": "stage/empty", "create": True, "path": "out"}]}
+        ),
+    )
+    result = GitCommit().run(ctx, GitCommitConfig(path="out", message="nothing"))
+    assert result.outputs == {"commit": ""}
+    assert result.message == "nothing to commit in out; HEAD stays (no commit)"
+
+
+def test_commit_failure_is_reported(tmp_path: Path, origin: Path) -> None:
+    from kargo_actions.promotion.steps.base import StepError
+
+    ctx = clone(tmp_path, origin, plain_env())
+    (ctx.work_dir / "out/x").write_text("x")
+    with pytest.raises(StepError) as err:
+        # A signing key that does not exist: git cannot sign, so it cannot commit.
+        GitCommit().run(
+            ctx,
+            GitCommitConfig.model_validate(
+                {
+                    "path": "out",
+                    "message": "m",
+                    "author": {"name": "a", "email": "a@e", "signingKey": str(tmp_path / "missing.pub")},
+                }
+            ),
+        )
+    assert str(err.value) == (
+        f"committing in out: error: Couldn't load public key {tmp_path / 'missing.pub'}: "
+        "No such file or directory?; fatal: failed to write commit object"
+    )
+    assert git(ctx.work_dir / "out", "rev-list", "--count", "HEAD").strip() == "1"

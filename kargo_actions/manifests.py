@@ -159,7 +159,7 @@ def display_path(path: Path) -> str:
     """A path as the user should read it: relative to the working directory when inside it."""
     try:
         rel = os.path.relpath(path)
-    except ValueError:
+    except (ValueError, OSError):  # another drive, or the working directory is gone
         return str(path)
     return str(path) if rel.startswith("..") else rel
 
@@ -358,7 +358,12 @@ def _read_documents(path: Path, out: _Collector) -> list[tuple[Any, int, tuple[i
 
     file = display_path(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # A pipe or device would block the read or never end.
+            out.problems.append(Problem(file=file, message="not a regular file"))
+            return []
+        size = info.st_size
         if size > MAX_FILE_BYTES:
             out.problems.append(
                 Problem(file=file, message=f"file is {size} bytes, over the 10 MB limit for a manifest file")

@@ -452,3 +452,10 @@ def test_config_dir_below_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)
     (tmp_path / "repo").write_text("a file, not a folder")
     assert problems_of(tmp_path / "repo" / ".kargo")[0].startswith("repo/.kargo: config dir does not exist")
+
+
+def test_a_pipe_named_like_a_manifest_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "w.yaml", WAREHOUSE)
+    os.mkfifo(tmp_path / "pipe.yaml")
+    assert problems_of(tmp_path) == ["pipe.yaml: not a regular file"]

@@ -400,3 +400,23 @@ def _newest_builds(resolver: _Resolver, tags: list[str], workers: int) -> list[_
     found.sort(key=lambda r: r.tag, reverse=True)
     found.sort(key=lambda r: r.created or _EPOCH, reverse=True)
     return found
+
+
+@dataclass(frozen=True)
+class ImageOutcome:
+    """One subscription's result, or the error that stopped it (the others still ran)."""
+
+    subscription: ImageSubscription
+    result: ImageDiscoveryResult | None = None
+    error: ImageDiscoveryError | None = None
+
+
+def discover_all_images(subs: Sequence[ImageSubscription], session: RegistrySession) -> list[ImageOutcome]:
+    """Every image subscription in order; a failing one is recorded as its error and the rest go on."""
+    outcomes = []
+    for sub in subs:
+        try:
+            outcomes.append(ImageOutcome(subscription=sub, result=discover_images(sub, session)))
+        except ImageDiscoveryError as err:
+            outcomes.append(ImageOutcome(subscription=sub, error=err))
+    return outcomes

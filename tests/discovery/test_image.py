@@ -381,3 +381,25 @@ def test_discovered_image_becomes_a_freight_image(plain_registry: Seeded, tmp_pa
     }
     expected = hashlib.sha1(f"Warehouse/w:{image.repo_url}:b@{image.digest}".encode()).hexdigest()  # noqa: S324
     assert freight_id(FreightOrigin(name="w"), images=[image]) == expected
+
+
+def test_one_failing_subscription_does_not_stop_the_others(plain_registry: Seeded, tmp_path: Path) -> None:
+    from kargo_actions.discovery.image import discover_all_images
+
+    host = plain_registry.host
+    subs = [
+        sub(f"{host}/app/semver", constraint="^9"),
+        sub(f"{host}/missing/repo"),
+        sub(f"{host}/app/semver"),
+    ]
+    with RegistrySession(cache=MetadataCache(tmp_path)) as s:
+        outcomes = discover_all_images(subs, s)
+    assert [type(o.error).__name__ if o.error else None for o in outcomes] == [
+        "NoMatchingTagError",
+        "RepositoryNotFoundError",
+        None,
+    ]
+    assert outcomes[1].error is not None
+    assert str(outcomes[1].error).startswith(f"image {host}/missing/repo: ")
+    assert outcomes[2].result is not None
+    assert outcomes[2].result.newest.tag == "2.1.0-rc.1"

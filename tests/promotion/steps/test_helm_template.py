@@ -217,3 +217,27 @@ def test_template_error_is_reported(work: Path) -> None:
         "helm template charts/guestbook: guestbook/templates/bad.yaml:1:10 executing "
         '"guestbook/templates/bad.yaml" at <.Values.nope.deeper>: nil pointer evaluating interface {}.deeper'
     )
+
+
+@pytest.mark.skipif(
+    shutil.which("helm") is None, reason="no helm binary on PATH (GitHub's hosted runners have one)"
+)
+def test_with_the_helm_binary(work: Path) -> None:
+    HelmTemplate().run(
+        context(work, project="kargo-demo"),
+        HelmTemplateConfig.model_validate(
+            {
+                "path": "charts/guestbook",
+                "releaseName": "guestbook",
+                "outPath": "out.yaml",
+                "namespace": "dev",
+                "setValues": [{"key": "image.tag", "value": "v0.0.5"}],
+                "skipTests": True,
+                "kubeVersion": "1.30.0",
+            }
+        ),
+    )
+    assert (work / "out.yaml").read_text() == (
+        "---\n# Source: guestbook/templates/deploy.yaml\n"
+        + rendered_deploy("guestbook", "dev", 1, "v0.0.5", "hi")
+    )

@@ -190,16 +190,23 @@ class Engine:
         """Run every step of the plan in order and decide the phase."""
         started = _now()
         impls, problems = self._resolve(plan.steps)
-        if problems:
+        # A step that cannot run and has no `if` would certainly be reached: refuse before anything runs
+        # (Kargo would run up to it). One behind an `if` (kargo-simple's optional PR steps) errs only if reached.
+        refused = [
+            self._unresolved_run(planned, problems[planned.uses])
+            for planned in plan.steps
+            if planned.uses in problems and not planned.if_
+        ]
+        if refused:
             return self._result(
-                started, PromotionPhase.ERRORED, "; ".join(r.message for r in problems), problems
+                started, PromotionPhase.ERRORED, "; ".join(r.message for r in refused), refused
             )
         aborted = False
         for planned in plan.steps:
             if self.run_info.abort.is_set():
                 aborted = True
                 break
-            step_run = self._step(planned, plan, impls[planned.uses])
+            step_run = self._step(planned, plan, impls.get(planned.uses), problems.get(planned.uses))
             self.runs.append(step_run)
             if self.options.on_step is not None:
                 self.options.on_step(step_run)
@@ -226,30 +233,29 @@ class Engine:
             finished_at=_now(),
         )
 
-    def _resolve(self, steps: Sequence[PlannedStep]) -> tuple[dict[str, Step[Any]], list[StepRun]]:
-        """Every step's implementation before anything runs: a name that does not exist stops the promotion
-        up front (Kargo would run up to it, leaving half a promotion behind)."""
+    def _resolve(self, steps: Sequence[PlannedStep]) -> tuple[dict[str, Step[Any]], dict[str, Problem]]:
+        """Every step's implementation, and a problem for each name that has none."""
         impls: dict[str, Step[Any]] = {}
-        failed: list[StepRun] = []
+        problems: dict[str, Problem] = {}
         for planned in steps:
-            if planned.uses in impls:
+            if planned.uses in impls or planned.uses in problems:
                 continue
             try:
                 impls[planned.uses] = self.resolve_step(planned.uses)
             except InvalidInputError as err:
-                found = err.problems[0] if err.problems else Problem(message=str(err))
-                problem = self._at(planned, "uses", message=found.message, hint=found.hint)
-                failed.append(
-                    StepRun(
-                        alias=planned.alias,
-                        uses=planned.uses,
-                        status=StepStatus.ERRORED,
-                        message=str(problem),
-                        task=planned.task,
-                        problems=(problem,),
-                    )
-                )
-        return impls, failed
+                problems[planned.uses] = err.problems[0] if err.problems else Problem(message=str(err))
+        return impls, problems
+
+    def _unresolved_run(self, planned: PlannedStep, found: Problem) -> StepRun:
+        problem = self._at(planned, "uses", message=found.message, hint=found.hint)
+        return StepRun(
+            alias=planned.alias,
+            uses=planned.uses,
+            status=StepStatus.ERRORED,
+            message=str(problem),
+            task=planned.task,
+            problems=(problem,),
+        )
 
     def _at(self, planned: PlannedStep, *loc: str | int, message: str, hint: str = "") -> Problem:
         if planned.source is None:
@@ -257,12 +263,14 @@ class Engine:
             return Problem(path=f"step {planned.alias!r}: {shown}".rstrip(": "), message=message, hint=hint)
         return planned.source.problem(self.project, *loc, message=message, hint=hint)
 
-    def _step(self, planned: PlannedStep, plan: PromotionPlan, step: Step[Any]) -> StepRun:
+    def _step(
+        self, planned: PlannedStep, plan: PromotionPlan, step: Step[Any] | None, missing: Problem | None
+    ) -> StepRun:
         started_at = _now()
         clock = time.perf_counter()
         progress = _Progress()
         try:
-            status, message, problems = self._attempt_all(planned, plan, step, progress)
+            status, message, problems = self._attempt_all(planned, plan, step, missing, progress)
         except _Outcome as outcome:
             status, message, problems = outcome.status, outcome.message, outcome.problems
         return StepRun(
@@ -283,13 +291,21 @@ class Engine:
         )
 
     def _attempt_all(
-        self, planned: PlannedStep, plan: PromotionPlan, step: Step[Any], progress: _Progress
+        self,
+        planned: PlannedStep,
+        plan: PromotionPlan,
+        step: Step[Any] | None,
+        missing: Problem | None,
+        progress: _Progress,
     ) -> tuple[StepStatus, str, tuple[Problem, ...]]:
         if not planned.if_ and self._has_failures():
             return StepStatus.SKIPPED, "skipped: an earlier step failed", ()
         variables = self._vars(planned, plan)
         if planned.if_ and not self._condition(planned, variables):
             return StepStatus.SKIPPED, f"skipped: `if` is false ({planned.if_})", ()
+        if step is None:
+            run = self._unresolved_run(planned, missing or Problem(message=f"no step {planned.uses!r}"))
+            return run.status, run.message, run.problems
         data = self._config(planned, variables)
         try:
             config = validate_config(planned.uses, step.config_model, data)

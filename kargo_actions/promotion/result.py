@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from kargo_actions.errors import Problem
+from kargo_actions.model.promotion import PromotionStatus, StepExecutionMetadata
 from kargo_actions.promotion.steps.base import StepStatus
 
 
@@ -69,6 +70,18 @@ class StepRun:
     def overhead(self) -> float:
         return max(0.0, self.duration - self.run_seconds)
 
+    def execution_metadata(self) -> StepExecutionMetadata:
+        """The step as Kargo records it in a Promotion's status.stepExecutionMetadata."""
+        return StepExecutionMetadata(
+            alias=self.alias,
+            status=self.status.value,
+            message=self.message or None,
+            started_at=_iso(self.started_at),
+            finished_at=_iso(self.finished_at),
+            error_count=self.error_count,
+            continue_on_error=self.continue_on_error,
+        )
+
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data (camelCase, Kargo's StepExecutionMetadata names where they exist)."""
         data: dict[str, Any] = {
@@ -118,6 +131,18 @@ class PromotionResult:
 
     def step(self, alias: str) -> StepRun | None:
         return next((s for s in self.steps if s.alias == alias), None)
+
+    def promotion_status(self) -> PromotionStatus:
+        """Kargo's Promotion status for this result (phase, message, steps, outputs as `state`, times)."""
+        return PromotionStatus(
+            phase=self.phase.value,
+            message=self.message or None,
+            current_step=max(0, len(self.steps) - 1),
+            step_execution_metadata=[s.execution_metadata() for s in self.steps],
+            state=dict(self.outputs) or None,
+            started_at=_iso(self.started_at),
+            finished_at=_iso(self.finished_at),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -493,6 +493,7 @@ def test_unknown_step_stops_before_anything_runs(tmp_path: Path) -> None:
 
 
 def test_control_flow_stage_succeeds_without_steps(tmp_path: Path) -> None:
+    # Like kargo-advanced's prod: no promotion template, so nothing to run.
     project = write_project(tmp_path / "repo", None)
     result = promote(project, tmp_path / "work")
     assert result.phase is PromotionPhase.SUCCEEDED
@@ -636,3 +637,96 @@ def test_work_dir_that_is_a_file_is_invalid_input(tmp_path: Path) -> None:
     work.write_text("not a dir")
     with pytest.raises(InvalidInputError, match="not a directory"):
         promote(project, work, options=FAST)
+
+
+@pytest.mark.parametrize(
+    ("openpr", "phase"), [("false", PromotionPhase.SUCCEEDED), ("true", PromotionPhase.ERRORED)]
+)
+def test_unimplemented_step_behind_an_if_errs_only_when_reached(
+    tmp_path: Path, openpr: str, phase: PromotionPhase
+) -> None:
+    # kargo-simple's PromotionTask has optional PR steps (git-open-pr, git-wait-for-pr) behind an `if`.
+    project = write_project(
+        tmp_path / "repo",
+        [
+            out("first", a=1),
+            {
+                "uses": "git-open-pr",
+                "as": "open-pr",
+                "if": "${{ vars.openpr == 'true' }}",
+                "config": {"x": 1},
+            },
+        ],
+        template_vars=[{"name": "openpr", "value": openpr}],
+    )
+    result = promote(project, tmp_path / "work")
+    assert result.phase is phase
+    statuses = {s.alias: s.status for s in result.steps}
+    assert statuses == {"first": S, "open-pr": K if openpr == "false" else E}
+    if openpr == "true":
+        assert (
+            "'git-open-pr' is one of Kargo's steps that kargo-actions does not implement yet"
+            in result.message
+        )
+
+
+@pytest.mark.parametrize(
+    ("example", "stage", "aliases"),
+    [
+        (
+            "kargo-simple",
+            "dev",
+            [
+                "task-1::step-1",
+                "task-1::update-image",
+                "task-1::commit",
+                "task-1::step-4",
+                "task-1::push",
+                "task-1::open-pr",
+                "task-1::wait-for-pr",
+            ],
+        ),
+        (
+            "kargo-advanced",
+            "prod-west",
+            [
+                "task-1::step-1",
+                "task-1::step-2",
+                "task-1::update-image",
+                "task-1::step-4",
+                "task-1::commit",
+                "task-1::step-6",
+                "task-1::step-7",
+            ],
+        ),
+    ],
+)
+def test_real_examples_expand_as_kargo_does(example: str, stage: str, aliases: list[str]) -> None:
+    from kargo_actions.manifests import load_project
+    from tests.conftest import shared_path
+
+    project = load_project(shared_path("kargo-examples", example, "kargo"))
+    plan = plan_promotion(project, project.stages[stage])
+    assert [s.alias for s in plan.steps] == aliases
+    assert {s.task for s in plan.steps} == {"task-1"}
+    first = plan.steps[0]
+    assert first.uses == "git-clone"
+    assert {v.name for v in first.vars} >= {"repoURL", "branch", "image"}
+    update = next(s for s in plan.steps if s.short_alias == "update-image")
+    assert update.config is not None
+    assert update.config["path"] == "./src/env/${{ ctx.stage }}"
+
+
+def test_result_as_kargo_promotion_status(tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path / "repo", [out("a", v=1), fail("stop", **{"as": "f", "continueOnError": True})]
+    )
+    result = promote(project, tmp_path / "work")
+    status = result.promotion_status().wire()
+    assert status["phase"] == "Succeeded"
+    assert status["currentStep"] == 1
+    assert [m["alias"] for m in status["stepExecutionMetadata"]] == ["a", "f"]
+    assert status["stepExecutionMetadata"][1]["status"] == "Failed"
+    assert status["stepExecutionMetadata"][1]["continueOnError"] is True
+    assert status["state"]["a"] == {"v": 1}
+    assert status["startedAt"].endswith("Z")

@@ -18,6 +18,7 @@ Every value can also come from a flag or a KARGO_ACTIONS_* variable (flag > env 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Final, Literal
 
 from pydantic import Field, field_validator
@@ -60,6 +61,17 @@ class SettingsSpec(ManifestModel):
         return _check_ref_part(value)
 
 
+# The environment variable of each setting (the names the commands' flags already read).
+ENV_VARS: dict[str, str] = {
+    "ledger_branch": "KARGO_ACTIONS_LEDGER_BRANCH",
+    "remote": "KARGO_ACTIONS_LEDGER_REMOTE",
+    "tag_prefix": "KARGO_ACTIONS_TAG_PREFIX",
+    "signing": "KARGO_ACTIONS_SIGN",
+    "cache_dir": "KARGO_ACTIONS_CACHE",
+    "insecure_registries": "KARGO_ACTIONS_INSECURE_REGISTRIES",  # comma-separated hosts
+}
+
+
 class Settings(ManifestModel):
     """kind Settings (apiVersion kargo-actions/v1alpha1); at most one per project, all fields optional."""
 
@@ -67,3 +79,23 @@ class Settings(ManifestModel):
     kind: Literal["Settings"] = "Settings"
     metadata: ObjectMeta = Field(default_factory=lambda: ObjectMeta(name="settings"))
     spec: SettingsSpec = Field(default_factory=SettingsSpec)
+
+    def resolved(self, env: Mapping[str, str], **flags: str | list[str] | None) -> SettingsSpec:
+        """The settings in force: a flag given (not None) > its KARGO_ACTIONS_* variable > this file > default.
+
+        `flags` take SettingsSpec field names (ledger_branch=..., signing=...); values are checked again.
+        """
+        unknown = sorted(set(flags) - set(ENV_VARS))
+        if unknown:
+            raise ValueError(f"no such setting: {', '.join(unknown)}")
+        values = self.spec.model_dump()
+        for name, var in ENV_VARS.items():
+            chosen: object = flags.get(name)
+            if chosen is None and var in env:
+                raw = env[var]
+                chosen = (
+                    [h.strip() for h in raw.split(",") if h.strip()] if name == "insecure_registries" else raw
+                )
+            if chosen is not None:
+                values[name] = chosen
+        return SettingsSpec.model_validate(values)

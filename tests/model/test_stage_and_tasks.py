@@ -122,3 +122,23 @@ def test_promotion_record() -> None:
     assert not record.finished
     done = record.model_copy(update={"status": record.status.model_copy(update={"phase": "Succeeded"})})
     assert done.finished
+
+
+def test_settings_precedence_flag_env_file_default() -> None:
+    from_file = Settings.model_validate(
+        {"spec": {"ledgerBranch": "file/ledger", "tagPrefix": "file/tags", "signing": "never",
+                  "environments": {"prod": {"reviewers": ["octocat"]}}}}
+    )  # fmt: skip
+    env = {"KARGO_ACTIONS_TAG_PREFIX": "env/tags", "KARGO_ACTIONS_SIGN": "required",
+           "KARGO_ACTIONS_INSECURE_REGISTRIES": "localhost:5000, registry.test"}  # fmt: skip
+    spec = from_file.resolved(env, signing="auto", ledger_branch=None)
+    assert spec.signing == "auto"  # flag beats env and file
+    assert spec.tag_prefix == "env/tags"  # env beats file
+    assert spec.ledger_branch == "file/ledger"  # file beats default
+    assert spec.remote == "origin"  # default
+    assert spec.insecure_registries == ["localhost:5000", "registry.test"]
+    assert spec.environments["prod"].reviewers == ["octocat"]
+    with pytest.raises(ValidationError, match="sometimes"):
+        from_file.resolved({"KARGO_ACTIONS_SIGN": "sometimes"})
+    with pytest.raises(ValueError, match="no such setting: colour"):
+        from_file.resolved({}, colour="blue")

@@ -28,6 +28,7 @@ LABEL_SCHEMA_BUILD_DATE = "org.label-schema.build-date"
 STRATEGIES = ("SemVer", "Lexical", "NewestBuild", "Digest")
 DEFAULT_DISCOVERY_LIMIT = 20
 _EPOCH = datetime.min.replace(tzinfo=UTC)
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 class InvalidImageSubscriptionError(ImageDiscoveryError):
@@ -103,13 +104,12 @@ def parse_platform(text: str) -> PlatformConstraint | None:
 
 def parse_time(text: str | None) -> datetime | None:
     """RFC 3339, as Go's time.Parse reads it (fractional seconds allowed); None when not a date."""
-    if not text:
-        return None
+    if not text or not _RFC3339.match(text.strip()):
+        return None  # Go's RFC 3339 layout needs the time and the zone: "2024-01-02" is no date there
     try:
-        value = datetime.fromisoformat(text.strip().replace("z", "Z"))
+        return datetime.fromisoformat(text.strip().upper())
     except ValueError:
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _date_from(*sources: tuple[tuple[str, str], ...]) -> datetime | None:

@@ -403,3 +403,22 @@ def test_one_failing_subscription_does_not_stop_the_others(plain_registry: Seede
     assert str(outcomes[1].error).startswith(f"image {host}/missing/repo: ")
     assert outcomes[2].result is not None
     assert outcomes[2].result.newest.tag == "2.1.0-rc.1"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-06-01T00:00:00Z", datetime(2024, 6, 1, tzinfo=UTC)),
+        ("2024-06-01T02:00:00+02:00", datetime(2024, 6, 1, tzinfo=UTC)),
+        ("2024-06-01t00:00:00.123456789z", datetime(2024, 6, 1, 0, 0, 0, 123456, tzinfo=UTC)),
+        ("2024-06-01", None),  # Go's RFC 3339 layout needs time and zone
+        ("2024-06-01T00:00:00", None),
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_build_dates_are_read_as_go_reads_rfc3339(text: str | None, expected: datetime | None) -> None:
+    from kargo_actions.discovery.image import parse_time
+
+    assert parse_time(text) == expected

@@ -8,7 +8,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -88,6 +88,17 @@ class TagEntry:
 T = TypeVar("T")
 
 
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _adapter(kind: type[T]) -> TypeAdapter[T]:
+    """One TypeAdapter per entry type: building one costs about a millisecond."""
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:
+        adapter = _ADAPTERS.setdefault(kind, TypeAdapter(kind))
+    return adapter
+
+
 class MetadataCache:
     """Files under <root>/images/v1: manifests/<alg>/<hex>.json, configs/<alg>/<hex>.json, tags/<sha256>.json."""
 
@@ -115,7 +126,7 @@ class MetadataCache:
             self.misses += 1
             return None
         try:
-            value = TypeAdapter(kind).validate_json(data)
+            value = _adapter(kind).validate_json(data)
         except ValidationError:
             # A truncated or foreign file is a miss; the next write replaces it.
             self.misses += 1
@@ -126,7 +137,7 @@ class MetadataCache:
     def _write(self, path: Path | None, value: object) -> None:
         if path is None:
             return
-        data = TypeAdapter(type(value)).dump_json(value)
+        data = _adapter(type(value)).dump_json(value)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:

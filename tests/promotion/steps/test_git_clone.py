@@ -291,3 +291,36 @@ def test_annotated_tag_and_refs_read_from_files(tmp_path: Path, origin: Path) ->
     git(work / "b", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "--allow-empty", "-m", "x")
     assert head_commit(ctx, work / "b") == git(work / "b", "rev-parse", "HEAD").strip()
     assert head_commit(ctx, work / "b") != remote_head(origin, "stage/dev")
+
+
+def test_submodules_and_insecure_flag(tmp_path: Path, origin: Path) -> None:
+    import os
+
+    library = make_bare_repo(tmp_path / "remotes", "library.git")
+    commit_files(library, {"lib.txt": "shared\n"}, "lib")
+    app = make_bare_repo(tmp_path / "remotes", "app.git")
+    scratch = tmp_path / "remotes/scratch-app"
+    git(tmp_path / "remotes", "clone", "-q", str(app), scratch.name)
+    git(scratch, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(library), "vendor/lib")
+    git(scratch, "commit", "-q", "-m", "with a submodule")
+    git(scratch, "push", "-q", "origin", "HEAD:refs/heads/main")
+    # git refuses file:// submodules unless told otherwise (CVE-2022-39253); a real remote needs no such setting.
+    env = {
+        **os.environ,
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "protocol.file.allow",
+        "GIT_CONFIG_VALUE_0": "always",
+    }
+    work = tmp_path / "work"
+    run(
+        work,
+        {
+            "repoURL": str(app),
+            "recurseSubmodules": True,
+            "insecureSkipTLSVerify": True,
+            "checkout": [{"path": "src"}],
+        },
+        env=env,
+    )
+    assert (work / "src/vendor/lib/lib.txt").read_text() == "shared\n"
+    assert git(work / "src", "config", "http.sslVerify").strip() == "false"

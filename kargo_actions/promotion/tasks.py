@@ -33,7 +33,10 @@ class Source:
         """A Problem at this step (or a field under it), with file:line:col when the project knows them."""
         where = (self.path, *sub)
         loc: Loc = tuple(p for part in where for p in (part if isinstance(part, tuple) else (part,)))
-        base = project.locate(self.kind, self.name, loc) if project is not None else Problem(path=_shown(loc))
+        if project is not None and project.locator is not None:
+            base = project.locate(self.kind, self.name, loc)
+        else:
+            base = Problem(path=_shown(loc))
         return Problem(
             file=base.file,
             line=base.line,
@@ -91,6 +94,15 @@ def plan_promotion(project: Project, stage: Stage) -> PromotionPlan:
         if step.task is None:
             steps.append(_planned(step, alias, tuple(step.vars), "", source))
             continue
+        # Kargo's admission webhook refuses these: the task's own steps carry conditions and configs.
+        if step.if_:
+            problems.append(
+                source.problem(project, "if", message="a step referencing a task cannot have an `if`")
+            )
+        if step.config is not None:
+            problems.append(
+                source.problem(project, "config", message="a step referencing a task cannot have a config")
+            )
         task = project.task(step.task)
         if task is None:
             problems.append(

@@ -612,7 +612,13 @@ def test_missing_required_task_var_is_refused_before_running(tmp_path: Path) -> 
                     {"origin": {"kind": "Warehouse", "name": "app"}, "sources": {"direct": True}}
                 ],
                 "promotionTemplate": {
-                    "spec": {"steps": [{"task": {"name": "t"}}, {"task": {"name": "gone"}}]}
+                    "spec": {
+                        "steps": [
+                            {"task": {"name": "t"}},
+                            {"task": {"name": "gone"}},
+                            {"task": {"name": "t"}, "as": "x", "if": "${{ true }}", "config": {"a": 1}},
+                        ]
+                    }
                 },
             },
         }
@@ -623,6 +629,8 @@ def test_missing_required_task_var_is_refused_before_running(tmp_path: Path) -> 
     lines = caught.value.lines()
     assert any("requires variable 'needed', which is not set" in line for line in lines)
     assert any("PromotionTask 'gone' does not exist" in line for line in lines)
+    assert any("steps[2].if: a step referencing a task cannot have an `if`" in line for line in lines)
+    assert any("steps[2].config: a step referencing a task cannot have a config" in line for line in lines)
     with pytest.raises(InvalidInputError, match="requires variable 'needed'"):
         write_project(
             tmp_path / "repo",

@@ -34,6 +34,7 @@ from kargo_actions.expressions.kargo import MetadataProvider
 from kargo_actions.model.fields import parse_go_duration
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
+from kargo_actions.model.promotion import promotion_name
 from kargo_actions.model.stage import Stage
 from kargo_actions.promotion.registry import get_step
 from kargo_actions.promotion.result import SEVERITY, PromotionPhase, PromotionResult, StepRun
@@ -104,21 +105,28 @@ def run_promotion(
     abort: threading.Event | None = None,
     options: EngineOptions | None = None,
     resolve_step: StepResolver = get_step,
+    fresh_work_dir: bool = False,
 ) -> PromotionResult:
     """Promote `freight` into `stage`: expand its template, run every step, return the typed result.
 
-    Raises InvalidInputError before any step runs when the template cannot be expanded (a missing task or
-    required variable) or the work dir is unusable; everything that goes wrong later is in the result.
+    `name` defaults to Kargo's `<stage>.<ULID>.<id7>`; with `fresh_work_dir` a work dir holding anything is
+    refused (a promotion must not build on another's leftovers). Raises InvalidInputError before any step
+    runs when the template cannot be expanded (a missing task or required variable) or the work dir is
+    unusable; everything that goes wrong later is in the result.
     """
     plan = plan_promotion(project, stage)
+    if not name:
+        from ulid import ULID
+
+        name = promotion_name(stage.name, str(ULID()), freight.name)
     run = PromotionRun(
         project=project.name,
         stage=stage.name,
-        name=name or f"{stage.name}.{freight.name[:7]}",
+        name=name,
         target_freight=freight,
         freight=_collection(freight, freight_collection),
         actor=actor,
-        work_dir=prepare_work_dir(work_dir),
+        work_dir=prepare_work_dir(work_dir, require_empty=fresh_work_dir),
         abort=abort if abort is not None else threading.Event(),
     )
     return Engine(run, options or EngineOptions(), resolve_step, project).run(plan)
@@ -130,9 +138,20 @@ def _collection(target: Freight, others: Sequence[Freight]) -> list[Freight]:
     return [target, *kept]
 
 
-def prepare_work_dir(work_dir: Path) -> Path:
+def prepare_work_dir(work_dir: Path, *, require_empty: bool = False) -> Path:
+    """The work dir, created when missing; InvalidInputError when it is a file (or, if asked, not empty)."""
     if work_dir.exists() and not work_dir.is_dir():
         raise InvalidInputError([Problem(file=str(work_dir), message="the work dir is not a directory")])
+    if require_empty and work_dir.is_dir() and any(work_dir.iterdir()):
+        raise InvalidInputError(
+            [
+                Problem(
+                    file=str(work_dir),
+                    message="the work dir is not empty: a promotion starts from an empty one",
+                    hint="remove it or give another --work-dir",
+                )
+            ]
+        )
     try:
         work_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -14,7 +14,7 @@ from kargo_actions.errors import InvalidInputError
 from kargo_actions.model.project import Project
 from kargo_actions.model.promotion_task import PromotionTask
 from kargo_actions.model.stage import Stage
-from kargo_actions.promotion.engine import EngineOptions
+from kargo_actions.promotion.engine import EngineOptions, run_promotion
 from kargo_actions.promotion.result import PromotionPhase, StepRun
 from kargo_actions.promotion.steps.base import StepStatus
 from kargo_actions.promotion.tasks import plan_promotion
@@ -738,3 +738,18 @@ def test_result_as_kargo_promotion_status(tmp_path: Path) -> None:
     assert status["stepExecutionMetadata"][1]["continueOnError"] is True
     assert status["state"]["a"] == {"v": 1}
     assert status["startedAt"].endswith("Z")
+
+
+def test_work_dir_must_be_empty_when_asked(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "repo", [out("a", v=1)])
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "leftover").write_text("x")
+    with pytest.raises(InvalidInputError, match="the work dir is not empty"):
+        run_promotion(project, project.stages["dev"], freight(), work_dir=work, fresh_work_dir=True)
+    result = run_promotion(
+        project, project.stages["dev"], freight(), work_dir=tmp_path / "new", fresh_work_dir=True
+    )
+    assert result.succeeded
+    stage, ulid, short = result.name.split(".")
+    assert (stage, len(ulid), short) == ("dev", 26, "fffffff")

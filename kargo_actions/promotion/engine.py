@@ -263,6 +263,11 @@ class Engine:
                 impls[planned.uses] = self.resolve_step(planned.uses)
             except InvalidInputError as err:
                 problems[planned.uses] = err.problems[0] if err.problems else Problem(message=str(err))
+            except ImportError as err:  # a step whose optional dependency is not installed
+                problems[planned.uses] = Problem(
+                    message=f"step {planned.uses!r} cannot be loaded: {err}",
+                    hint="install what it needs (see docs/steps)",
+                )
         return impls, problems
 
     def _unresolved_run(self, planned: PlannedStep, found: Problem) -> StepRun:

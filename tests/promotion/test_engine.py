@@ -753,3 +753,21 @@ def test_work_dir_must_be_empty_when_asked(tmp_path: Path) -> None:
     assert result.succeeded
     stage, ulid, short = result.name.split(".")
     assert (stage, len(ulid), short) == ("dev", 26, "fffffff")
+
+
+def test_a_step_that_cannot_be_imported_is_refused(tmp_path: Path) -> None:
+    from kargo_actions.promotion.registry import get_step
+
+    def resolve(name: str) -> Any:
+        if name == "copy":
+            import importlib
+
+            importlib.import_module("kargo_actions.promotion.steps.no_such_module")
+        return get_step(name)
+
+    project = write_project(tmp_path / "repo", [{"uses": "copy", "config": {"inPath": "a", "outPath": "b"}}])
+    result = run_promotion(
+        project, project.stages["dev"], freight(), work_dir=tmp_path / "w", resolve_step=resolve
+    )
+    assert result.phase is PromotionPhase.ERRORED
+    assert "step 'copy' cannot be loaded: No module named" in result.message

@@ -882,12 +882,18 @@ def _message(err: GithubException) -> str:
 
 
 def _accepted_permissions(header: str) -> str:
-    """`deployments=write; contents=read` -> "`deployments: write` and `contents: read`"."""
-    parts = [p.strip() for chunk in header.split(";") for p in chunk.split(",") if p.strip()]
-    named = [
-        f"`{name.strip()}: {level.strip()}`" for name, _, level in (p.partition("=") for p in parts) if level
-    ]
-    return " and ".join(named)
+    """GitHub's `x-accepted-github-permissions`: sets separated by `;` are alternatives, `,` joins a set.
+
+    `issues=write; pull_requests=write` -> "`issues: write` or `pull_requests: write`".
+    """
+    alternatives = []
+    for chunk in header.split(";"):
+        parts = [p.strip().partition("=") for p in chunk.split(",") if "=" in p]
+        if parts:
+            alternatives.append(
+                " and ".join(f"`{name.strip()}: {level.strip()}`" for name, _, level in parts)
+            )
+    return " or ".join(alternatives)
 
 
 def _epoch(iso: str) -> float:

@@ -43,16 +43,20 @@ class Permission:
         return f"`{self.resource}: {self.level}`"
 
     @property
-    def workflow_key(self) -> str:
-        """The key in a workflow's `permissions:` block (pull-requests), or "" when GITHUB_TOKEN cannot have it."""
-        return self.resource.replace("_", "-") if self.github_token else ""
+    def workflow_permission(self) -> str:
+        """What a workflow's `permissions:` block must say for GITHUB_TOKEN to have it."""
+        if not self.github_token:
+            return "never"
+        if self.resource == "metadata":
+            return "always granted"
+        return f"`{self.resource.replace('_', '-')}: {self.level}`"
 
 
 PERMISSIONS: dict[Op, Permission] = {
     Op.READ_REPOSITORY: Permission("read the repository", "metadata", "read", "repo", True),
     Op.OPEN_PULL_REQUEST: Permission("open pull requests", "pull_requests", "write", "repo", True),
     Op.READ_PULL_REQUEST: Permission("read pull requests", "pull_requests", "read", "repo", True),
-    Op.LABEL_PULL_REQUEST: Permission("label pull requests", "issues", "write", "repo", True),
+    Op.LABEL_PULL_REQUEST: Permission("label pull requests", "pull_requests", "write", "repo", True),
     Op.MERGE_PULL_REQUEST: Permission("merge pull requests", "contents", "write", "repo", True),
     Op.CREATE_STATUS: Permission("create commit statuses", "statuses", "write", "repo:status", True),
     Op.READ_STATUSES: Permission("read commit statuses", "statuses", "read", "repo:status", True),

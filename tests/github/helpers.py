@@ -5,11 +5,24 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from github import Auth, Github
+
 from kargo_actions.github.models import RulesetSpec
 from tests.support.github_server import ADMIN_PERMISSIONS, GitHubServer
 
 ADMIN_TOKEN = "ghs_admin_token"
 REPO = "acme/app"
+
+
+def raw_github(github: GitHubServer, token: str) -> Github:
+    """Plain PyGithub against the server, unpaced, for tests that go around the client."""
+    return Github(
+        auth=Auth.Token(token),
+        base_url=github.url,
+        retry=None,
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+    )
 
 
 def seed_promotion_branch(github: GitHubServer, branch: str = "promote/dev") -> tuple[str, str]:

@@ -6,12 +6,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from github import Auth, Github, GithubException
+from github import GithubException
 
 from kargo_actions.github.client import GitHubClient
 from kargo_actions.github.errors import GitHubPermissionError, GitHubValidationError
 from kargo_actions.github.models import BranchPattern, BranchPolicy, EnvironmentSpec, Reviewer, RulesetSpec
-from tests.github.helpers import ADMIN_TOKEN, REPO, bare, git_out
+from tests.github.helpers import ADMIN_TOKEN, REPO, bare, git_out, raw_github
 from tests.support.github_contract import GitHubContract
 from tests.support.github_fixtures import client_for, start_checked
 from tests.support.github_server import ADMIN_PERMISSIONS, GitHubServer
@@ -112,7 +112,7 @@ def test_tag_ruleset_protects_freight_tags_through_the_api(github: GitHubServer,
     first = github.commit_files(REPO, "main", {"a": "1"})
     second = github.commit_files(REPO, "main", {"a": "2"})
     admin.apply_ruleset(FREIGHT_TAGS)
-    repo = Github(auth=Auth.Token(ADMIN_TOKEN), base_url=github.url, retry=None).get_repo(REPO)
+    repo = raw_github(github, ADMIN_TOKEN).get_repo(REPO)
     tag = repo.create_git_ref("refs/tags/freight/f1", first)  # creating is allowed
     for change in (lambda: tag.edit(sha=second, force=True), tag.delete):
         with pytest.raises(GithubException) as raised:

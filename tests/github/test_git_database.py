@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from github import Auth, Github, GithubException
+from github import GithubException
 
 from kargo_actions.github.client import GitHubClient
 from kargo_actions.github.errors import GitHubNotFoundError, RefMovedError
 from kargo_actions.github.models import FileChange
-from tests.github.helpers import REPO, bare, git_out
+from tests.github.helpers import REPO, bare, git_out, raw_github
 from tests.support.github_fixtures import TOKEN
 from tests.support.github_server import GitHubServer
 
@@ -56,11 +56,7 @@ def test_missing_branch(github: GitHubServer, github_client: GitHubClient) -> No
 def test_the_server_refuses_a_non_fast_forward_ref_update(github: GitHubServer) -> None:
     first = github.commit_files(REPO, "main", {"a": "1"})
     second = github.commit_files(REPO, "main", {"a": "2"})
-    ref = (
-        Github(auth=Auth.Token(TOKEN), base_url=github.url, retry=None)
-        .get_repo(REPO)
-        .get_git_ref("heads/main")
-    )
+    ref = raw_github(github, TOKEN).get_repo(REPO).get_git_ref("heads/main")
     with pytest.raises(GithubException) as raised:
         ref.edit(sha=first)
     assert raised.value.status == 422

@@ -24,6 +24,7 @@ from tests.support.github_server import GITHUB_TOKEN_PERMISSIONS, GitHubServer
 SECONDARY = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 
 
+@pytest.mark.slow
 def test_secondary_rate_limit_with_retry_after_is_waited_out(
     github: GitHubServer, github_client: GitHubClient
 ) -> None:
@@ -42,6 +43,7 @@ def test_429_without_retry_after_backs_off(github: GitHubServer, github_client: 
     assert [e.status for e in github.requests("POST", "/statuses/")] == [429, 429, 201]
 
 
+@pytest.mark.slow
 def test_used_up_quota_waits_for_the_reset_instead_of_hitting_403(
     github: GitHubServer, github_client: GitHubClient
 ) -> None:

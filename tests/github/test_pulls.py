@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from github import Auth, Github, GithubException
+from github import GithubException
 
 from kargo_actions.github.client import GitHubClient
 from kargo_actions.github.errors import GitHubTimeoutError, MergeBlockedError, PullRequestClosedError
 from kargo_actions.github.models import MergeMethod
 from kargo_actions.github.text import BODY_LIMIT
-from tests.github.helpers import REPO, bare, git_out, require_checks, seed_promotion_branch
+from tests.github.helpers import REPO, bare, git_out, raw_github, require_checks, seed_promotion_branch
 from tests.support.github_fixtures import FAST, TOKEN, client_for
 from tests.support.github_server import GitHubServer
 
@@ -123,7 +123,7 @@ def test_a_missing_check_times_out_naming_it(github: GitHubServer, github_client
 def test_the_server_refuses_a_merge_that_skips_the_checks(github: GitHubServer) -> None:
     main, _ = seed_promotion_branch(github)
     require_checks(github, "kargo/gate")
-    gh = Github(auth=Auth.Token(TOKEN), base_url=github.url, retry=None)
+    gh = raw_github(github, TOKEN)
     repo = gh.get_repo(REPO)
     pr = repo.create_pull(base="main", head="promote/dev", title="sneaky")
     with pytest.raises(GithubException) as raised:

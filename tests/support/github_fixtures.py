@@ -46,12 +46,11 @@ def start_checked(
     root: Path, contract: GitHubContract, prefix: str = "", git_http: bool = False
 ) -> Iterator[GitHubServer]:
     """A server whose every exchange is checked against the contract; fails at teardown on any breach."""
-    problems: list[str] = []
     with serve_github(root, prefix=prefix, git_http=git_http) as server:
+        problems = server.contract_problems
         server.on_exchange = lambda exchange: problems.extend(contract.problems(exchange))
         server.add_token(TOKEN)
         server.add_repo(*REPOSITORY.split("/"))
-        server.contract_problems = problems  # type: ignore[attr-defined]
         yield server
     if problems:
         pytest.fail(

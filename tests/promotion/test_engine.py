@@ -365,7 +365,7 @@ CASES = [
                 "uses": "copy",
                 "as": "absolute",
                 "continueOnError": True,
-                "config": {"inPath": "src.txt", "outPath": "/tmp/x"},
+                "config": {"inPath": "src.txt", "outPath": "/absolute/out"},
             },
             {
                 "uses": "copy",
@@ -447,7 +447,6 @@ def test_engine(case: Case, tmp_path: Path) -> None:
     # Nothing outside the work dir was touched, whatever the case tried.
     assert (outside / "secret.txt").read_text() == "secret"
     assert (tmp_path / "outside.txt").read_text() == "outside"
-    assert not Path("/tmp/x").exists() or Path("/tmp/x").stat().st_mtime < result.started_at.timestamp()  # type: ignore[union-attr]
 
 
 def test_config_problems_carry_the_manifest_position(tmp_path: Path) -> None:

@@ -459,7 +459,6 @@ def test_config_problems_carry_the_manifest_position(tmp_path: Path) -> None:
     assert step.status is StepStatus.FAILED
     assert step.attempts == 0
     shown = sorted(str(p) for p in step.problems)
-    stage_file = str(Path(tmp_path / "repo/.kargo/90-stage.yaml"))
     assert len(shown) == 2
     text = (tmp_path / "repo/.kargo/90-stage.yaml").read_text().splitlines()
     for problem in step.problems:
@@ -469,7 +468,6 @@ def test_config_problems_carry_the_manifest_position(tmp_path: Path) -> None:
         assert problem.path.rsplit(".", 1)[-1].split("[")[0] in text[problem.line - 1]
     assert any("config.paths: must have at least 1 item" in s for s in shown)
     assert any('config.strict: expected a boolean (true or false), found "yes"' in s for s in shown)
-    assert stage_file  # the file name, not an absolute path of the machine, is what users see
 
 
 def test_unknown_step_stops_before_anything_runs(tmp_path: Path) -> None:

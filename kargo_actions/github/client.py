@@ -8,6 +8,7 @@ name the permission a token lacks.
 from __future__ import annotations
 
 import base64
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -138,8 +139,6 @@ class GitHubClient:
         cls, repository: str = "", env: Mapping[str, str] | None = None, options: ClientOptions | None = None
     ) -> GitHubClient:
         """The client for `repository` (default GITHUB_REPOSITORY) with credentials from the environment."""
-        import os
-
         env = os.environ if env is None else env
         repository = repository or env.get("GITHUB_REPOSITORY", "")
         if not repository:
@@ -477,34 +476,8 @@ class GitHubClient:
                 f"{pr.base_ref} ({pr.mergeable_state}); update the branch or resolve the conflicts"
             )
         required = self.required_checks(pr.base_ref)
-        state: dict[str, Any] = {"pr": gh_pr}
-
-        def checks_pass() -> GhPullRequest | None:
-            current = _pull(state["pr"].raw_data)
-            pending, failing = self.check_states(current.head_sha, required)
-            if failing:
-                raise MergeBlockedError(
-                    f"pull request #{number} ({current.html_url}) cannot be merged: required checks failed on "
-                    f"{current.head_sha[:12]}: {', '.join(failing)}"
-                )
-            if not pending:
-                return state["pr"]  # type: ignore[no-any-return]
-            state["pending"] = pending
-            state["pr"] = self._get_pull(number)
-            return None
-
         if required:
-            try:
-                gh_pr = self._poll(
-                    f"required checks on pull request #{number} did not pass",
-                    left(),
-                    poll_interval,
-                    checks_pass,
-                )
-            except GitHubTimeoutError as err:
-                raise GitHubTimeoutError(
-                    f"{err}: still missing {', '.join(state.get('pending', required))}"
-                ) from err
+            gh_pr = self._wait_for_checks(gh_pr, required, deadline, timeout, poll_interval)
         head = _pull(gh_pr.raw_data).head_sha
 
         def merge() -> Any:
@@ -527,6 +500,34 @@ class GitHubClient:
             raise
         return MergeResult(number, str(result.sha), method)
 
+    def _wait_for_checks(
+        self,
+        gh_pr: GhPullRequest,
+        required: Sequence[str],
+        deadline: float,
+        timeout: float,
+        poll_interval: float | None,
+    ) -> GhPullRequest:
+        """The pull request once every required check passes on its current head (which may move meanwhile)."""
+        interval = self.options.poll_interval if poll_interval is None else poll_interval
+        while True:
+            pr = _pull(gh_pr.raw_data)
+            pending, failing = self.check_states(pr.head_sha, required)
+            if failing:
+                raise MergeBlockedError(
+                    f"pull request #{pr.number} ({pr.html_url}) cannot be merged: required checks failed on "
+                    f"{pr.head_sha[:12]}: {', '.join(failing)}"
+                )
+            if not pending:
+                return gh_pr
+            if time.monotonic() + interval > deadline:
+                raise GitHubTimeoutError(
+                    f"required checks on pull request #{pr.number} did not pass within {timeout:g} s: "
+                    f"still missing {', '.join(pending)}"
+                )
+            self._sleep(interval)
+            gh_pr = self._get_pull(pr.number)
+
     # -- commit statuses and checks ------------------------------------------------------------------------------------
 
     def create_status(
@@ -546,9 +547,10 @@ class GitHubClient:
         self, sha: str, stage: str, *, state: StatusState, description: str = "", target_url: str = ""
     ) -> CommitStatus:
         """`kargo/verified/<stage>` on a Freight's commit."""
-        text = description or f"Freight verified in {stage}" if state == "success" else description
+        if not description and state == "success":
+            description = f"Freight verified in {stage}"
         return self.create_status(
-            sha, state=state, context=verified_context(stage), description=text, target_url=target_url
+            sha, state=state, context=verified_context(stage), description=description, target_url=target_url
         )
 
     def set_gate_status(

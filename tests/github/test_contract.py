@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.support.github_contract import GitHubContract
-from tests.support.github_server import Exchange
+from tests.support.github_server import ROUTES, Exchange
 
 STATUS = {
     "url": "u",
@@ -66,3 +67,9 @@ def test_generic_errors_must_have_githubs_error_shape(github_contract: GitHubCon
     assert github_contract.problems(ok) == []
     bad = _exchange("/repos/o/r/statuses/abc", 401, {"message": 401})
     assert github_contract.problems(bad)
+
+
+def test_every_route_of_the_server_is_a_documented_github_operation(github_contract: GitHubContract) -> None:
+    routes = {f"{r.method} {re.sub(r'{[^}]+}', '{}', r.template)}" for r in ROUTES}
+    assert len(routes) == len(ROUTES) >= 40
+    assert sorted(routes - github_contract.operations) == []

@@ -87,6 +87,13 @@ class GitHubContract:
         document = json.loads(path.read_text())
         self._api = OpenAPI.from_dict(document, config=Config(spec_validator_cls=None))
         self._basic_error = OAS30Validator(document["components"]["schemas"]["basic-error"])
+        # "METHOD /path/{}/with/{}" of every operation GitHub documents
+        self.operations = frozenset(
+            f"{method.upper()} {re.sub(r'{[^}]+}', '{}', path)}"
+            for path, item in document["paths"].items()
+            for method in item
+            if method in ("get", "post", "put", "patch", "delete")
+        )
 
     def problems(self, exchange: Exchange) -> list[str]:
         """What is wrong with one exchange (empty when both sides keep to GitHub's contract)."""

@@ -253,6 +253,7 @@ class Route:
     handler: Handler
     permission: tuple[str, str] | None  # (resource, level); None = no token needed
     action: str  # for denial messages: "create deployments"
+    template: str  # as GitHub documents it: /repos/{owner}/{repo}/pulls/{number}
     repo_scoped: bool = True
 
 
@@ -269,7 +270,13 @@ def route(
     def register(handler: Handler) -> Handler:
         ROUTES.append(
             Route(
-                method, re.compile(f"^{regex}$"), handler, permission, action, template.startswith("/repos/")
+                method,
+                re.compile(f"^{regex}$"),
+                handler,
+                permission,
+                action,
+                template,
+                template.startswith("/repos/"),
             )
         )
         return handler

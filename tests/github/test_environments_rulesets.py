@@ -162,3 +162,40 @@ def test_pushes_over_smart_http_obey_rulesets_and_refuse_non_fast_forwards(
         assert git_out(bare(github), "show", "main:a") == "2"
     finally:
         next(server_gen, None)
+
+
+def test_a_push_to_a_branch_that_requires_checks_needs_them_passing(
+    tmp_path: Path, github_contract: GitHubContract
+) -> None:
+    server_gen = start_checked(tmp_path / "gh", github_contract, git_http=True)
+    github = next(server_gen)
+    try:
+        github.add_token(ADMIN_TOKEN, ADMIN_PERMISSIONS, login="admin")
+        github.commit_files(REPO, "main", {"a": "1"})
+        admin = client_for(github, ADMIN_TOKEN)
+        admin.apply_ruleset(
+            RulesetSpec(name="gate", include=("refs/heads/main",), required_checks=("kargo/gate",))
+        )
+        work = tmp_path / "work"
+        subprocess.run(
+            ["git", "clone", "-q", github.clone_url(REPO), str(work)], check=True, capture_output=True
+        )
+        (work / "a").write_text("2")
+        subprocess.run(["git", "commit", "-qam", "direct"], cwd=work, check=True)
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        push = ["git", "push", "-q", "origin", "main"]
+        refused = subprocess.run(push, cwd=work, capture_output=True, text=True, check=False)
+        assert refused.returncode != 0
+        assert 'Required status check "kargo/gate" is expected' in refused.stderr
+
+        # the commit is not on GitHub yet, so its status goes in through a side branch first
+        subprocess.run(
+            ["git", "push", "-q", "origin", "HEAD:refs/heads/side"], cwd=work, check=True, capture_output=True
+        )
+        admin.set_gate_status(sha, state="success", description="ok")
+        subprocess.run(push, cwd=work, check=True, capture_output=True)
+        assert git_out(bare(github), "rev-parse", "main") == sha
+    finally:
+        next(server_gen, None)

@@ -425,6 +425,7 @@ class GitHubServer:
                     "pull_requests": [],
                 }
             )
+            _write_checks(repo)
 
     def finish_run(self, full_name: str, run_id: int, conclusion: str) -> None:
         with self.lock:
@@ -934,6 +935,7 @@ def create_status(server: GitHubServer, req: Request) -> Response:
         "creator": server.user_json(req.grant.login),
     }
     repo.statuses.setdefault(sha, []).append(status)
+    _write_checks(repo)
     return _json_response(201, status, status["url"])
 
 
@@ -1162,6 +1164,10 @@ def _write_rulesets(repo: Repo) -> None:
 _HOOK = """#!{python}
 import fnmatch, json, subprocess, sys
 state = json.load(open("github-rulesets.json"))
+try:
+    passing = json.load(open("github-checks.json"))
+except FileNotFoundError:
+    passing = {{}}
 ZERO = "0" * 40
 def matches(rs, ref):
     target = rs.get("target", "branch")
@@ -1188,10 +1194,24 @@ for line in sys.stdin:
             elif kind == "non_fast_forward" and old != ZERO and new != ZERO and subprocess.run(
                     ["git", "merge-base", "--is-ancestor", old, new]).returncode != 0:
                 bad.append((ref, "Cannot force-push to this branch"))
+            elif kind == "required_status_checks" and new != ZERO:
+                for check in (rule.get("parameters") or {{}}).get("required_status_checks", []):
+                    if check["context"] not in passing.get(new, []):
+                        bad.append((ref, 'Required status check "' + check["context"] + '" is expected'))
 for ref, why in bad:
     print(f"GH013: Repository rule violations found for {{ref}}.\\n- {{why}}", file=sys.stderr)
 sys.exit(1 if bad else 0)
 """
+
+
+def _write_checks(repo: Repo) -> None:
+    """Passing contexts per commit, for the hook's required_status_checks on pushes."""
+    shas = set(repo.statuses) | set(repo.check_runs)
+    contexts = {c["context"] for v in repo.statuses.values() for c in v} | {
+        r["name"] for v in repo.check_runs.values() for r in v
+    }
+    passing = {sha: sorted(c for c in contexts if _check_passes(repo, sha, c)) for sha in shas}
+    (repo.path / "github-checks.json").write_text(json.dumps(passing))
 
 
 def _install_ruleset_hook(path: Path) -> None:

@@ -66,7 +66,9 @@ def list_steps(app: AppContext) -> int:
     metavar="JSON|@FILE",
     help="What the config's expressions see: ctx, vars, freight (Kargo Freight list), outputs, task.",
 )
-@click.option("--alias", default="step", show_default=True, help="The step's alias (ctx.meta.step.alias).")
+@click.option(
+    "--alias", default="", help="The step's alias (ctx.meta.step.alias).  [default: the context's, else step]"
+)
 def run_step(name: str, config_arg: str, work_dir: Path | None, context_arg: str | None, alias: str) -> int:
     """Run step NAME once with --config and print its result and outputs as JSON.
 

@@ -20,8 +20,15 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _TargetFreight(_Open):
+class _Origin(_Open):
     name: str = ""
+
+
+class _TargetFreight(_Open):
+    # alias and origin are read from the Freight itself; accepted so a ctx copied from Kargo loads.
+    name: str = ""
+    alias: str = ""
+    origin: _Origin = Field(default_factory=_Origin)
 
 
 class _PromotionMeta(_Open):
@@ -29,11 +36,17 @@ class _PromotionMeta(_Open):
     rollback: bool = False
 
 
+class _StepMeta(_Open):
+    alias: str = ""
+
+
 class _Meta(_Open):
     promotion: _PromotionMeta = Field(default_factory=_PromotionMeta)
+    step: _StepMeta = Field(default_factory=_StepMeta)
 
 
 class _Ctx(_Open):
+    ui_base_url: str = Field(default="", alias="uiBaseUrl")
     project: str = ""
     stage: str = ""
     promotion: str = ""
@@ -91,7 +104,7 @@ def run_single_step(
     *,
     work_dir: Path,
     context: StepRunContext | None = None,
-    alias: str = "step",
+    alias: str = "",
     abort: threading.Event | None = None,
     options: EngineOptions | None = None,
     resolve_step: StepResolver = get_step,
@@ -113,6 +126,7 @@ def run_single_step(
         preset_outputs=dict(context.outputs),
         preset_task_outputs=dict(context.task.outputs) if context.task is not None else None,
     )
-    opts = options or EngineOptions(rollback=ctx.meta.promotion.rollback)
+    opts = options or EngineOptions(rollback=ctx.meta.promotion.rollback, ui_base_url=ctx.ui_base_url)
+    alias = alias or ctx.meta.step.alias or "step"
     plan = PromotionPlan(steps=(PlannedStep(alias=alias, uses=name, config=config),))
     return Engine(run, opts, resolve_step).run(plan)

@@ -34,7 +34,12 @@ def test_copy_in_the_current_directory(tmp_path: Path) -> None:
 
 def test_context_feeds_expressions_and_outputs_print(tmp_path: Path) -> None:
     context = {
-        "ctx": {"project": "p", "stage": "dev", "meta": {"promotion": {"actor": "octocat"}}},
+        "ctx": {
+            "project": "p",
+            "stage": "dev",
+            "targetFreight": {"name": "f" * 40, "alias": "brave-fox", "origin": {"name": "app"}},
+            "meta": {"promotion": {"actor": "octocat"}, "step": {"alias": "compose"}},
+        },
         "vars": {"n": 2},
         "freight": [freight().model_dump(by_alias=True, exclude_none=True, mode="json")],
         "outputs": {"clone": {"commit": "abc123"}},
@@ -47,6 +52,8 @@ def test_context_feeds_expressions_and_outputs_print(tmp_path: Path) -> None:
         "next": "${{ vars.n + 1 }}",
         "commit": "${{ outputs.clone.commit }}",
         "pr": "${{ task.outputs['open-pr'].pr.id }}",
+        "me": "${{ ctx.meta.step.alias }}",
+        "alias": "${{ ctx.targetFreight.alias }}",
     }
     (tmp_path / "config.json").write_text(json.dumps(config))
     work = tmp_path / "work"
@@ -66,7 +73,15 @@ def test_context_feeds_expressions_and_outputs_print(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     outputs = json.loads(done.stdout)["outputs"]
-    assert outputs == {"tag": "v1.2.3", "who": "octocat@dev", "next": 3, "commit": "abc123", "pr": 7}
+    assert outputs == {
+        "tag": "v1.2.3",
+        "who": "octocat@dev",
+        "next": 3,
+        "commit": "abc123",
+        "pr": 7,
+        "me": "compose",
+        "alias": "brave-fox",
+    }
     assert work.is_dir()
 
 

@@ -476,13 +476,26 @@ class RepositoryClient:
         realm = urllib.parse.urlsplit(hint.realm)
         if realm.scheme not in ("http", "https") or not realm.netloc:
             raise self._fail(MalformedResponseError, f"token realm {hint.realm!r} is not an http(s) URL")
-        self.session.stats.add("token")
-        try:
-            with self.session.limiter(realm.netloc).slot():
-                resp = self.session.http(self.verify).get(hint.realm, params=params, headers=headers)
-        except httpx.TransportError as err:
-            kind, cause = _classify_connect_error(err)
-            raise self._fail(kind, f"token service {hint.realm}: {cause}") from err
+        policy = self.session.options.retry
+        for attempt in range(1, policy.attempts + 1):
+            self.session.stats.add("token")
+            try:
+                with self.session.limiter(realm.netloc).slot():
+                    resp = self.session.http(self.verify).get(hint.realm, params=params, headers=headers)
+            except httpx.TimeoutException as err:
+                if attempt < policy.attempts:
+                    self.session.sleep(policy.delay(attempt, None))
+                    continue
+                raise self._fail(RegistryUnreachableError, f"token service {hint.realm} timed out") from err
+            except httpx.TransportError as err:
+                kind, cause = _classify_connect_error(err)
+                raise self._fail(kind, f"token service {hint.realm}: {cause}") from err
+            if (resp.status_code == 429 or resp.status_code >= 500) and attempt < policy.attempts:
+                self.session.sleep(policy.delay(attempt, parse_retry_after(resp.headers.get("retry-after"))))
+                continue
+            break
+        if resp.status_code == 429:
+            raise self._fail(RateLimitedError, f"token service {hint.realm} answered 429", "try again later")
         if resp.status_code in (401, 403):
             raise self._auth_error(resp.status_code, f"token service {hint.realm} refused")
         if resp.status_code != 200:

@@ -645,3 +645,23 @@ def test_well_known_realm_saves_the_401_and_a_wrong_one_is_corrected(
         assert len(s.repository(f"{reg.host}/private/app").list_tags().tags) == 2
         assert s.auth_hint(reg.host) == right  # learned from the registry's challenge
     assert reg.count(mark)["challenge"] == 1
+
+
+def test_token_service_5xx_is_retried(tmp_path: Path, paging_server: MakePaging) -> None:
+    server = paging_server(_tags(2), mode="all")
+    challenge = f'Bearer realm="http://{server.host}/token",service="svc"'
+    server.script["/v2/app/tags/list"] = [Scripted(401, b"", {"WWW-Authenticate": challenge})]
+    server.script["/token"] = [
+        Scripted(503, b"busy", {"Retry-After": "3"}),
+        Scripted(200, b'{"token": "abc", "expires_in": 300}', {"Content-Type": "application/json"}),
+    ]
+    sleeps: list[float] = []
+    with session(tmp_path, sleeps=sleeps) as s:
+        assert len(s.repository(f"{server.host}/app").list_tags().tags) == 2
+    assert sleeps == [3.0]
+    assert [h.split("?")[0] for h in server.hits] == [
+        "GET /v2/app/tags/list",
+        "GET /token",
+        "GET /token",
+        "GET /v2/app/tags/list",
+    ]

@@ -665,3 +665,22 @@ def test_token_service_5xx_is_retried(tmp_path: Path, paging_server: MakePaging)
         "GET /token",
         "GET /v2/app/tags/list",
     ]
+
+
+def test_a_revoked_token_is_replaced_once(tmp_path: Path, paging_server: MakePaging) -> None:
+    server = paging_server(_tags(2), mode="all")
+    challenge = {"WWW-Authenticate": f'Bearer realm="http://{server.host}/token",service="svc"'}
+    token = Scripted(
+        200, b'{"token": "abc", "expires_in": 300}', {"Content-Type": "application/json"}, times=5
+    )
+    server.script["/token"] = [token]
+    server.script["/v2/app/tags/list"] = [Scripted(401, b"", challenge)]
+    with session(tmp_path) as s:
+        client = s.repository(f"{server.host}/app")
+        client.list_tags()  # learns the realm, gets a token
+        server.script["/v2/app/tags/list"] = [Scripted(401, b"", challenge)]  # the registry now refuses it
+        assert len(client.list_tags().tags) == 2
+        server.script["/v2/app/tags/list"] = [Scripted(401, b"", challenge, times=3)]
+        with pytest.raises(AuthenticationError):  # refused again right after a fresh token: give up
+            client.list_tags()
+    assert sum(1 for h in server.hits if h.startswith("GET /token")) == 3

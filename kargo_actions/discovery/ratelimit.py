@@ -82,7 +82,8 @@ class RateLimiter:
         self._sleep = sleep
         self._slots = threading.BoundedSemaphore(in_flight)
         self._lock = threading.Lock()
-        self._tokens = float(rate)
+        self._capacity = max(float(rate), 1.0)  # one second's worth, and at least one request
+        self._tokens = self._capacity
         self._last = clock()
         self.quota: HubQuota | None = None
 
@@ -91,7 +92,7 @@ class RateLimiter:
         # Tokens may go negative: each waiter books its own future start time under the lock.
         with self._lock:
             now = self._clock()
-            self._tokens = min(self.rate, self._tokens + (now - self._last) * self.rate)
+            self._tokens = min(self._capacity, self._tokens + (now - self._last) * self.rate)
             self._last = now
             self._tokens -= 1.0
             delay = -self._tokens / self.rate if self._tokens < 0 else 0.0

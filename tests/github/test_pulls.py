@@ -168,3 +168,16 @@ def test_wait_returns_once_merged_elsewhere(github: GitHubServer) -> None:
     merged = client.wait_for_pull_request(pr.number, timeout=10)
     assert merged.merged
     assert merged.merge_commit_sha == git_out(bare(github), "rev-parse", "main")
+
+
+def test_the_server_refuses_a_merge_of_a_moved_head(
+    github: GitHubServer, github_client: GitHubClient
+) -> None:
+    main, head = seed_promotion_branch(github)
+    pr = github_client.open_pull_request(title="Promote", head="promote/dev", base="main")
+    github.commit_files(REPO, "promote/dev", {"late.txt": "pushed after review"})
+    stale = raw_github(github, TOKEN).get_repo(REPO).get_pull(pr.number)
+    with pytest.raises(GithubException) as raised:
+        stale.merge(sha=head)
+    assert raised.value.status == 409
+    assert git_out(bare(github), "rev-parse", "main") == main

@@ -15,7 +15,7 @@ import pytest
 
 from kargo_actions.github.client import ClientOptions, GitHubClient
 from tests.support.github_contract import OCTOKIT_OPENAPI_VERSION, GitHubContract, ensure_spec
-from tests.support.github_server import GitHubServer, serve_github
+from tests.support.github_server import Exchange, GitHubServer, serve_github
 
 TOKEN = "ghs_test_token_all"
 REPOSITORY = "acme/app"
@@ -48,7 +48,17 @@ def start_checked(
     """A server whose every exchange is checked against the contract; fails at teardown on any breach."""
     with serve_github(root, prefix=prefix, git_http=git_http) as server:
         problems = server.contract_problems
-        server.on_exchange = lambda exchange: problems.extend(contract.problems(exchange))
+
+        def check(exchange: Exchange) -> None:
+            # runs in the server's thread: an exception here must become a finding, not a dropped answer
+            try:
+                problems.extend(contract.problems(exchange))
+            except Exception as err:
+                problems.append(
+                    f"{exchange.method} {exchange.path}: the contract check itself failed: {err!r}"
+                )
+
+        server.on_exchange = check
         server.add_token(TOKEN)
         server.add_repo(*REPOSITORY.split("/"))
         yield server

@@ -305,11 +305,15 @@ class RegistrySession:
     def from_settings(
         cls, settings: SettingsSpec | None, *, env: Mapping[str, str] | None = None
     ) -> RegistrySession:
-        """A session as the project is configured: env (KARGO_ACTIONS_*) over the Settings manifest over defaults."""
+        """A session as the project is configured: KARGO_ACTIONS_* over the Settings manifest over defaults.
+
+        Pass `Settings.resolved(env, **flags)` to let command-line flags win as well.
+        """
         env = dict(os.environ if env is None else env)
         options = RegistryOptions.from_env(env)
         cache_dir = env.get(CACHE_ENV) or (settings.cache_dir if settings is not None else None)
-        if settings is not None and settings.insecure_registries:
+        if settings is not None and settings.insecure_registries and INSECURE_ENV not in env:
+            # As Settings.resolved does: the variable, when set, replaces the file's list.
             listed = frozenset(h.strip().lower() for h in settings.insecure_registries if h.strip())
             options = dataclasses.replace(options, insecure_registries=listed)
         cache = MetadataCache(Path(cache_dir).expanduser() if cache_dir else None)

@@ -565,7 +565,14 @@ def test_session_from_settings_env_wins_over_the_manifest(tmp_path: Path) -> Non
     with RegistrySession.from_settings(spec, env=env) as s:
         assert s.cache.root == tmp_path / "from-env" / "images" / "v1"
         assert s.options.scheme("other.lan") == "http"
-        assert s.options.scheme("reg.lan:5000") == "http"
+        assert s.options.scheme("reg.lan:5000") == "https"  # the variable replaces the file's list
+    from kargo_actions.model.settings import Settings
+
+    resolved = Settings(spec=spec).resolved(env, insecure_registries=["flag.lan"])
+    with RegistrySession.from_settings(resolved, env={}) as s:
+        assert s.options.scheme("flag.lan") == "http"
+        assert s.options.scheme("other.lan") == "https"
+        assert s.cache.root == tmp_path / "from-env" / "images" / "v1"
     with RegistrySession.from_settings(None, env={"KARGO_ACTIONS_CACHE": str(tmp_path / "e")}) as s:
         assert s.cache.root == tmp_path / "e" / "images" / "v1"
         assert s.options.scheme("reg.lan:5000") == "https"

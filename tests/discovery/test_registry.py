@@ -462,7 +462,7 @@ def test_rate_limiter_spaces_requests_after_a_burst() -> None:
         with limiter.slot():
             pass
     elapsed = time.monotonic() - start
-    assert 0.85 <= elapsed <= 1.6
+    assert 0.85 <= elapsed <= 3.0  # the floor is the point; the ceiling only catches a stuck limiter
 
 
 def test_rate_limiter_caps_requests_in_flight() -> None:

@@ -5,7 +5,7 @@ history < 2 s; one append to a local bare remote < 200 ms median; 8 processes x 
 -> exactly 200 records in < 60 s; signing + verifying 100 SSH tags within 1.5x of `git tag -s` +
 `git verify-tag`. Fixtures are built with one `git fast-import`, not thousands of commits.
 
-Run: .venv/bin/python benchmarks/bench_ledger.py [--quick]
+Run: .venv/bin/python benchmarks/bench_ledger.py [--quick] [--only list-show|history|append|concurrent|signing]
 """
 
 from __future__ import annotations
@@ -329,6 +329,9 @@ def main() -> int:
     parser.add_argument(
         "--quick", action="store_true", help="smaller fixtures (a smoke run, not the targets)"
     )
+    parser.add_argument(
+        "--only", action="append", choices=["list-show", "history", "append", "concurrent", "signing"]
+    )
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmpdir:
@@ -343,13 +346,14 @@ def main() -> int:
                 "GIT_COMMITTER_EMAIL": "bench@example.com",
             }
         )
-        results = [
-            *bench_list_and_show(tmp, 10_000 // scale),
-            bench_history(tmp, 100_000 // scale),
-            bench_append(tmp, 20),
-            bench_concurrent(tmp, 8, 25 // (5 if args.quick else 1)),
-            bench_signing(tmp, 100),
-        ]
+        parts: dict[str, Callable[[], list[Result]]] = {
+            "list-show": lambda: bench_list_and_show(tmp, 10_000 // scale),
+            "history": lambda: [bench_history(tmp, 100_000 // scale)],
+            "append": lambda: [bench_append(tmp, 20)],
+            "concurrent": lambda: [bench_concurrent(tmp, 8, 25 // (5 if args.quick else 1))],
+            "signing": lambda: [bench_signing(tmp, 100)],
+        }
+        results = [r for name in (args.only or list(parts)) for r in parts[name]()]
     load = os.getloadavg()
     print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} ({os.cpu_count()} cores)")
     print("| check | kargo-actions | plain git | ratio | target | result |")

@@ -189,16 +189,25 @@ class Registry:
                 out.append((m[1], m[2], int(m[3])))
         return out
 
+    def settled(self) -> list[tuple[str, str, int]]:
+        """The access log once it stops growing: the registry writes a line just after answering."""
+        seen = self.requests()
+        for _ in range(40):
+            time.sleep(0.03)
+            now = self.requests()
+            if len(now) == len(seen):
+                return now
+            seen = now
+        return seen
+
     def mark(self) -> int:
         """Position in the access log; count(since=mark) counts what came after."""
-        time.sleep(0.05)  # the registry writes its log line just after answering
-        return len(self.requests())
+        return len(self.settled())
 
     def count(self, since: int = 0) -> Counter[str]:
         """Requests since a mark, by kind: tags, head, manifest, blob, other (and status 401 separately)."""
-        time.sleep(0.05)
         kinds: Counter[str] = Counter()
-        for method, path, status in self.requests()[since:]:
+        for method, path, status in self.settled()[since:]:
             if status == 401:
                 kinds["challenge"] += 1
                 continue

@@ -42,6 +42,11 @@ def git_out(repo: Path, *args: str) -> str:
     ).stdout.strip()
 
 
+def git_in(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """git in a work tree, not raising: tests look at returncode and stderr."""
+    return subprocess.run(["git", *args], cwd=work, capture_output=True, text=True, check=False)
+
+
 def require_checks(github: GitHubServer, *contexts: str) -> None:
     """An active ruleset on main requiring `contexts`, written as an admin would."""
     from tests.support.github_fixtures import client_for

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,19 +63,20 @@ def test_an_app_key_that_does_not_match_is_refused(github: GitHubServer) -> None
         GitHubClient.from_env(REPO, env=env, options=FAST)
 
 
-def test_enterprise_server_base_url(tmp_path: Path, github_contract: GitHubContract) -> None:
-    servers = start_checked(tmp_path / "ghes", github_contract, prefix="/api/v3")
-    ghes = next(servers)
-    try:
-        sha = ghes.commit_files(REPO, "main", {"a": "1"})
-        env = {"GITHUB_API_URL": ghes.url + "/", "GITHUB_TOKEN": TOKEN}
-        client = GitHubClient.from_env(REPO, env=env, options=FAST)
-        assert client.repository_info().default_branch == "main"
-        assert client.combined_status(sha).sha == sha
-        assert ghes.url.endswith("/api/v3")
-        assert len(ghes.exchanges) == 2
-    finally:
-        next(servers, None)
+@pytest.fixture
+def ghes(tmp_path: Path, github_contract: GitHubContract) -> Iterator[GitHubServer]:
+    """The server under /api/v3, as GitHub Enterprise Server serves its API."""
+    yield from start_checked(tmp_path / "ghes", github_contract, prefix="/api/v3")
+
+
+def test_enterprise_server_base_url(ghes: GitHubServer) -> None:
+    sha = ghes.commit_files(REPO, "main", {"a": "1"})
+    env = {"GITHUB_API_URL": ghes.url + "/", "GITHUB_TOKEN": TOKEN}
+    client = GitHubClient.from_env(REPO, env=env, options=FAST)
+    assert client.repository_info().default_branch == "main"
+    assert client.combined_status(sha).sha == sha
+    assert ghes.url.endswith("/api/v3")
+    assert [e.path for e in ghes.exchanges] == [f"/repos/{REPO}", f"/repos/{REPO}/commits/{sha}/status"]
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,10 +11,18 @@ from github import GithubException
 from kargo_actions.github.client import GitHubClient
 from kargo_actions.github.errors import GitHubPermissionError, GitHubValidationError
 from kargo_actions.github.models import BranchPattern, BranchPolicy, EnvironmentSpec, Reviewer, RulesetSpec
-from tests.github.helpers import ADMIN_TOKEN, REPO, bare, git_out, raw_github
+from tests.github.helpers import ADMIN_TOKEN, REPO, bare, git_in, git_out, raw_github
 from tests.support.github_contract import GitHubContract
 from tests.support.github_fixtures import client_for, start_checked
 from tests.support.github_server import ADMIN_PERMISSIONS, GitHubServer
+
+
+@pytest.fixture
+def github_http(tmp_path: Path, github_contract: GitHubContract) -> Iterator[GitHubServer]:
+    """The server with its repositories also served over smart HTTP, and an admin token."""
+    for server in start_checked(tmp_path / "gh", github_contract, git_http=True):
+        server.add_token(ADMIN_TOKEN, ADMIN_PERMISSIONS, login="admin")
+        yield server
 
 
 @pytest.fixture
@@ -114,7 +122,8 @@ def test_tag_ruleset_protects_freight_tags_through_the_api(github: GitHubServer,
     admin.apply_ruleset(FREIGHT_TAGS)
     repo = raw_github(github, ADMIN_TOKEN).get_repo(REPO)
     tag = repo.create_git_ref("refs/tags/freight/f1", first)  # creating is allowed
-    for change in (lambda: tag.edit(sha=second, force=True), tag.delete):
+    changes: list[Callable[[], object]] = [lambda: tag.edit(sha=second, force=True), tag.delete]
+    for change in changes:
         with pytest.raises(GithubException) as raised:
             change()
         assert raised.value.status == 422
@@ -123,79 +132,54 @@ def test_tag_ruleset_protects_freight_tags_through_the_api(github: GitHubServer,
 
 
 def test_pushes_over_smart_http_obey_rulesets_and_refuse_non_fast_forwards(
-    tmp_path: Path, github_contract: GitHubContract
+    github_http: GitHubServer, tmp_path: Path
 ) -> None:
-    server_gen = start_checked(tmp_path / "gh", github_contract, git_http=True)
-    github = next(server_gen)
-    try:
-        github.add_token(ADMIN_TOKEN, ADMIN_PERMISSIONS, login="admin")
-        first = github.commit_files(REPO, "main", {"a": "1"})
-        client_for(github, ADMIN_TOKEN).apply_ruleset(FREIGHT_TAGS)
-        work = tmp_path / "work"
+    first = github_http.commit_files(REPO, "main", {"a": "1"})
+    client_for(github_http, ADMIN_TOKEN).apply_ruleset(FREIGHT_TAGS)
+    work = tmp_path / "work"
+    assert git_in(tmp_path, "clone", "-q", github_http.clone_url(REPO), str(work)).returncode == 0
+    (work / "a").write_text("2")
+    assert git_in(work, "commit", "-qam", "second").returncode == 0
+    assert git_in(work, "tag", "freight/f1").returncode == 0
+    assert (
+        git_in(work, "push", "-q", "origin", "main", "freight/f1").returncode == 0
+    )  # creating a tag is allowed
 
-        def run(*args):
-            return subprocess.run(["git", *args], cwd=work, capture_output=True, text=True, check=False)
+    assert git_in(work, "tag", "-f", "freight/f1", first).returncode == 0
+    refused = git_in(work, "push", "-q", "--force", "origin", "freight/f1")
+    assert refused.returncode != 0
+    assert "GH013: Repository rule violations found for refs/tags/freight/f1" in refused.stderr
+    deleted = git_in(work, "push", "-q", "origin", ":refs/tags/freight/f1")
+    assert deleted.returncode != 0
+    assert "Cannot delete this reference" in deleted.stderr
 
-        subprocess.run(
-            ["git", "clone", "-q", github.clone_url(REPO), str(work)], check=True, capture_output=True
-        )
-        (work / "a").write_text("2")
-        assert run("commit", "-qam", "second").returncode == 0
-        assert run("tag", "freight/f1").returncode == 0
-        assert run("push", "-q", "origin", "main", "freight/f1").returncode == 0  # creating a tag is allowed
-
-        moved = run("tag", "-f", "freight/f1", first)
-        assert moved.returncode == 0
-        refused = run("push", "-q", "--force", "origin", "freight/f1")
-        assert refused.returncode != 0
-        assert "GH013" in refused.stderr
-        deleted = run("push", "-q", "origin", ":refs/tags/freight/f1")
-        assert deleted.returncode != 0
-        assert "Cannot delete this reference" in deleted.stderr
-
-        assert run("reset", "-q", "--hard", first).returncode == 0
-        (work / "b").write_text("other")
-        run("add", "b")
-        run("commit", "-qm", "diverged")
-        forced = run("push", "-q", "--force", "origin", "main")
-        assert forced.returncode != 0
-        assert git_out(bare(github), "show", "main:a") == "2"
-    finally:
-        next(server_gen, None)
+    assert git_in(work, "reset", "-q", "--hard", first).returncode == 0
+    (work / "b").write_text("other")
+    git_in(work, "add", "b")
+    git_in(work, "commit", "-qm", "diverged")
+    assert git_in(work, "push", "-q", "--force", "origin", "main").returncode != 0
+    assert git_out(bare(github_http), "show", "main:a") == "2"
 
 
 def test_a_push_to_a_branch_that_requires_checks_needs_them_passing(
-    tmp_path: Path, github_contract: GitHubContract
+    github_http: GitHubServer, tmp_path: Path
 ) -> None:
-    server_gen = start_checked(tmp_path / "gh", github_contract, git_http=True)
-    github = next(server_gen)
-    try:
-        github.add_token(ADMIN_TOKEN, ADMIN_PERMISSIONS, login="admin")
-        github.commit_files(REPO, "main", {"a": "1"})
-        admin = client_for(github, ADMIN_TOKEN)
-        admin.apply_ruleset(
-            RulesetSpec(name="gate", include=("refs/heads/main",), required_checks=("kargo/gate",))
-        )
-        work = tmp_path / "work"
-        subprocess.run(
-            ["git", "clone", "-q", github.clone_url(REPO), str(work)], check=True, capture_output=True
-        )
-        (work / "a").write_text("2")
-        subprocess.run(["git", "commit", "-qam", "direct"], cwd=work, check=True)
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        push = ["git", "push", "-q", "origin", "main"]
-        refused = subprocess.run(push, cwd=work, capture_output=True, text=True, check=False)
-        assert refused.returncode != 0
-        assert 'Required status check "kargo/gate" is expected' in refused.stderr
+    github_http.commit_files(REPO, "main", {"a": "1"})
+    admin = client_for(github_http, ADMIN_TOKEN)
+    admin.apply_ruleset(
+        RulesetSpec(name="gate", include=("refs/heads/main",), required_checks=("kargo/gate",))
+    )
+    work = tmp_path / "work"
+    assert git_in(tmp_path, "clone", "-q", github_http.clone_url(REPO), str(work)).returncode == 0
+    (work / "a").write_text("2")
+    assert git_in(work, "commit", "-qam", "direct").returncode == 0
+    sha = git_in(work, "rev-parse", "HEAD").stdout.strip()
+    refused = git_in(work, "push", "-q", "origin", "main")
+    assert refused.returncode != 0
+    assert 'Required status check "kargo/gate" is expected' in refused.stderr
 
-        # the commit is not on GitHub yet, so its status goes in through a side branch first
-        subprocess.run(
-            ["git", "push", "-q", "origin", "HEAD:refs/heads/side"], cwd=work, check=True, capture_output=True
-        )
-        admin.set_gate_status(sha, state="success", description="ok")
-        subprocess.run(push, cwd=work, check=True, capture_output=True)
-        assert git_out(bare(github), "rev-parse", "main") == sha
-    finally:
-        next(server_gen, None)
+    # the commit is not on GitHub yet, so it goes up on a side branch before its status can be posted
+    assert git_in(work, "push", "-q", "origin", "HEAD:refs/heads/side").returncode == 0
+    admin.set_gate_status(sha, state="success", description="ok")
+    assert git_in(work, "push", "-q", "origin", "main").returncode == 0
+    assert git_out(bare(github_http), "rev-parse", "main") == sha

@@ -43,7 +43,7 @@ def ensure_spec() -> Path | None:
     return path if path.exists() else None
 
 
-@dataclass(frozen=True)
+@dataclass  # openapi-core's Request protocol wants settable members
 class _Request:
     host_url: str
     path: str

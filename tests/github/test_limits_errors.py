@@ -36,6 +36,15 @@ def test_secondary_rate_limit_with_retry_after_is_waited_out(
     assert [e.status for e in github.requests("POST", "/statuses/")] == [403, 201]
 
 
+def test_secondary_rate_limit_without_retry_after_backs_off(
+    github: GitHubServer, github_client: GitHubClient
+) -> None:
+    sha = github.commit_files(REPO, "main", {"a": "1"})
+    github.fail_next("POST", "/statuses/", 403, SECONDARY)
+    github_client.set_gate_status(sha, state="success", description="ok")
+    assert [e.status for e in github.requests("POST", "/statuses/")] == [403, 201]
+
+
 def test_429_without_retry_after_backs_off(github: GitHubServer, github_client: GitHubClient) -> None:
     sha = github.commit_files(REPO, "main", {"a": "1"})
     github.fail_next("POST", "/statuses/", 429, "Too many requests", times=2)
@@ -62,6 +71,7 @@ def test_a_quota_reset_too_far_away_fails_clearly(github: GitHubServer) -> None:
     github.set_rate_limit(remaining=0, reset_in=3600)
     with pytest.raises(GitHubRateLimitError, match=r"rate limit is used up until \d\d:\d\d:\d\d UTC"):
         client.combined_status(sha)
+    assert len(github.exchanges) == 1  # the dropped requests got no answer
 
 
 def test_server_errors_are_retried_on_reads_only(github: GitHubServer, github_client: GitHubClient) -> None:
@@ -161,3 +171,15 @@ def test_bad_or_missing_token(github: GitHubServer, token: str) -> None:
         client_for(github, token).combined_status(sha)
     assert isinstance(raised.value, KargoActionsError)
     assert raised.value.exit_code == 1
+
+
+def test_an_api_outage_is_a_clear_retryable_error(github: GitHubServer) -> None:
+    sha = github.commit_files(REPO, "main", {"a": "1"})
+    client = client_for(github, options=replace(FAST, retries=2))
+    assert client.combined_status(sha).sha == sha
+    github.down = True
+    with pytest.raises(
+        GitHubUnavailableError, match="could not read commit statuses in acme/app: GitHub did not answer"
+    ):
+        client.combined_status(sha)
+    assert len(github.exchanges) == 1  # the dropped requests got no answer

@@ -304,6 +304,7 @@ class GitHubServer:
         self.on_exchange: Callable[[Exchange], None] | None = None
         self.rate = RateWindow(reset=int(time.time()) + 3600)
         self.faults: list[Fault] = []
+        self.down = False  # True: connections are dropped without an answer (an outage)
 
     @property
     def url(self) -> str:
@@ -2060,6 +2061,9 @@ def _http_handler(server: GitHubServer) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if server.down:
+                self.close_connection = True
+                return
             raw = self.path
             if server.prefix and raw.startswith(server.prefix):
                 raw = raw[len(server.prefix) :] or "/"

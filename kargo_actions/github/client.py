@@ -662,21 +662,21 @@ class GitHubClient:
                     )
                 ]
             )
-        wf = self._call(Op.DISPATCH_WORKFLOW, lambda: self._repo.get_workflow(workflow), idempotent=True)
+        url = f"{self._path}/actions/workflows/{quote(str(workflow), safe='')}"
+        workflow_id = int(self._request(Op.DISPATCH_WORKFLOW, "GET", url)["id"])
         started = time.time()
-        result = self._call(
-            Op.DISPATCH_WORKFLOW, lambda: wf.create_dispatch(ref, inputs, throw=True, return_run_details=True)
-        )
-        if not isinstance(result, bool):
-            return self.get_workflow_run(int(result.id))
-        # servers without return_run_details (older GHES): the newest dispatch run of this workflow on ref
+        body = {"ref": ref, "inputs": inputs, "return_run_details": True}
+        details = self._request(Op.DISPATCH_WORKFLOW, "POST", f"{url}/dispatches", body=body)
+        if details and "workflow_run_id" in details:
+            return self.get_workflow_run(int(details["workflow_run_id"]))
+        # servers from before `return_run_details` answer 204: the newest dispatch run of this workflow on ref
         branch = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
 
         def newest() -> WorkflowRun | None:
             runs = self._request(
                 Op.READ_WORKFLOW_RUNS,
                 "GET",
-                f"{self._path}/actions/workflows/{wf.id}/runs",
+                f"{self._path}/actions/workflows/{workflow_id}/runs",
                 parameters={"event": "workflow_dispatch", "branch": branch, "per_page": 10},
             )["workflow_runs"]
             fresh = [r for r in runs if _epoch(r["created_at"]) >= started - 5]

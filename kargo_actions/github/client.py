@@ -427,7 +427,8 @@ class GitHubClient:
                 elif status.state != "success":
                     pending.append(context)
                 continue
-            named = [r for r in runs if r.name == context]
+            # a re-run adds a check run of the same name: the newest one counts
+            named = sorted((r for r in runs if r.name == context), key=lambda r: r.id)
             if not named or named[-1].status != "completed":
                 pending.append(context)
             elif named[-1].conclusion not in PASSING_CONCLUSIONS:
@@ -576,7 +577,7 @@ class GitHubClient:
         runs = self._paged(
             Op.READ_CHECK_RUNS, f"{self._path}/commits/{quote(ref, safe='')}/check-runs", key="check_runs"
         )
-        return tuple(CheckRun(r["name"], r["status"], r.get("conclusion")) for r in runs)
+        return tuple(CheckRun(int(r["id"]), r["name"], r["status"], r.get("conclusion")) for r in runs)
 
     # -- deployments ------------------------------------------------------------------------------------------------------
 

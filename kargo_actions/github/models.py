@@ -78,6 +78,7 @@ class CombinedStatus:
 
 @dataclass(frozen=True)
 class CheckRun:
+    id: int
     name: str
     status: str  # queued | in_progress | completed
     conclusion: str | None

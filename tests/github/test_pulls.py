@@ -181,3 +181,16 @@ def test_the_server_refuses_a_merge_of_a_moved_head(
         stale.merge(sha=head)
     assert raised.value.status == 409
     assert git_out(bare(github), "rev-parse", "main") == main
+
+
+def test_a_rerun_check_counts_with_its_newest_result(
+    github: GitHubServer, github_client: GitHubClient
+) -> None:
+    _, head = seed_promotion_branch(github)
+    require_checks(github, "build")
+    github.add_check_run(REPO, head, "build", conclusion="failure")
+    github.add_check_run(REPO, head, "build", conclusion="success")  # re-run
+    pr = github_client.open_pull_request(title="Promote", head="promote/dev", base="main")
+    assert github_client.merge_pull_request(pr.number, timeout=5).sha == git_out(
+        bare(github), "rev-parse", "main"
+    )

@@ -2,72 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kargo_actions.cli.context import AppContext, pass_app
+from kargo_actions.cli.ledger_options import ledger_options, open_ledger  # shared: flag > env > Settings
 
 if TYPE_CHECKING:
-    from kargo_actions.ledger import Ledger
     from kargo_actions.model.freight import Freight
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def ledger_options(func: F) -> F:
-    """Ledger location and signing options shared by every freight subcommand (flag > env > default)."""
-    options = [
-        click.option(
-            "--ledger-branch",
-            envvar="KARGO_ACTIONS_LEDGER_BRANCH",
-            default="kargo/ledger",
-            show_default=True,
-            help="Branch holding the ledger records.",
-        ),
-        click.option(
-            "--ledger-remote",
-            envvar="KARGO_ACTIONS_LEDGER_REMOTE",
-            default="origin",
-            show_default=True,
-            help="Remote the ledger is pushed to ('' = local only; a missing remote = local only).",
-        ),
-        click.option(
-            "--tag-prefix",
-            envvar="KARGO_ACTIONS_TAG_PREFIX",
-            default="kargo/freight",
-            show_default=True,
-            help="Freight tags are <prefix>/<warehouse>/<id>.",
-        ),
-        click.option(
-            "--sign",
-            "signing",
-            type=click.Choice(["never", "auto", "required"]),
-            envvar="KARGO_ACTIONS_SIGN",
-            default="auto",
-            show_default=True,
-            help="Tag signing policy (auto: sign when git has a signing key).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def open_ledger(
-    app: AppContext, ledger_branch: str, ledger_remote: str, tag_prefix: str, signing: str
-) -> Ledger:
-    """The repository's Ledger configured from the ledger options."""
-    from kargo_actions.ledger import Ledger, LedgerConfig, SigningPolicy
-
-    config = LedgerConfig(
-        branch=ledger_branch,
-        remote=ledger_remote or None,
-        tag_prefix=tag_prefix,
-        signing=SigningPolicy(signing),
-    )
-    return Ledger(app.repo, config)
 
 
 def _artifacts(freight: Freight) -> str:

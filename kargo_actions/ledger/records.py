@@ -221,6 +221,23 @@ class PromotionSummary(RecordModel):
     finished_at: str | None = None
 
 
+class HoldRecord(RecordModel):
+    """An auto-promotion hold on one origin of a Stage: set by promoting a non-newest Freight by hand."""
+
+    freight: str  # the Freight promoted by hand
+    since: str
+    actor: str | None = None
+    reason: str | None = None
+
+
+class FreightHistoryEntry(RecordModel):
+    """One entry of a Stage's Freight history (Kargo's status.freightHistory): what it held after a promotion."""
+
+    freight: list[FreightReference]
+    promotion: str | None = None
+    since: str
+
+
 class StageStateRecord(RecordModel):
     """stages/<stage>.json: what a Stage holds now and what it has verified or had approved."""
 
@@ -230,6 +247,9 @@ class StageStateRecord(RecordModel):
     verified: dict[str, VerifiedFreight] = Field(default_factory=dict)
     approved: dict[str, ApprovedFreight] = Field(default_factory=dict)
     last_promotions: list[PromotionSummary] = Field(default_factory=list, max_length=MAX_LAST_PROMOTIONS)
+    # Newest first, at most 10 entries (as Kargo keeps).
+    freight_history: list[FreightHistoryEntry] = Field(default_factory=list, max_length=MAX_LAST_PROMOTIONS)
+    holds: dict[str, HoldRecord] = Field(default_factory=dict)  # origin Warehouse -> hold
     updated_at: str | None = None
 
 
@@ -353,9 +373,11 @@ __all__ = [
     "CurrentFreight",
     "DiscoveredArtifactsRecord",
     "DiscoveryResult",
+    "FreightHistoryEntry",
     "FreightMetadata",
     "FreightRecord",
     "FreightReference",
+    "HoldRecord",
     "LedgerMarker",
     "PromotionRecord",
     "PromotionSummary",

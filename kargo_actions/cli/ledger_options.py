@@ -1,0 +1,124 @@
+"""Ledger options shared by every command that reads or writes the ledger: flag > env > Settings > default."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from kargo_actions.cli.context import AppContext
+
+if TYPE_CHECKING:
+    from kargo_actions.ledger import Ledger, LedgerConfig
+    from kargo_actions.model.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SETTINGS_KIND = re.compile(rb"^kind:\s*Settings\s*$", re.MULTILINE)
+
+
+def ledger_options(func: F) -> F:
+    """--ledger-branch, --ledger-remote, --tag-prefix, --sign; unset ones fall back to
+    KARGO_ACTIONS_* variables, then the Settings manifest, then the defaults."""
+    options = [
+        click.option(
+            "--ledger-branch",
+            default=None,
+            help="Branch holding the ledger records (env KARGO_ACTIONS_LEDGER_BRANCH, Settings "
+            "spec.ledgerBranch).  [default: kargo/ledger]",
+        ),
+        click.option(
+            "--ledger-remote",
+            default=None,
+            help="Remote the ledger is pushed to ('' = local only; a missing remote = local only) "
+            "(env KARGO_ACTIONS_LEDGER_REMOTE, Settings spec.remote).  [default: origin]",
+        ),
+        click.option(
+            "--tag-prefix",
+            default=None,
+            help="Freight tags are <prefix>/<warehouse>/<id> (env KARGO_ACTIONS_TAG_PREFIX, Settings "
+            "spec.tagPrefix).  [default: kargo/freight]",
+        ),
+        click.option(
+            "--sign",
+            "signing",
+            type=click.Choice(["never", "auto", "required"]),
+            default=None,
+            help="Tag signing policy, auto: sign when git has a signing key (env KARGO_ACTIONS_SIGN, "
+            "Settings spec.signing).  [default: auto]",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def find_settings(config_dir: Path) -> Settings | None:
+    """The Settings manifest of the config dir, or None when there is none (or no config dir).
+
+    Only a config dir with a `kind: Settings` document is loaded in full (to validate it like every
+    manifest), so ledger commands in a repository without one pay nothing.
+    """
+    if not config_dir.is_dir():
+        return None
+    try:
+        files = [p for p in config_dir.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
+        if not any(_SETTINGS_KIND.search(p.read_bytes()) for p in files):
+            return None
+    except OSError:
+        return None
+    from kargo_actions.manifests import load_project
+
+    return load_project(config_dir).settings
+
+
+def ledger_config(
+    app: AppContext,
+    ledger_branch: str | None = None,
+    ledger_remote: str | None = None,
+    tag_prefix: str | None = None,
+    signing: str | None = None,
+    *,
+    settings: Settings | None = None,
+) -> LedgerConfig:
+    """The LedgerConfig in force: a flag given > its KARGO_ACTIONS_* variable > Settings manifest > default.
+
+    `settings` saves reading the config dir again when the caller has loaded the project.
+    """
+    from kargo_actions.errors import InvalidInputError, Problem
+    from kargo_actions.ledger import LedgerConfig, SigningPolicy
+    from kargo_actions.model.settings import Settings
+
+    chosen = settings if settings is not None else (find_settings(app.config_dir) or Settings())
+    try:
+        spec = chosen.resolved(
+            os.environ,
+            ledger_branch=ledger_branch,
+            remote=ledger_remote,
+            tag_prefix=tag_prefix,
+            signing=signing,
+        )
+    except ValueError as err:  # pydantic's ValidationError is a ValueError
+        raise InvalidInputError([Problem(path="ledger settings", message=str(err).splitlines()[0])]) from err
+    return LedgerConfig(
+        branch=spec.ledger_branch,
+        remote=spec.remote or None,
+        tag_prefix=spec.tag_prefix,
+        signing=SigningPolicy(spec.signing),
+    )
+
+
+def open_ledger(app: AppContext, **options: str | None) -> Ledger:
+    """The repository's Ledger configured from the ledger options (see `ledger_config`)."""
+    return open_project_ledger(app, None, **options)
+
+
+def open_project_ledger(app: AppContext, settings: Settings | None, **options: str | None) -> Ledger:
+    """As open_ledger, with the Settings of an already loaded project (saves reading the config dir)."""
+    from kargo_actions.ledger import Ledger
+
+    return Ledger(app.repo, ledger_config(app, settings=settings, **options))

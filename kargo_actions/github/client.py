@@ -401,6 +401,11 @@ class GitHubClient:
 
         return self._poll(f"pull request #{number} was not merged", timeout, poll_interval, probe)
 
+    def update_pull_request_branch(self, number: int, *, expected_head_sha: str = "") -> None:
+        """Merge the base branch into the pull request's branch (GitHub's "Update branch")."""
+        body = {"expected_head_sha": expected_head_sha} if expected_head_sha else {}
+        self._request(Op.OPEN_PULL_REQUEST, "PUT", f"{self._path}/pulls/{number}/update-branch", body=body)
+
     def required_checks(self, branch: str) -> tuple[str, ...]:
         """Status check contexts the active rulesets require on `branch`."""
         rules = self._paged(Op.READ_RULESETS, f"{self._path}/rules/branches/{quote(branch, safe='')}")
@@ -475,6 +480,12 @@ class GitHubClient:
             raise MergeBlockedError(
                 f"pull request #{number} ({pr.html_url}) cannot be merged into {pr.base_ref}: it conflicts with "
                 f"{pr.base_ref} ({pr.mergeable_state}); update the branch or resolve the conflicts"
+            )
+        if pr.mergeable_state == "behind":
+            raise MergeBlockedError(
+                f"pull request #{number} ({pr.html_url}) cannot be merged: its branch is not up to date with "
+                f"{pr.base_ref}, which the rules require; update the branch (update_pull_request_branch) and let "
+                "the checks run again"
             )
         required = self.required_checks(pr.base_ref)
         if required:

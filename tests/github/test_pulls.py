@@ -7,11 +7,11 @@ from github import GithubException
 
 from kargo_actions.github.client import GitHubClient
 from kargo_actions.github.errors import GitHubTimeoutError, MergeBlockedError, PullRequestClosedError
-from kargo_actions.github.models import MergeMethod
+from kargo_actions.github.models import MergeMethod, RulesetSpec
 from kargo_actions.github.text import BODY_LIMIT
 from tests.github.helpers import REPO, bare, git_out, raw_github, require_checks, seed_promotion_branch
 from tests.support.github_fixtures import FAST, TOKEN, client_for
-from tests.support.github_server import GitHubServer
+from tests.support.github_server import ADMIN_PERMISSIONS, GitHubServer
 
 
 @pytest.mark.parametrize(("method", "parents"), [("merge", 2), ("squash", 1), ("rebase", 1)])
@@ -194,3 +194,28 @@ def test_a_rerun_check_counts_with_its_newest_result(
     assert github_client.merge_pull_request(pr.number, timeout=5).sha == git_out(
         bare(github), "rev-parse", "main"
     )
+
+
+def test_a_strict_ruleset_wants_the_branch_up_to_date(
+    github: GitHubServer, github_client: GitHubClient
+) -> None:
+    _, head = seed_promotion_branch(github)
+    github.add_token("ghs_admin", ADMIN_PERMISSIONS, login="admin")
+    client_for(github, "ghs_admin").create_ruleset(
+        RulesetSpec(
+            name="strict", include=("~DEFAULT_BRANCH",), required_checks=("kargo/gate",), strict_checks=True
+        )
+    )
+    github_client.set_gate_status(head, state="success", description="ok")
+    moved = github.commit_files(REPO, "main", {"NOTES.md": "main moved on\n"})
+    pr = github_client.open_pull_request(title="Promote", head="promote/dev", base="main")
+    with pytest.raises(MergeBlockedError, match="not up to date with main"):
+        github_client.merge_pull_request(pr.number, timeout=5)
+
+    github_client.update_pull_request_branch(pr.number, expected_head_sha=head)
+    updated = github_client.get_pull_request(pr.number)
+    assert git_out(bare(github), "rev-parse", "promote/dev") == updated.head_sha != head
+    assert moved in git_out(bare(github), "rev-list", "promote/dev").split()
+    github_client.set_gate_status(updated.head_sha, state="success", description="checked again")
+    result = github_client.merge_pull_request(pr.number, timeout=5)
+    assert git_out(bare(github), "show", f"{result.sha}:NOTES.md") == "main moved on"

@@ -643,6 +643,10 @@ def _pull_json(server: GitHubServer, repo: Repo, pull: Pull) -> JSON:
             mergeable, state = False, "dirty"
         elif _unmet_checks(server, repo, f"refs/heads/{pull.base}", pull.head_sha):
             mergeable, state = True, "blocked"
+        elif _requires_up_to_date(repo, f"refs/heads/{pull.base}") and not g.is_ancestor(
+            repo.path, pull.base_sha, pull.head_sha
+        ):
+            mergeable, state = True, "behind"
         else:
             mergeable, state = True, "clean"
     html = f"{server.url}/{repo.full_name}/pull/{pull.number}"
@@ -854,6 +858,12 @@ def merge_pull(server: GitHubServer, req: Request) -> Response:
     unmet = _unmet_checks(server, repo, f"refs/heads/{pull.base}", pull.head_sha)
     if unmet:
         raise HttpError(405, _rule_violation(unmet))
+    if _requires_up_to_date(repo, f"refs/heads/{pull.base}") and not g.is_ancestor(
+        repo.path, pull.base_sha, pull.head_sha
+    ):
+        raise HttpError(
+            405, "Repository rule violations found\n\nHead branch is not up to date with the base branch."
+        )
     title = body.get("commit_title") or f"Merge pull request #{pull.number} from {repo.owner}/{pull.head}"
     message = title + ("\n\n" + body["commit_message"] if body.get("commit_message") else "")
     assert req.grant is not None
@@ -878,6 +888,35 @@ def merge_pull(server: GitHubServer, req: Request) -> Response:
     pull.state, pull.merged, pull.merged_at, pull.closed_at, pull.updated = "closed", True, now, now, now
     pull.merge_commit_sha, pull.merged_by = new, req.grant.login
     return _json_response(200, {"sha": new, "merged": True, "message": "Pull Request successfully merged"})
+
+
+@route(
+    "PUT",
+    "/repos/{owner}/{repo}/pulls/{number}/update-branch",
+    ("pull_requests", "write"),
+    "update pull request branches",
+)
+def update_pull_branch(server: GitHubServer, req: Request) -> Response:
+    """Merge the base into the head branch, as the "Update branch" button does."""
+    repo = _repo(server, req)
+    pull = _pull(repo, req)
+    body = req.body if isinstance(req.body, dict) else {}
+    if pull.state != "open":
+        raise validation_failed("the pull request is closed", "PullRequest")
+    if body.get("expected_head_sha") and body["expected_head_sha"] != pull.head_sha:
+        raise validation_failed("expected head sha didn't match current head ref.", "PullRequest")
+    if not g.is_ancestor(repo.path, pull.base_sha, pull.head_sha):
+        tree = g.merge_tree(repo.path, pull.head_sha, pull.base_sha)
+        if tree is None:
+            raise validation_failed("merge conflict between base and head", "PullRequest")
+        assert req.grant is not None
+        who = g.Identity(req.grant.login, f"{req.grant.login}@users.noreply.github.com")
+        message = f"Merge branch '{pull.base}' into {pull.head}"
+        new = g.commit_tree(repo.path, tree, [pull.head_sha, pull.base_sha], message, who, who)
+        g.update_ref(repo.path, f"refs/heads/{pull.head}", new, pull.head_sha)
+        pull.head_sha = new
+    url = f"{server.url}/repos/{repo.full_name}/pulls/{pull.number}"
+    return _json_response(202, {"message": "Updating pull request branch.", "url": url})
 
 
 @route(
@@ -1051,6 +1090,15 @@ def _unmet_checks(server: GitHubServer, repo: Repo, ref: str, sha: str) -> list[
             if not _check_passes(repo, sha, check["context"]) and check["context"] not in unmet:
                 unmet.append(check["context"])
     return unmet
+
+
+def _requires_up_to_date(repo: Repo, ref: str) -> bool:
+    """A required_status_checks rule with the strict policy: the head must contain the base."""
+    return any(
+        rule.get("type") == "required_status_checks"
+        and (rule.get("parameters") or {}).get("strict_required_status_checks_policy")
+        for _, rule in _active_rules(repo, ref)
+    )
 
 
 def _rule_violation(unmet: list[str]) -> str:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,11 +49,13 @@ def start_checked(
     """A server whose every exchange is checked against the contract; fails at teardown on any breach."""
     with serve_github(root, prefix=prefix, git_http=git_http) as server:
         problems = server.contract_problems
+        one_at_a_time = threading.Lock()  # answers to concurrent requests are checked in turn
 
         def check(exchange: Exchange) -> None:
             # runs in the server's thread: an exception here must become a finding, not a dropped answer
             try:
-                problems.extend(contract.problems(exchange))
+                with one_at_a_time:
+                    problems.extend(contract.problems(exchange))
             except Exception as err:
                 problems.append(
                     f"{exchange.method} {exchange.path}: the contract check itself failed: {err!r}"

@@ -28,6 +28,7 @@ from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.freight.identity import normalize_git_url
 from kargo_actions.model.freight import GitCommit
 from kargo_actions.model.warehouse import GitSubscription
+from kargo_actions.regex import GoRegex, compile_go_regex, tag_allowed
 
 Strategy = Literal["NewestFromBranch", "SemVer", "Lexical", "NewestTag"]
 STRATEGIES: tuple[Strategy, ...] = ("NewestFromBranch", "SemVer", "Lexical", "NewestTag")
@@ -344,8 +345,8 @@ def compile_expression_filter(expression: str, *, where: str) -> ExpressionPredi
 class _Compiled:
     watch: GitWatch
     paths: PathFilter
-    allow: tuple[re.Pattern[str], ...]
-    ignore: tuple[re.Pattern[str], ...]
+    allow: tuple[GoRegex, ...]
+    ignore: tuple[GoRegex, ...]
     constraint: Constraint | None
     predicate: ExpressionPredicate | None
 
@@ -372,18 +373,13 @@ def compile_watch(watch: GitWatch, *, where: str = "git") -> _Compiled:
                 problems.append(Problem(path=f"{where}.{field_name}[{i}]", message=str(err)))
         return tuple(parsed)
 
-    def regexes(field_name: str, texts: Sequence[str]) -> tuple[re.Pattern[str], ...]:
+    def regexes(field_name: str, texts: Sequence[str]) -> tuple[GoRegex, ...]:
         compiled = []
         for i, text in enumerate(texts):
             try:
-                compiled.append(re.compile(text))
-            except re.error as err:
-                problems.append(
-                    Problem(
-                        path=f"{where}.{field_name}[{i}]",
-                        message=f"{text!r} is not a regular expression: {err}",
-                    )
-                )
+                compiled.append(compile_go_regex(text))  # RE2, Kargo's engine
+            except ValueError as err:
+                problems.append(Problem(path=f"{where}.{field_name}[{i}]", message=str(err)))
         return tuple(compiled)
 
     paths = PathFilter(
@@ -689,9 +685,7 @@ def _select_from_branch(compiled: _Compiled, mirror: Path, ref: str) -> list[Dis
 
 
 def _tag_allowed(compiled: _Compiled, tag: str) -> bool:
-    if any(r.search(tag) for r in compiled.ignore):
-        return False  # ignore wins
-    return not compiled.allow or any(r.search(tag) for r in compiled.allow)
+    return tag_allowed(tag, compiled.allow, compiled.ignore)
 
 
 def _order_tags(compiled: _Compiled, tags: list[_Tag]) -> list[_Tag]:

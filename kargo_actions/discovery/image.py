@@ -22,6 +22,7 @@ from kargo_actions.discovery.versions import newest_first, parse_constraint, par
 from kargo_actions.errors import ExitCode
 from kargo_actions.model.freight import Image
 from kargo_actions.model.warehouse import ImageSubscription
+from kargo_actions.regex import GoRegex, compile_go_regex, tag_allowed
 
 OCI_CREATED = "org.opencontainers.image.created"
 LABEL_SCHEMA_BUILD_DATE = "org.label-schema.build-date"
@@ -219,8 +220,8 @@ class _Settings:
     repo_url: str
     strategy: str
     constraint: str
-    allow: tuple[re.Pattern[str], ...]
-    ignore: tuple[re.Pattern[str], ...]
+    allow: tuple[GoRegex, ...]
+    ignore: tuple[GoRegex, ...]
     strict_semvers: bool
     platform: PlatformConstraint | None
     limit: int
@@ -228,10 +229,7 @@ class _Settings:
     cache_by_tag: bool
 
     def tag_allowed(self, tag: str) -> bool:
-        # Go's MatchString finds a match anywhere in the tag; ignore wins over allow.
-        if any(r.search(tag) for r in self.ignore):
-            return False
-        return not self.allow or any(r.search(tag) for r in self.allow)
+        return tag_allowed(tag, self.allow, self.ignore)
 
 
 def _settings(sub: ImageSubscription) -> _Settings:
@@ -244,13 +242,13 @@ def _settings(sub: ImageSubscription) -> _Settings:
     if strategy not in STRATEGIES:
         raise bad(f"imageSelectionStrategy {strategy!r} is unknown", "one of " + ", ".join(STRATEGIES))
 
-    def compile_all(field: str, patterns: Sequence[str] | None) -> tuple[re.Pattern[str], ...]:
+    def compile_all(field: str, patterns: Sequence[str] | None) -> tuple[GoRegex, ...]:
         out = []
         for i, p in enumerate(patterns or ()):
             try:
-                out.append(re.compile(p))
-            except re.error as err:
-                raise bad(f"{field}[{i}] {p!r} is not a regular expression: {err}") from err
+                out.append(compile_go_regex(p))  # RE2, Kargo's engine
+            except ValueError as err:
+                raise bad(f"{field}[{i}] {err}") from err
         return tuple(out)
 
     constraint = (sub.constraint or "").strip()

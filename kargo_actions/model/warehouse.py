@@ -76,12 +76,9 @@ class _TagFilters(ManifestModel):
 
     def tag_allowed(self, tag: str) -> bool:
         """Kargo's rule: a tag must match one allow regex (when any are set) and no ignore regex."""
-        # re.ASCII: RE2's \d, \w and \b are ASCII only.
-        if any(re.search(p, tag, re.ASCII) for p in self.ignore_tags_regexes):
-            return False
-        return not self.allow_tags_regexes or any(
-            re.search(p, tag, re.ASCII) for p in self.allow_tags_regexes
-        )
+        from kargo_actions.regex import tag_allowed_by_patterns  # RE2, the engine Kargo matches with
+
+        return tag_allowed_by_patterns(tag, self.allow_tags_regexes, self.ignore_tags_regexes)
 
 
 class ImageSubscription(_TagFilters):

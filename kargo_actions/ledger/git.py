@@ -251,7 +251,10 @@ class ObjectWriter:
 
     def tree(self, entries: Sequence[TreeEntry]) -> str:
         if self._mktree is None:
-            self._mktree = self._start("mktree", "-z", "--batch")
+            # --missing: mktree's existence check is a "quick" lookup that never rescans packs, so a
+            # long-lived mktree would refuse objects fetched after it started. Every entry here comes from a
+            # tree git just returned or an object just written, so the check adds nothing.
+            self._mktree = self._start("mktree", "-z", "--missing", "--batch")
         text = "".join(f"{e.mode} {e.kind} {e.oid}\t{e.name}\0" for e in entries) + "\0"
         return self._ask(self._mktree, text.encode(), "mktree")
 

@@ -25,7 +25,17 @@ MARKER_PATH = ".kargo-ledger.json"
 MARKER_KIND = "KargoActionsLedger"
 # Top-level entries a ledger branch may hold; anything else means the branch is not ours.
 TOP_LEVEL = frozenset(
-    {MARKER_PATH, "freight", "aliases", "discovered", "promotions", "verifications", "approvals", "stages"}
+    {
+        MARKER_PATH,
+        "freight",
+        "aliases",
+        "discovered",
+        "promotions",
+        "verifications",
+        "approvals",
+        "stages",
+        "metadata",
+    }
 )
 MAX_LAST_PROMOTIONS = 10
 
@@ -116,6 +126,9 @@ class DiscoveryResult(RecordModel):
     images: list[Image] = Field(default_factory=list)
     commits: list[GitCommit] = Field(default_factory=list)
     charts: list[Chart] = Field(default_factory=list)
+    # git only: the remote refs state (a digest of the subscription and the refs it reads) when these commits
+    # were found; the next run passes it back, and unchanged refs cost one ls-remote and nothing else.
+    git_state: str | None = None
 
 
 class DiscoveredArtifactsRecord(RecordModel):
@@ -251,6 +264,26 @@ class StageStateRecord(RecordModel):
     freight_history: list[FreightHistoryEntry] = Field(default_factory=list, max_length=MAX_LAST_PROMOTIONS)
     holds: dict[str, HoldRecord] = Field(default_factory=dict)  # origin Warehouse -> hold
     updated_at: str | None = None
+
+
+MetadataKind = Literal["Stage", "Freight"]
+
+
+class MetadataRecord(RecordModel):
+    """metadata/<stage|freight>/<name>.json: the metadata of a Stage or a Freight (Kargo's status.metadata),
+    as the set-metadata step writes it."""
+
+    schema_version: Literal[1] = 1
+    kind: MetadataKind
+    name: str
+    values: dict[str, Any] = Field(default_factory=dict)
+    updated_at: str | None = None
+
+
+def metadata_path(kind: MetadataKind, name: str) -> str:
+    if kind == "Freight":
+        return f"metadata/freight/{check_freight_id(name)}.json"
+    return f"metadata/stage/{check_name(name, 'Stage')}.json"
 
 
 def marker_path() -> str:

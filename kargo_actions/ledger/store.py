@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
 from kargo_actions.freight.identity import freight_id, normalize_git_url
@@ -27,6 +27,8 @@ from kargo_actions.ledger.records import (
     FreightRecord,
     LedgerMarker,
     LedgerRecordError,
+    MetadataKind,
+    MetadataRecord,
     PromotionRecord,
     StageStateRecord,
     VerificationRecord,
@@ -39,6 +41,7 @@ from kargo_actions.ledger.records import (
     freight_path,
     load_freight,
     load_record,
+    metadata_path,
     promotion_path,
     stage_path,
     verification_path,
@@ -109,6 +112,22 @@ class RecordResult:
     ledger_commit: str | None
     signed: bool
     attempts: int
+
+
+@dataclass(frozen=True)
+class DiscoveryRunResult:
+    """The outcome of recording a discovery run (Ledger.record_discovery_run)."""
+
+    freight: tuple[RecordResult, ...]  # one per Freight asked for, in order
+    discovered_changed: tuple[str, ...]  # Warehouses whose discovered record was written
+    ledger_commit: str | None  # None when nothing needed writing
+    attempts: int
+
+
+@dataclass(frozen=True)
+class _RunPlan:
+    freight: tuple[tuple[Freight, bool], ...]  # (Freight as recorded, created now)
+    discovered_changed: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -667,13 +686,21 @@ class Ledger:
         """Fetch the ledger branch and every Freight tag from the remote (no-op when local only)."""
         if not self.remote:
             return
+        # Ledger first, tags second: an interruption between them leaves records whose tags a later
+        # fetch_freight_tags() brings, never tags without records.
         tip = self._fetch()
+        self.fetch_freight_tags()
+        if tip is not None:
+            self._adopt_tip(tip)
+
+    def fetch_freight_tags(self) -> None:
+        """Fetch the Freight tags this clone lacks (another writer's, or after an interrupted write)."""
+        if not self.remote:
+            return
         prefix = f"refs/tags/{self.config.tag_prefix}/"
         self.git.run(
             "fetch", "--quiet", "--no-write-fetch-head", self.remote, f"{prefix}*:{prefix}*", check=False
         )
-        if tip is not None:
-            self._adopt_tip(tip)
 
     # typed writes
 
@@ -690,12 +717,9 @@ class Ledger:
                     return commit.id
         return None
 
-    def record_freight(self, freight: Freight, *, alias_rng: random.Random | None = None) -> RecordResult:
-        """Record a Freight: ledger record, alias (generated if missing) and annotated tag, in one write.
-
-        Idempotent: recording a Freight the ledger already holds changes nothing and returns created=False.
-        """
-        from kargo_actions.freight.alias import check_alias, generate_alias
+    def _check_new_freight(self, freight: Freight) -> str:
+        """Refuse a Freight whose name is not its artifacts' ID, or with a bad alias; its Warehouse."""
+        from kargo_actions.freight.alias import check_alias
 
         expected = freight_id(freight.origin, freight.commits, freight.images, freight.charts)
         if freight.name != expected:
@@ -711,6 +735,50 @@ class Ledger:
         warehouse = check_name(freight.origin.name, "Warehouse")
         if freight.alias and (why := check_alias(freight.alias)):
             raise InvalidInputError([Problem(path="alias", message=why)])
+        return warehouse
+
+    def _new_freight_files(
+        self, freight: Freight, taken: set[str], rng: random.Random, target: str | None
+    ) -> tuple[Freight, dict[str, bytes | None], TagRequest]:
+        """Record, alias and tag of a Freight not yet recorded; its alias is added to `taken`."""
+        from kargo_actions.freight.alias import generate_alias
+
+        warehouse = freight.origin.name
+        alias = freight.alias
+        if alias and alias in taken:
+            raise InvalidInputError(
+                [Problem(path="alias", message=f"alias {alias!r} is already used by another Freight")]
+            )
+        alias = alias or generate_alias(taken, rng)
+        taken.add(alias)
+        meta = freight.metadata.model_copy(
+            update={"creation_timestamp": freight.metadata.creation_timestamp or utc_now()}
+        )
+        final = freight.model_copy(update={"alias": alias, "metadata": meta, "status": None})
+        final = Freight.model_validate(final.model_dump(by_alias=True, exclude_none=True))
+        files: dict[str, bytes | None] = {
+            freight_path(warehouse, final.name): dump_record(FreightRecord.of(final)),
+            alias_path(alias): dump_record(AliasRecord(alias=alias, freight=final.name, warehouse=warehouse)),
+        }
+        tag = TagRequest(self.config.tag_name(warehouse, final.name), canonical_json(final), target)
+        return final, files, tag
+
+    @staticmethod
+    def _recorded(snap: Snapshot, fid: str) -> Freight | None:
+        existing = snap.find_freight(fid)
+        if existing is None:
+            return None
+        read = snap.freight_records([existing])
+        if read.problems:
+            raise LedgerRecordError(read.problems)
+        return read.records[0]
+
+    def record_freight(self, freight: Freight, *, alias_rng: random.Random | None = None) -> RecordResult:
+        """Record a Freight: ledger record, alias (generated if missing) and annotated tag, in one write.
+
+        Idempotent: recording a Freight the ledger already holds changes nothing and returns created=False.
+        """
+        warehouse = self._check_new_freight(freight)
         sign = self.will_sign()
         tag_name = self.config.tag_name(warehouse, freight.name)
         target = self._tag_target(freight)
@@ -718,35 +786,15 @@ class Ledger:
         rng = alias_rng or self.rng
 
         def build(snap: Snapshot) -> WritePlan[Freight] | NoWrite[Freight]:
-            existing = snap.find_freight(freight.name)
-            if existing is not None:
-                read = snap.freight_records([existing])
-                if read.problems:
-                    raise LedgerRecordError(read.problems)
-                return NoWrite(read.records[0])
-            taken = set(snap.aliases())
-            alias = freight.alias
-            if alias and alias in taken:
-                raise InvalidInputError(
-                    [Problem(path="alias", message=f"alias {alias!r} is already used by another Freight")]
-                )
-            alias = alias or generate_alias(taken, rng)
-            meta = freight.metadata.model_copy(
-                update={"creation_timestamp": freight.metadata.creation_timestamp or utc_now()}
-            )
-            final = freight.model_copy(update={"alias": alias, "metadata": meta, "status": None})
-            final = Freight.model_validate(final.model_dump(by_alias=True, exclude_none=True))
-            files: dict[str, bytes | None] = {
-                freight_path(warehouse, final.name): dump_record(FreightRecord.of(final)),
-                alias_path(alias): dump_record(
-                    AliasRecord(alias=alias, freight=final.name, warehouse=warehouse)
-                ),
-            }
+            recorded = self._recorded(snap, freight.name)
+            if recorded is not None:
+                return NoWrite(recorded)
+            final, files, tag = self._new_freight_files(freight, set(snap.aliases()), rng, target)
             return WritePlan(
-                summary=f"freight: record {warehouse}/{final.name[:12]} as {alias} (by {actor})",
+                summary=f"freight: record {warehouse}/{final.name[:12]} as {final.alias} (by {actor})",
                 files=files,
                 result=final,
-                tags=(TagRequest(tag_name, canonical_json(final), target),),
+                tags=(tag,),
             )
 
         outcome = self.write(build)
@@ -845,6 +893,115 @@ class Ledger:
             {discovered_path(discovered.warehouse): discovered},
         )
 
+    def record_discovery_run(
+        self,
+        discovered: Sequence[DiscoveredArtifactsRecord],
+        freight: Sequence[Freight],
+        *,
+        alias_rng: random.Random | None = None,
+    ) -> DiscoveryRunResult:
+        """A whole discovery run in ONE ledger write: each Warehouse's discovered artifacts (only where they
+        changed, so a run that found nothing new writes nothing) and every new Freight with alias and tag.
+
+        Freight the ledger already holds are returned with created=False and left as they are.
+        """
+        for item in freight:
+            self._check_new_freight(item)
+        for record in discovered:
+            check_name(record.warehouse, "Warehouse")
+        sign = self.will_sign()
+        targets = {item.name: self._tag_target(item) for item in freight}
+        actor = self.actor()
+        rng = alias_rng or self.rng
+
+        def build(snap: Snapshot) -> WritePlan[_RunPlan] | NoWrite[_RunPlan]:
+            files: dict[str, bytes | None] = {}
+            changed: list[str] = []
+            for record in discovered:
+                path = discovered_path(record.warehouse)
+                try:
+                    old = snap.load(DiscoveredArtifactsRecord, path)
+                except LedgerRecordError:
+                    old = None  # an unreadable record is replaced by the new one
+                if old is None or old.results != record.results:
+                    files[path] = dump_record(record)
+                    changed.append(record.warehouse)
+            taken = set(snap.aliases())
+            results: list[tuple[Freight, bool]] = []
+            tags: list[TagRequest] = []
+            for item in freight:
+                recorded = self._recorded(snap, item.name)
+                if recorded is None and any(f.name == item.name for f, _ in results):
+                    recorded = next(f for f, _ in results if f.name == item.name)
+                if recorded is not None:
+                    results.append((recorded, False))
+                    continue
+                final, more, tag = self._new_freight_files(item, taken, rng, targets[item.name])
+                files.update(more)
+                tags.append(tag)
+                results.append((final, True))
+            plan = _RunPlan(tuple(results), tuple(changed))
+            if not files:
+                return NoWrite(plan)
+            created = [f"{f.origin.name}/{f.name[:12]} as {f.alias}" for f, new in results if new]
+            summary = f"discovery: {len(changed)} Warehouse(s) changed" + (
+                f", freight: record {', '.join(created)}" if created else ""
+            )
+            return WritePlan(summary=f"{summary} (by {actor})", files=files, result=plan, tags=tuple(tags))
+
+        outcome = self.write(build)
+        out: list[RecordResult] = []
+        for item, created in outcome.result.freight:
+            tag_name = self.config.tag_name(item.origin.name, item.name)
+            if not created:
+                self._ensure_tag(tag_name)
+            out.append(
+                RecordResult(
+                    freight=item,
+                    created=created,
+                    tag=tag_name,
+                    ledger_commit=outcome.commit if created else None,
+                    signed=sign and created,
+                    attempts=outcome.attempts,
+                )
+            )
+        return DiscoveryRunResult(
+            freight=tuple(out),
+            discovered_changed=outcome.result.discovered_changed,
+            ledger_commit=outcome.commit,
+            attempts=outcome.attempts,
+        )
+
+    def metadata(
+        self, kind: MetadataKind, name: str, snapshot: Snapshot | None = None
+    ) -> dict[str, Any] | None:
+        """The metadata set-metadata recorded for a Stage or a Freight (by full ID); None when there is none."""
+        snap = snapshot or self.snapshot()
+        record = snap.load(MetadataRecord, metadata_path(kind, name))
+        return None if record is None else dict(record.values)
+
+    def set_metadata(self, kind: MetadataKind, name: str, values: Mapping[str, Any]) -> MetadataRecord:
+        """Merge `values` into the metadata of a Stage or a Freight (keys given replace, others stay), as
+        Kargo's set-metadata does; a Freight is named by ID, unique ID prefix or alias and must be recorded."""
+        actor = self.actor()
+
+        def build(snap: Snapshot) -> WritePlan[MetadataRecord] | NoWrite[MetadataRecord]:
+            key = self.resolve(name, snap).id if kind == "Freight" else check_name(name, "Stage")
+            path = metadata_path(kind, key)
+            current = snap.load(MetadataRecord, path)
+            merged = {**(current.values if current is not None else {}), **values}
+            if current is not None and merged == current.values:
+                return NoWrite(current)
+            record = MetadataRecord(kind=kind, name=key, values=merged, updated_at=utc_now())
+            return WritePlan(
+                summary=f"metadata: {kind} {key[:12] if kind == 'Freight' else key}: "
+                f"{', '.join(sorted(values))} (by {actor})",
+                files={path: dump_record(record)},
+                result=record,
+            )
+
+        return self.write(build).result
+
     def update_stage_state(
         self, stage: str, change: Callable[[StageStateRecord], StageStateRecord]
     ) -> StageStateRecord:
@@ -864,6 +1021,7 @@ class Ledger:
 
 
 __all__ = [
+    "DiscoveryRunResult",
     "Freight",
     "FreightMetadata",
     "Ledger",

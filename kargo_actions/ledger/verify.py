@@ -83,6 +83,17 @@ def _signer(detail: str) -> str | None:
     return None
 
 
+def _tag_refs(ledger: Ledger, prefix: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """(warehouse, id) -> (object id, object type) of every local Freight tag, from one for-each-ref."""
+    listing = ledger.git.run("for-each-ref", "--format=%(refname) %(objectname) %(objecttype)", prefix)
+    tag_refs: dict[tuple[str, str], tuple[str, str]] = {}
+    for line in listing.stdout.decode().splitlines():
+        ref, oid, kind = line.split(" ")
+        warehouse, _, fid = ref.removeprefix(prefix).rpartition("/")
+        tag_refs[(warehouse, fid)] = (oid, kind)
+    return tag_refs
+
+
 def verify_freight(
     ledger: Ledger, refs: Iterable[str] | None = None, snapshot: Snapshot | None = None
 ) -> list[FreightCheck]:
@@ -90,12 +101,7 @@ def verify_freight(
     snap = snapshot or ledger.snapshot()
     cfg = ledger.config
     prefix = f"refs/tags/{cfg.tag_prefix}/"
-    listing = ledger.git.run("for-each-ref", "--format=%(refname) %(objectname) %(objecttype)", prefix)
-    tag_refs: dict[tuple[str, str], tuple[str, str]] = {}
-    for line in listing.stdout.decode().splitlines():
-        ref, oid, kind = line.split(" ")
-        warehouse, _, fid = ref.removeprefix(prefix).rpartition("/")
-        tag_refs[(warehouse, fid)] = (oid, kind)
+    tag_refs = _tag_refs(ledger, prefix)
 
     entries: dict[tuple[str, str], FreightEntry | None]
     if refs is None:
@@ -108,6 +114,10 @@ def verify_freight(
             entry = ledger.resolve(ref, snap)
             entries[(entry.warehouse, entry.id)] = entry
 
+    if ledger.remote and any(e is not None and key not in tag_refs for key, e in entries.items()):
+        # Records of other writers arrive with the ledger branch, their tags only on request.
+        ledger.fetch_freight_tags()
+        tag_refs = _tag_refs(ledger, prefix)
     present = [e for e in entries.values() if e is not None]
     records: dict[tuple[str, str], Freight | str] = {}
     blobs = ledger.git.reader.get_many([e.blob for e in present])
@@ -235,4 +245,25 @@ def read_for_promotion(ledger: Ledger, ref: str) -> Freight:
     return ledger.get_freight(entry.id, snap)
 
 
-__all__ = ["Finding", "FreightCheck", "read_for_promotion", "refuse_failures", "verify_freight"]
+__all__ = [
+    "Finding",
+    "FreightCheck",
+    "check_promotable",
+    "read_for_promotion",
+    "refuse_failures",
+    "verify_freight",
+]
+
+
+def check_promotable(ledger: Ledger, fid: str, snap: Snapshot) -> None:
+    """read_for_promotion's check of one Freight on a given snapshot (fetching its tag if this clone lacks it).
+
+    RefusedError as read_for_promotion raises it; used inside a ledger write, where the snapshot is fresh.
+    """
+    entry = ledger.resolve(fid, snap)
+    ledger._ensure_tag(ledger.config.tag_name(entry.warehouse, entry.id))  # a fetch-depth 1 checkout
+    (check,) = verify_freight(ledger, [entry.id], snap)
+    policy = ledger.config.signing
+    blocking = [f for f in check.findings if policy is SigningPolicy.REQUIRED or f not in _SOFT]
+    if blocking:
+        raise RefusedError(f"Freight {check.warehouse}/{check.id} cannot be promoted: {check.line(policy)}")

@@ -93,6 +93,8 @@ def test_unknown_key_unsigned_tampered_and_missing_are_each_named(tmp_path: Path
     unsigned_body = body.split("-----BEGIN SSH SIGNATURE-----")[0].replace('"tag":"1.0.3"', '"tag":"9.9.9"')
     git(repo, "update-ref", f"refs/tags/{tag(forged_json.name)}", git(repo, "mktag", input=unsigned_body))
     git(repo, "tag", "-d", tag(no_tag.name))
+    git(remote, "tag", "-d", tag(no_tag.name))  # gone everywhere
+    git(repo, "tag", "-d", tag(good.name))  # gone only here: verification fetches it back
     orphan = make_freight(7)
     git(repo, "tag", "-a", "-m", "{}", tag(orphan.name), "HEAD")
 
@@ -108,6 +110,7 @@ def test_unknown_key_unsigned_tampered_and_missing_are_each_named(tmp_path: Path
             orphan.name: (Finding.MISSING_RECORD, Finding.UNSIGNED, Finding.TAMPERED),
         }
         assert {k: c.findings for k, c in checks.items()} == expected
+        assert git(repo, "tag", "--list", tag(good.name)) == tag(good.name)
         # The alias is mutable, so a changed alias alone is not tampering; artifacts are compared.
         assert "tag and ledger record disagree" in " ".join(checks[forged_sig.name].details)
         with pytest.raises(RefusedError) as err:

@@ -378,3 +378,17 @@ def test_runner_without_git_identity_writes_as_the_github_actor(
         "octocat <octocat@users.noreply.github.com>|octocat"
     )
     assert "tagger octocat <octocat@users.noreply.github.com>" in git(repo, "cat-file", "tag", result.tag)
+
+
+def test_long_lived_writer_sees_objects_fetched_after_it_started(tmp_path: Path) -> None:
+    """Objects that arrive in new packs after the writer's helper processes started are still usable."""
+    remote = tmp_path / "remote.git"
+    repo_a = make_repo(tmp_path / "a", remote)
+    repo_b = clone(remote, tmp_path / "b")
+    git(repo_b, "config", "fetch.unpackLimit", "1")  # every fetch lands as a pack, never as loose objects
+    with Ledger(repo_a, UNSIGNED) as a, Ledger(repo_b, UNSIGNED) as b:
+        for n in range(0, 8, 2):
+            a.record_freight(make_freight(n))
+            b.record_freight(make_freight(n + 1))
+    assert len(git(remote, "ls-tree", "--name-only", "kargo/ledger:freight/app").splitlines()) == 8
+    assert git(remote, "fsck", "--no-dangling") == ""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
 from kargo_actions.freight.identity import freight_id, normalize_git_url
@@ -27,6 +27,8 @@ from kargo_actions.ledger.records import (
     FreightRecord,
     LedgerMarker,
     LedgerRecordError,
+    MetadataKind,
+    MetadataRecord,
     PromotionRecord,
     StageStateRecord,
     VerificationRecord,
@@ -39,6 +41,7 @@ from kargo_actions.ledger.records import (
     freight_path,
     load_freight,
     load_record,
+    metadata_path,
     promotion_path,
     stage_path,
     verification_path,
@@ -683,13 +686,21 @@ class Ledger:
         """Fetch the ledger branch and every Freight tag from the remote (no-op when local only)."""
         if not self.remote:
             return
+        # Ledger first, tags second: an interruption between them leaves records whose tags a later
+        # fetch_freight_tags() brings, never tags without records.
         tip = self._fetch()
+        self.fetch_freight_tags()
+        if tip is not None:
+            self._adopt_tip(tip)
+
+    def fetch_freight_tags(self) -> None:
+        """Fetch the Freight tags this clone lacks (another writer's, or after an interrupted write)."""
+        if not self.remote:
+            return
         prefix = f"refs/tags/{self.config.tag_prefix}/"
         self.git.run(
             "fetch", "--quiet", "--no-write-fetch-head", self.remote, f"{prefix}*:{prefix}*", check=False
         )
-        if tip is not None:
-            self._adopt_tip(tip)
 
     # typed writes
 
@@ -960,6 +971,36 @@ class Ledger:
             ledger_commit=outcome.commit,
             attempts=outcome.attempts,
         )
+
+    def metadata(
+        self, kind: MetadataKind, name: str, snapshot: Snapshot | None = None
+    ) -> dict[str, Any] | None:
+        """The metadata set-metadata recorded for a Stage or a Freight (by full ID); None when there is none."""
+        snap = snapshot or self.snapshot()
+        record = snap.load(MetadataRecord, metadata_path(kind, name))
+        return None if record is None else dict(record.values)
+
+    def set_metadata(self, kind: MetadataKind, name: str, values: Mapping[str, Any]) -> MetadataRecord:
+        """Merge `values` into the metadata of a Stage or a Freight (keys given replace, others stay), as
+        Kargo's set-metadata does; a Freight is named by ID, unique ID prefix or alias and must be recorded."""
+        actor = self.actor()
+
+        def build(snap: Snapshot) -> WritePlan[MetadataRecord] | NoWrite[MetadataRecord]:
+            key = self.resolve(name, snap).id if kind == "Freight" else check_name(name, "Stage")
+            path = metadata_path(kind, key)
+            current = snap.load(MetadataRecord, path)
+            merged = {**(current.values if current is not None else {}), **values}
+            if current is not None and merged == current.values:
+                return NoWrite(current)
+            record = MetadataRecord(kind=kind, name=key, values=merged, updated_at=utc_now())
+            return WritePlan(
+                summary=f"metadata: {kind} {key[:12] if kind == 'Freight' else key}: "
+                f"{', '.join(sorted(values))} (by {actor})",
+                files={path: dump_record(record)},
+                result=record,
+            )
+
+        return self.write(build).result
 
     def update_stage_state(
         self, stage: str, change: Callable[[StageStateRecord], StageStateRecord]

@@ -19,6 +19,11 @@ LAZY_COMMANDS: dict[str, str] = {
     "graph": "kargo_actions.cli.graph:graph",
     "freight": "kargo_actions.cli.freight:freight",
     "step": "kargo_actions.cli.step:step_group",
+    "promote": "kargo_actions.cli.promote:promote_command",
+    "approve": "kargo_actions.cli.promote:approve_command",
+    "rollback": "kargo_actions.cli.promote:rollback_command",
+    "status": "kargo_actions.cli.status:status_command",
+    "history": "kargo_actions.cli.status:history_command",
 }
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem
 from kargo_actions.expressions import (
@@ -53,6 +53,9 @@ from kargo_actions.promotion.steps.base import (
 )
 from kargo_actions.promotion.tasks import ALIAS_SEPARATOR, PlannedStep, PromotionPlan, plan_promotion
 
+if TYPE_CHECKING:
+    from kargo_actions.ledger.store import Ledger
+
 StepResolver = Callable[[str], Step[Any]]
 StepObserver = Callable[[StepRun], None]
 
@@ -72,7 +75,12 @@ class EngineOptions:
     ui_base_url: str = ""
     rollback: bool = False
     stage_metadata: MetadataProvider | None = None
+    # The ledger: set-metadata / set-freight-alias write to it, stageMetadata() / freightMetadata() read it
+    # (stage_metadata, when given, wins for Stages).
+    ledger: Ledger | None = None
     on_step: StepObserver | None = None  # called after each step, e.g. to print progress
+    # Step names to skip instead of run (status Skipped), e.g. argocd-update where there is no Argo CD.
+    skip_steps: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -214,7 +222,7 @@ class Engine:
         refused = [
             self._unresolved_run(planned, problems[planned.uses])
             for planned in plan.steps
-            if planned.uses in problems and not planned.if_
+            if planned.uses in problems and not planned.if_ and planned.uses not in self.options.skip_steps
         ]
         if refused:
             return self._result(
@@ -324,6 +332,8 @@ class Engine:
     ) -> tuple[StepStatus, str, tuple[Problem, ...]]:
         if not planned.if_ and self._has_failures():
             return StepStatus.SKIPPED, "skipped: an earlier step failed", ()
+        if planned.uses in self.options.skip_steps:
+            return StepStatus.SKIPPED, f"skipped: step {planned.uses!r} is in the skip list", ()
         variables = self._vars(planned, plan)
         if planned.if_ and not self._condition(planned, variables):
             return StepStatus.SKIPPED, f"skipped: `if` is false ({planned.if_})", ()
@@ -425,6 +435,7 @@ class Engine:
             abort=info.abort,
             deadline=deadline,
             outputs=dict(self.state),
+            ledger=self.options.ledger,
         )
 
     def _store_outputs(self, planned: PlannedStep, step: Step[Any], outputs: Mapping[str, Any]) -> None:
@@ -466,12 +477,30 @@ class Engine:
             freight=info.freight,
             secrets=self.secrets,
             config_maps=self.config_maps,
-            stage_metadata=self.options.stage_metadata,
+            stage_metadata=self._metadata_provider("Stage"),
+            freight_metadata=self._metadata_provider("Freight"),
         )
         names = kargo.variables()
         names["vars"] = variables
         functions = {**kargo.functions(), **self._status_functions(planned)}
         return Environment(names, functions, kargo.limits)
+
+    def _metadata_provider(self, kind: str) -> MetadataProvider | None:
+        """What stageMetadata() / freightMetadata() read: the ledger's metadata records, read afresh on every
+        call so a later step sees what set-metadata wrote."""
+        if kind == "Stage" and self.options.stage_metadata is not None:
+            return self.options.stage_metadata
+        ledger = self.options.ledger
+        if ledger is None:
+            return None
+
+        def provide(name: str) -> Mapping[str, Any] | None:
+            try:
+                return ledger.metadata("Freight" if kind == "Freight" else "Stage", name)
+            except InvalidInputError:  # not a Stage name / Freight ID: nothing recorded under it
+                return None
+
+        return provide
 
     def _status_functions(self, planned: PlannedStep) -> dict[str, Function]:
         """success()/failure() over every earlier step (continueOnError ones do not count), and status(alias),

@@ -1,0 +1,203 @@
+"""Pipeline-wide operations: auto-promotion in topological order, and the status and history views."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from kargo_actions.errors import KargoActionsError
+from kargo_actions.ledger import Ledger
+from kargo_actions.ledger.records import PromotionRecord, PromotionSummary, StageStateRecord
+from kargo_actions.model.freight import Freight
+from kargo_actions.model.project import Project
+from kargo_actions.promotion.gates import candidates
+from kargo_actions.promotion.service import Mode, PromoteOptions, PromotionOutcome, promote, settled_states
+
+
+@dataclass(frozen=True)
+class AutoDecision:
+    """What `promote --auto` did for one Stage and origin: promoted (with the outcome) or why not."""
+
+    stage: str
+    action: str  # promoted, failed, skipped
+    reason: str
+    freight: str = ""
+    outcome: PromotionOutcome | None = None
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "stage": self.stage,
+            "action": self.action,
+            "reason": self.reason,
+            "freight": self.freight or None,
+        }
+        if self.outcome is not None:
+            data["promotion"] = self.outcome.result.name
+            data["phase"] = str(self.outcome.result.phase)
+        return data
+
+
+def _choose(
+    project: Project,
+    stage_name: str,
+    warehouse: str,
+    states: dict[str, StageStateRecord],
+    freight: list[Freight],
+    now: datetime,
+) -> tuple[Freight | None, str]:
+    """The Freight auto-promotion would take for one origin of a Stage, or None and why."""
+    stage = project.stages[stage_name]
+    request = stage.request_for(warehouse)
+    assert request is not None
+    found = candidates(stage, [f for f in freight if f.origin.name == warehouse], states, now)
+    if request.sources.selection_policy == "MatchUpstream":
+        upstream = request.sources.stages
+        if len(upstream) != 1:
+            return None, "selectionPolicy MatchUpstream needs exactly one upstream Stage"
+        state = states.get(upstream[0])
+        held = {c.name for c in state.current_freight} if state else set()
+        chosen = next((f for f in found.available if f.name in held), None)
+        return chosen, f"no Freight of {warehouse} in {upstream[0]} is available" if chosen is None else ""
+    chosen = found.newest()
+    return chosen, f"no Freight of {warehouse} is available" if chosen is None else ""
+
+
+def auto_promote(
+    project: Project,
+    ledger: Ledger,
+    options: PromoteOptions | None = None,
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    on_decision: Callable[[AutoDecision], None] | None = None,
+) -> list[AutoDecision]:
+    """Promote every Stage whose policy allows it and whose chosen Freight differs from its current one.
+
+    Stages go in pipeline order, so a Freight verified in dev (no verification defined) can reach staging in
+    the same run. A hold on an origin (set by a hand promotion of a non-newest Freight or a rollback) stops
+    it; a failed promotion is reported and the run goes on with the other Stages.
+    """
+    ledger.sync()
+    decisions: list[AutoDecision] = []
+
+    def decide(decision: AutoDecision) -> None:
+        decisions.append(decision)
+        if on_decision is not None:
+            on_decision(decision)
+
+    for name in project.stage_order():
+        stage = project.stages[name]
+        if stage.is_control_flow:
+            continue
+        if not project.auto_promotion_enabled(name):
+            decide(
+                AutoDecision(
+                    name, "skipped", "auto-promotion is not enabled (ProjectConfig promotionPolicies)"
+                )
+            )
+            continue
+        for warehouse in stage.warehouses:
+            moment = now()
+            snap = ledger.snapshot()
+            _, states, freight = settled_states(project, snap, moment)
+            own = states.get(name) or StageStateRecord(stage=name)
+            hold = own.holds.get(warehouse)
+            if hold is not None:
+                decide(
+                    AutoDecision(
+                        name,
+                        "skipped",
+                        f"held at {hold.freight[:12]} since {hold.since} by {hold.actor or 'unknown'} "
+                        f"({hold.reason or 'hand promotion'}); promote the newest Freight by hand to lift it",
+                        hold.freight,
+                    )
+                )
+                continue
+            chosen, why = _choose(project, name, warehouse, states, freight, moment)
+            if chosen is None:
+                decide(AutoDecision(name, "skipped", why))
+                continue
+            if any(c.name == chosen.name for c in own.current_freight):
+                decide(AutoDecision(name, "skipped", "already holds the Freight to promote", chosen.name))
+                continue
+            try:
+                outcome = promote(project, ledger, name, chosen.name, mode=Mode.AUTO, options=options)
+            except KargoActionsError as err:
+                decide(AutoDecision(name, "failed", str(err), chosen.name))
+                continue
+            action = "promoted" if outcome.succeeded else "failed"
+            reason = outcome.via if outcome.succeeded else outcome.result.message
+            decide(AutoDecision(name, action, reason, chosen.name, outcome))
+    return decisions
+
+
+@dataclass(frozen=True)
+class StageStatus:
+    """One row of `status`: what a Stage holds, whether verified there, its last promotion, newest available."""
+
+    stage: str
+    control_flow: bool
+    current: tuple[Freight, ...] = ()
+    verified: bool = False
+    last_promotion: PromotionSummary | None = None
+    newest_available: Freight | None = None
+    auto_promotion: bool = False
+    holds: dict[str, str] = field(default_factory=dict)  # warehouse -> held Freight ID
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "stage": self.stage,
+            "controlFlow": self.control_flow,
+            "current": [
+                {
+                    "name": f.name,
+                    "alias": f.alias,
+                    "origin": f.origin.name,
+                    "images": [i.wire() for i in f.images],
+                    "commits": [c.wire() for c in f.commits],
+                    "charts": [c.wire() for c in f.charts],
+                }
+                for f in self.current
+            ],
+            "verified": self.verified,
+            "lastPromotion": self.last_promotion.wire() if self.last_promotion else None,
+            "newestAvailable": (
+                {"name": self.newest_available.name, "alias": self.newest_available.alias}
+                if self.newest_available
+                else None
+            ),
+            "autoPromotion": self.auto_promotion,
+            "holds": dict(self.holds),
+        }
+
+
+def pipeline_status(project: Project, ledger: Ledger, now: datetime | None = None) -> list[StageStatus]:
+    """Every Stage in pipeline order with its current Freight, verification, last promotion, newest available."""
+    moment = now or datetime.now(UTC)
+    _, states, freight = settled_states(project, ledger.snapshot(), moment)
+    by_id = {f.name: f for f in freight}
+    rows: list[StageStatus] = []
+    for name in project.stage_order():
+        stage = project.stages[name]
+        state = states.get(name) or StageStateRecord(stage=name)
+        current = tuple(by_id[c.name] for c in state.current_freight if c.name in by_id)
+        newest = candidates(stage, freight, states, moment).newest()
+        rows.append(
+            StageStatus(
+                stage=name,
+                control_flow=stage.is_control_flow,
+                current=current,
+                verified=bool(current) and all(f.name in state.verified for f in current),
+                last_promotion=state.last_promotions[0] if state.last_promotions else None,
+                newest_available=newest,
+                auto_promotion=project.auto_promotion_enabled(name),
+                holds={wh: h.freight for wh, h in state.holds.items()},
+            )
+        )
+    return rows
+
+
+def stage_history(ledger: Ledger, stage: str) -> tuple[list[PromotionRecord], list[str]]:
+    """A Stage's promotions, newest first, and a message per record that could not be read."""
+    read = ledger.stage_history(stage)
+    return list(reversed(read.records)), [str(p) for p in read.problems]

@@ -1,0 +1,146 @@
+"""kargo-simple end to end: dev -> staging -> prod with real git pushes, the ledger and the gates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import shared_path
+from tests.discovery.registry_server import Registry
+from tests.e2e.pipeline import TOKEN, Pipeline, build_pipeline, servers
+from tests.support.git_http_server import GitHttpServer, serve_git
+
+UPSTREAM_REPO = "https://github.com/akuity/kargo-simple.git"
+UPSTREAM_IMAGE = "ghcr.io/akuity/guestbook"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Registry, dict[str, str]]]:
+    yield from servers(tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture
+def git_server(tmp_path: Path) -> Iterator[GitHttpServer]:
+    with serve_git(tmp_path / "remotes", token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def simple(tmp_path: Path, git_server: GitHttpServer, registry: tuple[Registry, dict[str, str]]) -> Pipeline:
+    reg, digests = registry
+    return build_pipeline(
+        shared_path("kargo-examples/kargo-simple"),
+        tmp_path,
+        git_server,
+        reg,
+        digests,
+        name="kargo-simple",
+        repo_urls=(UPSTREAM_REPO,),
+        image=UPSTREAM_IMAGE,
+    )
+
+
+def _new_tag(p: Pipeline, stage: str) -> str:
+    text = p.remote_file("main", f"env/{stage}/kustomization.yaml")
+    return next(line.split(":", 1)[1].strip() for line in text.splitlines() if "newTag" in line)
+
+
+def test_dev_staging_prod(simple: Pipeline) -> None:
+    p = simple
+    v1 = p.record_discovered("v0.0.1", "2026-01-01T00:00:01Z")
+    v2 = p.record_discovered("v0.0.2", "2026-01-01T00:00:02Z")
+
+    # staging takes Freight only once it is verified in dev
+    code, _, err = p.run("promote", "--stage", "staging", "--freight", "v0-0-1")
+    assert code == 3, err
+    assert "not available to Stage staging: not verified in dev" in err
+
+    code, out, err = p.run("promote", "--stage", "dev", "--freight", "v0-0-1", "-q")
+    assert code == 0, err + out
+    assert "verified in dev" in out
+    assert _new_tag(p, "dev") == "v0.0.1"
+    # the example already holds v0.0.1: nothing to commit, so nothing was pushed
+    assert p.remote_log("main") == ["example"]
+
+    code, out, err = p.run("promote", "--stage", "dev", "--warehouse", "guestbook", "-q")
+    assert code == 0, err
+    assert _new_tag(p, "dev") == "v0.0.2"
+    assert p.remote_log("main")[0] == "Updated ./src/env/dev to use new image"
+
+    code, out, err = p.run("promote", "--downstream-from", "dev", "-q")
+    assert code == 0, err
+    assert _new_tag(p, "staging") == "v0.0.2"
+
+    # prod opens a pull request (openpr: "true"): git-open-pr is not implemented yet, so the promotion
+    # ends Errored when it reaches that step, and is recorded so.
+    code, out, err = p.run("promote", "--stage", "prod", "--freight", v2[:10], "-q")
+    assert code == 1, out + err
+    history = p.json("history", "--stage", "prod")
+    assert history[0]["phase"] == "Errored"
+    assert "git-open-pr" in history[0]["message"]
+    assert [s["status"] for s in history[0]["steps"]][:4] == [
+        "Succeeded",
+        "Succeeded",
+        "Succeeded",
+        "Skipped",
+    ]
+
+    # ledger state: dev holds v2, v1 left it with a completed soak; the last promotions are listed
+    status = {row["stage"]: row for row in p.json("status")}
+    assert [c["name"] for c in status["dev"]["current"]] == [v2]
+    assert status["dev"]["verified"] is True
+    assert status["prod"]["current"] == []
+    assert status["prod"]["lastPromotion"]["phase"] == "Errored"
+    assert status["staging"]["newestAvailable"]["name"] == v2
+
+    # rollback dev to v1: allowed (verified there before), holds auto-promotion
+    code, out, err = p.run("rollback", "--stage", "dev", "-q")
+    assert code == 0, err
+    assert _new_tag(p, "dev") == "v0.0.1"
+    state = json.loads(p.remote_file("kargo/ledger", "stages/dev.json"))
+    assert state["holds"]["guestbook"]["freight"] == v1
+    assert [e["freight"][0]["name"] for e in state["freightHistory"]] == [v1, v2, v1]
+    assert state["verified"][v1]["longestSoak"].endswith("s")
+
+    # promoting the newest by hand lifts the hold
+    code, out, err = p.run("promote", "--stage", "dev", "--freight", "v0-0-2", "-q")
+    assert code == 0, err
+    assert "hold lifted" in out
+    state = json.loads(p.remote_file("kargo/ledger", "stages/dev.json"))
+    assert state["holds"] == {}
+
+    # history: newest first, actor from GITHUB_ACTOR, names <stage>.<ULID>.<id7>
+    history = p.json("history", "--stage", "dev")
+    assert [h["freight"]["name"] for h in history] == [v2, v1, v2, v1]
+    assert all(
+        h["actor"] == "octocat" and h["name"].endswith("." + h["freight"]["name"][:7]) for h in history
+    )
+    assert all(h["phase"] == "Succeeded" for h in history)
+
+
+def test_approval_skips_upstream_and_bad_input(simple: Pipeline) -> None:
+    p = simple
+    p.record_discovered("v0.0.3", "2026-01-01T00:00:03Z")
+    code, _, err = p.run("promote", "--stage", "staging", "--freight", "v0-0-3")
+    assert code == 3
+    assert "approve --freight v0-0-3 --stage staging" in err
+    code, out, err = p.run("approve", "--freight", "v0-0-3", "--stage", "staging")
+    assert code == 0, err
+    code, out, err = p.run("promote", "--stage", "staging", "--freight", "v0-0-3", "-q")
+    assert code == 0, err
+    assert "approved for staging" in out
+    assert _new_tag(p, "staging") == "v0.0.3"
+    # bad input: exit 2 with a clear message, nothing recorded
+    before = p.remote_log("kargo/ledger")
+    for args, text in [
+        (("promote", "--stage", "qa", "--freight", "v0-0-3"), "no Stage 'qa'"),
+        (("promote", "--stage", "dev", "--freight", "nope-nope"), "no Freight matches 'nope-nope'"),
+        (("promote", "--stage", "dev"), "give --freight REF or --warehouse W"),
+    ]:
+        code, _, err = p.run(*args)
+        assert code == 2, (args, err)
+        assert text in err
+    assert p.remote_log("kargo/ledger") == before

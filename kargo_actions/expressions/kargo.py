@@ -311,6 +311,8 @@ class KargoEnvironment:
     secrets: DataProvider | None = None
     config_maps: DataProvider | None = None
     stage_metadata: MetadataProvider | None = None
+    # Metadata of a Freight by name (the ledger's); when None or it knows nothing, the Freight's status.metadata.
+    freight_metadata: MetadataProvider | None = None
     limits: Limits = DEFAULT_LIMITS
 
     def context(self) -> dict[str, Any]:
@@ -482,8 +484,12 @@ class KargoEnvironment:
         return next((f for f in self.freight if f.name == name), None)
 
     def _freight_metadata(self, args: list[Any]) -> Any:
-        freight = self._find_freight(_one_string("freightMetadata", args, "Freight name"))
+        name = _one_string("freightMetadata", args, "Freight name")
+        freight = self._find_freight(name)
         metadata = dict(freight.status.metadata or {}) if freight and freight.status else None
+        recorded = self.freight_metadata(name) if self.freight_metadata is not None else None
+        if recorded is not None:
+            metadata = {**(metadata or {}), **recorded}
         if len(args) > 1:
             key = args[1]
             if not isinstance(key, str):

@@ -22,8 +22,12 @@ STEPS: dict[str, str] = {
     "git-push": "git_push:GitPush",
     "helm-template": "helm_template:HelmTemplate",
     "helm-update-chart": "helm_update_chart:HelmUpdateChart",
+    "http": "http:HTTP",
+    "http-download": "http_download:HTTPDownload",
     "kustomize-build": "kustomize_build:KustomizeBuild",
     "kustomize-set-image": "kustomize_set_image:KustomizeSetImage",
+    "set-freight-alias": "set_freight_alias:SetFreightAlias",
+    "set-metadata": "set_metadata:SetMetadata",
     "yaml-update": "yaml_update:YamlUpdateStep",
 }
 

@@ -19,13 +19,16 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 from kargo_actions.errors import ExitCode, KargoActionsError, Problem, did_you_mean
 from kargo_actions.model.freight import Freight
+
+if TYPE_CHECKING:
+    from kargo_actions.ledger.store import Ledger
 
 
 class StepStatus(enum.StrEnum):
@@ -136,6 +139,8 @@ class StepContext:
     deadline: float | None = None
     # Every earlier step's outputs by alias (Kargo's shared state), for steps that read another's result.
     outputs: Mapping[str, Any] = field(default_factory=dict)
+    # The ledger, for steps that record on it (set-metadata, set-freight-alias); None when there is none.
+    ledger: Ledger | None = None
 
     def path(self, relative: str, *, field_name: str = "path") -> Path:
         """`relative` resolved inside the work dir; absolute paths, `..` and symlinks that escape are refused."""

@@ -79,6 +79,8 @@ class EngineOptions:
     # (stage_metadata, when given, wins for Stages).
     ledger: Ledger | None = None
     on_step: StepObserver | None = None  # called after each step, e.g. to print progress
+    # Step names to skip instead of run (status Skipped), e.g. argocd-update where there is no Argo CD.
+    skip_steps: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ class Engine:
         refused = [
             self._unresolved_run(planned, problems[planned.uses])
             for planned in plan.steps
-            if planned.uses in problems and not planned.if_
+            if planned.uses in problems and not planned.if_ and planned.uses not in self.options.skip_steps
         ]
         if refused:
             return self._result(
@@ -330,6 +332,8 @@ class Engine:
     ) -> tuple[StepStatus, str, tuple[Problem, ...]]:
         if not planned.if_ and self._has_failures():
             return StepStatus.SKIPPED, "skipped: an earlier step failed", ()
+        if planned.uses in self.options.skip_steps:
+            return StepStatus.SKIPPED, f"skipped: step {planned.uses!r} is in the skip list", ()
         variables = self._vars(planned, plan)
         if planned.if_ and not self._condition(planned, variables):
             return StepStatus.SKIPPED, f"skipped: `if` is false ({planned.if_})", ()

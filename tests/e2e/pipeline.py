@@ -93,17 +93,27 @@ class Pipeline:
     def remote_log(self, branch: str) -> list[str]:
         return git(self.server.root / self.remote_name, "log", "--format=%s", branch).splitlines()
 
-    def record_discovered(self, tag: str, created: str) -> str:
-        """Record the Freight of one guestbook tag (hook: `kargo-actions discover` replaces this)."""
-        from kargo_actions.freight.assemble import Artifacts, assemble_freight, parse_image_ref
+    def record_discovered(self, tag: str, created: str, *, commit: bool = False) -> str:
+        """Record the Freight of one guestbook tag, with the head of main when the Warehouse also
+        subscribes to the repository (hook: `kargo-actions discover` replaces this)."""
+        from kargo_actions.freight.assemble import (
+            Artifacts,
+            assemble_freight,
+            parse_commit_ref,
+            parse_image_ref,
+        )
         from kargo_actions.ledger import Ledger
         from kargo_actions.manifests import load_project
 
         project = load_project(self.repo / "kargo")
         warehouse = next(iter(project.warehouses.values()))
         image = parse_image_ref(f"{self.image}:{tag}@{self.digests[tag]}")
+        commits = ()
+        if commit:
+            head = git(self.server.root / self.remote_name, "rev-parse", "main").strip()
+            commits = (parse_commit_ref(f"repoURL={self.repo_url},id={head},branch=main"),)
         item = assemble_freight(
-            warehouse, Artifacts(images=(image,), commits=(), charts=()), alias=tag.replace(".", "-")
+            warehouse, Artifacts(images=(image,), commits=commits, charts=()), alias=tag.replace(".", "-")
         )
         item = item.model_copy(
             update={"metadata": item.metadata.model_copy(update={"creation_timestamp": created})}

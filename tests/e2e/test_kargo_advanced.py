@@ -1,0 +1,112 @@
+"""kargo-advanced and kargo-quickstart-template end to end: rendered branches, control-flow prod, gates.
+
+Their `argocd-update` steps are skipped with `--skip-step argocd-update` (the engine's skip_steps: status
+Skipped, recorded); verification (ab-test-a/b) is not run yet, so those Stages stay "promoted, not yet
+verified" and the control-flow prod refuses their Freight, which this test asserts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import shared_path
+from tests.discovery.registry_server import Registry
+from tests.e2e.pipeline import TOKEN, Pipeline, build_pipeline, servers
+from tests.support.git_http_server import GitHttpServer, git, serve_git
+
+SKIP = ("--skip-step", "argocd-update", "-q")
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Registry, dict[str, str]]]:
+    yield from servers(tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture
+def git_server(tmp_path: Path) -> Iterator[GitHttpServer]:
+    with serve_git(tmp_path / "remotes", token=TOKEN) as server:
+        yield server
+
+
+def test_kargo_advanced(
+    tmp_path: Path, git_server: GitHttpServer, registry: tuple[Registry, dict[str, str]]
+) -> None:
+    reg, digests = registry
+    p: Pipeline = build_pipeline(
+        shared_path("kargo-examples/kargo-advanced"),
+        tmp_path,
+        git_server,
+        reg,
+        digests,
+        name="kargo-advanced",
+        repo_urls=("https://github.com/akuity/kargo-advanced.git",),
+        image="ghcr.io/akuity/guestbook",
+    )
+    v3 = p.record_discovered("v0.0.3", "2026-01-01T00:00:03Z", commit=True)
+    # without the skip, the unimplemented argocd-update stops the promotion before any step (nothing pushed)
+    code, out, err = p.run("promote", "--stage", "dev", "--freight", "v0-0-3", "-q")
+    assert code == 1, err
+    assert "argocd-update" in p.json("history", "--stage", "dev")[0]["message"]
+    assert "env/dev" not in git(p.server.root / "kargo-advanced", "branch", "--list")
+    for stage in ("dev", "staging", "ab-test-a", "ab-test-b"):
+        code, out, err = p.run("promote", "--stage", stage, "--freight", "v0-0-3", *SKIP)
+        assert code == 0, (stage, err, out)
+        tree = p.server.root / "kargo-advanced"
+        files = git(tree, "ls-tree", "--name-only", f"env/{stage}").split()
+        manifests = "".join(git(tree, "show", f"env/{stage}:{name}") for name in files)
+        assert f"image: {p.image}:v0.0.3" in manifests, files
+        assert git(tree, "log", "-1", "--format=%s", f"env/{stage}").strip() == (
+            f"Updated ./src/env/{stage} to use new image"
+        )
+    history = p.json("history", "--stage", "dev")
+    assert history[0]["steps"][-1] == {
+        **history[0]["steps"][-1],
+        "uses": "argocd-update",
+        "status": "Skipped",
+    }
+    status = {row["stage"]: row for row in p.json("status")}
+    assert status["ab-test-a"]["verified"] is False  # verification defined: promoted, not yet verified
+    assert status["staging"]["verified"] is True
+    assert status["prod"]["controlFlow"] is True
+    code, _, err = p.run("promote", "--stage", "prod-west", "--freight", "v0-0-3", *SKIP)
+    assert code == 3
+    assert "not verified in prod" in err
+    code, _, err = p.run("promote", "--stage", "prod", "--freight", "v0-0-3")
+    assert code == 2
+    assert "control-flow Stage" in err
+    # an approval for prod-west skips the upstream verification
+    assert p.run("approve", "--freight", v3[:12], "--stage", "prod-west")[0] == 0
+    code, _, err = p.run("promote", "--stage", "prod-west", "--freight", "v0-0-3", *SKIP)
+    assert code == 0, err
+    state = json.loads(p.remote_file("kargo/ledger", "stages/prod-west.json"))
+    assert state["currentFreight"][0]["name"] == v3
+
+
+def test_kargo_quickstart(
+    tmp_path: Path, git_server: GitHttpServer, registry: tuple[Registry, dict[str, str]]
+) -> None:
+    reg, digests = registry
+    p = build_pipeline(
+        shared_path("kargo-examples/kargo-quickstart-template"),
+        tmp_path,
+        git_server,
+        reg,
+        digests,
+        name="kargo-quickstart",
+        repo_urls=("https://github.com/example/kargo-quickstart",),
+        image="ghcr.io/example/guestbook",
+    )
+    p.record_discovered("v0.0.4", "2026-01-01T00:00:04Z")
+    for stage in ("dev", "staging", "prod"):
+        code, _out, err = p.run("promote", "--stage", stage, "--freight", "v0-0-4", *SKIP)
+        assert code == 0, (stage, err)
+        rendered = p.remote_file(f"env/{stage}", "manifests.yaml")
+        assert f"image: {p.image}:v0.0.4" in rendered
+        assert f"namespace: guestbook-simple-{stage}" in rendered
+        assert p.remote_log(f"env/{stage}")[0] == f"Updated ./src/app/env/{stage} to use new image"
+    status = [row["stage"] for row in p.json("status")]
+    assert status == ["dev", "staging", "prod"]

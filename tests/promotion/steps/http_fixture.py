@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
 
 FILE_BYTES = bytes(range(256)) * 40  # 10240 bytes
 
@@ -36,10 +35,8 @@ class Server:
                     self.send_header(k.replace("_", "-"), v)
                 self.end_headers()
                 if self.command != "HEAD":
-                    try:
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client that gave up
                         self.wfile.write(body)
-                    except (BrokenPipeError, ConnectionResetError):
-                        pass  # the client gave up (a timeout test)
 
             def _route(self) -> None:
                 url = urllib.parse.urlsplit(self.path)
@@ -110,8 +107,8 @@ class Server:
         self.thread.join(timeout=5)
 
 
-@pytest.fixture
-def http_server() -> Iterator[Server]:
+def serve() -> Iterator[Server]:
+    """Body of the test files' `http_server` fixture: a server for one test, stopped after it."""
     server = Server()
     try:
         yield server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,12 @@ from kargo_actions.promotion.steps.base import (
 )
 from kargo_actions.promotion.steps.http import HTTP, HTTPConfig
 from tests.promotion.steps.conftest import context
-from tests.promotion.steps.http_fixture import Server, http_server  # noqa: F401  (fixture)
+from tests.promotion.steps.http_fixture import Server, serve
+
+
+@pytest.fixture
+def http_server() -> Iterator[Server]:
+    yield from serve()
 
 
 @pytest.mark.parametrize(
@@ -211,14 +217,14 @@ def test_body_from_file_is_sent_and_confined(tmp_path: Path, http_server: Server
         "outputs": [{"name": "body", "fromExpression": "response.body.body"}],
     }
     assert _run(tmp_path, config).outputs == {"body": '{"from": "file"}'}
-    with pytest.raises(TerminalStepError, match="'missing.json' does not exist"):
+    with pytest.raises(TerminalStepError, match=r"'missing\.json' does not exist"):
         _run(tmp_path, {**config, "bodyFromFile": "missing.json"})
     with pytest.raises(PathEscapeError):
         _run(tmp_path, {**config, "bodyFromFile": "../outside.json"})
 
 
 def test_timeout_is_a_retryable_error(tmp_path: Path, http_server: Server) -> None:
-    with pytest.raises(StepError, match="no complete answer within the timeout of 0.2s") as caught:
+    with pytest.raises(StepError, match=r"no complete answer within the timeout of 0\.2s") as caught:
         _run(tmp_path, {"url": http_server.url + "/slow", "timeout": "200ms"})
     assert not isinstance(caught.value, TerminalStepError)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,12 @@ from kargo_actions.promotion.steps.base import (
 )
 from kargo_actions.promotion.steps.http_download import HTTPDownload, HTTPDownloadConfig
 from tests.promotion.steps.conftest import context
-from tests.promotion.steps.http_fixture import FILE_BYTES, Server, http_server  # noqa: F401  (fixture)
+from tests.promotion.steps.http_fixture import FILE_BYTES, Server, serve
+
+
+@pytest.fixture
+def http_server() -> Iterator[Server]:
+    yield from serve()
 
 
 @pytest.mark.parametrize(
@@ -124,5 +130,5 @@ def test_failures_leave_nothing_behind(
 
 
 def test_timeout(tmp_path: Path, http_server: Server) -> None:
-    with pytest.raises(StepError, match="no complete answer within the timeout of 0.2s"):
+    with pytest.raises(StepError, match=r"no complete answer within the timeout of 0\.2s"):
         _run(tmp_path / "work", {"url": http_server.url + "/slow", "outPath": "f", "timeout": "200ms"})

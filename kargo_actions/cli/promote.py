@@ -213,7 +213,6 @@ def promote_command(
     from kargo_actions.errors import InvalidInputError
     from kargo_actions.promotion.service import Mode, promote
 
-    chosen = [bool(freight_ref) or bool(warehouse), bool(downstream_from), auto]
     if auto and (stage or freight_ref or warehouse or downstream_from):
         raise InvalidInputError("--auto takes no --stage, --freight, --warehouse or --downstream-from")
     if not auto and not downstream_from and not stage:
@@ -224,7 +223,6 @@ def promote_command(
         raise InvalidInputError("give --freight or --warehouse, not both")
     if stage and not downstream_from and not (freight_ref or warehouse):
         raise InvalidInputError("give --freight REF or --warehouse W with --stage")
-    del chosen
     project, ledger = _open(app, ledger_opts)
     progress = Progress(quiet or app.json)
     with ledger, abort_on_signals() as abort:

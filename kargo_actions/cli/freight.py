@@ -92,8 +92,8 @@ def freight() -> None:
 @click.option(
     "--available-for",
     metavar="STAGE",
-    help="Only Freight available to this Stage (origin + approved, direct, or verified upstream; "
-    "soak time not applied yet). Reads the manifests.",
+    help="Only Freight available to this Stage now (Kargo's rule: origin, approval, direct, verified "
+    "upstream with soak time, control-flow Stages). Reads the manifests.",
 )
 @ledger_options
 @pass_app
@@ -106,22 +106,32 @@ def list_command(
     **ledger_opts: str,
 ) -> int:
     """List recorded Freight, oldest first ('*' after a Stage = currently in it, else verified in it)."""
-    target = None
-    if available_for is not None:
+    if available_for is None:
+        with open_ledger(app, **ledger_opts) as ledger:
+            read = ledger.list_freight(warehouse=warehouse, stage=stage)
+    else:
+        from datetime import UTC, datetime
+
+        from kargo_actions.cli.ledger_options import open_project_ledger
         from kargo_actions.errors import InvalidInputError, Problem
         from kargo_actions.manifests import load_project
+        from kargo_actions.promotion.gates import availability, settle_control_flow
 
-        target = load_project(app.config_dir).stages.get(available_for)
+        project = load_project(app.config_dir)
+        target = project.stages.get(available_for)
         if target is None:
             raise InvalidInputError(
                 [Problem(path="--available-for", message=f"no Stage {available_for!r} in {app.config_dir}")]
             )
-    with open_ledger(app, **ledger_opts) as ledger:
-        read = ledger.list_freight(warehouse=warehouse, stage=stage)
-    if target is not None:
-        from kargo_actions.ledger.availability import simply_available
-
-        read.records[:] = [f for f in read.records if simply_available(f, target)]
+        now = datetime.now(UTC)
+        with open_project_ledger(app, project.settings, **ledger_opts) as ledger:
+            snap = ledger.snapshot()
+            read = ledger.list_freight(warehouse=warehouse, stage=stage, snapshot=snap)
+            every = ledger.list_freight(snapshot=snap).records if (warehouse or stage) else read.records
+            states = {s.stage: s for s in snap.stage_states().records}
+        # Control-flow Stages verify whatever is available to them; settle them before asking downstream.
+        settled = settle_control_flow(project, states, every, now)
+        read.records[:] = [f for f in read.records if availability(target, f, settled, now).available]
     if app.json:
         _emit_json_list(read.records)
     else:
@@ -264,7 +274,8 @@ def alias_command(app: AppContext, /, ref: str, new_alias: str, **ledger_opts: s
 @click.option(
     "--allow-undiscovered",
     is_flag=True,
-    help="Record revisions that discovery has not listed (needed until discovery records them).",
+    help="Record revisions that `discover` has not listed for their subscription (by default only "
+    "discovered revisions are accepted).",
 )
 @ledger_options
 @pass_app
@@ -281,7 +292,12 @@ def assemble_command(
     allow_undiscovered: bool,
     **ledger_opts: str,
 ) -> int:
-    """Assemble a Freight from artifacts matching the Warehouse's subscriptions one for one."""
+    """Assemble a Freight from artifacts matching the Warehouse's subscriptions one for one.
+
+    Recording accepts only revisions `kargo-actions discover` listed for their subscription (see the
+    discovered artifacts with `discover -o json`); --allow-undiscovered records any. --dry-run checks nothing
+    against the ledger.
+    """
     from kargo_actions.errors import InvalidInputError, Problem, did_you_mean
     from kargo_actions.freight.assemble import (
         Artifacts,
@@ -324,12 +340,14 @@ def assemble_command(
             item = item.model_copy(update={"alias": generate_alias()})
         _print_freight(app, item, "would record")
         return 0
-    if not allow_undiscovered:
-        raise InvalidInputError(
-            "recording needs --allow-undiscovered until discovery records the revisions it found"
-            " (or use --dry-run to only print the Freight)"
-        )
     with open_ledger(app, **ledger_opts) as ledger:
+        if not allow_undiscovered:
+            from kargo_actions.freight.assemble import check_discovered
+            from kargo_actions.ledger.records import DiscoveredArtifactsRecord, discovered_path
+
+            check_discovered(
+                item, ledger.snapshot().load(DiscoveredArtifactsRecord, discovered_path(warehouse))
+            )
         result = ledger.record_freight(item)
     _print_freight(app, result.freight, "recorded" if result.created else "already recorded")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,11 @@ spec:
     sources: {direct: true}
   - origin: {kind: Warehouse, name: infra}
     sources: {direct: true}
+  promotionTemplate:
+    spec:
+      steps:
+      - uses: compose-output
+        config: {done: "yes"}
 ---
 apiVersion: kargo.akuity.io/v1alpha1
 kind: Stage
@@ -179,6 +185,11 @@ spec:
     sources: {stages: [dev]}
   - origin: {kind: Warehouse, name: infra}
     sources: {stages: [dev]}
+  promotionTemplate:
+    spec:
+      steps:
+      - uses: compose-output
+        config: {done: "yes"}
 ---
 apiVersion: kargo.akuity.io/v1alpha1
 kind: Stage
@@ -187,6 +198,11 @@ spec:
   requestedFreight:
   - origin: {kind: Warehouse, name: app}
     sources: {stages: [dev, qa], availabilityStrategy: All}
+  promotionTemplate:
+    spec:
+      steps:
+      - uses: compose-output
+        config: {done: "yes"}
 """
 
 
@@ -248,3 +264,62 @@ def test_long_lists_use_plain_aligned_columns(
     assert [line.split() for line in plain_out.splitlines()] == [
         line.split() for line in rich_out.splitlines()
     ]
+
+
+def test_list_available_for_applies_soak_and_control_flow(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real gates: a control-flow Stage passes on what it can take; soak time holds Freight back."""
+    extra = """\
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: hub, namespace: shop}
+spec:
+  requestedFreight:
+  - origin: {kind: Warehouse, name: infra}
+    sources: {direct: true}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: edge, namespace: shop}
+spec:
+  requestedFreight:
+  - origin: {kind: Warehouse, name: infra}
+    sources: {stages: [hub]}
+  promotionTemplate:
+    spec:
+      steps:
+      - uses: compose-output
+        config: {done: "yes"}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: slow, namespace: shop}
+spec:
+  requestedFreight:
+  - origin: {kind: Warehouse, name: infra}
+    sources: {stages: [edge], requiredSoakTime: 1h}
+  promotionTemplate:
+    spec:
+      steps:
+      - uses: compose-output
+        config: {done: "yes"}
+"""
+    (repo / ".kargo").mkdir()
+    (repo / ".kargo" / "pipeline.yaml").write_text(MANIFESTS + extra)
+    with Ledger(repo, LedgerConfig(signing=SigningPolicy.NEVER)) as ledger:
+        two = ledger.get_freight("calm-heron")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        ledger.update_stage_state(
+            "edge",
+            lambda s: s.model_copy(update={"verified": {two.name: VerifiedFreight(verified_at=now)}}),
+        )
+    listed = {}
+    for stage in ("edge", "slow"):
+        code, out, err = run(
+            capsys, "--repo", str(repo), "-o", "json", "freight", "list", "--available-for", stage
+        )
+        assert code == 0, err
+        listed[stage] = [i["alias"] for i in json.loads(out)]
+    assert listed == {"edge": ["calm-heron"], "slow": []}

@@ -17,6 +17,9 @@ from ruamel.yaml.util import load_yaml_guess_indent
 
 from kargo_actions.promotion.steps.base import StepError, TerminalStepError
 
+# Re-exported: the dotted-key syntax lives in keypath, shared with json-update and toml-update.
+from kargo_actions.promotion.steps.keypath import split_key as split_key
+
 
 @dataclass
 class YamlDocument:
@@ -124,24 +127,6 @@ def scalar(value: Any, like: Any = None) -> Any:
         if needs_quotes(value):
             return DoubleQuotedScalarString(value)
     return value
-
-
-def split_key(key: str) -> list[str]:
-    """A dotted key split as Kargo documents it: `\\.` is a literal dot, `\\\\` a literal backslash."""
-    parts: list[str] = []
-    current: list[str] = []
-    chars = iter(key)
-    for char in chars:
-        if char == "\\":
-            nxt = next(chars, "")
-            current.append(nxt if nxt in (".", "\\") else "\\" + nxt)
-        elif char == ".":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return parts
 
 
 def _take_trailing_comment(node: Any) -> Any:

@@ -1,0 +1,75 @@
+"""json-update: set values at dotted keys of a JSON file, changing only those values' text."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, StrictStr
+
+from kargo_actions.promotion.steps import structured
+from kargo_actions.promotion.steps.base import (
+    StepConfig,
+    StepContext,
+    StepError,
+    StepResult,
+    TerminalStepError,
+)
+from kargo_actions.promotion.steps.jsonedit import JsonText
+from kargo_actions.promotion.steps.keypath import parse_key
+
+
+class JsonUpdate(StepConfig):
+    """One key (`image.tag`, `containers.0.image`, `example\\.com/v`) and its new scalar value."""
+
+    key: Annotated[StrictStr, Field(min_length=1)]
+    value: Any
+
+
+class JsonUpdateConfig(StepConfig):
+    """Kargo's JSONUpdateConfig."""
+
+    path: Annotated[StrictStr, Field(min_length=1)]
+    updates: list[JsonUpdate] = Field(min_length=1)
+
+
+def check_scalar(step: str, index: int, key: str, value: Any) -> None:
+    """Kargo's *-update steps set strings, numbers and booleans only."""
+    if value is None or isinstance(value, dict | list):
+        kind = "null" if value is None else ("an object" if isinstance(value, dict) else "a list")
+        raise TerminalStepError(
+            f"updates[{index}].value for key {key!r} is {kind}; {step} sets strings, numbers and booleans only"
+        )
+
+
+def commit_line(key: str, value: Any) -> str:
+    """`- key: value` as Kargo writes it: strings quoted (Go's %q), other values as Go's %v."""
+    from kargo_actions.expressions.builtins import go_value_text
+
+    return f"- {key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, str) else go_value_text(value)}"
+
+
+class JsonUpdateStep:
+    """Apply every update to the text, write the file once; output commitMessage."""
+
+    name: ClassVar[str] = "json-update"
+    config_model: ClassVar[type[StepConfig]] = JsonUpdateConfig
+
+    def run(self, ctx: StepContext, config: JsonUpdateConfig) -> StepResult:
+        path = ctx.path(config.path)
+        text = structured.read_path(path, config.path, kind="JSON file")
+        structured.parse_json(text, config.path)
+        document = JsonText(text)
+        for index, update in enumerate(config.updates):
+            check_scalar(self.name, index, update.key, update.value)
+            parse_key(update.key)
+            document.set(update.key, update.value)
+        try:
+            path.write_text(document.text, encoding="utf-8")
+        except OSError as err:
+            raise StepError(f"path: cannot write {config.path!r}: {err.strerror or err}") from err
+        lines = "\n".join(commit_line(u.key, u.value) for u in config.updates)
+        return StepResult(
+            message=f"updated {len(config.updates)} key(s) in {config.path}",
+            outputs={"commitMessage": f"Updated {config.path}\n\n{lines}"},
+        )

@@ -1,0 +1,32 @@
+"""toml-parse: read a TOML file and compute outputs from it with fromExpression (expr-lang, no `${{ }}`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from pydantic import Field, StrictStr
+
+from kargo_actions.promotion.steps import structured
+from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult, TerminalStepError
+
+
+class TomlParseConfig(StepConfig):
+    """Kargo's TOMLParseConfig."""
+
+    path: Annotated[StrictStr, Field(min_length=1)]
+    outputs: list[structured.ParseOutput] = Field(min_length=1)
+
+
+class TomlParse:
+    """Parse the file once, evaluate each output's expression against it."""
+
+    name: ClassVar[str] = "toml-parse"
+    config_model: ClassVar[type[StepConfig]] = TomlParseConfig
+
+    def run(self, ctx: StepContext, config: TomlParseConfig) -> StepResult:
+        text = structured.read_text(ctx, config.path, kind="TOML file")
+        if not text.strip():
+            raise TerminalStepError(f"path: {config.path!r} is empty; there is nothing to parse")
+        data = structured.parse_toml(text, config.path)
+        outputs = structured.extract_outputs(data, config.outputs, config.path)
+        return StepResult(message=f"parsed {config.path}: {len(outputs)} output(s)", outputs=outputs)

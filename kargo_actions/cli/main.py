@@ -19,6 +19,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "graph": "kargo_actions.cli.graph:graph",
     "freight": "kargo_actions.cli.freight:freight",
     "step": "kargo_actions.cli.step:step_group",
+    "discover": "kargo_actions.cli.discover:discover",
     "promote": "kargo_actions.cli.promote:promote_command",
     "approve": "kargo_actions.cli.promote:approve_command",
     "rollback": "kargo_actions.cli.promote:rollback_command",

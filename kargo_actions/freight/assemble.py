@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.freight.alias import check_alias
 from kargo_actions.freight.identity import freight_id, normalize_chart_url, normalize_git_url
+from kargo_actions.ledger.records import DiscoveredArtifactsRecord, DiscoveryResult
 from kargo_actions.model.freight import Chart, Freight, FreightMetadata, FreightOrigin, GitCommit, Image
 from kargo_actions.model.warehouse import RepoSubscription, Warehouse
 
@@ -299,3 +300,97 @@ def combine(parts: Iterable[Artifacts]) -> Artifacts:
     for part in parts:
         total = total + part
     return total
+
+
+def _discovered_result(
+    discovered: DiscoveredArtifactsRecord, kind: str, repo_url: str, subscription_name: str | None
+) -> DiscoveryResult | None:
+    for result in discovered.results:
+        if result.kind != kind or result.subscription_name != subscription_name:
+            continue
+        same = (
+            normalize_git_url(result.repo_url) == normalize_git_url(repo_url)
+            if kind == "git"
+            else normalize_chart_url(result.repo_url) == normalize_chart_url(repo_url)
+            if kind == "chart"
+            else result.repo_url == repo_url
+        )
+        if same:
+            return result
+    return None
+
+
+def _listed(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return shown or "none"
+
+
+def check_discovered(freight: Freight, discovered: DiscoveredArtifactsRecord | None) -> None:
+    """Refuse a Freight holding a revision that discovery did not list for its subscription.
+
+    Each problem names the artifact and lists the revisions discovered for that subscription (newest first).
+    """
+    warehouse = freight.origin.name
+    rerun = f"run `kargo-actions discover --warehouse {warehouse}`, or give --allow-undiscovered"
+    if discovered is None:
+        raise InvalidInputError(
+            [
+                Problem(
+                    path=f"warehouse {warehouse}",
+                    message="has no discovered artifacts on the ledger, so no revision can be checked",
+                    hint=rerun,
+                )
+            ]
+        )
+    problems: list[Problem] = []
+
+    def refuse(label: str, kind: str, repo_url: str, name: str | None, candidates: list[str] | None) -> None:
+        if candidates is None:
+            problems.append(
+                Problem(
+                    path=label,
+                    message=f"discovery has listed nothing for this {kind} subscription",
+                    hint=rerun,
+                )
+            )
+        else:
+            problems.append(
+                Problem(
+                    path=label,
+                    message=f"was not discovered for {kind} {repo_url}"
+                    + (f" (subscription {name!r})" if name else ""),
+                    hint=f"discovered: {_listed(candidates)}; {rerun}",
+                )
+            )
+
+    for n, image in enumerate(freight.images):
+        found = _discovered_result(discovered, "image", image.repo_url, image.subscription_name)
+        ok = found is not None and any(
+            i.digest == image.digest and (not image.tag or i.tag == image.tag) for i in found.images
+        )
+        if not ok:
+            label = f"images[{n}] {image.repo_url}:{image.tag}@{image.digest}"
+            listed = None if found is None else [f"{i.tag}@{i.digest}" for i in found.images]
+            refuse(label, "image", image.repo_url, image.subscription_name, listed)
+    for n, commit in enumerate(freight.commits):
+        found = _discovered_result(discovered, "git", commit.repo_url, commit.subscription_name)
+        ok = found is not None and any(
+            c.id == commit.id and (not commit.tag or c.tag == commit.tag) for c in found.commits
+        )
+        if not ok:
+            label = f"commits[{n}] {commit.repo_url} {commit.id}"
+            listed = (
+                None if found is None else [f"{c.tag} ({c.id})" if c.tag else c.id for c in found.commits]
+            )
+            refuse(label, "git", commit.repo_url, commit.subscription_name, listed)
+    for n, chart in enumerate(freight.charts):
+        found = _discovered_result(discovered, "chart", chart.repo_url, chart.subscription_name)
+        ok = found is not None and any(
+            c.version == chart.version and (c.name or "") == (chart.name or "") for c in found.charts
+        )
+        if not ok:
+            label = f"charts[{n}] {chart.repo_url} {chart.name} {chart.version}".replace("  ", " ")
+            listed = None if found is None else [c.version for c in found.charts]
+            refuse(label, "chart", chart.repo_url, chart.subscription_name, listed)
+    if problems:
+        raise InvalidInputError(problems)

@@ -69,7 +69,19 @@ def list_steps(app: AppContext) -> int:
 @click.option(
     "--alias", default="", help="The step's alias (ctx.meta.step.alias).  [default: the context's, else step]"
 )
-def run_step(name: str, config_arg: str, work_dir: Path | None, context_arg: str | None, alias: str) -> int:
+@click.option(
+    "--github-output",
+    is_flag=True,
+    help="Also write step-status, step-message, step-outputs (JSON) and each output to $GITHUB_OUTPUT.",
+)
+def run_step(
+    name: str,
+    config_arg: str,
+    work_dir: Path | None,
+    context_arg: str | None,
+    alias: str,
+    github_output: bool,
+) -> int:
     """Run step NAME once with --config and print its result and outputs as JSON.
 
     Exit 0 when it succeeded, 1 when it failed, errored or was aborted (SIGTERM/SIGINT), 2 when the step
@@ -92,8 +104,22 @@ def run_step(name: str, config_arg: str, work_dir: Path | None, context_arg: str
     click.echo(
         json.dumps(step.to_json() if step else result.to_json(), indent=2, ensure_ascii=False, default=str)
     )
+    if github_output:
+        _write_github_output(step.status if step else "Errored", step.message if step else "", step)
     if step is not None and step.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED):
         return int(ExitCode.OK)
     if step is not None and step.problems and step.attempts == 0:
         return int(ExitCode.INVALID)  # the config does not fit, or an expression in it is wrong
     return int(ExitCode.FAILED)
+
+
+def _write_github_output(status: str, message: str, step: Any) -> None:
+    """The step's result as GitHub Actions outputs (the per-step composite actions read them)."""
+    from kargo_actions.github.output import valid_output_name, write_outputs
+
+    outputs = dict(step.outputs) if step is not None else {}
+    values: dict[str, Any] = {"step-status": str(status), "step-message": message, "step-outputs": outputs}
+    for key, value in outputs.items():
+        if valid_output_name(key):  # a key GitHub cannot name stays in step-outputs only
+            values.setdefault(key, value)
+    write_outputs(values)

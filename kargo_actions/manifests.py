@@ -73,6 +73,9 @@ BUILTIN_STEPS: frozenset[str] = frozenset(
         "set-metadata",
         "set-freight-alias",
         "fail",
+        # Kargo's Akuity Platform steps kargo-actions implements
+        "gha-dispatch-workflow",
+        "gha-wait-for-workflow",
     ]
 )
 

@@ -11,6 +11,8 @@
       cacheDir: null                 # default: KARGO_ACTIONS_CACHE or the user's cache dir
       insecureRegistries: []         # registries reached over plain http
       environments: {}               # per-Stage GitHub environment protection (used by `github sync`)
+      requiredChecks: []             # more checks `github sync` requires on promotion PR target branches
+      promotionBranches: []          # more branches promotion PRs target (besides those the manifests name)
 
 Every value can also come from a flag or a KARGO_ACTIONS_* variable (flag > env > file > default).
 """
@@ -21,7 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Final, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from kargo_actions.model.base import ManifestModel, ObjectMeta
 
@@ -37,13 +39,46 @@ def _check_ref_part(value: str) -> str:
     return value
 
 
-class EnvironmentProtection(ManifestModel):
-    """GitHub environment protection for one Stage; applied by `github sync` (a later issue)."""
+_REVIEWER = re.compile(r"^(team:[1-9][0-9]*|[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})$")
+_CHECK = re.compile(r"^\S(?:.*\S)?$")
 
-    reviewers: list[str] = Field(default_factory=list)
+
+class EnvironmentProtection(ManifestModel):
+    """GitHub environment protection for one Stage; applied by `kargo-actions github sync`."""
+
+    # GitHub user logins, or teams as team:<numeric id>; GitHub allows at most 6
+    reviewers: list[str] = Field(default_factory=list, max_length=6)
     wait_timer: int = Field(default=0, ge=0, le=43200)  # minutes, GitHub's limit is 30 days
     prevent_self_review: bool = False
-    deployment_branches: list[str] = Field(default_factory=list)
+    deployment_branches: list[str] = Field(default_factory=list)  # branch name patterns that may deploy
+    deployment_tags: list[str] = Field(default_factory=list)  # tag name patterns that may deploy
+    protected_branches_only: bool = False  # only protected branches may deploy (excludes the two lists)
+
+    @field_validator("reviewers")
+    @classmethod
+    def _reviewers(cls, value: list[str]) -> list[str]:
+        for reviewer in value:
+            if not _REVIEWER.match(reviewer):
+                raise ValueError(
+                    f"{reviewer!r} is not a GitHub login or team:<id> (a team by its numeric id, e.g. team:42)"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("a reviewer is listed twice")
+        return value
+
+    @field_validator("deployment_branches", "deployment_tags")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            if not pattern or pattern != pattern.strip():
+                raise ValueError(f"{pattern!r} is not a ref name pattern")
+        return value
+
+    @model_validator(mode="after")
+    def _one_policy(self) -> EnvironmentProtection:
+        if self.protected_branches_only and (self.deployment_branches or self.deployment_tags):
+            raise ValueError("protectedBranchesOnly: true excludes deploymentBranches and deploymentTags")
+        return self
 
 
 class SettingsSpec(ManifestModel):
@@ -54,6 +89,23 @@ class SettingsSpec(ManifestModel):
     cache_dir: str | None = None
     insecure_registries: list[str] = Field(default_factory=list)
     environments: dict[str, EnvironmentProtection] = Field(default_factory=dict)
+    # `github sync`: checks required on the branches promotion pull requests target, besides kargo/gate
+    required_checks: list[str] = Field(default_factory=list)
+    # `github sync`: more branches promotion pull requests target (those the manifests name only in expressions)
+    promotion_branches: list[str] = Field(default_factory=list)
+
+    @field_validator("required_checks")
+    @classmethod
+    def _checks(cls, value: list[str]) -> list[str]:
+        for check in value:
+            if not _CHECK.match(check):
+                raise ValueError(f"{check!r} is not a status check name")
+        return value
+
+    @field_validator("promotion_branches")
+    @classmethod
+    def _branches(cls, value: list[str]) -> list[str]:
+        return [_check_ref_part(v) for v in value]
 
     @field_validator("ledger_branch", "tag_prefix")
     @classmethod

@@ -215,15 +215,15 @@ def test_known_steps_come_from_one_swappable_function(tmp_path: Path) -> None:
           promotionTemplate:
             spec:
               steps:
-              - uses: gha-dispatch-workflow
+              - uses: send-message
         """,
     )
     assert known_step_names() == BUILTIN_STEPS
     assert "git-clone" in BUILTIN_STEPS
     with pytest.raises(InvalidInputError):
         load_project(tmp_path)
-    project = load_project(tmp_path, known_steps=lambda: {"gha-dispatch-workflow"})
-    assert project.stages["test"].steps[0].uses == "gha-dispatch-workflow"
+    project = load_project(tmp_path, known_steps=lambda: {"send-message"})
+    assert project.stages["test"].steps[0].uses == "send-message"
 
 
 def test_required_task_var_set_at_any_level(tmp_path: Path) -> None:

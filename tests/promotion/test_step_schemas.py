@@ -30,8 +30,9 @@ from tests.promotion.schema_examples import (
 
 EXAMPLES_PER_STEP = 30
 
-# Steps of kargo-actions' own with no Kargo schema (none yet).
-OWN_STEPS: frozenset[str] = frozenset()
+# Steps with no Kargo JSON Schema here: the gha-* steps belong to Kargo's Akuity Platform, which publishes
+# only their docs (their configs follow those docs; tests/promotion/steps/test_gha_workflow.py checks them).
+OWN_STEPS: frozenset[str] = frozenset({"gha-dispatch-workflow", "gha-wait-for-workflow"})
 
 
 @functools.cache
@@ -76,7 +77,7 @@ def test_every_step_has_a_kargo_schema() -> None:
 @pytest.mark.parametrize("step", STEPS)
 def test_model_agrees_with_schema_on_generated_configs(step: str) -> None:
     if step in OWN_STEPS:
-        pytest.skip(f"{step} is a step of kargo-actions' own")
+        pytest.skip(f"{step} has no Kargo JSON Schema here (OWN_STEPS says why)")
     validator = _validator(step)
     valid = strategy(validator.schema).filter(validator.is_valid)
 

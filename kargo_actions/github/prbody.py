@@ -1,0 +1,159 @@
+"""The body of a promotion pull request: the Freight, what changes (images, commits, charts) and the rendered
+diff, kept under GitHub's body limit by shortening the diff first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kargo_actions.github.repourl import web_base
+from kargo_actions.github.text import BODY_LIMIT, fit_body
+from kargo_actions.model.freight import Freight
+
+MARKER = "<!-- kargo-actions promotion -->"
+
+
+@dataclass(frozen=True)
+class RenderedDiff:
+    """What the promotion changed in the repository: `git diff --stat` and the patch."""
+
+    stat: str
+    patch: str
+
+
+def _short(sha: str) -> str:
+    return sha[:7]
+
+
+def _link(url: str, label: str) -> str:
+    return f"[{label}]({url})" if url else label
+
+
+def _commit_url(repo_url: str, sha: str) -> str:
+    try:
+        return f"{web_base(repo_url)}/commit/{sha}"
+    except ValueError:
+        return ""
+
+
+def _image_text(tag: str, digest: str) -> str:
+    text = f"`{tag}`" if tag else ""
+    if digest:
+        short = digest.split(":", 1)[-1][:12]
+        text = f"{text} (`{short}`)" if text else f"`{digest.split(':', 1)[0]}:{short}`"
+    return text or "-"
+
+
+def changes_section(freight: Freight, previous: Freight | None) -> str:
+    """Markdown tables of images, commits and charts: what the Stage has now -> what the Freight brings."""
+    lines: list[str] = []
+    old_images = {i.repo_url: i for i in (previous.images if previous else [])}
+    if freight.images:
+        lines += ["**Images**", "", "| image | from | to |", "|---|---|---|"]
+        for image in freight.images:
+            old = old_images.get(image.repo_url)
+            before = _image_text(old.tag, old.digest) if old else "-"
+            lines.append(f"| `{image.repo_url}` | {before} | {_image_text(image.tag, image.digest)} |")
+        lines.append("")
+    old_commits = {c.repo_url: c for c in (previous.commits if previous else [])}
+    if freight.commits:
+        lines += ["**Commits**", "", "| repository | from | to | range |", "|---|---|---|---|"]
+        for commit in freight.commits:
+            prior = old_commits.get(commit.repo_url)
+            new = (
+                _link(_commit_url(commit.repo_url, commit.id), f"`{_short(commit.id)}`") if commit.id else "-"
+            )
+            if commit.tag:
+                new += f" (tag `{commit.tag}`)"
+            before = (
+                _link(_commit_url(commit.repo_url, prior.id), f"`{_short(prior.id)}`")
+                if prior and prior.id
+                else "-"
+            )
+            span = "-"
+            if prior and prior.id and commit.id and prior.id != commit.id:
+                try:
+                    span = f"[{_short(prior.id)}...{_short(commit.id)}]({web_base(commit.repo_url)}/compare/{prior.id}...{commit.id})"
+                except ValueError:
+                    span = f"{_short(prior.id)}...{_short(commit.id)}"
+            message = (commit.message or "").splitlines()[0][:80] if commit.message else ""
+            suffix = f" {message}" if message else ""
+            lines.append(f"| `{commit.repo_url}` | {before} | {new}{suffix} | {span} |")
+        lines.append("")
+    old_charts = {(c.repo_url, c.name): c for c in (previous.charts if previous else [])}
+    if freight.charts:
+        lines += ["**Charts**", "", "| chart | from | to |", "|---|---|---|"]
+        for chart in freight.charts:
+            prior_chart = old_charts.get((chart.repo_url, chart.name))
+            label = f"{chart.repo_url}/{chart.name}" if chart.name else chart.repo_url
+            lines.append(
+                f"| `{label}` | {f'`{prior_chart.version}`' if prior_chart else '-'} | `{chart.version}` |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def freight_section(freight: Freight) -> str:
+    rows = [("name", f"`{freight.name}`")]
+    if freight.alias:
+        rows.append(("alias", f"`{freight.alias}`"))
+    rows.append(("origin", f"{freight.origin.kind} `{freight.origin.name}`"))
+    return "\n".join(["| Freight | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+
+
+def promotion_body(
+    *,
+    stage: str,
+    freight: Freight | None,
+    previous: Freight | None = None,
+    description: str = "",
+    rendered: RenderedDiff | None = None,
+    promotion: str = "",
+    more: Sequence[str] = (),
+    limit: int = BODY_LIMIT,
+) -> str:
+    """The whole body; when too long, the rendered diff is shortened first (never the Freight or changes)."""
+    head: list[str] = []
+    if description:
+        head.append(description.rstrip())
+    elif freight is not None:
+        name = f"`{freight.alias}` ({_short(freight.name)})" if freight.alias else f"`{_short(freight.name)}`"
+        head.append(f"Promotes Freight {name} into Stage `{stage}`.")
+    else:
+        head.append(f"Promotion into Stage `{stage}`." if stage else "Promotion.")
+    if freight is not None:
+        head += ["", "### Freight", "", freight_section(freight)]
+        changes = changes_section(freight, previous)
+        if changes:
+            head += ["", "### What changes", "", changes.rstrip()]
+    head += list(more)
+    tail = ["", MARKER + (f"\n<!-- promotion: {promotion} -->" if promotion else ""), ""]
+    fixed = "\n".join(head) + "\n"
+    end = "\n".join(tail)
+    if rendered is None or not (rendered.stat or rendered.patch):
+        return fit_body(fixed + end, limit)
+    stat_lines = rendered.stat.rstrip().splitlines()
+    summary = stat_lines[-1].strip() if stat_lines else "rendered changes"
+    diff = "\n".join(
+        [
+            "",
+            "### Rendered changes",
+            "",
+            "```",
+            rendered.stat.rstrip(),
+            "```",
+            "",
+            f"<details><summary>{summary}</summary>",
+            "",
+            "```diff",
+            rendered.patch.rstrip(),
+            "```",
+            "",
+            "</details>",
+            "",
+        ]
+    )
+    budget = limit - len(fixed) - len(end)
+    if budget < 200:
+        return fit_body(fixed + end, limit)
+    return fixed + fit_body(diff, budget) + end

@@ -1,0 +1,56 @@
+"""gha-wait-for-workflow: wait for a GitHub Actions workflow run to complete and, optionally, check its
+conclusion. Config as Kargo's (Akuity Platform) step, plus pollInterval. Output: conclusion (Kargo's), runURL."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, StrictBool, StrictInt, StrictStr
+
+from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepFailed, StepResult, StepStatus
+from kargo_actions.promotion.steps.github_common import client_for, github_errors, poll_seconds
+
+DEFAULT_POLL_SECONDS = 10.0
+Conclusion = Literal[
+    "success", "failure", "cancelled", "skipped", "timed_out", "action_required", "neutral", "stale"
+]
+_GO_DURATION = r"(?:\d+(ns|us|µs|ms|s|m|h))+"
+
+
+class GhaWaitForWorkflowConfig(StepConfig):
+    """Kargo's gha-wait-for-workflow config (v1.9), plus pollInterval (a Go duration, default 10s)."""
+
+    repo_url: Annotated[StrictStr, Field(min_length=1)] = Field(alias="repoURL")
+    run_id: Annotated[StrictInt, Field(ge=1)] = Field(alias="runID")
+    expected_conclusion: Conclusion | None = None
+    insecure_skip_tls_verify: StrictBool = Field(default=False, alias="insecureSkipTLSVerify")
+    poll_interval: Annotated[StrictStr, Field(pattern=_GO_DURATION)] | None = None
+
+
+class GhaWaitForWorkflow:
+    """One look at the run per call: completed -> Succeeded (or Failed on the wrong conclusion), else Running."""
+
+    name: ClassVar[str] = "gha-wait-for-workflow"
+    config_model: ClassVar[type[StepConfig]] = GhaWaitForWorkflowConfig
+
+    def run(self, ctx: StepContext, config: GhaWaitForWorkflowConfig) -> StepResult:
+        interval = poll_seconds(config.poll_interval, DEFAULT_POLL_SECONDS)
+        client = client_for(ctx, config.repo_url)
+        with github_errors(f"reading workflow run {config.run_id} of {client.repository}"):
+            run = client.get_workflow_run(config.run_id)
+        if not run.completed:
+            return StepResult(
+                status=StepStatus.RUNNING,
+                message=f"workflow run {run.id} is {run.status or 'pending'} ({run.html_url})",
+                retry_after=interval,
+            )
+        conclusion = run.conclusion or ""
+        if config.expected_conclusion and conclusion != config.expected_conclusion:
+            raise StepFailed(
+                f"workflow run {run.id} ({run.html_url}) concluded {conclusion or 'without a conclusion'}, "
+                f"expected {config.expected_conclusion}"
+            )
+        return StepResult(
+            message=f"workflow run {run.id} concluded {conclusion}",
+            outputs={"conclusion": conclusion, "runURL": run.html_url},
+        )

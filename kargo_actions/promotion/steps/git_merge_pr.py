@@ -1,0 +1,81 @@
+"""git-merge-pr: merge a GitHub pull request with the chosen method once GitHub says it is mergeable and
+every check the rulesets require on its base passes; with `wait`, keep trying until then."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal, cast
+
+from pydantic import Field, StrictBool, StrictInt, StrictStr
+
+from kargo_actions.github.errors import GitHubTimeoutError, MergeBlockedError
+from kargo_actions.github.models import MergeMethod
+from kargo_actions.promotion.steps.base import (
+    StepConfig,
+    StepContext,
+    StepFailed,
+    StepResult,
+    StepStatus,
+    TerminalStepError,
+)
+from kargo_actions.promotion.steps.github_common import (
+    check_provider,
+    client_for,
+    github_errors,
+    poll_seconds,
+)
+
+# Kargo's default interval between merge attempts with wait: true.
+DEFAULT_POLL_SECONDS = 10.0
+MERGE_METHODS = ("merge", "squash", "rebase")
+_GO_DURATION = r"(?:\d+(ns|us|µs|ms|s|m|h))+"
+
+
+class GitMergePRConfig(StepConfig):
+    """Kargo's GitMergePRConfig."""
+
+    repo_url: Annotated[StrictStr, Field(min_length=1)] = Field(alias="repoURL")
+    pr_number: Annotated[StrictInt, Field(ge=1)]
+    provider: Literal["azure", "bitbucket", "gitea", "github", "gitlab"] | None = None
+    insecure_skip_tls_verify: StrictBool = Field(default=False, alias="insecureSkipTLSVerify")
+    wait: StrictBool = False
+    poll_interval: Annotated[StrictStr, Field(pattern=_GO_DURATION)] | None = None
+    merge_method: Annotated[StrictStr, Field(min_length=1)] | None = None
+
+
+class GitMergePR:
+    """Merge now if GitHub allows it; otherwise Running (wait: true) or Failed (wait: false)."""
+
+    name: ClassVar[str] = "git-merge-pr"
+    config_model: ClassVar[type[StepConfig]] = GitMergePRConfig
+
+    def run(self, ctx: StepContext, config: GitMergePRConfig) -> StepResult:
+        check_provider(config.provider)
+        method = config.merge_method or "merge"
+        if method not in MERGE_METHODS:
+            raise TerminalStepError(
+                f"mergeMethod: {method!r} is not a GitHub merge method; use one of {', '.join(MERGE_METHODS)}"
+            )
+        interval = poll_seconds(config.poll_interval, DEFAULT_POLL_SECONDS)
+        client = client_for(ctx, config.repo_url)
+        number = config.pr_number
+        with github_errors(f"merging pull request #{number} of {client.repository}"):
+            try:
+                # timeout 0: one look at mergeability and the required checks; the engine polls again
+                result = client.merge_pull_request(number, method=cast(MergeMethod, method), timeout=0)
+            except GitHubTimeoutError as err:
+                if not config.wait:
+                    raise StepFailed(
+                        f"pull request #{number} of {client.repository} is not ready to merge: {err}; "
+                        "set wait: true to wait for it"
+                    ) from None
+                return StepResult(
+                    status=StepStatus.RUNNING,
+                    message=f"pull request #{number} is not ready to merge yet: {err}",
+                    retry_after=interval,
+                )
+            except MergeBlockedError as err:
+                raise StepFailed(str(err)) from None
+        return StepResult(
+            message=f"merged pull request #{number} ({method}) as {result.sha[:7]}",
+            outputs={"commit": result.sha},
+        )

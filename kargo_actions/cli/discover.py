@@ -105,7 +105,8 @@ class RichProgress:
 
 
 def _artifacts_line(run: SubscriptionRun) -> str:
-    return f"{run.ref.kind} {run.ref.repo_url}: {run.newest() or '-'}"
+    chart = f" {run.ref.chart_name}" if run.ref.chart_name else ""
+    return f"{run.ref.kind} {run.ref.repo_url}{chart}: {run.newest() or '-'}"
 
 
 def _summary_text(result: DiscoveryRun) -> list[str]:

@@ -90,7 +90,7 @@ def test_mismatch_exits_2_naming_the_artifact(pipeline_repo: Path) -> None:
     )
 
 
-def test_recording_needs_allow_undiscovered(pipeline_repo: Path) -> None:
+def test_recording_without_discovery_needs_allow_undiscovered(pipeline_repo: Path) -> None:
     done = run(
         "freight",
         "assemble",
@@ -101,7 +101,10 @@ def test_recording_needs_allow_undiscovered(pipeline_repo: Path) -> None:
         cwd=pipeline_repo,
     )
     assert done.returncode == 2
-    assert "--allow-undiscovered" in done.stderr
+    assert done.stderr.strip() == (
+        "error: warehouse web: has no discovered artifacts on the ledger, so no revision can be checked "
+        "(run `kargo-actions discover --warehouse web`, or give --allow-undiscovered)"
+    )
 
 
 def test_recording_writes_tag_and_ledger_record(pipeline_repo: Path) -> None:

@@ -12,13 +12,15 @@ from kargo_actions.errors import InvalidInputError
 from kargo_actions.freight.assemble import (
     Artifacts,
     assemble_freight,
+    check_discovered,
     parse_artifacts_json,
     parse_chart_ref,
     parse_commit_ref,
     parse_image_ref,
 )
+from kargo_actions.ledger.records import DiscoveredArtifactsRecord, DiscoveryResult
 from kargo_actions.manifests import load_project
-from kargo_actions.model.freight import Chart, GitCommit, Image
+from kargo_actions.model.freight import Chart, Freight, GitCommit, Image
 from kargo_actions.model.warehouse import Warehouse
 
 DIGEST = "sha256:" + "ab" * 32
@@ -236,3 +238,80 @@ def test_parse_artifacts_json_reads_kargo_shape(tmp_path: Path) -> None:
     assert artifacts.commits[0].branch == "main"
     assert artifacts.charts[0].version == "2"
     assert len(artifacts) == 3
+
+
+# ---- only discovered revisions (check_discovered) ----
+
+OLD_SHA = "01d" + "0" * 37
+DISCOVERED = DiscoveredArtifactsRecord(
+    warehouse="mixed",
+    discovered_at="2024-01-01T00:00:00Z",
+    results=[
+        DiscoveryResult(
+            kind="image",
+            repo_url="registry.example.com/shop/web",
+            images=[
+                Image(repo_url="registry.example.com/shop/web", tag="1.2.0", digest=DIGEST),
+                Image(repo_url="registry.example.com/shop/web", tag="1.1.0", digest="sha256:" + "cd" * 32),
+            ],
+        ),
+        DiscoveryResult(
+            kind="git",
+            repo_url="https://git.example.com/shop/config.git",
+            commits=[GitCommit(repo_url="https://git.example.com/shop/config.git", id=SHA, branch="main")],
+        ),
+        DiscoveryResult(
+            kind="chart",
+            repo_url="https://charts.example.com",
+            charts=[Chart(repo_url="https://charts.example.com", name="redis", version="18.1.0")],
+        ),
+    ],
+)
+
+
+def _mixed(warehouses: dict[str, Warehouse], tag: str, digest: str, sha: str, version: str) -> Freight:
+    artifacts = Artifacts(
+        images=(Image(repo_url="registry.example.com/shop/web", tag=tag, digest=digest),),
+        commits=(GitCommit(repo_url="https://git.example.com/shop/config", id=sha),),
+        charts=(Chart(repo_url="https://charts.example.com", name="redis", version=version),),
+    )
+    return assemble_freight(warehouses["mixed"], artifacts)
+
+
+@pytest.mark.parametrize(
+    ("tag", "digest", "sha", "version", "refused"),
+    [
+        ("1.2.0", DIGEST, SHA, "18.1.0", []),
+        ("1.1.0", "sha256:" + "cd" * 32, SHA, "18.1.0", []),  # an older discovered revision is fine
+        ("1.1.0", DIGEST, SHA, "18.1.0", ["images[0]"]),  # a tag with another image's digest is not
+        ("1.2.0", DIGEST, OLD_SHA, "17.0.0", ["commits[0]", "charts[0]"]),
+    ],
+)
+def test_check_discovered(
+    warehouses: dict[str, Warehouse], tag: str, digest: str, sha: str, version: str, refused: list[str]
+) -> None:
+    freight = _mixed(warehouses, tag, digest, sha, version)
+    if not refused:
+        check_discovered(freight, DISCOVERED)
+        return
+    with pytest.raises(InvalidInputError) as err:
+        check_discovered(freight, DISCOVERED)
+    assert [p.path.split(" ")[0] for p in err.value.problems] == refused
+
+
+def test_check_discovered_names_the_candidates(warehouses: dict[str, Warehouse]) -> None:
+    freight = _mixed(warehouses, "1.2.0", DIGEST, SHA, "17.0.0")
+    with pytest.raises(InvalidInputError) as err:
+        check_discovered(freight, DISCOVERED)
+    (problem,) = err.value.problems
+    assert str(problem) == (
+        "charts[0] https://charts.example.com redis 17.0.0: was not discovered for chart "
+        "https://charts.example.com (discovered: 18.1.0; run `kargo-actions discover --warehouse mixed`, "
+        "or give --allow-undiscovered)"
+    )
+
+
+def test_check_discovered_without_any_discovery(warehouses: dict[str, Warehouse]) -> None:
+    freight = _mixed(warehouses, "1.2.0", DIGEST, SHA, "18.1.0")
+    with pytest.raises(InvalidInputError, match="has no discovered artifacts on the ledger"):
+        check_discovered(freight, None)

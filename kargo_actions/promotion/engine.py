@@ -36,7 +36,7 @@ from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
 from kargo_actions.model.promotion import promotion_name
 from kargo_actions.model.stage import Stage
-from kargo_actions.promotion.registry import get_step
+from kargo_actions.promotion.registry import STEPS, get_step
 from kargo_actions.promotion.result import SEVERITY, PromotionPhase, PromotionResult, StepRun
 from kargo_actions.promotion.steps.base import (
     Step,
@@ -216,7 +216,16 @@ class Engine:
     def run(self, plan: PromotionPlan) -> PromotionResult:
         """Run every step of the plan in order and decide the phase."""
         started = _now()
-        impls, problems = self._resolve(plan.steps)
+        # Steps reached only behind an `if` are imported when reached: kargo-simple's pull-request steps
+        # would otherwise cost every promotion the import of the GitHub client.
+        deferred = {
+            p.uses
+            for p in plan.steps
+            if p.uses in STEPS
+            and self.resolve_step is get_step
+            and all(q.if_ for q in plan.steps if q.uses == p.uses)
+        }
+        impls, problems = self._resolve([p for p in plan.steps if p.uses not in deferred])
         # A step that cannot run and has no `if` would certainly be reached: refuse before anything runs
         # (Kargo would run up to it). One behind an `if` (kargo-simple's optional PR steps) errs only if reached.
         refused = [
@@ -267,16 +276,24 @@ class Engine:
         for planned in steps:
             if planned.uses in impls or planned.uses in problems:
                 continue
-            try:
-                impls[planned.uses] = self.resolve_step(planned.uses)
-            except InvalidInputError as err:
-                problems[planned.uses] = err.problems[0] if err.problems else Problem(message=str(err))
-            except ImportError as err:  # a step whose optional dependency is not installed
-                problems[planned.uses] = Problem(
-                    message=f"step {planned.uses!r} cannot be loaded: {err}",
-                    hint="install what it needs (see docs/steps)",
-                )
+            step, problem = self._load(planned.uses)
+            if step is not None:
+                impls[planned.uses] = step
+            if problem is not None:
+                problems[planned.uses] = problem
         return impls, problems
+
+    def _load(self, uses: str) -> tuple[Step[Any] | None, Problem | None]:
+        """One step's implementation, or the problem that prevents it."""
+        try:
+            return self.resolve_step(uses), None
+        except InvalidInputError as err:
+            return None, err.problems[0] if err.problems else Problem(message=str(err))
+        except ImportError as err:  # a step whose optional dependency is not installed
+            return None, Problem(
+                message=f"step {uses!r} cannot be loaded: {err}",
+                hint="install what it needs (see docs/steps)",
+            )
 
     def _unresolved_run(self, planned: PlannedStep, found: Problem) -> StepRun:
         problem = self._at(planned, "uses", message=found.message, hint=found.hint)
@@ -337,6 +354,8 @@ class Engine:
         variables = self._vars(planned, plan)
         if planned.if_ and not self._condition(planned, variables):
             return StepStatus.SKIPPED, f"skipped: `if` is false ({planned.if_})", ()
+        if step is None and missing is None:  # deferred until reached (see run)
+            step, missing = self._load(planned.uses)
         if step is None:
             run = self._unresolved_run(planned, missing or Problem(message=f"no step {planned.uses!r}"))
             return run.status, run.message, run.problems

@@ -74,19 +74,18 @@ def test_dev_staging_prod(simple: Pipeline) -> None:
     assert code == 0, err
     assert _new_tag(p, "staging") == "v0.0.2"
 
-    # prod opens a pull request (openpr: "true"): git-open-pr is not implemented yet, so the promotion
-    # ends Errored when it reaches that step, and is recorded so.
+    # prod opens a pull request (openpr: "true") through the GitHub API, which a plain git server does not
+    # have: the promotion pushes its generated branch, then ends Errored at git-open-pr, and is recorded so.
     code, out, err = p.run("promote", "--stage", "prod", "--freight", v2[:10], "-q")
     assert code == 1, out + err
     history = p.json("history", "--stage", "prod")
     assert history[0]["phase"] == "Errored"
-    assert "git-open-pr" in history[0]["message"]
-    assert [s["status"] for s in history[0]["steps"]][:4] == [
-        "Succeeded",
-        "Succeeded",
-        "Succeeded",
-        "Skipped",
-    ]
+    steps = {s["alias"].split("::")[-1]: s["status"] for s in history[0]["steps"]}
+    assert steps["step-1"] == steps["update-image"] == steps["commit"] == steps["push"] == "Succeeded"
+    assert steps["step-4"] == "Skipped"  # the direct push is for openpr != 'true'
+    assert steps["open-pr"] == "Errored"
+    assert history[0]["message"] == next(s["message"] for s in history[0]["steps"] if s["status"] == "Errored")
+    assert p.remote_log("main")[0] == "Updated ./src/env/staging to use new image"  # main untouched by prod
 
     # ledger state: dev holds v2, v1 left it with a completed soak; the last promotions are listed
     status = {row["stage"]: row for row in p.json("status")}

@@ -371,8 +371,13 @@ class RegistrySession:
         if known != hint:
             self.cache.put_auth_hint(hint)
 
-    def repository(self, repo_url: str, *, insecure_skip_tls_verify: bool = False) -> RepositoryClient:
-        return RepositoryClient(self, parse_repo_url(repo_url), verify=not insecure_skip_tls_verify)
+    def repository(
+        self, repo_url: str, *, insecure_skip_tls_verify: bool = False, push: bool = False
+    ) -> RepositoryClient:
+        """A client for one repository; `push` asks tokens for push access too (oci-push)."""
+        return RepositoryClient(
+            self, parse_repo_url(repo_url), verify=not insecure_skip_tls_verify, push=push
+        )
 
     def sleep(self, seconds: float) -> None:
         self._sleep(seconds)
@@ -416,12 +421,14 @@ def _next_link(header: str) -> str | None:
 class RepositoryClient:
     """Requests against one repository of one registry, with auth, pacing, retries and typed errors."""
 
-    def __init__(self, session: RegistrySession, repo: ImageRepository, *, verify: bool) -> None:
+    def __init__(
+        self, session: RegistrySession, repo: ImageRepository, *, verify: bool, push: bool = False
+    ) -> None:
         self.session = session
         self.repo = repo
         self.verify = verify
         self.base = f"{session.options.scheme(repo.host)}://{repo.host}"
-        self.scope = f"repository:{repo.name}:pull"
+        self.scope = f"repository:{repo.name}:{'pull,push' if push else 'pull'}"
         self._credentials: Credentials | None = None
         self._credentials_loaded = False
         self._fetched: dict[str, FetchedManifest] = {}
@@ -549,7 +556,16 @@ class RepositoryClient:
 
     # -- requests ---------------------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, accept: str, kind: str) -> httpx.Response:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        accept: str,
+        kind: str,
+        *,
+        content: bytes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
         """One request with auth, pacing, retries of 429/5xx, and errors mapped to typed ones."""
         session = self.session
         limiter = session.limiter(self.repo.host)
@@ -567,6 +583,7 @@ class RepositoryClient:
                     "wait for the window to pass or log in for a larger quota",
                 )
             headers = {"Accept": accept} if accept else {}
+            headers.update(extra_headers or {})
             auth = self._authorization(session.auth_hint(self.repo.host))
             if auth:
                 headers["Authorization"] = auth
@@ -574,7 +591,7 @@ class RepositoryClient:
             try:
                 with limiter.slot():
                     resp = session.http(self.verify).request(
-                        method, url, headers=headers, follow_redirects=(kind == "blob")
+                        method, url, headers=headers, content=content, follow_redirects=(kind == "blob")
                     )
             except httpx.TimeoutException as err:
                 if attempt < policy.attempts:
@@ -743,6 +760,68 @@ class RepositoryClient:
         if digest.startswith("sha256:") and "sha256:" + hashlib.sha256(body).hexdigest() != digest:
             raise self._fail(MalformedResponseError, f"blob {digest}: content does not match its digest")
         return body
+
+    # -- upload (oci-push) -------------------------------------------------------------------------
+
+    def blob_exists(self, digest: str) -> bool:
+        """Whether the repository has the blob already (HEAD), so a copy can skip it."""
+        resp = self._send("HEAD", f"{self.base}/v2/{self.repo.name}/blobs/{digest}", "", "blob")
+        if resp.status_code == 404:
+            return False
+        if resp.status_code != 200:
+            raise self._fail(RegistryServerError, f"HEAD blob {digest} answered {resp.status_code}")
+        return True
+
+    def put_blob(self, data: bytes) -> str:
+        """Upload one blob monolithically (POST an upload session, PUT the bytes); returns its digest."""
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        start = self._send("POST", f"{self.base}/v2/{self.repo.name}/blobs/uploads/", "", "upload")
+        if start.status_code not in (201, 202):
+            raise self._upload_error(start, f"starting the upload of blob {digest}")
+        location = start.headers.get("location", "")
+        if not location:
+            raise self._fail(MalformedResponseError, "upload session without a Location header")
+        url = urllib.parse.urljoin(self.base + "/", location)
+        if urllib.parse.urlsplit(url).netloc != self.repo.host:
+            # Our Authorization header goes with every request: never send it to another host.
+            raise self._fail(MalformedResponseError, f"upload Location points to another host: {url}")
+        url += ("&" if "?" in url else "?") + urllib.parse.urlencode({"digest": digest})
+        done = self._send(
+            "PUT",
+            url,
+            "",
+            "upload",
+            content=data,
+            extra_headers={"Content-Type": "application/octet-stream"},
+        )
+        if done.status_code not in (201, 204):
+            raise self._upload_error(done, f"uploading blob {digest}")
+        return digest
+
+    def put_manifest(self, ref: str, body: bytes, media_type: str) -> str:
+        """Store a manifest (or index) under a tag or its digest; returns its digest."""
+        resp = self._send(
+            "PUT",
+            self._manifest_url(ref),
+            "",
+            "upload",
+            content=body,
+            extra_headers={"Content-Type": media_type},
+        )
+        if resp.status_code not in (200, 201):
+            raise self._upload_error(resp, f"storing manifest {ref!r}")
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+
+    def _upload_error(self, resp: httpx.Response, what: str) -> ImageDiscoveryError:
+        codes = _error_codes(resp)
+        detail = f" ({codes})" if codes else ""
+        if resp.status_code == 404:
+            return self._fail(RepositoryNotFoundError, f"{what}: 404{detail}")
+        if resp.status_code in (400, 405):
+            return self._fail(
+                MalformedResponseError, f"{what}: the registry refused it ({resp.status_code}){detail}"
+            )
+        return self._fail(RegistryServerError, f"{what}: answered {resp.status_code}{detail}")
 
     # -- parsing ----------------------------------------------------------------------------------
 

@@ -1,0 +1,82 @@
+"""What oci-download and oci-push share: image references, the registry session, and error mapping."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from kargo_actions.discovery.registry import ImageDiscoveryError, RegistrySession
+from kargo_actions.errors import RetryableError
+from kargo_actions.promotion.steps.base import StepContext, StepError, TerminalStepError
+
+# The pattern Kargo's schemas give imageRef / srcRef (destRef allows a tag only).
+IMAGE_REF_PATTERN = r"^(oci://)?[a-zA-Z0-9._-]+(:\d+)?(/[a-zA-Z0-9._-]+)*[@:][a-zA-Z0-9._:-]+$"
+TAGGED_REF_PATTERN = r"^(oci://)?[a-zA-Z0-9._-]+(:\d+)?(/[a-zA-Z0-9._-]+)*[:][a-zA-Z0-9._-]+$"
+_DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """`[oci://]registry/repository:tag` or `...@sha256:...` split into repository and reference."""
+
+    text: str
+    repository: str
+    reference: str  # a tag or a digest
+
+    @property
+    def is_digest(self) -> bool:
+        return ":" in self.reference
+
+    @classmethod
+    def parse(cls, text: str, field_name: str) -> ImageRef:
+        rest = text.removeprefix("oci://")
+        if "@" in rest:
+            repository, _, reference = rest.partition("@")
+            if not _DIGEST.match(reference):
+                raise TerminalStepError(
+                    f"{field_name}: {reference!r} in {text!r} is not a digest (sha256:...)"
+                )
+        else:
+            slash = rest.rfind("/")
+            colon = rest.rfind(":")
+            if colon <= slash:
+                raise TerminalStepError(f"{field_name}: {text!r} has no tag or digest")
+            repository, reference = rest[:colon], rest[colon + 1 :]
+        if not repository or not reference:
+            raise TerminalStepError(f"{field_name}: {text!r} is not a registry/repository:tag reference")
+        return cls(text=text, repository=repository, reference=reference)
+
+    def same_repository(self, other: ImageRef) -> bool:
+        return self.repository.lower() == other.repository.lower()
+
+
+@contextmanager
+def registry_session(ctx: StepContext) -> Iterator[RegistrySession]:
+    """A registry session with the step's environment (credentials from docker config, insecure hosts)."""
+    try:
+        session = RegistrySession(env=ctx.env)
+    except ImageDiscoveryError as err:
+        raise TerminalStepError(str(err)) from err
+    with session:
+        yield session
+
+
+def step_error(err: ImageDiscoveryError, what: str) -> StepError:
+    """Registry trouble as a step error: retryable (network, 429, 5xx) or terminal (auth, not found)."""
+    message = f"{what}: {err}"
+    return StepError(message) if isinstance(err, RetryableError) else TerminalStepError(message)
+
+
+def json_object(body: bytes, ref: str) -> dict[str, Any]:
+    """A manifest's JSON object; anything else is a terminal error naming the reference."""
+    try:
+        data = json.loads(body)
+    except ValueError as err:
+        raise TerminalStepError(f"the manifest of {ref} is not JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise TerminalStepError(f"the manifest of {ref} is not a JSON object")
+    return data

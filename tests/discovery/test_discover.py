@@ -16,6 +16,7 @@ from kargo_actions.discovery.run import (
     SubscriptionRef,
     SubscriptionRun,
     criteria_satisfied,
+    decide,
     discover_warehouses,
 )
 from kargo_actions.errors import InvalidInputError
@@ -25,7 +26,7 @@ from kargo_actions.ledger import Ledger, LedgerConfig, SigningPolicy
 from kargo_actions.ledger.records import DiscoveredArtifactsRecord, DiscoveryResult, discovered_path
 from kargo_actions.manifests import load_project
 from kargo_actions.model.freight import Chart, GitCommit, Image
-from kargo_actions.model.warehouse import RepoSubscription
+from kargo_actions.model.warehouse import RepoSubscription, Warehouse
 from tests.discovery.registry_server import free_port
 from tests.support.discover_world import World, world
 
@@ -271,3 +272,24 @@ def test_criteria_evaluate_over_the_newest_discovered_artifacts(expression: str,
 def test_criteria_errors_say_why(expression: str, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         criteria_satisfied(expression, _runs())
+
+
+def test_a_failing_criteria_is_an_error_and_keeps_the_discovered_artifacts(tmp_path: Path) -> None:
+    warehouse = Warehouse.model_validate(
+        {
+            "metadata": {"name": "w", "namespace": "demo"},
+            "spec": {
+                "freightCreationCriteria": {"expression": "imageFrom('ghcr.io/org/app').Nope == 'x'"},
+                "subscriptions": [{"image": {"repoURL": "ghcr.io/org/app"}}],
+            },
+        }
+    )
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    with ledger_of(tmp_path) as ledger:
+        decided = decide(warehouse, (_runs()[0],), "2024-01-01T00:00:00Z", ledger.snapshot())
+    assert decided.decision == "criteria-error"
+    assert decided.failed
+    assert decided.record() is not None  # discovery itself worked: its artifacts are recorded
+    (error,) = decided.errors()
+    assert error.startswith("w: freightCreationCriteria: ")
+    assert 'has no member "Nope"' in error

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install kargo-actions into .venv and run it on the bundled demo pipeline (examples/image-updater):
-# validate the Kargo manifests, draw the pipeline, and assemble a Freight (dry run) from a sample image.
-# Needs only python3 (>= 3.11) with venv; no network beyond the Python package index, no GitHub account.
+# validate the Kargo manifests, draw the pipeline, assemble a Freight (dry run) from a sample image, and,
+# when docker-registry, skopeo and git are installed, the full local demo: a registry and a git server on
+# free ports of 127.0.0.1, demo image tags pushed with skopeo, `discover` creating Freight, `freight list`.
+# Needs python3 (>= 3.11) with venv; no network beyond the Python package index, no GitHub account.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,3 +20,15 @@ echo
 echo "== a Freight assembled from one image (dry run: nothing recorded)"
 ka --output json freight assemble --warehouse web --dry-run \
   --image "localhost:5000/demo/web:1.0.0@sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
+echo
+missing=()
+for tool in docker-registry skopeo git; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== discovery demo skipped: ${missing[*]} not installed"
+  echo "   install them (Debian: sudo apt-get install ${missing[*]}) and rerun for the full local demo"
+  exit 0
+fi
+echo "== discovery: a local registry and git server, demo images, discover and freight list"
+.venv/bin/python -m kargo_actions.demo examples/image-updater

@@ -1,0 +1,220 @@
+"""`kargo-actions workflows`: generate the pipeline's workflows and step actions, dispatch auto-promotions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import click
+
+from kargo_actions.cli.context import AppContext, pass_app
+from kargo_actions.cli.ledger_options import ledger_options
+
+
+@click.group("workflows")
+def workflows_group() -> None:
+    """GitHub workflows and actions of the pipeline: generate them, dispatch auto-promotions."""
+
+
+def _origin_url(repo: Path) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), "remote", "get-url", "origin"], capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+@workflows_group.command("generate")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the workflows go.  [default: REPO/.github/workflows]",
+)
+@click.option(
+    "--uses",
+    default=None,
+    metavar="OWNER/REPO@REF",
+    help="The kargo-actions the workflows call: OWNER/REPO@REF (pin a commit SHA) or ./PATH to a checkout "
+    "(env KARGO_ACTIONS_USES).  [default: kargo-actions/kargo-actions@v1]",
+)
+@click.option("--runs-on", default="ubuntu-latest", show_default=True, help="The jobs' runner label.")
+@click.option(
+    "--repository-url",
+    default=None,
+    help="This repository's URL: its git subscriptions trigger discovery on push.  [default: the origin remote]",
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when a workflow is missing or stale.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite workflows edited outside their `kargo-actions: begin user` regions.",
+)
+@pass_app
+def generate_command(
+    app: AppContext,
+    /,
+    out_dir: Path | None,
+    uses: str | None,
+    runs_on: str,
+    repository_url: str | None,
+    check: bool,
+    force: bool,
+) -> int:
+    """Write kargo-discover.yml and kargo-promote.yml from the manifests.
+
+    Regenerating gives the same files. Steps between `# kargo-actions: begin user NAME` and `# kargo-actions:
+    end user NAME` are yours and are kept; an edit anywhere else makes this refuse the file (exit 2) unless
+    --force, which drops it.
+    """
+    from kargo_actions.errors import InvalidInputError, Problem
+    from kargo_actions.github.workflows import (
+        DEFAULT_USES,
+        WorkflowOptions,
+        generated_workflows,
+        write_workflows,
+    )
+    from kargo_actions.manifests import load_project
+
+    project = load_project(app.config_dir)
+    config_dir = app.config_dir
+    try:
+        shown = config_dir.resolve().relative_to(app.repo.resolve()).as_posix()
+    except ValueError:
+        shown = str(config_dir)
+    options = WorkflowOptions(
+        uses=uses or os.environ.get("KARGO_ACTIONS_USES", "") or DEFAULT_USES,
+        config_dir=shown,
+        runs_on=runs_on,
+        repository_url=_origin_url(app.repo) if repository_url is None else repository_url,
+    )
+    if not options.local and ("@" not in options.uses or options.uses.split("@")[0].count("/") != 1):
+        raise InvalidInputError(
+            [Problem(path="--uses", message=f"{options.uses!r} is not OWNER/REPO@REF or ./PATH")]
+        )
+    target = out_dir or app.repo / ".github" / "workflows"
+    report = write_workflows(target, generated_workflows(project, options), force=force, check=check)
+    if app.json:
+        app.emit_json(
+            {
+                "written": list(report.written),
+                "unchanged": list(report.unchanged),
+                "refused": dict(report.refused),
+            }
+        )
+    else:
+        for name in report.written:
+            click.echo(f"{'stale' if check else 'wrote'} {target / name}")
+        for name in report.unchanged:
+            click.echo(f"unchanged {target / name}")
+    if report.refused:
+        raise InvalidInputError(
+            [
+                Problem(
+                    file=str(target / name),
+                    message=f"not overwritten: {why}",
+                    hint="move your edits between `kargo-actions: begin user` lines, or pass --force to drop them",
+                )
+                for name, why in report.refused.items()
+            ]
+        )
+    return 1 if check and report.written else 0
+
+
+@workflows_group.command("generate-actions")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the per-step actions go.  [default: REPO/actions/steps]",
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when an action is missing or stale.")
+@pass_app
+def generate_actions_command(app: AppContext, /, out_dir: Path | None, check: bool) -> int:
+    """Write actions/steps/<step>/action.yml for every built-in step (inputs = config fields, outputs = outputs)."""
+    from kargo_actions.github.actions_gen import generate
+
+    target = out_dir or app.repo / "actions" / "steps"
+    report = generate(target, check=check)
+    changed = report.stale if check else (*report.written, *report.removed)
+    if app.json:
+        app.emit_json({"stale" if check else "written": list(changed)})
+    else:
+        for name in changed:
+            click.echo(f"{'stale' if check else 'wrote'} {target / name}")
+    return 1 if check and report.stale else 0
+
+
+@workflows_group.command("dispatch")
+@click.option(
+    "--workflow",
+    default="kargo-promote.yml",
+    show_default=True,
+    help="The promote workflow (file name or id) to dispatch.",
+)
+@click.option(
+    "--after-stage",
+    metavar="STAGE",
+    default=None,
+    help="Only Stages fed by STAGE (after its promotion).  [default: every Stage, as after discovery]",
+)
+@click.option(
+    "--ref",
+    default=None,
+    help="The branch or tag the runs start on.  [default: GITHUB_REF]",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan; dispatch nothing.")
+@ledger_options
+@pass_app
+def dispatch_command(
+    app: AppContext,
+    /,
+    workflow: str,
+    after_stage: str | None,
+    ref: str | None,
+    dry_run: bool,
+    **ledger_opts: str | None,
+) -> int:
+    """Dispatch the promote workflow for every Stage that auto-promotes and has new Freight to take.
+
+    Events made with GITHUB_TOKEN start no workflow, workflow_dispatch excepted: so discovery and each
+    promotion end with this. The Freight is chosen as `promote --auto` would choose it (selection policy,
+    availability, holds); a Stage already holding it is skipped. Needs `actions: write`.
+    """
+    from kargo_actions.cli.ledger_options import open_project_ledger
+    from kargo_actions.errors import InvalidInputError, Problem
+    from kargo_actions.github.workflows import dispatch_all, plan_dispatches
+    from kargo_actions.manifests import load_project
+
+    project = load_project(app.config_dir)
+    with open_project_ledger(app, project.settings, **ledger_opts) as ledger:
+        plan = plan_dispatches(project, ledger, after_stage)
+    started: dict[str, str] = {}
+    if not dry_run and any(not d.skipped for d in plan):
+        from kargo_actions.github.client import GitHubClient
+
+        where = ref or os.environ.get("GITHUB_REF", "")
+        if not where:
+            raise InvalidInputError(
+                [
+                    Problem(
+                        path="--ref",
+                        message="no ref to dispatch on",
+                        hint="pass --ref BRANCH or set GITHUB_REF",
+                    )
+                ]
+            )
+        client = GitHubClient.from_env()
+        started = {d.stage: url for d, url in dispatch_all(plan, workflow, where, client)}
+    if app.json:
+        app.emit_json([{**d.to_json(), "run": started.get(d.stage, "")} for d in plan])
+    else:
+        for d in plan:
+            if d.skipped:
+                click.echo(f"{d.stage}: not dispatched ({d.skipped})")
+            else:
+                verb = "would dispatch" if dry_run else "dispatched"
+                click.echo(
+                    f"{d.stage}: {verb} {workflow} with Freight {d.freight[:12]} {started.get(d.stage, '')}"
+                )
+    return 0

@@ -1,0 +1,247 @@
+"""`kargo-actions workflows generate` and `workflows dispatch`: triggers from the manifests, the promote
+workflow's gates, idempotence, user regions kept, other edits refused; zizmor and actionlint on the output;
+auto-promotion dispatches against the GitHub test server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from kargo_actions.github.workflows import cron_for
+from tests.promotion.test_service import manifests, record, run, write
+from tests.support.github_fixtures import REPOSITORY, TOKEN
+from tests.support.github_server import GitHubServer
+
+PINNED = "kargo-actions/kargo-actions@" + "0123456789abcdef" * 2 + "01234567"
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if found is None:
+        message = f"{name} is not installed (pip install -e '.[dev]')"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def _load(path: Path) -> Any:
+    return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+
+
+def _pipeline(tmp_path: Path, extra: list[dict[str, Any]] | None = None, **kw: Any) -> Path:
+    from tests.ledger.helpers import make_repo
+
+    repo = make_repo(tmp_path / "repo", tmp_path / "remote.git")
+    write(repo, manifests(**kw) + (extra or []))
+    return repo
+
+
+GIT_WAREHOUSE = {
+    "apiVersion": "kargo.akuity.io/v1alpha1",
+    "kind": "Warehouse",
+    "metadata": {"name": "config"},
+    "spec": {
+        "interval": "1h",
+        "subscriptions": [
+            {
+                "git": {
+                    "repoURL": "https://github.com/acme/app.git",
+                    "branch": "release",
+                    "includePaths": ["charts/app", "glob:env/*/values.yaml"],
+                }
+            },
+            {"git": {"repoURL": "https://github.com/other/lib.git"}},
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("interval", "cron"),
+    [
+        ("5m0s", "*/5 * * * *"),
+        ("30s", "*/5 * * * *"),
+        ("7m", "*/10 * * * *"),
+        ("15m", "*/15 * * * *"),
+        ("1h", "0 */1 * * *"),
+        ("5h", "0 */6 * * *"),
+        ("48h", "0 0 * * *"),
+    ],
+)
+def test_cron_from_interval(interval: str, cron: str) -> None:
+    assert cron_for(interval) == cron
+
+
+def test_generated_workflows_follow_the_manifests(tmp_path: Path) -> None:
+    repo = _pipeline(tmp_path, [GIT_WAREHOUSE], policies=[{"stage": "staging", "autoPromotionEnabled": True}])
+    code, _out, err = run(
+        repo, "workflows", "generate", "--uses", PINNED, "--repository-url", "https://github.com/acme/app"
+    )
+    assert code == 0, err
+    discover = _load(repo / ".github/workflows/kargo-discover.yml")
+    promote = _load(repo / ".github/workflows/kargo-promote.yml")
+    on = discover["on"]
+    assert [s["cron"] for s in on["schedule"]] == ["*/5 * * * *", "0 */1 * * *"]
+    assert on["repository_dispatch"] == {"types": ["kargo-discover"]}
+    # only the subscription of this repository triggers on push, with its includePaths as filters
+    assert on["push"] == {
+        "branches": ["release"],
+        "paths": ["charts/app", "charts/app/**", "env/*/values.yaml"],
+    }
+    assert "workflow_dispatch" in on
+    step = discover["jobs"]["discover"]["steps"][-1]
+    assert step["uses"] == PINNED.replace("@", "/actions/discover@")
+    assert "github.event_name == 'push' && 'config'" in step["with"]["warehouses"]
+    assert 'fromJSON(\'{"*/5 * * * *":"app","0 */1 * * *":"config"}\')' in step["with"]["warehouses"]
+
+    dispatch = promote["on"]["workflow_dispatch"]["inputs"]
+    assert dispatch["stage"]["type"] == "choice"
+    assert dispatch["stage"]["options"] == ["broken", "dev", "staging", "prod"]
+    assert dispatch["freight"]["default"] == ""
+    assert promote["concurrency"] == {
+        "group": "kargo-promote-${{ inputs.stage }}",
+        "cancel-in-progress": False,
+    }
+    assert promote["permissions"] == {}
+    job = promote["jobs"]["promote"]
+    assert job["environment"] == "${{ inputs.stage }}"
+    assert job["permissions"] == {
+        "contents": "write",
+        "deployments": "write",
+        "statuses": "write",
+        "actions": "write",  # staging auto-promotes: the workflow dispatches itself
+    }
+    with_ = job["steps"][-1]["with"]
+    assert with_["dispatch-auto-promotions"] == "true"
+    assert with_["warehouse"].startswith('${{ fromJSON(\'{"broken":"app","dev":"app"')
+    checkout = job["steps"][0]
+    assert checkout["with"]["persist-credentials"] is False
+
+
+def test_no_auto_promotion_no_pull_requests_means_fewer_permissions(tmp_path: Path) -> None:
+    repo = _pipeline(tmp_path)
+    assert run(repo, "workflows", "generate", "--uses", "./")[0] == 0
+    promote = _load(repo / ".github/workflows/kargo-promote.yml")
+    job = promote["jobs"]["promote"]
+    assert set(job["permissions"]) == {"contents", "deployments", "statuses"}
+    assert job["steps"][1]["uses"] == "./actions/setup"
+    assert "push" not in _load(repo / ".github/workflows/kargo-discover.yml")["on"]  # no git subscription
+
+
+def test_regenerating_is_idempotent_keeps_user_regions_and_refuses_other_edits(tmp_path: Path) -> None:
+    repo = _pipeline(tmp_path)
+    path = repo / ".github/workflows/kargo-promote.yml"
+    assert run(repo, "workflows", "generate")[0] == 0
+    first = path.read_text()
+    code, out, _ = run(repo, "workflows", "generate")
+    assert code == 0
+    assert "unchanged" in out
+    assert path.read_text() == first
+
+    # a step of the user's inside the marked region survives a regeneration that changes the file
+    mine = "      - name: Notify\n        run: echo promoted\n"
+    marker = "      # kargo-actions: end user after-promote\n"
+    path.write_text(first.replace(marker, mine + marker))
+    docs = manifests()
+    docs[3]["metadata"]["name"] = "qa"  # a Stage renamed: the choice list changes
+    docs[4]["spec"]["requestedFreight"][0]["sources"] = {"stages": ["qa"]}
+    for old in (repo / ".kargo").iterdir():
+        old.unlink()
+    write(repo, docs)
+    code, out, err = run(repo, "workflows", "generate", "--check")
+    assert code == 1
+    assert "stale" in out
+    assert run(repo, "workflows", "generate")[0] == 0
+    text = path.read_text()
+    assert mine + marker in text
+    assert '- "qa"' in text
+    assert _load(path)["jobs"]["promote"]["steps"][-1]["name"] == "Notify"
+
+    # an edit outside the regions: refused (exit 2, file untouched) unless --force, which drops it
+    edited = text.replace("timeout-minutes: 60", "timeout-minutes: 90")
+    path.write_text(edited)
+    code, out, err = run(repo, "workflows", "generate")
+    assert code == 2
+    assert "kargo-promote.yml" in err
+    assert "edited outside" in err
+    assert "--force" in err
+    assert path.read_text() == edited
+    assert run(repo, "workflows", "generate", "--force")[0] == 0
+    assert "timeout-minutes: 60" in path.read_text()
+
+    # a hand-written file of the same name is never overwritten without --force
+    path.write_text("name: mine\n")
+    code, _, err = run(repo, "workflows", "generate")
+    assert code == 2
+    assert "not generated by kargo-actions" in err
+
+
+def test_zizmor_and_actionlint_pass_on_generated_workflows(tmp_path: Path) -> None:
+    repo = _pipeline(
+        tmp_path,
+        [GIT_WAREHOUSE],
+        policies=[{"stage": "staging", "autoPromotionEnabled": True}],
+    )
+    assert run(repo, "workflows", "generate", "--uses", PINNED, "--repository-url", "")[0] == 0
+    workflows = repo / ".github" / "workflows"
+    zizmor = subprocess.run(
+        [_tool("zizmor"), "--offline", "--no-progress", str(workflows)], capture_output=True, text=True
+    )
+    assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
+    lint = subprocess.run(
+        [_tool("actionlint"), "-no-color", *map(str, sorted(workflows.glob("*.yml")))],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_dispatch_plans_and_starts_the_promote_workflow_for_auto_promoting_stages(
+    tmp_path: Path, github: GitHubServer
+) -> None:
+    repo = _pipeline(tmp_path, policies=[{"stage": "dev", "autoPromotionEnabled": True}])
+    older = record(repo, 1, 1)
+    newest = record(repo, 2, 2)
+    github.commit_files(REPOSITORY, "main", {"README": "x"})
+    github.add_workflow(REPOSITORY, ".github/workflows/kargo-promote.yml", "kargo-promote")
+    env = {
+        "GITHUB_API_URL": github.url,
+        "GITHUB_TOKEN": TOKEN,
+        "GITHUB_REPOSITORY": REPOSITORY,
+        "GITHUB_REF": "refs/heads/main",
+    }
+    code, out, err = run(repo, "-o", "json", "workflows", "dispatch", "--dry-run", env=env)
+    assert code == 0, err
+    plan = {d["stage"]: d for d in json.loads(out)}
+    assert plan["dev"]["freight"] == newest
+    assert plan["dev"]["skipped"] == ""
+    assert "not enabled" in plan["broken"]["skipped"]
+    assert github.repo(REPOSITORY).dispatches == []
+
+    code, out, err = run(repo, "workflows", "dispatch", env=env)
+    assert code == 0, err
+    [sent] = github.repo(REPOSITORY).dispatches
+    assert (sent.workflow_path, sent.ref, sent.inputs) == (
+        ".github/workflows/kargo-promote.yml",
+        "refs/heads/main",
+        {"stage": "dev", "freight": newest},
+    )
+    assert older != newest
+
+    # after a promotion of dev: only Stages fed by dev are considered (staging: not auto-promoted)
+    code, out, err = run(repo, "-o", "json", "workflows", "dispatch", "--after-stage", "dev", env=env)
+    assert code == 0, err
+    assert [d["stage"] for d in json.loads(out)] == ["staging"]
+    code, _, err = run(repo, "workflows", "dispatch", "--after-stage", "nope", env=env)
+    assert code == 2
+    assert "nope" in err

@@ -253,6 +253,9 @@ def discover_warehouses(
     """Discover the named Warehouses (all when none), decide their Freight and record the run in one write."""
     env = dict(os.environ if env is None else env)
     warehouses = select_warehouses(project, names)
+    # A CI checkout has neither the ledger branch nor the Freight tags: fetch them, or every run would
+    # start without the git refs states and re-clone.
+    ledger.sync()
     snapshot = ledger.snapshot()
     previous = previous_results(snapshot, warehouses)
     runs = run_subscriptions(project, warehouses, previous, progress=progress or _Silent(), env=env)

@@ -293,3 +293,37 @@ def test_a_failing_criteria_is_an_error_and_keeps_the_discovered_artifacts(tmp_p
     (error,) = decided.errors()
     assert error.startswith("w: freightCreationCriteria: ")
     assert 'has no member "Nope"' in error
+
+
+def test_a_fresh_checkout_reads_the_refs_states_from_the_remote_ledger(w: World, tmp_path: Path) -> None:
+    """As in CI: a checkout of one branch, no ledger, no mirror cache; the remote ledger makes the run cheap."""
+    w.write_manifests(w.warehouse("web", chart=False))
+    subprocess.run(["git", "-C", str(w.repo), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(w.repo), "commit", "-qm", "manifests"], check=True)
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(w.repo), str(origin)], check=True)
+    subprocess.run(["git", "-C", str(w.repo), "remote", "add", "origin", str(origin)], check=True)
+
+    def discover_in(repo: Path) -> DiscoveryRun:
+        project = load_project(repo / ".kargo")
+        with Ledger(repo, LedgerConfig(remote="origin", signing=SigningPolicy.NEVER)) as ledger:
+            return discover_warehouses(project, ledger)
+
+    first = discover_in(w.repo)
+    (freight,) = first.created()
+    checkout = tmp_path / "checkout"
+    subprocess.run(
+        ["git", "clone", "-q", "--single-branch", "--branch", "main", str(origin), str(checkout)], check=True
+    )
+    shutil.rmtree(Path(load_cache_root()) / "git")
+    w.git.reset_counts()
+    second = discover_in(checkout)
+    assert not second.failed, second.errors()
+    assert second.created() == []
+    assert second.warehouses[0].decision == "exists"
+    assert second.warehouses[0].subscriptions[1].unchanged
+    assert git_fetches(w) == 1, w.git.requests  # one ls-remote: no clone on the fresh runner
+    tags = subprocess.run(
+        ["git", "-C", str(checkout), "tag", "-l"], capture_output=True, text=True
+    ).stdout.split()
+    assert tags == [f"kargo/freight/web/{freight.name}"]

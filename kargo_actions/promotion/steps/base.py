@@ -45,7 +45,14 @@ class StepStatus(enum.StrEnum):
 class StepConfig(BaseModel):
     """Base of step config models: Kargo's camelCase keys, unknown keys refused, values frozen."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    # use_attribute_docstrings: a docstring under a field is its description (docs/steps is generated from it).
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+    )
 
     @field_validator("*", mode="before")
     @classmethod

@@ -25,8 +25,11 @@ class CopyConfig(StepConfig):
     """Kargo's CopyConfig."""
 
     in_path: NonEmpty
+    """The file or directory to copy, relative to the work dir."""
     out_path: NonEmpty
+    """The destination, relative to the work dir; missing parent folders are created."""
     ignore: NonEmpty | None = None
+    """Lines of `.gitignore` patterns (comments, `!` negation, `dir/`) not to copy, matched relative to `inPath` (to its folder for a file)."""
 
 
 class Copy:

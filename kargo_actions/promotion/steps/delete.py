@@ -25,9 +25,13 @@ class DeleteConfig(StepConfig):
     """Kargo's DeleteConfig: exactly one of path and paths."""
 
     path: NonEmpty | None = None
+    """A file or directory to delete."""
     paths: list[NonEmpty] | None = Field(default=None, min_length=1)
+    """Several of them (at least one)."""
     paths_are_globs: bool = False
+    """Read `path`/`paths` as glob patterns (`*`, `?`, `[ab]`, `**` for any depth; hidden files match). Default false."""
     strict: bool = False
+    """Fail (Errored) when a path does not exist or a pattern matches nothing. Default false."""
 
     @model_validator(mode="after")
     def _one_of(self) -> DeleteConfig:

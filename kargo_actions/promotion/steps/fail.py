@@ -13,6 +13,7 @@ class FailConfig(StepConfig):
     """Kargo's FailConfig."""
 
     message: Annotated[str, Field(min_length=1)] | None = None
+    """Why; the step's message becomes `failed: <message>`."""
 
 
 class Fail:

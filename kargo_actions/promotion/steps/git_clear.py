@@ -15,6 +15,7 @@ class GitClearConfig(StepConfig):
     """Kargo's GitClearConfig."""
 
     path: Annotated[StrictStr, Field(min_length=1)]
+    """A work tree made by `git-clone`, relative to the work dir."""
 
 
 class GitClear:

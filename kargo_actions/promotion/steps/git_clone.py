@@ -27,8 +27,11 @@ class Author(StepConfig):
     """Default authorship for commits made in the clone's work trees."""
 
     name: NonEmpty
+    """The author's name."""
     email: StrictStr
+    """The author's email address."""
     signing_key: StrictStr = ""
+    """A GPG key (id or armored key) to sign commits with; empty: unsigned."""
 
     @field_validator("email")
     @classmethod
@@ -42,12 +45,19 @@ class Checkout(StepConfig):
     """One revision (branch, commit, tag or the default branch) checked out at `path`."""
 
     as_: StrictStr = Field(default="", alias="as")
+    """Key of this checkout in the `commits` output (default: `path`)."""
     branch: StrictStr = ""
+    """A branch. At most one of `branch`, `commit`, `tag` (an empty string counts as absent)."""
     commit: StrictStr = ""
+    """A commit id (fetched by id when no branch reaches it). Detached HEAD."""
     tag: StrictStr = ""
+    """A tag. Detached HEAD at the tag's commit."""
     create: StrictBool = False
+    """Start `branch` as a new, empty orphan branch when the remote has none."""
     path: NonEmpty
+    """Work tree path, relative to the work dir (escapes are refused)."""
     sparse: list[NonEmpty] | None = Field(default=None, min_length=1)
+    """Directories to check out (git's cone mode: the listed directories plus top-level files)."""
 
     @model_validator(mode="after")
     def _one_revision(self) -> Checkout:
@@ -61,11 +71,17 @@ class GitCloneConfig(StepConfig):
     """Kargo's GitCloneConfig."""
 
     repo_url: NonEmpty = Field(alias="repoURL")
+    """The repository to clone (https, http, ssh, or a local path)."""
     insecure_skip_tls_verify: StrictBool = Field(default=False, alias="insecureSkipTLSVerify")
+    """`http.sslVerify=false`, kept in the clone for later fetches and pushes."""
     recurse_submodules: StrictBool = False
+    """`git submodule update --init --recursive` in each work tree."""
     blobless: StrictBool = False
+    """`--filter=blob:none`: file contents are fetched only for what is checked out."""
     author: Author | None = None
+    """`name` and `email` (required) and `signingKey`: written to the clone's config, so every later `git-commit` uses them."""
     checkout: list[Checkout] = Field(min_length=1)
+    """What to check out where."""
 
 
 @functools.cache

@@ -18,8 +18,11 @@ class CommitAuthor(StepConfig):
     """Authorship for this one commit (deprecated in Kargo in favour of git-clone's author)."""
 
     name: Annotated[StrictStr, Field(min_length=1)]
+    """The author's name."""
     email: StrictStr
+    """The author's email address."""
     signing_key: StrictStr = ""
+    """A GPG key (id or armored key) to sign commits with; empty: unsigned."""
 
     @field_validator("email")
     @classmethod
@@ -33,8 +36,11 @@ class GitCommitConfig(StepConfig):
     """Kargo's GitCommitConfig."""
 
     path: Annotated[StrictStr, Field(min_length=1)]
+    """The work tree."""
     message: Annotated[StrictStr, Field(min_length=1)]
+    """The commit message (multi-line allowed)."""
     author: CommitAuthor | None = None
+    """`name`, `email` (required) and `signingKey`: this commit only (deprecated in Kargo)."""
 
 
 class GitCommit:

@@ -31,12 +31,19 @@ class GitPushConfig(StepConfig):
     """Kargo's GitPushConfig."""
 
     path: Annotated[StrictStr, Field(min_length=1)]
+    """The work tree."""
     target_branch: StrictStr = ""
+    """The remote branch to push to (default: the checked-out branch)."""
     generate_target_branch: StrictBool = False
+    """Push to `kargo/promotion/<promotion name>` (force, as the name is unique)."""
     tag: StrictStr = ""
+    """Push this tag (which must exist locally) instead of a branch."""
     force: StrictBool = False
+    """Overwrite the remote branch; no rebase. Not with `tag`."""
     max_attempts: Annotated[StrictInt, Field(ge=1, le=2147483647)] | None = None
+    """Pushes to try on a race (default 10)."""
     provider: Literal["azure", "bitbucket", "gitea", "github", "gitlab"] | None = None
+    """`bitbucket` \\ | `gitea` \\ | `azure` | no | For `commitURL` on hosts not recognised by name."""
 
     @model_validator(mode="after")
     def _one_target(self) -> GitPushConfig:

@@ -25,28 +25,46 @@ class SetValue(StepConfig):
     """One `--set` (or `--set-literal`) value."""
 
     key: NonEmpty
+    """The value path, as `--set` takes it (`image.tag`)."""
     value: StrictStr
+    """The value."""
     literal: StrictBool = False
+    """Pass it with `--set-literal` (no parsing of commas or types)."""
 
 
 class HelmTemplateConfig(StepConfig):
     """Kargo's HelmTemplateConfig."""
 
     path: NonEmpty
+    """The chart directory (with `Chart.yaml`)."""
     out_path: NonEmpty
+    """Ends in `.yaml`/`.yml`: one file. Otherwise a directory (see `outLayout`)."""
     out_layout: Literal["helm", "flat"] | None = None
+    """no | `helm` (default): `<outPath>/<chart>/templates/...` as `helm template --output-dir`; `flat`: one file per resource, `[group-]kind[-namespace]-name.yaml`."""
     release_name: NonEmpty
+    """`.Release.Name`."""
     use_release_name: StrictBool = False
+    """`helm` layout under `<outPath>/<releaseName>/`."""
     namespace: StrictStr = ""
+    """`.Release.Namespace` (default: the project's name)."""
     values_files: list[NonEmpty] | None = None
+    """Values files, merged in order."""
     ignore_missing_value_files: StrictBool = False
+    """Skip values files that do not exist."""
     set_values: list[SetValue] | None = None
+    """`{key, value, literal}`: `--set key=value`, or `--set-literal` when `literal`. Applied after the files."""
     build_dependencies: StrictBool = False
+    """`helm dependency build` first."""
     include_crds: StrictBool = Field(default=False, alias="includeCRDs")
+    """Include the chart's `crds/`."""
     disable_hooks: StrictBool = False
+    """Leave hook resources out."""
     skip_tests: StrictBool = False
+    """Leave test templates out."""
     kube_version: StrictStr = ""
+    """`--kube-version` (helm binary only)."""
     api_versions: list[NonEmpty] | None = None
+    """`--api-versions` (helm binary only)."""
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

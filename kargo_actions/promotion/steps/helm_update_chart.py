@@ -16,15 +16,20 @@ class ChartUpdate(StepConfig):
     """A dependency, named by its `repository` and `name` exactly as Chart.yaml has them, and its new version."""
 
     repository: NonEmpty
+    """The dependency's `repository`, exactly as Chart.yaml has it."""
     name: NonEmpty
+    """The dependency's chart name."""
     version: NonEmpty
+    """The version to set."""
 
 
 class HelmUpdateChartConfig(StepConfig):
     """Kargo's HelmUpdateChartConfig."""
 
     path: NonEmpty
+    """The chart directory."""
     charts: list[ChartUpdate] | None = Field(default=None, min_length=1)
+    """`{repository, name, version}`; `repository` and `name` must match the dependency exactly (for OCI: the registry URL and the chart name, as Helm writes them). Omitted: each dependency that names a chart of the Freight being promoted gets that chart's version (classic: repository URL + name; OCI: `<repository>/<name>` is the Freight's URL)."""
 
 
 def _matches(dependency: Any, repository: str, name: str) -> bool:

@@ -165,7 +165,9 @@ class HTTP:
                     f"bodyFromFile: {config.body_from_file!r} does not exist in the work dir"
                 ) from None
             except OSError as err:
-                raise StepError(f"bodyFromFile: cannot read {config.body_from_file!r}: {err.strerror}") from err
+                raise StepError(
+                    f"bodyFromFile: cannot read {config.body_from_file!r}: {err.strerror}"
+                ) from err
         return config.body.encode() if config.body else None
 
     def _decide(self, config: HTTPConfig, value: ResponseValue, poll: float) -> StepResult:
@@ -181,7 +183,8 @@ class HTTP:
             raise StepFailed(message)
         if success or (success is None and failure is None and 200 <= value.status < 300):
             outputs = {
-                o.name: evaluate(f"outputs[{o.name}]", o.from_expression, env, plain=True) for o in config.outputs
+                o.name: evaluate(f"outputs[{o.name}]", o.from_expression, env, plain=True)
+                for o in config.outputs
             }
             return StepResult(message=f"HTTP ({value.status})", outputs=outputs)
         if success is None and failure is None:

@@ -179,7 +179,9 @@ def evaluate(field_name: str, text: str, env: Environment, *, plain: bool = Fals
     try:
         compiled = compile_expression(text)
     except ExpressionError as err:
-        raise TerminalStepError(f"{field_name}: cannot parse {text!r}: {err.message} (column {err.column})") from err
+        raise TerminalStepError(
+            f"{field_name}: cannot parse {text!r}: {err.message} (column {err.column})"
+        ) from err
     try:
         return compiled.evaluate_plain(env) if plain else compiled.evaluate(env)
     except ExpressionError as err:

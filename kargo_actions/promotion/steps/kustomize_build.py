@@ -26,20 +26,29 @@ class HelmPlugin(StepConfig):
     """Settings for kustomize's built-in Helm chart inflation."""
 
     api_versions: list[NonEmpty] | None = None
+    """`--helm-api-versions`."""
     kube_version: StrictStr = ""
+    """`--helm-kube-version` for Helm chart inflation (`--enable-helm`)."""
 
 
 class Plugin(StepConfig):
+    """Settings of kustomize's plugins."""
+
     helm: HelmPlugin | None = None
+    """Helm chart inflation settings."""
 
 
 class KustomizeBuildConfig(StepConfig):
     """Kargo's KustomizeBuildConfig."""
 
     path: NonEmpty
+    """Directory of the kustomization."""
     out_path: NonEmpty
+    """Ends in `.yaml`/`.yml`: one file. Anything else: a directory, one file per resource."""
     output_format: Literal["kargo", "kustomize"] | None = None
+    """no | File names in a directory: `kargo` (default) `[namespace-]kind-name.yaml`; `kustomize` `[namespace_]group_version_kind_name.yaml` (as `kustomize build -o DIR`), lower case."""
     plugin: Plugin | None = None
+    """Plugin settings; only `helm` (chart inflation) exists."""
 
 
 def kustomize_command(env_path: str | None = None) -> list[str]:

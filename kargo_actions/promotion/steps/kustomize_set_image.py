@@ -21,10 +21,15 @@ class ImageUpdate(StepConfig):
     """One image to set: by the subscribed image name, to a tag or a digest, optionally renamed."""
 
     image: Annotated[StrictStr, Field(min_length=1)]
+    """The image as subscribed (the entry's `name` unless `name` is given)."""
     name: StrictStr = ""
+    """The entry's name in the kustomization, when it differs from `image`."""
     new_name: StrictStr = ""
+    """Replace the image name; `*` keeps the entry's current value (also for tag/digest)."""
     tag: StrictStr = ""
+    """The new tag."""
     digest: StrictStr = ""
+    """The new digest (exactly one of `tag` and `digest`)."""
 
     @model_validator(mode="after")
     def _tag_or_digest(self) -> ImageUpdate:
@@ -39,7 +44,9 @@ class KustomizeSetImageConfig(StepConfig):
     """Kargo's KustomizeSetImageConfig."""
 
     path: Annotated[StrictStr, Field(min_length=1)]
+    """Directory holding `kustomization.yaml`, `kustomization.yml` or `Kustomization` (exactly one)."""
     images: list[ImageUpdate] | None = None
+    """Images to set. Omitted: every image of the Freight being promoted."""
 
 
 @dataclass(frozen=True)

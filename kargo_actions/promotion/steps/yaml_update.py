@@ -15,14 +15,18 @@ class YamlUpdate(StepConfig):
     """One key (`image.tag`, `containers.0.image`, `example\\.com/v`) and its new value."""
 
     key: Annotated[StrictStr, Field(min_length=1)]
+    """Dotted path: `image.tag`; list index `containers.0.image`; `-1` (or the length) appends; `\\.` is a literal dot (`example\\.com/version`), `\\\\` a literal backslash. Missing mapping keys are created."""
     value: Any
+    """The new value: a string, number, boolean, null, list or mapping."""
 
 
 class YamlUpdateConfig(StepConfig):
     """Kargo's YAMLUpdateConfig."""
 
     path: Annotated[StrictStr, Field(min_length=1)]
+    """The YAML file."""
     updates: list[YamlUpdate] = Field(min_length=1)
+    """`{key, value}` pairs, applied in order."""
 
 
 def shown_value(value: Any) -> str:

@@ -277,3 +277,47 @@ def test_ledger_settings_flag_over_env_over_file(repo: Path, tmp_path: Path) -> 
         env={"KARGO_ACTIONS_LEDGER_BRANCH": "from/env"},
     )
     assert code == 0, err
+
+
+def test_push_rejected_by_a_hook_is_recorded_errored_and_nothing_lands(repo: Path, tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    (repo / "app").mkdir()
+    (repo / "app/kustomization.yaml").write_text("images:\n- name: ghcr.io/example/app\n  newTag: 0.0.0\n")
+    git(repo, "add", "app")
+    git(repo, "commit", "-q", "-m", "app")
+    git(repo, "push", "-q", "origin", "main")
+    hook = remote / "hooks/pre-receive"
+    hook.write_text(
+        "#!/bin/sh\nwhile read old new ref; do\n"
+        '  [ "$ref" = refs/heads/main ] && { echo "main is protected by policy" >&2; exit 1; }\n'
+        "done\nexit 0\n"
+    )
+    hook.chmod(0o755)
+    steps = [
+        {
+            "uses": "git-clone",
+            "config": {"repoURL": str(remote), "checkout": [{"branch": "main", "path": "./src"}]},
+        },
+        {
+            "uses": "kustomize-set-image",
+            "as": "set",
+            "config": {"path": "./src/app", "images": [{"image": IMAGE, "tag": "1.0.1"}]},
+        },
+        {"uses": "git-commit", "config": {"path": "./src", "message": "${{ outputs.set.commitMessage }}"}},
+        {"uses": "git-push", "config": {"path": "./src"}},
+    ]
+    docs = manifests()
+    docs[2]["spec"]["promotionTemplate"]["spec"]["steps"] = steps
+    write(repo, docs)
+    record(repo, 1, 1)
+    head = git(remote, "rev-parse", "main")
+    code, out, _ = run(repo, "promote", "--stage", "dev", "--freight", "f-1", "-q")
+    assert code == 1
+    assert "main is protected by policy" in out
+    (last, *_) = json.loads(run(repo, "-o", "json", "history", "--stage", "dev")[1])
+    assert last["phase"] == "Errored"
+    assert "main is protected by policy" in last["message"]
+    assert [s["status"] for s in last["steps"]] == ["Succeeded", "Succeeded", "Succeeded", "Errored"]
+    assert git(remote, "rev-parse", "main") == head  # nothing half-pushed
+    state = json.loads(git(remote, "show", "kargo/ledger:stages/dev.json"))
+    assert state["currentFreight"] == []

@@ -26,7 +26,8 @@ def test_every_page_keeps_hand_written_parts() -> None:
         page = (DOCS / f"{name}.md").read_text()
         assert page.startswith(f"# `{name}`\n"), name
         assert page.count(BEGIN) == page.count(END) == 1, name
-        assert "## Example" in page and "```yaml" in page.split("## Example", 1)[1], f"{name}: no example"
+        assert "## Example" in page, name
+        assert "```yaml" in page.split("## Example", 1)[1], f"{name}: no example"
         assert "## Differences from Kargo" in page, name
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from typing import Annotated, ClassVar
 
-from pydantic import Field, StrictBool, StrictStr
+from pydantic import Field, StrictBool, StrictStr, field_validator
 
 from kargo_actions.promotion.steps.base import (
     StepConfig,
@@ -17,6 +18,7 @@ from kargo_actions.promotion.steps.base import (
 )
 
 DEFAULT_PERMISSIONS = 0o600
+_OCTAL = re.compile(r"0[0-7]{3}")  # Kargo's schema pattern ^0[0-7]{3}$
 
 
 class FileWriteConfig(StepConfig):
@@ -24,8 +26,17 @@ class FileWriteConfig(StepConfig):
 
     path: Annotated[StrictStr, Field(min_length=1)]
     contents: StrictStr
-    permissions: Annotated[StrictStr, Field(pattern=r"^0[0-7]{3}$")] | None = None
+    permissions: StrictStr | None = None
     overwrite: StrictBool = False
+
+    @field_validator("permissions")
+    @classmethod
+    def _octal(cls, value: str | None) -> str | None:
+        if value is not None and not _OCTAL.fullmatch(value):
+            raise ValueError(
+                f'{value!r} is not an octal file mode: write 0 and three octal digits, like "0644"'
+            )
+        return value
 
 
 def file_mode(permissions: str | None) -> int:

@@ -326,9 +326,18 @@ def run_subscriptions(
         progress.done(run)
 
     with RegistrySession.from_settings(settings, env=env) as session:
+        # Warehouses often watch the same image the same way: ask the registry once per distinct subscription.
+        seen: dict[str, SubscriptionRun] = {}
         for ref in (r for r in refs if r.kind == "image"):
             progress.start(ref)
-            done(_run_image(ref, session))
+            assert ref.subscription.image is not None
+            key = ref.subscription.image.model_dump_json()
+            earlier = seen.get(key)
+            if earlier is not None:
+                done(_same_as(ref, earlier))
+                continue
+            seen[key] = run = _run_image(ref, session)
+            done(run)
     git_groups: dict[str, list[SubscriptionRef]] = {}
     for ref in (r for r in refs if r.kind == "git"):
         git_groups.setdefault(normalize_git_url(ref.repo_url), []).append(ref)
@@ -342,6 +351,14 @@ def run_subscriptions(
         for run in _run_charts(group, caches, env, progress):
             done(run)
     return out
+
+
+def _same_as(ref: SubscriptionRef, earlier: SubscriptionRun) -> SubscriptionRun:
+    """Another subscription's run for this one (same fields), under this one's name."""
+    result = earlier.result
+    if result is not None:
+        result = result.model_copy(update={"subscription_name": ref.name})
+    return SubscriptionRun(ref, result=result, error=earlier.error, warnings=earlier.warnings)
 
 
 def _run_image(ref: SubscriptionRef, session: RegistrySession) -> SubscriptionRun:

@@ -166,8 +166,10 @@ def test_creation_criteria_refusing_records_artifacts_but_no_freight(w: World) -
             criteria=f"chartFrom('{w.chart_url}').Version == '1.1.0' && commitFrom('{w.git_url}').ID != ''",
         )
     )
+    mark = w.registry.mark()
     result = run(w)
     assert not result.failed, result.errors()
+    assert w.registry.count(since=mark)["tags"] == 1  # two Warehouses, one image subscription: asked once
     by_name = {x.name: x for x in result.warehouses}
     assert by_name["no"].decision == "criteria-not-met"
     assert by_name["yes"].decision == "created"

@@ -816,6 +816,23 @@ class GitHubClient:
             body={"ref": f"refs/heads/{branch}", "sha": sha},
         )
 
+    def move_branch(self, branch: str, sha: str, *, force: bool = False) -> None:
+        """Point an existing branch at sha; without force only a fast-forward (else RefMovedError)."""
+        try:
+            self._request(
+                Op.WRITE_CONTENTS,
+                "PATCH",
+                f"{self._path}/git/refs/heads/{quote(branch)}",
+                body={"sha": sha, "force": force},
+            )
+        except GitHubValidationError as err:
+            if "fast forward" in str(err).lower():
+                raise RefMovedError(f"branch {branch!r} is not an ancestor of {sha[:12]}: {err}") from err
+            raise
+
+    def delete_branch(self, branch: str) -> None:
+        self._request(Op.WRITE_CONTENTS, "DELETE", f"{self._path}/git/refs/heads/{quote(branch)}")
+
     def commit_files(
         self, branch: str, changes: Sequence[FileChange], message: str, *, expected_head: str = ""
     ) -> GitCommit:

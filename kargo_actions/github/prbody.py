@@ -11,6 +11,8 @@ from kargo_actions.github.text import BODY_LIMIT, fit_body
 from kargo_actions.model.freight import Freight
 
 MARKER = "<!-- kargo-actions promotion -->"
+# room kept for the note that says how much of the diff was left out
+_NOTE_ROOM = 200
 
 
 @dataclass(frozen=True)
@@ -134,26 +136,39 @@ def promotion_body(
         return fit_body(fixed + end, limit)
     stat_lines = rendered.stat.rstrip().splitlines()
     summary = stat_lines[-1].strip() if stat_lines else "rendered changes"
-    diff = "\n".join(
-        [
-            "",
-            "### Rendered changes",
-            "",
-            "```",
-            rendered.stat.rstrip(),
-            "```",
-            "",
-            f"<details><summary>{summary}</summary>",
-            "",
-            "```diff",
-            rendered.patch.rstrip(),
-            "```",
-            "",
-            "</details>",
-            "",
-        ]
-    )
-    budget = limit - len(fixed) - len(end)
-    if budget < 200:
+
+    def section(patch: str, note: str) -> str:
+        return "\n".join(
+            [
+                "",
+                "### Rendered changes",
+                "",
+                "```",
+                rendered.stat.rstrip(),
+                "```",
+                "",
+                f"<details><summary>{summary}</summary>",
+                "",
+                "```diff",
+                patch.rstrip(),
+                "```",
+                note,
+                "</details>",
+                "",
+            ]
+        )
+
+    patch = rendered.patch
+    room = limit - len(fixed) - len(end) - len(section("", "")) - _NOTE_ROOM
+    note = ""
+    if len(patch) > room:
+        cut = patch[: max(room, 0)]
+        cut = cut[: cut.rfind("\n") + 1] if "\n" in cut else ""
+        note = (
+            f"\n> [!NOTE]\n> The diff is cut to keep this description within GitHub's {BODY_LIMIT:,}-character "
+            f"limit: {len(patch) - len(cut):,} characters left out.\n"
+        )
+        patch = cut
+    if room <= 0:
         return fit_body(fixed + end, limit)
-    return fixed + fit_body(diff, budget) + end
+    return fit_body(fixed + section(patch, note) + end, limit)

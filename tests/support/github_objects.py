@@ -165,7 +165,8 @@ def label(api: str, full: str, name: str, label_id: int) -> JSON:
         "node_id": node_id("Label", label_id),
         "url": f"{api}/repos/{full}/labels/{name}",
         "name": name,
-        "description": None,
+        # "" rather than null: the list-pulls schema (pull-request-simple) admits no null description
+        "description": "",
         "color": "ededed",
         "default": False,
     }

@@ -127,7 +127,7 @@ class GitHubPush:
             # history is rewritten: build it on a staging branch, then move target there with a forced push
             staging = f"kargo/staging/{target}"
             if client.branch_head(staging) is not None:
-                gitutil.git(ctx, tree, "push", "-q", "origin", f":refs/heads/{staging}", url=url, check=False)
+                client.delete_branch(staging)
             client.create_branch(staging, base)
         head, verified = base, False
         for sha in commits:
@@ -137,11 +137,9 @@ class GitHubPush:
             )
             head, verified = made.sha, made.verified
         if staging != target:
-            _fetch(ctx, tree, url, staging)
-            gitutil.git(ctx, tree, "push", "-q", "--force", "origin", f"{head}:refs/heads/{target}", url=url)
-            gitutil.git(ctx, tree, "push", "-q", "origin", f":refs/heads/{staging}", url=url, check=False)
-        else:
-            _fetch(ctx, tree, url, target)
+            client.move_branch(target, head, force=True)
+            client.delete_branch(staging)
+        _fetch(ctx, tree, url, target)
         # same tree, new commits: the local branch follows them so later steps see what was pushed
         gitutil.git(ctx, tree, "reset", "-q", "--soft", head)
         return head, verified, len(commits)

@@ -207,7 +207,8 @@ def promote_command(
     that origin; promoting the newest lifts the hold. Exit 0 promoted, 1 a promotion failed (recorded as
     Failed/Errored/Aborted), 2 bad input, 3 refused by a gate (the message names every unmet condition).
     Progress per step goes to stderr (`::group::` blocks when GITHUB_ACTIONS=true); a summary is appended to
-    $GITHUB_STEP_SUMMARY when set.
+    $GITHUB_STEP_SUMMARY when set. With `--output json`: the promotion results (for --auto: one decision
+    per Stage: promoted, failed or skipped, with the reason).
     """
     from kargo_actions.cli.signals import abort_on_signals
     from kargo_actions.errors import InvalidInputError

@@ -84,7 +84,9 @@ def test_dev_staging_prod(simple: Pipeline) -> None:
     assert steps["step-1"] == steps["update-image"] == steps["commit"] == steps["push"] == "Succeeded"
     assert steps["step-4"] == "Skipped"  # the direct push is for openpr != 'true'
     assert steps["open-pr"] == "Errored"
-    assert history[0]["message"] == next(s["message"] for s in history[0]["steps"] if s["status"] == "Errored")
+    assert history[0]["message"] == next(
+        s["message"] for s in history[0]["steps"] if s["status"] == "Errored"
+    )
     assert p.remote_log("main")[0] == "Updated ./src/env/staging to use new image"  # main untouched by prod
 
     # ledger state: dev holds v2, v1 left it with a completed soak; the last promotions are listed

@@ -321,3 +321,26 @@ def test_push_rejected_by_a_hook_is_recorded_errored_and_nothing_lands(repo: Pat
     assert git(remote, "rev-parse", "main") == head  # nothing half-pushed
     state = json.loads(git(remote, "show", "kargo/ledger:stages/dev.json"))
     assert state["currentFreight"] == []
+
+
+def test_text_output_of_status_history_and_progress(repo: Path) -> None:
+    write(repo, manifests())
+    fid = record(repo, 1, 1)
+    code, out, err = run(repo, "promote", "--stage", "dev", "--freight", "f-1")
+    assert code == 0, err
+    assert "out (compose-output): Succeeded in " in err  # progress line per step
+    assert "dev: dev." in out
+    assert "verified in dev" in out
+    code, out, err = run(repo, "status")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["STAGE", "FREIGHT", "ARTIFACTS"]
+    assert [line.split()[0] for line in lines[1:]] == ["broken", "dev", "staging", "prod"]
+    dev = next(line for line in lines if line.startswith("dev "))
+    assert f"f-1 {fid[:12]}" in dev
+    assert "ghcr.io/example/app:1.0.1" in dev
+    assert "yes" in dev
+    code, out, err = run(repo, "history", "--stage", "dev")
+    assert code == 0, err
+    assert out.splitlines()[1].startswith("dev.")
+    assert f" {fid[:12]} f-1 Succeeded " in " ".join(out.splitlines()[1].split()) + " "

@@ -70,7 +70,7 @@ def _escape(text: str) -> str:
 class RichProgress:
     """A live progress bar on a terminal, with a line per finished subscription."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, console: Any = None) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
@@ -79,7 +79,7 @@ class RichProgress:
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            console=Console(stderr=True),
+            console=console or Console(stderr=True),
             transient=True,
         )
         self.task = self.progress.add_task("discovering", total=total)
@@ -99,7 +99,8 @@ class RichProgress:
 
         mark = "[red]✗[/red]" if run.error is not None else "[green]✓[/green]"
         self.progress.console.print(
-            f"{mark} {escape(run.ref.label)}: {escape(_outcome(run))} [dim]({run.seconds:.2f}s)[/dim]"
+            f"{mark} {escape(run.ref.label)}: {escape(_outcome(run))} [dim]({run.seconds:.2f}s)[/dim]",
+            highlight=False,
         )
         self.progress.advance(self.task)
 

@@ -125,3 +125,32 @@ def test_manual_policy_then_assemble_a_discovered_revision_but_not_an_undiscover
     forced = ka(w, "freight", "assemble", "-w", "web", "--image", f"{w.image}:7.0.0@{digest}",
                 "--commit", commit, "--allow-undiscovered", *LOCAL)  # fmt: skip
     assert forced.returncode == 0, forced.stderr
+
+
+def test_rich_progress_prints_a_line_per_finished_subscription() -> None:
+    import io
+
+    from rich.console import Console
+
+    from kargo_actions.cli.discover import RichProgress
+    from kargo_actions.discovery.run import SubscriptionRef, SubscriptionRun
+    from kargo_actions.ledger.records import DiscoveryResult
+    from kargo_actions.model.freight import Image
+    from kargo_actions.model.warehouse import RepoSubscription
+
+    sub = RepoSubscription.model_validate({"image": {"repoURL": "ghcr.io/org/app"}})
+    ref = SubscriptionRef("web", 0, sub)
+    found = DiscoveryResult(
+        kind="image",
+        repo_url="ghcr.io/org/app",
+        images=[Image(repo_url="ghcr.io/org/app", tag="1.2.0", digest="sha256:" + "a" * 64)],
+    )
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=200, color_system=None)
+    with RichProgress(2, console) as bar:
+        bar.start(ref)
+        bar.done(SubscriptionRun(ref, result=found, seconds=0.25))
+        bar.done(SubscriptionRun(ref, error="repository not found"))
+    text = out.getvalue()
+    assert "✓ web subscriptions[0] image ghcr.io/org/app: found 1, newest 1.2.0 (0.25s)" in text
+    assert "✗ web subscriptions[0] image ghcr.io/org/app: FAILED: repository not found" in text

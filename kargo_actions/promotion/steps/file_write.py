@@ -25,9 +25,13 @@ class FileWriteConfig(StepConfig):
     """Kargo's FileWriteConfig."""
 
     path: Annotated[StrictStr, Field(min_length=1)]
+    """The file to write, relative to the work dir; never inside `.git`, never through a symlink."""
     contents: StrictStr
+    """The text to write (may be empty)."""
     permissions: StrictStr | None = None
+    """Octal mode such as `"0644"`; default `"0600"`. Executable and world-writable modes are refused."""
     overwrite: StrictBool = False
+    """Replace the file when it exists (otherwise the step fails)."""
 
     @field_validator("permissions")
     @classmethod
@@ -56,6 +60,7 @@ class FileWrite:
 
     name: ClassVar[str] = "file-write"
     config_model: ClassVar[type[StepConfig]] = FileWriteConfig
+    outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: FileWriteConfig) -> StepResult:
         mode = file_mode(config.permissions)

@@ -17,9 +17,13 @@ class GitTagConfig(StepConfig):
     model_config = ConfigDict(extra="ignore")
 
     path: Annotated[StrictStr, Field(min_length=1)]
+    """A work tree made by git-clone."""
     tag: Annotated[StrictStr, Field(min_length=1)]
+    """The tag to create at HEAD (a valid git ref name)."""
     message: Annotated[StrictStr, Field(min_length=1)]
+    """The annotated tag's message."""
     force: StrictBool = False
+    """Move an existing tag of the same name (unusual: tags are meant not to move)."""
 
 
 class GitTag:
@@ -27,6 +31,7 @@ class GitTag:
 
     name: ClassVar[str] = "git-tag"
     config_model: ClassVar[type[StepConfig]] = GitTagConfig
+    outputs: ClassVar[dict[str, str]] = {"commit": "the commit the tag points at (HEAD)"}
 
     def run(self, ctx: StepContext, config: GitTagConfig) -> StepResult:
         tree = gitutil.worktree(ctx, config.path)

@@ -14,13 +14,16 @@ class JsonParseConfig(StepConfig):
     """Kargo's JSONParseConfig."""
 
     path: Annotated[StrictStr, Field(min_length=1)]
+    """The JSON file to read."""
     outputs: list[structured.ParseOutput] = Field(min_length=1)
+    """The outputs to compute from it, in order."""
 
 
 class JsonParse:
     """Parse the file once, evaluate each output's expression against it."""
 
     name: ClassVar[str] = "json-parse"
+    outputs: ClassVar[dict[str, str]] = {"<name>": "one per `outputs` entry: the value of its fromExpression"}
     config_model: ClassVar[type[StepConfig]] = JsonParseConfig
 
     def run(self, ctx: StepContext, config: JsonParseConfig) -> StepResult:

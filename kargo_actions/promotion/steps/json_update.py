@@ -23,14 +23,18 @@ class JsonUpdate(StepConfig):
     """One key (`image.tag`, `containers.0.image`, `example\\.com/v`) and its new scalar value."""
 
     key: Annotated[StrictStr, Field(min_length=1)]
+    """Dotted path: `image.tag`; list index `ports.0`; `-1` (or an index past the end) appends; `\\.` is a literal dot, `:0` a key that looks like a number. Missing keys are created."""
     value: Any
+    """The new value: a string, number or boolean."""
 
 
 class JsonUpdateConfig(StepConfig):
     """Kargo's JSONUpdateConfig."""
 
     path: Annotated[StrictStr, Field(min_length=1)]
+    """The JSON file."""
     updates: list[JsonUpdate] = Field(min_length=1)
+    """`{key, value}` pairs, applied in order."""
 
 
 def check_scalar(step: str, index: int, key: str, value: Any) -> None:
@@ -54,6 +58,9 @@ class JsonUpdateStep:
 
     name: ClassVar[str] = "json-update"
     config_model: ClassVar[type[StepConfig]] = JsonUpdateConfig
+    outputs: ClassVar[dict[str, str]] = {
+        "commitMessage": "`Updated <path>` and `- <key>: <value>` per update"
+    }
 
     def run(self, ctx: StepContext, config: JsonUpdateConfig) -> StepResult:
         path = ctx.path(config.path)

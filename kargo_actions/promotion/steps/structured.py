@@ -113,7 +113,9 @@ class ParseOutput(StepConfig):
     """One output of a *-parse step: its name and the expression (no `${{ }}`) that computes it."""
 
     name: Annotated[StrictStr, Field(min_length=1)]
+    """The output's name (`outputs.<alias>.<name>`)."""
     from_expression: Annotated[StrictStr, Field(min_length=1)]
+    """An expression without `${{ }}`; the document's top-level keys are its variables (`image.tag`)."""
 
 
 def extract_outputs(data: Any, outputs: Sequence[ParseOutput], shown: str) -> dict[str, Any]:

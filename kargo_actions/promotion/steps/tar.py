@@ -27,9 +27,13 @@ class TarConfig(StepConfig):
     """Kargo's TarConfig."""
 
     in_path: Annotated[StrictStr, Field(min_length=1)]
+    """The directory (its contents) or file to archive."""
     out_path: Annotated[StrictStr, Field(min_length=1)]
+    """The archive file to write; replaced when it exists."""
     ignore: Annotated[StrictStr, Field(min_length=1)] | None = None
+    """Lines of `.gitignore` patterns not to archive; without it, `.git` is left out."""
     gzip: StrictBool | None = None
+    """Compress the archive with gzip (default: no)."""
 
 
 class Tar:
@@ -37,6 +41,7 @@ class Tar:
 
     name: ClassVar[str] = "tar"
     config_model: ClassVar[type[StepConfig]] = TarConfig
+    outputs: ClassVar[dict[str, str]] = {}
 
     def __init__(self, limits: archive.Limits = archive.DEFAULT_LIMITS) -> None:
         self.limits = limits

@@ -14,13 +14,16 @@ class TomlParseConfig(StepConfig):
     """Kargo's TOMLParseConfig."""
 
     path: Annotated[StrictStr, Field(min_length=1)]
+    """The TOML file to read."""
     outputs: list[structured.ParseOutput] = Field(min_length=1)
+    """The outputs to compute from it, in order."""
 
 
 class TomlParse:
     """Parse the file once, evaluate each output's expression against it."""
 
     name: ClassVar[str] = "toml-parse"
+    outputs: ClassVar[dict[str, str]] = {"<name>": "one per `outputs` entry: the value of its fromExpression"}
     config_model: ClassVar[type[StepConfig]] = TomlParseConfig
 
     def run(self, ctx: StepContext, config: TomlParseConfig) -> StepResult:

@@ -27,14 +27,18 @@ class TomlUpdate(StepConfig):
     """One existing key (`package.version`, `values.1`, `labels.example\\.com/v`) and its new scalar value."""
 
     key: Annotated[StrictStr, Field(min_length=1)]
+    """Dotted path of an existing key: `package.version`, `ports.1`, `servers.0.name` (array of tables), `\\.` a literal dot."""
     value: Any
+    """The new value: a string, number or boolean."""
 
 
 class TomlUpdateConfig(StepConfig):
     """Kargo's TOMLUpdateConfig."""
 
     path: Annotated[StrictStr, Field(min_length=1)]
+    """The TOML file."""
     updates: list[TomlUpdate] = Field(min_length=1)
+    """`{key, value}` pairs, applied in order."""
 
 
 def _item(value: Any, like: Any) -> Any:
@@ -59,6 +63,9 @@ class TomlUpdateStep:
 
     name: ClassVar[str] = "toml-update"
     config_model: ClassVar[type[StepConfig]] = TomlUpdateConfig
+    outputs: ClassVar[dict[str, str]] = {
+        "commitMessage": "`Updated <path>` and `- <key>: <value as TOML>` per update"
+    }
 
     def run(self, ctx: StepContext, config: TomlUpdateConfig) -> StepResult:
         path = ctx.path(config.path)

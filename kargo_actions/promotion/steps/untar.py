@@ -32,9 +32,13 @@ class UntarConfig(StepConfig):
     """Kargo's UntarConfig."""
 
     in_path: Annotated[StrictStr, Field(min_length=1)]
+    """The tar file (gzipped or not: the content decides)."""
     out_path: Annotated[StrictStr, Field(min_length=1)]
+    """The directory to extract into; what it held before is replaced."""
     strip_components: Annotated[StrictInt, Field(ge=0)] | None = None
+    """Leading path parts to drop from each member, as tar --strip-components."""
     ignore: Annotated[StrictStr, Field(min_length=1)] | None = None
+    """Lines of `.gitignore` patterns not to extract; without it, `.git` is left out."""
 
 
 class UnsafeArchive(TerminalStepError):
@@ -66,6 +70,7 @@ class Untar:
 
     name: ClassVar[str] = "untar"
     config_model: ClassVar[type[StepConfig]] = UntarConfig
+    outputs: ClassVar[dict[str, str]] = {}
 
     def __init__(self, limits: archive.Limits = archive.DEFAULT_LIMITS) -> None:
         self.limits = limits

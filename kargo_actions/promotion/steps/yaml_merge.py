@@ -21,8 +21,11 @@ class YamlMergeConfig(StepConfig):
     """Kargo's YAMLMergeConfig."""
 
     in_files: list[StrictStr] = Field(min_length=1)
+    """The YAML files, merged in order: each later file over the result of the earlier ones."""
     out_file: Annotated[StrictStr, Field(min_length=1)]
+    """The merged file to write (replaced when it exists; folders are created)."""
     ignore_missing_files: StrictBool = False
+    """Skip input files that do not exist instead of failing."""
 
 
 def merge(base: Any, patch: Any) -> Any:
@@ -44,6 +47,9 @@ class YamlMerge:
 
     name: ClassVar[str] = "yaml-merge"
     config_model: ClassVar[type[StepConfig]] = YamlMergeConfig
+    outputs: ClassVar[dict[str, str]] = {
+        "commitMessage": "`Wrote <file> to <outFile>`, or `Merged N YAML files to <outFile>` and the files read"
+    }
 
     def run(self, ctx: StepContext, config: YamlMergeConfig) -> StepResult:
         out = ctx.path(config.out_file, field_name="outFile")

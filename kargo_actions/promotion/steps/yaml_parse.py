@@ -14,13 +14,16 @@ class YamlParseConfig(StepConfig):
     """Kargo's YAMLParseConfig."""
 
     path: Annotated[StrictStr, Field(min_length=1)]
+    """The YAML file to read."""
     outputs: list[structured.ParseOutput] = Field(min_length=1)
+    """The outputs to compute from it, in order."""
 
 
 class YamlParse:
     """Parse the file once, evaluate each output's expression against it."""
 
     name: ClassVar[str] = "yaml-parse"
+    outputs: ClassVar[dict[str, str]] = {"<name>": "one per `outputs` entry: the value of its fromExpression"}
     config_model: ClassVar[type[StepConfig]] = YamlParseConfig
 
     def run(self, ctx: StepContext, config: YamlParseConfig) -> StepResult:

@@ -1,0 +1,365 @@
+"""`github sync`: make the repository's GitHub settings match the pipeline.
+
+- an environment per Stage, with the reviewers, wait timer and deployment branch/tag policy of the
+  Settings manifest's `environments.<stage>` (no entry: an unprotected environment);
+- a branch ruleset requiring `kargo/gate` (and Settings `requiredChecks`) on every branch promotion pull
+  requests target: git-open-pr `targetBranch` values the manifests fix (literals, `ctx.stage`, vars with
+  literal values) plus Settings `promotionBranches`;
+- a tag ruleset that blocks updating and deleting Freight tags (`refs/tags/<tagPrefix>/**`).
+
+`plan` reads and compares (nothing is written); `apply` writes only what differs, so a second apply finds
+nothing to do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.github.client import ClientOptions, GitHubClient
+from kargo_actions.github.errors import GitHubNotFoundError
+from kargo_actions.github.models import (
+    GATE_CONTEXT,
+    BranchPattern,
+    BranchPolicy,
+    EnvironmentSpec,
+    Reviewer,
+    RulesetSpec,
+)
+from kargo_actions.model.project import Project
+from kargo_actions.model.settings import EnvironmentProtection
+
+GATE_RULESET = "kargo-actions: promotion gate"
+TAGS_RULESET = "kargo-actions: freight tags"
+OPEN_PR_STEPS = frozenset({"git-open-pr"})
+# Pacing of the command's client (GitHub's guidance for integrations); tests use an unpaced one.
+CLIENT_OPTIONS = ClientOptions()
+
+
+@dataclass(frozen=True)
+class WantedEnvironment:
+    """An environment as the settings describe it (reviewers by login or team:<id>, resolved when planned)."""
+
+    name: str
+    reviewers: tuple[str, ...] = ()
+    wait_timer: int = 0
+    prevent_self_review: bool = False
+    branch_policy: BranchPolicy | None = None
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What the repository should have, derived from the project alone (no API calls)."""
+
+    environments: tuple[WantedEnvironment, ...]
+    rulesets: tuple[RulesetSpec, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write the plan needs: create or update an environment or a ruleset, with what differs."""
+
+    kind: Literal["environment", "ruleset"]
+    name: str
+    action: Literal["create", "update"]
+    details: tuple[str, ...] = ()
+    environment: EnvironmentSpec | None = field(default=None, compare=False)
+    ruleset: RulesetSpec | None = field(default=None, compare=False)
+    ruleset_id: int | None = field(default=None, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "action": self.action, "details": list(self.details)}
+
+    def text(self) -> str:
+        sign = "+" if self.action == "create" else "~"
+        head = f"{sign} {self.kind} {self.name!r} ({self.action})"
+        return "\n".join([head, *(f"    {d}" for d in self.details)])
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    repository: str
+    changes: tuple[Change, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "repository": self.repository,
+            "changes": [c.to_json() for c in self.changes],
+            "notes": list(self.notes),
+        }
+
+    def text(self) -> str:
+        lines = [f"github sync plan for {self.repository}:"]
+        lines += [c.text() for c in self.changes] or [
+            "  nothing to change: the repository matches the pipeline"
+        ]
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+# -- what the pipeline wants -------------------------------------------------------------------------------------------
+
+
+def wanted_state(project: Project, env: Mapping[str, str] | None = None) -> Wanted:
+    """Environments and rulesets the project asks for; notes say what could not be derived."""
+    settings = project.settings.resolved(os.environ if env is None else env)
+    environments = tuple(
+        _wanted_environment(stage, settings.environments.get(stage)) for stage in project.stage_order()
+    )
+    branches, notes = promotion_target_branches(project)
+    for extra in settings.promotion_branches:
+        if extra not in branches:
+            branches.append(extra)
+    rulesets: list[RulesetSpec] = []
+    if branches:
+        checks = [GATE_CONTEXT, *(c for c in settings.required_checks if c != GATE_CONTEXT)]
+        rulesets.append(
+            RulesetSpec(
+                name=GATE_RULESET,
+                target="branch",
+                include=tuple(f"refs/heads/{b}" for b in sorted(branches)),
+                required_checks=tuple(checks),
+            )
+        )
+    else:
+        notes.append(
+            "no branch that promotion pull requests target was found (no git-open-pr step with a fixed "
+            "targetBranch): no ruleset requires kargo/gate; name branches in Settings spec.promotionBranches"
+        )
+    rulesets.append(
+        RulesetSpec(
+            name=TAGS_RULESET,
+            target="tag",
+            include=(f"refs/tags/{settings.tag_prefix}/**",),
+            block_update=True,
+            block_deletion=True,
+        )
+    )
+    return Wanted(environments, tuple(rulesets), tuple(notes))
+
+
+def _wanted_environment(stage: str, protection: EnvironmentProtection | None) -> WantedEnvironment:
+    if protection is None:
+        return WantedEnvironment(stage)
+    policy: BranchPolicy | None = None
+    if protection.protected_branches_only:
+        policy = BranchPolicy(protected_branches=True)
+    elif protection.deployment_branches or protection.deployment_tags:
+        patterns = [BranchPattern(p, "branch") for p in protection.deployment_branches]
+        patterns += [BranchPattern(p, "tag") for p in protection.deployment_tags]
+        policy = BranchPolicy(patterns=tuple(patterns))
+    return WantedEnvironment(
+        stage,
+        tuple(protection.reviewers),
+        protection.wait_timer,
+        protection.prevent_self_review,
+        policy,
+    )
+
+
+def promotion_target_branches(project: Project) -> tuple[list[str], list[str]]:
+    """(branches git-open-pr steps target, notes): a targetBranch is used when it is a literal or its
+    expressions need only ctx.stage/ctx.project and vars with fixed values; a step whose `if` is false with
+    those values is left out (kargo-simple opens pull requests only when vars.openpr is 'true')."""
+    from kargo_actions.expressions import ExpressionError, KargoEnvironment, render_template
+    from kargo_actions.promotion.tasks import plan_promotion
+
+    branches: list[str] = []
+    notes: list[str] = []
+    for stage_name in project.stage_order():
+        stage = project.stages[stage_name]
+        try:
+            plan = plan_promotion(project, stage)
+        except InvalidInputError as err:
+            notes.append(f"Stage {stage_name}: its promotion steps cannot be expanded: {err}")
+            continue
+        for step in plan.steps:
+            if step.uses not in OPEN_PR_STEPS:
+                continue
+            variables: dict[str, Any] = {}
+            for var in (*plan.vars, *step.vars):
+                base = KargoEnvironment(project=project.name, stage=stage_name, vars=dict(variables))
+                try:
+                    variables[var.name] = render_template(var.value or "", base.build())
+                except ExpressionError:
+                    variables.pop(var.name, None)  # not fixed: any use of it is not fixed either
+            environment = KargoEnvironment(project=project.name, stage=stage_name, vars=variables).build()
+            if step.if_:
+                try:
+                    runs = render_template(step.if_, environment)
+                except ExpressionError:
+                    runs = True  # decided at run time: protect the branch in case it runs
+                if runs is False:
+                    continue
+            target = (step.config or {}).get("targetBranch")
+            try:
+                value = render_template(target, environment) if isinstance(target, str) else None
+            except ExpressionError:
+                value = None
+            if isinstance(value, str) and value:
+                if value not in branches:
+                    branches.append(value)
+            else:
+                notes.append(
+                    f"Stage {stage_name}: step {step.alias!r} ({step.uses}) targets {target!r}, which is not "
+                    "fixed before the promotion runs; list the branch in Settings spec.promotionBranches"
+                )
+    return branches, notes
+
+
+# -- plan and apply -------------------------------------------------------------------------------------------------------
+
+
+def _resolve_reviewers(client: GitHubClient, names: Sequence[str]) -> tuple[Reviewer, ...]:
+    reviewers: list[Reviewer] = []
+    unknown: list[Problem] = []
+    for name in names:
+        if name.startswith("team:"):
+            reviewers.append(Reviewer("Team", int(name.removeprefix("team:"))))
+            continue
+        try:
+            reviewers.append(Reviewer("User", client.user_id(name)))
+        except GitHubNotFoundError:
+            unknown.append(
+                Problem(path="spec.environments.reviewers", message=f"GitHub user {name!r} does not exist")
+            )
+    if unknown:
+        raise InvalidInputError(unknown)
+    return tuple(reviewers)
+
+
+def _normal(spec: EnvironmentSpec) -> EnvironmentSpec:
+    """The spec as GitHub reports it back: reviewers and patterns unordered, self-review only with reviewers."""
+    policy = spec.branch_policy
+    if policy is not None:
+        policy = BranchPolicy(
+            protected_branches=policy.protected_branches,
+            patterns=tuple(sorted(set(policy.patterns), key=lambda p: (p.type, p.name))),
+        )
+    reviewers = tuple(sorted(set(spec.reviewers), key=lambda r: (r.type, r.id)))
+    return EnvironmentSpec(
+        wait_timer=spec.wait_timer,
+        reviewers=reviewers,
+        prevent_self_review=spec.prevent_self_review and bool(reviewers),
+        branch_policy=policy,
+    )
+
+
+def _policy_text(policy: BranchPolicy | None) -> str:
+    if policy is None:
+        return "any branch"
+    if policy.protected_branches:
+        return "protected branches"
+    return ", ".join(f"{p.type} {p.name}" for p in policy.patterns) or "no ref"
+
+
+def _environment_details(old: EnvironmentSpec | None, new: EnvironmentSpec) -> tuple[str, ...]:
+    before = old or EnvironmentSpec()
+    details: list[str] = []
+    if before.wait_timer != new.wait_timer:
+        details.append(f"wait timer: {before.wait_timer} -> {new.wait_timer} min")
+    if before.reviewers != new.reviewers:
+        shown = [", ".join(f"{r.type} {r.id}" for r in s.reviewers) or "none" for s in (before, new)]
+        details.append(f"reviewers: {shown[0]} -> {shown[1]}")
+    if before.prevent_self_review != new.prevent_self_review:
+        details.append(f"prevent self-review: {before.prevent_self_review} -> {new.prevent_self_review}")
+    if before.branch_policy != new.branch_policy:
+        details.append(
+            f"deployment refs: {_policy_text(before.branch_policy)} -> {_policy_text(new.branch_policy)}"
+        )
+    return tuple(details)
+
+
+def _ruleset_text(spec: RulesetSpec) -> dict[str, str]:
+    blocks = [
+        name
+        for flag, name in (
+            (spec.block_creation, "creation"),
+            (spec.block_update, "update"),
+            (spec.block_deletion, "deletion"),
+            (spec.block_force_push, "force push"),
+        )
+        if flag
+    ]
+    return {
+        "target": spec.target,
+        "enforcement": spec.enforcement,
+        "refs": ", ".join(spec.include) or "none",
+        "excluded refs": ", ".join(spec.exclude) or "none",
+        "required checks": ", ".join(spec.required_checks) or "none",
+        "strict checks": str(spec.strict_checks),
+        "blocks": ", ".join(blocks) or "nothing",
+    }
+
+
+def _ruleset_details(old: RulesetSpec | None, new: RulesetSpec) -> tuple[str, ...]:
+    after = _ruleset_text(new)
+    if old is None:
+        return tuple(f"{k}: {v}" for k, v in after.items() if v not in ("none", "nothing", "False"))
+    before = _ruleset_text(old)
+    return tuple(f"{k}: {before[k]} -> {after[k]}" for k in after if before[k] != after[k])
+
+
+def plan_sync(client: GitHubClient, wanted: Wanted) -> SyncPlan:
+    """What must change for the repository to match `wanted`; reads only."""
+    changes: list[Change] = []
+    for env in wanted.environments:
+        spec = _normal(
+            EnvironmentSpec(
+                wait_timer=env.wait_timer,
+                reviewers=_resolve_reviewers(client, env.reviewers),
+                prevent_self_review=env.prevent_self_review,
+                branch_policy=env.branch_policy,
+            )
+        )
+        current = client.get_environment(env.name)
+        if current is None:
+            changes.append(
+                Change("environment", env.name, "create", _environment_details(None, spec), environment=spec)
+            )
+        elif _normal(current.spec) != spec:
+            details = _environment_details(_normal(current.spec), spec)
+            changes.append(Change("environment", env.name, "update", details, environment=spec))
+    existing = {r.spec.name: r for r in client.list_rulesets()}
+    for ruleset in wanted.rulesets:
+        found = existing.get(ruleset.name)
+        if found is None:
+            changes.append(
+                Change("ruleset", ruleset.name, "create", _ruleset_details(None, ruleset), ruleset=ruleset)
+            )
+        elif found.spec != ruleset:
+            changes.append(
+                Change(
+                    "ruleset",
+                    ruleset.name,
+                    "update",
+                    _ruleset_details(found.spec, ruleset),
+                    ruleset=ruleset,
+                    ruleset_id=found.id,
+                )
+            )
+    return SyncPlan(client.repository, tuple(changes), wanted.notes)
+
+
+def apply_sync(client: GitHubClient, plan: SyncPlan) -> tuple[Change, ...]:
+    """Write the plan's changes (each is idempotent: environments are PUT, rulesets matched by name)."""
+    done: list[Change] = []
+    for change in plan.changes:
+        if change.kind == "environment" and change.environment is not None:
+            client.put_environment(change.name, change.environment)
+        elif change.ruleset is not None:
+            if change.ruleset_id is None:
+                client.create_ruleset(change.ruleset)
+            else:
+                client.update_ruleset(change.ruleset_id, change.ruleset)
+        done.append(change)
+    return tuple(done)

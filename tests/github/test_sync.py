@@ -1,0 +1,277 @@
+"""`kargo-actions github sync`: environments and rulesets derived from a real project's manifests, planned
+and applied against the GitHub test server; the rulesets it makes are enforced."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from github import GithubException
+
+from kargo_actions.cli.main import main
+from kargo_actions.github import sync
+from kargo_actions.github.client import GitHubClient
+from kargo_actions.github.models import BranchPattern, BranchPolicy, Reviewer, RulesetSpec
+from kargo_actions.github.sync import (
+    GATE_RULESET,
+    TAGS_RULESET,
+    plan_sync,
+    promotion_target_branches,
+    wanted_state,
+)
+from kargo_actions.manifests import load_project
+from tests.github.helpers import ADMIN_TOKEN, REPO, raw_github, seed_promotion_branch
+from tests.support.github_fixtures import FAST, client_for
+from tests.support.github_server import ADMIN_PERMISSIONS, GitHubServer
+
+
+def _doc(kind: str, name: str, spec: dict[str, Any], api: str = "kargo.akuity.io/v1alpha1") -> dict[str, Any]:
+    return {"apiVersion": api, "kind": kind, "metadata": {"name": name}, "spec": spec}
+
+
+def _stage(name: str, upstream: str | None, steps: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    sources: dict[str, Any] = {"stages": [upstream]} if upstream else {"direct": True}
+    return _doc(
+        "Stage",
+        name,
+        {
+            "requestedFreight": [{"origin": {"kind": "Warehouse", "name": "app"}, "sources": sources}],
+            "promotionTemplate": {"spec": {"steps": steps}},
+            **spec,
+        },
+    )
+
+
+def write_pipeline(root: Path, team_id: int, prod_openpr: str = "true") -> Path:
+    """dev pushes straight to main; staging opens PRs to stage/staging; prod uses a kargo-simple-like task."""
+    url = "https://github.com/acme/app.git"
+    open_pr = {"uses": "git-open-pr", "as": "open-pr", "config": {"repoURL": url, "sourceBranch": "x"}}
+    docs = [
+        _doc("Warehouse", "app", {"subscriptions": [{"image": {"repoURL": "ghcr.io/acme/app"}}]}),
+        _doc(
+            "PromotionTask",
+            "promote",
+            {
+                "vars": [{"name": "branch", "value": "main"}, {"name": "openpr", "value": "false"}],
+                "steps": [
+                    {
+                        **open_pr,
+                        "if": "${{ vars.openpr == 'true' }}",
+                        "config": {**open_pr["config"], "targetBranch": "${{ vars.branch }}"},
+                    },
+                    {
+                        "uses": "git-open-pr",
+                        "as": "later",
+                        "config": {**open_pr["config"], "targetBranch": "${{ outputs['open-pr'].branch }}"},
+                    },
+                ],
+            },
+        ),
+        _stage("dev", None, [{"uses": "git-push", "config": {"path": "./src"}}]),
+        _stage(
+            "staging",
+            "dev",
+            [{**open_pr, "config": {**open_pr["config"], "targetBranch": "stage/${{ ctx.stage }}"}}],
+        ),
+        _stage(
+            "prod",
+            "staging",
+            [{"task": {"name": "promote"}}],
+            vars=[{"name": "openpr", "value": prod_openpr}],
+        ),
+        _doc(
+            "Settings",
+            "settings",
+            {
+                "requiredChecks": ["ci/test"],
+                "environments": {
+                    "prod": {
+                        "reviewers": ["alice", f"team:{team_id}"],
+                        "waitTimer": 15,
+                        "preventSelfReview": True,
+                        "deploymentBranches": ["main"],
+                        "deploymentTags": ["kargo/freight/*"],
+                    },
+                    "staging": {"protectedBranchesOnly": True},
+                },
+            },
+            api="kargo-actions/v1alpha1",
+        ),
+    ]
+    config = root / ".kargo"
+    config.mkdir(parents=True)
+    for i, doc in enumerate(docs):
+        (config / f"{i:02d}-{doc['metadata']['name']}.yaml").write_text(json.dumps(doc))
+    return config
+
+
+@pytest.fixture
+def admin(github: GitHubServer) -> GitHubClient:
+    github.add_token(ADMIN_TOKEN, ADMIN_PERMISSIONS, login="admin")
+    return client_for(github, ADMIN_TOKEN)
+
+
+@pytest.fixture
+def cli_env(github: GitHubServer, admin: GitHubClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync, "CLIENT_OPTIONS", FAST)
+    monkeypatch.setenv("GITHUB_API_URL", github.url)
+    monkeypatch.setenv("GITHUB_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(exited.value.code or 0), out, err
+
+
+def _writes(github: GitHubServer) -> list[str]:
+    return [f"{e.method} {e.path}" for e in github.exchanges if e.method != "GET"]
+
+
+def test_target_branches_from_the_manifests(tmp_path: Path) -> None:
+    project = load_project(write_pipeline(tmp_path / "a", team_id=1))
+    branches, notes = promotion_target_branches(project)
+    assert branches == ["stage/staging", "main"]
+    assert len(notes) == 1
+    assert (
+        "Stage prod: step 'task-1::later' (git-open-pr) targets \"${{ outputs['open-pr'].branch }}\""
+        in notes[0]
+    )
+    # with vars.openpr 'false' (kargo-simple's default) prod pushes to main directly: main stays unprotected
+    quiet = load_project(write_pipeline(tmp_path / "b", team_id=1, prod_openpr="false"))
+    assert promotion_target_branches(quiet)[0] == ["stage/staging"]
+
+
+def test_plan_apply_plan(
+    github: GitHubServer,
+    admin: GitHubClient,
+    cli_env: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    alice = github.add_user("alice")
+    team = github.add_team("acme", "release")
+    write_pipeline(tmp_path, team)
+    repo = github.repo(REPO)
+
+    code, out, _ = run(["--repo", str(tmp_path), "github", "sync", "--plan"], capsys)
+    assert code == 0
+    for line in (
+        "+ environment 'dev' (create)",
+        "+ environment 'staging' (create)",
+        "    deployment refs: any branch -> protected branches",
+        "+ environment 'prod' (create)",
+        "    wait timer: 0 -> 15 min",
+        f"    reviewers: none -> Team {team}, User {alice}",
+        "    deployment refs: any branch -> branch main, tag kargo/freight/*",
+        f"+ ruleset '{GATE_RULESET}' (create)",
+        "    refs: refs/heads/main, refs/heads/stage/staging",
+        "    required checks: kargo/gate, ci/test",
+        f"+ ruleset '{TAGS_RULESET}' (create)",
+        "    refs: refs/tags/kargo/freight/**",
+        "    blocks: update, deletion",
+        "note: Stage prod: step 'task-1::later'",
+    ):
+        assert line in out, line
+    assert not repo.environments
+    assert not repo.rulesets
+    assert _writes(github) == []  # --plan changes nothing
+
+    code, out, _ = run(["--repo", str(tmp_path), "github", "sync", "--apply"], capsys)
+    assert code == 0
+    assert "applied 5 change(s) to acme/app" in out
+    prod = admin.get_environment("prod")
+    assert prod is not None
+    assert prod.spec.wait_timer == 15
+    assert set(prod.spec.reviewers) == {Reviewer("User", alice), Reviewer("Team", team)}
+    assert prod.spec.prevent_self_review
+    assert prod.spec.branch_policy is not None
+    assert set(prod.spec.branch_policy.patterns) == {
+        BranchPattern("main"),
+        BranchPattern("kargo/freight/*", "tag"),
+    }
+    staging = admin.get_environment("staging")
+    assert staging is not None
+    assert staging.spec.branch_policy == BranchPolicy(protected_branches=True)
+    assert admin.get_environment("dev") is not None
+    rulesets = {r.spec.name: r.spec for r in admin.list_rulesets()}
+    assert rulesets[GATE_RULESET].required_checks == ("kargo/gate", "ci/test")
+    assert rulesets[TAGS_RULESET] == RulesetSpec(
+        name=TAGS_RULESET,
+        target="tag",
+        include=("refs/tags/kargo/freight/**",),
+        block_update=True,
+        block_deletion=True,
+    )
+
+    writes = len(_writes(github))
+    code, out, _ = run(["--repo", str(tmp_path), "--output", "json", "github", "sync", "--plan"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert (data["mode"], data["repository"], data["changes"]) == ("plan", REPO, [])
+    code, out, _ = run(["--repo", str(tmp_path), "github", "sync", "--apply"], capsys)
+    assert "nothing to change" in out
+    assert len(_writes(github)) == writes  # a second apply writes nothing
+
+
+def test_the_created_ruleset_blocks_a_merge_missing_kargo_gate(
+    github: GitHubServer, admin: GitHubClient, tmp_path: Path
+) -> None:
+    team = github.add_team("acme", "release")
+    github.add_user("alice")
+    project = load_project(write_pipeline(tmp_path, team))
+    sync.apply_sync(admin, plan_sync(admin, wanted_state(project, env={})))
+    _, head = seed_promotion_branch(github)
+    pull = (
+        raw_github(github, ADMIN_TOKEN)
+        .get_repo(REPO)
+        .create_pull(base="main", head="promote/dev", title="Promote f1 to prod")
+    )
+    admin.create_status(head, state="success", context="ci/test")
+    with pytest.raises(GithubException) as refused:
+        pull.merge()
+    assert refused.value.status == 405
+    assert "kargo/gate" in str(refused.value.data)
+    admin.set_gate_status(head, state="success", description="Freight f1 is available to prod")
+    assert pull.merge().merged
+
+
+def test_env_settings_change_is_an_update(github: GitHubServer, admin: GitHubClient, tmp_path: Path) -> None:
+    team = github.add_team("acme", "release")
+    github.add_user("alice")
+    project = load_project(write_pipeline(tmp_path, team))
+    sync.apply_sync(admin, plan_sync(admin, wanted_state(project, env={})))
+    admin.put_environment("prod", admin.get_environment("dev").spec)  # type: ignore[union-attr]
+    changes = plan_sync(admin, wanted_state(project, env={})).changes
+    assert [(c.kind, c.name, c.action) for c in changes] == [("environment", "prod", "update")]
+
+
+def test_unknown_reviewer_is_invalid_input(github: GitHubServer, admin: GitHubClient, tmp_path: Path) -> None:
+    project = load_project(write_pipeline(tmp_path, team_id=5))
+    from kargo_actions.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="GitHub user 'alice' does not exist"):
+        plan_sync(admin, wanted_state(project, env={}))
+
+
+def test_sync_with_github_token_names_the_permission(
+    github: GitHubServer,
+    cli_env: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    github.add_user("alice")
+    write_pipeline(tmp_path, github.add_team("acme", "release"))
+    from tests.support.github_fixtures import TOKEN
+
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)  # the Actions GITHUB_TOKEN: no administration
+    code, _, err = run(["--repo", str(tmp_path), "github", "sync", "--apply"], capsys)
+    assert code == 1
+    assert "it needs `administration: write`" in err
+    assert "GITHUB_TOKEN can never have it" in err
+    assert not github.repo(REPO).environments

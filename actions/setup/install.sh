@@ -15,7 +15,7 @@ fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 python="${KARGO_ACTIONS_PYTHON:-python3}"
 venv="${KARGO_ACTIONS_VENV:-${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-/tmp}}/kargo-actions-venv}"
-stamp="$(cat "$root/pyproject.toml" "$root/uv.lock" 2>/dev/null | sha256sum | cut -c1-16)-$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+stamp="$({ cat "$root/pyproject.toml"; cat "$root/uv.lock" 2>/dev/null || true; } | sha256sum | cut -c1-16)-$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 
 if [ "$(cat "$venv/.kargo-actions-stamp" 2>/dev/null || true)" != "$stamp" ]; then
   rm -rf "$venv"

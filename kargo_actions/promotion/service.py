@@ -361,7 +361,7 @@ def promote(
                 freight_collection=begun.collection,
                 actor=actor,
                 abort=opts.abort,
-                options=replace(opts.engine, rollback=mode is Mode.ROLLBACK),
+                options=replace(opts.engine, rollback=mode is Mode.ROLLBACK, ledger=ledger),
             )
         except Exception as err:  # the Running record must always get its end: record the crash as Errored
             now = opts.now()

@@ -475,7 +475,7 @@ def test_unknown_step_stops_before_anything_runs(tmp_path: Path) -> None:
         tmp_path / "repo",
         [
             {"uses": "delete", "config": {"path": "keep.txt"}},
-            {"uses": "http", "config": {"url": "https://example.com"}},
+            {"uses": "argocd-update", "config": {"apps": [{"name": "guestbook"}]}},
         ],
     )
     work = tmp_path / "work"

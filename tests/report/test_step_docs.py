@@ -35,13 +35,7 @@ def test_every_page_keeps_hand_written_parts() -> None:
 UNDESCRIBED: frozenset[str] = frozenset(
     {
         "file-write",
-        "gha-dispatch-workflow",
-        "gha-wait-for-workflow",
-        "git-merge-pr",
-        "git-open-pr",
         "git-tag",
-        "git-wait-for-pr",
-        "github-push",
         "json-parse",
         "json-update",
         "tar",

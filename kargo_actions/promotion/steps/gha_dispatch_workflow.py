@@ -22,12 +22,17 @@ class GhaDispatchWorkflowConfig(StepConfig):
     """Kargo's gha-dispatch-workflow config (v1.9)."""
 
     repo_url: NonEmpty = Field(alias="repoURL")
+    """The repository of the workflow (https://HOST/OWNER/REPO)."""
     workflow_file: NonEmpty
+    """The workflow's file name under .github/workflows (or its numeric id)."""
     ref: NonEmpty
+    """The branch or tag to run the workflow on."""
     inputs: dict[str, InputValue] | None = None
-    # seconds to wait for the run to appear after the dispatch (Kargo: default 60, at most 300)
+    """The workflow_dispatch inputs (at most 25); booleans and numbers are sent as text."""
     timeout: Annotated[StrictInt, Field(ge=1, le=300)] | None = None
+    """Seconds to wait for the run to appear on servers without `return_run_details` (1..300)."""
     insecure_skip_tls_verify: StrictBool = Field(default=False, alias="insecureSkipTLSVerify")
+    """Accepted for Kargo's sake; the API is reached with TLS verified."""
 
 
 def input_text(value: InputValue) -> str:
@@ -42,6 +47,10 @@ class GhaDispatchWorkflow:
 
     name: ClassVar[str] = "gha-dispatch-workflow"
     config_model: ClassVar[type[StepConfig]] = GhaDispatchWorkflowConfig
+    outputs: ClassVar[dict[str, str]] = {
+        "runID": "The id of the run the dispatch started (Kargo's name).",
+        "runURL": "The run's web URL.",
+    }
 
     def run(self, ctx: StepContext, config: GhaDispatchWorkflowConfig) -> StepResult:
         inputs = {k: input_text(v) for k, v in (config.inputs or {}).items()}

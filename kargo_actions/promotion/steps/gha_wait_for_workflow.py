@@ -21,10 +21,15 @@ class GhaWaitForWorkflowConfig(StepConfig):
     """Kargo's gha-wait-for-workflow config (v1.9), plus pollInterval (a Go duration, default 10s)."""
 
     repo_url: Annotated[StrictStr, Field(min_length=1)] = Field(alias="repoURL")
+    """The repository of the run (https://HOST/OWNER/REPO)."""
     run_id: Annotated[StrictInt, Field(ge=1)] = Field(alias="runID")
+    """The run to wait for (e.g. `${{ outputs.dispatch.runID }}`)."""
     expected_conclusion: Conclusion | None = None
+    """Fail unless the run concludes so; left out, any conclusion succeeds."""
     insecure_skip_tls_verify: StrictBool = Field(default=False, alias="insecureSkipTLSVerify")
+    """Accepted for Kargo's sake; the API is reached with TLS verified."""
     poll_interval: Annotated[StrictStr, Field(pattern=_GO_DURATION)] | None = None
+    """How often to look at the run (Go duration; default 10s). Not in Kargo's config."""
 
 
 class GhaWaitForWorkflow:
@@ -32,6 +37,10 @@ class GhaWaitForWorkflow:
 
     name: ClassVar[str] = "gha-wait-for-workflow"
     config_model: ClassVar[type[StepConfig]] = GhaWaitForWorkflowConfig
+    outputs: ClassVar[dict[str, str]] = {
+        "conclusion": "The run's conclusion (Kargo's name).",
+        "runURL": "The run's web URL.",
+    }
 
     def run(self, ctx: StepContext, config: GhaWaitForWorkflowConfig) -> StepResult:
         interval = poll_seconds(config.poll_interval, DEFAULT_POLL_SECONDS)

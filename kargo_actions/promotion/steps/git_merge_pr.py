@@ -34,12 +34,19 @@ class GitMergePRConfig(StepConfig):
     """Kargo's GitMergePRConfig."""
 
     repo_url: Annotated[StrictStr, Field(min_length=1)] = Field(alias="repoURL")
+    """The repository on GitHub (https://HOST/OWNER/REPO[.git])."""
     pr_number: Annotated[StrictInt, Field(ge=1)]
+    """The pull request's number (e.g. `${{ outputs['open-pr'].pr.id }}`)."""
     provider: Literal["azure", "bitbucket", "gitea", "github", "gitlab"] | None = None
+    """Only `github` (or left out) is supported."""
     insecure_skip_tls_verify: StrictBool = Field(default=False, alias="insecureSkipTLSVerify")
+    """Accepted for Kargo's sake; the API is reached with TLS verified."""
     wait: StrictBool = False
+    """Not ready yet (checks pending, mergeability unknown): wait (Running) instead of failing."""
     poll_interval: Annotated[StrictStr, Field(pattern=_GO_DURATION)] | None = None
+    """With wait: how often to try again (Go duration; default 10s)."""
     merge_method: Annotated[StrictStr, Field(min_length=1)] | None = None
+    """`merge` (default), `squash` or `rebase`."""
 
 
 class GitMergePR:
@@ -47,6 +54,7 @@ class GitMergePR:
 
     name: ClassVar[str] = "git-merge-pr"
     config_model: ClassVar[type[StepConfig]] = GitMergePRConfig
+    outputs: ClassVar[dict[str, str]] = {"commit": "The commit the merge made on the target branch."}
 
     def run(self, ctx: StepContext, config: GitMergePRConfig) -> StepResult:
         check_provider(config.provider)

@@ -26,14 +26,23 @@ class GitOpenPRConfig(StepConfig):
     """Kargo's GitOpenPRConfig."""
 
     repo_url: NonEmpty = Field(alias="repoURL")
+    """The repository on GitHub (https://HOST/OWNER/REPO[.git]); the API is GITHUB_API_URL's."""
     source_branch: NonEmpty
+    """The branch with the changes (pushed already, e.g. by git-push with generateTargetBranch)."""
     target_branch: NonEmpty
-    create_target_branch: StrictBool = False  # deprecated in Kargo: a no-op
+    """The branch to merge into."""
+    create_target_branch: StrictBool = False
+    """Deprecated in Kargo; accepted and ignored."""
     insecure_skip_tls_verify: StrictBool = Field(default=False, alias="insecureSkipTLSVerify")
+    """Accepted for Kargo's sake; the API is reached with TLS verified."""
     provider: Literal["azure", "bitbucket", "gitea", "github", "gitlab"] | None = None
+    """Only `github` (or left out) is supported."""
     title: NonEmpty | None = None
+    """The title (default: `Promote <freight alias> to <stage>`)."""
     description: NonEmpty | None = None
+    """Text that opens the body, before the generated Freight, changes and diff sections."""
     labels: list[NonEmpty] | None = None
+    """Labels to add to the pull request."""
 
 
 class GitOpenPR:
@@ -41,6 +50,11 @@ class GitOpenPR:
 
     name: ClassVar[str] = "git-open-pr"
     config_model: ClassVar[type[StepConfig]] = GitOpenPRConfig
+    outputs: ClassVar[dict[str, str]] = {
+        "pr.id": "The pull request's number (Kargo's name).",
+        "pr.url": "The pull request's web URL.",
+        "prNumber": "The number again, under the name older Kargo versions and kargo-simple use.",
+    }
 
     def run(self, ctx: StepContext, config: GitOpenPRConfig) -> StepResult:
         check_provider(config.provider)

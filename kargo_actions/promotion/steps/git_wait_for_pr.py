@@ -24,10 +24,15 @@ class GitWaitForPRConfig(StepConfig):
     """Kargo's GitWaitForPRConfig."""
 
     repo_url: Annotated[StrictStr, Field(min_length=1)] = Field(alias="repoURL")
+    """The repository on GitHub (https://HOST/OWNER/REPO[.git])."""
     pr_number: Annotated[StrictInt, Field(ge=1)]
+    """The pull request's number (e.g. `${{ outputs['open-pr'].pr.id }}`)."""
     insecure_skip_tls_verify: StrictBool = Field(default=False, alias="insecureSkipTLSVerify")
+    """Accepted for Kargo's sake; the API is reached with TLS verified."""
     provider: Literal["azure", "bitbucket", "gitea", "github", "gitlab"] | None = None
+    """Only `github` (or left out) is supported."""
     poll_interval: Annotated[StrictStr, Field(pattern=_GO_DURATION)] | None = None
+    """How often to look again while the pull request is open (Go duration; default 30s)."""
 
 
 class GitWaitForPR:
@@ -35,6 +40,7 @@ class GitWaitForPR:
 
     name: ClassVar[str] = "git-wait-for-pr"
     config_model: ClassVar[type[StepConfig]] = GitWaitForPRConfig
+    outputs: ClassVar[dict[str, str]] = {"commit": "The merge commit now on the target branch."}
 
     def run(self, ctx: StepContext, config: GitWaitForPRConfig) -> StepResult:
         check_provider(config.provider)

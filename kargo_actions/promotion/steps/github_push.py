@@ -32,11 +32,17 @@ class GitHubPushConfig(StepConfig):
     """Kargo's GitHubPushConfig."""
 
     path: Annotated[StrictStr, Field(min_length=1)]
+    """The work tree (a clone of the GitHub repository)."""
     generate_target_branch: StrictBool = False
+    """Push to `kargo/promotion/<promotion name>` (replacing it on a re-run)."""
     target_branch: StrictStr = ""
+    """The branch to push to (default: the checked-out branch)."""
     force: StrictBool = False
+    """Replace the branch's history with the work tree's (no rebase)."""
     max_attempts: Annotated[StrictInt, Field(ge=1, le=2147483647)] | None = None
+    """Attempts when the branch moves meanwhile (default 10)."""
     insecure_skip_tls_verify: StrictBool = Field(default=False, alias="insecureSkipTLSVerify")
+    """Accepted for Kargo's sake; the API is reached with TLS verified."""
 
     @model_validator(mode="after")
     def _one_target(self) -> GitHubPushConfig:
@@ -50,6 +56,12 @@ class GitHubPush:
 
     name: ClassVar[str] = "github-push"
     config_model: ClassVar[type[StepConfig]] = GitHubPushConfig
+    outputs: ClassVar[dict[str, str]] = {
+        "branch": "The branch pushed to.",
+        "commit": "The commit now at the branch (made by GitHub).",
+        "commitURL": "A browser link to the commit.",
+        "verified": "Whether GitHub marked the commit verified (it does for API commits without an author).",
+    }
 
     def run(self, ctx: StepContext, config: GitHubPushConfig) -> StepResult:
         tree = gitutil.worktree(ctx, config.path)

@@ -344,3 +344,35 @@ def test_text_output_of_status_history_and_progress(repo: Path) -> None:
     assert code == 0, err
     assert out.splitlines()[1].startswith("dev.")
     assert f" {fid[:12]} f-1 Succeeded " in " ".join(out.splitlines()[1].split()) + " "
+
+
+@pytest.mark.parametrize(
+    ("step", "phase", "expected"),
+    [
+        (
+            {"uses": "compose-output", "config": {"x": "${{ vars.nope + }}"}},
+            "Errored",
+            [".kargo/02.yaml:", "steps[0].config.x", "column"],
+        ),
+        (
+            {"uses": "git-clone", "config": {"repoURL": "https://example.com/r.git", "checkoutt": []}},
+            "Failed",
+            [".kargo/02.yaml:", "steps[0].config.checkoutt: unknown field (did you mean 'checkout'?)"],
+        ),
+    ],
+    ids=["expression-error", "schema-error"],
+)
+def test_step_input_errors_are_recorded_with_the_position(
+    repo: Path, tmp_path: Path, step: dict[str, Any], phase: str, expected: list[str]
+) -> None:
+    docs = manifests()
+    docs[2]["spec"]["promotionTemplate"]["spec"]["steps"] = [step]
+    write(repo, docs)
+    record(repo, 1, 1)
+    code, out, _ = run(repo, "promote", "--stage", "dev", "--freight", "f-1", "-q")
+    assert code == 1
+    (last,) = json.loads(run(repo, "-o", "json", "history", "--stage", "dev")[1])
+    assert last["phase"] == phase
+    for piece in expected:
+        assert piece in last["message"], last["message"]
+        assert piece in out

@@ -1,7 +1,7 @@
 """In-place JSON text editing, as sjson does it: only the changed value's bytes differ, the rest is untouched.
 
-The text is scanned once into spans (where each value starts and ends); a set replaces one span or inserts a
-member after the last one, copying the layout (indent, `": "` or `":"`) of the members already there.
+The text is scanned along the key's path into spans (where each value starts and ends); a set replaces one
+span or inserts a member after the last one, copying the layout (indent, `": "` or `":"`) of its siblings.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from kargo_actions.promotion.steps.base import TerminalStepError
 from kargo_actions.promotion.steps.keypath import KeyPart, parse_key, shown
 
 _WS = re.compile(r"[ \t\n\r]*")
-_SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null")
+_DECODER = json.JSONDecoder()
 _INDENT = re.compile(r"^([ \t]+)\S", re.MULTILINE)
 
 
@@ -32,9 +32,8 @@ class Span:
 
 
 def scan(text: str) -> Span:
-    """Spans of a text already known to be valid JSON (json.loads accepted it)."""
-    span, _ = _value(text, _skip(text, 0))
-    return span
+    """The top-level value of a text already known to be valid JSON (json.loads accepted it)."""
+    return scan_at(text, _skip(text, 0))
 
 
 def _skip(text: str, pos: int) -> int:
@@ -42,7 +41,15 @@ def _skip(text: str, pos: int) -> int:
     return match.end() if match else pos
 
 
-def _value(text: str, pos: int) -> tuple[Span, int]:
+def _child(text: str, pos: int) -> Span:
+    """A value's extent only; its end is found by the C decoder, so values off the key's path cost little."""
+    end = _DECODER.raw_decode(text, pos)[1]
+    kind = {"{": "object", "[": "array"}.get(text[pos], "scalar")
+    return Span(pos, end, kind)
+
+
+def scan_at(text: str, pos: int) -> Span:
+    """The value that starts at `pos`, with its direct members or items (one level deep)."""
     char = text[pos]
     if char == "{":
         span = Span(pos, pos, "object")
@@ -51,30 +58,25 @@ def _value(text: str, pos: int) -> tuple[Span, int]:
             key_start = pos
             name, key_end = scanstring(text, pos + 1)
             pos = _skip(text, _skip(text, key_end) + 1)  # past the colon
-            value, pos = _value(text, pos)
+            value = _child(text, pos)
             span.members.append((name, key_start, key_end, value))
-            pos = _skip(text, pos)
+            pos = _skip(text, value.end)
             if text[pos] == ",":
                 pos = _skip(text, pos + 1)
         span.end = pos + 1
-        return span, pos + 1
+        return span
     if char == "[":
         span = Span(pos, pos, "array")
         pos = _skip(text, pos + 1)
         while text[pos] != "]":
-            value, pos = _value(text, pos)
+            value = _child(text, pos)
             span.items.append(value)
-            pos = _skip(text, pos)
+            pos = _skip(text, value.end)
             if text[pos] == ",":
                 pos = _skip(text, pos + 1)
         span.end = pos + 1
-        return span, pos + 1
-    if char == '"':
-        _, end = scanstring(text, pos + 1)
-        return Span(pos, end, "scalar"), end
-    match = _SCALAR.match(text, pos)
-    assert match is not None, f"not JSON at {pos}"
-    return Span(pos, match.end(), "scalar"), match.end()
+        return span
+    return _child(text, pos)
 
 
 class JsonText:
@@ -97,7 +99,7 @@ class JsonText:
                 if not found:
                     self._insert_member(node, part.name, _build(rest, value))
                     return
-                node = found[-1][3]  # Go's decoder, like json.loads, keeps the last duplicate
+                node = scan_at(self.text, found[-1][3].start)  # the last duplicate counts, as in Go
             elif node.kind == "array":
                 index = part.index()
                 if index is None:
@@ -108,7 +110,7 @@ class JsonText:
                     padding = max(0, index - len(node.items))
                     self._insert_items(node, [None] * padding + [_build(rest, value)])
                     return
-                node = node.items[index]
+                node = scan_at(self.text, node.items[index].start)
             else:
                 raise TerminalStepError(
                     f"key {key!r}: {shown(parts, depth)!r} holds a scalar "
@@ -183,11 +185,6 @@ class JsonText:
         else:
             body = f"{opening}{prefix}{self._render(value, '')}{closing}"
         self.text = self.text[: node.start] + body + self.text[node.end :]
-
-
-def scan_at(text: str, pos: int) -> Span:
-    """The span of the value that starts at `pos`."""
-    return _value(text, pos)[0]
 
 
 def _build(rest: tuple[KeyPart, ...], value: Any) -> Any:

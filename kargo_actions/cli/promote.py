@@ -47,10 +47,14 @@ class Progress:
             click.echo("::endgroup::", err=True)
             return
         from rich.console import Console
+        from rich.markup import escape
 
         colour = {"Succeeded": "green", "Skipped": "dim"}.get(str(run.status), "red")
-        message = f" - {run.message}" if run.message and str(run.status) != "Succeeded" else ""
-        Console(stderr=True, highlight=False).print(f"[{colour}]{line}[/{colour}]{message}", markup=True)
+        # Messages quote manifests (`steps[0].config`): escaped so rich does not read them as markup.
+        message = f" - {escape(run.message)}" if run.message and str(run.status) != "Succeeded" else ""
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[{colour}]{escape(line)}[/{colour}]{message}", markup=True
+        )
 
 
 def _options(work_dir: Path | None, skip_steps: tuple[str, ...], progress: Progress) -> PromoteOptions:

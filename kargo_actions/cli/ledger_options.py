@@ -102,8 +102,19 @@ def ledger_config(
             tag_prefix=tag_prefix,
             signing=signing,
         )
-    except ValueError as err:  # pydantic's ValidationError is a ValueError
-        raise InvalidInputError([Problem(path="ledger settings", message=str(err).splitlines()[0])]) from err
+    except ValueError as err:  # pydantic's ValidationError is a ValueError: one line per bad setting
+        from pydantic import ValidationError
+
+        if isinstance(err, ValidationError):
+            problems = [
+                Problem(
+                    path=".".join(str(p) for p in e["loc"]), message=f"{e['msg']} (flag or KARGO_ACTIONS_*)"
+                )
+                for e in err.errors()
+            ]
+        else:
+            problems = [Problem(path="ledger settings", message=str(err))]
+        raise InvalidInputError(problems) from err
     return LedgerConfig(
         branch=spec.ledger_branch,
         remote=spec.remote or None,

@@ -380,3 +380,10 @@ def test_step_input_errors_are_recorded_with_the_position(
         assert piece in last["message"], last["message"]
         assert piece in out
         assert piece in err  # the progress line, markup escaped, never folded
+
+
+def test_bad_ledger_setting_names_the_setting(repo: Path) -> None:
+    write(repo, manifests())
+    code, _, err = run(repo, "status", env={"KARGO_ACTIONS_LEDGER_BRANCH": "bad..name"})
+    assert code == 2
+    assert "ledger_branch: Value error, 'bad..name' is not a valid git ref name" in err

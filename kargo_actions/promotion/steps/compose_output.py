@@ -30,6 +30,10 @@ class ComposeOutput:
 
     name: ClassVar[str] = "compose-output"
     config_model: ClassVar[type[StepConfig]] = ComposeOutputConfig
+    outputs: ClassVar[dict[str, str]] = {
+        "<key>": "one per config key, with that key's value; inside a PromotionTask also merged into the task "
+        "step's alias (`outputs.<task alias>.<key>`)",
+    }
     # Kargo's "task output propagation": the engine also merges the outputs into the task's alias.
     propagates_task_outputs: ClassVar[bool] = True
 

@@ -41,6 +41,7 @@ class Copy:
 
     name: ClassVar[str] = "copy"
     config_model: ClassVar[type[StepConfig]] = CopyConfig
+    outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: CopyConfig) -> StepResult:
         source = ctx.path(config.in_path, field_name="inPath")

@@ -49,6 +49,7 @@ class Delete:
 
     name: ClassVar[str] = "delete"
     config_model: ClassVar[type[StepConfig]] = DeleteConfig
+    outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: DeleteConfig) -> StepResult:
         root = ctx.work_dir.resolve()

@@ -21,6 +21,7 @@ class Fail:
 
     name: ClassVar[str] = "fail"
     config_model: ClassVar[type[StepConfig]] = FailConfig
+    outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: FailConfig) -> StepResult:
         raise StepFailed(f"failed: {config.message}" if config.message else "failed")

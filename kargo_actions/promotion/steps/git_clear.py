@@ -23,6 +23,7 @@ class GitClear:
 
     name: ClassVar[str] = "git-clear"
     config_model: ClassVar[type[StepConfig]] = GitClearConfig
+    outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: GitClearConfig) -> StepResult:
         tree = gitutil.worktree(ctx, config.path)

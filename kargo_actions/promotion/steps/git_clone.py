@@ -96,6 +96,9 @@ class GitClone:
 
     name: ClassVar[str] = "git-clone"
     config_model: ClassVar[type[StepConfig]] = GitCloneConfig
+    outputs: ClassVar[dict[str, str]] = {
+        "commits": 'Map of `as` (or `path`) to the commit checked out there; `""` for a new orphan branch.',
+    }
 
     def run(self, ctx: StepContext, config: GitCloneConfig) -> StepResult:
         url = config.repo_url

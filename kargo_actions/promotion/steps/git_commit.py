@@ -48,6 +48,9 @@ class GitCommit:
 
     name: ClassVar[str] = "git-commit"
     config_model: ClassVar[type[StepConfig]] = GitCommitConfig
+    outputs: ClassVar[dict[str, str]] = {
+        "commit": "The new commit's id, or HEAD's when there was nothing to commit.",
+    }
 
     def run(self, ctx: StepContext, config: GitCommitConfig) -> StepResult:
         tree = gitutil.worktree(ctx, config.path)

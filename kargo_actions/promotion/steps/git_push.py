@@ -43,7 +43,7 @@ class GitPushConfig(StepConfig):
     max_attempts: Annotated[StrictInt, Field(ge=1, le=2147483647)] | None = None
     """Pushes to try on a race (default 10)."""
     provider: Literal["azure", "bitbucket", "gitea", "github", "gitlab"] | None = None
-    """`bitbucket` \\ | `gitea` \\ | `azure` | no | For `commitURL` on hosts not recognised by name."""
+    """The kind of Git host, for `commitURL` on hosts not recognised by name."""
 
     @model_validator(mode="after")
     def _one_target(self) -> GitPushConfig:
@@ -69,6 +69,12 @@ class GitPush:
 
     name: ClassVar[str] = "git-push"
     config_model: ClassVar[type[StepConfig]] = GitPushConfig
+    outputs: ClassVar[dict[str, str]] = {
+        "branch": "The remote branch pushed to (for a tag push: the checked-out branch, if any).",
+        "commit": "The commit now at the remote branch (after any rebase).",
+        "commitURL": "A browser link to the commit, for GitHub (github.com or `GITHUB_SERVER_URL`), GitLab, "
+        "Bitbucket, Gitea and Azure; absent otherwise.",
+    }
 
     def run(self, ctx: StepContext, config: GitPushConfig) -> StepResult:
         tree = gitutil.worktree(ctx, config.path)

@@ -83,6 +83,7 @@ class HelmTemplate:
 
     name: ClassVar[str] = "helm-template"
     config_model: ClassVar[type[StepConfig]] = HelmTemplateConfig
+    outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: HelmTemplateConfig) -> StepResult:
         chart = ctx.path(config.path)

@@ -45,6 +45,9 @@ class HelmUpdateChart:
 
     name: ClassVar[str] = "helm-update-chart"
     config_model: ClassVar[type[StepConfig]] = HelmUpdateChartConfig
+    outputs: ClassVar[dict[str, str]] = {
+        "commitMessage": "`Updated chart dependencies for <path>` and `- <name>: <old> -> <new>` per change; absent when nothing changed.",
+    }
 
     def run(self, ctx: StepContext, config: HelmUpdateChartConfig) -> StepResult:
         chart_file = ctx.path(config.path) / "Chart.yaml"

@@ -70,6 +70,7 @@ class KustomizeBuild:
 
     name: ClassVar[str] = "kustomize-build"
     config_model: ClassVar[type[StepConfig]] = KustomizeBuildConfig
+    outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: KustomizeBuildConfig) -> StepResult:
         source = ctx.path(config.path)

@@ -118,6 +118,9 @@ class KustomizeSetImage:
 
     name: ClassVar[str] = "kustomize-set-image"
     config_model: ClassVar[type[StepConfig]] = KustomizeSetImageConfig
+    outputs: ClassVar[dict[str, str]] = {
+        "commitMessage": "`Updated <path> to use new image(s)` and a line `- <image>[:tag][@digest]` per image.",
+    }
 
     def run(self, ctx: StepContext, config: KustomizeSetImageConfig) -> StepResult:
         file = find_kustomization(ctx.path(config.path), config.path)

@@ -41,6 +41,9 @@ class YamlUpdateStep:
 
     name: ClassVar[str] = "yaml-update"
     config_model: ClassVar[type[StepConfig]] = YamlUpdateConfig
+    outputs: ClassVar[dict[str, str]] = {
+        "commitMessage": "`Updated <path>` and `- <key>: <value>` per update.",
+    }
 
     def run(self, ctx: StepContext, config: YamlUpdateConfig) -> StepResult:
         path = ctx.path(config.path)

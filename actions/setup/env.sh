@@ -30,6 +30,9 @@ if [ -n "${KA_SIGNING_KEY:-}" ]; then
   _ka_config user.signingkey "${_ka_key}"
 fi
 unset KA_SIGNING_KEY
+if [ -n "${KA_ALLOWED_SIGNERS:-}" ]; then
+  _ka_config gpg.ssh.allowedSignersFile "$(cd "$(dirname "${KA_ALLOWED_SIGNERS}")" && pwd)/$(basename "${KA_ALLOWED_SIGNERS}")"
+fi
 
 for _ka_pair in CONFIG_DIR:CONFIG_DIR REPO:REPO LEDGER_BRANCH:LEDGER_BRANCH LEDGER_REMOTE:LEDGER_REMOTE \
   TAG_PREFIX:TAG_PREFIX SIGN:SIGN; do

@@ -214,6 +214,7 @@ def discover_workflow(project: Project, options: WorkflowOptions) -> str:
         "        with:",
         f"          config-dir: {_q(options.config_dir)}",
         f"          warehouses: {_q(_warehouse_expression(by_cron, push))}",
+        "          signing-key: ${{ secrets.KARGO_SIGNING_KEY }} # Freight tags are signed when it is set",
         '          dispatch-auto-promotions: "true"',
         f"          promote-workflow: {_q(options.promote_workflow)}",
         *_user_region("      ", "after-discover"),
@@ -265,6 +266,7 @@ def promote_workflow(project: Project, options: WorkflowOptions) -> str:
     ]
     if uses & PR_STEPS:
         permissions.append("      pull-requests: write # promotion pull requests")
+        permissions.append("      checks: read # the required checks a merge waits for")
     if auto or uses & WORKFLOW_STEPS:
         permissions.append(
             "      actions: write # dispatch this workflow for downstream Stages that auto-promote"

@@ -13,8 +13,24 @@ import pytest
 from kargo_actions.promotion.steps.base import StepConfigError, StepError, TerminalStepError, validate_config
 from kargo_actions.promotion.steps.oci_download import OCIDownload, OCIDownloadConfig
 from kargo_actions.promotion.steps.oci_push import OCIPush, OCIPushConfig
+from tests.discovery.registry_server import (
+    PASSWORD,
+    USER,
+    Registry,
+    docker_config,
+    require_tools,
+    start_registry,
+)
 from tests.promotion.steps.conftest import context
-from tests.promotion.steps.oci_fixture import CHART_BYTES, CHART_LAYER, Seeded, digest_of, seeded_registry
+from tests.promotion.steps.oci_fixture import (
+    CHART_BYTES,
+    CHART_LAYER,
+    README_BYTES,
+    Seeded,
+    chart_manifest,
+    digest_of,
+    seeded_registry,
+)
 
 DEST_PATTERN = r"^(oci://)?[a-zA-Z0-9._-]+(:\d+)?(/[a-zA-Z0-9._-]+)*[:][a-zA-Z0-9._-]+$"
 ACCEPT = ", ".join(
@@ -170,3 +186,34 @@ def test_registry_down_is_retryable(tmp_path: Path) -> None:
         _push(tmp_path, {"srcRef": f"127.0.0.1:{port}/a:1", "destRef": f"127.0.0.1:{port}/b:1"})
     assert not isinstance(caught.value, TerminalStepError)
     assert str(caught.value).startswith(f"oci-push 127.0.0.1:{port}/a:1 -> 127.0.0.1:{port}/b:1: ")
+
+
+@pytest.fixture(scope="module")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """docker-registry behind a bearer-token realm (as ghcr.io): pushing needs a token with push access."""
+    require_tools()
+    registry = start_registry(tmp_path_factory.mktemp("oci-push-token") / "server", auth="token")
+    try:
+        registry.upload("private/demo", [b"{}", README_BYTES, CHART_BYTES], [("1.0.0", chart_manifest())])
+        yield registry
+    finally:
+        registry.stop()
+
+
+def test_push_through_a_token_realm_asks_for_push_access(tmp_path: Path, token_registry: Registry) -> None:
+    host = token_registry.host
+    config = {"srcRef": f"{host}/private/demo:1.0.0", "destRef": f"{host}/private/copy:1.0.0"}
+    # Without credentials the realm grants nothing: a terminal authentication error.
+    with pytest.raises(TerminalStepError, match="401 unauthorized and no credentials"):
+        _push(tmp_path / "anonymous", config, env={"DOCKER_CONFIG": str(tmp_path / "none")})
+    docker = docker_config(tmp_path, host, USER, PASSWORD)
+    result = _push(tmp_path / "alice", config, env={"DOCKER_CONFIG": str(docker)})
+    assert result.outputs["digest"] == digest_of(chart_manifest())
+    # What was pushed reads back with a pull token, digest for digest.
+    pulled = validate_config(
+        "oci-download",
+        OCIDownloadConfig,
+        {"imageRef": f"{host}/private/copy:1.0.0", "outPath": "chart.tgz", "mediaType": CHART_LAYER},
+    )
+    OCIDownload().run(context(tmp_path / "pulled", env={"DOCKER_CONFIG": str(docker)}), pulled)
+    assert (tmp_path / "pulled/chart.tgz").read_bytes() == CHART_BYTES

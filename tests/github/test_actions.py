@@ -57,7 +57,10 @@ def test_every_registered_step_has_an_action_mirroring_its_config() -> None:
         assert {k for k, v in action["inputs"].items() if v["required"]} == {
             model.model_fields[n].alias or n for n in required
         }, name
-        assert {"step-status", "step-message", "step-outputs"} <= set(action["outputs"]), name
+        declared = {
+            k for k in getattr(type(get_step(name)), "outputs", {}) if re.fullmatch(r"[A-Za-z_][\w-]*", k)
+        }
+        assert set(action["outputs"]) == {"step-status", "step-message", "step-outputs"} | declared, name
         env = action["runs"]["steps"][1]["env"]
         # every input reaches the shell through env, never through ${{ }} in `run`
         assert all("${{" not in step.get("run", "") for step in action["runs"]["steps"]), name
@@ -282,3 +285,24 @@ def test_actions_reference_only_pinned_or_local_actions() -> None:
             if uses and not uses.startswith("./"):
                 ref = uses.partition("@")[2].split()[0]
                 assert re.fullmatch("[0-9a-f]{40}", ref), (path, uses)
+
+
+def test_output_module_turns_a_command_result_into_outputs(tmp_path: Path) -> None:
+    """What actions/setup/run.sh calls after every command: `python -m kargo_actions.github.output`."""
+    result = tmp_path / "result.json"
+    result.write_text(json.dumps({"created": [{"kind": "Freight", "metadata": {"name": "abc"}}]}))
+    output = tmp_path / "github_output"
+    env = {**os.environ, "GITHUB_OUTPUT": str(output)}
+    for args in (["1", str(result)], ["3"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "kargo_actions.github.output", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+    text = output.read_text()
+    first, second = text.split("freight<<")[1:]
+    assert _read_outputs("freight<<" + first)["freight"] == "abc"
+    assert _read_outputs("freight<<" + first)["status"] == "failed"
+    assert _read_outputs("freight<<" + second)["status"] == "refused"

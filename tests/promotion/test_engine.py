@@ -650,13 +650,13 @@ def test_work_dir_that_is_a_file_is_invalid_input(tmp_path: Path) -> None:
 def test_unimplemented_step_behind_an_if_errs_only_when_reached(
     tmp_path: Path, openpr: str, phase: PromotionPhase
 ) -> None:
-    # kargo-simple's PromotionTask has optional PR steps (git-open-pr, git-wait-for-pr) behind an `if`.
+    # kargo-simple's PromotionTask has optional steps behind an `if` (argocd-update is not implemented here).
     project = write_project(
         tmp_path / "repo",
         [
             out("first", a=1),
             {
-                "uses": "git-open-pr",
+                "uses": "argocd-update",
                 "as": "open-pr",
                 "if": "${{ vars.openpr == 'true' }}",
                 "config": {"x": 1},
@@ -670,7 +670,7 @@ def test_unimplemented_step_behind_an_if_errs_only_when_reached(
     assert statuses == {"first": S, "open-pr": K if openpr == "false" else E}
     if openpr == "true":
         assert (
-            "'git-open-pr' is one of Kargo's steps that kargo-actions does not implement yet"
+            "'argocd-update' is one of Kargo's steps that kargo-actions does not implement yet"
             in result.message
         )
 

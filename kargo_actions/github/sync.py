@@ -1,6 +1,6 @@
 """`github sync`: make the repository's GitHub settings match the pipeline.
 
-- an environment per Stage, with the reviewers, wait timer and deployment branch/tag policy of the
+- an environment per Stage (control-flow Stages excepted), with the reviewers, wait timer and deployment branch/tag policy of the
   Settings manifest's `environments.<stage>` (no entry: an unprotected environment);
 - a branch ruleset requiring `kargo/gate` (and Settings `requiredChecks`) on every branch promotion pull
   requests target: git-open-pr `targetBranch` values the manifests fix (literals, `ctx.stage`, vars with
@@ -112,10 +112,15 @@ class SyncPlan:
 def wanted_state(project: Project, env: Mapping[str, str] | None = None) -> Wanted:
     """Environments and rulesets the project asks for; notes say what could not be derived."""
     settings = project.settings.resolved(os.environ if env is None else env)
-    environments = tuple(
-        _wanted_environment(stage, settings.environments.get(stage)) for stage in project.stage_order()
-    )
+    # control-flow Stages run no promotion job, so they get no environment (the promote workflow skips them too)
+    promotable = [s for s in project.stage_order() if not project.stages[s].is_control_flow]
+    environments = tuple(_wanted_environment(stage, settings.environments.get(stage)) for stage in promotable)
     branches, notes = promotion_target_branches(project)
+    notes += [
+        f"Stage {stage} is a control-flow Stage (no promotion steps): its environment settings are not applied"
+        for stage in settings.environments
+        if stage in project.stages and project.stages[stage].is_control_flow
+    ]
     for extra in settings.promotion_branches:
         if extra not in branches:
             branches.append(extra)

@@ -33,15 +33,13 @@ def _doc(kind: str, name: str, spec: dict[str, Any], api: str = "kargo.akuity.io
 
 def _stage(name: str, upstream: str | None, steps: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
     sources: dict[str, Any] = {"stages": [upstream]} if upstream else {"direct": True}
-    return _doc(
-        "Stage",
-        name,
-        {
-            "requestedFreight": [{"origin": {"kind": "Warehouse", "name": "app"}, "sources": sources}],
-            "promotionTemplate": {"spec": {"steps": steps}},
-            **spec,
-        },
-    )
+    body: dict[str, Any] = {
+        "requestedFreight": [{"origin": {"kind": "Warehouse", "name": "app"}, "sources": sources}],
+        **spec,
+    }
+    if steps:
+        body["promotionTemplate"] = {"spec": {"steps": steps}}
+    return _doc("Stage", name, body)
 
 
 def write_pipeline(root: Path, team_id: int, prod_openpr: str = "true") -> Path:
@@ -70,6 +68,7 @@ def write_pipeline(root: Path, team_id: int, prod_openpr: str = "true") -> Path:
             },
         ),
         _stage("dev", None, [{"uses": "git-push", "config": {"path": "./src"}}]),
+        _stage("gate", "dev", []),  # control flow: no promotion job, so no environment
         _stage(
             "staging",
             "dev",
@@ -95,6 +94,7 @@ def write_pipeline(root: Path, team_id: int, prod_openpr: str = "true") -> Path:
                         "deploymentTags": ["kargo/freight/*"],
                     },
                     "staging": {"protectedBranchesOnly": True},
+                    "gate": {"waitTimer": 5},
                 },
             },
             api="kargo-actions/v1alpha1",
@@ -175,6 +175,7 @@ def test_plan_apply_plan(
         "    refs: refs/tags/kargo/freight/**",
         "    blocks: update, deletion",
         "note: Stage prod: step 'task-1::later'",
+        "note: Stage gate is a control-flow Stage (no promotion steps): its environment settings are not applied",
     ):
         assert line in out, line
     assert not repo.environments
@@ -198,6 +199,7 @@ def test_plan_apply_plan(
     assert staging is not None
     assert staging.spec.branch_policy == BranchPolicy(protected_branches=True)
     assert admin.get_environment("dev") is not None
+    assert admin.get_environment("gate") is None
     rulesets = {r.spec.name: r.spec for r in admin.list_rulesets()}
     assert rulesets[GATE_RULESET].required_checks == ("kargo/gate", "ci/test")
     assert rulesets[TAGS_RULESET] == RulesetSpec(

@@ -9,10 +9,11 @@ from kargo_actions.github.client import GitHubClient
 from kargo_actions.github.deployments import finish_deployment, freight_payload, start_deployment
 from kargo_actions.github.prbody import RenderedDiff, promotion_body
 from kargo_actions.github.repourl import repository_from_url, web_base
-from kargo_actions.github.statuses import gate_status, mark_verified
+from kargo_actions.github.statuses import gate_pull_request, gate_status, mark_verified, pull_request_location
 from kargo_actions.github.text import BODY_LIMIT
 from kargo_actions.model.freight import Freight
 from tests.github.helpers import bare, git_out, seed_promotion_branch
+from tests.support.github_fixtures import FAST, TOKEN
 from tests.support.github_server import GitHubServer
 
 FREIGHT = Freight.model_validate(
@@ -137,3 +138,30 @@ def test_repository_urls(url: str, repository: str, web: str) -> None:
 def test_urls_without_owner_and_name_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match="expected https://HOST/OWNER/REPO"):
         repository_from_url(url)
+
+
+def test_gate_on_a_pull_request_by_its_url(github: GitHubServer, github_client: GitHubClient) -> None:
+    _, head = seed_promotion_branch(github)
+    pr = github_client.open_pull_request(title="Promote brave-fox to prod", head="promote/dev", base="main")
+    env = {"GITHUB_API_URL": github.url, "GITHUB_TOKEN": TOKEN}
+    gate_pull_request(pr.html_url, "prod", FREIGHT, available=True, env=env, options=FAST)
+    gate = github_client.combined_status(head).get("kargo/gate")
+    assert gate is not None
+    assert (gate.state, gate.description) == ("success", "Freight brave-fox is available to prod")
+
+
+@pytest.mark.parametrize(
+    ("url", "where"),
+    [
+        ("https://github.com/acme/app/pull/7", ("acme/app", 7)),
+        ("http://127.0.0.1:9/acme/app/pull/12/", ("acme/app", 12)),
+        ("https://github.com/acme/app/issues/7", None),
+        ("https://github.com/acme/app", None),
+    ],
+)
+def test_pull_request_urls(url: str, where: tuple[str, int] | None) -> None:
+    if where is None:
+        with pytest.raises(ValueError, match="is not a pull request URL"):
+            pull_request_location(url)
+    else:
+        assert pull_request_location(url) == where

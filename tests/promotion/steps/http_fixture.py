@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 FILE_BYTES = bytes(range(256)) * 40  # 10240 bytes
 
@@ -17,7 +19,8 @@ class Server:
     """Routes: /echo (the request as JSON), /status/<code>, /slow, /poll/<name>, /redirect/<n>, /file, /yaml,
     /text, /notjson, /big. `hits` counts requests per path."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
+        self.tls = tls
         self.hits: dict[str, int] = {}
         self.lock = threading.Lock()
         owner = self
@@ -85,12 +88,17 @@ class Server:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if tls is not None:  # HTTPS with a self-signed certificate (cert file, key file)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
 
     def hit(self, path: str) -> None:
         with self.lock:
@@ -107,9 +115,9 @@ class Server:
         self.thread.join(timeout=5)
 
 
-def serve() -> Iterator[Server]:
+def serve(tls: tuple[Path, Path] | None = None) -> Iterator[Server]:
     """Body of the test files' `http_server` fixture: a server for one test, stopped after it."""
-    server = Server()
+    server = Server(tls)
     try:
         yield server
     finally:

@@ -20,6 +20,7 @@ from kargo_actions.promotion.steps.base import (
     validate_config,
 )
 from kargo_actions.promotion.steps.http import HTTP, HTTPConfig
+from tests.discovery.registry_server import self_signed
 from tests.promotion.steps.conftest import context
 from tests.promotion.steps.http_fixture import Server, serve
 
@@ -269,3 +270,15 @@ def test_engine_polls_until_success(tmp_path: Path, http_server: Server) -> None
     step = result.steps[0]
     assert (step.status, step.attempts, dict(step.outputs)) == (StepStatus.SUCCEEDED, 3, {"version": "1.2.3"})
     assert http_server.count("/poll/a") == 3
+
+
+def test_self_signed_tls_needs_insecure_skip_tls_verify(tmp_path: Path) -> None:
+    cert, key, _ = self_signed(tmp_path / "tls")
+    for server in serve((cert, key)):
+        config = {
+            "url": server.url + "/echo",
+            "outputs": [{"name": "m", "fromExpression": "response.body.method"}],
+        }
+        with pytest.raises(StepError, match="CERTIFICATE_VERIFY_FAILED"):
+            _run(tmp_path, config)
+        assert _run(tmp_path, {**config, "insecureSkipTLSVerify": True}).outputs == {"m": "GET"}

@@ -91,6 +91,11 @@ def transport_error(what: str, err: httpx.HTTPError, timeout: float) -> StepErro
         return StepError(f"{what}: more than {MAX_REDIRECTS} redirects")
     if isinstance(err, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return TerminalStepError(f"{what}: {err}")
+    if "CERTIFICATE_VERIFY_FAILED" in str(err):  # no retry cures a certificate the client does not trust
+        return TerminalStepError(
+            f"{what}: the server's TLS certificate is not trusted ({err}); install its CA (SSL_CERT_FILE) "
+            "or, for a self-signed test server, set insecureSkipTLSVerify: true"
+        )
     return StepError(f"{what}: {type(err).__name__}: {err}")
 
 

@@ -279,6 +279,8 @@ def test_self_signed_tls_needs_insecure_skip_tls_verify(tmp_path: Path) -> None:
             "url": server.url + "/echo",
             "outputs": [{"name": "m", "fromExpression": "response.body.method"}],
         }
-        with pytest.raises(StepError, match="CERTIFICATE_VERIFY_FAILED"):
+        with pytest.raises(
+            TerminalStepError, match=r"TLS certificate is not trusted .*insecureSkipTLSVerify"
+        ):
             _run(tmp_path, config)
         assert _run(tmp_path, {**config, "insecureSkipTLSVerify": True}).outputs == {"m": "GET"}

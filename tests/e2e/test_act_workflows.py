@@ -33,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from kargo_actions.github.models import RulesetSpec
+from kargo_actions.github.workflows import CHECKOUT
 from tests.discovery.registry_server import Registry, require_tools, start_registry
 from tests.e2e.pipeline import IMAGE_PATH, push_guestbook
 from tests.support.github_contract import GitHubContract
@@ -56,6 +57,43 @@ def _act() -> str:
             pytest.fail(reason)
         pytest.skip(reason)
     return found
+
+
+# A hand-written workflow: the root action runs a command, a per-step action runs one step; their outputs
+# are printed by later steps (through env, as the docs show).
+INSPECT = f"""name: inspect
+on:
+  workflow_dispatch: {{}}
+permissions: {{}}
+jobs:
+  inspect:
+    runs-on: ubuntu-latest
+    permissions:
+      contents: read
+    steps:
+      - uses: {CHECKOUT}
+        with:
+          fetch-depth: 0
+          persist-credentials: false
+      - uses: {USES.replace("@", "/actions/setup@")}
+      # what actions/checkout's fetch-depth 0 does on GitHub (act copies the work tree instead)
+      - run: git fetch --quiet origin '+refs/heads/*:refs/remotes/origin/*'
+      - id: list
+        uses: {USES}
+        with:
+          command: freight list
+      - id: compose
+        uses: {USES.replace("@", "/actions/steps/compose-output@")}
+        with:
+          step-config: '{{"greeting": "hello", "items": [1, 2]}}'
+      - env:
+          FREIGHT: ${{{{ steps.list.outputs.freight }}}}
+          STATUS: ${{{{ steps.list.outputs.status }}}}
+          GREETING: ${{{{ steps.compose.outputs.step-outputs }}}}
+        run: |
+          echo "listed=$FREIGHT status=$STATUS"
+          echo "composed=$GREETING"
+"""
 
 
 def _manifests(image: str, repo_url: str) -> str:
@@ -271,6 +309,7 @@ def _world(tmp: Path, github: GitHubServer, registry: Registry, digests: dict[st
         check=True,
         capture_output=True,
     )
+    (work / ".github" / "workflows" / "inspect.yml").write_text(INSPECT)
     git(work, "add", ".")
     git(work, "commit", "-q", "-m", "pipeline")
     git(work, "remote", "add", "origin", url)
@@ -319,6 +358,11 @@ def test_generated_workflows_discover_and_promote_directly_and_through_a_pull_re
     [dispatch] = world.github.repo(REPOSITORY).dispatches
     assert dispatch.workflow_path == ".github/workflows/kargo-promote.yml"
     assert dispatch.inputs == {"stage": "dev", "freight": freight_id}
+
+    # the root action and a per-step action, with their outputs read by later steps
+    log = world.act("inspect.yml")
+    assert f"listed={freight_id} status=succeeded" in log
+    assert 'composed={"greeting":"hello","items":[1,2]}' in log
 
     # -- 2. the dispatched promotion of dev: a direct push to main's env/dev
     world.act("kargo-promote.yml", dispatch.inputs)

@@ -80,7 +80,8 @@ class Server:
                 elif parts[0] == "notjson":
                     self._send(200, b"<html>hi</html>", "text/html")
                 elif parts[0] == "big":
-                    self._send(200, b"x" * 5000, "application/octet-stream")
+                    size = int(urllib.parse.parse_qs(url.query).get("size", ["5000"])[0])
+                    self._send(200, b"x" * size, "application/octet-stream")
                 else:
                     self._send(404, b'{"message": "no such route"}')
 

@@ -182,3 +182,71 @@ def test_a_later_step_reads_what_set_metadata_wrote(ledger: Ledger, tmp_path: Pa
         "one": "frontend",
         "missing": True,
     }
+
+
+def test_kargo_actions_promote_records_metadata_and_alias(tmp_path: Path) -> None:
+    """Through the `promote` command: the steps get the repository's ledger and record on it."""
+    from tests.promotion.test_service import record, run, write
+
+    repo = make_repo(tmp_path / "repo", tmp_path / "remote.git")
+    steps = [
+        {
+            "uses": "set-metadata",
+            "config": {
+                "updates": [
+                    {
+                        "kind": "Stage",
+                        "name": "dev",
+                        "values": {"release": "${{ imageFrom('ghcr.io/example/app').Tag }}"},
+                    },
+                    {
+                        "kind": "Freight",
+                        "name": "${{ ctx.targetFreight.name }}",
+                        "values": {"promotedTo": ["dev"]},
+                    },
+                ]
+            },
+        },
+        {
+            "uses": "set-freight-alias",
+            "config": {"name": "${{ ctx.targetFreight.name }}", "alias": "release-one"},
+        },
+        {
+            "uses": "compose-output",
+            "as": "seen",
+            "config": {"release": "${{ stageMetadata('dev').release }}"},
+        },
+    ]
+    write(
+        repo,
+        [
+            {"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Project", "metadata": {"name": "p"}},
+            {
+                "apiVersion": "kargo.akuity.io/v1alpha1",
+                "kind": "Warehouse",
+                "metadata": {"name": "app"},
+                "spec": {"subscriptions": [{"image": {"repoURL": "ghcr.io/example/app"}}]},
+            },
+            {
+                "apiVersion": "kargo.akuity.io/v1alpha1",
+                "kind": "Stage",
+                "metadata": {"name": "dev"},
+                "spec": {
+                    "requestedFreight": [
+                        {"origin": {"kind": "Warehouse", "name": "app"}, "sources": {"direct": True}}
+                    ],
+                    "promotionTemplate": {"spec": {"steps": steps}},
+                },
+            },
+        ],
+    )
+    fid = record(repo, 1, 1)
+    code, _out, err = run(repo, "promote", "--stage", "dev", "--freight", "f-1", "-q")
+    assert code == 0, err
+    with Ledger(repo, UNSIGNED) as ledger:
+        assert ledger.metadata("Stage", "dev") == {"release": "1.0.1"}
+        assert ledger.metadata("Freight", fid) == {"promotedTo": ["dev"]}
+        assert ledger.get_freight("release-one").name == fid
+        history = ledger.stage_history("dev").records
+    assert history[-1].outputs is not None
+    assert history[-1].outputs["seen"] == {"release": "1.0.1"}

@@ -100,8 +100,9 @@ def _path_filters(selectors: Sequence[str]) -> list[str] | None:
 @dataclass(frozen=True)
 class PushTrigger:
     branches: tuple[str, ...]
-    paths: tuple[str, ...] | None  # None: any path
+    paths: tuple[str, ...] | None  # None: any path (GitHub applies no path filter to tag pushes anyway)
     warehouses: tuple[str, ...]
+    tags: bool = False  # a subscription selects tags: any tag push triggers
 
 
 def push_trigger(project: Project, repository_url: str) -> PushTrigger | None:
@@ -112,6 +113,7 @@ def push_trigger(project: Project, repository_url: str) -> PushTrigger | None:
     branches: set[str] = set()
     paths: set[str] = set()
     any_path = False
+    tags = False
     warehouses: set[str] = set()
     for name, warehouse in sorted(project.warehouses.items()):
         for sub in warehouse.spec.subscriptions:
@@ -122,7 +124,7 @@ def push_trigger(project: Project, repository_url: str) -> PushTrigger | None:
             if git.commit_selection_strategy == "NewestFromBranch":
                 branches.add(git.branch or "main")
             else:
-                branches.add("*")  # tags: any branch's push may carry one; tags trigger below too
+                tags = True  # a new tag is what such a subscription waits for
             globs = _path_filters(git.include_paths) if git.include_paths else None
             if globs is None:
                 any_path = True
@@ -131,7 +133,7 @@ def push_trigger(project: Project, repository_url: str) -> PushTrigger | None:
     if not warehouses:
         return None
     return PushTrigger(
-        tuple(sorted(branches)), None if any_path else tuple(sorted(paths)), tuple(sorted(warehouses))
+        tuple(sorted(branches)), None if any_path else tuple(sorted(paths)), tuple(sorted(warehouses)), tags
     )
 
 
@@ -181,8 +183,12 @@ def discover_workflow(project: Project, options: WorkflowOptions) -> str:
         f"    types: [{DISPATCH_EVENT}]",
     ]
     if push is not None:
-        lines += ["  push:", "    branches:"]
-        lines += [f"      - {_q(b)}" for b in push.branches]
+        lines.append("  push:")
+        if push.branches:
+            lines.append("    branches:")
+            lines += [f"      - {_q(b)}" for b in push.branches]
+        if push.tags:
+            lines += ["    tags:", '      - "*"']
         if push.paths is not None:
             lines.append("    paths:")
             lines += [f"      - {_q(p)}" for p in push.paths]

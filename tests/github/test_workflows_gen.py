@@ -245,3 +245,31 @@ def test_dispatch_plans_and_starts_the_promote_workflow_for_auto_promoting_stage
     code, _, err = run(repo, "workflows", "dispatch", "--after-stage", "nope", env=env)
     assert code == 2
     assert "nope" in err
+
+
+@pytest.mark.parametrize(
+    ("selectors", "globs"),
+    [
+        (["charts/app"], ["charts/app", "charts/app/**"]),
+        (["charts/app/"], ["charts/app", "charts/app/**"]),
+        (["glob:env/*/values.yaml", "src"], ["env/*/values.yaml", "src", "src/**"]),
+        (["src", "regex:^env/.*$"], None),  # GitHub's filters cannot say it: no filter at all
+        (["regexp:x"], None),
+    ],
+)
+def test_include_paths_become_push_path_filters(selectors: list[str], globs: list[str] | None) -> None:
+    from kargo_actions.github.workflows import _path_filters
+
+    assert _path_filters(selectors) == globs
+
+
+def test_a_tag_watching_subscription_triggers_on_tag_pushes(tmp_path: Path) -> None:
+    warehouse = json.loads(json.dumps(GIT_WAREHOUSE))
+    sub = warehouse["spec"]["subscriptions"][0]["git"]
+    sub.pop("branch")
+    sub["commitSelectionStrategy"] = "SemVer"
+    sub["includePaths"] = ["regex:^charts/.*"]
+    repo = _pipeline(tmp_path, [warehouse])
+    assert run(repo, "workflows", "generate", "--repository-url", "https://github.com/acme/app.git")[0] == 0
+    push = _load(repo / ".github/workflows/kargo-discover.yml")["on"]["push"]
+    assert push == {"tags": ["*"]}

@@ -161,7 +161,7 @@ def generate_actions_command(app: AppContext, /, out_dir: Path | None, check: bo
 @click.option(
     "--ref",
     default=None,
-    help="The branch or tag the runs start on.  [default: GITHUB_REF]",
+    help="The branch or tag the runs start on.  [default: GITHUB_REF's branch or tag]",
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan; dispatch nothing.")
 @ledger_options
@@ -193,7 +193,8 @@ def dispatch_command(
     if not dry_run and any(not d.skipped for d in plan):
         from kargo_actions.github.client import GitHubClient
 
-        where = ref or os.environ.get("GITHUB_REF", "")
+        # the branch (or tag) name, as the dispatch API documents its `ref`
+        where = ref or os.environ.get("GITHUB_REF", "").removeprefix("refs/heads/").removeprefix("refs/tags/")
         if not where:
             raise InvalidInputError(
                 [

@@ -233,7 +233,7 @@ def test_dispatch_plans_and_starts_the_promote_workflow_for_auto_promoting_stage
     [sent] = github.repo(REPOSITORY).dispatches
     assert (sent.workflow_path, sent.ref, sent.inputs) == (
         ".github/workflows/kargo-promote.yml",
-        "refs/heads/main",
+        "main",
         {"stage": "dev", "freight": newest},
     )
     assert older != newest

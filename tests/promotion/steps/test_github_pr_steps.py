@@ -320,3 +320,86 @@ def test_merge_pr_fails_on_a_failed_check_and_a_bad_method(gh: GitHubServer, tmp
     with pytest.raises(TerminalStepError, match="'fast-forward' is not a GitHub merge method"):
         run_step("git-merge-pr", ctx, {**config, "mergeMethod": "fast-forward"})
     assert not gh.repo(REPOSITORY).pulls[number].merged
+
+
+def test_a_promotion_through_a_pull_request_gated_by_kargo_gate(gh: GitHubServer, tmp_path: Path) -> None:
+    """kargo-simple's prod flow: clone, edit, commit, github-push to a generated branch, open a PR, merge it
+    once kargo/gate passes. The gate is posted the way promote does: from EngineOptions.on_step, after
+    git-open-pr, with gate_pull_request."""
+    from kargo_actions.github.statuses import gate_pull_request
+    from kargo_actions.promotion.engine import EngineOptions
+    from kargo_actions.promotion.result import StepRun
+    from tests.promotion.helpers import promote, write_project
+    from tests.promotion.steps.github_support import step_env
+    from tests.support.github_fixtures import FAST
+
+    seed(gh)
+    client_for(gh, ADMIN_TOKEN).create_ruleset(
+        RulesetSpec(name="gate", include=("refs/heads/main",), required_checks=("kargo/gate",))
+    )
+    url = gh.clone_url(REPOSITORY)
+    project = write_project(
+        tmp_path / "repo",
+        [
+            {
+                "uses": "git-clone",
+                "config": {"repoURL": url, "checkout": [{"branch": "main", "path": "./src"}]},
+            },
+            {
+                "uses": "yaml-update",
+                "as": "update",
+                "config": {
+                    "path": "./src/env/prod/app.yaml",
+                    "updates": [
+                        {"key": "image", "value": "ghcr.io/acme/app:${{ imageFrom(vars.image).Tag }}"}
+                    ],
+                },
+            },
+            {
+                "uses": "git-commit",
+                "config": {"path": "./src", "message": "${{ outputs.update.commitMessage }}"},
+            },
+            {"uses": "github-push", "as": "push", "config": {"path": "./src", "generateTargetBranch": True}},
+            {
+                "uses": "git-open-pr",
+                "as": "open-pr",
+                "config": {
+                    "repoURL": url,
+                    "sourceBranch": "${{ outputs.push.branch }}",
+                    "targetBranch": "main",
+                },
+            },
+            {
+                "uses": "git-merge-pr",
+                "as": "merge",
+                "config": {
+                    "repoURL": url,
+                    "prNumber": "${{ outputs['open-pr'].pr.id }}",
+                    "wait": True,
+                    "pollInterval": "20ms",
+                },
+            },
+        ],
+        template_vars=[{"name": "image", "value": "ghcr.io/example/app"}],
+    )
+    env = step_env(gh)
+    gated: list[str] = []
+
+    def on_step(run: StepRun) -> None:
+        if run.uses == "git-open-pr" and run.status == StepStatus.SUCCEEDED:
+            pr_url = run.outputs["pr"]["url"]
+            gate_pull_request(pr_url, "dev", "brave-fox", available=True, env=env, options=FAST)
+            gated.append(pr_url)
+
+    options = EngineOptions(
+        poll_interval=0.02, retry_backoff=0.01, retry_backoff_max=0.02, env=env, on_step=on_step
+    )
+    result = promote(project, tmp_path / "work", options=options)
+    assert result.phase == "Succeeded", result.message
+    main = bare_git(gh, "rev-parse", "refs/heads/main")
+    assert result.outputs["merge"] == {"commit": main}
+    assert bare_git(gh, "show", f"{main}:env/prod/app.yaml") == "image: ghcr.io/acme/app:v1.2.3"
+    [pull] = gh.repo(REPOSITORY).pulls.values()
+    assert pull.merged
+    assert gated == [result.outputs["open-pr"]["pr"]["url"]]
+    assert "-image: ghcr.io/acme/app:v1" in (pull.body or "")

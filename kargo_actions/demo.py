@@ -1,5 +1,6 @@
-"""A local demo of discovery: a docker-registry and a git smart-HTTP server on free ports, a few demo image
-tags pushed with skopeo, then `discover` and `freight list` on a copy of the bundled example pipeline.
+"""A local demo: a docker-registry and a git smart-HTTP server on free ports, demo image tags pushed with
+skopeo, then `discover`, `freight list`, `promote` (test by hand, uat by auto-promotion, prod refused by its
+soak gate), `status` and `history` on a copy of the bundled example pipeline.
 
 Run: python -m kargo_actions.demo [EXAMPLE_DIR] [--keep]. Needs docker-registry, skopeo and git (Debian:
 apt-get install docker-registry skopeo git). Nothing leaves 127.0.0.1.
@@ -298,7 +299,33 @@ def run_demo(example: Path, workdir: Path) -> int:
         print(f"\npushed     {registry.host}/{DEMO_IMAGE}:1.2.0")
         codes += [kargo_actions(repo, "discover"), kargo_actions(repo, "freight", "list")]
         codes.append(kargo_actions(repo, "discover"))  # nothing new: nothing created, nothing written
+        # Promotion: test takes the newest Freight directly; uat auto-promotes once test has verified it
+        # (no verification defined, so success verifies); prod needs 1h of soak in uat, so it is refused.
+        codes.append(kargo_actions(repo, "promote", "--stage", "test", "--warehouse", "web"))
+        codes.append(kargo_actions(repo, "promote", "--auto"))
+        refused = kargo_actions(repo, "promote", "--stage", "prod", "--warehouse", "web")
+        print(f"(exit {refused}: prod is gated on a 1h soak in uat, as its Stage says)")
+        codes += [kargo_actions(repo, "status"), kargo_actions(repo, "history", "--stage", "uat")]
+        show_config(git_root / "demo-config.git")
         return max(codes)
+
+
+def show_config(bare: Path) -> None:
+    """What the promotions pushed: each Stage's kustomization and the config repository's log."""
+    print("\n$ git log --oneline main   # in the config repository the promotions pushed to")
+    log = subprocess.run(
+        ["git", "log", "--oneline", "main"], cwd=bare, capture_output=True, text=True, check=False
+    )
+    print(log.stdout.rstrip())
+    for stage in ("test", "uat"):
+        shown = subprocess.run(
+            ["git", "show", f"main:stages/{stage}/kustomization.yaml"],
+            cwd=bare,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        print(f"\n--- stages/{stage}/kustomization.yaml\n{shown.stdout.rstrip()}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

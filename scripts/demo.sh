@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install kargo-actions into .venv and run it on the bundled demo pipeline (examples/image-updater):
 # validate the Kargo manifests, draw the pipeline, assemble a Freight (dry run) from a sample image, and,
-# when docker-registry, skopeo and git are installed, the full local demo: a registry and a git server on
-# free ports of 127.0.0.1, demo image tags pushed with skopeo, `discover` creating Freight, `freight list`.
-# Needs python3 (>= 3.11) with venv; no network beyond the Python package index, no GitHub account.
+# then the full local demo: a registry and a git server on free ports of 127.0.0.1, demo image tags pushed
+# with skopeo, `discover` creating Freight, `promote` test -> uat (prod refused by its soak gate), `status`.
+# Run as root, it installs docker-registry, skopeo and git with apt-get when they are missing.
+# Needs python3 (>= 3.11) with venv; no network beyond the Python and Debian package indexes, no GitHub account.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,10 +26,16 @@ missing=()
 for tool in docker-registry skopeo git; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "== installing ${missing[*]} with apt-get (run as root)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  missing=()
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== discovery demo skipped: ${missing[*]} not installed"
   echo "   install them (Debian: sudo apt-get install ${missing[*]}) and rerun for the full local demo"
   exit 0
 fi
-echo "== discovery: a local registry and git server, demo images, discover and freight list"
+echo "== the local pipeline: a registry and git server, demo images, discover, promote, status"
 .venv/bin/python -m kargo_actions.demo examples/image-updater

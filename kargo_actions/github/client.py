@@ -849,7 +849,31 @@ class GitHubClient:
             raise RefMovedError(
                 f"branch {branch!r} is at {head[:12]}, not {expected_head[:12]}: re-read and retry"
             )
-        parent = self._request(Op.WRITE_CONTENTS, "GET", f"{self._path}/git/commits/{head}")
+        commit = self.create_commit(head, changes, message)
+        try:
+            self._request(
+                Op.WRITE_CONTENTS,
+                "PATCH",
+                f"{self._path}/git/refs/heads/{quote(branch)}",
+                body={"sha": commit.sha, "force": False},
+            )
+        except GitHubValidationError as err:
+            if "fast forward" in str(err).lower():
+                raise RefMovedError(
+                    f"branch {branch!r} moved while committing; re-read and retry ({err})"
+                ) from err
+            raise
+        return commit
+
+    def create_commit(
+        self, parent: str, changes: Sequence[FileChange], message: str, *, parent_tree: str = ""
+    ) -> GitCommit:
+        """A commit of `changes` on top of `parent`, made by GitHub (signed, verified), that no ref points at
+        yet: chain several, then move a branch once (move_branch / create_branch). parent_tree saves a read."""
+        if not parent_tree:
+            parent_tree = self._request(Op.WRITE_CONTENTS, "GET", f"{self._path}/git/commits/{parent}")[
+                "tree"
+            ]["sha"]
         entries: list[dict[str, Any]] = []
         for change in changes:
             mode = "100755" if change.executable else "100644"
@@ -867,27 +891,14 @@ class GitHubClient:
             Op.WRITE_CONTENTS,
             "POST",
             f"{self._path}/git/trees",
-            body={"base_tree": parent["tree"]["sha"], "tree": entries},
+            body={"base_tree": parent_tree, "tree": entries},
         )
         commit = self._request(
             Op.WRITE_CONTENTS,
             "POST",
             f"{self._path}/git/commits",
-            body={"message": message, "tree": tree["sha"], "parents": [head]},
+            body={"message": message, "tree": tree["sha"], "parents": [parent]},
         )
-        try:
-            self._request(
-                Op.WRITE_CONTENTS,
-                "PATCH",
-                f"{self._path}/git/refs/heads/{quote(branch)}",
-                body={"sha": commit["sha"], "force": False},
-            )
-        except GitHubValidationError as err:
-            if "fast forward" in str(err).lower():
-                raise RefMovedError(
-                    f"branch {branch!r} moved while committing; re-read and retry ({err})"
-                ) from err
-            raise
         return GitCommit(
             sha=commit["sha"],
             tree=commit["tree"]["sha"],

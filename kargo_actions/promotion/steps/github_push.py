@@ -132,25 +132,19 @@ class GitHubPush:
                 f"{len(commits)} commits to replay onto {target} (at most {MAX_REPLAYED_COMMITS}): the work tree's "
                 "history does not share a recent commit with the remote; clone the branch you push to"
             )
-        staging = target
-        if remote is None:
-            client.create_branch(target, base)
-        elif force:
-            # history is rewritten: build it on a staging branch, then move target there with a forced push
-            staging = f"kargo/staging/{target}"
-            if client.branch_head(staging) is not None:
-                client.delete_branch(staging)
-            client.create_branch(staging, base)
-        head, verified = base, False
+        # the commits are made first and referenced by nothing; the branch moves once at the end, so a failure
+        # midway leaves it as it was (the unreferenced commits are garbage-collected by GitHub)
+        head, tree_sha, verified = base, "", False
         for sha in commits:
             ctx.check_abort()
-            made = client.commit_files(
-                staging, _changes(ctx, tree, sha), _message(ctx, tree, sha), expected_head=head
+            made = client.create_commit(
+                head, _changes(ctx, tree, sha), _message(ctx, tree, sha), parent_tree=tree_sha
             )
-            head, verified = made.sha, made.verified
-        if staging != target:
-            client.move_branch(target, head, force=True)
-            client.delete_branch(staging)
+            head, tree_sha, verified = made.sha, made.tree, made.verified
+        if remote is None:
+            client.create_branch(target, head)
+        else:
+            client.move_branch(target, head, force=force)  # RefMovedError when it moved: integrate, retry
         _fetch(ctx, tree, url, target)
         # same tree, new commits: the local branch follows them so later steps see what was pushed
         gitutil.git(ctx, tree, "reset", "-q", "--soft", head)

@@ -135,7 +135,8 @@ def test_generated_branch_starts_at_the_clones_branch_and_a_rerun_forces(
     assert bare_git(gh, "rev-parse", f"{new_head}^") == base
     assert bare_git(gh, "show", f"{new_head}:env/prod/app.yaml") == "image: ghcr.io/acme/app:v3"
     assert _verified(gh, new_head)
-    assert not bare_git(gh, "for-each-ref", "refs/heads/kargo/staging")  # the staging branch is gone
+    refs = bare_git(gh, "for-each-ref", "--format=%(refname)", "refs/heads").splitlines()
+    assert refs == [f"refs/heads/{branch}", "refs/heads/main"]  # no helper branch left behind
 
 
 def test_nothing_new_pushes_nothing(gh: GitHubServer, tmp_path: Path) -> None:

@@ -830,9 +830,6 @@ class GitHubClient:
                 raise RefMovedError(f"branch {branch!r} is not an ancestor of {sha[:12]}: {err}") from err
             raise
 
-    def delete_branch(self, branch: str) -> None:
-        self._request(Op.WRITE_CONTENTS, "DELETE", f"{self._path}/git/refs/heads/{quote(branch)}")
-
     def commit_files(
         self, branch: str, changes: Sequence[FileChange], message: str, *, expected_head: str = ""
     ) -> GitCommit:

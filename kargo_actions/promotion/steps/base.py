@@ -19,9 +19,9 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 from kargo_actions.errors import ExitCode, KargoActionsError, Problem, did_you_mean
@@ -40,6 +40,10 @@ class StepStatus(enum.StrEnum):
     ERRORED = "Errored"
     ABORTED = "Aborted"
     SKIPPED = "Skipped"
+
+
+NonEmpty = Annotated[StrictStr, Field(min_length=1)]
+"""A config string that must not be empty (Kargo's schemas: minLength 1)."""
 
 
 class StepConfig(BaseModel):

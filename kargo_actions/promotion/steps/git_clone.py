@@ -7,12 +7,13 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
-from pydantic import Field, StrictBool, StrictStr, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictStr, model_validator
 
 from kargo_actions.promotion.steps import gitutil
 from kargo_actions.promotion.steps.base import (
+    NonEmpty,
     StepConfig,
     StepContext,
     StepError,
@@ -20,25 +21,9 @@ from kargo_actions.promotion.steps.base import (
     TerminalStepError,
 )
 
-NonEmpty = Annotated[StrictStr, Field(min_length=1)]
 
-
-class Author(StepConfig):
+class Author(gitutil.GitAuthor):
     """Default authorship for commits made in the clone's work trees."""
-
-    name: NonEmpty
-    """The author's name."""
-    email: StrictStr
-    """The author's email address."""
-    signing_key: StrictStr = ""
-    """A GPG key (id or armored key) to sign commits with; empty: unsigned."""
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if "@" not in value:
-            raise ValueError(f"{value!r} is not an email address")
-        return value
 
 
 class Checkout(StepConfig):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, ClassVar
 
-from pydantic import Field, StrictStr, field_validator
+from pydantic import Field, StrictStr
 
 from kargo_actions.promotion.steps import gitutil
 from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepError, StepResult
@@ -14,22 +14,8 @@ from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepErro
 _NO_IDENTITY = "no email was given and auto-detection is disabled"
 
 
-class CommitAuthor(StepConfig):
+class CommitAuthor(gitutil.GitAuthor):
     """Authorship for this one commit (deprecated in Kargo in favour of git-clone's author)."""
-
-    name: Annotated[StrictStr, Field(min_length=1)]
-    """The author's name."""
-    email: StrictStr
-    """The author's email address."""
-    signing_key: StrictStr = ""
-    """A GPG key (id or armored key) to sign commits with; empty: unsigned."""
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if "@" not in value:
-            raise ValueError(f"{value!r} is not an email address")
-        return value
 
 
 class GitCommitConfig(StepConfig):

@@ -9,9 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pydantic import StrictStr, field_validator
+
 from kargo_actions.discovery.gitcache import GitAccess, redact
 from kargo_actions.freight.identity import normalize_git_url
-from kargo_actions.promotion.steps.base import StepContext, StepError, TerminalStepError, run_command
+from kargo_actions.promotion.steps.base import (
+    NonEmpty,
+    StepConfig,
+    StepContext,
+    StepError,
+    TerminalStepError,
+    run_command,
+)
 
 Completed = subprocess.CompletedProcess[str]
 
@@ -20,6 +29,24 @@ REPOS_DIR = ".kargo-repos"
 DEFAULT_AUTHOR_NAME = "Kargo Actions"
 DEFAULT_AUTHOR_EMAIL = "kargo-actions@users.noreply.github.com"
 _SSH_URL = re.compile(r"^(ssh://|[\w.-]+@[\w.-]+:)")
+
+
+class GitAuthor(StepConfig):
+    """Who commits: name, email and an optional signing key (shared by git-clone and git-commit)."""
+
+    name: NonEmpty
+    """The author's name."""
+    email: StrictStr
+    """The author's email address."""
+    signing_key: StrictStr = ""
+    """A GPG key (id or armored key) to sign commits with; empty: unsigned."""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if "@" not in value:
+            raise ValueError(f"{value!r} is not an email address")
+        return value
 
 
 @dataclass(frozen=True)

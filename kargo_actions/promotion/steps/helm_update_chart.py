@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import Field, StrictStr
+from pydantic import Field
 
 from kargo_actions.promotion.steps import yamledit
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult, TerminalStepError
-
-NonEmpty = Annotated[StrictStr, Field(min_length=1)]
+from kargo_actions.promotion.steps.base import (
+    NonEmpty,
+    StepConfig,
+    StepContext,
+    StepResult,
+    TerminalStepError,
+)
 
 
 class ChartUpdate(StepConfig):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, StrictStr
+from pydantic import StrictStr
 
 from kargo_actions.promotion.steps import rendered
 from kargo_actions.promotion.steps.base import (
+    NonEmpty,
     StepConfig,
     StepContext,
     StepResult,
@@ -18,8 +19,6 @@ from kargo_actions.promotion.steps.base import (
     run_command,
 )
 from kargo_actions.promotion.steps.kustomize_set_image import find_kustomization
-
-NonEmpty = Annotated[StrictStr, Field(min_length=1)]
 
 
 class HelmPlugin(StepConfig):

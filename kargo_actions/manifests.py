@@ -13,7 +13,6 @@ import os
 import re
 import stat
 import types
-import typing
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.model.analysis import AnalysisTemplate, ClusterAnalysisTemplate
-from kargo_actions.model.base import KARGO_API_VERSION
+from kargo_actions.model.base import KARGO_API_VERSION, model_in
 from kargo_actions.model.project import Project, ProjectConfig, ProjectResource
 from kargo_actions.model.promotion_task import ClusterPromotionTask, PromotionTask, PromotionVar
 from kargo_actions.model.settings import SETTINGS_API_VERSION, Settings
@@ -290,17 +289,6 @@ def _message_for(error: Any, model: type[BaseModel]) -> tuple[str, str]:
     return message, ""
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside an annotation like X | None, list[X], dict[str, X], Annotated[X, ...]."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
 def _known_fields(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
     """Wire names of the fields valid at loc, found by walking the model classes along it."""
     current: type[BaseModel] | None = model
@@ -315,7 +303,7 @@ def _known_fields(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[st
         )
         if field is None:
             return []
-        current = _model_in(field.annotation)
+        current = model_in(field.annotation)
     if current is None:
         return []
     return [f.alias or n for n, f in current.model_fields.items() if not f.exclude]

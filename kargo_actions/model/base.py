@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
@@ -71,3 +72,14 @@ class Resource(ManifestModel):
     def manifest(self) -> dict[str, object]:
         """The manifest as written (fields left to their defaults stay out), in Kargo's wire names."""
         return self.model_dump(by_alias=True, exclude_unset=True, exclude_none=True, mode="json")
+
+
+def model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation like X | None, list[X], dict[str, X], Annotated[X, ...]."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = model_in(arg)
+        if found is not None:
+            return found
+    return None

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from kargo_actions.model.analysis import AnalysisTemplate
+from kargo_actions.model.base import model_in
 from kargo_actions.model.project import ProjectConfig
 from kargo_actions.model.promotion_task import ClusterPromotionTask, PromotionTask
 from kargo_actions.model.stage import Stage
@@ -27,16 +28,6 @@ REQUIRED_BUT_DEFAULTED = {"Warehouse.spec.interval", "Stage.spec.requestedFreigh
 RAW = {"status", "metadata", "config", "targets", "webhookReceivers", "promotionWindows", "stageLinks",
        "freightLinks", "autoRollback", "job", "kayenta", "datadog", "newRelic", "wavefront", "graphite",
        "influxdb", "skywalking", "cloudWatch", "plugin", "authentication", "rangeQuery", "jsonBody"}  # fmt: skip
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
 
 
 def _literal_values(annotation: Any) -> set[str] | None:
@@ -76,7 +67,7 @@ def compare(model: type[BaseModel], schema: dict[str, Any], where: str, found: l
         if name in RAW:
             continue
         inner = sub.get("items", sub) if sub.get("type") == "array" else sub
-        nested = _model_in(field.annotation)
+        nested = model_in(field.annotation)
         if "properties" in inner and nested is not None:
             compare(nested, inner, path + ("[]" if sub.get("type") == "array" else ""), found)
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, V
 from pydantic.alias_generators import to_camel
 
 from kargo_actions.errors import ExitCode, KargoActionsError, Problem, did_you_mean
+from kargo_actions.model.base import model_in
 from kargo_actions.model.freight import Freight
 
 if TYPE_CHECKING:
@@ -271,20 +272,10 @@ def _wire_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         if isinstance(part, int):
             continue
         found = next((f for n, f in current.model_fields.items() if part in (f.alias, n)), None)
-        current = _model_in(found.annotation) if found is not None else None
+        current = model_in(found.annotation) if found is not None else None
     if current is None:
         return []
     return [f.alias or n for n, f in current.model_fields.items()]
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
 
 
 # How often a step waiting on a child process looks at the abort event and its deadline.

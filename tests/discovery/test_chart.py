@@ -301,3 +301,26 @@ def test_tls_error_and_insecure_skip_tls_verify(tmp_path: Path) -> None:
     assert "insecureSkipTLSVerify" in str(refused.error)
     assert accepted.error is None
     assert accepted.versions == ["17.1.0", "17.0.0"]
+
+
+def test_oci_charts_packaged_and_pushed_by_helm(plain_registry: Seeded, tmp_path: Path) -> None:
+    """Charts made and pushed by the Helm SDK itself (what `helm package` + `helm push` do) are discovered."""
+    helm = pytest.importorskip("helm_python", reason="helm-python-sdk is a [dev] dependency")
+    chart_dir = tmp_path / "podinfo"
+    (chart_dir / "templates").mkdir(parents=True)
+    (chart_dir / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n"
+    )
+    for version in ("0.9.0", "1.0.0", "1.1.0", "2.0.0"):
+        (chart_dir / "Chart.yaml").write_text(f"apiVersion: v2\nname: podinfo\nversion: {version}\n")
+        archive = helm.package(chart_dir, destination=tmp_path / "dist")
+        helm.push(archive, f"oci://{plain_registry.host}/helm", plain_http=True)
+    result = one(ChartWatch(f"oci://{plain_registry.host}/helm/podinfo", semver_constraint="^1.0.0"))
+    assert result.error is None
+    assert result.versions == ["1.1.0", "1.0.0"]
+    chart = result.charts[0].to_freight_chart()
+    assert (chart.repo_url, chart.name, chart.version) == (
+        f"oci://{plain_registry.host}/helm/podinfo",
+        "",
+        "1.1.0",
+    )

@@ -57,13 +57,17 @@ class Progress:
         )
 
 
-def _options(work_dir: Path | None, skip_steps: tuple[str, ...], progress: Progress) -> PromoteOptions:
+def _options(
+    work_dir: Path | None, skip_steps: tuple[str, ...], progress: Progress, github: bool | None = None
+) -> PromoteOptions:
     from kargo_actions.promotion.engine import EngineOptions
+    from kargo_actions.promotion.reporting import choose_reporter
     from kargo_actions.promotion.service import PromoteOptions
 
     return PromoteOptions(
         work_dir=work_dir,
         engine=EngineOptions(on_step=progress.step, skip_steps=frozenset(skip_steps)),
+        reporter=choose_reporter(github),  # one for the whole command: a permission error is printed once
     )
 
 
@@ -147,6 +151,14 @@ def _report(app: AppContext, outcomes: list[PromotionOutcome], decisions: list[A
 
 def _work_dir_option(func: Any) -> Any:
     func = click.option(
+        "--github/--no-github",
+        default=None,
+        help="Report each promotion to GitHub: a Deployment (environment = Stage, ref = the Freight's tag), "
+        "kargo/verified/<stage> and kargo/gate commit statuses. Default: when GITHUB_REPOSITORY and "
+        "GITHUB_TOKEN (or GitHub App credentials) are set. A failed report is a warning, never the "
+        "promotion's result.",
+    )(func)
+    func = click.option(
         "--skip-step",
         "skip_steps",
         multiple=True,
@@ -197,6 +209,7 @@ def promote_command(
     quiet: bool,
     work_dir: Path | None,
     skip_steps: tuple[str, ...],
+    github: bool | None,
     **ledger_opts: str | None,
 ) -> int:
     """Promote Freight into Stages through Kargo's gates, recording every promotion in the ledger.
@@ -233,7 +246,7 @@ def promote_command(
     with ledger, abort_on_signals() as abort:
         from dataclasses import replace
 
-        options = replace(_options(work_dir, skip_steps, progress), abort=abort)
+        options = replace(_options(work_dir, skip_steps, progress, github), abort=abort)
         if auto:
             from kargo_actions.promotion.pipeline import auto_promote
 
@@ -376,6 +389,7 @@ def rollback_command(
     quiet: bool,
     work_dir: Path | None,
     skip_steps: tuple[str, ...],
+    github: bool | None,
     **ledger_opts: str | None,
 ) -> int:
     """Promote the previous (or the given) Freight into a Stage again, through the same gates.
@@ -394,6 +408,6 @@ def rollback_command(
         target = find_stage(project, stage)
         ledger.sync()
         ref = to_ref or previous_freight(ledger, target)
-        options = replace(_options(work_dir, skip_steps, progress), abort=abort)
+        options = replace(_options(work_dir, skip_steps, progress, github), abort=abort)
         outcome = promote(project, ledger, stage, ref, mode=Mode.ROLLBACK, options=options)
     return _report(app, [outcome], None)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kargo_actions.errors import InvalidInputError, Problem, RefusedError, did_you_mean
 from kargo_actions.ledger import Ledger
@@ -53,6 +54,9 @@ from kargo_actions.promotion.gates import (
 )
 from kargo_actions.promotion.result import PromotionPhase, PromotionResult
 
+if TYPE_CHECKING:
+    from kargo_actions.promotion.reporting import Reporter
+
 
 class Mode(enum.StrEnum):
     """Why a promotion runs: by hand, by `promote --auto`, or as a rollback (which also sets the hold)."""
@@ -70,6 +74,9 @@ class PromoteOptions:
     engine: EngineOptions = field(default_factory=EngineOptions)
     abort: threading.Event | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Where the promotion is reported besides the ledger (GitHub Deployments and statuses); None: chosen
+    # from the environment (engine.env, default os.environ) by promotion.reporting.choose_reporter.
+    reporter: Reporter | None = None
 
 
 @dataclass(frozen=True)
@@ -351,6 +358,10 @@ def promote(
 
         begun = ledger.write(start).result
         freight = begun.freight
+        from kargo_actions.promotion.reporting import choose_reporter
+
+        reporter = opts.reporter or choose_reporter(None, opts.engine.env)
+        report = reporter.begin(stage, freight, begun.record.name, ledger)  # never raises
         try:
             result = run_promotion(
                 project,
@@ -361,7 +372,12 @@ def promote(
                 freight_collection=begun.collection,
                 actor=actor,
                 abort=opts.abort,
-                options=replace(opts.engine, rollback=mode is Mode.ROLLBACK, ledger=ledger),
+                options=replace(
+                    opts.engine,
+                    rollback=mode is Mode.ROLLBACK,
+                    ledger=ledger,
+                    on_step=report.observe(opts.engine.on_step),
+                ),
             )
         except Exception as err:  # the Running record must always get its end: record the crash as Errored
             now = opts.now()
@@ -410,14 +426,20 @@ def promote(
                 summary=f"promotion: {final.name} {final.phase} (by {actor})", files=files, result=new
             )
 
-        ledger.write(finish)
+        try:
+            ledger.write(finish)
+        except Exception as err:  # the Deployment must not stay in_progress: it ends as an error
+            report.finish(result, verified=False, error=f"the final ledger record was not written: {err}")
+            raise
         lifted = lift and bool(held_before) and held_before[0]
+        verified = result.succeeded and stage.spec.verification is None
+        report.finish(result, verified=verified)  # never raises: reporting does not decide the outcome
         return PromotionOutcome(
             result=result,
             freight=freight,
             via=begun.via,
             hold="set" if hold is not None else ("lifted" if lifted else ""),
-            verified=result.succeeded and stage.spec.verification is None,
+            verified=verified,
         )
     finally:
         if own_dir:

@@ -1,0 +1,236 @@
+"""What `kargo-actions promote` reports to GitHub: a Deployment per promotion, `kargo/verified/<stage>` on the
+Freight's commit once verified, `kargo/gate` on the pull requests its steps open.
+
+Chosen by kargo_actions.promotion.reporting (GITHUB_REPOSITORY and a token set, or `--github`). Every call
+is best effort: the promotion's ledger records and exit code never depend on GitHub answering. A failed
+report is a warning (`::warning::` on Actions); a missing token permission is an error message naming the
+permission, printed once per command, after which reports needing it are no longer tried.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import TypeVar
+
+from kargo_actions.github.client import ClientOptions, GitHubClient
+from kargo_actions.github.deployments import StartedDeployment, finish_deployment, start_deployment
+from kargo_actions.github.errors import GitHubPermissionError
+from kargo_actions.github.repourl import repository_from_url
+from kargo_actions.github.statuses import gate_pull_request, mark_verified
+from kargo_actions.ledger import Ledger
+from kargo_actions.model.freight import Freight
+from kargo_actions.model.stage import Stage
+from kargo_actions.promotion.engine import StepObserver
+from kargo_actions.promotion.reporting import PromotionReport, Reporter
+from kargo_actions.promotion.result import PromotionPhase, PromotionResult, StepRun
+from kargo_actions.promotion.steps.base import StepStatus
+
+T = TypeVar("T")
+
+# Few retries and a short timeout: a report must not hold a promotion up for minutes when GitHub is down.
+# Pacing stays GitHub's (a second between writes); tests replace this with an unpaced one for their server.
+CLIENT_OPTIONS = ClientOptions(retries=2, timeout=10)
+
+# What each kind of report needs, for "... no longer tried" after a permission error.
+_KINDS = {
+    "client": "any report to GitHub",
+    "deployments": "Deployments",
+    "statuses": "kargo/verified statuses",
+    "gate": "kargo/gate statuses",
+}
+
+
+def run_log_url(env: Mapping[str, str]) -> str:
+    """The Actions run's page (GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/GITHUB_RUN_ID), or ""."""
+    run_id = env.get("GITHUB_RUN_ID", "")
+    repository = env.get("GITHUB_REPOSITORY", "")
+    if not run_id or not repository:
+        return ""
+    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    return f"{server}/{repository}/actions/runs/{run_id}"
+
+
+def _same_repository(repo_url: str, repository: str) -> bool:
+    try:
+        return repository_from_url(repo_url).lower() == repository.lower()
+    except ValueError:
+        return False
+
+
+def verified_commits(freight: Freight, repository: str, tag_commit: str = "") -> list[str]:
+    """Where `kargo/verified/<stage>` goes: the Freight's commits of `repository`; for a Freight without one,
+    the commit its tag points at (`tag_commit`, as GitHub resolved the Deployment's ref)."""
+    ours = list(
+        dict.fromkeys(c.id for c in freight.commits if c.id and _same_repository(c.repo_url, repository))
+    )
+    if ours:
+        return ours
+    return [tag_commit] if tag_commit else []
+
+
+def _escape(text: str) -> str:
+    """Workflow-command data escaping (%, CR, LF), so a message cannot end or inject a command."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+class GitHubReporter(Reporter):
+    """Reports every promotion of one command to GITHUB_REPOSITORY with one client."""
+
+    name = "github"
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        options: ClientOptions | None = None,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
+        self.env = dict(env)
+        self.repository = self.env.get("GITHUB_REPOSITORY", "")
+        self.log_url = run_log_url(self.env)
+        self.actions = self.env.get("GITHUB_ACTIONS") == "true"
+        self._options = options
+        self._echo = echo
+        self._client: GitHubClient | None = None
+        self.denied: dict[str, str] = {}  # kind -> the permission error printed for it
+        self.warnings: list[str] = []
+
+    @property
+    def options(self) -> ClientOptions:
+        return self._options or CLIENT_OPTIONS
+
+    def client(self) -> GitHubClient:
+        if self._client is None:
+            self._client = GitHubClient.from_env(self.repository, env=self.env, options=self.options)
+        return self._client
+
+    def _print(self, level: str, message: str) -> None:
+        line = (
+            f"::{level} title=kargo-actions GitHub report::{_escape(message)}"
+            if self.actions
+            else f"{level}: {message}"
+        )
+        if self._echo is not None:
+            self._echo(line)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def attempt(self, kind: str, what: str, call: Callable[[], T]) -> T | None:
+        """call(), or None after printing why it failed; never raises (the promotion goes on)."""
+        if kind in self.denied or "client" in self.denied:
+            return None
+        try:
+            if kind != "gate":  # the gate's client is for the pull request's own repository
+                try:
+                    self.client()
+                except Exception:
+                    kind = "client"
+                    raise
+            return call()
+        except GitHubPermissionError as err:
+            self.denied[kind] = str(err)
+            self._print(
+                "error",
+                f"GitHub: {err}. The promotion goes on without {_KINDS[kind]} (not tried again in this run).",
+            )
+        except Exception as err:
+            text = str(err) or type(err).__name__
+            if kind == "client":  # bad credentials settings: every later report would fail the same way
+                self.denied[kind] = text
+            message = (
+                f"GitHub: could not {what}: {text}. The promotion's own result is recorded in the ledger."
+            )
+            self.warnings.append(message)
+            self._print("warning", message)
+        return None
+
+    def begin(self, stage: Stage, freight: Freight, promotion: str, ledger: Ledger) -> PromotionReport:
+        return GitHubPromotionReport(self, stage, freight, promotion, ledger)
+
+
+class GitHubPromotionReport(PromotionReport):
+    """One promotion's Deployment (created at once), its gate statuses and its end."""
+
+    def __init__(
+        self, reporter: GitHubReporter, stage: Stage, freight: Freight, promotion: str, ledger: Ledger
+    ) -> None:
+        self.reporter = reporter
+        self.stage = stage
+        self.freight = freight
+        self.promotion = promotion
+        self.ledger = ledger
+        self.tag_ref = tag_ref = ledger.config.tag_ref(freight.origin.name, freight.name)
+        self.started: StartedDeployment | None = reporter.attempt(
+            "deployments",
+            f"create the Deployment of {promotion} in {reporter.repository}",
+            lambda: start_deployment(
+                reporter.client(), stage.name, freight, tag_ref, reporter.log_url, promotion=promotion
+            ),
+        )
+
+    def observe(self, inner: StepObserver | None) -> StepObserver:
+        def on_step(run: StepRun) -> None:
+            if inner is not None:
+                inner(run)
+            if run.uses == "git-open-pr" and run.status is StepStatus.SUCCEEDED:
+                self._gate(run)
+
+        return on_step
+
+    def _gate(self, run: StepRun) -> None:
+        """`kargo/gate` success on the pull request git-open-pr opened: the Freight passed the Stage's gate
+        when the promotion started (the Running record), so a ruleset requiring it lets the merge through."""
+        pr = run.outputs.get("pr")
+        url = pr.get("url") if isinstance(pr, Mapping) else None
+        if not isinstance(url, str) or not url:
+            return
+        reporter = self.reporter
+        reporter.attempt(
+            "gate",
+            f"post kargo/gate on {url}",
+            lambda: gate_pull_request(
+                url,
+                self.stage.name,
+                self.freight,
+                available=True,
+                target_url=reporter.log_url,
+                env=reporter.env,
+                options=reporter.options,
+            ),
+        )
+
+    def finish(self, result: PromotionResult, *, verified: bool, error: str = "") -> None:
+        reporter = self.reporter
+        started = self.started
+        if started is not None:
+            phase = PromotionPhase.ERRORED.value if error else str(result.phase)
+            message = error or result.message or f"Promotion {self.promotion} {phase.lower()}"
+            reporter.attempt(
+                "deployments",
+                f"finish the Deployment of {self.promotion}",
+                lambda: finish_deployment(reporter.client(), started, phase, message=message),
+            )
+        if not verified or error:
+            return
+        for sha in verified_commits(self.freight, reporter.repository, self._tag_commit()):
+            reporter.attempt(
+                "statuses",
+                f"post kargo/verified/{self.stage.name} on {sha[:12]}",
+                partial(self._verified, sha),
+            )
+
+    def _tag_commit(self) -> str:
+        """The commit the Freight's tag points at: as GitHub resolved it for the Deployment, else as the
+        ledger's clone has it (when the Deployment could not be made)."""
+        if self.started is not None:
+            return self.started.deployment.sha
+        proc = self.ledger.git.run("rev-parse", "--verify", "-q", f"{self.tag_ref}^{{commit}}", check=False)
+        return proc.stdout.decode().strip() if proc.returncode == 0 else ""
+
+    def _verified(self, sha: str) -> object:
+        reporter = self.reporter
+        return mark_verified(
+            reporter.client(), self.stage.name, sha, freight=self.freight, target_url=reporter.log_url
+        )

@@ -1,0 +1,73 @@
+"""What a promotion reports besides its ledger records: nothing by default; a Deployment and commit statuses
+when it runs for a GitHub repository (kargo_actions.github.reporting, imported only then, so a local
+`promote` never loads the GitHub client).
+
+Reporting never decides a promotion's outcome: a report that cannot be made is a warning (a missing token
+permission an error message, printed once), and the ledger record and exit code stay the promotion's own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from kargo_actions.errors import InvalidInputError, Problem
+
+if TYPE_CHECKING:
+    from kargo_actions.ledger import Ledger
+    from kargo_actions.model.freight import Freight
+    from kargo_actions.model.stage import Stage
+    from kargo_actions.promotion.engine import StepObserver
+    from kargo_actions.promotion.result import PromotionResult
+
+
+class PromotionReport:
+    """The reports of one promotion; this one reports nothing."""
+
+    def observe(self, inner: StepObserver | None) -> StepObserver | None:
+        """The engine's step observer: `inner` (progress) plus whatever this report does after each step."""
+        return inner
+
+    def finish(self, result: PromotionResult, *, verified: bool, error: str = "") -> None:
+        """The promotion ended with `result` (recorded in the ledger unless `error` says why it was not)."""
+
+
+class Reporter:
+    """Opens a PromotionReport per promotion; this one reports nothing (local runs, `--no-github`)."""
+
+    name = "none"
+
+    def begin(self, stage: Stage, freight: Freight, promotion: str, ledger: Ledger) -> PromotionReport:
+        """Called after the Running record is written (the Freight's tag is on the remote, and fetched)."""
+        return PromotionReport()
+
+
+def github_configured(env: Mapping[str, str]) -> bool:
+    """Whether the environment names a GitHub repository and credentials (a token or a GitHub App)."""
+    return bool(env.get("GITHUB_REPOSITORY")) and bool(env.get("GITHUB_TOKEN") or env.get("GITHUB_APP_ID"))
+
+
+def choose_reporter(github: bool | None = None, env: Mapping[str, str] | None = None) -> Reporter:
+    """GitHub reporting when asked (`github=True`) or, by default, when GITHUB_REPOSITORY and a token are set;
+    no reporting when `github=False` or the environment names no GitHub repository."""
+    env = os.environ if env is None else env
+    if github is False or (github is None and not github_configured(env)):
+        return Reporter()
+    if not github_configured(env):
+        missing = [] if env.get("GITHUB_REPOSITORY") else ["GITHUB_REPOSITORY"]
+        if not (env.get("GITHUB_TOKEN") or env.get("GITHUB_APP_ID")):
+            missing.append("GITHUB_TOKEN (or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY)")
+        raise InvalidInputError(
+            [
+                Problem(
+                    path="--github",
+                    message=f"reporting to GitHub needs {' and '.join(missing)}",
+                    hint="set them (Actions sets GITHUB_REPOSITORY; pass `GITHUB_TOKEN: ${{ github.token }}`), "
+                    "or drop --github",
+                )
+            ]
+        )
+    from kargo_actions.github.reporting import GitHubReporter
+
+    return GitHubReporter(env)

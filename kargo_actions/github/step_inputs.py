@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem
+from kargo_actions.promotion.steps.base import field_descriptions
 
 ENV_PREFIX = "KARGO_STEP_INPUT_"
 CONFIG_ENV = "KARGO_STEP_CONFIG"
@@ -80,6 +81,7 @@ def _kind(annotation: Any) -> tuple[Kind, tuple[str, ...]]:
 def input_fields(model: type[BaseModel]) -> list[InputField]:
     """The config model's top-level fields as action inputs, in the model's order."""
     fields: list[InputField] = []
+    descriptions = field_descriptions(model)
     for name, info in model.model_fields.items():
         kind, choices = _kind(info.annotation)
         fields.append(
@@ -87,7 +89,7 @@ def input_fields(model: type[BaseModel]) -> list[InputField]:
                 name=info.alias or name,
                 kind=kind,
                 required=info.is_required(),
-                description=" ".join((info.description or "").split()),
+                description=" ".join(descriptions[name].split()),
                 choices=choices,
             )
         )

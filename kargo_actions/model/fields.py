@@ -11,8 +11,6 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-from kargo_actions.discovery.versions import parse_constraint
-
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _SUBDOMAIN_RE = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
 _VAR_NAME_RE = re.compile(r"^[a-zA-Z_]\w*$", re.ASCII)
@@ -119,6 +117,9 @@ def check_regex(pattern: str) -> str:
 
 def check_semver_constraint(text: str) -> str:
     """A constraint in the Masterminds syntax Kargo uses (^1.2, ~1.2.3, >=1.0 <2.0 || 3.x, 1.2 - 1.4)."""
+    # Imported here: its version grammar (large regexes) costs every command 5 ms; only Warehouses need it.
+    from kargo_actions.discovery.versions import parse_constraint
+
     if parse_constraint(text) is None:
         raise ValueError(f"invalid semver constraint {text!r}: use e.g. ^1.2.0, ~1.2, >=1.0.0 <2.0.0 or 1.x")
     return text

@@ -23,6 +23,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from kargo_actions.promotion.steps.base import field_descriptions
+
 BEGIN = "<!-- BEGIN GENERATED: config and outputs (python -m kargo_actions.report.step_docs --write) -->"
 END = "<!-- END GENERATED -->"
 DOCS_DIR = Path("docs") / "steps"
@@ -135,6 +137,7 @@ def _default(info: FieldInfo) -> str:
 
 def field_rows(model: type[BaseModel], prefix: str = "") -> Iterator[FieldRow]:
     """Every field of a config model, nested ones as `parent.child` / `list[].child`."""
+    descriptions = field_descriptions(model)
     for name, info in model.model_fields.items():
         wire = info.alias or name
         path = f"{prefix}{wire}"
@@ -147,7 +150,7 @@ def field_rows(model: type[BaseModel], prefix: str = "") -> Iterator[FieldRow]:
             type=kind,
             required=info.is_required(),
             default=_default(info),
-            description=" ".join((info.description or "").split()),
+            description=" ".join(descriptions[name].split()),
         )
         nested = _nested_model(info.annotation)
         if nested is not None:

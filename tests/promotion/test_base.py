@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from kargo_actions.promotion.steps.base import (
     PathEscapeError,
@@ -15,6 +17,7 @@ from kargo_actions.promotion.steps.base import (
     StepError,
     StepTimedOut,
     TerminalStepError,
+    field_descriptions,
     run_command,
 )
 from tests.promotion.helpers import pid_alive
@@ -121,3 +124,40 @@ def test_sleep_wakes_on_abort(tmp_path: Path) -> None:
     with pytest.raises(StepAborted):
         StepContext(work_dir=tmp_path, abort=abort).sleep(10)
     assert time.monotonic() - started < 2
+
+
+def _config_models() -> list[type[BaseModel]]:
+    """Every registered step's config model and the StepConfig models nested in it."""
+    from kargo_actions.promotion.registry import get_step, step_names
+    from kargo_actions.report.step_docs import _nested_model
+
+    found: dict[str, type[BaseModel]] = {}
+    todo: list[type[BaseModel]] = [get_step(name).config_model for name in sorted(step_names())]
+    while todo:
+        model = todo.pop()
+        key = f"{model.__module__}.{model.__qualname__}"
+        if key in found:
+            continue
+        found[key] = model
+        for info in model.model_fields.values():
+            nested = _nested_model(info.annotation)
+            if nested is not None:
+                todo.append(nested[0])
+    return list(found.values())
+
+
+def test_field_descriptions_are_pydantics_attribute_docstrings() -> None:
+    # field_descriptions reads docstrings only when asked; it must find what use_attribute_docstrings would.
+    from pydantic._internal._docs_extraction import extract_docstrings_from_cls
+
+    models = _config_models()
+    assert len(models) > 30
+    documented = 0
+    for model in models:
+        got = field_descriptions(model)
+        for name, info in model.model_fields.items():
+            owner = next(c for c in model.__mro__ if name in inspect.get_annotations(c))
+            expected = info.description or extract_docstrings_from_cls(owner, use_inspect=True).get(name, "")
+            assert got[name] == expected, f"{model.__qualname__}.{name}"
+            documented += bool(expected)
+    assert documented > 100

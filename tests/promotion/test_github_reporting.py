@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from kargo_actions.errors import FailedError
 from kargo_actions.github import reporting
 from kargo_actions.github.client import GitHubClient
 from kargo_actions.ledger import Ledger, LedgerConfig
@@ -354,3 +355,30 @@ def test_promote_without_github_never_imports_the_github_client(
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert proc.stdout.strip().splitlines()[-1] == "0 []", proc.stderr
+
+
+def test_a_final_record_that_cannot_be_written_ends_the_deployment_in_error(
+    gh: GitHubServer, repo: Path, tmp_path: Path
+) -> None:
+    """The remote goes away during the steps: the command fails as before, and the Deployment does not stay
+    in_progress on GitHub."""
+    item = record(repo, make_freight(1, alias="f-1"))
+    reporter = reporting.GitHubReporter(github_env(gh), options=FAST, echo=lambda line: None)
+
+    def remote_gone(run: StepRun) -> None:
+        git(repo, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+
+    project = load_project(repo / ".kargo")
+    options = PromoteOptions(reporter=reporter, engine=EngineOptions(on_step=remote_gone))
+    with (
+        Ledger(repo, LedgerConfig()) as ledger,
+        pytest.raises(FailedError, match=r"could not fetch ledger branch"),
+    ):
+        promote(project, ledger, "dev", item.name, options=options)
+    client = client_for(gh)
+    [deployment] = client.list_deployments()
+    assert statuses(client, deployment.id) == [("in_progress", LOG_URL), ("error", LOG_URL)]
+    assert client.deployment_statuses(deployment.id)[0].description.startswith(
+        "the final ledger record was not written"
+    )
+    assert verified(client, deployment.sha, "dev") == []

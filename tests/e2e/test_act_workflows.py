@@ -8,11 +8,13 @@ GitHub test server, whose git smart-HTTP server holds the real bare repository. 
 1. kargo-discover (workflow_dispatch): discovers the registry's tags, records the Freight (signed-or-not
    tag + ledger record, pushed), and dispatches kargo-promote for dev through the API.
 2. kargo-promote for dev with the dispatched inputs: a direct push to env/dev.
-3. kargo-promote for prod: a promotion branch, a pull request that must pass the `ci` check its ruleset
-   requires (set by "CI" here once the PR exists), merged by git-merge-pr.
+3. kargo-promote for prod: a promotion branch, a pull request that must pass the `ci` check ("CI" here sets
+   it once the PR exists) and `kargo/gate` (the promotion posts it) its ruleset requires, merged by
+   git-merge-pr.
 
-After each job the ledger, the tags, the branches, the dispatches and the pull request are read back from
-the server. act applies no environment protection, concurrency or permissions: those are checked on the
+After each job the ledger, the tags, the branches, the dispatches, the pull request, the Deployments (ref =
+the Freight tag, in_progress -> success with the run's log URL) and the commit statuses (kargo/verified/
+<stage>, kargo/gate) are read back from the server. act applies no environment protection, concurrency or permissions: those are checked on the
 generated files by tests/github/test_workflows_gen.py.
 """
 
@@ -329,6 +331,24 @@ def _world(tmp: Path, github: GitHubServer, registry: Registry, digests: dict[st
     return World(github, registry, digests, work, home, source, stub)
 
 
+def _statuses(world: World, sha: str, context: str) -> list[str]:
+    return [
+        s["state"] for s in world.github.repo(REPOSITORY).statuses.get(sha, []) if s["context"] == context
+    ]
+
+
+def _assert_deployed(world: World, stage: str, tag: str, freight_id: str) -> None:
+    """One Deployment of the Freight's tag to the Stage's environment, in_progress then success, with the
+    run's log URL."""
+    repo = world.github.repo(REPOSITORY)
+    [(deployment_id, deployment)] = [(i, d) for i, d in repo.deployments.items() if d["environment"] == stage]
+    assert deployment["ref"] == tag
+    assert deployment["payload"]["freight"]["metadata"]["name"] == freight_id
+    states = [s["state"] for s in repo.deployment_statuses[deployment_id]]
+    assert states == ["in_progress", "success"]
+    assert all("/actions/runs/" in s.get("log_url", "") for s in repo.deployment_statuses[deployment_id])
+
+
 def _ci_passes_on_the_promotion_pr(world: World, stop: threading.Event) -> None:
     """Play CI: once the promotion PR exists, report the required `ci` check as passed on its head."""
     repo = world.github.repo(REPOSITORY)
@@ -372,11 +392,15 @@ def test_generated_workflows_discover_and_promote_directly_and_through_a_pull_re
     dev_promotions = [json.loads(v) for k, v in records.items() if k.startswith("promotions/dev/")]
     assert [p["phase"] for p in dev_promotions] == ["Succeeded"]
     assert dev_promotions[0]["freight"]["name"] == freight_id
+    tag_commit = world.remote("rev-list", "-n", "1", tags[0])
+    _assert_deployed(world, "dev", tags[0], freight_id)
+    assert _statuses(world, tag_commit, "kargo/verified/dev") == ["success"]
 
-    # -- 3. prod through a pull request that needs the `ci` check, merged by the promotion
+    # -- 3. prod through a pull request that needs the `ci` check and kargo/gate (posted by the promotion
+    #       once the PR is open), merged by the promotion
     world.github.add_token("admin-token", {"administration": "write", "metadata": "read"}, login="admin")
     client_for(world.github, "admin-token").create_ruleset(
-        RulesetSpec(name="main needs ci", required_checks=("ci",))
+        RulesetSpec(name="main needs ci and the gate", required_checks=("ci", "kargo/gate"))
     )
     stop = threading.Event()
     ci = threading.Thread(target=_ci_passes_on_the_promotion_pr, args=(world, stop), daemon=True)
@@ -394,6 +418,9 @@ def test_generated_workflows_discover_and_promote_directly_and_through_a_pull_re
     prod_promotions = [json.loads(v) for k, v in records.items() if k.startswith("promotions/prod/")]
     assert [p["phase"] for p in prod_promotions] == ["Succeeded"]
     assert prod_promotions[0]["freight"]["name"] == freight_id
+    _assert_deployed(world, "prod", tags[0], freight_id)
+    assert _statuses(world, pull.head_sha, "kargo/gate") == ["success"]
+    assert _statuses(world, tag_commit, "kargo/verified/prod") == ["success"]
     # dev does not auto-promote prod (no policy): the prod run dispatched nothing more
     assert len(world.github.repo(REPOSITORY).dispatches) == 1
     assert time.monotonic() - started < 180

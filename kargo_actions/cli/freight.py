@@ -39,7 +39,10 @@ def _console() -> Any:
 
     from rich.console import Console
 
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 400)
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else PIPE_WIDTH)
+
+
+PIPE_WIDTH = 400  # columns of the console when stdout is not a terminal
 
 
 RICH_MAX_ROWS = 200  # rich lays out 10,000 rows in seconds; above this, plain aligned columns
@@ -162,33 +165,63 @@ def show_command(app: AppContext, /, ref: str, **ledger_opts: str) -> int:
     if app.json:
         app.emit_json(item.wire())
         return 0
+    rows = [
+        ("ID", item.name),
+        ("Alias", item.alias or ""),
+        ("Warehouse", item.origin.name),
+        ("Created", item.metadata.creation_timestamp or ""),
+        ("Tag", tag),
+    ]
+    for image in item.images:
+        rows.append(("Image", f"{image.repo_url}:{image.tag}" + (f"@{image.digest}" if image.digest else "")))
+    for commit in item.commits:
+        rows.append(("Commit", f"{commit.repo_url} {commit.tag or ''} {commit.id}".replace("  ", " ")))
+    for chart in item.charts:
+        rows.append(("Chart", f"{chart.repo_url} {chart.name} {chart.version}".replace("  ", " ")))
+    status = item.status
+    if status is not None:
+        for stage, cur in sorted((status.currently_in or {}).items()):
+            rows.append(("In stage", f"{stage} since {cur.since}"))
+        for stage, ver in sorted((status.verified_in or {}).items()):
+            soak = f", longest soak {ver.longest_soak}" if ver.longest_soak else ""
+            rows.append(("Verified in", f"{stage} at {ver.verified_at}{soak}"))
+        for stage, appr in sorted((status.approved_for or {}).items()):
+            rows.append(("Approved for", f"{stage} at {appr.approved_at}"))
+    _print_pairs(rows)
+    return 0
+
+
+def _print_pairs(rows: Sequence[tuple[str, str]]) -> None:
+    """Label and value columns: rich on a terminal (bold labels, values folded), else the same text directly.
+
+    Importing rich costs `freight show` 30 ms, a sixth of its budget; piped, rich prints no style and, in its
+    400 columns, folds nothing, so the plain text below is byte for byte what it would print.
+    """
+    import os
+    import sys
+
+    label_width = max(len(label) for label, _ in rows)
+    value_width = max(len(value) for _, value in rows)
+    plain = (
+        not sys.stdout.isatty()
+        and not os.environ.get("FORCE_COLOR")  # rich styles a pipe when asked to (force-color.org)
+        and os.environ.get("TTY_COMPATIBLE") != "1"
+        and label_width + 2 + value_width <= PIPE_WIDTH
+        and all(value.isascii() and "[" not in value for _, value in rows)  # no wide glyphs, no markup
+    )
+    if plain:
+        click.echo(
+            "\n".join(f"{label.ljust(label_width)}  {value.ljust(value_width)}" for label, value in rows)
+        )
+        return
     from rich.table import Table
 
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
-    table.add_row("ID", item.name)
-    table.add_row("Alias", item.alias or "")
-    table.add_row("Warehouse", item.origin.name)
-    table.add_row("Created", item.metadata.creation_timestamp or "")
-    table.add_row("Tag", tag)
-    for image in item.images:
-        table.add_row("Image", f"{image.repo_url}:{image.tag}" + (f"@{image.digest}" if image.digest else ""))
-    for commit in item.commits:
-        table.add_row("Commit", f"{commit.repo_url} {commit.tag or ''} {commit.id}".replace("  ", " "))
-    for chart in item.charts:
-        table.add_row("Chart", f"{chart.repo_url} {chart.name} {chart.version}".replace("  ", " "))
-    status = item.status
-    if status is not None:
-        for stage, cur in sorted((status.currently_in or {}).items()):
-            table.add_row("In stage", f"{stage} since {cur.since}")
-        for stage, ver in sorted((status.verified_in or {}).items()):
-            soak = f", longest soak {ver.longest_soak}" if ver.longest_soak else ""
-            table.add_row("Verified in", f"{stage} at {ver.verified_at}{soak}")
-        for stage, appr in sorted((status.approved_for or {}).items()):
-            table.add_row("Approved for", f"{stage} at {appr.approved_at}")
+    for label, value in rows:
+        table.add_row(label, value)
     _console().print(table)
-    return 0
 
 
 @freight.command("verify")

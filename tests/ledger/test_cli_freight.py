@@ -323,3 +323,52 @@ spec:
         assert code == 0, err
         listed[stage] = [i["alias"] for i in json.loads(out)]
     assert listed == {"edge": ["calm-heron"], "slow": []}
+
+
+@pytest.mark.parametrize(
+    ("rows", "plain"),
+    [
+        (
+            [("ID", "a" * 40), ("Alias", ""), ("Warehouse", "app"), ("Tag", "kargo/freight/app/" + "a" * 40)],
+            True,
+        ),
+        (
+            [("Image", "ghcr.io/x/app:1.2.3@sha256:" + "0" * 64), ("Commit", "https://h:8443/r.git v1 abc")],
+            True,
+        ),
+        (
+            [("In stage", "dev since 2026-01-01T00:00:00Z"), ("Verified in", "dev at t, longest soak 1h")],
+            True,
+        ),
+        ([("Chart", "oci://registry.example.com/charts app 1.0." + "9" * 340)], True),  # 389 columns
+        ([("Chart", "oci://registry.example.com/charts app 1.0." + "9" * 400)], False),  # folded by rich
+        ([("Commit", "https://[::1]:8443/r.git [bold]v1[/bold] abc")], False),  # markup for rich
+    ],
+)
+def test_show_piped_prints_what_rich_prints(
+    rows: list[tuple[str, str]],
+    plain: bool,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # freight show skips importing rich when piped: its text must be rich's to the byte.
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from kargo_actions.cli.freight import PIPE_WIDTH, _print_pairs
+
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for label, value in rows:
+        table.add_row(label, value)
+    expected = io.StringIO()
+    Console(file=expected, soft_wrap=False, width=PIPE_WIDTH).print(table)
+    if plain:
+        monkeypatch.setitem(sys.modules, "rich.table", None)  # rich must not be needed
+    _print_pairs(rows)
+    assert capsys.readouterr().out == expected.getvalue()

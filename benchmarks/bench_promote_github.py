@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kargo_actions.github.client import ClientOptions  # noqa: E402
-from kargo_actions.github.reporting import GitHubReporter  # noqa: E402
+from kargo_actions.github.reporting import CLIENT_OPTIONS, GitHubReporter  # noqa: E402
 from kargo_actions.ledger import Ledger, LedgerConfig  # noqa: E402
 from kargo_actions.manifests import load_project  # noqa: E402
 from kargo_actions.promotion.reporting import Reporter  # noqa: E402
@@ -92,8 +92,11 @@ def main() -> int:
     }
     results: dict[str, float] = {}
     requests: dict[str, float] = {}
-    paced = ClientOptions(retries=2, timeout=10)  # the product's CLIENT_OPTIONS
-    cases: list[tuple[str, ClientOptions | None]] = [("none", None), ("unpaced", FAST), ("paced", paced)]
+    cases: list[tuple[str, ClientOptions | None]] = [
+        ("none", None),
+        ("unpaced", FAST),
+        ("paced", CLIENT_OPTIONS),
+    ]
     for name, options in cases:
         with tempfile.TemporaryDirectory() as tmp, serve_github(Path(tmp) / "gh") as server:
             server.add_token(TOKEN)

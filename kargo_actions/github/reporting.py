@@ -30,8 +30,9 @@ from kargo_actions.promotion.steps.base import StepStatus
 T = TypeVar("T")
 
 # Few retries and a short timeout: a report must not hold a promotion up for minutes when GitHub is down.
-# Pacing stays GitHub's (a second between writes); tests replace this with an unpaced one for their server.
-CLIENT_OPTIONS = ClientOptions(retries=2, timeout=10)
+# A promotion makes 4 writes, far from the "large number" GitHub's one-second pacing is for; a secondary
+# rate limit, should one come, is still waited out (retry-after). Tests use an unpaced one for their server.
+CLIENT_OPTIONS = ClientOptions(retries=2, timeout=10, seconds_between_requests=0, seconds_between_writes=0.25)
 
 # What each kind of report needs, for "... no longer tried" after a permission error.
 _KINDS = {

@@ -382,3 +382,21 @@ def test_a_final_record_that_cannot_be_written_ends_the_deployment_in_error(
         "the final ledger record was not written"
     )
     assert verified(client, deployment.sha, "dev") == []
+
+
+def test_unusable_github_credentials_are_one_warning_and_nothing_is_asked(
+    gh: GitHubServer, repo: Path
+) -> None:
+    """A GitHub App id without its key: the client cannot be made; said once, not retried per report."""
+    item = record(repo, make_freight(1, alias="f-1"))
+    env = {k: v for k, v in github_env(gh, GITHUB_APP_ID="17").items() if k != "GITHUB_TOKEN"}
+    lines: list[str] = []
+    reporter = reporting.GitHubReporter(env, options=FAST, echo=lines.append)
+    project = load_project(repo / ".kargo")
+    with Ledger(repo, LedgerConfig()) as ledger:
+        outcome = promote(project, ledger, "dev", item.name, options=PromoteOptions(reporter=reporter))
+    assert outcome.succeeded
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"warning: GitHub: could not create the Deployment of {outcome.result.name}")
+    assert "a GitHub App needs both its id and its private key" in lines[0]
+    assert gh.exchanges == []

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -84,11 +86,31 @@ def cli(ctx: click.Context, repo: Path, config_dir: Path | None, output: str, de
     ctx.obj = AppContext(repo=repo, config_dir_option=config_dir, output=output, debug=debug)
 
 
+START_UP_GC_PAUSE_S = 1.0
+
+
+def _pause_gc_for_start_up() -> None:
+    """Hold the cyclic garbage collector for the first second of a command, then give it back.
+
+    A command's imports build a few hundred thousand long-lived objects (modules, pydantic models and
+    validators) and the collector walks them again each time it runs while they appear: 40-60 ms of CPU in
+    `promote`'s start-up. Reference counting still frees ordinary garbage meanwhile; a longer command gets
+    the collector back from a daemon timer. Nothing changes when the caller has disabled it already.
+    """
+    if not gc.isenabled():
+        return
+    gc.disable()
+    timer = threading.Timer(START_UP_GC_PAUSE_S, gc.enable)
+    timer.daemon = True
+    timer.start()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and map every error to its exit code with a one-line message.
 
     Commands return an int exit code (None means 0); errors derive from KargoActionsError.
     """
+    _pause_gc_for_start_up()
     from kargo_actions.errors import ExitCode, KargoActionsError
 
     args = sys.argv[1:] if argv is None else argv

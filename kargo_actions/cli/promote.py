@@ -192,7 +192,7 @@ def _work_dir_option(func: Any) -> Any:
     is_flag=True,
     help="Promote every Stage whose ProjectConfig promotionPolicies enable auto-promotion and whose chosen "
     "Freight (selectionPolicy NewestFreight or MatchUpstream) differs from its current one, in pipeline order; "
-    "held origins are skipped.",
+    "held origins are skipped. With --stage S: that Stage alone, decided the same way (never sets a hold).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No per-step progress on stderr.")
 @_work_dir_option
@@ -219,6 +219,7 @@ def promote_command(
     kargo-actions promote --stage dev --warehouse W        the newest Freight of W available to dev
     kargo-actions promote --downstream-from dev            dev's Freight into every Stage fed by dev
     kargo-actions promote --auto                           every Stage whose policy allows it
+    kargo-actions promote --auto --stage dev               dev alone, as --auto would decide it
 
     A hand promotion of a Freight other than the newest available one holds the Stage's auto-promotion for
     that origin; promoting the newest lifts the hold. Exit 0 promoted, 1 a promotion failed (recorded as
@@ -231,15 +232,17 @@ def promote_command(
     from kargo_actions.errors import InvalidInputError
     from kargo_actions.promotion.service import Mode, promote
 
-    if auto and (stage or freight_ref or warehouse or downstream_from):
-        raise InvalidInputError("--auto takes no --stage, --freight, --warehouse or --downstream-from")
+    if auto and (freight_ref or warehouse or downstream_from):
+        raise InvalidInputError(
+            "--auto takes no --freight, --warehouse or --downstream-from (--stage S only)"
+        )
     if not auto and not downstream_from and not stage:
         raise InvalidInputError(
             "give --stage S with --freight REF or --warehouse W, or --downstream-from S, or --auto"
         )
     if freight_ref and warehouse:
         raise InvalidInputError("give --freight or --warehouse, not both")
-    if stage and not downstream_from and not (freight_ref or warehouse):
+    if stage and not auto and not downstream_from and not (freight_ref or warehouse):
         raise InvalidInputError("give --freight REF or --warehouse W with --stage")
     project, ledger = _open(app, ledger_opts)
     progress = Progress(quiet or app.json)
@@ -250,7 +253,7 @@ def promote_command(
         if auto:
             from kargo_actions.promotion.pipeline import auto_promote
 
-            return _report(app, [], auto_promote(project, ledger, options))
+            return _report(app, [], auto_promote(project, ledger, options, stage=stage))
         if downstream_from:
             outcomes = _downstream(project, ledger, downstream_from, stage, freight_ref, options)
             return _report(app, outcomes, None)

@@ -12,7 +12,14 @@ from kargo_actions.ledger.records import PromotionRecord, PromotionSummary, Stag
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
 from kargo_actions.promotion.gates import candidates
-from kargo_actions.promotion.service import Mode, PromoteOptions, PromotionOutcome, promote, settled_states
+from kargo_actions.promotion.service import (
+    Mode,
+    PromoteOptions,
+    PromotionOutcome,
+    find_stage,
+    promote,
+    settled_states,
+)
 
 
 @dataclass(frozen=True)
@@ -68,15 +75,19 @@ def auto_promote(
     ledger: Ledger,
     options: PromoteOptions | None = None,
     *,
+    stage: str | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     on_decision: Callable[[AutoDecision], None] | None = None,
 ) -> list[AutoDecision]:
-    """Promote every Stage whose policy allows it and whose chosen Freight differs from its current one.
+    """Promote every Stage (or only `stage`) whose policy allows it and whose chosen Freight differs from its
+    current one.
 
     Stages go in pipeline order, so a Freight verified in dev (no verification defined) can reach staging in
     the same run. A hold on an origin (set by a hand promotion of a non-newest Freight or a rollback) stops
-    it; a failed promotion is reported and the run goes on with the other Stages.
+    it; a failed promotion is reported and the run goes on with the other Stages. With `stage` (`promote
+    --auto --stage S`, what a dispatched auto-promotion runs) that Stage alone is decided, the same way.
     """
+    names = project.stage_order() if stage is None else [find_stage(project, stage).name]
     ledger.sync()
     decisions: list[AutoDecision] = []
 
@@ -85,50 +96,60 @@ def auto_promote(
         if on_decision is not None:
             on_decision(decision)
 
-    for name in project.stage_order():
-        stage = project.stages[name]
-        if stage.is_control_flow:
-            continue
-        if not project.auto_promotion_enabled(name):
+    for name in names:
+        if not project.stages[name].is_control_flow:
+            _auto_promote_stage(project, ledger, name, options, now, decide)
+    return decisions
+
+
+def _auto_promote_stage(
+    project: Project,
+    ledger: Ledger,
+    name: str,
+    options: PromoteOptions | None,
+    now: Callable[[], datetime],
+    decide: Callable[[AutoDecision], None],
+) -> None:
+    """Decide auto-promotion for one Stage, each of its origins: policy, hold, selectionPolicy, then promote
+    in Mode.AUTO (which never sets a hold)."""
+    stage = project.stages[name]
+    if not project.auto_promotion_enabled(name):
+        decide(
+            AutoDecision(name, "skipped", "auto-promotion is not enabled (ProjectConfig promotionPolicies)")
+        )
+        return
+    for warehouse in stage.warehouses:
+        moment = now()
+        snap = ledger.snapshot()
+        _, states, freight = settled_states(project, snap, moment)
+        own = states.get(name) or StageStateRecord(stage=name)
+        hold = own.holds.get(warehouse)
+        if hold is not None:
             decide(
                 AutoDecision(
-                    name, "skipped", "auto-promotion is not enabled (ProjectConfig promotionPolicies)"
+                    name,
+                    "skipped",
+                    f"held at {hold.freight[:12]} since {hold.since} by {hold.actor or 'unknown'} "
+                    f"({hold.reason or 'hand promotion'}); promote the newest Freight by hand to lift it",
+                    hold.freight,
                 )
             )
             continue
-        for warehouse in stage.warehouses:
-            moment = now()
-            snap = ledger.snapshot()
-            _, states, freight = settled_states(project, snap, moment)
-            own = states.get(name) or StageStateRecord(stage=name)
-            hold = own.holds.get(warehouse)
-            if hold is not None:
-                decide(
-                    AutoDecision(
-                        name,
-                        "skipped",
-                        f"held at {hold.freight[:12]} since {hold.since} by {hold.actor or 'unknown'} "
-                        f"({hold.reason or 'hand promotion'}); promote the newest Freight by hand to lift it",
-                        hold.freight,
-                    )
-                )
-                continue
-            chosen, why = _choose(project, name, warehouse, states, freight, moment)
-            if chosen is None:
-                decide(AutoDecision(name, "skipped", why))
-                continue
-            if any(c.name == chosen.name for c in own.current_freight):
-                decide(AutoDecision(name, "skipped", "already holds the Freight to promote", chosen.name))
-                continue
-            try:
-                outcome = promote(project, ledger, name, chosen.name, mode=Mode.AUTO, options=options)
-            except KargoActionsError as err:
-                decide(AutoDecision(name, "failed", str(err), chosen.name))
-                continue
-            action = "promoted" if outcome.succeeded else "failed"
-            reason = outcome.via if outcome.succeeded else outcome.result.message
-            decide(AutoDecision(name, action, reason, chosen.name, outcome))
-    return decisions
+        chosen, why = _choose(project, name, warehouse, states, freight, moment)
+        if chosen is None:
+            decide(AutoDecision(name, "skipped", why))
+            continue
+        if any(c.name == chosen.name for c in own.current_freight):
+            decide(AutoDecision(name, "skipped", "already holds the Freight to promote", chosen.name))
+            continue
+        try:
+            outcome = promote(project, ledger, name, chosen.name, mode=Mode.AUTO, options=options)
+        except KargoActionsError as err:
+            decide(AutoDecision(name, "failed", str(err), chosen.name))
+            continue
+        action = "promoted" if outcome.succeeded else "failed"
+        reason = outcome.via if outcome.succeeded else outcome.result.message
+        decide(AutoDecision(name, action, reason, chosen.name, outcome))
 
 
 @dataclass(frozen=True)

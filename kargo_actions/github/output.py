@@ -77,8 +77,9 @@ def command_outputs(document: Any, exit_code: int) -> dict[str, str]:
     """The root action's outputs from a command's `--output json` document and exit code.
 
     `freight`: the Freight IDs the result names, one per line (a Freight resource's metadata.name, or a
-    `freight` field); `promotion`: the promotion names (objects with a `name` and a `phase`); `status`:
-    succeeded, failed, invalid, refused or error (from the exit code); `result`: the document as JSON.
+    `freight` field); `promotion`: the promotion names (objects with a `phase` and a `name`, or an
+    auto-promotion decision's `promotion`); `status`: succeeded, failed, invalid, refused or error (from the
+    exit code); `result`: the document as JSON.
     """
     freight: list[str] = []
     promotions: list[str] = []
@@ -96,6 +97,8 @@ def command_outputs(document: Any, exit_code: int) -> dict[str, str]:
             _add(freight, node["freight"])
         if "phase" in node and isinstance(node.get("name"), str):
             _add(promotions, node["name"])
+        if "phase" in node and isinstance(node.get("promotion"), str):  # a `promote --auto` decision
+            _add(promotions, node["promotion"])
         for key in ("promotions", "freight", "items", "created", "results"):
             child = node.get(key)
             if isinstance(child, (list, dict)):

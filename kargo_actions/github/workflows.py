@@ -2,9 +2,10 @@
 
 kargo-discover.yml: discovery on a schedule (from the Warehouses' intervals), on `repository_dispatch`
 (image builds announce a push), on `push` to the branches the git subscriptions watch (paths from their
-includePaths), and by hand. kargo-promote.yml: `workflow_dispatch` with the Stage as a choice and the
-Freight (empty: the newest available), one job in `environment: <stage>`, a concurrency group per Stage
-that never cancels a running promotion, and only the permissions the pipeline's steps need.
+includePaths), and by hand. kargo-promote.yml: `workflow_dispatch` with the Stage as a choice, the
+Freight (empty: the newest available) and `auto` (set by auto-promotion dispatches), one job in
+`environment: <stage>`, a concurrency group per Stage that never cancels a running promotion, and only the
+permissions the pipeline's steps need.
 
 Regenerating is idempotent. Each file records a digest of what was generated; lines between
 `# kargo-actions: begin user NAME` and `# kargo-actions: end user NAME` are the user's and are kept.
@@ -280,7 +281,8 @@ def promote_workflow(project: Project, options: WorkflowOptions) -> str:
     lines = [
         *_header(options.config_dir, "one promotion of a Freight into a Stage"),
         "name: kargo-promote",
-        "run-name: ${{ format('promote {0} {1}', inputs.stage, inputs.freight || '(newest)') }}",
+        "run-name: ${{ format('{0} {1} {2}', inputs.auto && 'auto-promote' || 'promote', inputs.stage, "
+        "inputs.freight || '(newest)') }}",
         "on:",
         "  workflow_dispatch:",
         "    inputs:",
@@ -295,6 +297,12 @@ def promote_workflow(project: Project, options: WorkflowOptions) -> str:
         "        type: string",
         "        required: false",
         '        default: ""',
+        "      auto:",
+        '        description: "Auto-promotion: decide as `promote --auto` would for this Stage (policy, hold, '
+        'selectionPolicy; freight ignored) and set no hold"',
+        "        type: boolean",
+        "        required: false",
+        "        default: false",
         "permissions: {}",
         "concurrency:",
         "  # One promotion per Stage at a time; a running promotion is never cancelled.",
@@ -317,6 +325,7 @@ def promote_workflow(project: Project, options: WorkflowOptions) -> str:
         f"          config-dir: {_q(options.config_dir)}",
         "          stage: ${{ inputs.stage }}",
         "          freight: ${{ inputs.freight }}",
+        "          auto: ${{ inputs.auto }}",
         f"          warehouse: ${{{{ fromJSON('{table}')[inputs.stage] }}}}",
         f"          dispatch-auto-promotions: {_q('true' if auto else 'false')}",
         f"          promote-workflow: {_q(options.promote_workflow)}",
@@ -524,8 +533,12 @@ def dispatch_all(
     for item in plan:
         if item.skipped:
             continue
+        # auto: the job decides again as `promote --auto --stage` would (Mode.AUTO, so no hold is set); the
+        # freight only names the run
         run = client.dispatch_workflow(
-            workflow, ref=ref, inputs={"stage": item.stage, "freight": item.freight}
+            workflow,
+            ref=ref,
+            inputs={"stage": item.stage, "freight": item.freight, "auto": "true"},
         )
         started.append((item, run.html_url))
     return started

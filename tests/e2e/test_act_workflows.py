@@ -377,7 +377,7 @@ def test_generated_workflows_discover_and_promote_directly_and_through_a_pull_re
     assert TAGS[-1] in world.remote("tag", "-l", "--format=%(contents)", tags[0])
     [dispatch] = world.github.repo(REPOSITORY).dispatches
     assert dispatch.workflow_path == ".github/workflows/kargo-promote.yml"
-    assert dispatch.inputs == {"stage": "dev", "freight": freight_id}
+    assert dispatch.inputs == {"stage": "dev", "freight": freight_id, "auto": "true"}
 
     # the root action and a per-step action, with their outputs read by later steps
     log = world.act("inspect.yml")

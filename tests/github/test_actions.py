@@ -190,6 +190,22 @@ def test_mask_each_line_of_a_secret() -> None:
             "failed",
         ),
         ({"freight": "f3", "stage": "prod", "created": True}, 0, "f3", "", "succeeded"),
+        (  # promote --auto [--stage S]: one decision per Stage
+            [
+                {
+                    "stage": "uat",
+                    "action": "promoted",
+                    "freight": "f4",
+                    "promotion": "uat.01x",
+                    "phase": "Succeeded",
+                },
+                {"stage": "prod", "action": "skipped", "reason": "held", "freight": None},
+            ],
+            0,
+            "f4",
+            "uat.01x",
+            "succeeded",
+        ),
         (None, 3, "", "", "refused"),
     ],
 )

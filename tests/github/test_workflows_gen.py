@@ -107,6 +107,15 @@ def test_generated_workflows_follow_the_manifests(tmp_path: Path) -> None:
     assert dispatch["stage"]["type"] == "choice"
     assert dispatch["stage"]["options"] == ["broken", "dev", "staging", "prod"]
     assert dispatch["freight"]["default"] == ""
+    # auto-promotion dispatches set `auto`, which the promote action turns into `promote --auto --stage`
+    assert {k: dispatch["auto"][k] for k in ("type", "required", "default")} == {
+        "type": "boolean",
+        "required": False,
+        "default": False,
+    }
+    assert promote["run-name"].startswith(
+        "${{ format('{0} {1} {2}', inputs.auto && 'auto-promote' || 'promote'"
+    )
     assert promote["concurrency"] == {
         "group": "kargo-promote-${{ inputs.stage }}",
         "cancel-in-progress": False,
@@ -122,6 +131,7 @@ def test_generated_workflows_follow_the_manifests(tmp_path: Path) -> None:
     }
     with_ = job["steps"][-1]["with"]
     assert with_["dispatch-auto-promotions"] == "true"
+    assert with_["auto"] == "${{ inputs.auto }}"
     assert with_["warehouse"].startswith('${{ fromJSON(\'{"broken":"app","dev":"app"')
     checkout = job["steps"][0]
     assert checkout["with"]["persist-credentials"] is False
@@ -234,7 +244,7 @@ def test_dispatch_plans_and_starts_the_promote_workflow_for_auto_promoting_stage
     assert (sent.workflow_path, sent.ref, sent.inputs) == (
         ".github/workflows/kargo-promote.yml",
         "main",
-        {"stage": "dev", "freight": newest},
+        {"stage": "dev", "freight": newest, "auto": "true"},
     )
     assert older != newest
 
@@ -273,3 +283,53 @@ def test_a_tag_watching_subscription_triggers_on_tag_pushes(tmp_path: Path) -> N
     assert run(repo, "workflows", "generate", "--repository-url", "https://github.com/acme/app.git")[0] == 0
     push = _load(repo / ".github/workflows/kargo-discover.yml")["on"]["push"]
     assert push == {"tags": ["*"]}
+
+
+@pytest.mark.parametrize(
+    ("auto", "hold"),
+    [("true", {}), ("false", {"app": "f1"})],
+    ids=["auto-no-hold", "by-hand-holds"],
+)
+def test_promote_action_with_auto_runs_promote_auto_stage_and_sets_no_hold(
+    tmp_path: Path, auto: str, hold: dict[str, str]
+) -> None:
+    """The promote action's script, run by bash as the runner would with the inputs in env: auto=true
+    promotes what staging's MatchUpstream picks (dev's f-1) in auto mode, freight ignored; the same
+    Freight named by hand sets a hold."""
+    from tests.ledger.helpers import make_repo
+    from tests.promotion.test_auto_stage import match_upstream_pipeline
+
+    repo = make_repo(tmp_path / "repo", tmp_path / "remote.git")
+    f1, f2 = match_upstream_pipeline(repo)
+    root = Path(__file__).resolve().parents[2]
+    action = _load(root / "actions" / "promote" / "action.yml")
+    step = next(s for s in action["runs"]["steps"] if s.get("id") == "run")
+    assert step["env"]["KA_AUTO"] == "${{ inputs.auto }}"  # inputs reach the shell through env only
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KA_"))},
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "GITHUB_ACTION_PATH": str(root / "actions" / "promote"),
+        "GITHUB_OUTPUT": str(tmp_path / "github_output"),
+        "RUNNER_TEMP": str(tmp_path),
+        "KA_STAGE": "staging",
+        # auto=true ignores it (the dispatch names the run with it); by hand it is the Freight
+        "KA_FREIGHT": "f-1" if auto == "false" else "f-2",
+        "KA_WAREHOUSE": "app",
+        "KA_AUTO": auto,
+        "KA_SKIP_STEPS": "",
+        "KA_REPO": str(repo),
+        "KA_OUTPUT": "json",
+        "KA_GITHUB_TOKEN": "",
+    }
+    done = subprocess.run(["bash", "-c", step["run"]], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert "\nstaging." in (tmp_path / "github_output").read_text()  # the `promotion` output
+    if auto == "true":
+        assert [(d["stage"], d["action"], d["freight"]) for d in result] == [("staging", "promoted", f1)]
+    else:
+        assert [(r["stage"], r["hold"]) for r in result] == [("staging", "set")]
+    status = {s["stage"]: s for s in json.loads(run(repo, "-o", "json", "status")[1])}
+    assert status["staging"]["current"][0]["name"] == f1
+    assert status["staging"]["holds"] == {k: f1 for k in hold}
+    assert f2 != f1

@@ -475,7 +475,6 @@ class Ledger:
         if record is not None and (entry := snap.find_freight(record.freight)) is not None:
             return entry
         entries = snap.freight_entries()
-        aliases = snap.aliases()
         matches = (
             [e for e in entries if e.id.startswith(ref.lower())] if re.fullmatch(r"[0-9a-fA-F]+", ref) else []
         )
@@ -493,6 +492,7 @@ class Ledger:
                     )
                 ]
             )
+        aliases = snap.aliases()  # read only for the message: 25-30 ms at 10,000 Freight
         close = difflib.get_close_matches(ref, list(aliases), n=5, cutoff=0.6)
         if close:
             hint = f"did you mean {', '.join(close)}?"

@@ -176,7 +176,9 @@ def _work_dir_option(func: Any) -> Any:
 
 @click.command("promote")
 @click.option(
-    "--stage", "-s", help="The Stage to promote into (with --freight, --warehouse or --downstream-from)."
+    "--stage",
+    "-s",
+    help="The Stage to promote into (with --freight, --warehouse, --downstream-from or --auto).",
 )
 @click.option(
     "--freight", "-f", "freight_ref", metavar="REF", help="The Freight: full ID, unique ID prefix or alias."

@@ -484,7 +484,7 @@ def plan_dispatches(
 ) -> list[Dispatch]:
     """For each Stage that auto-promotes, the Freight its selection policy picks when it differs from what
     the Stage holds and no hold stops it (as `promote --auto` decides, without promoting)."""
-    from kargo_actions.promotion.gates import candidates
+    from kargo_actions.promotion.pipeline import choose_freight
     from kargo_actions.promotion.service import settled_states
 
     if after_stage is not None and after_stage not in project.stages:
@@ -507,17 +507,9 @@ def plan_dispatches(
             if state is not None and warehouse in state.holds:
                 plan.append(Dispatch(name, skipped=f"auto-promotion of {warehouse} is held"))
                 continue
-            request = stage.request_for(warehouse)
-            assert request is not None
-            found = candidates(stage, [f for f in freight if f.origin.name == warehouse], states, moment)
-            chosen = found.newest()
-            if request.sources.selection_policy == "MatchUpstream":
-                upstream = request.sources.stages
-                held = states.get(upstream[0]) if len(upstream) == 1 else None
-                in_upstream = {c.name for c in held.current_freight} if held else set()
-                chosen = next((f for f in found.available if f.name in in_upstream), None)
+            chosen, why = choose_freight(project, name, warehouse, states, freight, moment)
             if chosen is None:
-                plan.append(Dispatch(name, skipped=f"no Freight of {warehouse} is available"))
+                plan.append(Dispatch(name, skipped=why))
             elif chosen.name in current:
                 plan.append(Dispatch(name, chosen.name, skipped="already holds the Freight"))
             else:

@@ -45,7 +45,7 @@ class AutoDecision:
         return data
 
 
-def _choose(
+def choose_freight(
     project: Project,
     stage_name: str,
     warehouse: str,
@@ -135,7 +135,7 @@ def _auto_promote_stage(
                 )
             )
             continue
-        chosen, why = _choose(project, name, warehouse, states, freight, moment)
+        chosen, why = choose_freight(project, name, warehouse, states, freight, moment)
         if chosen is None:
             decide(AutoDecision(name, "skipped", why))
             continue

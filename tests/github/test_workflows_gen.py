@@ -333,3 +333,17 @@ def test_promote_action_with_auto_runs_promote_auto_stage_and_sets_no_hold(
     assert status["staging"]["current"][0]["name"] == f1
     assert status["staging"]["holds"] == {k: f1 for k in hold}
     assert f2 != f1
+
+
+def test_dispatch_plan_picks_as_auto_promotion_does_match_upstream(tmp_path: Path) -> None:
+    """The plan's choice is auto-promotion's own (pipeline.choose_freight): MatchUpstream takes what dev
+    holds (f-1), not the newest Freight available to staging (f-2)."""
+    from tests.ledger.helpers import make_repo
+    from tests.promotion.test_auto_stage import match_upstream_pipeline
+
+    repo = make_repo(tmp_path / "repo", tmp_path / "remote.git")
+    f1, f2 = match_upstream_pipeline(repo)
+    code, out, err = run(repo, "-o", "json", "workflows", "dispatch", "--dry-run", "--after-stage", "dev")
+    assert code == 0, err
+    assert [(d["stage"], d["freight"], d["skipped"]) for d in json.loads(out)] == [("staging", f1, "")]
+    assert f2 != f1

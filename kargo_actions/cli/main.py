@@ -89,20 +89,48 @@ def cli(ctx: click.Context, repo: Path, config_dir: Path | None, output: str, de
 START_UP_GC_PAUSE_S = 1.0
 
 
-def _pause_gc_for_start_up() -> None:
-    """Hold the cyclic garbage collector for the first second of a command, then give it back.
+class _StartUpGCPause:
+    """Hold the cyclic garbage collector while a command starts, then give it back.
 
     A command's imports build a few hundred thousand long-lived objects (modules, pydantic models and
     validators) and the collector walks them again each time it runs while they appear: 40-60 ms of CPU in
-    `promote`'s start-up. Reference counting still frees ordinary garbage meanwhile; a longer command gets
-    the collector back from a daemon timer. Nothing changes when the caller has disabled it already.
+    `promote`'s start-up. Reference counting still frees ordinary garbage meanwhile. The collector comes
+    back when main() returns or, for a longer command, after START_UP_GC_PAUSE_S (a daemon timer); only the
+    latest pause can end it, and a collector the caller had turned off stays off. For the process's own
+    command (`freeze`), the objects built so far are frozen first: neither later collections nor the one at
+    interpreter exit walk them again (another 30 ms); garbage cycles among them stay until exit.
     """
-    if not gc.isenabled():
-        return
-    gc.disable()
-    timer = threading.Timer(START_UP_GC_PAUSE_S, gc.enable)
-    timer.daemon = True
-    timer.start()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._paused = False
+        self._freeze = False
+
+    def start(self, freeze: bool) -> int | None:
+        with self._lock:
+            if not gc.isenabled() and not self._paused:
+                return None
+            gc.disable()
+            self._paused = True
+            self._freeze = freeze
+            self._generation += 1
+            generation = self._generation
+        timer = threading.Timer(START_UP_GC_PAUSE_S, self.end, args=(generation,))
+        timer.daemon = True
+        timer.start()
+        return generation
+
+    def end(self, generation: int) -> None:
+        with self._lock:
+            if self._paused and generation == self._generation:
+                self._paused = False
+                if self._freeze:
+                    gc.freeze()
+                gc.enable()
+
+
+_GC_PAUSE = _StartUpGCPause()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -110,7 +138,15 @@ def main(argv: list[str] | None = None) -> None:
 
     Commands return an int exit code (None means 0); errors derive from KargoActionsError.
     """
-    _pause_gc_for_start_up()
+    pause = _GC_PAUSE.start(freeze=argv is None)  # argv None: the console script, the process's own command
+    try:
+        _main(argv)
+    finally:
+        if pause is not None:
+            _GC_PAUSE.end(pause)
+
+
+def _main(argv: list[str] | None) -> None:
     from kargo_actions.errors import ExitCode, KargoActionsError
 
     args = sys.argv[1:] if argv is None else argv

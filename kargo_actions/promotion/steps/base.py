@@ -388,3 +388,13 @@ def _stop(child: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             continue
     child.communicate()
+
+
+def download_target(ctx: StepContext, out_path: str, allow_overwrite: bool) -> Path:
+    """Where a download step writes: inside the work dir, not a directory, replaced only when allowed."""
+    target = ctx.path(out_path, field_name="outPath")
+    if target.is_dir():
+        raise TerminalStepError(f"outPath {out_path!r} is a directory")
+    if target.exists() and not allow_overwrite:
+        raise StepFailed(f"outPath {out_path!r} already exists; set allowOverwrite: true to replace it")
+    return target

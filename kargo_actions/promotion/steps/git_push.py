@@ -87,16 +87,9 @@ class GitPush:
             if branch:
                 outputs["branch"] = branch
         else:
-            force = config.force
-            target = config.target_branch or branch
-            if config.generate_target_branch:
-                # The promotion's name is unique, so the branch is ours alone; force survives a re-run.
-                target, force = f"kargo/promotion/{ctx.promotion or 'promotion'}", True
-            if not target:
-                raise TerminalStepError(
-                    f"path: {config.path!r} has no branch checked out (detached HEAD); "
-                    "set targetBranch or generateTargetBranch"
-                )
+            target, force = gitutil.push_target(
+                ctx, config.path, branch, config.target_branch, config.generate_target_branch, config.force
+            )
             if not gitutil.head_commit(ctx, tree):
                 raise TerminalStepError(f"path: {config.path!r} has no commit to push; commit first")
             attempts = config.max_attempts or DEFAULT_MAX_ATTEMPTS

@@ -68,15 +68,9 @@ class GitHubPush:
         url = gitutil.remote_url(ctx, tree)
         client = client_for(ctx, url, field_name=f"path ({config.path!r}'s origin)")
         branch = gitutil.current_branch(ctx, tree)
-        force = config.force
-        target = config.target_branch or branch
-        if config.generate_target_branch:
-            target, force = f"kargo/promotion/{ctx.promotion or 'promotion'}", True
-        if not target:
-            raise TerminalStepError(
-                f"path: {config.path!r} has no branch checked out (detached HEAD); "
-                "set targetBranch or generateTargetBranch"
-            )
+        target, force = gitutil.push_target(
+            ctx, config.path, branch, config.target_branch, config.generate_target_branch, config.force
+        )
         local = gitutil.head_commit(ctx, tree)
         if not local:
             raise TerminalStepError(f"path: {config.path!r} has no commit to push; commit first")

@@ -319,3 +319,21 @@ def commit_url(ctx: StepContext, url: str, commit: str, provider: str = "") -> s
     if provider in ("github", "gitea", "azure"):
         return f"{base}/commit/{commit}"
     return ""
+
+
+def push_target(
+    ctx: StepContext, config_path: str, branch: str, target_branch: str | None, generate: bool, force: bool
+) -> tuple[str, bool]:
+    """The branch a push goes to, and whether it is forced (git-push and github-push agree on this).
+
+    generateTargetBranch names the branch after the promotion, which is unique, so the branch is ours alone
+    and forcing it survives a re-run.
+    """
+    target = target_branch or branch
+    if generate:
+        target, force = f"kargo/promotion/{ctx.promotion or 'promotion'}", True
+    if not target:
+        raise TerminalStepError(
+            f"path: {config_path!r} has no branch checked out (detached HEAD); set targetBranch or generateTargetBranch"
+        )
+    return target, force

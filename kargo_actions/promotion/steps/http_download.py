@@ -14,9 +14,9 @@ from kargo_actions.promotion.steps.base import (
     StepConfig,
     StepContext,
     StepError,
-    StepFailed,
     StepResult,
     TerminalStepError,
+    download_target,
 )
 from kargo_actions.promotion.steps.httputil import (
     GO_DURATION_PATTERN,
@@ -72,13 +72,7 @@ class HTTPDownload:
     outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: HTTPDownloadConfig) -> StepResult:
-        target = ctx.path(config.out_path, field_name="outPath")
-        if target.is_dir():
-            raise TerminalStepError(f"outPath {config.out_path!r} is a directory")
-        if target.exists() and not config.allow_overwrite:
-            raise StepFailed(
-                f"outPath {config.out_path!r} already exists; set allowOverwrite: true to replace it"
-            )
+        target = download_target(ctx, config.out_path, config.allow_overwrite)
         timeout = duration_seconds(config.timeout, DEFAULT_TIMEOUT, "timeout")
         cap = _cap(ctx)
         what = f"GET {config.url}"

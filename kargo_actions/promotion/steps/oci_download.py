@@ -13,9 +13,9 @@ from kargo_actions.discovery.registry import INDEX_TYPES, ImageDiscoveryError
 from kargo_actions.promotion.steps.base import (
     StepConfig,
     StepContext,
-    StepFailed,
     StepResult,
     TerminalStepError,
+    download_target,
 )
 from kargo_actions.promotion.steps.ociutil import (
     IMAGE_REF_PATTERN,
@@ -64,13 +64,7 @@ class OCIDownload:
     outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: OCIDownloadConfig) -> StepResult:
-        target = ctx.path(config.out_path, field_name="outPath")
-        if target.is_dir():
-            raise TerminalStepError(f"outPath {config.out_path!r} is a directory")
-        if target.exists() and not config.allow_overwrite:
-            raise StepFailed(
-                f"outPath {config.out_path!r} already exists; set allowOverwrite: true to replace it"
-            )
+        target = download_target(ctx, config.out_path, config.allow_overwrite)
         ref = ImageRef.parse(config.image_ref, "imageRef")
         cap = _cap(ctx)
         try:

@@ -224,3 +224,16 @@ def pid_alive(pid: int) -> bool:
     # A zombie (exited, not yet reaped by its parent) counts as gone.
     stat = Path(f"/proc/{pid}/stat")
     return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+def gone_soon(pid: int, within: float = 3.0) -> bool:
+    """True once `pid` has exited (or is a zombie) within `within` seconds: SIGKILL lands asynchronously,
+    and on a loaded machine a killed process can still be listed for a moment after kill() returns."""
+    import time
+
+    deadline = time.monotonic() + within
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -20,7 +20,7 @@ from kargo_actions.promotion.steps.base import (
     field_descriptions,
     run_command,
 )
-from tests.promotion.helpers import pid_alive
+from tests.promotion.helpers import gone_soon
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_abort_kills_the_process_group(tmp_path: Path) -> None:
     with pytest.raises(StepAborted, match="the child process was stopped"):
         run_command(StepContext(work_dir=tmp_path, abort=abort), _grandchild_script(pid_file))
     assert time.monotonic() - started < 4
-    assert not pid_alive(int(pid_file.read_text()))
+    assert gone_soon(int(pid_file.read_text()))
 
 
 def test_deadline_stops_the_child(tmp_path: Path) -> None:
@@ -114,7 +114,7 @@ def test_deadline_stops_the_child(tmp_path: Path) -> None:
     ctx = StepContext(work_dir=tmp_path, deadline=time.monotonic() + 0.3)
     with pytest.raises(StepTimedOut):
         run_command(ctx, _grandchild_script(pid_file))
-    assert not pid_alive(int(pid_file.read_text()))
+    assert gone_soon(int(pid_file.read_text()))
 
 
 def test_sleep_wakes_on_abort(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from kargo_actions.promotion.engine import EngineOptions, run_promotion
 from kargo_actions.promotion.result import PromotionPhase, StepRun
 from kargo_actions.promotion.steps.base import StepStatus
 from kargo_actions.promotion.tasks import plan_promotion
-from tests.promotion.helpers import FAST, freight, pid_alive, promote, write_project
+from tests.promotion.helpers import FAST, freight, gone_soon, promote, write_project
 
 S, F, E, K, A = (
     StepStatus.SUCCEEDED,
@@ -516,7 +516,7 @@ def test_abort_stops_the_running_step(step: dict[str, Any], grace: float, tmp_pa
     assert [(s.alias, s.status) for s in result.steps] == [("s", A)]  # not even always() runs after an abort
     pid_file = tmp_path / "work" / "sleep.pid"
     if pid_file.exists():
-        assert not pid_alive(int(pid_file.read_text()))
+        assert gone_soon(int(pid_file.read_text()))
 
 
 def test_abort_before_the_first_step(tmp_path: Path) -> None:
@@ -540,7 +540,7 @@ def test_timeout_kills_a_running_subprocess(tmp_path: Path) -> None:
     assert step is not None
     assert step.status is StepStatus.ERRORED
     assert step.message == "step 's' timed out after 1s"
-    assert not pid_alive(int((tmp_path / "work" / "sleep.pid").read_text()))
+    assert gone_soon(int((tmp_path / "work" / "sleep.pid").read_text()))
 
 
 def test_timings_and_observer(tmp_path: Path) -> None:

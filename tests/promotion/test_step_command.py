@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.promotion.helpers import IMAGE, freight, pid_alive
+from tests.promotion.helpers import IMAGE, freight, gone_soon
 
 CLI = [sys.executable, "-m", "kargo_actions"]
 
@@ -162,4 +162,4 @@ def test_signal_aborts_the_running_step(tmp_path: Path, sig: signal.Signals) -> 
     result = json.loads(stdout)
     assert result["phase"] == "Aborted"
     assert result["steps"][0]["status"] == "Aborted"
-    assert not pid_alive(int(pid_file.read_text()))
+    assert gone_soon(int(pid_file.read_text()))

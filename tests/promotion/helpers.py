@@ -110,6 +110,14 @@ def promote(
     )
 
 
+def _count_run(ctx: StepContext, counter_path: str) -> int:
+    """How often this step ran before (a counter file in the work dir, bumped by this run)."""
+    counter = ctx.path(counter_path)
+    seen = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(seen + 1))
+    return seen
+
+
 class FlakyConfig(StepConfig):
     failures: int
     counter: str = "flaky.count"
@@ -122,9 +130,7 @@ class Flaky:
     config_model: ClassVar[type[StepConfig]] = FlakyConfig
 
     def run(self, ctx: StepContext, config: FlakyConfig) -> StepResult:
-        counter = ctx.path(config.counter)
-        seen = int(counter.read_text()) if counter.exists() else 0
-        counter.write_text(str(seen + 1))
+        seen = _count_run(ctx, config.counter)
         if seen < config.failures:
             raise StepError(f"transient failure {seen + 1}")
         return StepResult(message="finally", outputs={"attempts": seen + 1})
@@ -159,9 +165,7 @@ class Wait:
     config_model: ClassVar[type[StepConfig]] = WaitConfig
 
     def run(self, ctx: StepContext, config: WaitConfig) -> StepResult:
-        counter = ctx.path(config.counter)
-        seen = int(counter.read_text()) if counter.exists() else 0
-        counter.write_text(str(seen + 1))
+        seen = _count_run(ctx, config.counter)
         if seen + 1 < config.polls:
             return StepResult(StepStatus.RUNNING, "waiting", retry_after=0.01)
         return StepResult(outputs={"polls": seen + 1})

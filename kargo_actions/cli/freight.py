@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from kargo_actions.cli.context import AppContext, pass_app
-from kargo_actions.cli.ledger_options import ledger_options, open_ledger  # shared: flag > env > Settings
+from kargo_actions.cli.ledger_options import (  # shared: flag > env > Settings
+    ledger_config,
+    ledger_options,
+    open_ledger,
+)
 
 if TYPE_CHECKING:
     from kargo_actions.model.freight import Freight
@@ -159,36 +163,54 @@ def list_command(
 @pass_app
 def show_command(app: AppContext, /, ref: str, **ledger_opts: str) -> int:
     """Show one Freight: REF is a full ID, a unique ID prefix, or an alias."""
-    with open_ledger(app, **ledger_opts) as ledger:
-        item = ledger.get_freight(ref)
-        tag = ledger.config.tag_name(item.origin.name, item.name)
+    from kargo_actions.ledger.reader import LedgerRepo
+
+    config = ledger_config(app, settings=None, **ledger_opts)
+    # Records the schemas vouch for are shown without loading the models; any other goes through them.
+    with LedgerRepo(app.repo, config) as repo:
+        view: dict[str, Any] | None = repo.tree().freight_view(ref)
+    if view is None:
+        from kargo_actions.ledger import Ledger
+
+        with Ledger(app.repo, config) as ledger:
+            view = ledger.get_freight(ref).wire()
     if app.json:
-        app.emit_json(item.wire())
+        app.emit_json(view)
         return 0
+    _print_pairs(show_rows(view, config.tag_name(view["origin"]["name"], view["metadata"]["name"])))
+    return 0
+
+
+def show_rows(view: Mapping[str, Any], tag: str) -> list[tuple[str, str]]:
+    """`freight show`'s label and value rows, from the Freight's wire form."""
+    meta = view["metadata"]
     rows = [
-        ("ID", item.name),
-        ("Alias", item.alias or ""),
-        ("Warehouse", item.origin.name),
-        ("Created", item.metadata.creation_timestamp or ""),
+        ("ID", meta["name"]),
+        ("Alias", view.get("alias") or ""),
+        ("Warehouse", view["origin"]["name"]),
+        ("Created", meta.get("creationTimestamp") or ""),
         ("Tag", tag),
     ]
-    for image in item.images:
-        rows.append(("Image", f"{image.repo_url}:{image.tag}" + (f"@{image.digest}" if image.digest else "")))
-    for commit in item.commits:
-        rows.append(("Commit", f"{commit.repo_url} {commit.tag or ''} {commit.id}".replace("  ", " ")))
-    for chart in item.charts:
-        rows.append(("Chart", f"{chart.repo_url} {chart.name} {chart.version}".replace("  ", " ")))
-    status = item.status
-    if status is not None:
-        for stage, cur in sorted((status.currently_in or {}).items()):
-            rows.append(("In stage", f"{stage} since {cur.since}"))
-        for stage, ver in sorted((status.verified_in or {}).items()):
-            soak = f", longest soak {ver.longest_soak}" if ver.longest_soak else ""
-            rows.append(("Verified in", f"{stage} at {ver.verified_at}{soak}"))
-        for stage, appr in sorted((status.approved_for or {}).items()):
-            rows.append(("Approved for", f"{stage} at {appr.approved_at}"))
-    _print_pairs(rows)
-    return 0
+    for image in view.get("images", ()):
+        digest = image.get("digest")
+        rows.append(
+            ("Image", f"{image['repoURL']}:{image.get('tag', '')}" + (f"@{digest}" if digest else ""))
+        )
+    for commit in view.get("commits", ()):
+        text = f"{commit['repoURL']} {commit.get('tag') or ''} {commit.get('id', '')}"
+        rows.append(("Commit", text.replace("  ", " ")))
+    for chart in view.get("charts", ()):
+        text = f"{chart['repoURL']} {chart.get('name', '')} {chart.get('version', '')}"
+        rows.append(("Chart", text.replace("  ", " ")))
+    status = view.get("status") or {}
+    for stage, cur in sorted((status.get("currentlyIn") or {}).items()):
+        rows.append(("In stage", f"{stage} since {cur.get('since')}"))
+    for stage, ver in sorted((status.get("verifiedIn") or {}).items()):
+        soak = f", longest soak {ver['longestSoak']}" if ver.get("longestSoak") else ""
+        rows.append(("Verified in", f"{stage} at {ver.get('verifiedAt')}{soak}"))
+    for stage, appr in sorted((status.get("approvedFor") or {}).items()):
+        rows.append(("Approved for", f"{stage} at {appr.get('approvedAt')}"))
+    return rows
 
 
 def _print_pairs(rows: Sequence[tuple[str, str]]) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from kargo_actions.cli.context import AppContext
+from kargo_actions.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from kargo_actions.ledger import Ledger, LedgerConfig
@@ -57,23 +58,55 @@ def ledger_options(func: F) -> F:
     return func
 
 
+def has_settings(config_dir: Path) -> bool:
+    """Whether the config dir holds a `kind: Settings` document (a plain text search; nothing is parsed)."""
+    if not config_dir.is_dir():
+        return False
+    try:
+        files = [p for p in config_dir.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
+        return any(_SETTINGS_KIND.search(p.read_bytes()) for p in files)
+    except OSError:
+        return False
+
+
 def find_settings(config_dir: Path) -> Settings | None:
     """The Settings manifest of the config dir, or None when there is none (or no config dir).
 
     Only a config dir with a `kind: Settings` document is loaded in full (to validate it like every
     manifest), so ledger commands in a repository without one pay nothing.
     """
-    if not config_dir.is_dir():
-        return None
-    try:
-        files = [p for p in config_dir.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
-        if not any(_SETTINGS_KIND.search(p.read_bytes()) for p in files):
-            return None
-    except OSError:
+    if not has_settings(config_dir):
         return None
     from kargo_actions.manifests import load_project
 
     return load_project(config_dir).settings
+
+
+def plain_ledger_config(env: Mapping[str, str], **flags: str | None) -> LedgerConfig | None:
+    """The LedgerConfig of flags > KARGO_ACTIONS_* variables > defaults, for a project with no Settings manifest.
+
+    Needs no models (pydantic), which is most of a quick command's start-up. None when a value is not one
+    the Settings model would take as it is: the caller then resolves through the model, which names it.
+    """
+    from kargo_actions.ledger.config import LEDGER_ENV_VARS, LedgerConfig, SigningPolicy, is_ref_name
+
+    chosen = {name: flags.get(name) for name in LEDGER_ENV_VARS}
+    for name, var in LEDGER_ENV_VARS.items():
+        if chosen[name] is None:
+            chosen[name] = env.get(var)
+    default = LedgerConfig()
+    branch = chosen["ledger_branch"] if chosen["ledger_branch"] is not None else default.branch
+    prefix = chosen["tag_prefix"] if chosen["tag_prefix"] is not None else default.tag_prefix
+    remote = chosen["remote"] if chosen["remote"] is not None else default.remote
+    signing = chosen["signing"] if chosen["signing"] is not None else default.signing.value
+    if not (is_ref_name(branch) and is_ref_name(prefix)) or signing not in set(SigningPolicy):
+        return None
+    try:
+        return LedgerConfig(
+            branch=branch, remote=remote or None, tag_prefix=prefix, signing=SigningPolicy(signing)
+        )
+    except InvalidInputError:
+        return None
 
 
 def ledger_config(
@@ -89,7 +122,17 @@ def ledger_config(
 
     `settings` saves reading the config dir again when the caller has loaded the project.
     """
-    from kargo_actions.errors import InvalidInputError, Problem
+    if settings is None and not has_settings(app.config_dir):
+        plain = plain_ledger_config(
+            os.environ,
+            ledger_branch=ledger_branch,
+            remote=ledger_remote,
+            tag_prefix=tag_prefix,
+            signing=signing,
+        )
+        if plain is not None:
+            return plain
+    from kargo_actions.errors import Problem
     from kargo_actions.ledger import LedgerConfig, SigningPolicy
     from kargo_actions.model.settings import Settings
 

@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Literal, TypeVar
 
 from pydantic import ConfigDict, Field, ValidationError
 
-from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.errors import Problem
+from kargo_actions.ledger.layout import (
+    LEDGER_FORMAT,
+    MARKER_KIND,
+    MARKER_PATH,
+    SCHEMA_VERSION,
+    TOP_LEVEL,
+    LedgerRecordError,
+    MetadataKind,
+    alias_path,
+    approval_path,
+    check_freight_id,
+    check_name,
+    check_record_id,
+    discovered_path,
+    freight_path,
+    marker_path,
+    metadata_path,
+    promotion_path,
+    stage_path,
+    verification_path,
+)
 from kargo_actions.model.base import KargoModel
 from kargo_actions.model.freight import (
     Chart,
@@ -19,60 +39,7 @@ from kargo_actions.model.freight import (
     Image,
 )
 
-SCHEMA_VERSION = 1
-LEDGER_FORMAT = 1
-MARKER_PATH = ".kargo-ledger.json"
-MARKER_KIND = "KargoActionsLedger"
-# Top-level entries a ledger branch may hold; anything else means the branch is not ours.
-TOP_LEVEL = frozenset(
-    {
-        MARKER_PATH,
-        "freight",
-        "aliases",
-        "discovered",
-        "promotions",
-        "verifications",
-        "approvals",
-        "stages",
-        "metadata",
-    }
-)
 MAX_LAST_PROMOTIONS = 10
-
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-_FREIGHT_ID = re.compile(r"^[0-9a-f]{40}$")
-_RECORD_ID = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9._]*[A-Za-z0-9])?$")
-
-
-class LedgerRecordError(InvalidInputError):
-    """A record file on the ledger branch cannot be read; names the file."""
-
-
-def check_name(value: str, what: str) -> str:
-    """A Kubernetes-style name (Warehouse, Stage, alias) that is safe as one path component."""
-    if len(value) > 253 or not _NAME.match(value):
-        raise InvalidInputError(
-            [
-                Problem(
-                    path=what,
-                    message=f"{value!r} is not a valid {what} name",
-                    hint="lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
-                )
-            ]
-        )
-    return value
-
-
-def check_freight_id(value: str) -> str:
-    if not _FREIGHT_ID.match(value):
-        raise InvalidInputError(f"{value!r} is not a Freight ID (40 lowercase hex characters)")
-    return value
-
-
-def check_record_id(value: str, what: str) -> str:
-    if len(value) > 200 or not _RECORD_ID.match(value):
-        raise InvalidInputError(f"{value!r} is not a valid {what} (letters, digits, '-', '_', '.')")
-    return value
 
 
 class RecordModel(KargoModel):
@@ -266,9 +233,6 @@ class StageStateRecord(RecordModel):
     updated_at: str | None = None
 
 
-MetadataKind = Literal["Stage", "Freight"]
-
-
 class MetadataRecord(RecordModel):
     """metadata/<stage|freight>/<name>.json: the metadata of a Stage or a Freight (Kargo's status.metadata),
     as the set-metadata step writes it."""
@@ -278,44 +242,6 @@ class MetadataRecord(RecordModel):
     name: str
     values: dict[str, Any] = Field(default_factory=dict)
     updated_at: str | None = None
-
-
-def metadata_path(kind: MetadataKind, name: str) -> str:
-    if kind == "Freight":
-        return f"metadata/freight/{check_freight_id(name)}.json"
-    return f"metadata/stage/{check_name(name, 'Stage')}.json"
-
-
-def marker_path() -> str:
-    return MARKER_PATH
-
-
-def freight_path(warehouse: str, freight_id: str) -> str:
-    return f"freight/{check_name(warehouse, 'Warehouse')}/{check_freight_id(freight_id)}.json"
-
-
-def alias_path(alias: str) -> str:
-    return f"aliases/{check_name(alias, 'alias')}.json"
-
-
-def discovered_path(warehouse: str) -> str:
-    return f"discovered/{check_name(warehouse, 'Warehouse')}.json"
-
-
-def promotion_path(stage: str, name: str) -> str:
-    return f"promotions/{check_name(stage, 'Stage')}/{check_record_id(name, 'Promotion name')}.json"
-
-
-def verification_path(stage: str, run_id: str) -> str:
-    return f"verifications/{check_name(stage, 'Stage')}/{check_record_id(run_id, 'verification id')}.json"
-
-
-def approval_path(stage: str, freight_id: str) -> str:
-    return f"approvals/{check_name(stage, 'Stage')}/{check_freight_id(freight_id)}.json"
-
-
-def stage_path(stage: str) -> str:
-    return f"stages/{check_name(stage, 'Stage')}.json"
 
 
 def dump_record(record: KargoModel) -> bytes:
@@ -399,6 +325,11 @@ def _diagnose(
 
 
 __all__ = [
+    "LEDGER_FORMAT",
+    "MARKER_KIND",
+    "MARKER_PATH",
+    "SCHEMA_VERSION",
+    "TOP_LEVEL",
     "AliasRecord",
     "AnalysisResult",
     "ApprovalRecord",
@@ -412,10 +343,24 @@ __all__ = [
     "FreightReference",
     "HoldRecord",
     "LedgerMarker",
+    "LedgerRecordError",
+    "MetadataKind",
     "PromotionRecord",
     "PromotionSummary",
     "StageStateRecord",
     "StepRecord",
     "VerificationRecord",
     "VerifiedFreight",
+    "alias_path",
+    "approval_path",
+    "check_freight_id",
+    "check_name",
+    "check_record_id",
+    "discovered_path",
+    "freight_path",
+    "marker_path",
+    "metadata_path",
+    "promotion_path",
+    "stage_path",
+    "verification_path",
 ]

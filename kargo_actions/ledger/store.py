@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import random
 import re
 import time
@@ -10,17 +9,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
 from kargo_actions.freight.identity import freight_id, normalize_git_url
 from kargo_actions.ledger.config import LedgerConfig, SigningPolicy
-from kargo_actions.ledger.git import Git, TreeEntry, edit_tree, read_tree
+from kargo_actions.ledger.git import edit_tree
+from kargo_actions.ledger.reader import FreightEntry, LedgerRepo, LedgerTree, freight_status_wire
 from kargo_actions.ledger.records import (
     LEDGER_FORMAT,
     MARKER_PATH,
-    TOP_LEVEL,
     AliasRecord,
     ApprovalRecord,
     DiscoveredArtifactsRecord,
@@ -49,12 +47,9 @@ from kargo_actions.ledger.records import (
 from kargo_actions.ledger.tags import TagWriter, canonical_json
 from kargo_actions.model.base import KargoModel
 from kargo_actions.model.freight import (
-    ApprovedStage,
-    CurrentStage,
     Freight,
     FreightMetadata,
     FreightStatus,
-    VerifiedStage,
 )
 
 ZERO_OID = "0" * 40
@@ -131,13 +126,6 @@ class _RunPlan:
 
 
 @dataclass(frozen=True)
-class FreightEntry:
-    warehouse: str
-    id: str
-    blob: str  # anything `git cat-file` resolves to the record: a blob id or `<commit>:<path>`
-
-
-@dataclass(frozen=True)
 class ReadResult(Generic[ModelT]):
     """Records that parsed, and a problem naming each file that did not."""
 
@@ -145,78 +133,8 @@ class ReadResult(Generic[ModelT]):
     problems: list[Problem]
 
 
-class Snapshot:
-    """The ledger at one commit; every read goes through the repository's single cat-file process."""
-
-    def __init__(self, git: Git, commit: str | None, where: str) -> None:
-        self.git = git
-        self.commit = commit
-        self.where = where  # the ref name shown in messages, e.g. kargo/ledger
-        self.tree: str | None = None
-        self.root: dict[str, TreeEntry] = {}
-        if commit is not None:
-            self.tree = self._tree_id(commit)
-            self.root = read_tree(git, self.tree)
-            self._check_ours()
-
-    def _tree_id(self, commit: str) -> str:
-        obj = self.git.reader.get(commit)
-        if obj is None or obj[0] != "commit":
-            raise FailedError(f"{self.where}: {commit} is not a commit")
-        first = obj[1].split(b"\n", 1)[0].decode()
-        return first.removeprefix("tree ")
-
-    def _check_ours(self) -> None:
-        """Refuse a branch that was not written by kargo-actions rather than overwrite it."""
-        unexpected = sorted(set(self.root) - TOP_LEVEL)
-        marker = self.root.get(MARKER_PATH)
-        hint = "choose another ledger branch name (Settings ledger.branch) or move that branch away"
-        if marker is None or unexpected:
-            what = f"unexpected files {', '.join(unexpected[:10])}" if unexpected else f"no {MARKER_PATH}"
-            raise InvalidInputError(
-                [
-                    Problem(
-                        file=self.where,
-                        message=f"this branch is not a kargo-actions ledger ({what})",
-                        hint=hint,
-                    )
-                ]
-            )
-        data = self.git.reader.get(marker.oid)
-        assert data is not None
-        parsed = load_record(LedgerMarker, data[1], f"{self.where}:{MARKER_PATH}")
-        if parsed.format > LEDGER_FORMAT:
-            raise InvalidInputError(
-                [
-                    Problem(
-                        file=f"{self.where}:{MARKER_PATH}",
-                        path="format",
-                        message=f"ledger format {parsed.format} is newer than this kargo-actions reads "
-                        f"({LEDGER_FORMAT})",
-                        hint="upgrade kargo-actions",
-                    )
-                ]
-            )
-
-    def _entries(self, path: str) -> dict[str, TreeEntry]:
-        """Entries of the directory `path` ("" = root); {} when absent."""
-        entries = self.root
-        for part in [p for p in path.split("/") if p]:
-            entry = entries.get(part)
-            if entry is None or entry.kind != "tree":
-                return {}
-            entries = read_tree(self.git, entry.oid)
-        return entries
-
-    def read(self, path: str) -> bytes | None:
-        """One file's content; git resolves the path itself (no tree parsing here)."""
-        if self.commit is None:
-            return None
-        obj = self.git.reader.get(f"{self.commit}:{path}")
-        return obj[1] if obj is not None and obj[0] == "blob" else None
-
-    def exists(self, path: str) -> bool:
-        return self.read(path) is not None
+class Snapshot(LedgerTree):
+    """The ledger at one commit with typed records; every read goes through the repository's cat-file process."""
 
     def load(self, model: type[ModelT], path: str) -> ModelT | None:
         data = self.read(path)
@@ -224,8 +142,7 @@ class Snapshot:
 
     def load_dir(self, model: type[ModelT], path: str) -> ReadResult[ModelT]:
         """Every `*.json` record directly in `path`, read in one round trip, in name order."""
-        entries = sorted((e for e in self._entries(path).values() if e.kind == "blob"), key=lambda e: e.name)
-        return self._load_blobs(model, [(f"{path}/{e.name}", e.oid) for e in entries])
+        return self._load_blobs(model, self.blobs(path))
 
     def _load_blobs(self, model: type[ModelT], items: list[tuple[str, str]]) -> ReadResult[ModelT]:
         records: list[ModelT] = []
@@ -241,22 +158,7 @@ class Snapshot:
                 problems.extend(err.problems)
         return ReadResult(records, problems)
 
-    def names(self, path: str) -> list[str]:
-        return sorted(self._entries(path))
-
     # Freight
-
-    def freight_entries(self, warehouse: str | None = None) -> list[FreightEntry]:
-        warehouses = self._entries("freight")
-        if warehouse is not None:
-            warehouses = {k: v for k, v in warehouses.items() if k == warehouse}
-        trees = [e for e in warehouses.values() if e.kind == "tree"]
-        result: list[FreightEntry] = []
-        for wh in trees:
-            for entry in read_tree(self.git, wh.oid).values():
-                if entry.kind == "blob" and entry.name.endswith(".json"):
-                    result.append(FreightEntry(wh.name, entry.name.removesuffix(".json"), entry.oid))
-        return result
 
     def freight_records(self, entries: Iterable[FreightEntry]) -> ReadResult[Freight]:
         """Freight records in one round trip; names come from the tree, so paths need no re-checking."""
@@ -274,22 +176,6 @@ class Snapshot:
                 problems.extend(err.problems)
         return ReadResult(records, problems)
 
-    def find_freight(self, fid: str) -> FreightEntry | None:
-        if self.commit is None:
-            return None
-        warehouses = [e.name for e in self._entries("freight").values() if e.kind == "tree"]
-        specs = [f"{self.commit}:freight/{wh}/{fid}.json" for wh in warehouses]
-        for wh, obj in zip(warehouses, self.git.reader.get_many(specs), strict=True):
-            if obj is not None and obj[0] == "blob":
-                return FreightEntry(wh, fid, specs[warehouses.index(wh)])
-        return None
-
-    def aliases(self) -> dict[str, str]:
-        """alias -> blob id of its alias record."""
-        return {
-            e.name.removesuffix(".json"): e.oid for e in self._entries("aliases").values() if e.kind == "blob"
-        }
-
     def alias_record(self, alias: str) -> AliasRecord | None:
         return self.load(AliasRecord, alias_path(alias))
 
@@ -297,31 +183,13 @@ class Snapshot:
         return self.load_dir(StageStateRecord, "stages")
 
 
-def _looks_like_name(value: str) -> bool:
-    return bool(re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", value)) and len(value) <= 253
+def freight_status(fid: str, states: Sequence[Mapping[str, Any]]) -> FreightStatus | None:
+    """Kargo's Freight status, derived from the stage state records (their wire forms)."""
+    wire = freight_status_wire(fid, states)
+    return None if wire is None else FreightStatus.model_validate(wire)
 
 
-def freight_status(fid: str, states: Iterable[StageStateRecord]) -> FreightStatus | None:
-    """Kargo's Freight status, derived from the stage state records."""
-    current: dict[str, CurrentStage] = {}
-    verified: dict[str, VerifiedStage] = {}
-    approved: dict[str, ApprovedStage] = {}
-    for state in states:
-        for cur in state.current_freight:
-            if cur.name == fid:
-                current[state.stage] = CurrentStage(since=cur.since)
-        if (v := state.verified.get(fid)) is not None:
-            verified[state.stage] = VerifiedStage(verified_at=v.verified_at, longest_soak=v.longest_soak)
-        if (a := state.approved.get(fid)) is not None:
-            approved[state.stage] = ApprovedStage(approved_at=a.approved_at)
-    if not (current or verified or approved):
-        return None
-    return FreightStatus(
-        currently_in=current or None, verified_in=verified or None, approved_for=approved or None
-    )
-
-
-class Ledger:
+class Ledger(LedgerRepo):
     """A pipeline repository's ledger branch and Freight tags: the one way features read and write records."""
 
     def __init__(
@@ -332,51 +200,18 @@ class Ledger:
         rng: random.Random | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        self.config = config or LedgerConfig()
-        self.git = Git(repo, env)
+        super().__init__(repo, config, env=env)
         self.rng = rng or random.Random()  # noqa: S311 - jitter and aliases, not secrets
-        self._config_values: dict[str, str] | None = None
         self._tags = TagWriter(self.git)
         self._identity_env: dict[str, str] | None = None
         self._actor: str | None = None
-        _ = self.git.git_dir  # fail early, with a clear message, outside a repository
 
     def close(self) -> None:
-        self.git.close()
+        super().close()
         self._tags.close()
 
     def __enter__(self) -> Ledger:
         return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    # git configuration, read once
-
-    def git_config(self) -> dict[str, str]:
-        if self._config_values is None:
-            proc = self.git.run("config", "--list", "-z", check=False)
-            values: dict[str, str] = {}
-            for item in proc.stdout.decode(errors="replace").split("\0"):
-                key, _, value = item.partition("\n")
-                if key:
-                    values[key.lower()] = value
-            self._config_values = values
-        return self._config_values
-
-    @property
-    def remote(self) -> str | None:
-        """The configured remote when the repository has it; None = local-only ledger."""
-        name = self.config.remote
-        if name and f"remote.{name.lower()}.url" in self.git_config():
-            return name
-        return None
-
-    @property
-    def remote_url(self) -> str | None:
-        return self.git_config().get(f"remote.{self.remote.lower()}.url") if self.remote else None
 
     def signing_key_configured(self) -> bool:
         cfg = self.git_config()
@@ -428,18 +263,6 @@ class Ledger:
 
     # reading
 
-    def _local_tip(self) -> str | None:
-        branch = self.config.branch_ref
-        tracking = self.config.remote_tracking_ref() if self.remote else None
-        refs = self.git.rev_parse_many([r for r in (branch, tracking) if r])
-        local, remote = refs.get(branch), refs.get(tracking) if tracking else None
-        if local is None or remote is None or local == remote:
-            return local or remote
-        # Both exist and differ: read the newer one (the remote-tracking ref after someone else's fetch).
-        if self.git.run("merge-base", "--is-ancestor", local, remote, check=False).returncode == 0:
-            return remote
-        return local
-
     def snapshot(self, commit: str | None = None) -> Snapshot:
         """The ledger as it is locally (local branch or remote-tracking, whichever is newer)."""
         return Snapshot(self.git, commit if commit is not None else self._local_tip(), self.config.branch)
@@ -456,54 +279,19 @@ class Ledger:
             wanted = {c.name for c in state.current_freight} if state else set()
             entries = [e for e in entries if e.id in wanted]
         read = snap.freight_records(entries)
-        items = [self._with_status(r, states.records) for r in read.records]
+        wires = [s.wire() for s in states.records]
+        items = [self._with_status(r, wires) for r in read.records]
         items.sort(key=lambda f: (f.metadata.creation_timestamp or "", f.name))
         return ReadResult(items, [*states.problems, *read.problems])
 
     @staticmethod
-    def _with_status(freight: Freight, states: Iterable[StageStateRecord]) -> Freight:
+    def _with_status(freight: Freight, states: Sequence[Mapping[str, Any]]) -> Freight:
         status = freight_status(freight.name, states)
         return freight.model_copy(update={"status": status}) if status else freight
 
     def resolve(self, ref: str, snapshot: Snapshot | None = None) -> FreightEntry:
         """A Freight by full ID, unique ID prefix or alias; none or several -> InvalidInputError with candidates."""
-        snap = snapshot or self.snapshot()
-        ref = ref.strip()
-        if re.fullmatch(r"[0-9a-f]{40}", ref) and (entry := snap.find_freight(ref)) is not None:
-            return entry
-        record = snap.alias_record(ref) if _looks_like_name(ref) else None
-        if record is not None and (entry := snap.find_freight(record.freight)) is not None:
-            return entry
-        entries = snap.freight_entries()
-        matches = (
-            [e for e in entries if e.id.startswith(ref.lower())] if re.fullmatch(r"[0-9a-fA-F]+", ref) else []
-        )
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            listed = ", ".join(f"{m.warehouse}/{m.id}" for m in sorted(matches, key=lambda m: m.id)[:10])
-            more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
-            raise InvalidInputError(
-                [
-                    Problem(
-                        path="REF",
-                        message=f"{ref!r} matches {len(matches)} Freight: {listed}{more}",
-                        hint="give more characters of the ID, or an alias",
-                    )
-                ]
-            )
-        aliases = snap.aliases()  # read only for the message: 25-30 ms at 10,000 Freight
-        close = difflib.get_close_matches(ref, list(aliases), n=5, cutoff=0.6)
-        if close:
-            hint = f"did you mean {', '.join(close)}?"
-        elif entries:
-            known = sorted(aliases)[:5]
-            hint = f"known aliases include {', '.join(known)}; `kargo-actions freight list` shows all"
-        else:
-            hint = "no Freight is recorded yet"
-        raise InvalidInputError(
-            [Problem(path="REF", message=f"no Freight matches {ref!r} (ID, ID prefix or alias)", hint=hint)]
-        )
+        return (snapshot or self.snapshot()).resolve(ref)
 
     def get_freight(self, ref: str, snapshot: Snapshot | None = None) -> Freight:
         snap = snapshot or self.snapshot()
@@ -511,7 +299,7 @@ class Ledger:
         read = snap.freight_records([entry])
         if read.problems:
             raise LedgerRecordError(read.problems)
-        return self._with_status(read.records[0], snap.stage_states().records)
+        return self._with_status(read.records[0], [s.wire() for s in snap.stage_states().records])
 
     def stage_history(self, stage: str, snapshot: Snapshot | None = None) -> ReadResult[PromotionRecord]:
         """Every Promotion of a Stage, oldest first (names carry a ULID, so name order is time order)."""

@@ -12,8 +12,9 @@ from pydantic import ValidationError
 from kargo_actions.errors import RefusedError
 from kargo_actions.freight.identity import freight_id
 from kargo_actions.ledger.config import SigningPolicy
+from kargo_actions.ledger.reader import FreightEntry
 from kargo_actions.ledger.records import LedgerRecordError, load_freight
-from kargo_actions.ledger.store import FreightEntry, Ledger, Snapshot
+from kargo_actions.ledger.store import Ledger, Snapshot
 from kargo_actions.ledger.tags import TagObject, canonical_json, parse_tag, verify_signatures
 from kargo_actions.model.freight import Freight
 

@@ -23,7 +23,7 @@ class KargoModel(BaseModel):
         defer_build=True,
     )
 
-    def wire(self) -> dict[str, object]:
+    def wire(self) -> dict[str, Any]:
         """The Kargo wire form: camelCase keys, unset optional fields left out."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 

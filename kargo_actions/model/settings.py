@@ -25,16 +25,14 @@ from typing import Final, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from kargo_actions.ledger.config import LEDGER_ENV_VARS, is_ref_name
 from kargo_actions.model.base import ManifestModel, ObjectMeta
 
 SETTINGS_API_VERSION: Final = "kargo-actions/v1alpha1"
 
-# git check-ref-format's rules, enough to refuse names git would refuse.
-_BAD_REF = re.compile(r"(^[/.]|[/.]$|\.\.|//|@\{|[\x00-\x20~^:?*\[\\\x7f]|\.lock(/|$)|/\.)")
-
 
 def _check_ref_part(value: str) -> str:
-    if not value or _BAD_REF.search(value):
+    if not is_ref_name(value):
         raise ValueError(f"{value!r} is not a valid git ref name")
     return value
 
@@ -115,10 +113,7 @@ class SettingsSpec(ManifestModel):
 
 # The environment variable of each setting (the names the commands' flags already read).
 ENV_VARS: dict[str, str] = {
-    "ledger_branch": "KARGO_ACTIONS_LEDGER_BRANCH",
-    "remote": "KARGO_ACTIONS_LEDGER_REMOTE",
-    "tag_prefix": "KARGO_ACTIONS_TAG_PREFIX",
-    "signing": "KARGO_ACTIONS_SIGN",
+    **LEDGER_ENV_VARS,
     "cache_dir": "KARGO_ACTIONS_CACHE",
     "insecure_registries": "KARGO_ACTIONS_INSECURE_REGISTRIES",  # comma-separated hosts
 }

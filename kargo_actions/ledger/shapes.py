@@ -81,14 +81,14 @@ def _conform(value: Any, schema: dict[str, Any], defs: dict[str, Any]) -> Any:
         raise Mismatch(f"expected one of {schema['enum']!r}")
     kind = schema.get("type")
     if kind is None:
-        return _plain(value)
+        return value  # untyped (Any): taken as it is, nulls inside included, as the models keep them
     if kind == "object":
         return _object(value, schema, defs)
     if kind == "array":
         if type(value) is not list or len(value) > schema.get("maxItems", len(value)):
             raise Mismatch("expected an array")
         items = schema.get("items", {})
-        return [_conform(item, items, defs) for item in value]
+        return [_not_null(_conform(item, items, defs)) if items else item for item in value]
     if kind == "string":
         if type(value) is not str or len(value) < schema.get("minLength", 0):
             raise Mismatch("expected a string")
@@ -130,22 +130,14 @@ def _object(value: Any, schema: dict[str, Any], defs: dict[str, Any]) -> dict[st
             continue
         if extra is False:
             raise Mismatch(f"unexpected property {name!r}")
-        conformed = _conform(item, extra, defs) if isinstance(extra, dict) else _plain(item)
-        if conformed is not None:
-            out[name] = conformed
+        out[name] = _not_null(_conform(item, extra, defs)) if isinstance(extra, dict) and extra else item
     return out
 
 
-def _plain(value: Any) -> Any:
-    """An untyped value, taken as it is; one holding a null is refused (models drop nulls unevenly)."""
+def _not_null(value: Any) -> Any:
+    """A typed item of an array or map that is null: whether the model keeps it is the model's call."""
     if value is None:
-        raise Mismatch("null in an untyped value")
-    if type(value) is dict:
-        for item in value.values():
-            _plain(item)
-    elif type(value) is list:
-        for item in value:
-            _plain(item)
+        raise Mismatch("null item")
     return value
 
 

@@ -196,6 +196,13 @@ def pipeline_status(project: Project, ledger: Ledger, now: datetime | None = Non
     """Every Stage in pipeline order with its current Freight, verification, last promotion, newest available."""
     moment = now or datetime.now(UTC)
     _, states, freight = settled_states(project, ledger.snapshot(), moment)
+    return status_rows(project, states, freight, moment)
+
+
+def status_rows(
+    project: Project, states: dict[str, StageStateRecord], freight: list[Freight], moment: datetime
+) -> list[StageStatus]:
+    """pipeline_status's rows from states (control-flow Stages settled) and Freight already read."""
     by_id = {f.name: f for f in freight}
     rows: list[StageStatus] = []
     for name in project.stage_order():

@@ -1,4 +1,5 @@
-"""Registry credentials (docker config.json, GITHUB_TOKEN for ghcr.io), auth challenges and a token cache."""
+"""Registry credentials (docker config.json and its credential helpers, GITHUB_TOKEN for ghcr.io), auth
+challenges and a token cache."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import binascii
 import json
 import os
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -20,13 +22,23 @@ DOCKER_HUB_NAMES = frozenset(
 )
 
 
+# The index URL Docker Hub credentials are stored under (what `docker login` passes to a helper).
+DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
+HELPER_TIMEOUT_S = 30.0
+
+
 @dataclass(frozen=True)
 class Credentials:
-    """A username and password (or token) for one registry, and where they came from."""
+    """A username and password (or token) for one registry, and where they came from.
+
+    With `identity_token`, `password` is an OAuth2 refresh token (docker config `identitytoken`, or a
+    credential helper answering user `<token>`): it is exchanged at the token realm, never sent as Basic.
+    """
 
     username: str
     password: str
     source: str
+    identity_token: bool = False
 
     def __repr__(self) -> str:  # never print the secret
         return f"Credentials(username={self.username!r}, source={self.source!r})"
@@ -86,31 +98,109 @@ class CredentialsError(ValueError):
 
 
 def credentials_for(host: str, env: Mapping[str, str] | None = None) -> Credentials | None:
-    """Credentials for a registry host: docker config.json `auths` first, then GITHUB_TOKEN for ghcr.io."""
+    """Credentials for a registry host, found as the docker CLI finds them, then GITHUB_TOKEN for ghcr.io.
+
+    docker config.json: a `credHelpers` entry for the host, else `credsStore` (the helper program
+    `docker-credential-<name>` is asked), else the `auths` entry (`auth`, `username`/`password` or
+    `identitytoken`).
+    """
     env = os.environ if env is None else env
     host = host.lower()
     path = docker_config_path(env)
-    if path.is_file():
-        try:
-            config = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise CredentialsError(f"{path}: cannot read docker config: {err}") from err
-        auths = config.get("auths") if isinstance(config, dict) else None
-        if isinstance(auths, dict):
-            for key, entry in auths.items():
-                if not isinstance(entry, dict) or not _same_registry(_host_of(str(key)), host):
-                    continue
-                found = _entry_credentials(entry, f"{path} auths[{key!r}]")
-                if found is not None:
-                    mask_secret(found.password, env)
-                    if isinstance(entry.get("auth"), str):
-                        mask_secret(entry["auth"], env)
-                    return found
+    config = _read_config(path)
+    helper = _helper_for(config, host)
+    found = (
+        _from_helper(helper, path, host, env)
+        if helper is not None
+        else _from_auths(config.get("auths"), path, host, env)
+    )
+    if found is not None:
+        mask_secret(found.password, env)
+        return found
     token = env.get("GITHUB_TOKEN")
     if host == "ghcr.io" and token:
         # ghcr.io takes any username with a token as password; GITHUB_ACTOR keeps its logs readable.
         mask_secret(token, env)
         return Credentials(env.get("GITHUB_ACTOR") or "x-access-token", token, "GITHUB_TOKEN")
+    return None
+
+
+def _read_config(path: Path) -> dict[str, object]:
+    if not path.is_file():
+        return {}
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise CredentialsError(f"{path}: cannot read docker config: {err}") from err
+    if not isinstance(config, dict):
+        raise CredentialsError(f"{path}: a docker config is a JSON object")
+    return config
+
+
+def _helper_for(config: Mapping[str, object], host: str) -> tuple[str, str] | None:
+    """(helper name, where it was configured) for a host: its credHelpers entry, else credsStore."""
+    helpers = config.get("credHelpers")
+    if isinstance(helpers, dict):
+        for key, name in helpers.items():
+            if isinstance(name, str) and name and _same_registry(_host_of(str(key)), host):
+                return name, f"credHelpers[{key!r}]"
+    store = config.get("credsStore")
+    if isinstance(store, str) and store:
+        return store, "credsStore"
+    return None
+
+
+def _from_helper(
+    helper: tuple[str, str], path: Path, host: str, env: Mapping[str, str]
+) -> Credentials | None:
+    """Ask `docker-credential-<name> get` (the docker credential helper protocol) for the host's credentials."""
+    name, setting = helper
+    program = f"docker-credential-{name}"
+    where = f"{path} {setting}: {program}"
+    server = DOCKER_HUB_SERVER if host in DOCKER_HUB_NAMES else host
+    try:
+        proc = subprocess.run(
+            [program, "get"],
+            input=server.encode(),
+            capture_output=True,
+            env=dict(env),
+            timeout=HELPER_TIMEOUT_S,
+            check=False,
+        )
+    except FileNotFoundError as err:
+        raise CredentialsError(
+            f"{where} is not on PATH (install it, or remove {setting} from the docker config)"
+        ) from err
+    except subprocess.TimeoutExpired as err:
+        raise CredentialsError(f"{where} did not answer within {HELPER_TIMEOUT_S:.0f} s") from err
+    out = proc.stdout.decode(errors="replace").strip()
+    if proc.returncode != 0:
+        if "credentials not found" in out.lower():
+            return None
+        message = (out or proc.stderr.decode(errors="replace").strip() or "no message").splitlines()[0]
+        raise CredentialsError(f"{where} failed for {server} (exit {proc.returncode}): {message[:200]}")
+    try:
+        answer = json.loads(out)
+    except ValueError as err:
+        raise CredentialsError(f"{where} answered something that is not JSON for {server}") from err
+    user = answer.get("Username") if isinstance(answer, dict) else None
+    secret = answer.get("Secret") if isinstance(answer, dict) else None
+    if not isinstance(user, str) or not isinstance(secret, str) or not secret:
+        raise CredentialsError(f"{where} answered without Username and Secret for {server}")
+    return Credentials(user, secret, program, identity_token=user == "<token>")
+
+
+def _from_auths(auths: object, path: Path, host: str, env: Mapping[str, str]) -> Credentials | None:
+    if not isinstance(auths, dict):
+        return None
+    for key, entry in auths.items():
+        if not isinstance(entry, dict) or not _same_registry(_host_of(str(key)), host):
+            continue
+        found = _entry_credentials(entry, f"{path} auths[{key!r}]")
+        if found is not None:
+            if isinstance(entry.get("auth"), str):
+                mask_secret(entry["auth"], env)  # base64 of user:password is as secret as the password
+            return found
     return None
 
 
@@ -133,6 +223,12 @@ def mask_secret(value: str, env: Mapping[str, str]) -> None:
 
 
 def _entry_credentials(entry: Mapping[str, object], where: str) -> Credentials | None:
+    token = entry.get("identitytoken")
+    if isinstance(token, str) and token:
+        user = entry.get("username")
+        return Credentials(
+            user if isinstance(user, str) and user else "<token>", token, where, identity_token=True
+        )
     auth = entry.get("auth")
     if isinstance(auth, str) and auth:
         try:

@@ -458,7 +458,7 @@ class RepositoryClient:
             return None
         if hint.scheme == "basic":
             creds = self.credentials
-            return self._basic(creds) if creds else None
+            return self._basic(creds) if creds and not creds.identity_token else None
         if hint.scheme == "bearer":
             return f"Bearer {self._token(hint)}"
         return None
@@ -482,7 +482,12 @@ class RepositoryClient:
             params["service"] = hint.service
         headers = {}
         creds = self.credentials
-        if creds is not None:
+        form: dict[str, str] | None = None
+        if creds is not None and creds.identity_token:
+            # Docker's token spec (OAuth2): a refresh token is exchanged by POST, never sent as Basic.
+            form = {**params, "grant_type": "refresh_token", "refresh_token": creds.password}
+            form["client_id"] = "kargo-actions"
+        elif creds is not None:
             headers["Authorization"] = self._basic(creds)
         realm = urllib.parse.urlsplit(hint.realm)
         if realm.scheme not in ("http", "https") or not realm.netloc:
@@ -492,7 +497,12 @@ class RepositoryClient:
             self.session.stats.add("token")
             try:
                 with self.session.limiter(realm.netloc).slot():
-                    resp = self.session.http(self.verify).get(hint.realm, params=params, headers=headers)
+                    client = self.session.http(self.verify)
+                    resp = (
+                        client.post(hint.realm, data=form)
+                        if form is not None
+                        else client.get(hint.realm, params=params, headers=headers)
+                    )
             except httpx.TimeoutException as err:
                 if attempt < policy.attempts:
                     self.session.sleep(policy.delay(attempt, None))

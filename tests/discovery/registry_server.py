@@ -36,6 +36,7 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 USER, PASSWORD = "alice", "s3cret"
+REFRESH_TOKEN = "rt-alice-0123"  # what `docker login` keeps as an identity token for USER
 TOOLS = ("docker-registry", "skopeo", "htpasswd")
 
 
@@ -427,6 +428,7 @@ class TokenRealm:
         self._x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
         self.url = f"http://127.0.0.1:{server.server_address[1]}/token"
         self.hits = 0
+        self.posts = 0  # OAuth2 token requests (identity tokens)
         self.expires_in = 300
         self.anonymous_pull: set[str] = set()  # repositories anyone may pull
         self._thread = threading.Thread(
@@ -442,6 +444,24 @@ class TokenRealm:
             def log_message(self, *args: object) -> None:
                 pass
 
+            def do_POST(self) -> None:
+                # Docker's OAuth2 token endpoint: grant_type=refresh_token (an identity token) or password.
+                realm = holder[0]
+                realm.hits += 1
+                realm.posts += 1
+                length = int(self.headers.get("Content-Length", "0"))
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                grant = form.get("grant_type", [""])[0]
+                ok = (grant == "refresh_token" and form.get("refresh_token") == [REFRESH_TOKEN]) or (
+                    grant == "password"
+                    and (form.get("username"), form.get("password")) == ([USER], [PASSWORD])
+                )
+                if not ok or not form.get("client_id"):
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                self._grant(USER, form)
+
             def do_GET(self) -> None:
                 realm = holder[0]
                 realm.hits += 1
@@ -455,6 +475,10 @@ class TokenRealm:
                         self.end_headers()
                         return
                     user = name
+                self._grant(user, query)
+
+            def _grant(self, user: str, query: dict[str, list[str]]) -> None:
+                realm = holder[0]
                 access = []
                 for scope in query.get("scope", []):
                     kind, _, rest = scope.partition(":")
@@ -756,11 +780,17 @@ def paging_server() -> Iterator[Callable[..., PagingServer]]:
 
 
 def docker_config(home: Path, host: str, user: str, password: str, *, form: str = "auth") -> Path:
-    """Write a docker config.json with credentials for host; returns the DOCKER_CONFIG directory."""
+    """Write a docker config.json with credentials for host; returns the DOCKER_CONFIG directory.
+
+    form: "auth" (base64 user:password), "userpass", or "identitytoken" (`password` is the token).
+    """
     directory = home / "docker-config"
     directory.mkdir(parents=True, exist_ok=True)
+    entry: dict[str, str]
     if form == "auth":
         entry = {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
+    elif form == "identitytoken":
+        entry = {"username": user, "identitytoken": password}
     else:
         entry = {"username": user, "password": password}
     (directory / "config.json").write_text(json.dumps({"auths": {host: entry}}))

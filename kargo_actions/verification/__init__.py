@@ -1,0 +1,1 @@
+"""Stage verification: Argo Rollouts AnalysisTemplates run as an AnalysisRun (templates, args, metrics, providers)."""

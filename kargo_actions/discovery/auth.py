@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,26 +97,29 @@ class CredentialsError(ValueError):
     """A docker config.json that cannot be read; the message names the file and entry."""
 
 
-def credentials_for(host: str, env: Mapping[str, str] | None = None) -> Credentials | None:
+def credentials_for(
+    host: str, env: Mapping[str, str] | None = None, *, more_configs: Sequence[Path] = ()
+) -> Credentials | None:
     """Credentials for a registry host, found as the docker CLI finds them, then GITHUB_TOKEN for ghcr.io.
 
     docker config.json: a `credHelpers` entry for the host, else `credsStore` (the helper program
     `docker-credential-<name>` is asked), else the `auths` entry (`auth`, `username`/`password` or
-    `identitytoken`).
+    `identitytoken`). `more_configs` are files of the same format read the same way after it (helm's
+    registry config for OCI charts).
     """
     env = os.environ if env is None else env
     host = host.lower()
-    path = docker_config_path(env)
-    config = _read_config(path)
-    helper = _helper_for(config, host)
-    found = (
-        _from_helper(helper, path, host, env)
-        if helper is not None
-        else _from_auths(config.get("auths"), path, host, env)
-    )
-    if found is not None:
-        mask_secret(found.password, env)
-        return found
+    for path in (docker_config_path(env), *more_configs):
+        config = _read_config(path)
+        helper = _helper_for(config, host)
+        found = (
+            _from_helper(helper, path, host, env)
+            if helper is not None
+            else _from_auths(config.get("auths"), path, host, env)
+        )
+        if found is not None:
+            mask_secret(found.password, env)
+            return found
     token = env.get("GITHUB_TOKEN")
     if host == "ghcr.io" and token:
         # ghcr.io takes any username with a token as password; GITHUB_ACTOR keeps its logs readable.

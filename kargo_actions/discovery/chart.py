@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import dataclasses
 import hashlib
 import json
 import mmap
@@ -17,7 +19,9 @@ from typing import Any
 
 import httpx
 
+from kargo_actions.discovery.auth import Credentials, CredentialsError
 from kargo_actions.discovery.gitcache import cache_root, redact
+from kargo_actions.discovery.helmconfig import repository_credentials
 from kargo_actions.discovery.versions import (
     Constraint,
     newest_first,
@@ -299,8 +303,12 @@ class ChartIndexCache:
             return None
         return _CachedIndex(index, str(meta.get("etag", "")), str(meta.get("lastModified", "")))
 
-    def index(self, watch: ChartWatch, client: httpx.Client) -> Path:
-        """A local copy of the repository's index, fetched at most once per run."""
+    def index(self, watch: ChartWatch, client: httpx.Client, credentials: Credentials | None = None) -> Path:
+        """A local copy of the repository's index, fetched at most once per run.
+
+        `credentials` go (as Basic auth) to the repository's own host only: httpx drops them on a redirect
+        to another host.
+        """
         key = _repo_key(watch.repo_url)
         if key in self.fetched:
             return self.fetched[key]
@@ -311,6 +319,9 @@ class ChartIndexCache:
             headers["If-None-Match"] = cached.etag
         if cached and cached.last_modified:
             headers["If-Modified-Since"] = cached.last_modified
+        if credentials is not None:
+            token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
         shown = redact(url)
         try:
             with client.stream("GET", url, headers=headers) as response:
@@ -381,7 +392,8 @@ def _raise_for_status(watch: ChartWatch, response: httpx.Response, shown: str) -
         raise ChartAuthenticationError(
             watch.subject,
             f"{shown} answered {status}",
-            "the repository needs credentials this run does not have",
+            "give it credentials as for helm: `helm repo add NAME URL --username U --password P` writes "
+            "them to helm's repositories.yaml, where discovery reads them",
         )
     if status == 404:
         raise ChartRepositoryNotFoundError(watch.subject, f"{shown} answered 404", "check repoURL")
@@ -403,11 +415,14 @@ def _transport_error(watch: ChartWatch, shown: str, err: httpx.TransportError) -
 
 def _oci_tags(watch: ChartWatch, env: Mapping[str, str] | None) -> list[str]:
     """Every tag of an oci:// chart repository, through the project's registry client."""
-    from kargo_actions.discovery.registry import ImageDiscoveryError, RegistrySession
+    from kargo_actions.discovery.helmconfig import registry_config_path
+    from kargo_actions.discovery.registry import ImageDiscoveryError, RegistryOptions, RegistrySession
 
     reference = watch.repo_url.removeprefix("oci://")
     try:
-        with RegistrySession(env=env) as session:
+        options = RegistryOptions.from_env(os.environ if env is None else env)
+        options = dataclasses.replace(options, more_auth_configs=(registry_config_path(env),))
+        with RegistrySession(options, env=env) as session:
             repo = session.repository(reference, insecure_skip_tls_verify=watch.insecure_skip_tls_verify)
             return list(repo.list_tags().tags)
     except ImageDiscoveryError as err:
@@ -527,7 +542,11 @@ def _discover_one(
             raw = _oci_tags(watch, env)
             what = f"{watch.repo_url} has no tags"
         else:
-            path = cache.index(watch, http(watch.insecure_skip_tls_verify))
+            try:
+                credentials = repository_credentials(watch.repo_url, env)
+            except CredentialsError as err:
+                raise ChartAuthenticationError(watch.subject, str(err), "fix or remove that entry") from err
+            path = cache.index(watch, http(watch.insecure_skip_tls_verify), credentials)
             try:
                 found = chart_versions_in_index(path, watch.name)
             except ValueError as err:

@@ -205,6 +205,8 @@ class RegistryOptions:
     timeout: float = 30.0
     insecure_registries: frozenset[str] = frozenset()  # plain HTTP, like Docker's insecure-registries
     tls_registries: frozenset[str] = frozenset()  # loopback hosts that speak HTTPS (a local TLS proxy)
+    # Files read for credentials after the docker config (same format): helm's registry config for charts.
+    more_auth_configs: tuple[Path, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RegistryOptions:
@@ -442,7 +444,9 @@ class RepositoryClient:
         if not self._credentials_loaded:
             host = self.repo.host
             try:
-                self._credentials = credentials_for(host, self.session.env)
+                self._credentials = credentials_for(
+                    host, self.session.env, more_configs=self.session.options.more_auth_configs
+                )
             except CredentialsError as err:
                 raise self._fail(AuthenticationError, str(err), "fix or remove that entry") from err
             self._credentials_loaded = True

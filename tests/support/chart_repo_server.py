@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import ssl
@@ -23,6 +24,8 @@ class ChartRepoServer:
     status: dict[str, int] = field(default_factory=dict)  # forced answers, e.g. {"/private/index.yaml": 401}
     requests: list[tuple[str, int]] = field(default_factory=list)
     request_headers: list[dict[str, str]] = field(default_factory=list)
+    # path prefix -> (user, password): Basic auth as ChartMuseum, Nexus or Artifactory ask for it
+    basic: dict[str, tuple[str, str]] = field(default_factory=dict)
     port: int = 0
     scheme: str = "http"
 
@@ -81,6 +84,11 @@ def _handler(server: ChartRepoServer) -> type[BaseHTTPRequestHandler]:
             if self.path in server.status:
                 self._answer(server.status[self.path], b"nope")
                 return
+            for prefix, (user, password) in server.basic.items():
+                expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+                if self.path.startswith(prefix) and self.headers.get("Authorization") != expected:
+                    self._answer(401, b"unauthorized", {"WWW-Authenticate": 'Basic realm="charts"'})
+                    return
             body = server.files.get(self.path)
             if body is None:
                 self._answer(404, b"not found")

@@ -27,6 +27,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "rollback": "kargo_actions.cli.promote:rollback_command",
     "status": "kargo_actions.cli.status:status_command",
     "history": "kargo_actions.cli.status:history_command",
+    "verify": "kargo_actions.cli.verify:verify_command",
     "github": "kargo_actions.cli.github:github_group",
     "workflows": "kargo_actions.cli.workflows:workflows_group",
 }

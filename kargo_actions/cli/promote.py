@@ -58,7 +58,11 @@ class Progress:
 
 
 def _options(
-    work_dir: Path | None, skip_steps: tuple[str, ...], progress: Progress, github: bool | None = None
+    work_dir: Path | None,
+    skip_steps: tuple[str, ...],
+    progress: Progress,
+    github: bool | None = None,
+    verify: bool = False,
 ) -> PromoteOptions:
     from kargo_actions.promotion.engine import EngineOptions
     from kargo_actions.promotion.reporting import choose_reporter
@@ -68,6 +72,7 @@ def _options(
         work_dir=work_dir,
         engine=EngineOptions(on_step=progress.step, skip_steps=frozenset(skip_steps)),
         reporter=choose_reporter(github),  # one for the whole command: a permission error is printed once
+        verify=verify,
     )
 
 
@@ -79,7 +84,9 @@ def _outcome_lines(outcome: PromotionOutcome) -> list[str]:
     ]
     if result.message and not result.succeeded:
         lines.append(f"  {result.message}")
-    if outcome.succeeded:
+    if outcome.verification_failed:
+        lines.append(f"  verification {outcome.verification}: not verified (kargo-actions history/verify)")
+    elif outcome.succeeded:
         lines.append(
             f"  {'verified in ' + result.stage if outcome.verified else 'promoted, not yet verified'}"
             + {"set": "; auto-promotion held", "lifted": "; hold lifted"}.get(outcome.hold, "")
@@ -130,7 +137,13 @@ def _report(app: AppContext, outcomes: list[PromotionOutcome], decisions: list[A
         else:
             app.emit_json(
                 [
-                    {**o.result.to_json(), "via": o.via, "hold": o.hold, "verified": o.verified}
+                    {
+                        **o.result.to_json(),
+                        "via": o.via,
+                        "hold": o.hold,
+                        "verified": o.verified,
+                        "verification": o.verification or None,
+                    }
                     for o in outcomes
                 ]
             )
@@ -143,13 +156,22 @@ def _report(app: AppContext, outcomes: list[PromotionOutcome], decisions: list[A
                     click.echo(f"{d.stage}: {d.action} ({d.reason})")
         for outcome in outcomes:
             click.echo("\n".join(_outcome_lines(outcome)))
-    failed = any(not o.succeeded for o in outcomes)
+    failed = any(not o.succeeded or o.verification_failed for o in outcomes)
     if decisions is not None:
-        failed = any(d.action == "failed" for d in decisions)
+        failed = any(
+            d.action == "failed" or (d.outcome is not None and d.outcome.verification_failed)
+            for d in decisions
+        )
     return 1 if failed else 0
 
 
 def _work_dir_option(func: Any) -> Any:
+    func = click.option(
+        "--verify/--no-verify",
+        default=True,
+        help="After a successful promotion into a Stage with verification, run it in this command (as "
+        "`verify` would; a failed verification is exit 1). --no-verify leaves it to a separate `verify` job.",
+    )(func)
     func = click.option(
         "--github/--no-github",
         default=None,
@@ -212,6 +234,7 @@ def promote_command(
     work_dir: Path | None,
     skip_steps: tuple[str, ...],
     github: bool | None,
+    verify: bool,
     **ledger_opts: str | None,
 ) -> int:
     """Promote Freight into Stages through Kargo's gates, recording every promotion in the ledger.
@@ -251,7 +274,7 @@ def promote_command(
     with ledger, abort_on_signals() as abort:
         from dataclasses import replace
 
-        options = replace(_options(work_dir, skip_steps, progress, github), abort=abort)
+        options = replace(_options(work_dir, skip_steps, progress, github, verify), abort=abort)
         if auto:
             from kargo_actions.promotion.pipeline import auto_promote
 
@@ -395,6 +418,7 @@ def rollback_command(
     work_dir: Path | None,
     skip_steps: tuple[str, ...],
     github: bool | None,
+    verify: bool,
     **ledger_opts: str | None,
 ) -> int:
     """Promote the previous (or the given) Freight into a Stage again, through the same gates.
@@ -413,6 +437,6 @@ def rollback_command(
         target = find_stage(project, stage)
         ledger.sync()
         ref = to_ref or previous_freight(ledger, target)
-        options = replace(_options(work_dir, skip_steps, progress, github), abort=abort)
+        options = replace(_options(work_dir, skip_steps, progress, github, verify), abort=abort)
         outcome = promote(project, ledger, stage, ref, mode=Mode.ROLLBACK, options=options)
     return _report(app, [outcome], None)

@@ -77,6 +77,9 @@ class PromoteOptions:
     # Where the promotion is reported besides the ledger (GitHub Deployments and statuses); None: chosen
     # from the environment (engine.env, default os.environ) by promotion.reporting.choose_reporter.
     reporter: Reporter | None = None
+    # Run the Stage's verification after a successful promotion (`promote` does unless --no-verify; the
+    # library default leaves it to a separate `verify`). A Stage without verification ignores it.
+    verify: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,11 @@ class PromotionOutcome:
     via: str
     hold: str = ""  # "set", "lifted" or "" (unchanged)
     verified: bool = False  # verified in the Stage now (no verification defined and it succeeded)
+    verification: str = ""  # the phase of the verification run after the promotion ("" = none ran)
+
+    @property
+    def verification_failed(self) -> bool:
+        return self.verification not in ("", "Successful")
 
     @property
     def succeeded(self) -> bool:
@@ -433,6 +441,19 @@ def promote(
             raise
         lifted = lift and bool(held_before) and held_before[0]
         verified = result.succeeded and stage.spec.verification is None
+        verification = ""
+        if result.succeeded and stage.spec.verification is not None and opts.verify:
+            # Kargo verifies after a successful promotion; kargo/verified is posted by report.finish below.
+            from kargo_actions.verification.service import VerifyOptions, verify
+
+            checked = verify(
+                project,
+                ledger,
+                stage.name,
+                freight.name,
+                VerifyOptions(abort=opts.abort, env=opts.engine.env, github=False),
+            )
+            verified, verification = checked.succeeded, str(checked.run.phase)
         report.finish(result, verified=verified)  # never raises: reporting does not decide the outcome
         return PromotionOutcome(
             result=result,
@@ -440,6 +461,7 @@ def promote(
             via=begun.via,
             hold="set" if hold is not None else ("lifted" if lifted else ""),
             verified=verified,
+            verification=verification,
         )
     finally:
         if own_dir:

@@ -1,8 +1,9 @@
 """kargo-advanced and kargo-quickstart-template end to end: rendered branches, control-flow prod, gates.
 
 Their `argocd-update` steps are skipped with `--skip-step argocd-update` (the engine's skip_steps: status
-Skipped, recorded); verification (ab-test-a/b) is not run yet, so those Stages stay "promoted, not yet
-verified" and the control-flow prod refuses their Freight, which this test asserts.
+Skipped, recorded); verification (ab-test-a/b) is left to a separate `verify` (`--no-verify`; it is run in
+tests/verification), so those Stages stay "promoted, not yet verified" and the control-flow prod refuses
+their Freight, which this test asserts.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tests.discovery.registry_server import Registry
 from tests.e2e.pipeline import TOKEN, Pipeline, build_pipeline, servers
 from tests.support.git_http_server import GitHttpServer, git, serve_git
 
-SKIP = ("--skip-step", "argocd-update", "-q")
+SKIP = ("--skip-step", "argocd-update", "--no-verify", "-q")
 
 
 @pytest.fixture(scope="module")

@@ -329,6 +329,10 @@ class GitHubClient:
         """The numeric id of a user (environment reviewers are given by id)."""
         return int(self._request(Op.READ_USERS, "GET", f"/users/{quote(login)}")["id"])
 
+    def team_id(self, org: str, slug: str) -> int:
+        """The numeric id of an organization's team, by its slug (environment reviewers are given by id)."""
+        return int(self._request(Op.READ_TEAMS, "GET", f"/orgs/{quote(org)}/teams/{quote(slug)}")["id"])
+
     # -- pull requests -----------------------------------------------------------------------------------------------
 
     def open_pull_request(

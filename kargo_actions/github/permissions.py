@@ -26,6 +26,7 @@ class Op(enum.Enum):
     WRITE_CONTENTS = "write_contents"
     READ_CONTENTS = "read_contents"
     READ_USERS = "read_users"
+    READ_TEAMS = "read_teams"
 
 
 @dataclass(frozen=True)
@@ -74,4 +75,6 @@ PERMISSIONS: dict[Op, Permission] = {
     Op.WRITE_CONTENTS: Permission("commit through the API", "contents", "write", "repo", True),
     Op.READ_CONTENTS: Permission("read git objects", "contents", "read", "repo", True),
     Op.READ_USERS: Permission("look up users", "metadata", "read", "read:user", True),
+    # An organization permission: GITHUB_TOKEN never has it (github sync needs another token anyway).
+    Op.READ_TEAMS: Permission("look up teams", "members", "read", "read:org", False),
 }

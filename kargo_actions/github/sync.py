@@ -228,14 +228,24 @@ def _resolve_reviewers(client: GitHubClient, names: Sequence[str]) -> tuple[Revi
     reviewers: list[Reviewer] = []
     unknown: list[Problem] = []
     for name in names:
-        if name.startswith("team:"):
-            reviewers.append(Reviewer("Team", int(name.removeprefix("team:"))))
+        team = name.removeprefix("team:") if name.startswith("team:") else None
+        if team is not None and team.isdigit():
+            reviewers.append(Reviewer("Team", int(team)))
             continue
         try:
-            reviewers.append(Reviewer("User", client.user_id(name)))
+            if team is not None:
+                org, _, slug = team.partition("/")
+                reviewers.append(Reviewer("Team", client.team_id(org, slug)))
+            else:
+                reviewers.append(Reviewer("User", client.user_id(name)))
         except GitHubNotFoundError:
+            what = f"team {team!r}" if team is not None else f"user {name!r}"
             unknown.append(
-                Problem(path="spec.environments.reviewers", message=f"GitHub user {name!r} does not exist")
+                Problem(
+                    path="spec.environments.reviewers",
+                    message=f"GitHub {what} does not exist (or the token cannot see it)",
+                    hint="team slugs are the lowercase, hyphenated names in the team's URL" if team else "",
+                )
             )
     if unknown:
         raise InvalidInputError(unknown)

@@ -37,14 +37,16 @@ def _check_ref_part(value: str) -> str:
     return value
 
 
-_REVIEWER = re.compile(r"^(team:[1-9][0-9]*|[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})$")
+_LOGIN = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
+# A user login; a team as team:<org>/<team slug> or team:<numeric id>.
+_REVIEWER = re.compile(rf"^(team:[1-9][0-9]*|team:{_LOGIN}/[A-Za-z0-9][A-Za-z0-9._-]*|{_LOGIN})$")
 _CHECK = re.compile(r"^\S(?:.*\S)?$")
 
 
 class EnvironmentProtection(ManifestModel):
     """GitHub environment protection for one Stage; applied by `kargo-actions github sync`."""
 
-    # GitHub user logins, or teams as team:<numeric id>; GitHub allows at most 6
+    # GitHub user logins, or teams as team:<org>/<slug> (or team:<numeric id>); GitHub allows at most 6
     reviewers: list[str] = Field(default_factory=list, max_length=6)
     wait_timer: int = Field(default=0, ge=0, le=43200)  # minutes, GitHub's limit is 30 days
     prevent_self_review: bool = False
@@ -58,7 +60,8 @@ class EnvironmentProtection(ManifestModel):
         for reviewer in value:
             if not _REVIEWER.match(reviewer):
                 raise ValueError(
-                    f"{reviewer!r} is not a GitHub login or team:<id> (a team by its numeric id, e.g. team:42)"
+                    f"{reviewer!r} is not a GitHub login or a team (team:<org>/<slug>, e.g. "
+                    "team:acme/release-managers, or team:<numeric id>)"
                 )
         if len(set(value)) != len(value):
             raise ValueError("a reviewer is listed twice")

@@ -42,7 +42,7 @@ def _stage(name: str, upstream: str | None, steps: list[dict[str, Any]], **spec:
     return _doc("Stage", name, body)
 
 
-def write_pipeline(root: Path, team_id: int, prod_openpr: str = "true") -> Path:
+def write_pipeline(root: Path, team_id: int | str, prod_openpr: str = "true") -> Path:
     """dev pushes straight to main; staging opens PRs to stage/staging; prod uses a kargo-simple-like task."""
     url = "https://github.com/acme/app.git"
     open_pr = {"uses": "git-open-pr", "as": "open-pr", "config": {"repoURL": url, "sourceBranch": "x"}}
@@ -155,7 +155,7 @@ def test_plan_apply_plan(
 ) -> None:
     alice = github.add_user("alice")
     team = github.add_team("acme", "release")
-    write_pipeline(tmp_path, team)
+    write_pipeline(tmp_path, "acme/release")  # a team by its slug, looked up when planned
     repo = github.repo(REPO)
 
     code, out, _ = run(["--repo", str(tmp_path), "github", "sync", "--plan"], capsys)
@@ -258,6 +258,11 @@ def test_unknown_reviewer_is_invalid_input(github: GitHubServer, admin: GitHubCl
 
     with pytest.raises(InvalidInputError, match="GitHub user 'alice' does not exist"):
         plan_sync(admin, wanted_state(project, env={}))
+    github.add_user("alice")
+    project = load_project(write_pipeline(tmp_path / "slug", team_id="acme/no-such-team"))
+    with pytest.raises(InvalidInputError, match="GitHub team 'acme/no-such-team' does not exist") as raised:
+        plan_sync(admin, wanted_state(project, env={}))
+    assert "team slugs are the lowercase, hyphenated names" in str(raised.value)
 
 
 def test_sync_with_github_token_names_the_permission(

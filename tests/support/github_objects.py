@@ -159,6 +159,58 @@ def repository(
     return body
 
 
+def team_full(api: str, org: str, slug: str, team_id: int, created: str) -> JSON:
+    """GET /orgs/{org}/teams/{team_slug}: a team with its organization (components/schemas/team-full)."""
+    url = f"{api}/organizations/1/team/{team_id}"
+    org_url = f"{api}/orgs/{org}"
+    return {
+        "id": team_id,
+        "node_id": node_id("Team", team_id),
+        "url": url,
+        "html_url": f"{api.replace('/api/v3', '')}/orgs/{org}/teams/{slug}",
+        "name": slug.replace("-", " ").title(),
+        "slug": slug,
+        "description": None,
+        "privacy": "closed",
+        "notification_setting": "notifications_enabled",
+        "permission": "pull",
+        "members_url": f"{url}/members{{/member}}",
+        "repositories_url": f"{url}/repos",
+        "parent": None,
+        "members_count": 3,
+        "repos_count": 1,
+        "created_at": created,
+        "updated_at": created,
+        "type": "organization",
+        "organization_id": 1,
+        "organization": {
+            "login": org,
+            "id": 1,
+            "node_id": node_id("Organization", 1),
+            "url": org_url,
+            "repos_url": f"{org_url}/repos",
+            "events_url": f"{org_url}/events",
+            "hooks_url": f"{org_url}/hooks",
+            "issues_url": f"{org_url}/issues",
+            "members_url": f"{org_url}/members{{/member}}",
+            "public_members_url": f"{org_url}/public_members{{/member}}",
+            "avatar_url": "https://avatars.githubusercontent.com/u/1?v=4",
+            "description": None,
+            "html_url": f"https://github.com/{org}",
+            "has_organization_projects": True,
+            "has_repository_projects": True,
+            "public_repos": 1,
+            "public_gists": 0,
+            "followers": 0,
+            "following": 0,
+            "type": "Organization",
+            "created_at": created,
+            "updated_at": created,
+            "archived_at": None,
+        },
+    }
+
+
 def label(api: str, full: str, name: str, label_id: int) -> JSON:
     return {
         "id": label_id,

@@ -45,7 +45,7 @@ GITHUB_TOKEN_PERMISSIONS = {
     "pull_requests": "write",
     "statuses": "write",
 }
-ADMIN_PERMISSIONS = {**GITHUB_TOKEN_PERMISSIONS, "administration": "write"}
+ADMIN_PERMISSIONS = {**GITHUB_TOKEN_PERMISSIONS, "administration": "write", "members": "read"}
 
 
 @dataclass
@@ -495,6 +495,8 @@ class GitHubServer:
             grant = None if bearer else self._authenticate(auth, candidate)
             if candidate.repo_scoped:
                 self._authorize(params, grant, candidate)
+            else:
+                self._check_permission(grant, candidate)
             try:
                 parsed = json.loads(body) if body else None
             except ValueError as err:
@@ -527,6 +529,9 @@ class GitHubServer:
         full = f"{params['owner']}/{params['repo']}"
         if full not in self.repos:
             raise HttpError(404, "Not Found")
+        self._check_permission(grant, candidate)
+
+    def _check_permission(self, grant: Grant | None, candidate: Route) -> None:
         if candidate.permission is None or grant is None:
             return
         resource, level = candidate.permission
@@ -610,6 +615,15 @@ def get_user(server: GitHubServer, req: Request) -> Response:
     if login not in server.users:
         raise HttpError(404, "Not Found")
     return _json_response(200, o.public_user(server.url, login, server.users[login], o.now_iso()))
+
+
+@route("GET", "/orgs/{org}/teams/{team_slug}", ("members", "read"), "read teams")
+def get_team(server: GitHubServer, req: Request) -> Response:
+    org, slug = req.params["org"], req.params["team_slug"]
+    found = [tid for tid, (o_org, o_slug) in server.teams.items() if (o_org, o_slug) == (org, slug)]
+    if not found:
+        raise HttpError(404, "Not Found")
+    return _json_response(200, o.team_full(server.url, org, slug, found[0], o.now_iso()))
 
 
 @route("GET", "/rate_limit", None, "read the rate limit")

@@ -30,6 +30,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "verify": "kargo_actions.cli.verify:verify_command",
     "github": "kargo_actions.cli.github:github_group",
     "workflows": "kargo_actions.cli.workflows:workflows_group",
+    "dashboard": "kargo_actions.cli.dashboard:dashboard_command",
 }
 
 

@@ -1,0 +1,335 @@
+"""`kargo-actions dashboard`: what the static site shows, read from the manifests and one ledger snapshot, and
+the site written atomically (a temporary directory renamed into place).
+
+Layout of the site (every link relative, so it works from file:// and from a GitHub Pages sub-path):
+index.html (graph, Stage cards, newest Freight per Warehouse), stages/<stage>.html (promotion and
+verification history), warehouses/<warehouse>[-pN].html (the whole timeline, 500 Freight a page),
+freight/<id[:2]>.html (every Freight whose ID starts so, each a section `#<id>`: artifacts, where it
+is, soak, its promotions; at most 256 files however long the ledger), assets/ (CSS and JS).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.ledger import Ledger
+from kargo_actions.ledger.records import (
+    ApprovedFreight,
+    PromotionRecord,
+    StageStateRecord,
+    VerificationRecord,
+    VerifiedFreight,
+)
+from kargo_actions.model.freight import Freight
+from kargo_actions.model.project import Project
+from kargo_actions.promotion.pipeline import StageStatus, status_rows
+from kargo_actions.promotion.service import settled_states
+from kargo_actions.report.graph import PipelineGraph, build_graph
+
+MARKER = ".kargo-dashboard"  # a file in every site this command writes: it may replace such a DIR
+PAGE_SIZE = 500  # Freight per page of a Warehouse's timeline
+RECENT = 24  # newest Freight per Warehouse on the index page
+
+FAILED_PHASES = frozenset({"Failed", "Errored", "Aborted"})
+RUNNING_PHASES = frozenset({"Pending", "Running"})
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one Freight is: Stages holding it (since), verified in, approved for."""
+
+    current: tuple[tuple[str, str], ...] = ()
+    verified: tuple[tuple[str, VerifiedFreight], ...] = ()
+    approved: tuple[tuple[str, ApprovedFreight], ...] = ()
+
+
+@dataclass(frozen=True)
+class Health:
+    """A Stage's one-word state, a CSS state class (ok, warn, bad, busy, idle) and why."""
+
+    label: str
+    state: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StageView:
+    """One Stage as the dashboard shows it."""
+
+    status: StageStatus
+    state: StageStateRecord
+    promotions: tuple[PromotionRecord, ...]  # newest first
+    verifications: tuple[VerificationRecord, ...]  # newest first
+    upstream: tuple[str, ...]
+    downstream: tuple[str, ...]
+    health: Health
+
+    @property
+    def name(self) -> str:
+        return self.status.stage
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything the site shows, read once."""
+
+    title: str
+    project: str
+    generated_at: datetime
+    ledger_commit: str | None
+    tag_prefix: str
+    graph: PipelineGraph
+    stages: tuple[StageView, ...]
+    warehouses: tuple[str, ...]
+    timelines: Mapping[str, tuple[Freight, ...]]  # warehouse -> Freight shown, newest first
+    totals: Mapping[str, int]  # warehouse -> Freight recorded
+    places: Mapping[str, Placement]
+    promotions_by_freight: Mapping[str, tuple[PromotionRecord, ...]]
+    verifications_by_freight: Mapping[str, tuple[VerificationRecord, ...]]
+    paged: frozenset[str]  # Freight IDs that have a page
+    problems: tuple[Problem, ...] = ()
+
+    def freight_count(self) -> int:
+        return sum(self.totals.values())
+
+    def promotion_count(self) -> int:
+        return sum(len(s.promotions) for s in self.stages)
+
+    def verification_count(self) -> int:
+        return sum(len(s.verifications) for s in self.stages)
+
+
+@dataclass(frozen=True)
+class SiteSummary:
+    """What `dashboard` wrote (the `--output json` answer)."""
+
+    out: Path
+    pages: Mapping[str, int]
+    counts: Mapping[str, int]
+    problems: tuple[Problem, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "out": str(self.out),
+            "pages": {**self.pages, "total": sum(self.pages.values())},
+            "counts": dict(self.counts),
+            "problems": [str(p) for p in self.problems],
+        }
+
+
+def _health(status: StageStatus, verifications: tuple[VerificationRecord, ...]) -> Health:
+    """Kargo's Stage phase in one word: promoting, failed, verifying, verified, unverified, empty."""
+    if status.control_flow:
+        return Health(
+            "Control flow", "idle", "no promotion steps: Freight available to it counts as verified"
+        )
+    last = status.last_promotion
+    if last is not None and last.phase in RUNNING_PHASES:
+        return Health("Promoting", "busy", f"promotion {last.name} is {last.phase}")
+    if last is not None and last.phase in FAILED_PHASES:
+        return Health("Failed", "bad", f"last promotion {last.name} {last.phase}")
+    if not status.current:
+        return Health("No Freight", "idle", "nothing promoted yet")
+    held = {f.name for f in status.current}
+    latest = next((v for v in verifications if v.freight.name in held), None)
+    if latest is not None and latest.phase in ("Pending", "Running"):
+        return Health("Verifying", "busy", f"verification {latest.id} is {latest.phase}")
+    if status.verified:
+        return Health("Verified", "ok", "the current Freight is verified here")
+    if latest is not None and latest.phase in ("Failed", "Error", "Inconclusive", "Aborted"):
+        return Health("Verification failed", "bad", f"verification {latest.id}: {latest.phase}")
+    return Health("Unverified", "warn", "the current Freight is not verified here yet")
+
+
+def _placements(states: Mapping[str, StageStateRecord], order: list[str]) -> dict[str, Placement]:
+    """Freight ID -> where it is, in one pass over the Stage states (not one per Freight)."""
+    current: dict[str, list[tuple[str, str]]] = {}
+    verified: dict[str, list[tuple[str, VerifiedFreight]]] = {}
+    approved: dict[str, list[tuple[str, ApprovedFreight]]] = {}
+    for stage in order:
+        state = states.get(stage)
+        if state is None:
+            continue
+        for cur in state.current_freight:
+            current.setdefault(cur.name, []).append((stage, cur.since))
+        for fid, ver in state.verified.items():
+            verified.setdefault(fid, []).append((stage, ver))
+        for fid, app in state.approved.items():
+            approved.setdefault(fid, []).append((stage, app))
+    ids = set(current) | set(verified) | set(approved)
+    return {
+        fid: Placement(
+            tuple(current.get(fid, ())), tuple(verified.get(fid, ())), tuple(approved.get(fid, ()))
+        )
+        for fid in ids
+    }
+
+
+def collect(
+    project: Project,
+    ledger: Ledger,
+    *,
+    title: str | None = None,
+    limit: int | None = None,
+    now: datetime | None = None,
+) -> Dashboard:
+    """Read everything the site shows from one ledger snapshot; `limit` keeps the newest N Freight per
+    Warehouse (plus every Freight a Stage holds)."""
+    moment = now or datetime.now(UTC)
+    snap = ledger.snapshot()
+    _, states, freight = settled_states(project, snap, moment)
+    order = project.stage_order()
+    rows = status_rows(project, states, freight, moment)
+    problems: list[Problem] = []
+    promotions_by_freight: dict[str, list[PromotionRecord]] = {}
+    verifications_by_freight: dict[str, list[VerificationRecord]] = {}
+    views: list[StageView] = []
+    for row in rows:
+        history = ledger.stage_history(row.stage, snap)
+        runs = snap.load_dir(VerificationRecord, f"verifications/{row.stage}")
+        problems += history.problems + runs.problems
+        promotions = tuple(reversed(history.records))
+        verifications = tuple(sorted(runs.records, key=lambda v: (v.started_at, v.id), reverse=True))
+        for p in promotions:
+            promotions_by_freight.setdefault(p.freight.name, []).append(p)
+        for v in verifications:
+            verifications_by_freight.setdefault(v.freight.name, []).append(v)
+        views.append(
+            StageView(
+                status=row,
+                state=states.get(row.stage) or StageStateRecord(stage=row.stage),
+                promotions=promotions,
+                verifications=verifications,
+                upstream=tuple(project.upstream(row.stage)),
+                downstream=tuple(project.downstream(row.stage)),
+                health=_health(row, verifications),
+            )
+        )
+    freight.sort(key=lambda f: (f.metadata.creation_timestamp or "", f.name), reverse=True)
+    by_warehouse: dict[str, list[Freight]] = {w: [] for w in sorted(project.warehouses)}
+    for f in freight:
+        by_warehouse.setdefault(f.origin.name, []).append(f)
+    held = {c.name for s in states.values() for c in s.current_freight}
+    timelines: dict[str, tuple[Freight, ...]] = {}
+    for wh, items in by_warehouse.items():
+        if limit is None or len(items) <= limit:
+            timelines[wh] = tuple(items)
+        else:
+            timelines[wh] = tuple(f for i, f in enumerate(items) if i < limit or f.name in held)
+    for key in promotions_by_freight:
+        promotions_by_freight[key].sort(key=lambda p: (p.created_at, p.name), reverse=True)
+    return Dashboard(
+        title=title or f"{project.name} pipeline",
+        project=project.name,
+        generated_at=moment,
+        ledger_commit=snap.commit,
+        tag_prefix=ledger.config.tag_prefix,
+        graph=build_graph(project),
+        stages=tuple(views),
+        warehouses=tuple(by_warehouse),
+        timelines=timelines,
+        totals={wh: len(items) for wh, items in by_warehouse.items()},
+        places=_placements(states, order),
+        promotions_by_freight={k: tuple(v) for k, v in promotions_by_freight.items()},
+        verifications_by_freight={k: tuple(v) for k, v in verifications_by_freight.items()},
+        paged=frozenset(f.name for items in timelines.values() for f in items),
+        problems=tuple(problems),
+    )
+
+
+def _check_target(out: Path, force: bool) -> None:
+    """Refuse a DIR that is a file, or non-empty and not a site of ours, unless --force."""
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(
+            [
+                Problem(
+                    path="--out", message=f"{out} is a file, not a directory", hint="choose a directory path"
+                )
+            ]
+        )
+    if out.is_dir() and not force and not (out / MARKER).is_file() and any(out.iterdir()):
+        raise InvalidInputError(
+            [
+                Problem(
+                    path="--out",
+                    message=f"{out} is not empty and was not written by `kargo-actions dashboard`",
+                    hint="choose a new or empty directory, or pass --force to replace its content",
+                )
+            ]
+        )
+
+
+def write_site(files: Mapping[str, str | bytes], out: Path, *, force: bool = False) -> None:
+    """Write every file (relative path -> content) into a temporary sibling of `out`, then rename it into
+    place: readers see the old site or the new one, never half of one. The old site is removed afterwards."""
+    out = out.absolute()
+    _check_target(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # mkdir, not mkdtemp: mkdtemp's mode 0700 would hide the site from a web server's user (umask decides)
+    staging = out.parent / f".{out.name}.new-{secrets.token_hex(6)}"
+    staging.mkdir()
+    old: Path | None = None
+    try:
+        made: set[Path] = {staging}
+        for rel, content in files.items():
+            target = staging / rel
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            if isinstance(content, str):
+                target.write_text(content, encoding="utf-8")
+            else:
+                target.write_bytes(content)
+        (staging / MARKER).write_text(
+            "written by kargo-actions dashboard; safe to replace\n", encoding="utf-8"
+        )
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.rename(out, old / "site")
+        os.rename(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_site(
+    project: Project,
+    ledger: Ledger,
+    out: Path,
+    *,
+    title: str | None = None,
+    limit: int | None = None,
+    force: bool = False,
+    now: datetime | None = None,
+) -> SiteSummary:
+    """Collect, render and write the site; the summary says what was written."""
+    from kargo_actions.report.dashboard_html import render_site
+
+    if out.exists():
+        _check_target(out.absolute(), force)  # before the work, so a refusal is quick
+    dash = collect(project, ledger, title=title, limit=limit, now=now)
+    files = render_site(dash)
+    write_site(files, out, force=force)
+    pages: dict[str, int] = {"index": 0, "stages": 0, "warehouses": 0, "freight": 0}
+    for rel in files:
+        if rel.endswith(".html"):
+            pages[rel.split("/", 1)[0] if "/" in rel else "index"] += 1
+    counts = {
+        "stages": len(dash.stages),
+        "warehouses": len(dash.warehouses),
+        "freight": dash.freight_count(),
+        "freightShown": len(dash.paged),
+        "promotions": dash.promotion_count(),
+        "verifications": dash.verification_count(),
+    }
+    return SiteSummary(out, pages, counts, dash.problems)

@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ruamel.yaml import YAML
 
@@ -18,6 +18,9 @@ from kargo_actions.expressions.runtime import DEFAULT_LIMITS, Function, Limits
 from kargo_actions.expressions.values import ExprObject, QuotedStr, to_json, to_plain, type_name
 from kargo_actions.freight.identity import normalize_chart_url, normalize_git_url
 from kargo_actions.model.freight import Chart, Freight, GitCommit, Image
+
+if TYPE_CHECKING:
+    from kargo_actions.discovery.versions import Version
 
 StepStatuses = Callable[[], Mapping[str, str]]
 """Returns the status of every step run so far in this promotion, by alias ("Succeeded", "Failed", ...)."""
@@ -110,22 +113,15 @@ class ChartValue(ExprObject):
         return self.chart.model_dump(by_alias=True, exclude_none=True, exclude={"subscription_name"})
 
 
-_SEMVER = re.compile(
-    r"^v?(?P<major>0|[1-9]\d*)(?:\.(?P<minor>0|[1-9]\d*))?(?:\.(?P<patch>0|[1-9]\d*))?"
-    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+(?P<meta>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
-)
-
-
 @dataclass(frozen=True, eq=False)
 class SemverValue(ExprObject):
-    """semverParse(v): a semantic version used through methods (Major(), IncMinor().String(), ...)."""
+    """semverParse(v): a semantic version used through methods (Major(), IncMinor().String(), ...).
 
-    major: int
-    minor: int
-    patch: int
-    prerelease: str = ""
-    metadata: str = ""
-    original: str = ""
+    The version is discovery's (kargo_actions.discovery.versions): one reading of versions, Masterminds'
+    lenient one (a `v` prefix and missing minor or patch are accepted), for tags and expressions alike.
+    """
+
+    version: Version
     type_name: ClassVar[str] = "semver.Version"
     method_names: ClassVar[tuple[str, ...]] = (
         "Major",
@@ -142,43 +138,36 @@ class SemverValue(ExprObject):
 
     @classmethod
     def parse(cls, text: str) -> SemverValue | None:
-        """Parse leniently as Kargo does: a `v` prefix and missing minor or patch are accepted."""
-        match = _SEMVER.match(text.strip())
-        if match is None:
-            return None
-        return cls(
-            int(match["major"]),
-            int(match["minor"] or 0),
-            int(match["patch"] or 0),
-            match["pre"] or "",
-            match["meta"] or "",
-            text,
-        )
+        from kargo_actions.discovery.versions import parse_version  # 5 ms of regexes: only when used
+
+        version = parse_version(text.strip())
+        return None if version is None else cls(version)
 
     def __str__(self) -> str:
-        text = f"{self.major}.{self.minor}.{self.patch}"
-        text += f"-{self.prerelease}" if self.prerelease else ""
-        return text + (f"+{self.metadata}" if self.metadata else "")
+        return str(self.version)
 
     def _call(self, name: str, args: Sequence[Any]) -> Any:
         if args:
             raise EvalFailure(f"{name}() takes no arguments, got {len(args)}")
+        from kargo_actions.discovery.versions import Version
+
+        v = self.version
         if name == "IncMajor":
-            return SemverValue(self.major + 1, 0, 0)
+            return SemverValue(Version(v.major + 1, 0, 0))
         if name == "IncMinor":
-            return SemverValue(self.major, self.minor + 1, 0)
+            return SemverValue(Version(v.major, v.minor + 1, 0))
         if name == "IncPatch":
             # A pre-release or build of x.y.z is followed by x.y.z itself.
-            bump = 0 if self.prerelease or self.metadata else 1
-            return SemverValue(self.major, self.minor, self.patch + bump)
+            bump = 0 if v.prerelease or v.metadata else 1
+            return SemverValue(Version(v.major, v.minor, v.patch + bump))
         values: dict[str, Any] = {
-            "Major": self.major,
-            "Minor": self.minor,
-            "Patch": self.patch,
-            "Prerelease": self.prerelease,
-            "Metadata": self.metadata,
-            "String": str(self),
-            "Original": self.original or str(self),
+            "Major": v.major,
+            "Minor": v.minor,
+            "Patch": v.patch,
+            "Prerelease": v.prerelease,
+            "Metadata": v.metadata,
+            "String": str(v),
+            "Original": v.original or str(v),
         }
         return values[name]
 
@@ -551,7 +540,9 @@ def _semver_diff(args: list[Any]) -> Any:
             raise EvalFailure(
                 f"semverDiff(): the {position} argument must be a string, got {type_name(value)}"
             )
-    a, b = SemverValue.parse(args[0]), SemverValue.parse(args[1])
+    from kargo_actions.discovery.versions import parse_version
+
+    a, b = parse_version(args[0].strip()), parse_version(args[1].strip())
     if a is None or b is None:
         return "Incomparable"
     for part, x, y in (("Major", a.major, b.major), ("Minor", a.minor, b.minor), ("Patch", a.patch, b.patch)):

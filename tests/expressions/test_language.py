@@ -157,6 +157,11 @@ KARGO_FUNCTION_CASES: list[tuple[str, Any]] = [
     ("semverParse('v1.2.3').Original()", "v1.2.3"),
     ("semverParse('1.2.3').Major() + 1", 2),
     ("semverParse('banana')", Err('semverParse(): invalid semantic version "banana"')),
+    # One reading of versions for tags and expressions (discovery's): numeric pre-release parts have no
+    # leading zeros, and the two agree on what is a version.
+    ("semverParse('1.2.3-01')", Err('semverParse(): invalid semantic version "1.2.3-01"')),
+    ("semverDiff('1.2.3-01', '1.2.3')", "Incomparable"),
+    ("semverParse(' 1.2.3 ').String()", "1.2.3"),
     ("semverParse('1.2.3').Bump()", Err('has no member "Bump"')),
     ("semverParse('1.2.3').Major", Err('has no member "Major"')),
     ("semverDiff('1.0.0', '2.0.0')", "Major"),

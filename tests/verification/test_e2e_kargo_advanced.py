@@ -46,9 +46,7 @@ def test_kargo_advanced_verification(
         analysis = example / "kargo" / "analysis.yaml"
         text = analysis.read_text()
         assert "https://pokeapi.co/api/v2/pokemon/{{args.pokemon}}" in text
-        analysis.write_text(
-            text.replace("https://pokeapi.co", url).replace("interval: 5s", "interval: 50ms")
-        )
+        analysis.write_text(text.replace("https://pokeapi.co", url).replace("interval: 5s", "interval: 50ms"))
         reg, digests = registry
         p = build_pipeline(
             example,
@@ -97,4 +95,7 @@ def test_kargo_advanced_verification(
 
         code, _, err = p.run("promote", "--stage", "prod-west", "--freight", "v0-0-3", *SKIP)
         assert code == 0, err
-        assert json.loads(p.remote_file("kargo/ledger", "stages/prod-west.json"))["currentFreight"][0]["name"] == v3
+        assert (
+            json.loads(p.remote_file("kargo/ledger", "stages/prod-west.json"))["currentFreight"][0]["name"]
+            == v3
+        )

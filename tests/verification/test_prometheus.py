@@ -39,7 +39,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     requests.labels(code="200").inc(95)
     requests.labels(code="500").inc(5)
     exporter_port = _free_port()
-    server, thread = start_http_server(exporter_port, addr="127.0.0.1", registry=registry)
+    server, _thread = start_http_server(exporter_port, addr="127.0.0.1", registry=registry)
     work = tmp_path_factory.mktemp("prometheus")
     config = work / "prometheus.yml"
     config.write_text(

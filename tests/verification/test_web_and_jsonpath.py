@@ -12,8 +12,8 @@ from kargo_actions.model.analysis import Metric
 from kargo_actions.verification.jsonpath import JsonPathError, parse
 from kargo_actions.verification.phases import Phase
 from kargo_actions.verification.providers.base import MeasureContext
-from kargo_actions.verification.runner import RunOptions, run_analysis
 from kargo_actions.verification.providers.web import WebProvider
+from kargo_actions.verification.runner import RunOptions, run_analysis
 from tests.verification.helpers import FakeClock, plan_of
 from tests.verification.servers import Answer, Script, serve
 

@@ -15,8 +15,8 @@ from tests.conftest import REPO_ROOT, shared_path
 
 DOC = REPO_ROOT / "docs" / "kargo-compatibility.md"
 STATUSES = ("supported", "different", "not supported", "not applicable", "planned")
-# The only Kargo OSS steps that may be "planned" (Argo CD integration is a later issue).
-PLANNED = frozenset({"argocd-update", "argocd-wait"})
+# Kargo OSS steps that may be "planned" (none: every one is implemented or not applicable).
+PLANNED: frozenset[str] = frozenset()
 # Files of the step-schemas folder that are shared definitions, not steps.
 NOT_STEPS = frozenset({"common.json", "argocd-common.json"})
 # Kargo's paid-platform steps (KARGO-SEMANTICS.md) the page must place too.

@@ -12,6 +12,8 @@ _PACKAGE = "kargo_actions.promotion.steps"
 
 # One line per step; the module is named after the step (git-clone -> git_clone).
 STEPS: dict[str, str] = {
+    "argocd-update": "argocd_update:ArgoCDUpdate",
+    "argocd-wait": "argocd_wait:ArgoCDWait",
     "compose-output": "compose_output:ComposeOutput",
     "copy": "copy:Copy",
     "delete": "delete:Delete",

@@ -15,6 +15,7 @@ from kargo_actions.model.project import Project
 from kargo_actions.model.promotion_task import PromotionTask
 from kargo_actions.model.stage import Stage
 from kargo_actions.promotion.engine import EngineOptions, run_promotion
+from kargo_actions.promotion.registry import STEPS
 from kargo_actions.promotion.result import PromotionPhase, StepRun
 from kargo_actions.promotion.steps.base import StepStatus
 from kargo_actions.promotion.tasks import plan_promotion
@@ -470,7 +471,8 @@ def test_config_problems_carry_the_manifest_position(tmp_path: Path) -> None:
     assert any('config.strict: expected a boolean (true or false), found "yes"' in s for s in shown)
 
 
-def test_unknown_step_stops_before_anything_runs(tmp_path: Path) -> None:
+def test_unknown_step_stops_before_anything_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(STEPS, "argocd-update")  # as if one of Kargo's steps were not implemented
     project = write_project(
         tmp_path / "repo",
         [
@@ -648,9 +650,10 @@ def test_work_dir_that_is_a_file_is_invalid_input(tmp_path: Path) -> None:
     ("openpr", "phase"), [("false", PromotionPhase.SUCCEEDED), ("true", PromotionPhase.ERRORED)]
 )
 def test_unimplemented_step_behind_an_if_errs_only_when_reached(
-    tmp_path: Path, openpr: str, phase: PromotionPhase
+    tmp_path: Path, openpr: str, phase: PromotionPhase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # kargo-simple's PromotionTask has optional steps behind an `if` (argocd-update is not implemented here).
+    monkeypatch.delitem(STEPS, "argocd-update")  # as if one of Kargo's steps were not implemented
+    # kargo-simple's PromotionTask has optional steps behind an `if`.
     project = write_project(
         tmp_path / "repo",
         [

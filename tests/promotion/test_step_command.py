@@ -95,7 +95,7 @@ def test_context_feeds_expressions_and_outputs_print(tmp_path: Path) -> None:
             "",
         ),
         (["step", "run", "cpy", "--config", "{}"], 2, "", "unknown step 'cpy' (did you mean 'copy'?)"),
-        (["step", "run", "argocd-update", "--config", "{}"], 2, "", "does not implement yet"),
+        (["step", "run", "argocd-update", "--config", "{}"], 2, "config.apps: required field is missing", ""),
         (["step", "run", "fail", "--config", '{"message": "stop"}'], 1, '"status": "Failed"', ""),
         (["step", "run", "fail", "--config", '{"message": "${{ nope.x }}"}'], 2, "config.message", ""),
         (["step", "run", "delete", "--config", '{"path": "../x"}'], 1, "leads outside the work dir", ""),

@@ -137,6 +137,86 @@ TRICKY: dict[str, list[tuple[Any, bool]]] = {
         ({"": "empty key is a key"}, True),
         ({}, False),
     ],
+    "argocd-update": [
+        ({"apps": [{"name": "a"}]}, True),
+        ({"apps": [{"name": "a", "selector": {"matchLabels": {"x": "y"}}}]}, False),
+        ({"apps": [{}]}, False),
+        ({"apps": [{"selector": {"matchLabels": {}}}]}, False),
+        (
+            {
+                "apps": [
+                    {
+                        "selector": {
+                            "matchLabels": {},
+                            "matchExpressions": [{"key": "k", "operator": "Exists"}],
+                        }
+                    }
+                ]
+            },
+            True,
+        ),
+        (
+            {"apps": [{"selector": {"matchExpressions": [{"key": "k", "operator": "In"}]}}]},
+            True,
+        ),  # checked when run
+        ({"apps": [{"name": "a", "sources": []}]}, False),
+        ({"apps": [{"name": "a", "sources": [{"repoURL": "r", "updateTargetRevision": True}]}]}, False),
+        ({"apps": [{"name": "a", "sources": [{"repoURL": "r", "updateTargetRevision": False}]}]}, True),
+        ({"apps": [{"name": "a", "sources": [{"repoURL": "r", "desiredRevision": ""}]}]}, False),
+        (
+            {
+                "apps": [
+                    {
+                        "name": "a",
+                        "sources": [{"repoURL": "r", "helm": {"images": [{"key": "k", "value": ""}]}}],
+                    }
+                ]
+            },
+            True,
+        ),
+        ({"apps": [{"name": "a", "sources": [{"repoURL": "r", "helm": {}}]}]}, False),
+        ({"apps": [{"name": "a", "sources": [{"repoURL": "r", "kustomize": {}}]}]}, True),
+        (
+            {
+                "apps": [
+                    {
+                        "name": "a",
+                        "sources": [
+                            {
+                                "repoURL": "r",
+                                "kustomize": {"images": [{"repoURL": "i", "tag": "1", "digest": "d"}]},
+                            }
+                        ],
+                    }
+                ]
+            },
+            False,
+        ),
+        (
+            {
+                "apps": [
+                    {
+                        "name": "a",
+                        "sources": [
+                            {
+                                "repoURL": "r",
+                                "kustomize": {"images": [{"repoURL": "i", "tag": "", "digest": "d"}]},
+                            }
+                        ],
+                    }
+                ]
+            },
+            True,
+        ),
+    ],
+    "argocd-wait": [
+        ({"apps": [{"name": "a", "waitFor": ["sync"]}]}, True),
+        ({"apps": [{"name": "a", "waitFor": ["health", "health"]}]}, False),
+        ({"apps": [{"name": "a", "waitFor": []}]}, False),
+        ({"apps": [{"name": "a", "waitFor": ["ready"]}]}, False),
+        ({"apps": [{"selector": {"matchLabels": {"env": "dev"}}, "namespace": "team"}]}, True),
+        ({"apps": [{"name": "a", "namespace": ""}]}, False),
+    ],
     "fail": [
         ({}, True),
         ({"message": "why"}, True),

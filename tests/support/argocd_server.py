@@ -333,17 +333,18 @@ class _Handler(BaseHTTPRequestHandler):
         status, payload = self._answer(parts.path, parts.query, body)
         raw = json.dumps(payload).encode()
         headers = {"Content-Type": "application/json", "Content-Length": str(len(raw))}
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(raw)
+        # recorded before the answer leaves, so a test that has its answer sees the exchange
         exchange = Exchange(self.command, parts.path, parts.query, body, status, raw, headers)
         server = self.server
         problems = server.checker.problems(exchange) if server.checker is not None else []
         with server.lock:
             server.exchanges.append(exchange)
             server.problems += problems
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(raw)
 
     def _answer(self, path: str, query: str, body: bytes) -> tuple[int, Any]:
         server = self.server

@@ -44,6 +44,12 @@ def _origin_url(repo: Path) -> str:
     default=None,
     help="This repository's URL: its git subscriptions trigger discovery on push.  [default: the origin remote]",
 )
+@click.option(
+    "--dashboard",
+    is_flag=True,
+    help="Also kargo-dashboard.yml: the static dashboard built after every discovery and promotion and "
+    "published to GitHub Pages (Settings > Pages > Source: GitHub Actions).",
+)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when a workflow is missing or stale.")
 @click.option(
     "--force",
@@ -58,10 +64,11 @@ def generate_command(
     uses: str | None,
     runs_on: str,
     repository_url: str | None,
+    dashboard: bool,
     check: bool,
     force: bool,
 ) -> int:
-    """Write kargo-discover.yml and kargo-promote.yml from the manifests.
+    """Write kargo-discover.yml and kargo-promote.yml (and kargo-dashboard.yml) from the manifests.
 
     Regenerating gives the same files. Steps between `# kargo-actions: begin user NAME` and `# kargo-actions:
     end user NAME` are yours and are kept; an edit anywhere else makes this refuse the file (exit 2) unless
@@ -87,6 +94,7 @@ def generate_command(
         config_dir=shown,
         runs_on=runs_on,
         repository_url=_origin_url(app.repo) if repository_url is None else repository_url,
+        dashboard=dashboard,
     )
     if not options.local and ("@" not in options.uses or options.uses.split("@")[0].count("/") != 1):
         raise InvalidInputError(

@@ -851,6 +851,10 @@ def _check_verification(project: Project, doc: _Doc, stage: Stage, out: _Collect
                 doc.file, doc.node, loc, f"{ref.kind} {ref.name!r} does not exist", _suggest(ref.name, pool)
             )
             continue
+        from kargo_actions.verification.templates import provider_problems  # light: models only
+
+        for problem in provider_problems(template):
+            out.error(doc.file, doc.node, loc, problem.message, problem.hint)
         for arg in template.spec.required_args:
             if arg not in passed:
                 out.error(

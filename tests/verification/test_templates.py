@@ -157,3 +157,19 @@ def test_argo_metric_validation(tmp_path: Path) -> None:
     text = str(caught.value)
     assert "count (3) must be >= failureLimit + consecutiveSuccessLimit (5 + 0)" in text
     assert "interval must be specified when count > 1" in text
+
+
+def test_an_unsupported_provider_is_refused_when_manifests_load(tmp_path: Path) -> None:
+    datadog = TEMPLATES.replace(
+        """      web:
+        url: "https://{{ args.host }}/xp"
+        headers:
+        - {key: Authorization, value: "Bearer {{args.token}}"}""",
+        "      datadog: {query: 'avg:errors{*}'}",
+    )
+    with pytest.raises(InvalidInputError) as caught:
+        project(tmp_path, extra=datadog)
+    text = str(caught.value)
+    assert "stage.yaml:" in text
+    assert "AnalysisTemplate main: metric 'xp' uses provider datadog, which kargo-actions cannot run" in text
+    assert "supported: web, prometheus, plugin kargo-actions/github-checks" in text

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-system_packages=(git openssh-client gnupg docker-registry skopeo apache2-utils prometheus)
+system_packages=(git openssh-client gnupg docker-registry skopeo apache2-utils prometheus chromium)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   for pkg in "${system_packages[@]}"; do

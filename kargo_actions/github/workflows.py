@@ -45,6 +45,7 @@ _END = re.compile(r"^[ \t]*# kargo-actions: end user (\S+).*$")
 # Steps that talk to pull requests need pull-requests: write; the rest of GitHub's API use is fixed.
 PR_STEPS = frozenset({"git-open-pr", "git-wait-for-pr", "git-merge-pr"})
 WORKFLOW_STEPS = frozenset({"gha-dispatch-workflow", "gha-wait-for-workflow"})
+ARGOCD_STEPS = frozenset({"argocd-update", "argocd-wait"})
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,12 @@ def promote_workflow(project: Project, options: WorkflowOptions) -> str:
     table = json.dumps(warehouses, separators=(",", ":"))
     uses = _uses(project)
     auto = any(project.auto_promotion_enabled(s) for s in stages)
+    verified = [s for s in stages if project.stages[s].spec.verification is not None]
+    # Stages with verification: the promote job leaves it (and their auto-promotion dispatches) to a verify job.
+    in_verified = f"contains(fromJSON('{json.dumps(verified, separators=(',', ':'))}'), inputs.stage)"
+    dispatch = "true" if auto else "false"
+    if auto and verified:
+        dispatch = f"${{{{ !{in_verified} }}}}"
     permissions = [
         "      contents: write # push to the Stages' branches, the ledger branch and Freight tags",
         "      deployments: write # a Deployment per promotion, with its statuses",
@@ -320,24 +327,73 @@ def promote_workflow(project: Project, options: WorkflowOptions) -> str:
         "    environment: ${{ inputs.stage }}",
         "    permissions:",
         *permissions,
+        *(["    outputs:", "      promotion: ${{ steps.promote.outputs.promotion }}"] if verified else []),
         "    steps:",
         *_checkout_and_setup(options),
         *_user_region("      ", "before-promote"),
         "      - name: Promote",
         "        id: promote",
         f"        uses: {options.action('promote')}",
+        *_argocd_env(uses),
         "        with:",
         f"          config-dir: {_q(options.config_dir)}",
         "          stage: ${{ inputs.stage }}",
         "          freight: ${{ inputs.freight }}",
         "          auto: ${{ inputs.auto }}",
         f"          warehouse: ${{{{ fromJSON('{table}')[inputs.stage] }}}}",
-        f"          dispatch-auto-promotions: {_q('true' if auto else 'false')}",
+        *(['          verify: "false"'] if verified else []),
+        f"          dispatch-auto-promotions: {_q(dispatch)}",
         f"          promote-workflow: {_q(options.promote_workflow)}",
         *_user_region("      ", "after-promote"),
-        *_dashboard_job("promote", options),
+        *(_verify_job(in_verified, auto, options) if verified else []),
+        *_dashboard_job("verify" if verified else "promote", options),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _verify_job(in_verified: str, auto: bool, options: WorkflowOptions) -> list[str]:
+    """The verify job: after a promotion into a Stage with verification, its AnalysisTemplates run (the
+    verify action), then downstream auto-promotions are dispatched."""
+    permissions = [
+        "      contents: write # the verification record and Stage state on the ledger branch",
+        "      statuses: write # kargo/verified/<stage> on the Freight's commit",
+    ]
+    if auto:
+        permissions.append("      actions: write # dispatch the promote workflow for downstream Stages")
+    return [
+        "  verify:",
+        "    needs: promote",
+        f"    if: needs.promote.outputs.promotion != '' && {in_verified}",
+        f"    runs-on: {options.runs_on}",
+        "    timeout-minutes: 60",
+        "    permissions:",
+        *permissions,
+        "    steps:",
+        *_checkout_and_setup(options),
+        *_user_region("      ", "before-verify"),
+        "      - name: Verify",
+        "        id: verify",
+        f"        uses: {options.action('verify')}",
+        "        with:",
+        f"          config-dir: {_q(options.config_dir)}",
+        "          stage: ${{ inputs.stage }}",
+        f"          dispatch-auto-promotions: {_q('true' if auto else 'false')}",
+        f"          promote-workflow: {_q(options.promote_workflow)}",
+        *_user_region("      ", "after-verify"),
+    ]
+
+
+def _argocd_env(uses: set[str]) -> list[str]:
+    """Argo CD's address and token for argocd-update / argocd-wait (docs/argocd.md): per Stage when the
+    GitHub environment <stage> defines them, else the repository's."""
+    if not uses & ARGOCD_STEPS:
+        return []
+    return [
+        "        env:",
+        "          ARGOCD_SERVER: ${{ vars.ARGOCD_SERVER }}",
+        "          ARGOCD_AUTH_TOKEN: ${{ secrets.ARGOCD_AUTH_TOKEN }}",
+        "          ARGOCD_OPTS: ${{ vars.ARGOCD_OPTS }} # e.g. --insecure for a self-signed certificate",
+    ]
 
 
 def _dashboard_job(needs: str, options: WorkflowOptions) -> list[str]:

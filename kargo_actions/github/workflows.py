@@ -346,7 +346,7 @@ def promote_workflow(project: Project, options: WorkflowOptions) -> str:
         f"          promote-workflow: {_q(options.promote_workflow)}",
         *_user_region("      ", "after-promote"),
         *(_verify_job(in_verified, auto, options) if verified else []),
-        *_dashboard_job("verify" if verified else "promote", options),
+        *_dashboard_job("[promote, verify]" if verified else "promote", options),
     ]
     return "\n".join(lines) + "\n"
 

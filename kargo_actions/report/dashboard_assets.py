@@ -53,7 +53,7 @@ svg.pipeline .edge-label { font-size: 11px; fill: var(--muted); text-anchor: mid
 svg.pipeline .node-box { fill: #fff; stroke: #c9d2df; stroke-width: 1.2; }
 svg.pipeline .node:hover .node-box { stroke: var(--link); stroke-width: 2; }
 svg.pipeline .node-accent { fill: var(--idle); }
-svg.pipeline .node-kind { font-size: 10px; fill: var(--muted); text-transform: uppercase; letter-spacing: .6px; }
+svg.pipeline .node-kind { font-size: 10px; fill: var(--muted); text-transform: uppercase; letter-spacing: .3px; }
 svg.pipeline .node-name { font-size: 14px; font-weight: 700; fill: var(--ink); }
 svg.pipeline .node-sub { font-size: 11.5px; fill: var(--muted); }
 svg.pipeline .warehouse .node-box { fill: #eef3fc; stroke: #a9c1ea; }
@@ -96,7 +96,9 @@ svg.pipeline .state-busy .node-accent { fill: var(--busy); }
 .card dt { color: var(--muted); font-size: 12px; }
 .card dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 .card .card-foot { color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); padding-top: 8px; }
-.artifacts { list-style: none; margin: 2px 0 0; padding: 0; color: var(--muted); }
+.artifacts { list-style: none; margin: 2px 0 0; padding: 0; color: var(--muted); font-size: 12px; }
+.stage-top { display: grid; grid-template-columns: minmax(280px, 380px) 1fr; gap: 14px; align-items: start; }
+.stage-top .kv { grid-template-columns: 110px 1fr; }
 .artifacts li { overflow-wrap: anywhere; }
 .alias { font-weight: 600; }
 .muted { color: var(--muted); }

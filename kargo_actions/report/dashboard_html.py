@@ -337,7 +337,8 @@ def _steps(record: PromotionRecord) -> str:
         f"{f' {esc(s.message)}' if s.message else ''}</li>"
         for s in record.steps
     )
-    return f"<details><summary>{len(record.steps)} steps</summary><ol>{items}</ol></details>"
+    count = len(record.steps)
+    return f"<details><summary>{count} step{'' if count == 1 else 's'}</summary><ol>{items}</ol></details>"
 
 
 def promotion_row(dash: Dashboard, p: PromotionRecord, root: str, *, stage_column: bool) -> str:
@@ -398,7 +399,7 @@ def stage_page(dash: Dashboard, stage: StageView) -> str:
     body = (
         f'<div class="crumbs"><a href="{href(root, "index.html")}">Pipeline</a> / Stage</div>'
         f"<h1>{esc(stage.name)}</h1>"
-        f'<div class="cards">{stage_card(dash, stage, root)}'
+        f'<div class="stage-top">{stage_card(dash, stage, root)}'
         f'<div class="panel"><dl class="kv">{facts}</dl></div></div>'
         '<h2 id="freight-history">Freight history</h2>'
         + _table("freight-history-table", ("Since", "Freight", "Promotion"), history_rows, "No Freight yet.")

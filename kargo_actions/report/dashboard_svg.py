@@ -9,7 +9,7 @@ from html import escape
 
 from kargo_actions.report.graph import Node, PipelineGraph
 
-NODE_W = 196
+NODE_W = 210
 NODE_H = 58
 GAP_X = 64
 GAP_Y = 20

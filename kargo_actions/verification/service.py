@@ -72,7 +72,8 @@ class VerificationOutcome:
         return {
             "id": self.record_id,
             "stage": self.stage,
-            "freight": {"name": self.freight.name, "alias": self.freight.alias},
+            "freight": self.freight.name,  # a string: the actions' `freight` output reads it
+            "alias": self.freight.alias,
             "templates": list(self.plan.templates),
             **self.run.to_json(),
         }

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from kargo_actions.github.output import command_outputs
 from tests.ledger.helpers import git, make_repo
 from tests.promotion.test_service import manifests, record, run, write
 from tests.verification.servers import Answer, Script, serve
@@ -93,7 +94,7 @@ def test_promote_verifies_and_the_next_gate_opens(
 def test_no_verify_then_verify_and_reverify(repo: Path, tmp_path: Path, health: tuple[Script, str]) -> None:
     script, url = health
     write(repo, pipeline(url))
-    record(repo, 1, 1)
+    f1 = record(repo, 1, 1)
     code, out, err = run(repo, "promote", "--stage", "dev", "--freight", "f-1", "--no-verify", "-q")
     assert code == 0, err
     assert "promoted, not yet verified" in out
@@ -112,6 +113,7 @@ def test_no_verify_then_verify_and_reverify(repo: Path, tmp_path: Path, health: 
     assert code == 0, err
     data = json.loads(out)
     assert data["phase"] == "Successful"
+    assert command_outputs(data, code)["freight"] == f1  # what the verify action's outputs say
     assert data["metrics"][0]["measurements"][0]["value"] == "true"
     assert [r["phase"] for r in remote_records(tmp_path, "verifications/dev")] == ["Failed", "Successful"]
     assert run(repo, "promote", "--stage", "staging", "--freight", "f-1", "-q")[0] == 0

@@ -57,6 +57,7 @@ class Connection:
     base_url: str
     token: str = field(repr=False)
     insecure: bool = False
+    ca_file: str | None = None  # SSL_CERT_FILE: a CA bundle to trust instead of certifi's
 
     @property
     def server(self) -> str:
@@ -93,7 +94,8 @@ class Connection:
         if problems:
             raise ArgoCDConfigError(problems)
         mask_secret(token, env)
-        return cls(base_url=base_url, token=token, insecure=insecure)
+        ca_file = env.get("SSL_CERT_FILE", "").strip() or None
+        return cls(base_url=base_url, token=token, insecure=insecure, ca_file=ca_file)
 
 
 def _flag(env: Mapping[str, str], name: str, problems: list[Problem]) -> bool:
@@ -165,7 +167,7 @@ class ArgoCDClient:
                 "User-Agent": "kargo-actions",
             },
             timeout=self.options.timeout,
-            verify=_verify(connection.insecure),
+            verify=False if connection.insecure else _tls_context(connection.ca_file or certifi.where()),
             transport=transport,
             follow_redirects=False,
         )
@@ -283,12 +285,6 @@ class ArgoCDClient:
             self._sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 (jitter, not a secret)
             delay = min(delay * 2, self.options.backoff_max)
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _verify(insecure: bool) -> ssl.SSLContext | bool:
-    if insecure:
-        return False
-    return _tls_context(os.environ.get("SSL_CERT_FILE") or certifi.where())
 
 
 @functools.cache

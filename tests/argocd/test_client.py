@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -204,3 +205,34 @@ def test_nothing_listening_is_unavailable() -> None:
         pytest.raises(ArgoCDUnavailableError, match=r"cannot reach Argo CD .* check ARGOCD_SERVER"),
     ):
         client.get_application(AppRef("guestbook"))
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[ArgoCDServer]:
+    with serve_argocd(tls_dir=tmp_path / "tls") as s:
+        s.add(application("guestbook-dev"))
+        yield s
+
+
+@pytest.mark.parametrize(
+    ("how", "ok"),
+    [("default", False), ("insecure", True), ("opts", True), ("ca", True)],
+)
+def test_https_with_a_self_signed_certificate(tls_server: ArgoCDServer, how: str, ok: bool) -> None:
+    # ARGOCD_SERVER without a scheme means https, as the argocd CLI
+    env = {"ARGOCD_SERVER": tls_server.url.removeprefix("https://"), "ARGOCD_AUTH_TOKEN": tls_server.token}
+    env |= {
+        "default": {},
+        "insecure": {"ARGOCD_INSECURE": "true"},
+        "opts": {"ARGOCD_OPTS": "--insecure"},
+        "ca": {"SSL_CERT_FILE": tls_server.ca_file},
+    }[how]
+    with ArgoCDClient.from_env(env, options=FAST, sleep=lambda _s: None) as client:
+        if ok:
+            assert client.get_application(AppRef("guestbook-dev")).name == "guestbook-dev"
+            return
+        with pytest.raises(ArgoCDError) as caught:
+            client.get_application(AppRef("guestbook-dev"))
+    assert not isinstance(caught.value, ArgoCDUnavailableError)  # no retry cures it
+    assert "TLS certificate is not trusted" in str(caught.value)
+    assert "ARGOCD_INSECURE=true" in str(caught.value)

@@ -15,12 +15,14 @@ import copy
 import enum
 import json
 import re
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -172,11 +174,13 @@ class ArgoCDServer(ThreadingHTTPServer):
         # resolves a source's targetRevision to a commit when a sync names no revision
         self.resolve: Callable[[str, str], str] = lambda _repo, rev: rev
         self.lock = threading.Lock()
+        self.scheme = "http"
+        self.ca_file = ""  # with TLS: the self-signed certificate, to trust through SSL_CERT_FILE
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.scheme}://{host!s}:{port}"
 
     def env(self) -> dict[str, str]:
         """The environment that points kargo-actions at this server."""
@@ -417,10 +421,19 @@ def _error(status: int, message: str) -> tuple[int, Any]:
 
 
 @contextmanager
-def serve_argocd(*, check: bool = True) -> Iterator[ArgoCDServer]:
+def serve_argocd(*, check: bool = True, tls_dir: Path | None = None) -> Iterator[ArgoCDServer]:
     """A running server, checked against swagger.json; on exit, stopped, and asserted to have seen only
-    exchanges that keep to the contract."""
+    exchanges that keep to the contract. With `tls_dir`: https with a self-signed certificate for
+    127.0.0.1 (`server.ca_file`), as a real Argo CD server has by default."""
     server = ArgoCDServer(contract() if check else None)
+    if tls_dir is not None:
+        from tests.discovery.registry_server import self_signed
+
+        cert, key, _ = self_signed(tls_dir)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.scheme, server.ca_file = "https", str(cert)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

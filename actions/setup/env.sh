@@ -13,6 +13,7 @@ if [ -n "${KA_SIGNING_KEY:-}" ]; then
   done <<<"${KA_SIGNING_KEY}"
 fi
 unset KA_GITHUB_TOKEN
+if [ -n "${ARGOCD_AUTH_TOKEN:-}" ]; then echo "::add-mask::${ARGOCD_AUTH_TOKEN}"; fi
 
 _ka_config() {
   local n="${GIT_CONFIG_COUNT:-0}"

@@ -8,6 +8,7 @@ import json
 import os
 import random
 import ssl
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -119,12 +120,16 @@ def _base_url(server: str, *, plaintext: bool) -> str:
 
 
 def mask_secret(value: str, env: Mapping[str, str]) -> None:
-    """Hide `value` in GitHub Actions logs (once per process) before anything could print it."""
+    """Hide `value` in GitHub Actions logs (once per process) before anything could print it.
+
+    On stderr: the runner reads workflow commands there too, and the actions keep a command's stdout (its
+    JSON result) in a file until it ends, which would both delay the mask and spoil the result.
+    """
     if not value or value in _masked or env.get("GITHUB_ACTIONS") != "true":
         return
     from kargo_actions.github.output import mask
 
-    mask(value)
+    mask(value, sys.stderr)
     _masked.add(value)
 
 

@@ -72,8 +72,9 @@ def test_connection_problems_are_reported_together(env: dict[str, str], expected
 def test_token_is_masked_in_github_actions(capsys: pytest.CaptureFixture[str]) -> None:
     Connection.from_env({"ARGOCD_SERVER": "cd", "ARGOCD_AUTH_TOKEN": "tok-1", "GITHUB_ACTIONS": "true"})
     Connection.from_env({"ARGOCD_SERVER": "cd", "ARGOCD_AUTH_TOKEN": "tok-2"})
-    out = capsys.readouterr().out
-    assert out == "::add-mask::tok-1\n"
+    captured = capsys.readouterr()
+    assert captured.err == "::add-mask::tok-1\n"
+    assert captured.out == ""  # stdout is the command's result
 
 
 def test_get_list_patch_sync(server: ArgoCDServer) -> None:

@@ -3,6 +3,7 @@ argocd-update or argocd-wait (and only then); zizmor and actionlint accept it.""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -57,3 +58,11 @@ def test_promote_step_env(tmp_path: Path, with_argocd: bool) -> None:
         cwd=repo,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_the_actions_mask_the_argo_cd_token_before_anything_runs(tmp_path: Path) -> None:
+    env_script = Path(__file__).resolve().parents[2] / "actions" / "setup" / "env.sh"
+    script = f'source "{env_script}"; echo "ran with $ARGOCD_AUTH_TOKEN"'
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "ARGOCD_AUTH_TOKEN": "argocd-secret"}
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["::add-mask::argocd-secret", "ran with argocd-secret"]

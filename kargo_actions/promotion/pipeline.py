@@ -11,7 +11,7 @@ from kargo_actions.ledger import Ledger
 from kargo_actions.ledger.records import PromotionRecord, PromotionSummary, StageStateRecord
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
-from kargo_actions.promotion.gates import candidates
+from kargo_actions.promotion.gates import availability, candidates, newest_first
 from kargo_actions.promotion.service import (
     Mode,
     PromoteOptions,
@@ -204,12 +204,15 @@ def status_rows(
 ) -> list[StageStatus]:
     """pipeline_status's rows from states (control-flow Stages settled) and Freight already read."""
     by_id = {f.name: f for f in freight}
+    ordered = newest_first(freight)
     rows: list[StageStatus] = []
     for name in project.stage_order():
         stage = project.stages[name]
         state = states.get(name) or StageStateRecord(stage=name)
         current = tuple(by_id[c.name] for c in state.current_freight if c.name in by_id)
-        newest = candidates(stage, freight, states, moment).newest()
+        # candidates(...).newest(), stopping at the first available: at 10,000 Freight, checking every one
+        # for every Stage took 0.6 s
+        newest = next((f for f in ordered if availability(stage, f, states, moment).available), None)
         rows.append(
             StageStatus(
                 stage=name,

@@ -312,3 +312,52 @@ def test_abort_stops_the_wait(tmp_path: Path, server: ArgoCDServer) -> None:
     with pytest.raises(StepAborted):
         _run(ctx, _app_config(desiredRevision=COMMIT))
     assert time.monotonic() - start < 2
+
+
+def _engine_promote(
+    tmp_path: Path,
+    server: ArgoCDServer,
+    step: dict[str, Any],
+    outcome: Outcome,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
+    from tests.promotion.helpers import promote, write_project
+
+    for key, value in {**server.env(), "KARGO_ACTIONS_ARGOCD_POLL_INTERVAL": "10ms"}.items():
+        monkeypatch.setenv(key, value)
+    project = write_project(tmp_path / "repo", [step])
+    server.add(
+        application("guestbook-dev", authorized_stage=f"{project.name}:dev"), SyncScript(outcome, polls=1)
+    )
+    return promote(project, tmp_path / "work")
+
+
+def test_through_the_engine_retry_timeout_bounds_the_wait(
+    tmp_path: Path, server: ArgoCDServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    step = {
+        "uses": "argocd-update",
+        "retry": {"timeout": "300ms"},
+        "config": _app_config(desiredRevision=COMMIT),
+    }
+    start = time.monotonic()
+    result = _engine_promote(tmp_path, server, step, Outcome.HANG, monkeypatch)
+    assert time.monotonic() - start < 3
+    assert result.steps[0].status.value == "Failed"
+    assert "timed out (the step's retry.timeout)" in result.steps[0].message
+    assert "last operation Running" in result.steps[0].message
+
+
+def test_through_the_engine_a_failed_sync_is_retried_per_error_threshold(
+    tmp_path: Path, server: ArgoCDServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    step = {
+        "uses": "argocd-update",
+        "retry": {"errorThreshold": 2},
+        "config": _app_config(desiredRevision=COMMIT),
+    }
+    result = _engine_promote(tmp_path, server, step, Outcome.FAIL, monkeypatch)
+    assert result.steps[0].status.value == "Errored"
+    assert "met error threshold of 2" in result.steps[0].message
+    assert "ended Failed: one or more objects failed to apply" in result.steps[0].message
+    assert len(server.calls("POST", "/sync")) == 2  # the retry synced again

@@ -351,4 +351,9 @@ def _status_error(
         )
     if status in _RETRY_STATUSES:
         return ArgoCDUnavailableError(f"{what}: {status}{detail} after {attempts} tries")
+    if "another operation is already in progress" in said:
+        # started between our look at the app and the sync: over once that operation ends
+        return ArgoCDUnavailableError(
+            f"{what}: {status}{detail}: {subject} is busy; try again when it is done"
+        )
     return ArgoCDError(f"{what}: {status}{detail}")

@@ -174,6 +174,13 @@ def test_5xx_is_retried_with_backoff(server: ArgoCDServer) -> None:
     assert sleeps[1] > sleeps[0] * 0.9  # doubling, with jitter of at most half
 
 
+def test_a_sync_refused_for_a_running_operation_is_retryable(server: ArgoCDServer) -> None:
+    with _client(server) as client:
+        client.sync_application(AppRef("guestbook-dev"))
+        with pytest.raises(ArgoCDUnavailableError, match=r"another operation is already in progress.*busy"):
+            client.sync_application(AppRef("guestbook-dev"))
+
+
 def test_5xx_after_every_retry_is_retryable(server: ArgoCDServer) -> None:
     server.script(ScriptedAnswer(502, times=10, message="upstream connect error"))
     with _client(server) as client, pytest.raises(ArgoCDUnavailableError) as caught:

@@ -471,3 +471,60 @@ def test_an_empty_ledger_makes_a_site(tmp_path: Path) -> None:
     page = parse(out / "index.html")
     assert len(page.find("article")) == 4
     assert "No Freight yet." in page.text
+
+
+def test_a_failed_write_leaves_the_previous_site_and_no_debris(tmp_path: Path) -> None:
+    from kargo_actions.report.dashboard import MARKER, write_site
+
+    out = tmp_path / "site"
+    write_site({"index.html": "old"}, out)
+    assert (out / MARKER).is_file()
+    with pytest.raises(FileExistsError):  # "a" is a file, so "a/b" cannot be written
+        write_site({"index.html": "new", "a": "x", "a/b": "y"}, out)
+    assert (out / "index.html").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+    write_site({"index.html": "new"}, out)
+    assert (out / "index.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_long_timelines_are_paged_and_every_page_links_the_others(
+    pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kargo_actions.report.dashboard_html as pages
+
+    monkeypatch.setattr(pages, "PAGE_SIZE", 2)
+    out = tmp_path / "site"
+    code, _, err = run(pipeline.repo, "dashboard", "--out", str(out), "--no-fetch")
+    assert code == 0, err
+    first, second = parse(out / "warehouses" / "shop.html"), parse(out / "warehouses" / "shop-p2.html")
+    rows = [
+        [e.attrs["data-freight"] for e in p.find("tr") if "data-freight" in e.attrs] for p in (first, second)
+    ]
+    assert rows == [[pipeline.ids["shop-3"], pipeline.ids["shop-2"]], [pipeline.ids["shop-1"]]]
+    assert "../warehouses/shop-p2.html" in [e.attrs.get("href") for e in first.find("a")]
+    assert "../warehouses/shop.html" in [e.attrs.get("href") for e in second.find("a")]
+
+
+def test_unreadable_promotion_records_are_named_and_the_rest_is_shown(tmp_path: Path) -> None:
+    from kargo_actions.ledger.store import WritePlan
+
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".kargo").mkdir()
+    for i, doc in enumerate(MANIFESTS):
+        (repo / ".kargo" / f"{i:02d}.yaml").write_text(json.dumps(doc))
+    with Ledger(repo) as ledger:
+        ledger.record_freight(shop_freight(1))
+        ledger.write(
+            lambda _snap: WritePlan("test: a broken record", {"promotions/dev/broken.json": b"{"}, None)
+        )
+    out = tmp_path / "site"
+    code, _, err = run(repo, "dashboard", "--out", str(out))
+    assert code == 2
+    assert "error: kargo/ledger:promotions/dev/broken.json" in err
+    assert "not valid JSON" in err
+    page = parse(out / "index.html")
+    (banner,) = page.with_class("problems", "div")
+    assert "promotions/dev/broken.json" in page.text
+    assert banner.attrs["role"] == "alert"
+    assert len(page.find("article")) == 4

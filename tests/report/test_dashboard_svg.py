@@ -90,3 +90,15 @@ def test_svg_escapes_text_and_links_nodes(advanced: PipelineGraph) -> None:
     assert states == ["node stage state-bad"]
     edges = [a for t, a in parsed.tags if t == "path" and "edge" in (a.get("class") or "")]
     assert len(edges) == len(advanced.edges)
+
+
+def test_edges_carry_their_warehouse_when_there_are_several_origins() -> None:
+    nodes = (Node("wh_x", "Warehouse", "x"), Node("wh_y", "Warehouse", "y"), Node("st_a", "Stage", "a"))
+    edges = (Edge("wh_x", "st_a", "x", True), Edge("wh_y", "st_a", "y", True))
+    parsed = _Collect()
+    parsed.feed(render_svg(PipelineGraph("p", nodes, edges), {}))
+    labels = [a for t, a in parsed.tags if t == "text" and a.get("class") == "edge-label"]
+    assert len(labels) == 2
+    single = _Collect()
+    single.feed(render_svg(PipelineGraph("p", nodes[::2], edges[:1]), {}))
+    assert not [a for t, a in single.tags if t == "text" and a.get("class") == "edge-label"]

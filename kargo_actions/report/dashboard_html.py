@@ -49,6 +49,11 @@ def freight_link(fid: str) -> str:
     return f"{freight_file(fid)}#{fid}"
 
 
+def breakable(text: str) -> str:
+    """Escaped text that may wrap after '/' and before '@' (image and repository URLs in narrow cards)."""
+    return esc(text).replace("/", "/<wbr>").replace("@", "<wbr>@")
+
+
 def href(root: str, path: str) -> str:
     """A relative link from a page `root` ("" or "../") to a site path, quoted for any name (quote leaves
     nothing HTML would read: only letters, digits and `_.-~/#`)."""
@@ -229,7 +234,7 @@ def stage_card(dash: Dashboard, stage: StageView, root: str) -> str:
     if status.current:
         current = "".join(
             f"<div>{freight_label(dash, root, f.name, f.alias)}</div>"
-            f'<ul class="artifacts">{"".join(f"<li>{esc(a)}</li>" for a in artifact_lines(f))}</ul>'
+            f'<ul class="artifacts">{"".join(f"<li>{breakable(a)}</li>" for a in artifact_lines(f))}</ul>'
             for f in status.current
         )
         since = next((c.since for c in stage.state.current_freight), None)
@@ -270,7 +275,7 @@ def freight_tile(dash: Dashboard, freight: Freight, root: str) -> str:
         f'<div class="freight-tile{in_use}" data-freight="{esc(freight.name)}">'
         f"<div>{freight_label(dash, root, freight.name, freight.alias)}</div>"
         f'<div class="when">{when(freight.metadata.creation_timestamp)}</div>'
-        f'<div class="art">{esc(art[0]) if art else ""}{f" +{len(art) - 1}" if len(art) > 1 else ""}</div>'
+        f'<div class="art">{breakable(art[0]) if art else ""}{f" +{len(art) - 1}" if len(art) > 1 else ""}</div>'
         f"<div>{chips(root, place)}</div></div>"
     )
 

@@ -82,7 +82,11 @@ def test_get_list_patch_sync(server: ArgoCDServer) -> None:
         app = client.get_application(AppRef("guestbook-dev", "team-a"))
         assert app.qualified_name == "team-a/guestbook-dev"
         assert app.sources[0].target_revision == "team"
-        assert [a.name for a in client.list_applications("env in (dev)")] == ["guestbook-dev"]
+        # no namespace: every namespace Argo CD manages
+        assert [a.qualified_name for a in client.list_applications("env in (dev)")] == [
+            "argocd/guestbook-dev",
+            "team-a/guestbook-dev",
+        ]
         assert [a.name for a in client.list_applications("env", namespace="argocd")] == [
             "guestbook-dev",
             "guestbook-prod",

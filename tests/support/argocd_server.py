@@ -370,13 +370,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any]:
         server = self.server
-        namespace = query.get("appNamespace", [""])[0] or DEFAULT_NAMESPACE
+        asked = query.get("appNamespace", [""])[0]
+        namespace = asked or DEFAULT_NAMESPACE
         if path == "/api/v1/applications" and self.command == "GET":
+            # no appNamespace: every namespace Argo CD manages apps in
             selector = query.get("selector", [""])[0]
             items = []
             for (ns, _name), app in sorted(server.apps.items()):
                 labels = app.data["metadata"].get("labels", {})
-                if ns == namespace and label_selector_matches(selector, labels):
+                if (not asked or ns == asked) and label_selector_matches(selector, labels):
                     if ("get", app.data["metadata"]["name"]) in server.forbidden:
                         continue  # Argo CD leaves out what the token may not see
                     server.advance(app)

@@ -125,7 +125,10 @@ def find_apps(client: ArgoCDClient, target: AppTarget) -> list[Application]:
 
 
 def ref_of(app: Application, target: AppTarget) -> AppRef:
-    return AppRef(app.name, target.namespace or None)
+    """How to ask for an app again: in the entry's namespace, or for a selector's match, in its own."""
+    if target.name is not None:
+        return AppRef(app.name, target.namespace)
+    return AppRef(app.name, target.namespace or app.metadata.namespace or None)
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,18 @@ def test_failures(tmp_path: Path, server: ArgoCDServer, outcome: Outcome, expect
     assert server.calls("POST") == []
 
 
+def test_a_selector_without_namespace_finds_apps_in_every_namespace(
+    tmp_path: Path, server: ArgoCDServer
+) -> None:
+    server.add(application("gb", namespace="argocd", labels={"tier": "web"}))
+    server.add(application("gb", namespace="team", labels={"tier": "web"}))
+    message = _run(_ctx(tmp_path, server), {"apps": [{"selector": {"matchLabels": {"tier": "web"}}}]})
+    assert (
+        message
+        == "argocd/gb: Healthy, Synced, no operation running; team/gb: Healthy, Synced, no operation running"
+    )
+
+
 def test_needs_no_authorization_annotation_but_a_match(tmp_path: Path, server: ArgoCDServer) -> None:
     server.add(application("gb", labels={"tier": "web"}))
     assert _run(_ctx(tmp_path, server), {"apps": [{"name": "gb", "waitFor": ["health"]}]}) == "gb: Healthy"

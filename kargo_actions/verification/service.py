@@ -173,6 +173,14 @@ def _record(
     )
 
 
+def check_providers(plan: AnalysisPlan, ctx: MeasureContext) -> None:
+    """Open and close every metric's provider: its config problems as an InvalidInputError, before any run."""
+    from kargo_actions.verification.providers.base import open_provider
+
+    for metric in plan.metrics:
+        open_provider(metric, ctx).close()
+
+
 def verified_state(state: StageStateRecord, freight_id: str, verified_at: str) -> StageStateRecord:
     """The Stage state with the Freight verified at `verified_at` (an earlier longestSoak kept)."""
     previous = state.verified.get(freight_id)
@@ -225,28 +233,6 @@ def verify(
             result=item,
         )
 
-    freight = ledger.write(start).result
-    abort = opts.abort or threading.Event()
-    try:
-        run = run_analysis(
-            plan,
-            RunOptions(
-                clock=opts.clock,
-                abort=abort,
-                on_measurement=opts.on_measurement,
-                context=MeasureContext(freight=freight, env=env, abort=abort),
-            ),
-        )
-    except Exception as err:  # the Running record must get its end: a crash is the run's Error
-        if isinstance(err, InvalidInputError):
-            message = "; ".join(str(p) for p in err.problems)
-        else:
-            message = f"verification stopped by an unexpected error: {type(err).__name__}: {err}"
-        now = stamp(opts.clock.wall())
-        run = RunResult(phase=Phase.ERROR, message=message, started=started, finished=now)
-        ledger.write(lambda snap: _final(snap, run))
-        raise
-
     def _final(snap: Snapshot, result: RunResult) -> WritePlan[None] | NoWrite[None]:
         record = _record(run_id, stage, freight, actor, started, result, plan)
         files: dict[str, bytes | None] = {verification_path(stage.name, run_id): dump_record(record)}
@@ -266,6 +252,32 @@ def verify(
             files=files,
             result=None,
         )
+
+    abort = opts.abort or threading.Event()
+    # Provider configs are checked (opened and closed) on the Freight as the ledger shows it now, so a bad
+    # one is bad input that records nothing; the Running record then re-checks the Freight is current.
+    check_providers(plan, MeasureContext(freight=_current(ledger, stage, ref, ledger.snapshot()), env=env))
+    freight = ledger.write(start).result
+
+    try:
+        run = run_analysis(
+            plan,
+            RunOptions(
+                clock=opts.clock,
+                abort=abort,
+                on_measurement=opts.on_measurement,
+                context=MeasureContext(freight=freight, env=env, abort=abort),
+            ),
+        )
+    except Exception as err:  # the Running record must get its end: a crash is the run's Error
+        if isinstance(err, InvalidInputError):
+            message = "; ".join(str(p) for p in err.problems)
+        else:
+            message = f"verification stopped by an unexpected error: {type(err).__name__}: {err}"
+        now = stamp(opts.clock.wall())
+        run = RunResult(phase=Phase.ERROR, message=message, started=started, finished=now)
+        ledger.write(lambda snap: _final(snap, run))
+        raise
 
     ledger.write(lambda snap: _final(snap, run))
     outcome = VerificationOutcome(stage=stage.name, freight=freight, record_id=run_id, run=run, plan=plan)

@@ -240,3 +240,17 @@ def test_sigterm_aborts_the_run(repo: Path, tmp_path: Path, health: tuple[Script
     assert "dev: verification Aborted" in out
     assert [r["phase"] for r in remote_records(tmp_path, "verifications/dev")] == ["Aborted"]
     assert len(script.seen) == 1
+
+
+def test_a_bad_provider_config_is_bad_input_and_records_nothing(
+    repo: Path, tmp_path: Path, health: tuple[Script, str]
+) -> None:
+    _, url = health
+    metric = {"name": "health", "provider": {"web": {"url": url + "/{{args.path}}", "body": "x"}}}
+    write(repo, pipeline(url, metric))
+    record(repo, 1, 1)
+    assert run(repo, "promote", "--stage", "dev", "--freight", "f-1", "--no-verify", "-q")[0] == 0
+    code, _, err = run(repo, "verify", "--stage", "dev")
+    assert code == 2
+    assert "body/jsonBody can only be used with POST or PUT methods" in err
+    assert remote_records(tmp_path, "verifications/dev") == []

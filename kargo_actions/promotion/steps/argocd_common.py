@@ -74,7 +74,8 @@ class AppTarget(StepConfig):
     name: NonEmpty | None = None
     """The Application's name; not together with `selector`."""
     namespace: NonEmpty | None = None
-    """The Application's namespace; left out, the namespace Argo CD's API server runs in (usually argocd)."""
+    """The Application's namespace. Left out: for `name`, the namespace Argo CD's API server runs in (usually
+    argocd); for `selector`, every namespace Argo CD manages apps in."""
     selector: AppSelector | None = None
     """A label selector matching one or more Applications; not together with `name`."""
 

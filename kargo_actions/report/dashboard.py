@@ -3,7 +3,7 @@ the site written atomically (a temporary directory renamed into place).
 
 Layout of the site (every link relative, so it works from file:// and from a GitHub Pages sub-path):
 index.html (graph, Stage cards, newest Freight per Warehouse), stages/<stage>.html (promotion and
-verification history), warehouses/<warehouse>[-pN].html (the whole timeline, 500 Freight a page),
+verification history), warehouses/<warehouse>[_pN].html (the whole timeline, 500 Freight a page),
 freight/<id[:2]>.html (every Freight whose ID starts so, each a section `#<id>`: artifacts, where it
 is, soak, its promotions; at most 256 files however long the ledger), assets/ (CSS and JS).
 """

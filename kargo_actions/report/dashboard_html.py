@@ -37,7 +37,8 @@ def stage_file(name: str) -> str:
 
 
 def warehouse_file(name: str, page: int = 1) -> str:
-    return f"warehouses/{name}.html" if page == 1 else f"warehouses/{name}-p{page}.html"
+    # '_' appears in no Kubernetes name: page 2 of "app" can never be Warehouse "app-p2"'s page
+    return f"warehouses/{name}.html" if page == 1 else f"warehouses/{name}_p{page}.html"
 
 
 def freight_file(fid: str) -> str:

@@ -497,12 +497,12 @@ def test_long_timelines_are_paged_and_every_page_links_the_others(
     out = tmp_path / "site"
     code, _, err = run(pipeline.repo, "dashboard", "--out", str(out), "--no-fetch")
     assert code == 0, err
-    first, second = parse(out / "warehouses" / "shop.html"), parse(out / "warehouses" / "shop-p2.html")
+    first, second = parse(out / "warehouses" / "shop.html"), parse(out / "warehouses" / "shop_p2.html")
     rows = [
         [e.attrs["data-freight"] for e in p.find("tr") if "data-freight" in e.attrs] for p in (first, second)
     ]
     assert rows == [[pipeline.ids["shop-3"], pipeline.ids["shop-2"]], [pipeline.ids["shop-1"]]]
-    assert "../warehouses/shop-p2.html" in [e.attrs.get("href") for e in first.find("a")]
+    assert "../warehouses/shop_p2.html" in [e.attrs.get("href") for e in first.find("a")]
     assert "../warehouses/shop.html" in [e.attrs.get("href") for e in second.find("a")]
 
 

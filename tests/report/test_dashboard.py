@@ -528,3 +528,9 @@ def test_unreadable_promotion_records_are_named_and_the_rest_is_shown(tmp_path: 
     assert "promotions/dev/broken.json" in page.text
     assert banner.attrs["role"] == "alert"
     assert len(page.find("article")) == 4
+
+
+def test_ids_are_unique_on_every_page(site: tuple[Path, dict[str, Any]]) -> None:
+    for path, page in _pages(site[0]):
+        ids = [e.attrs["id"] for e in page.elements if "id" in e.attrs]
+        assert len(ids) == len(set(ids)), (path, sorted(i for i in ids if ids.count(i) > 1))

@@ -85,7 +85,9 @@ def _outcome_lines(outcome: PromotionOutcome) -> list[str]:
     if result.message and not result.succeeded:
         lines.append(f"  {result.message}")
     if outcome.verification_failed:
-        lines.append(f"  verification {outcome.verification}: not verified (kargo-actions history/verify)")
+        lines.append(f"  verification {outcome.verification}: not verified in {result.stage}")
+        if outcome.verification_message:
+            lines.append(f"  {outcome.verification_message}")
     elif outcome.succeeded:
         lines.append(
             f"  {'verified in ' + result.stage if outcome.verified else 'promoted, not yet verified'}"
@@ -143,6 +145,7 @@ def _report(app: AppContext, outcomes: list[PromotionOutcome], decisions: list[A
                         "hold": o.hold,
                         "verified": o.verified,
                         "verification": o.verification or None,
+                        "verificationMessage": o.verification_message or None,
                     }
                     for o in outcomes
                 ]

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kargo_actions.errors import InvalidInputError, Problem, RefusedError, did_you_mean
+from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem, RefusedError, did_you_mean
 from kargo_actions.ledger import Ledger
 from kargo_actions.ledger.records import (
     MAX_LAST_PROMOTIONS,
@@ -92,6 +92,7 @@ class PromotionOutcome:
     hold: str = ""  # "set", "lifted" or "" (unchanged)
     verified: bool = False  # verified in the Stage now (no verification defined and it succeeded)
     verification: str = ""  # the phase of the verification run after the promotion ("" = none ran)
+    verification_message: str = ""  # why it did not succeed
 
     @property
     def verification_failed(self) -> bool:
@@ -441,19 +442,23 @@ def promote(
             raise
         lifted = lift and bool(held_before) and held_before[0]
         verified = result.succeeded and stage.spec.verification is None
-        verification = ""
+        verification = verification_message = ""
         if result.succeeded and stage.spec.verification is not None and opts.verify:
             # Kargo verifies after a successful promotion; kargo/verified is posted by report.finish below.
             from kargo_actions.verification.service import VerifyOptions, verify
 
-            checked = verify(
-                project,
-                ledger,
-                stage.name,
-                freight.name,
-                VerifyOptions(abort=opts.abort, env=opts.engine.env, github=False),
-            )
-            verified, verification = checked.succeeded, str(checked.run.phase)
+            try:
+                checked = verify(
+                    project,
+                    ledger,
+                    stage.name,
+                    freight.name,
+                    VerifyOptions(abort=opts.abort, env=opts.engine.env, github=False),
+                )
+                verified, verification = checked.succeeded, str(checked.run.phase)
+                verification_message = checked.run.message
+            except KargoActionsError as err:  # e.g. a secret arg not set: the promotion itself stands
+                verification, verification_message = "Error", str(err)
         report.finish(result, verified=verified)  # never raises: reporting does not decide the outcome
         return PromotionOutcome(
             result=result,
@@ -462,6 +467,7 @@ def promote(
             hold="set" if hold is not None else ("lifted" if lifted else ""),
             verified=verified,
             verification=verification,
+            verification_message=verification_message,
         )
     finally:
         if own_dir:

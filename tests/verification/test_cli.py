@@ -133,7 +133,8 @@ def test_failed_verification_after_promote_is_exit_1(repo: Path, health: tuple[S
     assert code == 1, err
     assert out.startswith("dev: dev.")  # the promotion line
     assert "Succeeded" in out
-    assert "verification Error: not verified" in out
+    assert "verification Error: not verified in dev" in out
+    assert "received non 2xx response code: 500" in out
 
 
 @pytest.mark.parametrize(
@@ -254,3 +255,29 @@ def test_a_bad_provider_config_is_bad_input_and_records_nothing(
     assert code == 2
     assert "body/jsonBody can only be used with POST or PUT methods" in err
     assert remote_records(tmp_path, "verifications/dev") == []
+
+
+def test_promote_whose_verification_cannot_start_stands_and_says_why(
+    repo: Path, health: tuple[Script, str]
+) -> None:
+    _, url = health
+    docs = pipeline(url)
+    template = docs[-1]["spec"]
+    template["args"].append(
+        {"name": "token", "valueFrom": {"secretKeyRef": {"name": "health-api", "key": "token"}}}
+    )
+    template["metrics"][0]["provider"]["web"]["headers"] = [
+        {"key": "Authorization", "value": "Bearer {{args.token}}"}
+    ]
+    write(repo, docs)
+    record(repo, 1, 1)
+    code, out, err = run(repo, "-o", "json", "promote", "--stage", "dev", "--freight", "f-1")
+    assert code == 1, err
+    [result] = json.loads(out)
+    assert (result["phase"], result["verification"], result["verified"]) == ("Succeeded", "Error", False)
+    assert "KARGO_SECRET_HEALTH_API__token" in result["verificationMessage"]
+    assert status(repo)["dev"]["current"][0]["name"]  # the promotion stands
+    code, out, err = run(
+        repo, "verify", "--stage", "dev", "-q", env={"KARGO_SECRET_HEALTH_API__token": "t0k"}
+    )
+    assert code == 0, err

@@ -115,10 +115,10 @@ def artifact_lines(freight: Freight) -> list[str]:
     return lines
 
 
-def freight_label(dash: Dashboard, root: str, fid: str, alias: str | None) -> str:
+def freight_label(dash: Dashboard, root: str, fid: str, alias: str | None, *, short_id: bool = True) -> str:
     """The alias (or short ID) linked to the Freight's page when it has one, and the short ID."""
     name = esc(alias or fid[:12])
-    short = f' <code class="muted">{esc(fid[:7])}</code>' if alias else ""
+    short = f' <code class="muted">{esc(fid[:7])}</code>' if alias and short_id else ""
     if fid in dash.paged:
         return f'<a class="alias" href="{href(root, freight_link(fid))}">{name}</a>{short}'
     return f'<span class="alias">{name}</span>{short}'
@@ -438,7 +438,7 @@ def stage_page(dash: Dashboard, stage: StageView) -> str:
 def freight_row(dash: Dashboard, f: Freight, root: str) -> str:
     arts = "".join(f"<div>{esc(a)}</div>" for a in artifact_lines(f))
     return (
-        f'<tr data-freight="{esc(f.name)}"><td>{freight_label(dash, root, f.name, f.alias)}</td>'
+        f'<tr data-freight="{esc(f.name)}"><td>{freight_label(dash, root, f.name, f.alias, short_id=False)}</td>'
         f"<td><code>{esc(f.name[:12])}</code></td><td>{when(f.metadata.creation_timestamp)}</td>"
         f"<td>{arts}</td><td>{chips(root, dash.places.get(f.name))}</td></tr>"
     )

@@ -16,7 +16,8 @@ from kargo_actions.cli.ledger_options import ledger_options
     "out",
     required=True,
     type=click.Path(path_type=Path),
-    help="Directory to write the site to (created; replaced atomically when a previous dashboard is there).",
+    help="Directory to write the site to, relative to the current directory (created; replaced atomically "
+    "when a previous dashboard is there).",
 )
 @click.option("--title", default=None, help="Title of the site.  [default: '<project> pipeline']")
 @click.option(

@@ -21,6 +21,7 @@ import httpx
 from kargo_actions.argocd.application import Application
 from kargo_actions.argocd.errors import (
     ArgoCDAuthError,
+    ArgoCDBusyError,
     ArgoCDConfigError,
     ArgoCDError,
     ArgoCDNotFoundError,
@@ -353,7 +354,5 @@ def _status_error(
         return ArgoCDUnavailableError(f"{what}: {status}{detail} after {attempts} tries")
     if "another operation is already in progress" in said:
         # started between our look at the app and the sync: over once that operation ends
-        return ArgoCDUnavailableError(
-            f"{what}: {status}{detail}: {subject} is busy; try again when it is done"
-        )
+        return ArgoCDBusyError(f"{what}: {status}{detail}: {subject} is busy; try again when it is done")
     return ArgoCDError(f"{what}: {status}{detail}")

@@ -23,3 +23,7 @@ class ArgoCDNotFoundError(ArgoCDError):
 
 class ArgoCDUnavailableError(RetryableError):
     """The server did not answer, timed out, or answered 5xx/429 after every retry: worth trying again later."""
+
+
+class ArgoCDBusyError(ArgoCDUnavailableError):
+    """A sync refused because another operation runs on the app: possible again once it ends."""

@@ -50,6 +50,7 @@ class SyncScript:
     outcome: Outcome = Outcome.SUCCEED
     polls: int = 2  # reads of the app while the operation runs
     health_polls: int = 1  # reads after it succeeded before the app is Healthy
+    automated: bool = False  # an automated sync policy: a change of the spec starts a sync at once
 
 
 @dataclass
@@ -262,7 +263,7 @@ class ArgoCDServer(ThreadingHTTPServer):
                 status["health"] = {"status": "Healthy"}
                 app.healthy_after = None
 
-    def sync(self, app: _App, body: dict[str, Any]) -> tuple[int, Any]:
+    def sync(self, app: _App, body: dict[str, Any], *, automated: bool = False) -> tuple[int, Any]:
         data = app.data
         state = data["status"].get("operationState")
         if data.get("operation") or (state and state["phase"] == "Running"):
@@ -288,7 +289,7 @@ class ArgoCDServer(ThreadingHTTPServer):
         sync_op["prune"] = bool(body.get("prune"))
         operation = {
             "sync": sync_op,
-            "initiatedBy": {"username": self.username},
+            "initiatedBy": {"automated": True} if automated else {"username": self.username},
             "info": body.get("infos", []),
         }
         data["operation"] = operation
@@ -409,11 +410,15 @@ class _Handler(BaseHTTPRequestHandler):
             if request.get("patchType") != "merge":
                 return _error(400, f"patch type {request.get('patchType')!r} is not supported here")
             patched = merge_patch(app.data, json.loads(request["patch"]))
-            if patched["spec"] != app.data["spec"]:
+            changed = patched["spec"] != app.data["spec"]
+            if changed:
                 patched["status"]["sync"]["status"] = "OutOfSync"
             app.data = patched
             _bump(app.data)
-            return 200, copy.deepcopy(app.data)
+            answer = copy.deepcopy(app.data)
+            if changed and app.script.automated:
+                server.sync(app, {}, automated=True)  # the controller notices the change right away
+            return 200, answer
         status, result = server.sync(app, request)
         return (status, result) if status == 200 else _error(status, str(result))
 

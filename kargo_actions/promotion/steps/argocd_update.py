@@ -21,6 +21,7 @@ from kargo_actions.argocd.application import (
     sources_patch,
 )
 from kargo_actions.argocd.client import AppRef, ArgoCDClient
+from kargo_actions.argocd.errors import ArgoCDBusyError
 from kargo_actions.freight.identity import normalize_chart_url, normalize_git_url
 from kargo_actions.promotion.steps.argocd_common import (
     AppTarget,
@@ -196,31 +197,46 @@ class ArgoCDUpdate:
         if (running or done) and not plan.changed:
             return watched  # a retry of this step: its sync is under way or finished; wait for the result
         if _busy(plan.app):
-            # someone else's operation: Argo CD refuses a second one; wait for it, then sync
-            wait_until(
-                ctx,
-                client,
-                [watched],
-                lambda w: not _busy(w.app),
-                settings=settings,
-                waiting_for=lambda _w: "the running operation (not this promotion's) to finish",
-            )
-            watched.done = False  # that wait is over; the wait for this sync's result is still to come
+            _wait_for_other_operation(ctx, client, watched, settings)
         if plan.changed:
             client.patch_application(plan.ref, sources_patch(plan.app, plan.sources))
-        infos = {"Reason": REASON, **({PROMOTION_INFO: ctx.promotion} if ctx.promotion else {})}
-        if plan.app.multi_source and plan.desired:
-            positions = sorted(plan.desired)
-            app = client.sync_application(
-                plan.ref,
-                revisions=[plan.desired[i] for i in positions],
-                source_positions=[i + 1 for i in positions],
-                infos=infos,
-            )
-        else:
-            app = client.sync_application(plan.ref, revision=plan.desired.get(0), infos=infos)
-        watched.observe(app)
-        return watched
+        while True:
+            try:
+                watched.observe(_sync(ctx, client, plan))
+                return watched
+            except ArgoCDBusyError:
+                # an operation began after our look (an automated sync of the patched app): wait it out
+                _wait_for_other_operation(ctx, client, watched, settings)
+
+
+def _wait_for_other_operation(
+    ctx: StepContext, client: ArgoCDClient, watched: Watched, settings: WaitSettings
+) -> None:
+    """Argo CD runs one operation at a time: wait until the app's (not this promotion's) is over."""
+    watched.observe(client.get_application(watched.ref))
+    wait_until(
+        ctx,
+        client,
+        [watched],
+        lambda w: not _busy(w.app),
+        settings=settings,
+        waiting_for=lambda _w: "the running operation (not this promotion's) to finish",
+    )
+    watched.done = False  # that wait is over; the wait for this sync's result is still to come
+
+
+def _sync(ctx: StepContext, client: ArgoCDClient, plan: _Plan) -> Application:
+    """Start this promotion's sync to the desired revisions (per source position for a multi-source app)."""
+    infos = {"Reason": REASON, **({PROMOTION_INFO: ctx.promotion} if ctx.promotion else {})}
+    if plan.app.multi_source and plan.desired:
+        positions = sorted(plan.desired)
+        return client.sync_application(
+            plan.ref,
+            revisions=[plan.desired[i] for i in positions],
+            source_positions=[i + 1 for i in positions],
+            infos=infos,
+        )
+    return client.sync_application(plan.ref, revision=plan.desired.get(0), infos=infos)
 
 
 def _authorize(ctx: StepContext, app: Application) -> None:

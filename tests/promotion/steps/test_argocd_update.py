@@ -272,6 +272,18 @@ def test_waits_for_another_operation_before_syncing(tmp_path: Path, server: Argo
     assert len(server.calls("POST", "/sync")) == 1
 
 
+def test_an_automated_sync_started_by_the_patch_is_waited_out(tmp_path: Path, server: ArgoCDServer) -> None:
+    # the app's automated sync policy starts a sync as soon as the patch lands; Argo CD refuses ours meanwhile
+    server.add(application("guestbook-dev", authorized_stage=STAGE), SyncScript(polls=2, automated=True))
+    _run(_ctx(tmp_path, server), _app_config(desiredRevision=COMMIT, updateTargetRevision=True))
+    syncs = server.calls("POST", "/sync")
+    assert [e.status for e in syncs] == [400, 200]
+    assert b"another operation is already in progress" in syncs[0].response_body
+    app = server.app("guestbook-dev")
+    assert app["status"]["sync"] == {"status": "Synced", "revision": COMMIT}
+    assert app["status"]["operationState"]["operation"]["info"][1]["value"] == "dev.01abc.aaaaaaa"
+
+
 @pytest.mark.parametrize(
     ("setup", "error", "expected"),
     [

@@ -2,9 +2,9 @@
 
 One verification = two ledger writes (compare-and-swap, like a promotion): a Running VerificationRecord
 (after checking that the Freight is current in the Stage, on the freshly fetched ledger), then the final
-record with, on Successful, the Stage state's `verified[freight]` entry (verifiedAt = the run's finish time,
-an earlier longestSoak kept: gates.soak_time counts from verifiedAt while the Freight stays) and the
-control-flow Stages settled again, so downstream gates open in the same commit. Failed / Error /
+record with, on Successful, the Stage state's `verified[freight]` entry (verifiedAt = the run's finish time;
+an entry from an earlier verification is kept, as Kargo keeps it, so gates.soak_time is not restarted) and
+the control-flow Stages settled again, so downstream gates open in the same commit. Failed / Error /
 Inconclusive / Aborted leave the Freight unverified; the record's message says which metric, limit and value.
 """
 
@@ -182,14 +182,12 @@ def check_providers(plan: AnalysisPlan, ctx: MeasureContext) -> None:
 
 
 def verified_state(state: StageStateRecord, freight_id: str, verified_at: str) -> StageStateRecord:
-    """The Stage state with the Freight verified at `verified_at` (an earlier longestSoak kept)."""
-    previous = state.verified.get(freight_id)
-    verified = {
-        **state.verified,
-        freight_id: VerifiedFreight(
-            verified_at=verified_at, longest_soak=previous.longest_soak if previous else None
-        ),
-    }
+    """The Stage state with the Freight verified at `verified_at`. A Freight verified there before keeps its
+    entry (verifiedAt and longestSoak), as Kargo's FreightStatus.AddVerifiedStage does: a reverification
+    does not restart the soak time downstream Stages count."""
+    if freight_id in state.verified:
+        return state
+    verified = {**state.verified, freight_id: VerifiedFreight(verified_at=verified_at)}
     return state.model_copy(update={"verified": verified, "updated_at": verified_at})
 
 
@@ -239,7 +237,10 @@ def verify(
         if result.successful:
             states = stage_states(snap)
             state = states.get(stage.name) or StageStateRecord(stage=stage.name)
-            if any(c.name == freight.name for c in state.current_freight):
+            if (
+                any(c.name == freight.name for c in state.current_freight)
+                and freight.name not in state.verified
+            ):
                 new = verified_state(state, freight.name, result.finished)
                 after = {**states, stage.name: new}
                 now = datetime.now(UTC)

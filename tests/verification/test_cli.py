@@ -116,6 +116,10 @@ def test_no_verify_then_verify_and_reverify(repo: Path, tmp_path: Path, health: 
     assert command_outputs(data, code)["freight"] == f1  # what the verify action's outputs say
     assert data["metrics"][0]["measurements"][0]["value"] == "true"
     assert [r["phase"] for r in remote_records(tmp_path, "verifications/dev")] == ["Failed", "Successful"]
+    first = json.loads(git(tmp_path / "remote.git", "show", "kargo/ledger:stages/dev.json"))["verified"][f1]
+    assert run(repo, "verify", "--stage", "dev", "-q")[0] == 0  # reverify: the first verifiedAt stays
+    again = json.loads(git(tmp_path / "remote.git", "show", "kargo/ledger:stages/dev.json"))["verified"][f1]
+    assert again == first
     assert run(repo, "promote", "--stage", "staging", "--freight", "f-1", "-q")[0] == 0
 
 

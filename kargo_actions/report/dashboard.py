@@ -30,8 +30,10 @@ from kargo_actions.ledger.records import (
 )
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
+from kargo_actions.model.stage import Stage
 from kargo_actions.promotion.pipeline import StageStatus, status_rows
 from kargo_actions.promotion.service import settled_states
+from kargo_actions.report.dashboard_links import DeepLink, parse_links
 from kargo_actions.report.graph import PipelineGraph, build_graph
 
 MARKER = ".kargo-dashboard"  # a file in every site this command writes: it may replace such a DIR
@@ -65,6 +67,7 @@ class StageView:
     """One Stage as the dashboard shows it."""
 
     status: StageStatus
+    resource: Stage
     state: StageStateRecord
     promotions: tuple[PromotionRecord, ...]  # newest first
     verifications: tuple[VerificationRecord, ...]  # newest first
@@ -96,6 +99,8 @@ class Dashboard:
     verifications_by_freight: Mapping[str, tuple[VerificationRecord, ...]]
     paged: frozenset[str]  # Freight IDs that have a page
     problems: tuple[Problem, ...] = ()
+    freight_links: tuple[DeepLink, ...] = ()  # ProjectConfig spec.freightLinks
+    stage_links: tuple[DeepLink, ...] = ()  # ProjectConfig spec.stageLinks
 
     def freight_count(self) -> int:
         return sum(self.totals.values())
@@ -184,6 +189,9 @@ def collect(
     """Read everything the site shows from one ledger snapshot; `limit` keeps the newest N Freight per
     Warehouse (plus every Freight a Stage holds)."""
     moment = now or datetime.now(UTC)
+    spec = project.config.spec if project.config else None
+    freight_links = parse_links(spec.freight_links, "freightLinks") if spec else ()
+    stage_links = parse_links(spec.stage_links, "stageLinks") if spec else ()
     snap = ledger.snapshot()
     _, states, freight = settled_states(project, snap, moment)
     order = project.stage_order()
@@ -205,6 +213,7 @@ def collect(
         views.append(
             StageView(
                 status=row,
+                resource=project.stages[row.stage],
                 state=states.get(row.stage) or StageStateRecord(stage=row.stage),
                 promotions=promotions,
                 verifications=verifications,
@@ -242,7 +251,34 @@ def collect(
         verifications_by_freight={k: tuple(v) for k, v in verifications_by_freight.items()},
         paged=frozenset(f.name for items in timelines.values() for f in items),
         problems=tuple(problems),
+        freight_links=freight_links,
+        stage_links=stage_links,
     )
+
+
+def freight_context(dash: Dashboard, freight: Freight) -> dict[str, object]:
+    """What a freightLinks entry sees: `freight`, the Freight resource as Kargo serialises it (namespace =
+    project, status from the Stages)."""
+    wire = freight.wire()
+    wire["metadata"].setdefault("namespace", dash.project)
+    place = dash.places.get(freight.name) or Placement()
+    status: dict[str, object] = {}  # Kargo always serialises status, {} when the Freight is nowhere
+    if place.current:
+        status["currentlyIn"] = {stage: {"since": since} for stage, since in place.current}
+    if place.verified:
+        status["verifiedIn"] = {stage: v.wire() for stage, v in place.verified}
+    if place.approved:
+        status["approvedFor"] = {stage: {"approvedAt": a.approved_at} for stage, a in place.approved}
+    wire["status"] = status
+    return {"freight": wire}
+
+
+def stage_context(dash: Dashboard, stage: StageView) -> dict[str, object]:
+    """What a stageLinks entry sees: `stage`, the Stage manifest (namespace = project; no status, which is
+    Kargo's controller's and lives in the ledger here)."""
+    wire = stage.resource.wire()
+    wire["metadata"].setdefault("namespace", dash.project)
+    return {"stage": wire}
 
 
 def _check_target(out: Path, force: bool) -> None:

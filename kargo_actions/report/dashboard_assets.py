@@ -130,6 +130,8 @@ details ol { margin: 6px 0 0; padding-left: 18px; }
 .bucket:has(section.freight:target) section.freight:not(:target) { display: none; }
 section.freight { border-bottom: 1px dashed var(--line); padding-bottom: 18px; margin-bottom: 18px; }
 section.freight h1 a { color: var(--ink); }
+.deep-link { font-weight: 600; }
+.link-error { color: var(--bad); font-size: 12px; }
 .pager { display: flex; gap: 6px; flex-wrap: wrap; margin: 10px 0; }
 .pager a, .pager span { padding: 3px 9px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
 .pager span.here { background: var(--brand-2); color: #fff; border-color: var(--brand-2); }

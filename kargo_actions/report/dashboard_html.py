@@ -20,8 +20,11 @@ from kargo_actions.report.dashboard import (
     Dashboard,
     Placement,
     StageView,
+    freight_context,
+    stage_context,
 )
 from kargo_actions.report.dashboard_assets import CSS, JS
+from kargo_actions.report.dashboard_links import DeepLink, evaluate_links
 from kargo_actions.report.dashboard_svg import NodeView, render_svg
 
 # Pages load only the site's own files; inline scripts and styles never run, whatever a record holds.
@@ -148,6 +151,22 @@ def safe_url(url: str | None) -> str | None:
     if url and url.lower().startswith(("https://", "http://")):
         return url
     return None
+
+
+def deep_links(links: Sequence[DeepLink], context: dict[str, object]) -> str:
+    """A <dt>/<dd> pair of resolved deep links (http(s) ones clickable) and the errors of the others."""
+    if not links:
+        return ""
+    resolved, errors = evaluate_links(links, context)
+    items = [
+        f'<a class="deep-link" href="{esc(url)}" rel="noopener noreferrer" title="{esc(link.description)}">'
+        f"{esc(link.title)}</a>"
+        if (url := safe_url(link.url))
+        else f'<span class="deep-link" title="{esc("not an http(s) URL: " + link.url)}">{esc(link.title)}</span>'
+        for link in resolved
+    ]
+    problems = "".join(f'<div class="link-error">{esc(e)}</div>' for e in errors)
+    return f"<dt>Links</dt><dd>{' · '.join(items) or '<span class=muted>none</span>'}{problems}</dd>"
 
 
 def page(dash: Dashboard, title: str, body: str, *, root: str, active: str = "") -> str:
@@ -395,6 +414,7 @@ def stage_page(dash: Dashboard, stage: StageView) -> str:
         f"<dt>Promotion</dt><dd>{'auto' if status.auto_promotion else 'manual'}"
         f"{' (control flow: no steps)' if status.control_flow else ''}</dd>"
         + (f"<dt>Holds</dt><dd>{esc(holds)}</dd>" if holds else "")
+        + deep_links(dash.stage_links, stage_context(dash, stage))
     )
     history_rows = (
         f"<tr><td>{when(h.since)}</td><td>"
@@ -560,6 +580,7 @@ def freight_section(dash: Dashboard, f: Freight, root: str) -> str:
         f'<dt>Warehouse</dt><dd><a href="{href(root, warehouse_file(f.origin.name))}">{esc(f.origin.name)}</a></dd>'
         f"<dt>Created</dt><dd>{when(f.metadata.creation_timestamp)}</dd>"
         f"<dt>Git tag</dt><dd><code>{esc(tag)}</code></dd>"
+        + deep_links(dash.freight_links, freight_context(dash, f))
     )
     promotions = dash.promotions_by_freight.get(f.name, ())
     runs = dash.verifications_by_freight.get(f.name, ())

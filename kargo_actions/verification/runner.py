@@ -253,8 +253,8 @@ class AnalysisRunner:
     def _measure_all(
         self, due: Sequence[RunMetric], providers: Mapping[str, Provider]
     ) -> list[tuple[RunMetric, Measurement]]:
-        if len(due) == 1:
-            return [(due[0], self._measure(due[0], providers[due[0].name]))]
+        if not due:
+            return []
         done: queue.Queue[tuple[RunMetric, Measurement]] = queue.Queue()
         for metric in due:
             # daemon threads: an abort does not wait for a slow request to time out

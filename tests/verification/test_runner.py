@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -254,3 +255,26 @@ def test_abort_ends_the_run_aborted() -> None:
     assert provider.calls == 1
     # as Argo assesses a terminated metric: Successful, "run terminated"; the run itself is Aborted
     assert (result.metrics[0].phase, result.metrics[0].message) == (Phase.SUCCESSFUL, "run terminated")
+
+
+def test_abort_does_not_wait_for_a_measurement_in_flight() -> None:
+    abort = threading.Event()
+    release = threading.Event()
+
+    class Stuck(Scripted):
+        def measure(self) -> Reading:
+            release.wait(10)  # a request that would hang until its timeout
+            return super().measure()
+
+    provider = Stuck([1])
+    plan = plan_of([{"name": "m", "provider": {"web": {"url": "http://a"}}}])
+    threading.Timer(0.2, abort.set).start()
+    started = time.monotonic()
+    try:
+        result = run_analysis(
+            plan, RunOptions(clock=FakeClock(), abort=abort, open_provider=lambda m, ctx: provider)
+        )
+    finally:
+        release.set()
+    assert result.phase is Phase.ABORTED
+    assert time.monotonic() - started < 2

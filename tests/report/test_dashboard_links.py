@@ -25,26 +25,26 @@ from tests.report.test_dashboard import MANIFESTS, parse, run, shop_freight
 
 CONTEXT: dict[str, Any] = {
     "freight": {
-        "metadata": {"name": "abc123", "namespace": "my-project"},
+        "metadata": {"name": "f00dcafe", "namespace": "shop-space"},
         "alias": "",
-        "images": [{"tag": "v1.2.3", "repoURL": "ghcr.io/my-org/my-app"}],
-        "commits": [{"id": "0123456789abcdef", "repoURL": "https://github.com/my-org/app"}],
+        "images": [{"tag": "v1.2.3", "repoURL": "ghcr.io/acme/web"}],
+        "commits": [{"id": "0123456789abcdef", "repoURL": "https://github.com/acme/web"}],
     }
 }
 
 RENDERED = [
-    ("https://example.com/{{ .freight.metadata.name }}", "https://example.com/abc123"),
+    ("https://example.com/{{ .freight.metadata.name }}", "https://example.com/f00dcafe"),
     ("{{ (index .freight.images 0).tag }}", "v1.2.3"),
-    ('{{ index .freight.images 0 "repoURL" }}', "ghcr.io/my-org/my-app"),
-    ("a {{- .freight.metadata.name -}} b", "aabc123b"),
+    ('{{ index .freight.images 0 "repoURL" }}', "ghcr.io/acme/web"),
+    ("a {{- .freight.metadata.name -}} b", "af00dcafeb"),
     ("{{ .freight.nothing }}", "<no value>"),  # Go prints a missing map key so
-    ("{{ .freight.metadata.name | upper }}", "ABC123"),
-    ('{{ printf "%s/%d%%" .freight.metadata.name 7 }}', "abc123/7%"),
+    ("{{ .freight.metadata.name | upper }}", "F00DCAFE"),
+    ('{{ printf "%s/%d%%" .freight.metadata.name 7 }}', "f00dcafe/7%"),
     ('{{ urlquery "a b&c" }}', "a+b%26c"),
     ('{{ default "none" .freight.alias }}', "none"),
-    ('{{ trimPrefix "ghcr.io/" (index .freight.images 0).repoURL }}', "my-org/my-app"),
+    ('{{ trimPrefix "ghcr.io/" (index .freight.images 0).repoURL }}', "acme/web"),
     ("{{ trunc 7 (index .freight.commits 0).id }}", "0123456"),
-    ('{{ replace "/" "%2F" (index .freight.images 0).repoURL | lower }}', "ghcr.io%2fmy-org%2fmy-app"),
+    ('{{ replace "/" "%2F" (index .freight.images 0).repoURL | lower }}', "ghcr.io%2facme%2fweb"),
     ("{{ len .freight.images }}{{/* a comment */}}", "1"),
     ("plain text", "plain text"),
 ]
@@ -79,26 +79,26 @@ def test_unsupported_or_broken_templates_say_why(template: str, message: str) ->
 
 def test_conditions_and_errors_as_kargo_collects_them() -> None:
     links = [
-        DeepLink("Freight", "https://example.com/{{ .freight.metadata.name }}", "View freight details"),
+        DeepLink("Freight", "https://example.com/{{ .freight.metadata.name }}", "the Freight's own page"),
         DeepLink(
             "Ours",
             "https://x/{{ .freight.metadata.name }}",
-            condition='freight.metadata.namespace == "my-project"',
+            condition='freight.metadata.namespace == "shop-space"',
         ),
-        DeepLink("Theirs", "https://x", condition='freight.metadata.namespace == "other-project"'),
-        DeepLink("Non-bool", "https://x", condition="1 + 1"),
-        DeepLink("Bad Condition", "https://x", condition="freight.metadata.name ==="),
-        DeepLink("Bad Template", "https://example.com/{{ .freight.metadata.name"),
+        DeepLink("Theirs", "https://x", condition='freight.metadata.namespace == "elsewhere"'),
+        DeepLink("Number if", "https://x", condition="1 + 1"),
+        DeepLink("Broken if", "https://x", condition="freight.metadata.name ==="),
+        DeepLink("Broken url", "https://example.com/{{ .freight.metadata.name"),
     ]
     resolved, errors = evaluate_links(links, CONTEXT)
     assert resolved == [
-        ResolvedLink("Freight", "https://example.com/abc123", "View freight details"),
-        ResolvedLink("Ours", "https://x/abc123"),
+        ResolvedLink("Freight", "https://example.com/f00dcafe", "the Freight's own page"),
+        ResolvedLink("Ours", "https://x/f00dcafe"),
     ]
     assert len(errors) == 3
-    assert errors[0] == "condition for link 'Non-bool' evaluated to non-boolean value"
-    assert errors[1].startswith("error evaluating condition for link 'Bad Condition'")
-    assert errors[2].startswith("error evaluating URL template for link 'Bad Template'")
+    assert errors[0] == "condition for link 'Number if' evaluated to non-boolean value"
+    assert errors[1].startswith("error evaluating condition for link 'Broken if'")
+    assert errors[2].startswith("error evaluating URL template for link 'Broken url'")
 
 
 def test_link_definitions_are_checked_as_kargos_crd_does() -> None:

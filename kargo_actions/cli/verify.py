@@ -11,6 +11,7 @@ from kargo_actions.cli.context import AppContext, pass_app
 from kargo_actions.cli.ledger_options import ledger_options
 
 if TYPE_CHECKING:
+    from kargo_actions.model.project import Project
     from kargo_actions.verification.phases import Measurement
     from kargo_actions.verification.service import VerificationOutcome
     from kargo_actions.verification.templates import RunMetric
@@ -65,6 +66,19 @@ def summary_markdown(outcome: VerificationOutcome) -> str:
     return "\n".join(lines) + "\n"
 
 
+def downstream_stages(project: Project, stage: str) -> list[str]:
+    """The Stages with steps fed by `stage`, looking through control-flow Stages (which only pass Freight on)."""
+    found: list[str] = []
+    queue = list(project.downstream(stage))
+    while queue:
+        name = queue.pop(0)
+        if project.stages[name].is_control_flow:
+            queue += [s for s in project.downstream(name) if s not in queue]
+        elif name not in found:
+            found.append(name)
+    return [s for s in project.stage_order() if s in found]
+
+
 @click.command("verify")
 @click.option("--stage", "-s", required=True, help="The Stage whose verification runs.")
 @click.option(
@@ -80,8 +94,8 @@ def summary_markdown(outcome: VerificationOutcome) -> str:
 @click.option(
     "--auto-promote",
     is_flag=True,
-    help="After a successful verification, auto-promote the Stages downstream of --stage as `promote "
-    "--auto --stage` would (their policy, hold and selectionPolicy decide).",
+    help="After a successful verification, auto-promote the Stages downstream of --stage (through "
+    "control-flow Stages) as `promote --auto --stage` would (their policy, hold and selectionPolicy decide).",
 )
 @click.option(
     "--github/--no-github",
@@ -144,10 +158,10 @@ def verify_command(
             from kargo_actions.cli.promote import Progress, _options
             from kargo_actions.promotion.pipeline import auto_promote as run_auto
 
-            promote_options = replace(_options(None, (), Progress(quiet or app.json), github), abort=stop)
-            for downstream in project.downstream(stage):
-                if project.stages[downstream].is_control_flow:
-                    continue
+            promote_options = replace(
+                _options(None, (), Progress(quiet or app.json), github, verify=True), abort=stop
+            )
+            for downstream in downstream_stages(project, stage):
                 decisions += [
                     d.to_json() for d in run_auto(project, ledger, promote_options, stage=downstream)
                 ]

@@ -285,3 +285,14 @@ def test_promote_whose_verification_cannot_start_stands_and_says_why(
         repo, "verify", "--stage", "dev", "-q", env={"KARGO_SECRET_HEALTH_API__token": "t0k"}
     )
     assert code == 0, err
+
+
+def test_auto_promote_targets_look_through_control_flow_stages() -> None:
+    from kargo_actions.cli.verify import downstream_stages
+    from kargo_actions.manifests import load_project
+    from tests.conftest import shared_path
+
+    project = load_project(shared_path("kargo-examples", "kargo-advanced", "kargo"))
+    # ab-test-a feeds the control-flow prod, which feeds the three regional Stages
+    assert sorted(downstream_stages(project, "ab-test-a")) == ["prod-central", "prod-east", "prod-west"]
+    assert downstream_stages(project, "dev") == ["staging"]

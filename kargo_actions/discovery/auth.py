@@ -212,7 +212,10 @@ _mask_lock = threading.Lock()
 
 
 def mask_secret(value: str, env: Mapping[str, str]) -> None:
-    """In GitHub Actions, ask the runner to hide a secret in the logs before anything could print it."""
+    """In GitHub Actions, ask the runner to hide a secret in the logs before anything could print it.
+
+    On stderr, like kargo_actions.github.output.mask (stdout is the command's JSON result).
+    """
     if env.get("GITHUB_ACTIONS") != "true" or not value:
         return
     with _mask_lock:
@@ -221,8 +224,8 @@ def mask_secret(value: str, env: Mapping[str, str]) -> None:
         _masked.add(value)
     for line in value.splitlines():
         if line.strip():
-            sys.stdout.write(f"::add-mask::{line}\n")
-    sys.stdout.flush()
+            sys.stderr.write(f"::add-mask::{line}\n")
+    sys.stderr.flush()
 
 
 def _entry_credentials(entry: Mapping[str, object], where: str) -> Credentials | None:

@@ -218,11 +218,11 @@ def _origin_arg(name: str, value: Any) -> OriginValue:
 
 
 def github_mask(value: str) -> None:
-    """Ask GitHub Actions to mask a value in the job's logs (a workflow command on stdout)."""
+    """Ask GitHub Actions to mask a value in the job's logs (a workflow command on stderr: stdout is the result)."""
     for line in value.splitlines():
         if line.strip():
-            sys.stdout.write(f"::add-mask::{line}\n")
-    sys.stdout.flush()
+            sys.stderr.write(f"::add-mask::{line}\n")
+    sys.stderr.flush()
 
 
 def environ_provider(

@@ -62,8 +62,13 @@ def write_outputs(values: Mapping[str, Any], path: str | Path | None = None) -> 
 
 
 def mask(value: str, stream: TextIO | None = None) -> None:
-    """Tell the runner to hide `value` (each line of it: masks match per line) in every later log line."""
-    out = stream or sys.stdout
+    """Tell the runner to hide `value` (each line of it: masks match per line) in every later log line.
+
+    On stderr by default: the runner reads workflow commands on both streams, and the actions keep a
+    command's stdout (its `--output json` result) in a file until it ends, which would delay the mask and
+    spoil the result.
+    """
+    out = stream or sys.stderr
     for line in value.splitlines():
         if line.strip():
             out.write(f"::add-mask::{line}\n")

@@ -141,7 +141,9 @@ def test_helper_secrets_are_masked_in_actions(tmp_path: Path, capsys: pytest.Cap
     env = install_helper(tmp_path, "kargotest", {"masked.example": ("u", "very-secret-helper-pw")})
     env |= write_config(tmp_path, {"credsStore": "kargotest"}) | {"GITHUB_ACTIONS": "true"}
     assert credentials_for("masked.example", env) is not None
-    assert "::add-mask::very-secret-helper-pw" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "::add-mask::very-secret-helper-pw" in err
+    assert out == ""  # stdout is the command's JSON result in the actions (setup/run.sh keeps it in a file)
 
 
 # -- against docker-registry behind a token realm -------------------------------------------------

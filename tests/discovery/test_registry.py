@@ -597,13 +597,13 @@ def test_secrets_are_masked_in_github_actions(
     password = f"pw-{uuid.uuid4().hex}"
     directory = docker_config(tmp_path, "quay.io", "q", password)
     credentials_for("quay.io", {"DOCKER_CONFIG": str(directory)})
-    assert "add-mask" not in capsys.readouterr().out  # outside Actions nothing is written
+    assert "add-mask" not in capsys.readouterr().err  # outside Actions nothing is written
     credentials_for("quay.io", {"DOCKER_CONFIG": str(directory), "GITHUB_ACTIONS": "true"})
-    assert f"::add-mask::{password}\n" in capsys.readouterr().out
+    assert f"::add-mask::{password}\n" in capsys.readouterr().err
     env = {"DOCKER_CONFIG": str(docker_config(tmp_path, reg.host, USER, PASSWORD)), "GITHUB_ACTIONS": "true"}
     with session(tmp_path, env=env) as s:
         s.repository(f"{reg.host}/private/app").list_tags()
-    masked = [line.removeprefix("::add-mask::") for line in capsys.readouterr().out.splitlines()]
+    masked = [line.removeprefix("::add-mask::") for line in capsys.readouterr().err.splitlines()]
     assert any(m.count(".") == 2 and len(m) > 100 for m in masked)  # the realm's JWT
 
 

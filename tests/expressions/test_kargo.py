@@ -79,14 +79,14 @@ def test_secret_values_inside_json_are_masked_in_github_actions(capsys: pytest.C
     environ = {"GITHUB_ACTIONS": "true", "KARGO_SECRET_DB": '{"user": "app", "password": "p@ss\\nword2"}'}
     env = KargoEnvironment(secrets=secrets_from_environment(environ)).build()
     assert evaluate("secret('db').password", env) == "p@ss\nword2"
-    assert capsys.readouterr().out.splitlines() == [
+    assert capsys.readouterr().err.splitlines() == [
         "::add-mask::app",
         "::add-mask::p@ss",
         "::add-mask::word2",
     ]
     outside = KargoEnvironment(secrets=secrets_from_environment({"KARGO_SECRET_DB": '{"a": "b"}'})).build()
     assert evaluate("secret('db').a", outside) == "b"
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr().err == ""
 
 
 def test_config_maps_from_environment() -> None:

@@ -3,6 +3,7 @@ through `esc` (Freight data is untrusted: tags, commit messages, annotations); l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
@@ -31,8 +32,13 @@ from kargo_actions.report.dashboard_svg import NodeView, render_svg
 CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:"
 
 
+_NEEDS_ESCAPE = re.compile("[&<>\"']").search
+
+
 def esc(value: object) -> str:
-    return escape(str(value), quote=True)
+    """HTML-escaped text (quotes too, for attributes); most values need nothing, and skip the work."""
+    text = value if isinstance(value, str) else str(value)
+    return escape(text, quote=True) if _NEEDS_ESCAPE(text) else text
 
 
 def stage_file(name: str) -> str:
@@ -414,7 +420,7 @@ def stage_page(dash: Dashboard, stage: StageView) -> str:
         f"<dt>Promotion</dt><dd>{'auto' if status.auto_promotion else 'manual'}"
         f"{' (control flow: no steps)' if status.control_flow else ''}</dd>"
         + (f"<dt>Holds</dt><dd>{esc(holds)}</dd>" if holds else "")
-        + deep_links(dash.stage_links, stage_context(dash, stage))
+        + (deep_links(dash.stage_links, stage_context(dash, stage)) if dash.stage_links else "")
     )
     history_rows = (
         f"<tr><td>{when(h.since)}</td><td>"
@@ -580,7 +586,7 @@ def freight_section(dash: Dashboard, f: Freight, root: str) -> str:
         f'<dt>Warehouse</dt><dd><a href="{href(root, warehouse_file(f.origin.name))}">{esc(f.origin.name)}</a></dd>'
         f"<dt>Created</dt><dd>{when(f.metadata.creation_timestamp)}</dd>"
         f"<dt>Git tag</dt><dd><code>{esc(tag)}</code></dd>"
-        + deep_links(dash.freight_links, freight_context(dash, f))
+        + (deep_links(dash.freight_links, freight_context(dash, f)) if dash.freight_links else "")
     )
     promotions = dash.promotions_by_freight.get(f.name, ())
     runs = dash.verifications_by_freight.get(f.name, ())

@@ -42,6 +42,9 @@ from kargo_actions.ledger.records import (  # noqa: E402
 )
 from kargo_actions.model.freight import Freight, FreightMetadata, FreightOrigin, GitCommit, Image  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_ledger import fast_import  # noqa: E402  (one git fast-import writer for the ledger fixtures)
+
 TARGET_S = 3.0
 STAGES = ("dev", "qa", "staging", "prod-eu", "prod-us")
 UPSTREAM = {"dev": None, "qa": "dev", "staging": "dev", "prod-eu": "staging", "prod-us": "staging"}
@@ -163,20 +166,6 @@ def fixture_files(count: int, promotions: int) -> Iterator[tuple[str, bytes]]:
             last_promotions=summaries[:10],
         )
         yield f"stages/{stage}.json", dump_record(state)
-
-
-def fast_import(repo: Path, files: Iterator[tuple[str, bytes]]) -> None:
-    """One commit on kargo/ledger holding every file, through one `git fast-import` process."""
-    proc = subprocess.Popen(["git", "fast-import", "--quiet"], cwd=repo, stdin=subprocess.PIPE)
-    assert proc.stdin is not None
-    message = b"bench: fixture"
-    proc.stdin.write(b"commit refs/heads/kargo/ledger\ncommitter Bench <bench@example.com> 0 +0000\n")
-    proc.stdin.write(b"data %d\n%s\n" % (len(message), message))
-    for path, data in files:
-        proc.stdin.write(b"M 100644 inline %s\ndata %d\n%s\n" % (path.encode(), len(data), data))
-    proc.stdin.write(b"\n")
-    proc.stdin.close()
-    assert proc.wait() == 0
 
 
 def build_fixture(repo: Path, count: int, promotions: int) -> None:

@@ -17,17 +17,12 @@ import pytest
 
 from tests.conftest import shared_path
 from tests.discovery.registry_server import Registry
-from tests.e2e.pipeline import TOKEN, Pipeline, build_pipeline, servers
+from tests.e2e.pipeline import Pipeline, build_pipeline
 from tests.support.argocd_server import ArgoCDServer, SyncScript, application, serve_argocd
-from tests.support.git_http_server import GitHttpServer, git, serve_git
+from tests.support.git_http_server import GitHttpServer, git
 
 SKIP = ("--skip-step", "argocd-update", "--no-verify", "-q")
 NO_VERIFY = ("--no-verify", "-q")
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Registry, dict[str, str]]]:
-    yield from servers(tmp_path_factory.mktemp("images"))
 
 
 @pytest.fixture
@@ -46,12 +41,6 @@ def add_apps(argocd: ArgoCDServer, repo_url: str) -> None:
             authorized_stage=f"kargo-advanced:{stage}",
         )
         argocd.add(app, SyncScript(polls=2, health_polls=1))
-
-
-@pytest.fixture
-def git_server(tmp_path: Path) -> Iterator[GitHttpServer]:
-    with serve_git(tmp_path / "remotes", token=TOKEN) as server:
-        yield server
 
 
 def test_kargo_advanced(

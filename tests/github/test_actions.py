@@ -6,35 +6,20 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from kargo_actions.errors import InvalidInputError
 from kargo_actions.github import actions_gen
 from kargo_actions.github.output import command_outputs, format_outputs, mask, write_outputs
 from kargo_actions.github.step_inputs import CONFIG_ENV, ENV_PREFIX, config_from_inputs
+from tests.support.workflow_tools import load_yaml, tool
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _tool(name: str) -> str:
-    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
-    if found is None:
-        message = f"{name} is not installed (pip install -e '.[dev]')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
-def _load(path: Path) -> Any:
-    return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
 
 
 def test_generated_step_actions_are_fresh(tmp_path: Path) -> None:
@@ -48,7 +33,7 @@ def test_every_registered_step_has_an_action_mirroring_its_config() -> None:
     from kargo_actions.promotion.registry import get_step, step_names
 
     for name in step_names():
-        action = _load(ROOT / "actions" / "steps" / name / "action.yml")
+        action = load_yaml(ROOT / "actions" / "steps" / name / "action.yml")
         model = get_step(name).config_model
         wire = {(f.alias or n) for n, f in model.model_fields.items()}
         extras = {"step-config", "step-context", "step-alias", "work-dir"}
@@ -221,7 +206,7 @@ def test_command_outputs(document: Any, code: int, freight: str, promotion: str,
 
 def test_step_action_script_runs_a_step_and_writes_outputs(tmp_path: Path) -> None:
     """The generated action's `run` script, executed by bash as the runner would, with the inputs in env."""
-    action = _load(ROOT / "actions" / "steps" / "compose-output" / "action.yml")
+    action = load_yaml(ROOT / "actions" / "steps" / "compose-output" / "action.yml")
     script = action["runs"]["steps"][1]["run"]
     output = tmp_path / "github_output"
     env = {
@@ -283,7 +268,7 @@ def _action_files() -> list[Path]:
 
 
 def test_zizmor_finds_nothing_in_the_actions_and_workflows() -> None:
-    zizmor = _tool("zizmor")
+    zizmor = tool("zizmor")
     targets = [str(p) for p in _action_files()]
     workflows = ROOT / ".github" / "workflows"
     if workflows.is_dir():
@@ -296,7 +281,7 @@ def test_zizmor_finds_nothing_in_the_actions_and_workflows() -> None:
 
 def test_actions_reference_only_pinned_or_local_actions() -> None:
     for path in _action_files():
-        for step in _load(path)["runs"]["steps"]:
+        for step in load_yaml(path)["runs"]["steps"]:
             uses = step.get("uses", "")
             if uses and not uses.startswith("./"):
                 ref = uses.partition("@")[2].split()[0]

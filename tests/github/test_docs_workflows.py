@@ -3,18 +3,15 @@ have."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from ruamel.yaml import YAML
 
 from tests.conftest import REPO_ROOT
+from tests.support.workflow_tools import tool
 
 DOC = REPO_ROOT / "docs" / "github.md"
 SECTION = "## Set-up from zero: the actions and the workflows"
@@ -26,16 +23,6 @@ ZIZMOR_CONFIG = """rules:
         "kargo-actions/*": ref-pin
         "*": hash-pin
 """
-
-
-def _tool(name: str) -> str:
-    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
-    if found is None:
-        message = f"{name} is not installed (pip install -e '.[dev]')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 def doc_workflows() -> list[str]:
@@ -82,7 +69,7 @@ def test_doc_workflows_pass_actionlint_and_zizmor(tmp_path: Path) -> None:
     for i, text in enumerate(doc_workflows()):
         (folder / f"doc{i}.yml").write_text(text)
     lint = subprocess.run(
-        [_tool("actionlint"), "-no-color", *map(str, sorted(folder.iterdir()))],
+        [tool("actionlint"), "-no-color", *map(str, sorted(folder.iterdir()))],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -91,7 +78,7 @@ def test_doc_workflows_pass_actionlint_and_zizmor(tmp_path: Path) -> None:
     config = tmp_path / "zizmor.yml"
     config.write_text(ZIZMOR_CONFIG)
     audit = subprocess.run(
-        [_tool("zizmor"), "--offline", "--no-progress", "--config", str(config), str(folder)],
+        [tool("zizmor"), "--offline", "--no-progress", "--config", str(config), str(folder)],
         capture_output=True,
         text=True,
     )

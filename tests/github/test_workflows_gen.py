@@ -6,35 +6,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from kargo_actions.github.workflows import cron_for
 from tests.promotion.test_service import manifests, record, run, write
 from tests.support.github_fixtures import REPOSITORY, TOKEN
 from tests.support.github_server import GitHubServer
+from tests.support.workflow_tools import load_yaml, tool
 
 PINNED = "kargo-actions/kargo-actions@" + "0123456789abcdef" * 2 + "01234567"
-
-
-def _tool(name: str) -> str:
-    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
-    if found is None:
-        message = f"{name} is not installed (pip install -e '.[dev]')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
-def _load(path: Path) -> Any:
-    return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
 
 
 def _pipeline(tmp_path: Path, extra: list[dict[str, Any]] | None = None, **kw: Any) -> Path:
@@ -87,8 +72,8 @@ def test_generated_workflows_follow_the_manifests(tmp_path: Path) -> None:
         repo, "workflows", "generate", "--uses", PINNED, "--repository-url", "https://github.com/acme/app"
     )
     assert code == 0, err
-    discover = _load(repo / ".github/workflows/kargo-discover.yml")
-    promote = _load(repo / ".github/workflows/kargo-promote.yml")
+    discover = load_yaml(repo / ".github/workflows/kargo-discover.yml")
+    promote = load_yaml(repo / ".github/workflows/kargo-promote.yml")
     on = discover["on"]
     assert [s["cron"] for s in on["schedule"]] == ["*/5 * * * *", "0 */1 * * *"]
     assert on["repository_dispatch"] == {"types": ["kargo-discover"]}
@@ -140,11 +125,11 @@ def test_generated_workflows_follow_the_manifests(tmp_path: Path) -> None:
 def test_no_auto_promotion_no_pull_requests_means_fewer_permissions(tmp_path: Path) -> None:
     repo = _pipeline(tmp_path)
     assert run(repo, "workflows", "generate", "--uses", "./")[0] == 0
-    promote = _load(repo / ".github/workflows/kargo-promote.yml")
+    promote = load_yaml(repo / ".github/workflows/kargo-promote.yml")
     job = promote["jobs"]["promote"]
     assert set(job["permissions"]) == {"contents", "deployments", "statuses"}
     assert job["steps"][1]["uses"] == "./actions/setup"
-    assert "push" not in _load(repo / ".github/workflows/kargo-discover.yml")["on"]  # no git subscription
+    assert "push" not in load_yaml(repo / ".github/workflows/kargo-discover.yml")["on"]  # no git subscription
 
 
 def test_regenerating_is_idempotent_keeps_user_regions_and_refuses_other_edits(tmp_path: Path) -> None:
@@ -174,7 +159,7 @@ def test_regenerating_is_idempotent_keeps_user_regions_and_refuses_other_edits(t
     text = path.read_text()
     assert mine + marker in text
     assert '- "qa"' in text
-    assert _load(path)["jobs"]["promote"]["steps"][-1]["name"] == "Notify"
+    assert load_yaml(path)["jobs"]["promote"]["steps"][-1]["name"] == "Notify"
 
     # an edit outside the regions: refused (exit 2, file untouched) unless --force, which drops it
     edited = text.replace("timeout-minutes: 60", "timeout-minutes: 90")
@@ -204,11 +189,11 @@ def test_zizmor_and_actionlint_pass_on_generated_workflows(tmp_path: Path) -> No
     assert run(repo, "workflows", "generate", "--uses", PINNED, "--repository-url", "")[0] == 0
     workflows = repo / ".github" / "workflows"
     zizmor = subprocess.run(
-        [_tool("zizmor"), "--offline", "--no-progress", str(workflows)], capture_output=True, text=True
+        [tool("zizmor"), "--offline", "--no-progress", str(workflows)], capture_output=True, text=True
     )
     assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
     lint = subprocess.run(
-        [_tool("actionlint"), "-no-color", *map(str, sorted(workflows.glob("*.yml")))],
+        [tool("actionlint"), "-no-color", *map(str, sorted(workflows.glob("*.yml")))],
         capture_output=True,
         text=True,
         cwd=repo,
@@ -281,7 +266,7 @@ def test_a_tag_watching_subscription_triggers_on_tag_pushes(tmp_path: Path) -> N
     sub["includePaths"] = ["regex:^charts/.*"]
     repo = _pipeline(tmp_path, [warehouse])
     assert run(repo, "workflows", "generate", "--repository-url", "https://github.com/acme/app.git")[0] == 0
-    push = _load(repo / ".github/workflows/kargo-discover.yml")["on"]["push"]
+    push = load_yaml(repo / ".github/workflows/kargo-discover.yml")["on"]["push"]
     assert push == {"tags": ["*"]}
 
 
@@ -302,7 +287,7 @@ def test_promote_action_with_auto_runs_promote_auto_stage_and_sets_no_hold(
     repo = make_repo(tmp_path / "repo", tmp_path / "remote.git")
     f1, f2 = match_upstream_pipeline(repo)
     root = Path(__file__).resolve().parents[2]
-    action = _load(root / "actions" / "promote" / "action.yml")
+    action = load_yaml(root / "actions" / "promote" / "action.yml")
     step = next(s for s in action["runs"]["steps"] if s.get("id") == "run")
     assert step["env"]["KA_AUTO"] == "${{ inputs.auto }}"  # inputs reach the shell through env only
     env = {

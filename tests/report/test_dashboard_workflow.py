@@ -10,19 +10,16 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from kargo_actions.cli.main import main
 from kargo_actions.ledger import Ledger
 from tests.ledger.helpers import make_repo
 from tests.report.test_dashboard import MANIFESTS, shop_freight
+from tests.support.workflow_tools import load_yaml, tool
 
 PINNED = "kargo-actions/kargo-actions@" + "0123456789abcdef" * 2 + "01234567"
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
@@ -39,20 +36,6 @@ def run(repo: Path, *args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def _tool(name: str) -> str:
-    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
-    if found is None:
-        message = f"{name} is not installed (pip install -e '.[dev]')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
-def _load(path: Path) -> Any:
-    return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     repo = make_repo(tmp_path / "repo", tmp_path / "remote.git")
@@ -66,7 +49,7 @@ def test_dashboard_workflow_builds_uploads_and_deploys(repo: Path) -> None:
     code, _, err = run(repo, "workflows", "generate", "--uses", PINNED, "--repository-url", "", "--dashboard")
     assert code == 0, err
     folder = repo / ".github" / "workflows"
-    flow = _load(folder / "kargo-dashboard.yml")
+    flow = load_yaml(folder / "kargo-dashboard.yml")
     assert set(flow["on"]) == {"workflow_call", "workflow_dispatch"}
     assert flow["permissions"] == {}
     build, deploy = flow["jobs"]["build"], flow["jobs"]["deploy"]
@@ -83,7 +66,7 @@ def test_dashboard_workflow_builds_uploads_and_deploys(repo: Path) -> None:
     for pinned in (uses[-1], step["uses"]):
         assert SHA_PIN.match(pinned), pinned
     for name, needs in (("kargo-discover.yml", "discover"), ("kargo-promote.yml", "promote")):
-        job = _load(folder / name)["jobs"]["dashboard"]
+        job = load_yaml(folder / name)["jobs"]["dashboard"]
         after = [job["needs"]] if isinstance(job["needs"], str) else job["needs"]
         assert after[0] == needs  # and the verify job, where the promote workflow has one
         assert job["uses"] == "$/.github/workflows/kargo-dashboard.yml"
@@ -96,7 +79,7 @@ def test_without_the_option_nothing_changes(repo: Path) -> None:
     assert run(repo, "workflows", "generate", "--uses", PINNED, "--repository-url", "")[0] == 0
     folder = repo / ".github" / "workflows"
     assert sorted(p.name for p in folder.iterdir()) == ["kargo-discover.yml", "kargo-promote.yml"]
-    assert "dashboard" not in _load(folder / "kargo-promote.yml")["jobs"]
+    assert "dashboard" not in load_yaml(folder / "kargo-promote.yml")["jobs"]
     # turning it on later regenerates the callers and adds the workflow; --check then finds nothing stale
     assert run(repo, "workflows", "generate", "--uses", PINNED, "--repository-url", "", "--dashboard")[0] == 0
     code, _, err = run(
@@ -109,14 +92,14 @@ def test_zizmor_and_actionlint_pass_with_the_dashboard(repo: Path) -> None:
     assert run(repo, "workflows", "generate", "--uses", PINNED, "--repository-url", "", "--dashboard")[0] == 0
     folder = repo / ".github" / "workflows"
     zizmor = subprocess.run(
-        [_tool("zizmor"), "--offline", "--no-progress", str(folder)],
+        [tool("zizmor"), "--offline", "--no-progress", str(folder)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
     lint = subprocess.run(
-        [_tool("actionlint"), "-no-color", *map(str, sorted(folder.glob("*.yml")))],
+        [tool("actionlint"), "-no-color", *map(str, sorted(folder.glob("*.yml")))],
         capture_output=True,
         text=True,
         cwd=repo,
@@ -129,7 +112,7 @@ def test_the_build_step_writes_what_the_upload_step_publishes(repo: Path) -> Non
     with Ledger(repo) as ledger:
         ledger.record_freight(shop_freight(1))
     assert run(repo, "workflows", "generate", "--uses", PINNED, "--repository-url", "", "--dashboard")[0] == 0
-    steps = _load(repo / ".github" / "workflows" / "kargo-dashboard.yml")["jobs"]["build"]["steps"]
+    steps = load_yaml(repo / ".github" / "workflows" / "kargo-dashboard.yml")["jobs"]["build"]["steps"]
     build = next(s for s in steps if s.get("name") == "Build the dashboard")
     upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-pages-artifact@"))
     args = shlex.split(build["with"]["command"])

@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
 
-from ruamel.yaml import YAML
-
-from tests.github.test_workflows_gen import PINNED, _tool
+from tests.github.test_workflows_gen import PINNED
 from tests.ledger.helpers import make_repo
 from tests.promotion.test_service import run, write
+from tests.support.workflow_tools import load_yaml, tool
 from tests.verification.test_cli import pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load(path: Path) -> Any:
-    return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
 
 
 def test_verify_job_for_stages_with_verification(tmp_path: Path) -> None:
@@ -28,7 +22,7 @@ def test_verify_job_for_stages_with_verification(tmp_path: Path) -> None:
     code, _, err = run(repo, "workflows", "generate", "--uses", PINNED, "--repository-url", "")
     assert code == 0, err
     workflows = repo / ".github" / "workflows"
-    promote = _load(workflows / "kargo-promote.yml")
+    promote = load_yaml(workflows / "kargo-promote.yml")
     job = promote["jobs"]["promote"]
     assert job["outputs"] == {"promotion": "${{ steps.promote.outputs.promotion }}"}
     step = job["steps"][-1]["with"]
@@ -47,13 +41,13 @@ def test_verify_job_for_stages_with_verification(tmp_path: Path) -> None:
     assert last["with"]["stage"] == "${{ inputs.stage }}"
     assert last["with"]["dispatch-auto-promotions"] == "true"
     zizmor = subprocess.run(
-        [_tool("zizmor"), "--offline", "--no-progress", str(workflows), str(ROOT / "actions" / "verify")],
+        [tool("zizmor"), "--offline", "--no-progress", str(workflows), str(ROOT / "actions" / "verify")],
         capture_output=True,
         text=True,
     )
     assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
     lint = subprocess.run(
-        [_tool("actionlint"), "-no-color", *map(str, sorted(workflows.glob("*.yml")))],
+        [tool("actionlint"), "-no-color", *map(str, sorted(workflows.glob("*.yml")))],
         capture_output=True,
         text=True,
         cwd=repo,
@@ -62,7 +56,7 @@ def test_verify_job_for_stages_with_verification(tmp_path: Path) -> None:
 
 
 def test_verify_action_passes_inputs_through_env_only() -> None:
-    action = _load(ROOT / "actions" / "verify" / "action.yml")
+    action = load_yaml(ROOT / "actions" / "verify" / "action.yml")
     steps = action["runs"]["steps"]
     assert all("${{" not in step.get("run", "") for step in steps)
     env = steps[1]["env"]

@@ -6,29 +6,15 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.conftest import shared_path
 from tests.discovery.registry_server import Registry
-from tests.e2e.pipeline import TOKEN, build_pipeline, servers
-from tests.support.git_http_server import GitHttpServer, serve_git
+from tests.e2e.pipeline import build_pipeline
+from tests.support.git_http_server import GitHttpServer
 from tests.verification.servers import Answer, Script, serve
 
 SKIP = ("--skip-step", "argocd-update", "-q")
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Registry, dict[str, str]]]:
-    yield from servers(tmp_path_factory.mktemp("images"))
-
-
-@pytest.fixture
-def git_server(tmp_path: Path) -> Iterator[GitHttpServer]:
-    with serve_git(tmp_path / "remotes", token=TOKEN) as server:
-        yield server
 
 
 def test_kargo_advanced_verification(

@@ -188,7 +188,7 @@ def _work_dir_option(func: Any) -> Any:
         "skip_steps",
         multiple=True,
         metavar="NAME",
-        help="Skip every step that uses NAME (status Skipped) instead of refusing it, e.g. argocd-update "
+        help="Skip every step that uses NAME (status Skipped) instead of running it, e.g. argocd-update "
         "where there is no Argo CD. Repeatable.",
     )(func)
     return click.option(

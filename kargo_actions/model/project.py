@@ -107,9 +107,10 @@ class PromotionPolicy(ManifestModel):
 
 class ProjectConfigSpec(ManifestModel):
     promotion_policies: list[PromotionPolicy] = Field(default_factory=list)
-    # Kept as raw data: no feature here reads them yet, but real ProjectConfigs carry them.
+    # Kept as raw data: no feature here reads them, but real ProjectConfigs carry them.
     promotion_windows: list[dict[str, Any]] = Field(default_factory=list)
     webhook_receivers: list[dict[str, Any]] = Field(default_factory=list)
+    # Raw too: the dashboard renders them (kargo_actions/report/dashboard_links.py).
     stage_links: list[dict[str, Any]] = Field(default_factory=list)
     freight_links: list[dict[str, Any]] = Field(default_factory=list)
 

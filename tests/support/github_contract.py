@@ -85,6 +85,7 @@ class GitHubContract:
 
     def __init__(self, path: Path) -> None:
         document = json.loads(path.read_text())
+        _nullable_enums_allow_null(document)
         self._api = OpenAPI.from_dict(document, config=Config(spec_validator_cls=None))
         self._basic_error = OAS30Validator(document["components"]["schemas"]["basic-error"])
         # "METHOD /path/{}/with/{}" of every operation GitHub documents
@@ -133,6 +134,20 @@ class GitHubContract:
         except Exception as err:
             found.append(f"{where}: response: {_describe(err)}")
         return found
+
+
+def _nullable_enums_allow_null(node: Any) -> None:
+    """List null in the enum of every `nullable: true` schema (e.g. a check run's `conclusion`, null while
+    it runs). GitHub sends null there; OpenAPI 3.0.3, as openapi-core reads it, allows null in an enum only
+    when the enum lists it."""
+    if isinstance(node, dict):
+        if node.get("nullable") is True and isinstance(node.get("enum"), list) and None not in node["enum"]:
+            node["enum"] = [*node["enum"], None]
+        for value in node.values():
+            _nullable_enums_allow_null(value)
+    elif isinstance(node, list):
+        for value in node:
+            _nullable_enums_allow_null(value)
 
 
 def _json(exchange: Exchange) -> Any:

@@ -63,16 +63,21 @@ def test_checks_of_the_freight_commit_succeed(github: GitHubServer, github_clien
     }
 
 
-def test_waits_for_pending_checks(github: GitHubServer, github_client: GitHubClient) -> None:
+@pytest.mark.parametrize("kind", ["status", "check run"])
+def test_waits_for_pending_checks(github: GitHubServer, github_client: GitHubClient, kind: str) -> None:
     main, _ = seed_promotion_branch(github)
-    # a pending commit status (the test server's in-progress check run, conclusion null, breaks the
-    # OpenAPI description's enum, so the wait is shown with a status)
-    github_client.create_status(main, state="pending", context="deploy-check", description="running")
+    if kind == "status":
+        github_client.create_status(main, state="pending", context="deploy-check", description="running")
+    else:
+        github.add_check_run(REPOSITORY, main, "deploy-check", None)  # in progress: conclusion null
     polls: list[float] = []
 
     def sleep(seconds: float) -> None:
         polls.append(seconds)
-        github_client.create_status(main, state="success", context="deploy-check", description="done")
+        if kind == "status":
+            github_client.create_status(main, state="success", context="deploy-check", description="done")
+        else:
+            github.add_check_run(REPOSITORY, main, "deploy-check", "success")  # the re-run that finished
 
     result = measure(github, main, checks_metric(), sleep)
     assert result.phase is Phase.SUCCESSFUL, result.message

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.github.test_workflows_gen import PINNED, _load, _pipeline, _tool
+from tests.github.test_workflows_gen import PINNED, _pipeline
 from tests.promotion.test_service import run
+from tests.support.workflow_tools import load_yaml, tool
 
 ARGOCD_STAGE = {
     "apiVersion": "kargo.akuity.io/v1alpha1",
@@ -27,7 +28,7 @@ ARGOCD_STAGE = {
 
 
 def _promote_step(repo: Path) -> dict[str, Any]:
-    workflow = _load(repo / ".github" / "workflows" / "kargo-promote.yml")
+    workflow = load_yaml(repo / ".github" / "workflows" / "kargo-promote.yml")
     steps = workflow["jobs"]["promote"]["steps"]
     found: dict[str, Any] = next(s for s in steps if s.get("id") == "promote")
     return found
@@ -48,11 +49,11 @@ def test_promote_step_env(tmp_path: Path, with_argocd: bool) -> None:
     }
     workflows = repo / ".github" / "workflows"
     zizmor = subprocess.run(
-        [_tool("zizmor"), "--offline", "--no-progress", str(workflows)], capture_output=True, text=True
+        [tool("zizmor"), "--offline", "--no-progress", str(workflows)], capture_output=True, text=True
     )
     assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
     lint = subprocess.run(
-        [_tool("actionlint"), "-no-color", str(workflows / "kargo-promote.yml")],
+        [tool("actionlint"), "-no-color", str(workflows / "kargo-promote.yml")],
         capture_output=True,
         text=True,
         cwd=repo,

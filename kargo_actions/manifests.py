@@ -599,6 +599,42 @@ def load_project(
     return project
 
 
+_SETTINGS_DOC = re.compile(rb"^kind:\s*Settings\s*$", re.MULTILINE)
+
+
+def load_settings(config_dir: Path) -> Settings | None:
+    """The Settings manifest alone, validated as load_project validates it; None when the folder has none.
+
+    For commands that need only the settings (the ledger commands): the other manifests are not read, so a
+    problem in a Stage does not stop `freight list`, and a large project costs nothing. Only files that hold
+    a `kind: Settings` line are parsed.
+    """
+    if not config_dir.is_dir():
+        return None
+    out = _Collector()
+    found: list[tuple[_Doc, Settings]] = []
+    for path in _manifest_files(config_dir, out):
+        try:
+            if not _SETTINGS_DOC.search(path.read_bytes()):
+                continue
+        except OSError as err:
+            out.problems.append(Problem(file=display_path(path), message=f"cannot read file: {err.strerror}"))
+            continue
+        file = display_path(path)
+        for node, index, start in _read_documents(path, out):
+            if not isinstance(node, dict) or node.get("kind") != "Settings":
+                continue
+            doc = _classify(file, node, index, start, out)
+            settings = _validate(doc, Settings, out) if doc is not None else None
+            if doc is not None and isinstance(settings, Settings):
+                found.append((doc, settings))
+    for doc, _ in found[1:]:
+        out.error(doc.file, doc.node, ("metadata", "name"), "a project holds one Settings only")
+    if out.problems:
+        raise InvalidInputError(sorted(out.problems))
+    return found[0][1] if found else None
+
+
 def _warn_deprecated(doc: _Doc, out: _Collector) -> None:
     subs = doc.node.get("spec", {}).get("subscriptions") if isinstance(doc.node.get("spec"), dict) else None
     if not isinstance(subs, list):

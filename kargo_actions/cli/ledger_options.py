@@ -72,14 +72,14 @@ def has_settings(config_dir: Path) -> bool:
 def find_settings(config_dir: Path) -> Settings | None:
     """The Settings manifest of the config dir, or None when there is none (or no config dir).
 
-    Only a config dir with a `kind: Settings` document is loaded in full (to validate it like every
-    manifest), so ledger commands in a repository without one pay nothing.
+    Only the Settings document is read and validated (manifests.load_settings), so ledger commands pay for
+    no other manifest, and one in a repository without Settings pays nothing.
     """
     if not has_settings(config_dir):
         return None
-    from kargo_actions.manifests import load_project
+    from kargo_actions.manifests import load_settings
 
-    return load_project(config_dir).settings
+    return load_settings(config_dir)
 
 
 def plain_ledger_config(env: Mapping[str, str], **flags: str | None) -> LedgerConfig | None:

@@ -250,3 +250,30 @@ def test_bad_setting_still_gets_the_models_message(repo: Path, capsys: pytest.Ca
     assert code == 2
     assert "ledger_branch" in err or "ledgerBranch" in err
     assert "not a valid git ref name" in err
+
+
+def test_settings_manifest_names_the_ledger_branch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    with Ledger(repo, LedgerConfig(branch="deploy/ledger", signing=SigningPolicy.NEVER)) as ledger:
+        ledger.record_freight(make_freight(1, alias="brave-otter"))
+    kargo = repo / ".kargo"
+    kargo.mkdir()
+    (kargo / "settings.yaml").write_text(
+        "apiVersion: kargo-actions/v1alpha1\nkind: Settings\nmetadata: {name: settings}\n"
+        "spec: {ledgerBranch: deploy/ledger, signing: never}\n"
+    )
+    # a broken Stage elsewhere does not stop a ledger command: only the Settings document is read
+    (kargo / "stage.yaml").write_text(
+        "apiVersion: kargo.akuity.io/v1alpha1\nkind: Stage\nmetadata: {name: x}\nspec: 7\n"
+    )
+    code, out, err = show(repo, capsys, "freight", "show", "brave-otter")
+    assert code == 0, err
+    assert "Tag        kargo/freight/app/" in out
+    (kargo / "settings.yaml").write_text(
+        "apiVersion: kargo-actions/v1alpha1\nkind: Settings\nmetadata: {name: settings}\nspec: {signing: always}\n"
+    )
+    code, _, err = show(repo, capsys, "freight", "show", "brave-otter")
+    assert code == 2
+    assert "settings.yaml:4:8: spec.signing: must be one of 'never', 'auto' or 'required'" in err

@@ -82,8 +82,87 @@ def find_settings(config_dir: Path) -> Settings | None:
     return load_settings(config_dir)
 
 
-def plain_ledger_config(env: Mapping[str, str], **flags: str | None) -> LedgerConfig | None:
-    """The LedgerConfig of flags > KARGO_ACTIONS_* variables > defaults, for a project with no Settings manifest.
+# What plain_settings reads without the Settings model (tests hold both to the model's own).
+SETTINGS_API_VERSION = "kargo-actions/v1alpha1"
+SETTINGS_SPEC_FIELDS = frozenset(
+    {
+        "ledgerBranch",
+        "remote",
+        "tagPrefix",
+        "signing",
+        "cacheDir",
+        "insecureRegistries",
+        "environments",
+        "requiredChecks",
+        "promotionBranches",
+    }
+)
+_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LEDGER_FIELDS = {
+    "ledgerBranch": "ledger_branch",
+    "remote": "remote",
+    "tagPrefix": "tag_prefix",
+    "signing": "signing",
+}
+
+
+def plain_settings(config_dir: Path) -> dict[str, str] | None:
+    """The ledger fields of the config dir's Settings document, read without the models ({} with none).
+
+    None when the document is not plainly well formed (not exactly one Settings document, a field this
+    version does not know, a ledger field that is not text): the caller then reads it through the model,
+    which names what is wrong. The other fields (environments...) are not checked here; `validate` does.
+    """
+    files = _settings_files(config_dir)
+    if not files:
+        return {}
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    documents: list[Any] = []
+    for path in files:
+        try:
+            documents += [
+                d
+                for d in YAML(typ="safe", pure=True).load_all(path.read_text(encoding="utf-8"))
+                if isinstance(d, dict) and d.get("kind") == "Settings"
+            ]
+        except (OSError, UnicodeDecodeError, YAMLError):
+            return None
+    if not documents:
+        return {}
+    doc = documents[0]
+    metadata, spec = doc.get("metadata"), doc.get("spec", {})
+    if (
+        len(documents) != 1
+        or doc.get("apiVersion") != SETTINGS_API_VERSION
+        or set(doc) - {"apiVersion", "kind", "metadata", "spec"}
+        or not isinstance(metadata, dict)
+        or set(metadata) != {"name"}
+        or not isinstance(metadata["name"], str)
+        or not _SUBDOMAIN.match(metadata["name"])
+        or not isinstance(spec, dict)
+        or set(spec) - SETTINGS_SPEC_FIELDS
+        or any(key in spec and not isinstance(spec[key], str) for key in _LEDGER_FIELDS)
+    ):
+        return None
+    return {name: spec[key] for key, name in _LEDGER_FIELDS.items() if key in spec}
+
+
+def _settings_files(config_dir: Path) -> list[Path]:
+    if not config_dir.is_dir():
+        return []
+    try:
+        files = [p for p in config_dir.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
+        return [p for p in sorted(files) if _SETTINGS_KIND.search(p.read_bytes())]
+    except OSError:
+        return []
+
+
+def plain_ledger_config(
+    env: Mapping[str, str], file_values: Mapping[str, str] | None = None, **flags: str | None
+) -> LedgerConfig | None:
+    """The LedgerConfig of flags > KARGO_ACTIONS_* variables > the Settings file's values > defaults.
 
     Needs no models (pydantic), which is most of a quick command's start-up. None when a value is not one
     the Settings model would take as it is: the caller then resolves through the model, which names it.
@@ -94,6 +173,8 @@ def plain_ledger_config(env: Mapping[str, str], **flags: str | None) -> LedgerCo
     for name, var in LEDGER_ENV_VARS.items():
         if chosen[name] is None:
             chosen[name] = env.get(var)
+        if chosen[name] is None and file_values:
+            chosen[name] = file_values.get(name)
     default = LedgerConfig()
     branch = chosen["ledger_branch"] if chosen["ledger_branch"] is not None else default.branch
     prefix = chosen["tag_prefix"] if chosen["tag_prefix"] is not None else default.tag_prefix
@@ -122,9 +203,11 @@ def ledger_config(
 
     `settings` saves reading the config dir again when the caller has loaded the project.
     """
-    if settings is None and not has_settings(app.config_dir):
+    file_values = plain_settings(app.config_dir) if settings is None else None
+    if file_values is not None:
         plain = plain_ledger_config(
             os.environ,
+            file_values,
             ledger_branch=ledger_branch,
             remote=ledger_remote,
             tag_prefix=tag_prefix,

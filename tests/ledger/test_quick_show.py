@@ -201,7 +201,7 @@ def test_quick_show_loads_no_models(repo: Path) -> None:
     assert "busy-lark" in proc.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "kargo_actions.ledger.reader" in imported
-    assert not {m for m in imported if m.startswith(("pydantic", "rich", "yaml"))}
+    assert not {m for m in imported if m.startswith(("pydantic", "rich", "yaml", "ruamel"))}
 
 
 SETTING_VALUES = {
@@ -277,3 +277,64 @@ def test_settings_manifest_names_the_ledger_branch(
     code, _, err = show(repo, capsys, "freight", "show", "brave-otter")
     assert code == 2
     assert "settings.yaml:4:8: spec.signing: must be one of 'never', 'auto' or 'required'" in err
+
+
+HEAD = "apiVersion: kargo-actions/v1alpha1\nkind: Settings\nmetadata: {name: settings}\n"
+SETTINGS_DOCS = {
+    "minimal": (HEAD, True),
+    "ledger fields": (
+        HEAD + "spec: {ledgerBranch: deploy/ledger, remote: up, tagPrefix: rel, signing: never}\n",
+        True,
+    ),
+    "local only": (HEAD + "spec: {remote: ''}\n", True),
+    "other fields": (HEAD + "spec: {cacheDir: /c, environments: {prod: {waitTimer: 5}}}\n", True),
+    "bad signing": (HEAD + "spec: {signing: always}\n", False),
+    "bad branch": (HEAD + "spec: {ledgerBranch: 'a..b'}\n", False),
+    "remote not text": (HEAD + "spec: {remote: 5}\n", False),
+    "prefix not text": (HEAD + "spec: {tagPrefix: [a]}\n", False),
+    "misspelt field": (HEAD + "spec: {ledgerbranch: x}\n", False),
+    "bad name": (HEAD.replace("name: settings", "name: Bad_Name"), False),
+    "wrong apiVersion": (HEAD.replace("kargo-actions/v1alpha1", "kargo-actions/v1"), False),
+    "two documents": (HEAD + "---\n" + HEAD.replace("name: settings", "name: more"), False),
+    "labels": (HEAD.replace("{name: settings}", "{name: settings, labels: {a: b}}"), None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SETTINGS_DOCS))
+def test_plain_settings_agree_with_the_settings_model(tmp_path: Path, case: str) -> None:
+    from kargo_actions.cli.ledger_options import plain_settings
+    from kargo_actions.errors import InvalidInputError
+    from kargo_actions.manifests import load_settings
+
+    text, valid = SETTINGS_DOCS[case]
+    (tmp_path / "settings.yaml").write_text(text)
+    try:
+        settings = load_settings(tmp_path)
+        assert settings is not None
+        spec = settings.resolved({})
+        model: LedgerConfig | None = LedgerConfig(
+            branch=spec.ledger_branch,
+            remote=spec.remote or None,
+            tag_prefix=spec.tag_prefix,
+            signing=SigningPolicy(spec.signing),
+        )
+    except (InvalidInputError, ValueError):
+        model = None
+    values = plain_settings(tmp_path)
+    plain = None if values is None else plain_ledger_config({}, values)
+    if valid is not None:
+        assert (model is not None) == valid, case
+        assert (plain is not None) == valid, (
+            f"{case}: the quick path should {'take' if valid else 'refuse'} it"
+        )
+    if plain is not None:
+        assert plain == model  # never a different answer, only sometimes the model's way to it
+
+
+def test_plain_settings_know_the_models_names() -> None:
+    from kargo_actions.cli.ledger_options import SETTINGS_API_VERSION, SETTINGS_SPEC_FIELDS
+    from kargo_actions.model import settings as model
+    from kargo_actions.model.settings import SettingsSpec
+
+    assert SETTINGS_API_VERSION == model.SETTINGS_API_VERSION
+    assert {f.alias or n for n, f in SettingsSpec.model_fields.items()} == SETTINGS_SPEC_FIELDS

@@ -145,6 +145,14 @@ def bench_list_and_show(tmp: Path, count: int) -> list[Result]:
     )
     show_alias = timed(run(repo, *KARGO, "freight", "show", str(target.alias)), 5)
     show_prefix = timed(run(repo, *KARGO, "-o", "json", "freight", "show", target.name[:10]), 5)
+    settings = repo / ".kargo" / "settings.yaml"
+    settings.parent.mkdir()
+    settings.write_text(
+        "apiVersion: kargo-actions/v1alpha1\nkind: Settings\nmetadata: {name: settings}\nspec: {signing: never}\n"
+    )
+    show_settings = timed(run(repo, *KARGO, "freight", "show", str(target.alias)), 5)
+    settings.unlink()
+    settings.parent.rmdir()
     git_show = timed(run(repo, "git", "cat-file", "-p", f"kargo/ledger:freight/app/{target.name}.json"), 5)
     with Ledger(repo, UNSIGNED) as ledger:
         show_in_process = timed(lambda: ledger.get_freight(str(target.alias)), 5)
@@ -166,6 +174,13 @@ def bench_list_and_show(tmp: Path, count: int) -> list[Result]:
         ),
         Result("freight show ALIAS", show_alias, git_show, "< 0.2 s", show_alias < 0.2),
         Result("freight show ID-PREFIX -o json", show_prefix, git_show, "< 0.2 s", show_prefix < 0.2),
+        Result(
+            "freight show ALIAS, with a Settings manifest",
+            show_settings,
+            git_show,
+            "< 0.2 s",
+            show_settings < 0.2,
+        ),
         Result(
             "  show, in process (no interpreter start)",
             show_in_process,

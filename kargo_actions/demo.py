@@ -1,6 +1,7 @@
 """A local demo: a docker-registry and a git smart-HTTP server on free ports, demo image tags pushed with
-skopeo, then `discover`, `freight list`, `promote` (test by hand, uat by auto-promotion, prod refused by its
-soak gate), `status` and `history` on a copy of the bundled example pipeline.
+skopeo, then `discover`, `freight list`, `promote` (test by hand, uat by auto-promotion and verified against
+a local health endpoint, prod refused by its soak gate), `status` and `history` on a copy of the bundled
+example pipeline.
 
 Run: python -m kargo_actions.demo [EXAMPLE_DIR] [--keep]. Needs docker-registry, skopeo and git (Debian:
 apt-get install docker-registry skopeo git). Nothing leaves 127.0.0.1.
@@ -36,6 +37,7 @@ DEMO_IMAGE = "demo/web"
 # What the bundled example points at, and what the demo replaces it with.
 EXAMPLE_REGISTRY = "localhost:5000"
 EXAMPLE_GIT = "http://localhost:8080"
+EXAMPLE_HEALTH = "http://localhost:8081"  # uat's verification reads <this>/<service>/health
 
 
 def missing_tools() -> list[str]:
@@ -268,15 +270,47 @@ def make_config_repo(root: Path) -> None:
     shutil.rmtree(work)
 
 
+# ---- the service's health endpoint (uat's verification) ----
+
+
+class _HealthHandler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = json.dumps({"status": "ok", "errorRate": 0.01}).encode()
+        self.send_response(200 if self.path.endswith("/health") else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextmanager
+def serve_health() -> Iterator[str]:
+    """A stand-in for the deployed service's health endpoint, on a free port of 127.0.0.1."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HealthHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # ---- the pipeline ----
 
 
-def prepare_pipeline(example: Path, target: Path, registry_host: str, git_base: str) -> Path:
+def prepare_pipeline(
+    example: Path, target: Path, registry_host: str, git_base: str, health_base: str
+) -> Path:
     """A git repository with a copy of the example's .kargo/, pointed at the demo's servers."""
     target.mkdir(parents=True)
     shutil.copytree(example / ".kargo", target / ".kargo")
     for path in (target / ".kargo").rglob("*.yaml"):
         text = path.read_text().replace(EXAMPLE_REGISTRY, registry_host).replace(EXAMPLE_GIT, git_base)
+        text = text.replace(EXAMPLE_HEALTH, health_base)
         path.write_text(text)
     _git(target, "init", "-q", "-b", "main")
     _git(target, "add", ".")
@@ -316,15 +350,18 @@ def run_demo(example: Path, workdir: Path) -> int:
         for tag, day in (("1.0.0", 1), ("1.1.0", 2)):
             push_image(layouts, registry, tag, f"2024-06-0{day}T00:00:00Z")
             print(f"pushed     {registry.host}/{DEMO_IMAGE}:{tag}")
-        repo = prepare_pipeline(example, workdir / "pipeline", registry.host, git_base)
+        health_base = stack.enter_context(serve_health())
+        print(f"health     {health_base}/web/health  (what uat's verification reads)")
+        repo = prepare_pipeline(example, workdir / "pipeline", registry.host, git_base, health_base)
         print(f"pipeline   {repo}  (a copy of {example} pointed at these servers)")
         codes = [kargo_actions(repo, "discover"), kargo_actions(repo, "freight", "list")]
         push_image(layouts, registry, "1.2.0", "2024-06-03T00:00:00Z")
         print(f"\npushed     {registry.host}/{DEMO_IMAGE}:1.2.0")
         codes += [kargo_actions(repo, "discover"), kargo_actions(repo, "freight", "list")]
         codes.append(kargo_actions(repo, "discover"))  # nothing new: nothing created, nothing written
-        # Promotion: test takes the newest Freight directly; uat auto-promotes once test has verified it
-        # (no verification defined, so success verifies); prod needs 1h of soak in uat, so it is refused.
+        # Promotion: test takes the newest Freight directly (no verification defined, so success verifies);
+        # uat auto-promotes it and runs its verification (the health endpoint's error rate, read twice);
+        # prod needs 1h of soak in uat after that, so it is refused.
         codes.append(kargo_actions(repo, "promote", "--stage", "test", "--warehouse", "web"))
         codes.append(kargo_actions(repo, "promote", "--auto"))
         refused = kargo_actions(repo, "promote", "--stage", "prod", "--warehouse", "web")

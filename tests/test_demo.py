@@ -45,6 +45,8 @@ def test_demo_promotes_test_and_uat_and_prod_is_gated(demo_output: str) -> None:
     assert "\ntest: test." in out
     assert "Succeeded (Freight " in out
     assert "\nuat: uat." in out  # promote --auto took uat, verified in test
+    assert "\n  verified in uat\n" in out  # then uat's verification read the demo's health endpoint twice
+    assert "/web/health  (what uat's verification reads)" in out
     assert "prod: skipped (auto-promotion is not enabled" in out
     assert "prod requires 1h soak" in out
     assert "(exit 3: prod is gated on a 1h soak in uat" in out

@@ -1,16 +1,22 @@
 """The GENERATED workflows run by act (nektos/act, host mode) against real local servers.
 
-A small pipeline (Warehouse `app` on a real docker-registry; Stage `dev` takes Freight directly and
-auto-promotes, Stage `prod` takes it from dev through a pull request) lives in acme/app on the project's
-GitHub test server, whose git smart-HTTP server holds the real bare repository. The workflows come from
-`kargo-actions workflows generate` and call this checkout's actions (act's --local-repository):
+A small pipeline (Warehouse `app` on a real docker-registry; Stage `dev` takes Freight directly, auto-promotes
+and is verified by an AnalysisTemplate whose web metric reads an error rate twice from a scripted health
+endpoint on 127.0.0.1; Stage `prod` takes it from dev through a pull request and auto-promotes too) lives in
+acme/app on the project's GitHub test server, whose git smart-HTTP server holds the real bare repository.
+The workflows come from `kargo-actions workflows generate` and call this checkout's actions (act's
+--local-repository):
 
 1. kargo-discover (workflow_dispatch): discovers the registry's tags, records the Freight (signed-or-not
    tag + ledger record, pushed), and dispatches kargo-promote for dev through the API.
-2. kargo-promote for dev with the dispatched inputs: a direct push to env/dev.
-3. kargo-promote for prod: a promotion branch, a pull request that must pass the `ci` check ("CI" here sets
-   it once the PR exists) and `kargo/gate` (the promotion posts it) its ruleset requires, merged by
-   git-merge-pr.
+2. kargo-promote for dev with the dispatched inputs: the promote job pushes to env/dev (verify: "false"),
+   then the verify job runs actions/verify (two requests to the health endpoint, a Successful verification
+   record, the Freight verified in dev's state, kargo/verified/dev) and dispatches prod's auto-promotion.
+3. kargo-promote for prod with those inputs: a promotion branch, a pull request that must pass the `ci`
+   check ("CI" here sets it once the PR exists) and `kargo/gate` (the promotion posts it) its ruleset
+   requires, merged by git-merge-pr.
+4. kargo-promote for dev again while the endpoint reports a high error rate: the verify job fails after one
+   request, the record says Failed, kargo/verified/dev turns failure, nothing is dispatched.
 
 After each job the ledger, the tags, the branches, the dispatches, the pull request, the Deployments (ref =
 the Freight tag, in_progress -> success with the run's log URL) and the commit statuses (kargo/verified/
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,8 +36,9 @@ import sysconfig
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +49,7 @@ from tests.e2e.pipeline import IMAGE_PATH, push_guestbook
 from tests.support.github_contract import GitHubContract
 from tests.support.github_fixtures import REPOSITORY, TOKEN, client_for, github_contract, start_checked
 from tests.support.github_server import GitHubServer
+from tests.verification.servers import Answer, Script, serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 __all__ = ["github_contract"]  # the session fixture, imported for this module
@@ -49,6 +58,8 @@ ROOT = Path(__file__).resolve().parents[2]
 USES = "kargo-actions/kargo-actions@v1"
 CACHE_ACTION = "actions/cache@5a3ec84eff668545956fd18022155c47e93e2684"
 TAGS = ("v1.0.0", "v1.1.0")
+HEALTH = "/app/health"  # what dev's AnalysisTemplate reads (args.service = app)
+ANALYSIS_COUNT = 2
 
 
 def _act() -> str:
@@ -98,8 +109,8 @@ jobs:
 """
 
 
-def _manifests(image: str, repo_url: str) -> str:
-    def stage(name: str, sources: str, tail: str) -> str:
+def _manifests(image: str, repo_url: str, analysis_url: str) -> str:
+    def stage(name: str, sources: str, tail: str, verification: str = "") -> str:
         return f"""---
 apiVersion: kargo.akuity.io/v1alpha1
 kind: Stage
@@ -127,7 +138,7 @@ spec:
           config:
             path: ./src
             message: ${{{{ outputs.update.commitMessage }}}}
-{tail}"""
+{tail}{verification}"""
 
     direct_push = """        - uses: git-push
           config: {path: ./src}
@@ -148,6 +159,14 @@ spec:
             wait: true
             pollInterval: 1s
 """
+    # dev's verification: the error rate its health endpoint reports, read twice, must stay under 5%
+    verification = """  verification:
+    analysisTemplates:
+      - name: error-rate
+    args:
+      - name: service
+        value: app
+"""
     return f"""apiVersion: kargo.akuity.io/v1alpha1
 kind: Project
 metadata:
@@ -161,6 +180,25 @@ spec:
   promotionPolicies:
     - stage: dev
       autoPromotionEnabled: true
+    - stage: prod
+      autoPromotionEnabled: true
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: error-rate
+spec:
+  args:
+    - name: service
+  metrics:
+    - name: error-rate
+      count: {ANALYSIS_COUNT}
+      interval: 200ms
+      successCondition: result < 0.05
+      provider:
+        web:
+          url: {analysis_url}/{{{{args.service}}}}/health
+          jsonPath: "{{$.errorRate}}"
 ---
 apiVersion: kargo.akuity.io/v1alpha1
 kind: Warehouse
@@ -172,7 +210,7 @@ spec:
     - image:
         repoURL: {image}
         imageSelectionStrategy: SemVer
-{stage("dev", "{direct: true}", direct_push)}{stage("prod", "{stages: [dev]}", through_pr)}"""
+{stage("dev", "{direct: true}", direct_push, verification)}{stage("prod", "{stages: [dev]}", through_pr)}"""
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -190,6 +228,9 @@ class World:
     home: Path
     source: Path  # this checkout's actions and package, as act's local repository
     stub: Path  # a no-op stand-in for actions/cache (no network here)
+    analysis: Script  # the health endpoint dev's verification measures
+    # (workflow and stage, seconds) of every act run, printed at the end (-s) to keep an eye on the budget
+    timings: list[tuple[str, float]] = field(default_factory=list)
 
     @property
     def bare(self) -> Path:
@@ -198,8 +239,9 @@ class World:
     def remote(self, *args: str) -> str:
         return git(self.bare, *args)
 
-    def act(self, workflow: str, inputs: dict[str, str] | None = None) -> str:
-        """Run one generated workflow by workflow_dispatch; the log (asserting success)."""
+    def act(self, workflow: str, inputs: dict[str, str] | None = None, *, fails: bool = False) -> str:
+        """Run one generated workflow by workflow_dispatch; the log (asserting success, or failure when
+        `fails`)."""
         assert self.github.git is not None
         args = [
             _act(),
@@ -235,9 +277,13 @@ class World:
             "GIT_CONFIG_NOSYSTEM": "1",
             **{k: v for k, v in os.environ.items() if k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_"))},
         }
+        begun = time.monotonic()
         done = subprocess.run(args, cwd=self.work, env=env, capture_output=True, text=True, timeout=150)
+        self.timings.append(
+            (f"{workflow} {(inputs or {}).get('stage', '')}".strip(), time.monotonic() - begun)
+        )
         log = done.stdout + done.stderr
-        assert done.returncode == 0, log[-6000:]
+        assert (done.returncode != 0) == fails, log[-6000:]
         assert TOKEN not in log.replace(f"GITHUB_TOKEN={TOKEN}", "")  # masked wherever it was printed
         return log
 
@@ -245,6 +291,10 @@ class World:
         """Path -> content of every record on the remote ledger branch."""
         files = self.remote("ls-tree", "-r", "--name-only", "kargo/ledger").splitlines()
         return {f: self.remote("show", f"kargo/ledger:{f}") for f in files}
+
+    def health_requests(self) -> int:
+        """How many requests the analysis server's health endpoint has answered."""
+        return sum(1 for _, path, _, _ in self.analysis.seen if path.split("?")[0] == HEALTH)
 
     def values(self, branch: str, stage: str) -> str:
         return self.remote("show", f"{branch}:env/{stage}/values.yaml")
@@ -289,20 +339,29 @@ def world(tmp_path: Path, github_contract: GitHubContract) -> Iterator[World]:
     registry = start_registry(tmp_path / "registry")
     try:
         digests = push_guestbook(registry, tmp_path, TAGS)
-        for github in start_checked(tmp_path / "github", github_contract, git_http=True):
-            yield _world(tmp_path, github, registry, digests)
+        analysis = Script(answers={HEALTH: [Answer(body={"errorRate": 0.01})]})
+        with serve(analysis) as analysis_url:
+            for github in start_checked(tmp_path / "github", github_contract, git_http=True):
+                yield _world(tmp_path, github, registry, digests, analysis, analysis_url)
     finally:
         registry.stop()
 
 
-def _world(tmp: Path, github: GitHubServer, registry: Registry, digests: dict[str, str]) -> World:
+def _world(
+    tmp: Path,
+    github: GitHubServer,
+    registry: Registry,
+    digests: dict[str, str],
+    analysis: Script,
+    analysis_url: str,
+) -> World:
     image = f"{registry.host}/{IMAGE_PATH}"
     url = github.clone_url(REPOSITORY)
     work = tmp / "work"
     work.mkdir()
     git(work, "init", "-q", "-b", "main")
     (work / ".kargo").mkdir()
-    (work / ".kargo" / "pipeline.yaml").write_text(_manifests(image, url))
+    (work / ".kargo" / "pipeline.yaml").write_text(_manifests(image, url, analysis_url))
     for stage in ("dev", "prod"):
         (work / "env" / stage).mkdir(parents=True)
         (work / "env" / stage / "values.yaml").write_text("image:\n  repository: app\n  tag: none\n")
@@ -328,7 +387,7 @@ def _world(tmp: Path, github: GitHubServer, registry: Registry, digests: dict[st
         "name: cache stub\ndescription: no-op\noutputs:\n  cache-hit:\n    description: x\n"
         "    value: 'true'\nruns:\n  using: composite\n  steps:\n    - shell: bash\n      run: 'true'\n"
     )
-    return World(github, registry, digests, work, home, source, stub)
+    return World(github, registry, digests, work, home, source, stub, analysis)
 
 
 def _statuses(world: World, sha: str, context: str) -> list[str]:
@@ -347,6 +406,25 @@ def _assert_deployed(world: World, stage: str, tag: str, freight_id: str) -> Non
     states = [s["state"] for s in repo.deployment_statuses[deployment_id]]
     assert states == ["in_progress", "success"]
     assert all("/actions/runs/" in s.get("log_url", "") for s in repo.deployment_statuses[deployment_id])
+
+
+def _job_ran(log: str, job: str) -> bool:
+    """Whether act's log shows the job of kargo-promote (act pads job names to one width)."""
+    return re.search(rf"^\[kargo-promote/{job} *\] ", log, re.MULTILINE) is not None
+
+
+def _job_ended(log: str, job: str, how: str) -> bool:
+    """Whether act's log says the job of kargo-promote ended so (succeeded or failed)."""
+    return re.search(rf"^\[kargo-promote/{job} *\] .*Job {how}$", log, re.MULTILINE) is not None
+
+
+def _job_succeeded(log: str, job: str) -> bool:
+    return _job_ended(log, job, "succeeded")
+
+
+def _verifications(records: dict[str, str], stage: str) -> list[dict[str, Any]]:
+    """The stage's verification records on the ledger branch (verifications/<stage>/<id>.json)."""
+    return [json.loads(v) for k, v in records.items() if k.startswith(f"verifications/{stage}/")]
 
 
 def _ci_passes_on_the_promotion_pr(world: World, stop: threading.Event) -> None:
@@ -385,7 +463,13 @@ def test_generated_workflows_discover_and_promote_directly_and_through_a_pull_re
     assert 'composed={"greeting":"hello","items":[1,2]}' in log
 
     # -- 2. the dispatched promotion of dev: a direct push to main's env/dev
-    world.act("kargo-promote.yml", dispatch.inputs)
+    #    then its verify job: the AnalysisTemplate's web metric read twice from the health endpoint, the
+    #    verification recorded, kargo/verified/dev posted, and prod's auto-promotion dispatched
+    log = world.act("kargo-promote.yml", dispatch.inputs)
+    assert _job_succeeded(log, "promote")
+    assert _job_succeeded(log, "verify")
+    assert world.health_requests() == ANALYSIS_COUNT
+    assert "Run Main Dispatch downstream auto-promotions" in log
     assert f"tag: {TAGS[-1]}" in world.values("main", "dev")
     assert "tag: none" in world.values("main", "prod")
     records = world.ledger()
@@ -394,7 +478,18 @@ def test_generated_workflows_discover_and_promote_directly_and_through_a_pull_re
     assert dev_promotions[0]["freight"]["name"] == freight_id
     tag_commit = world.remote("rev-list", "-n", "1", tags[0])
     _assert_deployed(world, "dev", tags[0], freight_id)
+    [verification] = _verifications(records, "dev")
+    assert verification["phase"] == "Successful"
+    assert verification["freight"]["name"] == freight_id
+    assert [(r["template"], r["phase"]) for r in verification["results"]] == [("error-rate", "Successful")]
+    assert freight_id in json.loads(records["stages/dev.json"])["verified"]
+    # posted once, by the verify job (the promote job runs with verify: "false")
     assert _statuses(world, tag_commit, "kargo/verified/dev") == ["success"]
+    # the verify job dispatched prod's auto-promotion (the promote job leaves it to the verify job)
+    first, auto_prod = world.github.repo(REPOSITORY).dispatches
+    assert first == dispatch
+    assert auto_prod.workflow_path == ".github/workflows/kargo-promote.yml"
+    assert auto_prod.inputs == {"stage": "prod", "freight": freight_id, "auto": "true"}
 
     # -- 3. prod through a pull request that needs the `ci` check and kargo/gate (posted by the promotion
     #       once the PR is open), merged by the promotion
@@ -406,7 +501,7 @@ def test_generated_workflows_discover_and_promote_directly_and_through_a_pull_re
     ci = threading.Thread(target=_ci_passes_on_the_promotion_pr, args=(world, stop), daemon=True)
     ci.start()
     try:
-        world.act("kargo-promote.yml", {"stage": "prod", "freight": ""})
+        log = world.act("kargo-promote.yml", auto_prod.inputs)
     finally:
         stop.set()
         ci.join(timeout=5)
@@ -421,6 +516,31 @@ def test_generated_workflows_discover_and_promote_directly_and_through_a_pull_re
     _assert_deployed(world, "prod", tags[0], freight_id)
     assert _statuses(world, pull.head_sha, "kargo/gate") == ["success"]
     assert _statuses(world, tag_commit, "kargo/verified/prod") == ["success"]
-    # dev does not auto-promote prod (no policy): the prod run dispatched nothing more
-    assert len(world.github.repo(REPOSITORY).dispatches) == 1
-    assert time.monotonic() - started < 180
+    assert not _job_ran(log, "verify")  # prod has no verification: no verify job
+    # nothing is downstream of prod: its run dispatched nothing more
+    assert len(world.github.repo(REPOSITORY).dispatches) == 2
+
+    # -- 4. dev promoted again while its health endpoint reports a 50% error rate: the verify job fails
+    #       on the first read (failureLimit 0), records Failed, posts failure and dispatches nothing
+    world.analysis.answers[HEALTH] = [Answer(body={"errorRate": 0.5})]
+    log = world.act("kargo-promote.yml", {"stage": "dev", "freight": freight_id}, fails=True)
+    assert _job_succeeded(log, "promote")
+    assert _job_ended(log, "verify", "failed")
+    assert "Error: Job 'verify' failed" in log
+    assert world.health_requests() == ANALYSIS_COUNT + 1
+    assert "Run Main Dispatch downstream auto-promotions" not in log  # skipped after the failed step
+    records = world.ledger()
+    dev_promotions = [json.loads(v) for k, v in records.items() if k.startswith("promotions/dev/")]
+    assert [p["phase"] for p in dev_promotions] == ["Succeeded", "Succeeded"]
+    runs = sorted(_verifications(records, "dev"), key=lambda v: (v["startedAt"], v["id"]))
+    assert [v["phase"] for v in runs] == ["Successful", "Failed"]
+    [failed] = [v for v in _verifications(records, "dev") if v["phase"] == "Failed"]
+    assert failed["freight"]["name"] == freight_id
+    assert 'Metric "error-rate" assessed Failed due to failed (1) > failureLimit (0)' in failed["message"]
+    assert [(r["template"], r["phase"]) for r in failed["results"]] == [("error-rate", "Failed")]
+    assert _statuses(world, tag_commit, "kargo/verified/dev") == ["success", "failure"]
+    # Kargo keeps a Freight's earlier verification: a failed reverification does not unverify it
+    assert freight_id in json.loads(records["stages/dev.json"])["verified"]
+    assert len(world.github.repo(REPOSITORY).dispatches) == 2
+    print("act runs:", ", ".join(f"{name}: {seconds:.1f} s" for name, seconds in world.timings))
+    assert time.monotonic() - started < 240

@@ -469,7 +469,7 @@ def test_generated_workflows_discover_and_promote_directly_and_through_a_pull_re
     assert _job_succeeded(log, "promote")
     assert _job_succeeded(log, "verify")
     assert world.health_requests() == ANALYSIS_COUNT
-    assert "Run Main Dispatch downstream auto-promotions" in log
+    assert re.search(r"^\[kargo-promote/verify *\] .*prod: dispatched kargo-promote.yml", log, re.MULTILINE)
     assert f"tag: {TAGS[-1]}" in world.values("main", "dev")
     assert "tag: none" in world.values("main", "prod")
     records = world.ledger()
@@ -483,8 +483,12 @@ def test_generated_workflows_discover_and_promote_directly_and_through_a_pull_re
     assert verification["freight"]["name"] == freight_id
     assert [(r["template"], r["phase"]) for r in verification["results"]] == [("error-rate", "Successful")]
     assert freight_id in json.loads(records["stages/dev.json"])["verified"]
-    # posted once, by the verify job (the promote job runs with verify: "false")
+    # posted once, by the verify job (the promote job runs with verify: "false"), linking the run's log
     assert _statuses(world, tag_commit, "kargo/verified/dev") == ["success"]
+    [posted] = [
+        s for s in world.github.repo(REPOSITORY).statuses[tag_commit] if s["context"] == "kargo/verified/dev"
+    ]
+    assert "/actions/runs/" in (posted["target_url"] or "")
     # the verify job dispatched prod's auto-promotion (the promote job leaves it to the verify job)
     first, auto_prod = world.github.repo(REPOSITORY).dispatches
     assert first == dispatch

@@ -108,7 +108,7 @@ class Pipeline:
         project = load_project(self.repo / "kargo")
         warehouse = next(iter(project.warehouses.values()))
         image = parse_image_ref(f"{self.image}:{tag}@{self.digests[tag]}")
-        commits = ()
+        commits: tuple[Any, ...] = ()
         if commit:
             head = git(self.server.root / self.remote_name, "rev-parse", "main").strip()
             commits = (parse_commit_ref(f"repoURL={self.repo_url},id={head},branch=main"),)

@@ -1,7 +1,8 @@
 """Argo Rollouts AnalysisTemplate / ClusterAnalysisTemplate: the metrics a Stage's verification runs.
 
-The web and prometheus providers are modelled field by field; other providers are kept as raw data
-so templates that use them still load (running them is refused by the verification runner).
+The web and prometheus providers (their authentication and rangeQuery too) are modelled field by field;
+other providers are kept as raw data so templates that use them still load (running them is refused by the
+verification runner).
 """
 
 from __future__ import annotations
@@ -44,6 +45,40 @@ class WebMetricHeader(ManifestModel):
     value: str
 
 
+class BasicAuth(ManifestModel):
+    username: str | None = None
+    password: str | None = None
+
+
+class OAuth2Config(ManifestModel):
+    """OAuth2 client credentials (RFC 6749 4.4): a token from tokenUrl, sent as `Authorization: Bearer`."""
+
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    scopes: list[str] = Field(default_factory=list)
+
+
+class Sigv4Config(ManifestModel):
+    region: str | None = None
+    profile: str | None = None
+    role_arn: str | None = None
+
+
+class Authentication(ManifestModel):
+    sigv4: Sigv4Config | None = None
+    oauth2: OAuth2Config | None = None
+    basic_auth: BasicAuth | None = None
+
+
+class PrometheusRangeQuery(ManifestModel):
+    """start / end are expr-lang expressions giving a time (`now() - duration("1h")`); step a Go duration."""
+
+    start: str | None = None
+    end: str | None = None
+    step: str | None = None
+
+
 class WebMetric(ManifestModel):
     url: str = Field(min_length=1)
     method: str | None = None
@@ -53,7 +88,7 @@ class WebMetric(ManifestModel):
     json_path: str | None = None
     timeout_seconds: int | None = None
     insecure: bool = False
-    authentication: dict[str, Any] | None = None
+    authentication: Authentication | None = None
 
 
 class PrometheusMetric(ManifestModel):
@@ -62,8 +97,8 @@ class PrometheusMetric(ManifestModel):
     timeout: int | None = None
     insecure: bool = False
     headers: list[WebMetricHeader] = Field(default_factory=list)
-    authentication: dict[str, Any] | None = None
-    range_query: dict[str, str] | None = None
+    authentication: Authentication | None = None
+    range_query: PrometheusRangeQuery | None = None
 
 
 class MetricProvider(ManifestModel):

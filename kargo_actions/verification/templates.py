@@ -26,8 +26,10 @@ from kargo_actions.model.analysis import (
     AnalysisTemplate,
     AnalysisTemplateSpec,
     Argument,
+    Authentication,
     ClusterAnalysisTemplate,
     Metric,
+    PrometheusRangeQuery,
 )
 from kargo_actions.model.fields import parse_go_duration
 from kargo_actions.model.project import Project
@@ -90,10 +92,151 @@ def provider_kind(metric: Metric) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class ConfigProblem:
+    """A provider setting this runner refuses: where under `provider`, what, and how to fix it."""
+
+    path: str
+    message: str
+    hint: str = ""
+
+
+def _templated(text: str) -> bool:
+    return "{{" in text  # checked again once args are substituted
+
+
+def _auth_problems(kind: str, auth: Authentication | None) -> list[ConfigProblem]:
+    if auth is None:
+        return []
+    where = f"{kind}.authentication"
+    out: list[ConfigProblem] = []
+    sigv4 = auth.sigv4
+    if sigv4 is not None and (sigv4.region or sigv4.profile or sigv4.role_arn):
+        out.append(
+            ConfigProblem(
+                f"{where}.sigv4",
+                "AWS SigV4 signing (Amazon Managed Prometheus) is not supported by kargo-actions",
+                "query it through a signing proxy (e.g. aws-sigv4-proxy) as the address, or use oauth2 / "
+                "basicAuth",
+            )
+        )
+    basic = auth.basic_auth
+    if basic is not None and (basic.username or basic.password):
+        if kind == "web":
+            out.append(
+                ConfigProblem(
+                    f"{where}.basicAuth",
+                    "the web provider takes no basicAuth (Argo Rollouts' web metric ignores it)",
+                    "send a header instead: {key: Authorization, value: 'Basic {{args.credentials}}'}, "
+                    "or use oauth2",
+                )
+            )
+        else:
+            for name in ("username", "password"):
+                if not getattr(basic, name):
+                    out.append(
+                        ConfigProblem(
+                            f"{where}.basicAuth.{name}",
+                            f"missing mandatory parameter in metric for basic auth setup: {name}",
+                        )
+                    )
+    oauth = auth.oauth2
+    if oauth is not None and (oauth.token_url or oauth.client_id or oauth.client_secret or oauth.scopes):
+        for name, value in (
+            ("tokenUrl", oauth.token_url),
+            ("clientId", oauth.client_id),
+            ("clientSecret", oauth.client_secret),
+        ):
+            if not value:
+                out.append(
+                    ConfigProblem(
+                        f"{where}.oauth2.{name}",
+                        f"missing mandatory parameter in metric for OAuth2 setup: {name}",
+                        "oauth2 needs tokenUrl, clientId and clientSecret (from a secret arg: "
+                        "clientSecret: '{{args.secret}}')"
+                        if name == "clientSecret"
+                        else "oauth2 needs tokenUrl, clientId and clientSecret",
+                    )
+                )
+        url = oauth.token_url or ""
+        if url and not _templated(url) and not url.startswith(("http://", "https://")):
+            out.append(ConfigProblem(f"{where}.oauth2.tokenUrl", f"{url!r} is not an http(s) URL"))
+    return out
+
+
+def _range_problems(query: PrometheusRangeQuery | None) -> list[ConfigProblem]:
+    if query is None:
+        return []
+    where = "prometheus.rangeQuery"
+    out: list[ConfigProblem] = []
+    for name in ("start", "end"):
+        text = getattr(query, name) or ""
+        if not text:
+            out.append(
+                ConfigProblem(
+                    f"{where}.{name}",
+                    f"rangeQuery needs {name}",
+                    f'an expr-lang time, e.g. {name}: now() - duration("5m")'
+                    if name == "start"
+                    else f"an expr-lang time, e.g. {name}: now()",
+                )
+            )
+        elif not _templated(text):
+            from kargo_actions.expressions import ExpressionError, compile_expression
+
+            try:
+                compile_expression(text)
+            except ExpressionError as err:
+                out.append(ConfigProblem(f"{where}.{name}", f"cannot parse {text!r}: {err.message}"))
+    step = query.step or ""
+    if not step:
+        out.append(ConfigProblem(f"{where}.step", "rangeQuery needs step", "a Go duration, e.g. step: 1m"))
+    elif not _templated(step):
+        try:
+            positive = parse_go_duration(step).total_seconds() > 0
+        except ValueError as err:
+            out.append(ConfigProblem(f"{where}.step", str(err)))
+        else:
+            if not positive:
+                out.append(ConfigProblem(f"{where}.step", f"step {step!r} must be more than 0"))
+    return out
+
+
+def config_problems(metric: Metric) -> list[ConfigProblem]:
+    """The web / prometheus settings this runner refuses (rangeQuery and authentication are checked here)."""
+    web, prom = metric.provider.web, metric.provider.prometheus
+    if web is not None:
+        return _auth_problems("web", web.authentication)
+    if prom is not None:
+        return _auth_problems("prometheus", prom.authentication) + _range_problems(prom.range_query)
+    return []
+
+
+def auth_secrets(metric: Metric) -> list[str]:
+    """The credentials in a metric's authentication (masked and redacted like secret args)."""
+    provider = metric.provider.web or metric.provider.prometheus
+    auth = provider.authentication if provider is not None else None
+    if auth is None:
+        return []
+    found = [
+        auth.oauth2.client_secret if auth.oauth2 else None,
+        auth.basic_auth.password if auth.basic_auth else None,
+    ]
+    return [value for value in found if value]
+
+
 def provider_problems(template: Template) -> list[Problem]:
     """A problem per metric whose provider this runner cannot run (checked when manifests load)."""
     problems: list[Problem] = []
     for i, metric in enumerate(template.spec.metrics):
+        for found in config_problems(metric):
+            problems.append(
+                Problem(
+                    path=f"spec.metrics[{i}].provider.{found.path}",
+                    message=f"{template.kind} {template.name}: metric {metric.name!r}: {found.message}",
+                    hint=found.hint,
+                )
+            )
         if provider_kind(metric) is None:
             kinds = metric.provider.kinds
             shown = kinds[0] if kinds else "none"
@@ -347,6 +490,12 @@ def run_metric(template: str, metric: Metric, dry_run: bool, where: str) -> RunM
         (count > 1 and interval is None, "interval must be specified when count > 1"),
     ]
     problems = [Problem(path=where, message=f"metric {metric.name!r}: {msg}") for bad, msg in rules if bad]
+    problems += [
+        Problem(
+            path=f"{where}: provider.{c.path}", message=f"metric {metric.name!r}: {c.message}", hint=c.hint
+        )
+        for c in config_problems(metric)
+    ]
     if problems:
         raise InvalidInputError(problems)
     effective = count if count > 0 else (1 if interval is None else None)
@@ -413,6 +562,11 @@ def plan_analysis(
                 ]
             ) from err
         run.append(run_metric(template, resolved, _dry_run(dry, metric.name), where))
+        for credential in auth_secrets(resolved):  # a secret written in the template is still a secret
+            if credential not in secrets:
+                secrets.append(credential)
+                if mask is not None:
+                    mask(credential)
     return AnalysisPlan(
         stage=stage.name,
         templates=tuple(t.name for t in templates),

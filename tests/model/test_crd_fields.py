@@ -27,7 +27,7 @@ REQUIRED_BUT_DEFAULTED = {"Warehouse.spec.interval", "Stage.spec.requestedFreigh
 # Schema objects kept as raw data (x-kubernetes-preserve-unknown-fields or not modelled field by field).
 RAW = {"status", "metadata", "config", "targets", "webhookReceivers", "promotionWindows", "stageLinks",
        "freightLinks", "autoRollback", "job", "kayenta", "datadog", "newRelic", "wavefront", "graphite",
-       "influxdb", "skywalking", "cloudWatch", "plugin", "authentication", "rangeQuery", "jsonBody"}  # fmt: skip
+       "influxdb", "skywalking", "cloudWatch", "plugin", "jsonBody"}  # fmt: skip
 
 
 def _literal_values(annotation: Any) -> set[str] | None:

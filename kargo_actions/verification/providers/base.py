@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from kargo_actions.model.freight import Freight
+    from kargo_actions.verification.providers.oauth2 import TokenCache
     from kargo_actions.verification.templates import RunMetric
 
 
@@ -29,6 +30,12 @@ class Reading:
     default_failure: str = ""
 
 
+def _token_cache() -> TokenCache:
+    from kargo_actions.verification.providers.oauth2 import TokenCache
+
+    return TokenCache()
+
+
 @dataclass(frozen=True)
 class MeasureContext:
     """What providers may need besides the metric: the Freight being verified, the environment, the abort."""
@@ -37,6 +44,7 @@ class MeasureContext:
     env: Mapping[str, str] = field(default_factory=dict)
     abort: threading.Event = field(default_factory=threading.Event)
     sleep: Callable[[float], None] | None = None  # for providers that poll (GitHub checks); None: abort.wait
+    tokens: TokenCache = field(default_factory=_token_cache)  # OAuth2 tokens, shared by the run's metrics
 
 
 class Provider(Protocol):

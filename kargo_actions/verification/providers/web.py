@@ -3,7 +3,9 @@
 As metricproviders/webmetric: method GET by default; body or jsonBody (not both, and not with GET);
 headers; timeoutSeconds (default 10); insecure skips TLS verification; a non-2xx answer is an Error
 ("received non 2xx response code: N"); an answer that is not JSON is the result as a string; jsonPath
-(default `{$}`) selects the value, the first match counts.
+(default `{$}`) selects the value, the first match counts. `authentication.oauth2` (client credentials,
+providers/oauth2.py) sends `Authorization: Bearer <token>`, over any Authorization in headers, as Argo's
+oauth2 transport does; basicAuth and sigv4 are refused (Argo's web metric ignores them).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.model.analysis import Metric
 from kargo_actions.verification.jsonpath import parse
 from kargo_actions.verification.providers.base import MeasureContext, MeasurementError, Reading, go_text
+from kargo_actions.verification.providers.oauth2 import ClientCredentials
+from kargo_actions.verification.templates import config_problems
 
 DEFAULT_TIMEOUT_SECONDS = 10
 
@@ -29,16 +33,17 @@ class WebProvider:
         assert web is not None
         self.name = metric.name
         where = f"metric {metric.name}: provider.web"
-        if web.authentication:
+        problems = config_problems(metric)
+        if problems:
             raise InvalidInputError(
-                [
-                    Problem(
-                        path=f"{where}.authentication",
-                        message="OAuth2 authentication is not supported by kargo-actions",
-                        hint="pass a token in headers from a secret arg: {key: Authorization, value: "
-                        "'Bearer {{args.token}}'}",
-                    )
-                ]
+                [Problem(path=f"{where}.{c.path[4:]}", message=c.message, hint=c.hint) for c in problems]
+            )
+        self.ctx = ctx
+        oauth = web.authentication.oauth2 if web.authentication is not None else None
+        self.oauth: ClientCredentials | None = None
+        if oauth is not None and oauth.token_url:
+            self.oauth = ClientCredentials(
+                oauth.token_url, oauth.client_id or "", oauth.client_secret or "", tuple(oauth.scopes)
             )
         self.method = (web.method or "GET").upper()
         if web.body and web.json_body is not None:
@@ -66,8 +71,11 @@ class WebProvider:
         self.client = httpx.Client(timeout=timeout, verify=not web.insecure, follow_redirects=True)
 
     def measure(self) -> Reading:
+        headers = httpx.Headers(self.headers)
+        if self.oauth is not None:  # oauth2's Transport sets Authorization over the metric's own headers
+            headers["Authorization"] = self.ctx.tokens.header(self.oauth, self.client)
         try:
-            response = self.client.request(self.method, self.url, headers=self.headers, content=self.content)
+            response = self.client.request(self.method, self.url, headers=headers, content=self.content)
         except httpx.TimeoutException as err:
             raise MeasurementError(f"{self.method} {self.url}: timed out ({type(err).__name__})") from err
         except httpx.HTTPError as err:

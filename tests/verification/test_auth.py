@@ -316,3 +316,27 @@ def template_of(metrics: list[dict[str, Any]]) -> AnalysisTemplate:
             "spec": {"metrics": metrics},
         }
     )
+
+
+def test_sigv4_is_refused_when_the_manifests_load(tmp_path: Path) -> None:
+    sigv4 = """
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: amp}
+spec:
+  metrics:
+  - name: errors
+    provider:
+      prometheus:
+        address: https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1
+        query: sum(errors)
+        authentication:
+          sigv4: {region: eu-west-1}
+"""
+    with pytest.raises(InvalidInputError) as caught:
+        project(tmp_path, templates="[{name: amp}]", args="[]", extra=sigv4)
+    [problem] = caught.value.problems
+    assert problem.file is not None
+    assert problem.file.endswith("stage.yaml")
+    assert "AnalysisTemplate amp: metric 'errors': AWS SigV4 signing" in problem.message
+    assert "signing proxy" in (problem.hint or "")

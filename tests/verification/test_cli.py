@@ -296,3 +296,67 @@ def test_auto_promote_targets_look_through_control_flow_stages() -> None:
     # ab-test-a feeds the control-flow prod, which feeds the three regional Stages
     assert sorted(downstream_stages(project, "ab-test-a")) == ["prod-central", "prod-east", "prod-west"]
     assert downstream_stages(project, "dev") == ["staging"]
+
+
+def test_verify_with_an_oauth2_protected_metric(repo: Path, tmp_path: Path) -> None:
+    """The token endpoint and the protected metric on 127.0.0.1; the client secret from a secretKeyRef."""
+    from tests.verification.servers import AuthProxy, TokenServer, serve_handler
+
+    tokens = TokenServer(clients={"kargo": "right-secret"})
+    script = Script({"/health": [Answer(200, {"ok": True})]})
+    with serve(script) as upstream, serve_handler(tokens.handle) as idp:
+        proxy = AuthProxy(upstream, tokens.accepts)
+        with serve_handler(proxy.handle) as url:
+            metric = {
+                "name": "health",
+                "successCondition": "result == true",
+                "consecutiveErrorLimit": 0,  # the wrong secret ends the run at once
+                "provider": {
+                    "web": {
+                        "url": url + "/{{args.path}}",
+                        "jsonPath": "{$.ok}",
+                        "authentication": {
+                            "oauth2": {
+                                "tokenUrl": idp + "/token",
+                                "clientId": "kargo",
+                                "clientSecret": "{{args.secret}}",
+                                "scopes": ["health"],
+                            }
+                        },
+                    }
+                },
+            }
+            docs = pipeline(url, metric)
+            docs[-1]["spec"]["args"].append(
+                {"name": "secret", "valueFrom": {"secretKeyRef": {"name": "idp", "key": "secret"}}}
+            )
+            write(repo, docs)
+            record(repo, 1, 1)
+            assert run(repo, "promote", "--stage", "dev", "--freight", "f-1", "--no-verify", "-q")[0] == 0
+            code, out, err = run(
+                repo,
+                "-o",
+                "json",
+                "verify",
+                "--stage",
+                "dev",
+                env={"KARGO_SECRET_IDP__secret": "wrong-secret"},
+            )
+            assert code == 1, err
+            message = json.loads(out)["metrics"][0]["measurements"][0]["message"]
+            assert message.startswith(f"fetching an OAuth2 token from {idp}/token: HTTP 401")
+            assert "wrong-secret" not in out + err
+            code, out, err = run(
+                repo,
+                "-o",
+                "json",
+                "verify",
+                "--stage",
+                "dev",
+                env={"KARGO_SECRET_IDP__secret": "right-secret"},
+            )
+            assert code == 0, err
+            assert json.loads(out)["phase"] == "Successful"
+    assert proxy.seen == ["Bearer tok-1"]
+    assert tokens.requests[-1]["scope"] == "health"
+    assert [r["phase"] for r in remote_records(tmp_path, "verifications/dev")] == ["Error", "Successful"]

@@ -135,7 +135,7 @@ def test_web_provider_sends_method_headers_and_json_body() -> None:
     [
         ({"body": "x", "jsonBody": {"a": 1}, "method": "POST"}, "either body or jsonBody"),
         ({"body": "x"}, "only be used with POST or PUT"),
-        ({"authentication": {"oauth2": {"tokenUrl": "x"}}}, "OAuth2"),
+        ({"authentication": {"oauth2": {"tokenUrl": "https://idp/t"}}}, "OAuth2 setup: clientId"),
         ({"jsonPath": "$.x"}, "one expression in braces"),
     ],
 )

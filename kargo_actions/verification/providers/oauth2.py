@@ -64,7 +64,6 @@ class TokenCache:
     """Tokens of one run by client; thread-safe (metrics measure concurrently)."""
 
     now: Callable[[], float] = time.time
-    fetches: int = 0
     _tokens: dict[ClientCredentials, Token] = field(default_factory=dict)
     _styles: dict[tuple[str, str], str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -105,7 +104,6 @@ class TokenCache:
         else:
             pair = f"{quote_plus(creds.client_id)}:{quote_plus(creds.client_secret)}"
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-        self.fetches += 1
         try:
             response = client.post(creds.token_url, data=form, headers=headers)
         except httpx.HTTPError as err:

@@ -10,6 +10,7 @@ apt-get install docker-registry skopeo git). Nothing leaves 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import hashlib
 import io
@@ -234,9 +235,9 @@ def _git_handler(root: Path) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve_git(root: Path) -> Iterator[str]:
-    """Serve the bare repositories under `root` over smart HTTP on 127.0.0.1:<free port>; yields the base URL."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _git_handler(root))
+def serve_loopback(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A threaded HTTP server for `handler` on 127.0.0.1:<free port>; yields its base URL, stops on exit."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -246,6 +247,11 @@ def serve_git(root: Path) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+def serve_git(root: Path) -> contextlib.AbstractContextManager[str]:
+    """Serve the bare repositories under `root` over smart HTTP on 127.0.0.1:<free port>; yields the base URL."""
+    return serve_loopback(_git_handler(root))
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -286,17 +292,9 @@ class _HealthHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-@contextmanager
-def serve_health() -> Iterator[str]:
+def serve_health() -> contextlib.AbstractContextManager[str]:
     """A stand-in for the deployed service's health endpoint, on a free port of 127.0.0.1."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HealthHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serve_loopback(_HealthHandler)
 
 
 # ---- the pipeline ----

@@ -9,11 +9,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlencode
 
 import httpx
+
+from kargo_actions.demo import serve_loopback
 
 
 @dataclass
@@ -41,40 +43,19 @@ class Script:
 
 @contextmanager
 def serve(script: Script) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            with script.lock:
-                script.seen.append((self.command, self.path, dict(self.headers), body))
-            answer = script.next(self.path)
-            if answer.delay:
-                time.sleep(answer.delay)
-            data = answer.body if isinstance(answer.body, str) else json.dumps(answer.body)
-            payload = data.encode()
-            try:
-                self.send_response(answer.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+    """The scripted metric endpoint: each request is recorded, then answered by the script (after its delay)."""
 
-        do_GET = do_POST = do_PUT = _answer
+    def handle(method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str, bytes]:
+        with script.lock:
+            script.seen.append((method, path, headers, body))
+        answer = script.next(path)
+        if answer.delay:
+            time.sleep(answer.delay)
+        data = answer.body if isinstance(answer.body, str) else json.dumps(answer.body)
+        return answer.status, "application/json", data.encode()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_handler(handle) as url:
+        yield url
 
 
 Handle = Callable[[str, str, dict[str, str], bytes], tuple[int, str, bytes]]
@@ -103,15 +84,8 @@ def serve_handler(handle: Handle) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_loopback(Handler) as url:
+        yield url
 
 
 @dataclass

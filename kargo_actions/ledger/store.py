@@ -145,15 +145,20 @@ class Snapshot(LedgerTree):
         return self._load_blobs(model, self.blobs(path))
 
     def _load_blobs(self, model: type[ModelT], items: list[tuple[str, str]]) -> ReadResult[ModelT]:
+        return self._parse_blobs(items, lambda data, where: load_record(model, data, where))
+
+    def _parse_blobs(
+        self, items: list[tuple[str, str]], parse: Callable[[bytes, str], ModelT]
+    ) -> ReadResult[ModelT]:
+        """(path, object spec) pairs read in one round trip and parsed; a problem naming each file that fails."""
         records: list[ModelT] = []
         problems: list[Problem] = []
-        for (path, _), obj in zip(items, self.git.reader.get_many([oid for _, oid in items]), strict=True):
+        for (path, _), obj in zip(items, self.git.reader.get_many([spec for _, spec in items]), strict=True):
+            where = f"{self.where}:{path}"
             try:
                 if obj is None:
-                    raise LedgerRecordError(
-                        [Problem(file=f"{self.where}:{path}", message="object is missing")]
-                    )
-                records.append(load_record(model, obj[1], f"{self.where}:{path}"))
+                    raise LedgerRecordError([Problem(file=where, message="object is missing")])
+                records.append(parse(obj[1], where))
             except LedgerRecordError as err:
                 problems.extend(err.problems)
         return ReadResult(records, problems)
@@ -162,19 +167,9 @@ class Snapshot(LedgerTree):
 
     def freight_records(self, entries: Iterable[FreightEntry]) -> ReadResult[Freight]:
         """Freight records in one round trip; names come from the tree, so paths need no re-checking."""
-        items = [(f"freight/{e.warehouse}/{e.id}.json", e.blob) for e in entries]
-        records: list[Freight] = []
-        problems: list[Problem] = []
-        for (path, _), obj in zip(items, self.git.reader.get_many([spec for _, spec in items]), strict=True):
-            try:
-                if obj is None:
-                    raise LedgerRecordError(
-                        [Problem(file=f"{self.where}:{path}", message="object is missing")]
-                    )
-                records.append(load_freight(obj[1], f"{self.where}:{path}"))
-            except LedgerRecordError as err:
-                problems.extend(err.problems)
-        return ReadResult(records, problems)
+        return self._parse_blobs(
+            [(f"freight/{e.warehouse}/{e.id}.json", e.blob) for e in entries], load_freight
+        )
 
     def alias_record(self, alias: str) -> AliasRecord | None:
         return self.load(AliasRecord, alias_path(alias))

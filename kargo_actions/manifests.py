@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.manifest_files import SETTINGS_KIND, manifest_paths
 from kargo_actions.model.analysis import AnalysisTemplate, ClusterAnalysisTemplate
 from kargo_actions.model.base import KARGO_API_VERSION, model_in
 from kargo_actions.model.project import Project, ProjectConfig, ProjectResource
@@ -505,16 +506,12 @@ def _skip(file: str, node: Any, kind: str, api_version: str, out: _Collector) ->
 
 def _manifest_files(config_dir: Path, out: _Collector) -> list[Path]:
     """Every *.yaml / *.yml under the folder, sorted, skipping hidden sub-folders and files."""
-    files: list[Path] = []
 
     def unreadable(err: OSError) -> None:
         where = display_path(Path(err.filename)) if err.filename else display_path(config_dir)
         out.problems.append(Problem(file=where, message=f"cannot read folder: {err.strerror or err}"))
 
-    for root, dirs, names in os.walk(config_dir, onerror=unreadable):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files.extend(Path(root) / n for n in sorted(names) if n.endswith((".yaml", ".yml")) and n[0] != ".")
-    return files
+    return manifest_paths(config_dir, unreadable)
 
 
 def _check_config_dir(config_dir: Path) -> None:
@@ -599,9 +596,6 @@ def load_project(
     return project
 
 
-_SETTINGS_DOC = re.compile(rb"^kind:\s*Settings\s*$", re.MULTILINE)
-
-
 def load_settings(config_dir: Path) -> Settings | None:
     """The Settings manifest alone, validated as load_project validates it; None when the folder has none.
 
@@ -615,7 +609,7 @@ def load_settings(config_dir: Path) -> Settings | None:
     found: list[tuple[_Doc, Settings]] = []
     for path in _manifest_files(config_dir, out):
         try:
-            if not _SETTINGS_DOC.search(path.read_bytes()):
+            if not SETTINGS_KIND.search(path.read_bytes()):
                 continue
         except OSError as err:
             out.problems.append(Problem(file=display_path(path), message=f"cannot read file: {err.strerror}"))

@@ -12,14 +12,13 @@ import click
 
 from kargo_actions.cli.context import AppContext
 from kargo_actions.errors import InvalidInputError
+from kargo_actions.manifest_files import settings_candidates
 
 if TYPE_CHECKING:
     from kargo_actions.ledger import Ledger, LedgerConfig
     from kargo_actions.model.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_SETTINGS_KIND = re.compile(rb"^kind:\s*Settings\s*$", re.MULTILINE)
 
 
 def ledger_options(func: F) -> F:
@@ -58,24 +57,13 @@ def ledger_options(func: F) -> F:
     return func
 
 
-def has_settings(config_dir: Path) -> bool:
-    """Whether the config dir holds a `kind: Settings` document (a plain text search; nothing is parsed)."""
-    if not config_dir.is_dir():
-        return False
-    try:
-        files = [p for p in config_dir.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
-        return any(_SETTINGS_KIND.search(p.read_bytes()) for p in files)
-    except OSError:
-        return False
-
-
 def find_settings(config_dir: Path) -> Settings | None:
     """The Settings manifest of the config dir, or None when there is none (or no config dir).
 
     Only the Settings document is read and validated (manifests.load_settings), so ledger commands pay for
     no other manifest, and one in a repository without Settings pays nothing.
     """
-    if not has_settings(config_dir):
+    if not settings_candidates(config_dir):
         return None
     from kargo_actions.manifests import load_settings
 
@@ -113,21 +101,21 @@ def plain_settings(config_dir: Path) -> dict[str, str] | None:
     version does not know, a ledger field that is not text): the caller then reads it through the model,
     which names what is wrong. The other fields (environments...) are not checked here; `validate` does.
     """
-    files = _settings_files(config_dir)
+    files = settings_candidates(config_dir)
     if not files:
         return {}
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     documents: list[Any] = []
-    for path in files:
+    for _, data in files:
         try:
             documents += [
                 d
-                for d in YAML(typ="safe", pure=True).load_all(path.read_text(encoding="utf-8"))
+                for d in YAML(typ="safe", pure=True).load_all(data.decode("utf-8"))
                 if isinstance(d, dict) and d.get("kind") == "Settings"
             ]
-        except (OSError, UnicodeDecodeError, YAMLError):
+        except (UnicodeDecodeError, YAMLError):
             return None
     if not documents:
         return {}
@@ -147,16 +135,6 @@ def plain_settings(config_dir: Path) -> dict[str, str] | None:
     ):
         return None
     return {name: spec[key] for key, name in _LEDGER_FIELDS.items() if key in spec}
-
-
-def _settings_files(config_dir: Path) -> list[Path]:
-    if not config_dir.is_dir():
-        return []
-    try:
-        files = [p for p in config_dir.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
-        return [p for p in sorted(files) if _SETTINGS_KIND.search(p.read_bytes())]
-    except OSError:
-        return []
 
 
 def plain_ledger_config(

@@ -338,3 +338,16 @@ def test_plain_settings_know_the_models_names() -> None:
 
     assert SETTINGS_API_VERSION == model.SETTINGS_API_VERSION
     assert {f.alias or n for n, f in SettingsSpec.model_fields.items()} == SETTINGS_SPEC_FIELDS
+
+
+@pytest.mark.parametrize("hidden", [".drafts/settings.yaml", ".settings.yaml"])
+def test_hidden_settings_files_are_ignored_by_both_readings(tmp_path: Path, hidden: str) -> None:
+    # load_project skips hidden folders and files; the plain reading must skip the same ones
+    from kargo_actions.cli.ledger_options import plain_settings
+    from kargo_actions.manifests import load_settings
+
+    path = tmp_path / hidden
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(HEAD + "spec: {ledgerBranch: hidden/ledger}\n")
+    assert load_settings(tmp_path) is None
+    assert plain_settings(tmp_path) == {}

@@ -1,0 +1,34 @@
+"""Which files of a config dir hold manifests: one walk for load_project and for the commands that read only
+the Settings document without loading the models (kept free of pydantic for their start-up)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+# A document of kind Settings, found by a text search before anything is parsed.
+SETTINGS_KIND = re.compile(rb"^kind:\s*Settings\s*$", re.MULTILINE)
+
+
+def manifest_paths(config_dir: Path, onerror: Callable[[OSError], None] | None = None) -> list[Path]:
+    """Every *.yaml / *.yml under the folder, sorted, skipping hidden sub-folders and files."""
+    files: list[Path] = []
+    for root, dirs, names in os.walk(config_dir, onerror=onerror):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files.extend(Path(root) / n for n in sorted(names) if n.endswith((".yaml", ".yml")) and n[0] != ".")
+    return files
+
+
+def settings_candidates(config_dir: Path) -> list[tuple[Path, bytes]]:
+    """The manifest files holding a `kind: Settings` line, with their content; unreadable files left out."""
+    found: list[tuple[Path, bytes]] = []
+    for path in manifest_paths(config_dir):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if SETTINGS_KIND.search(data):
+            found.append((path, data))
+    return found

@@ -8,7 +8,6 @@ import json
 import os
 import random
 import ssl
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from kargo_actions.argocd.errors import (
     ArgoCDUnavailableError,
 )
 from kargo_actions.errors import Problem
+from kargo_actions.github.output import mask_secret
 
 SERVER_ENV = "ARGOCD_SERVER"
 TOKEN_ENV = "ARGOCD_AUTH_TOKEN"  # noqa: S105 (the variable's name, not a token)
@@ -39,7 +39,6 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 # Argo CD's API answers 429 under load and 502/503/504 behind ingresses while it restarts.
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_masked: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -118,20 +117,6 @@ def _base_url(server: str, *, plaintext: bool) -> str:
     if parts.query or parts.fragment:
         raise ValueError(f"{server!r}: a server address has no query or fragment")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def mask_secret(value: str, env: Mapping[str, str]) -> None:
-    """Hide `value` in GitHub Actions logs (once per process) before anything could print it.
-
-    On stderr: the runner reads workflow commands there too, and the actions keep a command's stdout (its
-    JSON result) in a file until it ends, which would both delay the mask and spoil the result.
-    """
-    if not value or value in _masked or env.get("GITHUB_ACTIONS") != "true":
-        return
-    from kargo_actions.github.output import mask
-
-    mask(value, sys.stderr)
-    _masked.add(value)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from kargo_actions.github.output import mask_secret
 
 # Docker Hub is known under several names; config.json files use the v1 index URL.
 DOCKER_HUB_NAMES = frozenset(
@@ -205,27 +206,6 @@ def _from_auths(auths: object, path: Path, host: str, env: Mapping[str, str]) ->
                 mask_secret(entry["auth"], env)  # base64 of user:password is as secret as the password
             return found
     return None
-
-
-_masked: set[str] = set()
-_mask_lock = threading.Lock()
-
-
-def mask_secret(value: str, env: Mapping[str, str]) -> None:
-    """In GitHub Actions, ask the runner to hide a secret in the logs before anything could print it.
-
-    On stderr, like kargo_actions.github.output.mask (stdout is the command's JSON result).
-    """
-    if env.get("GITHUB_ACTIONS") != "true" or not value:
-        return
-    with _mask_lock:
-        if value in _masked:
-            return
-        _masked.add(value)
-    for line in value.splitlines():
-        if line.strip():
-            sys.stderr.write(f"::add-mask::{line}\n")
-    sys.stderr.flush()
 
 
 def _entry_credentials(entry: Mapping[str, object], where: str) -> Credentials | None:

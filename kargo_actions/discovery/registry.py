@@ -31,7 +31,6 @@ from kargo_actions.discovery.auth import (
     TokenCache,
     TokenKey,
     credentials_for,
-    mask_secret,
     parse_challenge,
 )
 from kargo_actions.discovery.cache import (
@@ -52,6 +51,7 @@ from kargo_actions.discovery.ratelimit import (
     parse_retry_after,
 )
 from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
+from kargo_actions.github.output import mask_secret
 from kargo_actions.model.settings import SettingsSpec
 
 log = logging.getLogger(__name__)

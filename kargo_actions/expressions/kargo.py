@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -217,14 +216,6 @@ def _origin_arg(name: str, value: Any) -> OriginValue:
     return value
 
 
-def github_mask(value: str) -> None:
-    """Ask GitHub Actions to mask a value in the job's logs (a workflow command on stderr: stdout is the result)."""
-    for line in value.splitlines():
-        if line.strip():
-            sys.stderr.write(f"::add-mask::{line}\n")
-    sys.stderr.flush()
-
-
 def environ_provider(
     prefix: str, environ: Mapping[str, str] | None = None, mask: Callable[[str], None] | None = None
 ) -> DataProvider:
@@ -233,7 +224,8 @@ def environ_provider(
     `secret('slack')` reads `<prefix>SLACK` (a JSON object of keys) and `<prefix>SLACK__<key>` (one key
     each); the name is upper-cased with every other character than letters and digits as `_`. A name with
     neither gives an empty map. `mask` gets every value taken out of a JSON object: GitHub masks the
-    whole variable, not the values inside it (pass github_mask for secrets inside GitHub Actions).
+    whole variable, not the values inside it (pass kargo_actions.github.output.mask for secrets inside
+    GitHub Actions).
     """
     source = os.environ if environ is None else environ
 
@@ -263,8 +255,11 @@ def environ_provider(
 def secrets_from_environment(environ: Mapping[str, str] | None = None) -> DataProvider:
     """secret() for a workflow: KARGO_SECRET_* variables, values masked when running in GitHub Actions."""
     source = os.environ if environ is None else environ
-    in_actions = source.get("GITHUB_ACTIONS") == "true"
-    return environ_provider(SECRET_ENV_PREFIX, source, github_mask if in_actions else None)
+    if source.get("GITHUB_ACTIONS") != "true":
+        return environ_provider(SECRET_ENV_PREFIX, source, None)
+    from kargo_actions.github.output import mask
+
+    return environ_provider(SECRET_ENV_PREFIX, source, mask)
 
 
 def config_maps_from_environment(environ: Mapping[str, str] | None = None) -> DataProvider:

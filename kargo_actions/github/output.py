@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -73,6 +74,21 @@ def mask(value: str, stream: TextIO | None = None) -> None:
         if line.strip():
             out.write(f"::add-mask::{line}\n")
     out.flush()
+
+
+_masked: set[str] = set()
+_mask_lock = threading.Lock()
+
+
+def mask_secret(value: str, env: Mapping[str, str]) -> None:
+    """In GitHub Actions (`GITHUB_ACTIONS=true` in `env`), mask a secret as soon as it is read, once per process."""
+    if not value or env.get("GITHUB_ACTIONS") != "true":
+        return
+    with _mask_lock:
+        if value in _masked:
+            return
+        _masked.add(value)
+    mask(value)
 
 
 STATUS_BY_EXIT = {0: "succeeded", 1: "failed", 2: "invalid", 3: "refused", 4: "error"}

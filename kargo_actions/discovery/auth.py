@@ -41,6 +41,10 @@ class Credentials:
     source: str
     identity_token: bool = False
 
+    def basic(self) -> str:
+        """The `Authorization` header value of HTTP Basic auth with these credentials."""
+        return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+
     def __repr__(self) -> str:  # never print the secret
         return f"Credentials(username={self.username!r}, source={self.source!r})"
 

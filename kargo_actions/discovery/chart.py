@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import hashlib
@@ -320,8 +319,7 @@ class ChartIndexCache:
         if cached and cached.last_modified:
             headers["If-Modified-Since"] = cached.last_modified
         if credentials is not None:
-            token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
-            headers["Authorization"] = f"Basic {token}"
+            headers["Authorization"] = credentials.basic()
         shown = redact(url)
         try:
             with client.stream("GET", url, headers=headers) as response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import ipaddress
@@ -454,15 +453,12 @@ class RepositoryClient:
 
     # -- auth -------------------------------------------------------------------------------------
 
-    def _basic(self, creds: Credentials) -> str:
-        return "Basic " + base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
-
     def _authorization(self, hint: AuthHint | None) -> str | None:
         if hint is None or hint.scheme == "none":
             return None
         if hint.scheme == "basic":
             creds = self.credentials
-            return self._basic(creds) if creds and not creds.identity_token else None
+            return creds.basic() if creds and not creds.identity_token else None
         if hint.scheme == "bearer":
             return f"Bearer {self._token(hint)}"
         return None
@@ -492,7 +488,7 @@ class RepositoryClient:
             form = {**params, "grant_type": "refresh_token", "refresh_token": creds.password}
             form["client_id"] = "kargo-actions"
         elif creds is not None:
-            headers["Authorization"] = self._basic(creds)
+            headers["Authorization"] = creds.basic()
         realm = urllib.parse.urlsplit(hint.realm)
         if realm.scheme not in ("http", "https") or not realm.netloc:
             raise self._fail(MalformedResponseError, f"token realm {hint.realm!r} is not an http(s) URL")

@@ -7,7 +7,10 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Final
 
+# The apiVersion of this project's own Settings kind.
+SETTINGS_API_VERSION: Final = "kargo-actions/v1alpha1"
 # A document of kind Settings, found by a text search before anything is parsed.
 SETTINGS_KIND = re.compile(rb"^kind:\s*Settings\s*$", re.MULTILINE)
 

@@ -21,12 +21,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from kargo_actions.errors import InvalidInputError, Problem
-from kargo_actions.manifest_files import SETTINGS_KIND, manifest_paths
+from kargo_actions.manifest_files import SETTINGS_API_VERSION, SETTINGS_KIND, manifest_paths
 from kargo_actions.model.analysis import AnalysisTemplate, ClusterAnalysisTemplate
 from kargo_actions.model.base import KARGO_API_VERSION, model_in
 from kargo_actions.model.project import Project, ProjectConfig, ProjectResource
 from kargo_actions.model.promotion_task import ClusterPromotionTask, PromotionTask, PromotionVar
-from kargo_actions.model.settings import SETTINGS_API_VERSION, Settings
+from kargo_actions.model.settings import Settings
 from kargo_actions.model.stage import Stage
 from kargo_actions.model.warehouse import DEPRECATED_FIELDS, Warehouse
 

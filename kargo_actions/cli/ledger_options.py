@@ -12,7 +12,7 @@ import click
 
 from kargo_actions.cli.context import AppContext
 from kargo_actions.errors import InvalidInputError
-from kargo_actions.manifest_files import settings_candidates
+from kargo_actions.manifest_files import SETTINGS_API_VERSION, settings_candidates
 
 if TYPE_CHECKING:
     from kargo_actions.ledger import Ledger, LedgerConfig
@@ -71,7 +71,6 @@ def find_settings(config_dir: Path) -> Settings | None:
 
 
 # What plain_settings reads without the Settings model (tests hold both to the model's own).
-SETTINGS_API_VERSION = "kargo-actions/v1alpha1"
 SETTINGS_SPEC_FIELDS = frozenset(
     {
         "ledgerBranch",

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Final, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from kargo_actions.ledger.config import LEDGER_ENV_VARS, is_ref_name
+from kargo_actions.manifest_files import SETTINGS_API_VERSION
 from kargo_actions.model.base import ManifestModel, ObjectMeta
-
-SETTINGS_API_VERSION: Final = "kargo-actions/v1alpha1"
 
 
 def _check_ref_part(value: str) -> str:

@@ -11,6 +11,9 @@ from typing import Final
 
 # The apiVersion of this project's own Settings kind.
 SETTINGS_API_VERSION: Final = "kargo-actions/v1alpha1"
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+# A Kubernetes object name (RFC 1123 subdomain); names are at most 253 characters besides.
+SUBDOMAIN = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
 # A document of kind Settings, found by a text search before anything is parsed.
 SETTINGS_KIND = re.compile(rb"^kind:\s*Settings\s*$", re.MULTILINE)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -12,7 +11,7 @@ import click
 
 from kargo_actions.cli.context import AppContext
 from kargo_actions.errors import InvalidInputError
-from kargo_actions.manifest_files import SETTINGS_API_VERSION, settings_candidates
+from kargo_actions.manifest_files import SETTINGS_API_VERSION, SUBDOMAIN, settings_candidates
 
 if TYPE_CHECKING:
     from kargo_actions.ledger import Ledger, LedgerConfig
@@ -84,7 +83,6 @@ SETTINGS_SPEC_FIELDS = frozenset(
         "promotionBranches",
     }
 )
-_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LEDGER_FIELDS = {
     "ledgerBranch": "ledger_branch",
     "remote": "remote",
@@ -127,7 +125,8 @@ def plain_settings(config_dir: Path) -> dict[str, str] | None:
         or not isinstance(metadata, dict)
         or set(metadata) != {"name"}
         or not isinstance(metadata["name"], str)
-        or not _SUBDOMAIN.match(metadata["name"])
+        or len(metadata["name"]) > 253
+        or not SUBDOMAIN.match(metadata["name"])
         or not isinstance(spec, dict)
         or set(spec) - SETTINGS_SPEC_FIELDS
         or any(key in spec and not isinstance(spec[key], str) for key in _LEDGER_FIELDS)

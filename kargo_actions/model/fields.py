@@ -11,8 +11,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_SUBDOMAIN_RE = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
+from kargo_actions.manifest_files import SUBDOMAIN
+
 _VAR_NAME_RE = re.compile(r"^[a-zA-Z_]\w*$", re.ASCII)
 # Kargo's CRDs restrict their own durations to s/m/h units (Warehouse interval, requiredSoakTime).
 _KARGO_DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(s|m|h))+$")
@@ -27,7 +27,7 @@ def check_rfc1123_subdomain(name: str) -> str:
         raise ValueError("name is empty")
     if len(name) > 253:
         raise ValueError(f"name {name!r} is longer than 253 characters")
-    if not _SUBDOMAIN_RE.match(name):
+    if not SUBDOMAIN.match(name):
         raise ValueError(
             f"name {name!r} is not a valid RFC 1123 subdomain: use lowercase letters, digits, '-' and '.',"
             " starting and ending with a letter or digit"

@@ -118,18 +118,66 @@ StepStatus = Literal["Running", "Succeeded", "Failed", "Errored", "Aborted", "Sk
 
 
 class StepRecord(RecordModel):
+    """One step's execution metadata (Kargo's StepExecutionMetadata); a step that waits stays Running here
+    with the startedAt its timeout counts from, across the runs that resume it."""
+
     alias: str
     uses: str | None = None
     status: StepStatus
     message: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
+    error_count: int = 0
+
+
+WaitKind = Literal["pull-request", "workflow-run", "http", "argocd", "step"]
+
+
+class WaitRecord(RecordModel):
+    """What a Running promotion waits on (its current step reported Running) and until when."""
+
+    kind: WaitKind
+    description: str
+    step: str  # the alias of the waiting step
+    url: str | None = None  # the pull request, workflow run or URL being polled
+    repo_url: str | None = Field(default=None, alias="repoURL")
+    number: int | None = None  # the pull request number or the workflow run ID
+    since: str  # when the waiting step started: its timeout counts from here
+    next_check_at: str | None = None  # when the step asked to be looked at again
+    deadline: str | None = None  # since + the step's retry.timeout; past it the promotion fails
+
+
+class RunnerRecord(RecordModel):
+    """Who runs a promotion's steps right now, and until when its claim holds without renewal."""
+
+    host: str
+    pid: int
+    run_id: str | None = Field(default=None, alias="runID")  # GITHUB_RUN_ID
+    run_attempt: str | None = None
+    repository: str | None = None  # GITHUB_REPOSITORY of that run
+    claimed_at: str
+    lease_expires_at: str
+
+
+class PromotionRequest(RecordModel):
+    """How a promotion was asked for: what its end (holds, outcome) and a resume need to know."""
+
+    mode: Literal["manual", "auto", "rollback"] = "manual"
+    via: str | None = None  # how the gate let the Freight in
+    newest: str | None = None  # the newest Freight available for the origin when it started
+    collection: list[str] = Field(default_factory=list)  # the Stage's Freight of other origins
+    skip_steps: list[str] = Field(default_factory=list)
 
 
 class PromotionRecord(RecordModel):
-    """promotions/<stage>/<promotion name>.json: one Promotion (`<stage>.<ULID>.<id[:7]>`)."""
+    """promotions/<stage>/<promotion name>.json: one Promotion (`<stage>.<ULID>.<id[:7]>`).
 
-    schema_version: Literal[1] = 1
+    Schema 2 makes it Kargo's PromotionStatus in full, so a promotion can stop and be resumed: `currentStep`
+    (index into the expanded steps), per-step metadata, `outputs` (Kargo's shared `state`), what it waits on
+    (`wait`), who runs it (`runner`) and how it was asked for (`request`). Schema 1 records read as before.
+    """
+
+    schema_version: Literal[1, 2] = 2
     name: str
     stage: str
     freight: FreightReference
@@ -142,6 +190,11 @@ class PromotionRecord(RecordModel):
     steps: list[StepRecord] = Field(default_factory=list)
     run_url: str | None = Field(default=None, alias="runURL")
     outputs: dict[str, Any] | None = None
+    current_step: int | None = None
+    wait: WaitRecord | None = None
+    runner: RunnerRecord | None = None
+    request: PromotionRequest | None = None
+    deployment_id: int | None = Field(default=None, alias="deploymentID")  # its GitHub Deployment
 
 
 VerificationPhase = Literal["Pending", "Running", "Successful", "Failed", "Error", "Inconclusive", "Aborted"]
@@ -219,9 +272,12 @@ class FreightHistoryEntry(RecordModel):
 
 
 class StageStateRecord(RecordModel):
-    """stages/<stage>.json: what a Stage holds now and what it has verified or had approved."""
+    """stages/<stage>.json: what a Stage holds now and what it has verified or had approved.
 
-    schema_version: Literal[1] = 1
+    Schema 2 adds the Stage's promotion queue: `activePromotion` (the one Running promotion, Kargo runs one
+    per Stage at a time) and `pendingPromotions` (queued ones, in creation order)."""
+
+    schema_version: Literal[1, 2] = 2
     stage: str
     current_freight: list[CurrentFreight] = Field(default_factory=list)
     verified: dict[str, VerifiedFreight] = Field(default_factory=dict)
@@ -231,6 +287,8 @@ class StageStateRecord(RecordModel):
     freight_history: list[FreightHistoryEntry] = Field(default_factory=list, max_length=MAX_LAST_PROMOTIONS)
     holds: dict[str, HoldRecord] = Field(default_factory=dict)  # origin Warehouse -> hold
     updated_at: str | None = None
+    active_promotion: str | None = None
+    pending_promotions: list[str] = Field(default_factory=list)
 
 
 class MetadataRecord(RecordModel):
@@ -275,6 +333,12 @@ def load_record(model: type[ModelT], data: bytes, where: str) -> ModelT:
         raise _diagnose(model, data, where, err) from err
 
 
+def newest_schema_version(model: type[KargoModel]) -> int:
+    """The schema version a record model writes (its newest): 1 for most, 2 for promotions and Stage states."""
+    field = model.model_fields.get("schema_version")
+    return field.default if field is not None and isinstance(field.default, int) else SCHEMA_VERSION
+
+
 def _diagnose(
     model: type[KargoModel], data: bytes, where: str, err: ValidationError | None
 ) -> LedgerRecordError:
@@ -291,14 +355,15 @@ def _diagnose(
             ]
         )
     version = raw.get("schemaVersion") if isinstance(raw, dict) else None
-    if isinstance(version, int) and version > SCHEMA_VERSION:
+    newest = newest_schema_version(model)
+    if isinstance(version, int) and version > newest:
         return LedgerRecordError(
             [
                 Problem(
                     file=where,
                     path="schemaVersion",
                     message=f"written by a newer kargo-actions (schemaVersion {version}; "
-                    f"this version reads {SCHEMA_VERSION})",
+                    f"this version reads {newest})",
                     hint="upgrade kargo-actions to read this ledger",
                 )
             ]
@@ -309,7 +374,7 @@ def _diagnose(
                 Problem(
                     file=where,
                     path="schemaVersion",
-                    message=f"missing or not a schema version this kargo-actions reads ({SCHEMA_VERSION})",
+                    message=f"missing or not a schema version this kargo-actions reads ({newest})",
                 )
             ]
         )
@@ -346,11 +411,14 @@ __all__ = [
     "LedgerRecordError",
     "MetadataKind",
     "PromotionRecord",
+    "PromotionRequest",
     "PromotionSummary",
+    "RunnerRecord",
     "StageStateRecord",
     "StepRecord",
     "VerificationRecord",
     "VerifiedFreight",
+    "WaitRecord",
     "alias_path",
     "approval_path",
     "check_freight_id",

@@ -302,15 +302,15 @@ def test_newer_schema_version_is_refused_clearly(tmp_path: Path) -> None:
         ledger.write(
             lambda _s: WritePlan(
                 summary="test: future",
-                files={path: b'{"schemaVersion": 2, "stage": "dev", "newField": 1}'},
+                files={path: b'{"schemaVersion": 3, "stage": "dev", "newField": 1}'},
                 result=None,
             )
         )
         with pytest.raises(InvalidInputError) as err:
             ledger.stage_state("dev")
     assert str(err.value) == (
-        f"kargo/ledger:{path}: schemaVersion: written by a newer kargo-actions (schemaVersion 2; "
-        "this version reads 1) (upgrade kargo-actions to read this ledger)"
+        f"kargo/ledger:{path}: schemaVersion: written by a newer kargo-actions (schemaVersion 3; "
+        "this version reads 2) (upgrade kargo-actions to read this ledger)"
     )
 
 

@@ -154,6 +154,7 @@ class ArgoCDUpdate:
 
     name: ClassVar[str] = "argocd-update"
     config_model: ClassVar[type[StepConfig]] = ArgoCDUpdateConfig
+    work_dir_free: ClassVar[bool] = True
     outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: ArgoCDUpdateConfig) -> StepResult:

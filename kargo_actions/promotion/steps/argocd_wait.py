@@ -52,6 +52,7 @@ class ArgoCDWait:
 
     name: ClassVar[str] = "argocd-wait"
     config_model: ClassVar[type[StepConfig]] = ArgoCDWaitConfig
+    work_dir_free: ClassVar[bool] = True
     outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: ArgoCDWaitConfig) -> StepResult:

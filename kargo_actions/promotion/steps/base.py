@@ -123,6 +123,18 @@ ConfigT_contra = TypeVar("ConfigT_contra", bound=StepConfig, contravariant=True)
 
 
 @dataclass(frozen=True)
+class WaitingOn:
+    """What a step that reports Running waits for, so a suspended promotion can say it and an event (a pull
+    request closed, a workflow run completed) can find the promotion it moves."""
+
+    kind: str  # pull-request, workflow-run, http, argocd, or step (anything else)
+    description: str
+    url: str = ""
+    repo_url: str = ""
+    number: int | None = None  # the pull request number or the workflow run ID
+
+
+@dataclass(frozen=True)
 class StepResult:
     """What a step returns: its status, a message for people, and outputs named as Kargo names them."""
 
@@ -132,6 +144,7 @@ class StepResult:
     # With status RUNNING (a step waiting on something outside, like a PR merge): seconds until the
     # engine runs it again; None means the engine's poll interval.
     retry_after: float | None = None
+    waiting: WaitingOn | None = None  # with status RUNNING: what it waits for
 
 
 class StepError(KargoActionsError):
@@ -230,12 +243,31 @@ class StepAborted(StepError):
 
 
 class Step(Protocol[ConfigT_contra]):
-    """A promotion step: `name` as Kargo names it, its config model, and `run`."""
+    """A promotion step: `name` as Kargo names it, its config model, and `run`.
+
+    Two optional class attributes tell whether a promotion can stop at the step and resume in another
+    process (where the work dir is gone): `may_wait = True` on a step that can report Running (waiting on
+    something outside), `work_dir_free = True` on a step that never reads the work dir (with
+    `work_dir_fields` naming config fields that, when set, make it read there after all).
+    """
 
     name: ClassVar[str]
     config_model: ClassVar[type[StepConfig]]
 
     def run(self, ctx: StepContext, config: ConfigT_contra) -> StepResult: ...
+
+
+def may_wait(step: object) -> bool:
+    """Whether the step can report Running (and so suspend a promotion run with --no-wait)."""
+    return bool(getattr(step, "may_wait", False))
+
+
+def needs_work_dir(step: object, config: Mapping[str, Any] | None) -> bool:
+    """Whether the step, with this (unevaluated) config, reads files an earlier step left in the work dir."""
+    if not getattr(step, "work_dir_free", False):
+        return True
+    fields: tuple[str, ...] = getattr(step, "work_dir_fields", ())
+    return any((config or {}).get(name) not in (None, "") for name in fields)
 
 
 def validate_config(step: str, model: type[ConfigT], data: Mapping[str, Any]) -> ConfigT:

@@ -21,6 +21,7 @@ class Fail:
 
     name: ClassVar[str] = "fail"
     config_model: ClassVar[type[StepConfig]] = FailConfig
+    work_dir_free: ClassVar[bool] = True
     outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: FailConfig) -> StepResult:

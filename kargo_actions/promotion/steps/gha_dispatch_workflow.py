@@ -47,6 +47,7 @@ class GhaDispatchWorkflow:
 
     name: ClassVar[str] = "gha-dispatch-workflow"
     config_model: ClassVar[type[StepConfig]] = GhaDispatchWorkflowConfig
+    work_dir_free: ClassVar[bool] = True
     outputs: ClassVar[dict[str, str]] = {
         "runID": "The id of the run the dispatch started (Kargo's name).",
         "runURL": "The run's web URL.",

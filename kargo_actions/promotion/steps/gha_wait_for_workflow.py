@@ -7,7 +7,14 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepFailed, StepResult, StepStatus
+from kargo_actions.promotion.steps.base import (
+    StepConfig,
+    StepContext,
+    StepFailed,
+    StepResult,
+    StepStatus,
+    WaitingOn,
+)
 from kargo_actions.promotion.steps.github_common import client_for, github_errors, poll_seconds
 
 DEFAULT_POLL_SECONDS = 10.0
@@ -37,6 +44,8 @@ class GhaWaitForWorkflow:
 
     name: ClassVar[str] = "gha-wait-for-workflow"
     config_model: ClassVar[type[StepConfig]] = GhaWaitForWorkflowConfig
+    may_wait: ClassVar[bool] = True  # reports Running while it waits: a promotion can stop here
+    work_dir_free: ClassVar[bool] = True
     outputs: ClassVar[dict[str, str]] = {
         "conclusion": "The run's conclusion (Kargo's name).",
         "runURL": "The run's web URL.",
@@ -52,6 +61,13 @@ class GhaWaitForWorkflow:
                 status=StepStatus.RUNNING,
                 message=f"workflow run {run.id} is {run.status or 'pending'} ({run.html_url})",
                 retry_after=interval,
+                waiting=WaitingOn(
+                    kind="workflow-run",
+                    description=f"workflow run {run.id} to complete",
+                    url=run.html_url,
+                    repo_url=config.repo_url,
+                    number=run.id,
+                ),
             )
         conclusion = run.conclusion or ""
         if config.expected_conclusion and conclusion != config.expected_conclusion:

@@ -54,6 +54,8 @@ class GitMergePR:
 
     name: ClassVar[str] = "git-merge-pr"
     config_model: ClassVar[type[StepConfig]] = GitMergePRConfig
+    may_wait: ClassVar[bool] = True  # reports Running while it waits: a promotion can stop here
+    work_dir_free: ClassVar[bool] = True
     outputs: ClassVar[dict[str, str]] = {"commit": "The commit the merge made on the target branch."}
 
     def run(self, ctx: StepContext, config: GitMergePRConfig) -> StepResult:

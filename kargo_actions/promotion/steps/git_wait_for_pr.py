@@ -7,7 +7,14 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepFailed, StepResult, StepStatus
+from kargo_actions.promotion.steps.base import (
+    StepConfig,
+    StepContext,
+    StepFailed,
+    StepResult,
+    StepStatus,
+    WaitingOn,
+)
 from kargo_actions.promotion.steps.github_common import (
     check_provider,
     client_for,
@@ -40,6 +47,8 @@ class GitWaitForPR:
 
     name: ClassVar[str] = "git-wait-for-pr"
     config_model: ClassVar[type[StepConfig]] = GitWaitForPRConfig
+    may_wait: ClassVar[bool] = True  # reports Running while it waits: a promotion can stop here
+    work_dir_free: ClassVar[bool] = True
     outputs: ClassVar[dict[str, str]] = {"commit": "The merge commit now on the target branch."}
 
     def run(self, ctx: StepContext, config: GitWaitForPRConfig) -> StepResult:
@@ -63,4 +72,11 @@ class GitWaitForPR:
             status=StepStatus.RUNNING,
             message=f"waiting for pull request #{pr.number} ({pr.html_url}) to be merged",
             retry_after=interval,
+            waiting=WaitingOn(
+                kind="pull-request",
+                description=f"PR #{pr.number} to be merged",
+                url=pr.html_url,
+                repo_url=config.repo_url,
+                number=pr.number,
+            ),
         )

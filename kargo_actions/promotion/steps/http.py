@@ -15,6 +15,7 @@ from kargo_actions.promotion.steps.base import (
     StepResult,
     StepStatus,
     TerminalStepError,
+    WaitingOn,
 )
 from kargo_actions.promotion.steps.httputil import (
     GO_DURATION_PATTERN,
@@ -123,6 +124,9 @@ class HTTP:
 
     name: ClassVar[str] = "http"
     config_model: ClassVar[type[StepConfig]] = HTTPConfig
+    may_wait: ClassVar[bool] = True  # reports Running while it waits: a promotion can stop here
+    work_dir_free: ClassVar[bool] = True
+    work_dir_fields: ClassVar[tuple[str, ...]] = ("bodyFromFile",)
     outputs: ClassVar[dict[str, str]] = {
         "<name>": "one per `outputs` entry: the value of its fromExpression over the response"
     }
@@ -193,6 +197,11 @@ class HTTP:
             status=StepStatus.RUNNING,
             message=f"HTTP ({value.status}): neither success nor failure criteria met yet; asking again",
             retry_after=poll,
+            waiting=WaitingOn(
+                kind="http",
+                description=f"{config.method or 'GET'} {config.url} to meet its success criteria",
+                url=config.url,
+            ),
         )
 
 

@@ -26,6 +26,7 @@ class SetFreightAlias:
 
     name: ClassVar[str] = "set-freight-alias"
     config_model: ClassVar[type[StepConfig]] = SetFreightAliasConfig
+    work_dir_free: ClassVar[bool] = True
     outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: SetFreightAliasConfig) -> StepResult:

@@ -36,6 +36,7 @@ class SetMetadata:
 
     name: ClassVar[str] = "set-metadata"
     config_model: ClassVar[type[StepConfig]] = SetMetadataConfig
+    work_dir_free: ClassVar[bool] = True
     outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: SetMetadataConfig) -> StepResult:

@@ -14,28 +14,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem
-from kargo_actions.expressions import (
-    CONFIG_MAP_ENV_PREFIX,
-    SECRET_ENV_PREFIX,
-    Environment,
-    ExpressionError,
-    Function,
-    KargoEnvironment,
-    environ_provider,
-    render_template,
-)
-from kargo_actions.expressions.errors import EvalFailure
 from kargo_actions.expressions.kargo import MetadataProvider
 from kargo_actions.model.fields import parse_go_duration
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
 from kargo_actions.model.promotion import promotion_name
 from kargo_actions.model.stage import Stage
+from kargo_actions.promotion.evaluation import Evaluator, StepOutcome, has_failures
 from kargo_actions.promotion.registry import STEPS, get_step
 from kargo_actions.promotion.result import SEVERITY, PromotionPhase, PromotionResult, StepRun
 from kargo_actions.promotion.steps.base import (
@@ -49,17 +39,22 @@ from kargo_actions.promotion.steps.base import (
     StepStatus,
     StepTimedOut,
     TerminalStepError,
+    WaitingOn,
     validate_config,
 )
-from kargo_actions.promotion.tasks import ALIAS_SEPARATOR, PlannedStep, PromotionPlan, plan_promotion
+from kargo_actions.promotion.tasks import PlannedStep, PromotionPlan, plan_promotion, resume_blocker
 
 if TYPE_CHECKING:
     from kargo_actions.ledger.store import Ledger
 
 StepResolver = Callable[[str], Step[Any]]
 StepObserver = Callable[[StepRun], None]
+# Told each time a step reports Running and the engine waits in its process: (step alias, what it waits for).
+WaitObserver = Callable[[str, str], None]
 
-_FAILED = frozenset({StepStatus.FAILED, StepStatus.ERRORED})
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -81,6 +76,24 @@ class EngineOptions:
     on_step: StepObserver | None = None  # called after each step, e.g. to print progress
     # Step names to skip instead of run (status Skipped), e.g. argocd-update where there is no Argo CD.
     skip_steps: frozenset[str] = frozenset()
+    # `promote --no-wait`: a step that reports Running ends the run (phase Running, currentStep at it) instead
+    # of waiting in this process, wherever the promotion can resume without its work dir.
+    suspend: bool = False
+    on_wait: WaitObserver | None = None
+    now: Callable[[], datetime] = _utc_now  # the wall clock of step times and deadlines (injectable)
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a stopped promotion goes on: the step it waits at, the steps before it as they ended, the shared
+    state, and when the waiting step started (its timeout counts from there, across runs)."""
+
+    index: int
+    runs: tuple[StepRun, ...]
+    state: Mapping[str, Any]
+    step_started_at: datetime
+    error_count: int = 0
+    started_at: datetime | None = None  # the promotion's own start
 
 
 @dataclass(frozen=True)
@@ -169,28 +182,29 @@ def prepare_work_dir(work_dir: Path, *, require_empty: bool = False) -> Path:
     return work_dir
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class _Outcome(Exception):
-    """Ends one step early with its final status (raised inside Engine._step, never outside)."""
-
-    def __init__(self, status: StepStatus, message: str, problems: Sequence[Problem] = ()) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.problems = tuple(problems)
-
-
 @dataclass
 class _Progress:
     """The mutable bookkeeping of one step while it runs."""
 
+    started_at: datetime
     attempts: int = 0
     errors: int = 0
     run_seconds: float = 0.0
     outputs: Mapping[str, Any] = field(default_factory=dict)
+    deadline: datetime | None = None  # started_at + retry.timeout
+    waiting: WaitingOn | None = None  # set when the run stops at this step (status Running)
+    next_check_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class _At:
+    """The step the engine is at: its plan entry, the plan, its index, and the resume point when it is the
+    step a resumed promotion goes on with."""
+
+    planned: PlannedStep
+    plan: PromotionPlan
+    index: int
+    resume: ResumePoint | None = None
 
 
 class Engine:
@@ -208,29 +222,39 @@ class Engine:
         self.resolve_step = resolve_step
         self.project = project
         self.env: Mapping[str, str] = dict(options.env if options.env is not None else os.environ)
-        self.secrets = environ_provider(SECRET_ENV_PREFIX, self.env)
-        self.config_maps = environ_provider(CONFIG_MAP_ENV_PREFIX, self.env)
         self.state: dict[str, Any] = dict(run.preset_outputs)
         self.runs: list[StepRun] = []
+        self.evaluator = Evaluator(run, options, project, self.env, self.state, self.runs)
 
-    def run(self, plan: PromotionPlan) -> PromotionResult:
-        """Run every step of the plan in order and decide the phase."""
-        started = _now()
+    def run(self, plan: PromotionPlan, resume: ResumePoint | None = None) -> PromotionResult:
+        """Run every step of the plan in order (from `resume.index` when resuming) and decide the phase.
+
+        With `options.suspend`, a step that reports Running where the promotion can resume elsewhere ends
+        the run: phase Running, `current_step` at that step, whose StepRun says what it waits for.
+        """
+        first = 0
+        started = self.options.now()
+        if resume is not None:
+            first = resume.index
+            self.runs.extend(resume.runs[:first])
+            self.state.update(resume.state)
+            started = resume.started_at or started
+        todo = plan.steps[first:]
         # Steps reached only behind an `if` are imported when reached: kargo-simple's pull-request steps
         # would otherwise cost every promotion the import of the GitHub client.
         deferred = {
             p.uses
-            for p in plan.steps
+            for p in todo
             if p.uses in STEPS
             and self.resolve_step is get_step
-            and all(q.if_ for q in plan.steps if q.uses == p.uses)
+            and all(q.if_ for q in todo if q.uses == p.uses)
         }
-        impls, problems = self._resolve([p for p in plan.steps if p.uses not in deferred])
+        impls, problems = self._resolve([p for p in todo if p.uses not in deferred])
         # A step that cannot run and has no `if` would certainly be reached: refuse before anything runs
         # (Kargo would run up to it). One behind an `if` (kargo-simple's optional PR steps) errs only if reached.
         refused = [
             self._unresolved_run(planned, problems[planned.uses])
-            for planned in plan.steps
+            for planned in todo
             if planned.uses in problems and not planned.if_ and planned.uses not in self.options.skip_steps
         ]
         if refused:
@@ -238,14 +262,20 @@ class Engine:
                 started, PromotionPhase.ERRORED, "; ".join(r.message for r in refused), refused
             )
         aborted = False
-        for planned in plan.steps:
+        for index, planned in enumerate(todo, start=first):
             if self.run_info.abort.is_set():
                 aborted = True
                 break
-            step_run = self._step(planned, plan, impls.get(planned.uses), problems.get(planned.uses))
+            step_run = self._step(
+                _At(planned, plan, index, resume if resume is not None and index == first else None),
+                impls.get(planned.uses),
+                problems.get(planned.uses),
+            )
             self.runs.append(step_run)
             if self.options.on_step is not None:
                 self.options.on_step(step_run)
+            if step_run.status is StepStatus.RUNNING:
+                return self._result(started, PromotionPhase.RUNNING, step_run.message, (), current_step=index)
             if step_run.status is StepStatus.ABORTED:
                 aborted = True
                 break
@@ -253,7 +283,12 @@ class Engine:
         return self._result(started, phase, message, ())
 
     def _result(
-        self, started: datetime, phase: PromotionPhase, message: str, extra: Sequence[StepRun]
+        self,
+        started: datetime,
+        phase: PromotionPhase,
+        message: str,
+        extra: Sequence[StepRun],
+        current_step: int | None = None,
     ) -> PromotionResult:
         target = self.run_info.target_freight
         return PromotionResult(
@@ -266,7 +301,8 @@ class Engine:
             outputs=dict(self.state),
             actor=self.run_info.actor,
             started_at=started,
-            finished_at=_now(),
+            finished_at=None if phase is PromotionPhase.RUNNING else self.options.now(),
+            current_step=current_step,
         )
 
     def _resolve(self, steps: Sequence[PlannedStep]) -> tuple[dict[str, Step[Any]], dict[str, Problem]]:
@@ -296,7 +332,7 @@ class Engine:
             )
 
     def _unresolved_run(self, planned: PlannedStep, found: Problem) -> StepRun:
-        problem = self._at(planned, "uses", message=found.message, hint=found.hint)
+        problem = self.evaluator.at(planned, "uses", message=found.message, hint=found.hint)
         return StepRun(
             alias=planned.alias,
             uses=planned.uses,
@@ -306,30 +342,27 @@ class Engine:
             problems=(problem,),
         )
 
-    def _at(self, planned: PlannedStep, *loc: str | int, message: str, hint: str = "") -> Problem:
-        if planned.source is None:
-            shown = ".".join(str(p) for p in loc)
-            return Problem(path=f"step {planned.alias!r}: {shown}".rstrip(": "), message=message, hint=hint)
-        return planned.source.problem(self.project, *loc, message=message, hint=hint)
-
-    def _step(
-        self, planned: PlannedStep, plan: PromotionPlan, step: Step[Any] | None, missing: Problem | None
-    ) -> StepRun:
-        started_at = _now()
+    def _step(self, at: _At, step: Step[Any] | None, missing: Problem | None) -> StepRun:
+        planned = at.planned
+        resumed = at.resume
+        progress = _Progress(
+            started_at=resumed.step_started_at if resumed else self.options.now(),
+            errors=resumed.error_count if resumed else 0,
+        )
         clock = time.perf_counter()
-        progress = _Progress()
         try:
-            status, message, problems = self._attempt_all(planned, plan, step, missing, progress)
-        except _Outcome as outcome:
+            status, message, problems = self._attempt_all(at, step, missing, progress)
+        except StepOutcome as outcome:
             status, message, problems = outcome.status, outcome.message, outcome.problems
+        running = status is StepStatus.RUNNING
         return StepRun(
             alias=planned.alias,
             uses=planned.uses,
             status=status,
             message=message,
             outputs=progress.outputs,
-            started_at=started_at,
-            finished_at=_now(),
+            started_at=progress.started_at,
+            finished_at=None if running else self.options.now(),
             duration=time.perf_counter() - clock,
             run_seconds=progress.run_seconds,
             attempts=progress.attempts,
@@ -337,34 +370,33 @@ class Engine:
             continue_on_error=planned.continue_on_error,
             task=planned.task,
             problems=problems,
+            waiting=progress.waiting,
+            next_check_at=progress.next_check_at,
+            deadline=progress.deadline,
         )
 
     def _attempt_all(
-        self,
-        planned: PlannedStep,
-        plan: PromotionPlan,
-        step: Step[Any] | None,
-        missing: Problem | None,
-        progress: _Progress,
+        self, at: _At, step: Step[Any] | None, missing: Problem | None, progress: _Progress
     ) -> tuple[StepStatus, str, tuple[Problem, ...]]:
-        if not planned.if_ and self._has_failures():
+        planned = at.planned
+        if not planned.if_ and has_failures(self.runs):
             return StepStatus.SKIPPED, "skipped: an earlier step failed", ()
         if planned.uses in self.options.skip_steps:
             return StepStatus.SKIPPED, f"skipped: step {planned.uses!r} is in the skip list", ()
-        variables = self._vars(planned, plan)
-        if planned.if_ and not self._condition(planned, variables):
+        variables = self.evaluator.variables(planned, at.plan)
+        if planned.if_ and not self.evaluator.condition(planned, variables):
             return StepStatus.SKIPPED, f"skipped: `if` is false ({planned.if_})", ()
         if step is None and missing is None:  # deferred until reached (see run)
             step, missing = self._load(planned.uses)
         if step is None:
             run = self._unresolved_run(planned, missing or Problem(message=f"no step {planned.uses!r}"))
             return run.status, run.message, run.problems
-        data = self._config(planned, variables)
+        data = self.evaluator.config(planned, variables)
         try:
             config = validate_config(planned.uses, step.config_model, data)
         except StepConfigError as err:
             located = tuple(
-                self._at(planned, "config", *loc, message=p.message, hint=p.hint)
+                self.evaluator.at(planned, "config", *loc, message=p.message, hint=p.hint)
                 for p, loc in zip(err.problems, err.locs, strict=True)
             )
             count = f"{len(located)} problem{'s' if len(located) != 1 else ''}"
@@ -372,19 +404,37 @@ class Engine:
                 map(str, located)
             )
             return StepStatus.FAILED, text, located
-        return self._execute(planned, step, config, progress)
+        return self._execute(at, step, config, progress)
+
+    def _suspend_blocker(self, at: _At) -> str:
+        """Why the run cannot stop at this step and resume elsewhere ("" when it can, or was not asked to)."""
+        if not self.options.suspend:
+            return "not asked to stop (--no-wait)"
+        blocker = resume_blocker(at.plan, at.index, self.resolve_step)
+        if blocker is None:
+            return ""
+        return f"step {blocker.alias!r} ({blocker.uses}) after it needs files in the work dir"
 
     def _execute(
-        self, planned: PlannedStep, step: Step[Any], config: Any, progress: _Progress
+        self, at: _At, step: Step[Any], config: Any, progress: _Progress
     ) -> tuple[StepStatus, str, tuple[Problem, ...]]:
-        """Run the step with its retry policy until it succeeds, fails for good, times out or is aborted."""
+        """Run the step with its retry policy until it succeeds, fails for good, times out, is aborted or (with
+        `suspend`) reports Running where the promotion can stop. The timeout counts from the step's start,
+        which for a resumed step is when it first ran."""
+        planned = at.planned
         retry = planned.retry
         threshold = max(1, retry.error_threshold if retry is not None else 1)  # Kargo reads 0 as the default
-        timeout = parse_go_duration(retry.timeout).total_seconds() if retry and retry.timeout else 0.0
-        start = time.monotonic()
-        deadline = start + timeout if timeout > 0 else None
+        timeout = parse_go_duration(retry.timeout) if retry and retry.timeout else None
+        deadline: float | None = None
+        if timeout is not None and timeout.total_seconds() > 0:
+            progress.deadline = progress.started_at + timeout
+            deadline = time.monotonic() + (progress.deadline - self.options.now()).total_seconds()
         backoff = self.options.retry_backoff
         alias = planned.alias
+        timed_out = f"step {alias!r} timed out after {retry.timeout if retry else ''}"
+        if deadline is not None and time.monotonic() >= deadline:  # resumed after its deadline
+            return StepStatus.ERRORED, timed_out, ()
+        blocker: str | None = None
         while True:
             ctx = self._context(planned, deadline)
             progress.attempts += 1
@@ -394,11 +444,7 @@ class Engine:
             except StepAborted as err:
                 return StepStatus.ABORTED, str(err), ()
             except StepTimedOut:
-                return (
-                    StepStatus.ERRORED,
-                    f"step {alias!r} timed out after {retry.timeout if retry else ''}",
-                    (),
-                )
+                return StepStatus.ERRORED, timed_out, ()
             except StepFailed as err:
                 return StepStatus.FAILED, str(err), ()
             except StepConfigError as err:
@@ -430,12 +476,20 @@ class Engine:
                     prefix = f"step {alias!r} met error threshold of {threshold}: " if threshold > 1 else ""
                     return StepStatus.ERRORED, prefix + (result.message or "no details provided"), ()
                 wait, backoff = backoff, min(backoff * 2, self.options.retry_backoff_max)
+            elif result.status is StepStatus.RUNNING:
+                if blocker is None:
+                    blocker = self._suspend_blocker(at)
+                if not blocker:
+                    progress.waiting = result.waiting or WaitingOn(kind="step", description=result.message)
+                    progress.next_check_at = self.options.now() + timedelta(seconds=wait)
+                    return StepStatus.RUNNING, result.message or f"step {alias!r} is waiting", ()
+                if self.options.on_wait is not None:
+                    told = result.message or "waiting"
+                    if self.options.suspend:
+                        told += f" (waiting here: cannot stop, {blocker})"
+                    self.options.on_wait(alias, told)
             if deadline is not None and time.monotonic() + wait > deadline:
-                return (
-                    StepStatus.ERRORED,
-                    f"step {alias!r} timed out after {retry.timeout if retry else ''}",
-                    (),
-                )
+                return StepStatus.ERRORED, timed_out, ()
             if self.run_info.abort.wait(wait):
                 return StepStatus.ABORTED, f"step {alias!r} aborted while waiting to run again", ()
 
@@ -463,147 +517,6 @@ class Engine:
         if planned.task and getattr(step, "propagates_task_outputs", False):
             merged = self.state.get(planned.task)
             self.state[planned.task] = {**(merged if isinstance(merged, dict) else {}), **outputs}
-
-    def _has_failures(self) -> bool:
-        """Kargo's test for an empty `if` and for success()/failure(): a Failed or Errored step that did
-        not set continueOnError."""
-        return any(r.status in _FAILED and not r.continue_on_error for r in self.runs)
-
-    def _task_outputs(self, planned: PlannedStep) -> dict[str, Any] | None:
-        if not planned.task:
-            preset = self.run_info.preset_task_outputs
-            return dict(preset) if preset is not None else None
-        prefix = planned.task + ALIAS_SEPARATOR
-        return {
-            alias[len(prefix) :]: value for alias, value in self.state.items() if alias.startswith(prefix)
-        }
-
-    def _environment(self, planned: PlannedStep, variables: dict[str, Any], *, outputs: bool) -> Environment:
-        """The expression environment of one step; `variables` is shared, so vars evaluated one by one see
-        the ones before."""
-        info = self.run_info
-        kargo = KargoEnvironment(
-            project=info.project,
-            stage=info.stage,
-            promotion=info.name,
-            target_freight=info.target_freight,
-            actor=info.actor,
-            rollback=self.options.rollback,
-            step_alias=planned.alias,
-            ui_base_url=self.options.ui_base_url,
-            outputs=self.state if outputs else None,
-            task_outputs=self._task_outputs(planned) if outputs else None,
-            freight=info.freight,
-            secrets=self.secrets,
-            config_maps=self.config_maps,
-            stage_metadata=self._metadata_provider("Stage"),
-            freight_metadata=self._metadata_provider("Freight"),
-        )
-        names = kargo.variables()
-        names["vars"] = variables
-        functions = {**kargo.functions(), **self._status_functions(planned)}
-        return Environment(names, functions, kargo.limits)
-
-    def _metadata_provider(self, kind: str) -> MetadataProvider | None:
-        """What stageMetadata() / freightMetadata() read: the ledger's metadata records, read afresh on every
-        call so a later step sees what set-metadata wrote."""
-        if kind == "Stage" and self.options.stage_metadata is not None:
-            return self.options.stage_metadata
-        ledger = self.options.ledger
-        if ledger is None:
-            return None
-
-        def provide(name: str) -> Mapping[str, Any] | None:
-            try:
-                return ledger.metadata("Freight" if kind == "Freight" else "Stage", name)
-            except InvalidInputError:  # not a Stage name / Freight ID: nothing recorded under it
-                return None
-
-        return provide
-
-    def _status_functions(self, planned: PlannedStep) -> dict[str, Function]:
-        """success()/failure() over every earlier step (continueOnError ones do not count), and status(alias),
-        which inside a task sees only that task's steps, by their short alias (as Kargo)."""
-        scoped: dict[str, str] = {}
-        for r in self.runs:
-            namespace, _, short = r.alias.rpartition(ALIAS_SEPARATOR)
-            if namespace == planned.task:
-                scoped[short] = str(r.status)
-        failed = self._has_failures()
-
-        def status(args: list[Any]) -> Any:
-            alias = args[0]
-            if not isinstance(alias, str) or not alias:
-                raise EvalFailure("status(): the step alias must be a non-empty string")
-            return scoped.get(alias, "")
-
-        return {
-            "success": Function("success", lambda ev, args: not failed, 0, 0, ""),
-            "failure": Function("failure", lambda ev, args: failed, 0, 0, ""),
-            "status": Function("status", lambda ev, args: status(args), 1, 1, "stepAlias"),
-        }
-
-    def _vars(self, planned: PlannedStep, plan: PromotionPlan) -> dict[str, Any]:
-        """The Promotion's vars (no outputs visible), then the step's own (outputs visible), later winning."""
-        variables: dict[str, Any] = dict(self.run_info.preset_vars)
-        for outputs, declared in ((False, plan.vars), (True, planned.vars)):
-            if not declared:
-                continue
-            env = self._environment(planned, variables, outputs=outputs)
-            for var in declared:
-                try:
-                    variables[var.name] = render_template(var.value or "", env)
-                except ExpressionError as err:
-                    raise _Outcome(
-                        StepStatus.ERRORED,
-                        f"step {planned.alias!r}: variable {var.name!r}: {err.message}"
-                        f" (in {err.text!r} at column {err.column})",
-                    ) from None
-        return variables
-
-    def _condition(self, planned: PlannedStep, variables: dict[str, Any]) -> bool:
-        env = self._environment(planned, variables, outputs=True)
-        try:
-            value = render_template(planned.if_, env)
-        except ExpressionError as err:
-            problem = self._at(
-                planned, "if", message=f"{err.message} (in {err.text!r} at column {err.column})"
-            )
-            raise _Outcome(StepStatus.ERRORED, str(problem), (problem,)) from None
-        if not isinstance(value, bool):
-            hint = "write the condition as ${{ expression }}" if isinstance(value, str) else ""
-            problem = self._at(
-                planned, "if", message=f"`if` must evaluate to a boolean, got {value!r}", hint=hint
-            )
-            raise _Outcome(StepStatus.ERRORED, str(problem), (problem,))
-        return value
-
-    def _config(self, planned: PlannedStep, variables: dict[str, Any]) -> dict[str, Any]:
-        """The config with every expression evaluated (keys never are); an error names the field."""
-        env = self._environment(planned, variables, outputs=True)
-
-        def render(value: Any, loc: tuple[str | int, ...]) -> Any:
-            if isinstance(value, str):
-                try:
-                    return render_template(value, env)
-                except ExpressionError as err:
-                    problem = self._at(
-                        planned,
-                        "config",
-                        *loc,
-                        message=f"{err.message} (in {err.text!r} at column {err.column})",
-                        hint=err.hint,
-                    )
-                    raise _Outcome(StepStatus.ERRORED, str(problem), (problem,)) from None
-            if isinstance(value, Mapping):
-                return {key: render(item, (*loc, key)) for key, item in value.items()}
-            if isinstance(value, list | tuple):
-                return [render(item, (*loc, i)) for i, item in enumerate(value)]
-            return value
-
-        rendered = render(dict(planned.config or {}), ())
-        assert isinstance(rendered, dict)
-        return rendered
 
     def _final_phase(self, aborted: bool) -> tuple[PromotionPhase, str]:
         """Kargo's rule: the worst status of the steps without continueOnError decides, with its message."""

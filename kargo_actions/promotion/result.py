@@ -10,7 +10,7 @@ from typing import Any
 
 from kargo_actions.errors import Problem
 from kargo_actions.model.promotion import PromotionStatus, StepExecutionMetadata
-from kargo_actions.promotion.steps.base import StepStatus
+from kargo_actions.promotion.steps.base import StepStatus, WaitingOn
 
 
 class PromotionPhase(enum.StrEnum):
@@ -65,6 +65,11 @@ class StepRun:
     continue_on_error: bool = False
     task: str = ""  # the alias of the task step this step was expanded from, if any
     problems: tuple[Problem, ...] = ()
+    # Status Running (the promotion stopped here, `--no-wait`): what it waits for, when it asked to be looked
+    # at again, and when its retry.timeout (counted from started_at, across resumes) runs out.
+    waiting: WaitingOn | None = None
+    next_check_at: datetime | None = None
+    deadline: datetime | None = None
 
     @property
     def overhead(self) -> float:
@@ -101,7 +106,25 @@ class StepRun:
             data["task"] = self.task
         if self.problems:
             data["problems"] = [str(p) for p in self.problems]
+        if self.status is StepStatus.RUNNING:
+            data["wait"] = self.wait_json()
         return data
+
+    def wait_json(self) -> dict[str, Any]:
+        """What a Running step waits for, as `--output json` and the ledger's `wait` show it."""
+        waiting = self.waiting or WaitingOn(kind="step", description=self.message or f"step {self.alias}")
+        data: dict[str, Any] = {
+            "kind": waiting.kind,
+            "description": waiting.description,
+            "step": self.alias,
+            "url": waiting.url or None,
+            "repoURL": waiting.repo_url or None,
+            "number": waiting.number,
+            "since": _iso(self.started_at),
+            "nextCheckAt": _iso(self.next_check_at),
+            "deadline": _iso(self.deadline),
+        }
+        return {key: value for key, value in data.items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -118,6 +141,14 @@ class PromotionResult:
     actor: str = ""
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    current_step: int | None = None  # phase Running: the index of the step it waits at
+
+    @property
+    def waiting_step(self) -> StepRun | None:
+        """Phase Running: the step the promotion stopped at (it waits for something outside)."""
+        if self.phase is not PromotionPhase.RUNNING or self.current_step is None:
+            return None
+        return self.steps[self.current_step] if self.current_step < len(self.steps) else None
 
     @property
     def duration(self) -> float:
@@ -137,7 +168,7 @@ class PromotionResult:
         return PromotionStatus(
             phase=self.phase.value,
             message=self.message or None,
-            current_step=max(0, len(self.steps) - 1),
+            current_step=self.current_step if self.current_step is not None else max(0, len(self.steps) - 1),
             step_execution_metadata=[s.execution_metadata() for s in self.steps],
             state=dict(self.outputs) or None,
             started_at=_iso(self.started_at),
@@ -157,4 +188,6 @@ class PromotionResult:
             "durationSeconds": round(self.duration, 6),
             "steps": [s.to_json() for s in self.steps],
             "outputs": dict(self.outputs),
+            "currentStep": self.current_step,
+            "wait": waiting.wait_json() if (waiting := self.waiting_step) is not None else None,
         }

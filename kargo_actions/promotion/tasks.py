@@ -7,7 +7,7 @@ yields to a value the Stage or template sets, the task step's own vars come next
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,3 +178,49 @@ def _task_vars(
         elif var.name not in set_by_step:
             missing.append(var.name)
     return (*defaults, *step_vars), missing
+
+
+def resume_blocker(plan: PromotionPlan, index: int, resolve: Callable[[str], object]) -> PlannedStep | None:
+    """The step that keeps a promotion from stopping at step `index` and resuming in another process, or None.
+
+    A resumed promotion keeps every step's outputs but not the work dir. So the waiting step itself, and every
+    later step, must not need files in it, unless a later git-clone makes a new checkout first (the steps
+    after it are taken to work on that checkout). An unknown step counts as needing the work dir.
+    """
+    from kargo_actions.promotion.steps.base import needs_work_dir
+
+    fresh = False
+    for at, planned in enumerate(plan.steps[index:], start=index):
+        if at > index and planned.uses == "git-clone":
+            fresh = True
+            continue
+        if fresh:
+            continue
+        try:
+            step = resolve(planned.uses)
+        except (InvalidInputError, ImportError):  # an unknown or unloadable step: assume the worst
+            return planned
+        if needs_work_dir(step, planned.config):
+            return planned
+    return None
+
+
+def suspend_points(
+    plan: PromotionPlan, resolve: Callable[[str], object]
+) -> list[tuple[PlannedStep, PlannedStep]]:
+    """(waiting step, the step that needs the work dir after it) for every step that can report Running where
+    the promotion could not stop and resume (`validate` warns of each; the run waits in its process there)."""
+    from kargo_actions.promotion.steps.base import may_wait
+
+    found: list[tuple[PlannedStep, PlannedStep]] = []
+    for index, planned in enumerate(plan.steps):
+        try:
+            step = resolve(planned.uses)
+        except (InvalidInputError, ImportError):  # the loader reports unknown steps
+            continue
+        if not may_wait(step):
+            continue
+        blocker = resume_blocker(plan, index, resolve)
+        if blocker is not None:
+            found.append((planned, blocker))
+    return found

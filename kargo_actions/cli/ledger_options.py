@@ -81,6 +81,9 @@ SETTINGS_SPEC_FIELDS = frozenset(
         "environments",
         "requiredChecks",
         "promotionBranches",
+        "reconcileInterval",
+        "promotionLease",
+        "githubApp",
     }
 )
 _LEDGER_FIELDS = {

@@ -13,6 +13,9 @@
       environments: {}               # per-Stage GitHub environment protection (used by `github sync`)
       requiredChecks: []             # more checks `github sync` requires on promotion PR target branches
       promotionBranches: []          # more branches promotion PRs target (besides those the manifests name)
+      reconcileInterval: 15m         # safety-net schedule of kargo-reconcile.yml (at least 5m)
+      promotionLease: 10m            # how long a claim on a running promotion lasts unrenewed (at least 1m)
+      githubApp: null                # {appIdVariable, privateKeySecret, owner, repositories}: jobs' App token
 
 Every value can also come from a flag or a KARGO_ACTIONS_* variable (flag > env > file > default).
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -28,6 +32,7 @@ from pydantic import Field, field_validator, model_validator
 from kargo_actions.ledger.config import LEDGER_ENV_VARS, is_ref_name
 from kargo_actions.manifest_files import SETTINGS_API_VERSION
 from kargo_actions.model.base import ManifestModel, ObjectMeta
+from kargo_actions.model.fields import parse_go_duration
 
 
 def _check_ref_part(value: str) -> str:
@@ -40,6 +45,16 @@ _LOGIN = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
 # A user login; a team as team:<org>/<team slug> or team:<numeric id>.
 _REVIEWER = re.compile(rf"^(team:[1-9][0-9]*|team:{_LOGIN}/[A-Za-z0-9][A-Za-z0-9._-]*|{_LOGIN})$")
 _CHECK = re.compile(r"^\S(?:.*\S)?$")
+# GitHub's rule for Actions variable and secret names (GITHUB_ is reserved).
+_ACTIONS_NAME = re.compile(r"^(?!GITHUB_)[A-Za-z_][A-Za-z0-9_]*$", re.IGNORECASE)
+_REPOSITORY_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+def _at_least(value: str, minimum: timedelta, hint: str) -> str:
+    """A Go duration no shorter than `minimum`."""
+    if parse_go_duration(value) < minimum:
+        raise ValueError(f"{value!r} is shorter than {hint}")
+    return value
 
 
 class EnvironmentProtection(ManifestModel):
@@ -81,6 +96,46 @@ class EnvironmentProtection(ManifestModel):
         return self
 
 
+class GitHubApp(ManifestModel):
+    """The GitHub App whose installation token the generated promote and reconcile jobs use.
+
+    Pushes and pull requests made with the job's GITHUB_TOKEN start no workflows, so required checks
+    never report on promotion pull requests; an App token's do.
+    """
+
+    app_id_variable: str = "KARGO_APP_ID"  # the Actions variable holding the App's ID (or client ID)
+    # the name of the Actions secret holding its private key (PEM), not a secret itself
+    private_key_secret: str = "KARGO_APP_PRIVATE_KEY"  # noqa: S105
+    owner: str | None = None  # the installation's owner; default: this repository's
+    # more repositories of that owner the token reaches (a config repository); default: this one only
+    repositories: list[str] = Field(default_factory=list)
+
+    @field_validator("app_id_variable", "private_key_secret")
+    @classmethod
+    def _actions_name(cls, value: str) -> str:
+        if not _ACTIONS_NAME.match(value):
+            raise ValueError(
+                f"{value!r} is not an Actions variable or secret name (letters, digits and _, not starting "
+                "with a digit or GITHUB_)"
+            )
+        return value
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(_LOGIN, value):
+            raise ValueError(f"{value!r} is not a GitHub user or organization login")
+        return value
+
+    @field_validator("repositories")
+    @classmethod
+    def _repositories(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _REPOSITORY_NAME.match(name):
+                raise ValueError(f"{name!r} is not a repository name (the name alone, without its owner)")
+        return value
+
+
 class SettingsSpec(ManifestModel):
     ledger_branch: str = "kargo/ledger"
     remote: str = "origin"  # "" keeps the ledger and tags local
@@ -93,6 +148,29 @@ class SettingsSpec(ManifestModel):
     required_checks: list[str] = Field(default_factory=list)
     # `github sync`: more branches promotion pull requests target (those the manifests name only in expressions)
     promotion_branches: list[str] = Field(default_factory=list)
+    # the safety-net schedule of kargo-reconcile.yml (events resume waiting promotions first)
+    reconcile_interval: str = "15m"
+    # how long a process's claim on a running promotion lasts without renewal
+    promotion_lease: str = "10m"
+    github_app: GitHubApp | None = None
+
+    @field_validator("reconcile_interval")
+    @classmethod
+    def _reconcile_interval(cls, value: str) -> str:
+        return _at_least(value, timedelta(minutes=5), "5m, GitHub's shortest schedule (e.g. 15m)")
+
+    @field_validator("promotion_lease")
+    @classmethod
+    def _promotion_lease(cls, value: str) -> str:
+        return _at_least(value, timedelta(minutes=1), "1m (e.g. 10m)")
+
+    @property
+    def promotion_lease_duration(self) -> timedelta:
+        return parse_go_duration(self.promotion_lease)
+
+    @property
+    def reconcile_interval_duration(self) -> timedelta:
+        return parse_go_duration(self.reconcile_interval)
 
     @field_validator("required_checks")
     @classmethod

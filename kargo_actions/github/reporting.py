@@ -147,15 +147,23 @@ class GitHubReporter(Reporter):
             self._print("warning", message)
         return None
 
-    def begin(self, stage: Stage, freight: Freight, promotion: str, ledger: Ledger) -> PromotionReport:
-        return GitHubPromotionReport(self, stage, freight, promotion, ledger)
+    def begin(
+        self, stage: Stage, freight: Freight, promotion: str, ledger: Ledger, deployment_id: int | None = None
+    ) -> PromotionReport:
+        return GitHubPromotionReport(self, stage, freight, promotion, ledger, deployment_id)
 
 
 class GitHubPromotionReport(PromotionReport):
     """One promotion's Deployment (created at once), its gate statuses and its end."""
 
     def __init__(
-        self, reporter: GitHubReporter, stage: Stage, freight: Freight, promotion: str, ledger: Ledger
+        self,
+        reporter: GitHubReporter,
+        stage: Stage,
+        freight: Freight,
+        promotion: str,
+        ledger: Ledger,
+        deployment_id: int | None = None,
     ) -> None:
         self.reporter = reporter
         self.stage = stage
@@ -163,11 +171,34 @@ class GitHubPromotionReport(PromotionReport):
         self.promotion = promotion
         self.ledger = ledger
         self.tag_ref = tag_ref = ledger.config.tag_ref(freight.origin.name, freight.name)
-        self.started: StartedDeployment | None = reporter.attempt(
+        self.started: StartedDeployment | None = None
+        self.deployment_id = deployment_id  # a resumed promotion reports to the Deployment it began with
+        if deployment_id is None:
+            self.started = reporter.attempt(
+                "deployments",
+                f"create the Deployment of {promotion} in {reporter.repository}",
+                lambda: start_deployment(
+                    reporter.client(), stage.name, freight, tag_ref, reporter.log_url, promotion=promotion
+                ),
+            )
+            self.deployment_id = self.started.id if self.started is not None else None
+
+    def suspend(self, result: PromotionResult) -> None:
+        """The Deployment stays in_progress, saying what the promotion waits for (and the run that left it)."""
+        deployment_id = self.deployment_id
+        waiting = result.waiting_step
+        if deployment_id is None or waiting is None:
+            return
+        reporter = self.reporter
+        what = waiting.waiting.description if waiting.waiting is not None else waiting.message
+        reporter.attempt(
             "deployments",
-            f"create the Deployment of {promotion} in {reporter.repository}",
-            lambda: start_deployment(
-                reporter.client(), stage.name, freight, tag_ref, reporter.log_url, promotion=promotion
+            f"mark the Deployment of {self.promotion} waiting",
+            lambda: reporter.client().create_deployment_status(
+                deployment_id,
+                state="in_progress",
+                log_url=reporter.log_url,
+                description=f"Waiting for {what}"[:140],
             ),
         )
 
@@ -204,14 +235,16 @@ class GitHubPromotionReport(PromotionReport):
 
     def finish(self, result: PromotionResult, *, verified: bool, error: str = "") -> None:
         reporter = self.reporter
-        started = self.started
-        if started is not None:
+        target: StartedDeployment | int | None = self.started or self.deployment_id
+        if target is not None:
             phase = PromotionPhase.ERRORED.value if error else str(result.phase)
             message = error or result.message or f"Promotion {self.promotion} {phase.lower()}"
             reporter.attempt(
                 "deployments",
                 f"finish the Deployment of {self.promotion}",
-                lambda: finish_deployment(reporter.client(), started, phase, message=message),
+                lambda: finish_deployment(
+                    reporter.client(), target, phase, message=message, log_url=reporter.log_url
+                ),
             )
         if not verified or error:
             return

@@ -127,8 +127,10 @@ def run_promotion(
     options: EngineOptions | None = None,
     resolve_step: StepResolver = get_step,
     fresh_work_dir: bool = False,
+    resume: ResumePoint | None = None,
 ) -> PromotionResult:
-    """Promote `freight` into `stage`: expand its template, run every step, return the typed result.
+    """Promote `freight` into `stage`: expand its template, run every step (from `resume` when given), return
+    the typed result.
 
     `name` defaults to Kargo's `<stage>.<ULID>.<id7>`; with `fresh_work_dir` a work dir holding anything is
     refused (a promotion must not build on another's leftovers). Raises InvalidInputError before any step
@@ -150,7 +152,7 @@ def run_promotion(
         work_dir=prepare_work_dir(work_dir, require_empty=fresh_work_dir),
         abort=abort if abort is not None else threading.Event(),
     )
-    return Engine(run, options or EngineOptions(), resolve_step, project).run(plan)
+    return Engine(run, options or EngineOptions(), resolve_step, project).run(plan, resume)
 
 
 def _collection(target: Freight, others: Sequence[Freight]) -> list[Freight]:

@@ -9,7 +9,7 @@ permission an error message, printed once), and the ledger record and exit code 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from kargo_actions.errors import InvalidInputError, Problem
@@ -25,9 +25,14 @@ if TYPE_CHECKING:
 class PromotionReport:
     """The reports of one promotion; this one reports nothing."""
 
+    deployment_id: int | None = None  # kept in the promotion record, so a resumed run reports to it
+
     def observe(self, inner: StepObserver | None) -> StepObserver | None:
         """The engine's step observer: `inner` (progress) plus whatever this report does after each step."""
         return inner
+
+    def suspend(self, result: PromotionResult) -> None:
+        """The run stopped at a waiting step (`result` is Running); another process resumes it later."""
 
     def finish(self, result: PromotionResult, *, verified: bool, error: str = "") -> None:
         """The promotion ended with `result` (recorded in the ledger unless `error` says why it was not)."""
@@ -38,8 +43,11 @@ class Reporter:
 
     name = "none"
 
-    def begin(self, stage: Stage, freight: Freight, promotion: str, ledger: Ledger) -> PromotionReport:
-        """Called after the Running record is written (the Freight's tag is on the remote, and fetched)."""
+    def begin(
+        self, stage: Stage, freight: Freight, promotion: str, ledger: Ledger, deployment_id: int | None = None
+    ) -> PromotionReport:
+        """Called after the Running record is written (the Freight's tag is on the remote, and fetched); with
+        `deployment_id` (a resumed promotion) the report goes on with that Deployment instead of a new one."""
         return PromotionReport()
 
 
@@ -71,3 +79,23 @@ def choose_reporter(github: bool | None = None, env: Mapping[str, str] | None = 
     from kargo_actions.github.reporting import GitHubReporter
 
     return GitHubReporter(env)
+
+
+def run_checker(env: Mapping[str, str] | None = None) -> Callable[[str, str], str | None] | None:
+    """Tells whether an Actions run is over (its conclusion, or None while it runs or when GitHub cannot
+    say), for closing promotions whose runner's run ended; None when no GitHub credentials are set."""
+    env = os.environ if env is None else env
+    if not github_configured(env):
+        return None
+
+    def check(repository: str, run_id: str) -> str | None:
+        from kargo_actions.github.client import ClientOptions, GitHubClient
+
+        try:
+            client = GitHubClient.from_env(repository, env=env, options=ClientOptions(retries=1, timeout=10))
+            run = client.get_workflow_run(int(run_id))
+        except Exception:  # a run that cannot be read proves nothing: the lease decides
+            return None
+        return (run.conclusion or "completed") if run.completed else None
+
+    return check

@@ -1,74 +1,80 @@
 """Promote one Freight into one Stage through the gates, with the ledger records Kargo's controller keeps.
 
-One promotion = one ledger write at the start (the Promotion Running, after the gates passed on the freshly
-fetched ledger: a compare-and-swap, so two promoters cannot both pass on stale data) and one at the end
-(the final Promotion and the Stage's new state). With a remote that is two fetch+push exchanges.
+A promotion is a state machine on the ledger (promotion/lifecycle.py): a start write (the gates passed on the
+freshly fetched ledger, the Stage's queue), the steps (promotion/engine.py), and an end write: the final
+record and the Stage's new state, or, when a step waits and the run was asked not to (`--no-wait`), a
+suspend write saying what it waits for. `resume` goes on with a waiting promotion where it stopped; every
+transition is a compare-and-swap, so two processes never run the same step.
 """
 
 from __future__ import annotations
 
-import enum
+import contextlib
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem, RefusedError, did_you_mean
 from kargo_actions.ledger import Ledger
-from kargo_actions.ledger.records import (
-    MAX_LAST_PROMOTIONS,
-    CurrentFreight,
-    FreightHistoryEntry,
-    FreightReference,
-    HoldRecord,
-    LedgerRecordError,
-    PromotionRecord,
-    PromotionSummary,
-    StageStateRecord,
-    StepRecord,
-    VerifiedFreight,
-    dump_record,
-    promotion_path,
-    stage_path,
-)
+from kargo_actions.ledger.records import HoldRecord, PromotionRecord, dump_record, stage_path
 from kargo_actions.ledger.store import NoWrite, Snapshot, WritePlan
 from kargo_actions.model.fields import parse_go_duration
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
-from kargo_actions.model.promotion import promotion_name
 from kargo_actions.model.stage import Stage
-from kargo_actions.promotion.engine import EngineOptions, prepare_work_dir, run_promotion
-from kargo_actions.promotion.gates import (
-    Availability,
-    availability,
-    candidates,
-    changed_states,
-    format_time,
-    go_duration,
-    parse_time,
-    settle_control_flow,
+from kargo_actions.promotion.engine import EngineOptions, ResumePoint, prepare_work_dir, run_promotion
+from kargo_actions.promotion.gates import Availability, availability, format_time, parse_time
+from kargo_actions.promotion.lifecycle import (
+    Mode,
+    StageBusyError,
+    Started,
+    StartRequest,
+    all_freight,
+    find_promotion,
+    find_stage,
+    plan_claim,
+    plan_close,
+    plan_finish,
+    plan_renew,
+    plan_start,
+    plan_suspend,
+    settled_states,
+    stage_states,
 )
+from kargo_actions.promotion.liveness import DEFAULT_LEASE, LeaseKeeper, RunChecker, this_runner
 from kargo_actions.promotion.result import PromotionPhase, PromotionResult
+from kargo_actions.promotion.transitions import TERMINAL, promotion_record, result_of, resume_point
 
 if TYPE_CHECKING:
-    from kargo_actions.promotion.reporting import Reporter
+    from kargo_actions.promotion.reporting import PromotionReport, Reporter
 
-
-class Mode(enum.StrEnum):
-    """Why a promotion runs: by hand, by `promote --auto`, or as a rollback (which also sets the hold)."""
-
-    MANUAL = "manual"
-    AUTO = "auto"
-    ROLLBACK = "rollback"
+__all__ = [
+    "Mode",
+    "PromoteOptions",
+    "PromotionOutcome",
+    "StageBusyError",
+    "abort",
+    "all_freight",
+    "approve",
+    "check_gate",
+    "find_stage",
+    "lease_of",
+    "previous_freight",
+    "promote",
+    "resume",
+    "settled_states",
+    "stage_states",
+]
 
 
 @dataclass(frozen=True)
 class PromoteOptions:
-    """Where steps work and how the engine runs; `now` is injectable for soak-time tests."""
+    """Where steps work and how the engine runs; `now` is injectable for soak-time and deadline tests."""
 
     work_dir: Path | None = None  # None: a fresh temporary dir, removed afterwards
     engine: EngineOptions = field(default_factory=EngineOptions)
@@ -80,6 +86,12 @@ class PromoteOptions:
     # Run the Stage's verification after a successful promotion (`promote` does unless --no-verify; the
     # library default leaves it to a separate `verify`). A Stage without verification ignores it.
     verify: bool = False
+    # `--no-wait`: a step that reports Running ends the run; the promotion stays Running, waiting, and
+    # `reconcile` (or `promote --resume`) goes on with it.
+    no_wait: bool = False
+    queue: bool = False  # `--queue`: a busy Stage queues the promotion (Pending) instead of refusing it
+    lease: timedelta | None = None  # None: the Settings manifest's promotionLease (default 10m)
+    run_checker: RunChecker | None = None  # tells whether another runner's Actions run is over
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,7 @@ class PromotionOutcome:
     verified: bool = False  # verified in the Stage now (no verification defined and it succeeded)
     verification: str = ""  # the phase of the verification run after the promotion ("" = none ran)
     verification_message: str = ""  # why it did not succeed
+    closed: tuple[str, ...] = ()  # stale promotions of the Stage closed on the way (their messages)
 
     @property
     def verification_failed(self) -> bool:
@@ -102,51 +115,26 @@ class PromotionOutcome:
     def succeeded(self) -> bool:
         return self.result.succeeded
 
+    @property
+    def waiting(self) -> bool:
+        """Stopped at a step that waits (phase Running): resumed later by `reconcile` or `--resume`."""
+        return self.result.phase is PromotionPhase.RUNNING
 
-def find_stage(project: Project, name: str) -> Stage:
-    """A Stage of the project that can be promoted into; InvalidInputError naming the choices otherwise."""
-    stage = project.stages.get(name)
-    if stage is None:
-        hint = did_you_mean(name, project.stages) or f"Stages: {', '.join(project.stage_order()) or 'none'}"
-        raise InvalidInputError([Problem(path="--stage", message=f"no Stage {name!r}", hint=hint)])
-    if stage.is_control_flow:
-        raise InvalidInputError(
-            [
-                Problem(
-                    path="--stage",
-                    message=f"{name} is a control-flow Stage (no promotion steps): nothing to promote into",
-                    hint="Freight available to it counts as verified in it on its own; promote its "
-                    "downstream Stages instead",
-                )
-            ]
-        )
-    return stage
+    @property
+    def queued(self) -> bool:
+        return self.result.phase is PromotionPhase.PENDING
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed: succeeded, or waiting / queued to go on later."""
+        return (self.succeeded or self.waiting or self.queued) and not self.verification_failed
 
 
-def stage_states(snap: Snapshot) -> dict[str, StageStateRecord]:
-    read = snap.stage_states()
-    if read.problems:
-        raise LedgerRecordError(read.problems)
-    return {s.stage: s for s in read.records}
-
-
-def all_freight(snap: Snapshot, warehouses: list[str] | None = None) -> list[Freight]:
-    entries = snap.freight_entries()
-    if warehouses is not None:
-        entries = [e for e in entries if e.warehouse in warehouses]
-    read = snap.freight_records(entries)
-    if read.problems:
-        raise LedgerRecordError(read.problems)
-    return read.records
-
-
-def settled_states(
-    project: Project, snap: Snapshot, now: datetime
-) -> tuple[dict[str, StageStateRecord], dict[str, StageStateRecord], list[Freight]]:
-    """(states as recorded, states with control-flow Stages settled, every Freight)."""
-    states = stage_states(snap)
-    freight = all_freight(snap)
-    return states, settle_control_flow(project, states, freight, now), freight
+def lease_of(project: Project) -> timedelta:
+    """The lease of a runner's claim: the Settings manifest's promotionLease, else 10 minutes."""
+    value = getattr(project.settings.spec, "promotion_lease", None)
+    parsed = parse_go_duration(value) if isinstance(value, str) and value else None
+    return parsed if parsed is not None and parsed.total_seconds() > 0 else DEFAULT_LEASE
 
 
 def check_gate(
@@ -161,130 +149,17 @@ def check_gate(
     return verdict
 
 
-def _reference(freight: Freight) -> FreightReference:
-    return FreightReference(name=freight.name, alias=freight.alias, origin=freight.origin)
-
-
-def _summary(record: PromotionRecord) -> PromotionSummary:
-    return PromotionSummary(
-        name=record.name, freight=record.freight.name, phase=record.phase, finished_at=record.finished_at
-    )
-
-
-def _with_summary(state: StageStateRecord, record: PromotionRecord) -> list[PromotionSummary]:
-    kept = [p for p in state.last_promotions if p.name != record.name]
-    return [_summary(record), *kept][:MAX_LAST_PROMOTIONS]
-
-
-def promotion_record(
-    result: PromotionResult, freight: Freight, created_at: str, phase: str | None = None
-) -> PromotionRecord:
-    """The ledger record of an engine result (Kargo's Promotion: phase, message, steps, outputs, times)."""
-    return PromotionRecord(
-        name=result.name,
-        stage=result.stage,
-        freight=_reference(freight),
-        phase=phase or result.phase.value,  # type: ignore[arg-type]
-        message=result.message or None,
-        actor=result.actor or None,
-        created_at=created_at,
-        started_at=format_time(result.started_at) if result.started_at else created_at,
-        finished_at=format_time(result.finished_at) if result.finished_at else None,
-        steps=[
-            StepRecord(
-                alias=s.alias,
-                uses=s.uses,
-                status=s.status.value,
-                message=s.message or None,
-                started_at=format_time(s.started_at) if s.started_at else None,
-                finished_at=format_time(s.finished_at) if s.finished_at else None,
-            )
-            for s in result.steps
-        ],
-        outputs=dict(result.outputs) or None,
-    )
-
-
-def _leave(state: StageStateRecord, leaving: CurrentFreight, now: datetime) -> dict[str, VerifiedFreight]:
-    """A Freight leaves the Stage: its soak there is complete, so `longestSoak` may grow."""
-    verified = dict(state.verified)
-    entry = verified.get(leaving.name)
-    if entry is None:
-        return verified
-    starts = [t for t in (parse_time(entry.verified_at), parse_time(leaving.since)) if t is not None]
-    if not starts:
-        return verified
-    soaked = now - max(starts)
-    longest = parse_go_duration(entry.longest_soak) if entry.longest_soak else None
-    if longest is None or soaked > longest:
-        verified[leaving.name] = entry.model_copy(update={"longest_soak": go_duration(soaked)})
-    return verified
-
-
-def succeeded_state(
-    state: StageStateRecord,
-    stage: Stage,
-    freight: Freight,
-    record: PromotionRecord,
-    now: datetime,
-    *,
-    hold: HoldRecord | None,
-    lift_hold: bool,
-) -> StageStateRecord:
-    """The Stage's state after the Freight arrived: current Freight, history, verified (no verification
-    defined: success alone verifies, Kargo's rule), holds, last promotions."""
-    stamp = format_time(now)
-    verified = dict(state.verified)
-    current: list[CurrentFreight] = []
-    for cur in state.current_freight:
-        if cur.origin == freight.origin and cur.name != freight.name:
-            verified = _leave(state.model_copy(update={"verified": verified}), cur, now)
-        elif cur.origin != freight.origin:
-            current.append(cur)
-    since = next((c.since for c in state.current_freight if c.name == freight.name), stamp)
-    current.append(CurrentFreight(name=freight.name, origin=freight.origin, since=since))
-    if stage.spec.verification is None:
-        previous = verified.get(freight.name)
-        verified[freight.name] = VerifiedFreight(
-            verified_at=stamp, longest_soak=previous.longest_soak if previous else None
-        )
-    history = [
-        FreightHistoryEntry(
-            freight=[
-                _reference(freight)
-                if c.name == freight.name
-                else FreightReference(name=c.name, origin=c.origin)
-                for c in current
-            ],
-            promotion=record.name,
-            since=stamp,
-        ),
-        *state.freight_history,
-    ][:MAX_LAST_PROMOTIONS]
-    holds = dict(state.holds)
-    if hold is not None:
-        holds[freight.origin.name] = hold
-    elif lift_hold:
-        holds.pop(freight.origin.name, None)
-    return state.model_copy(
-        update={
-            "current_freight": current,
-            "verified": verified,
-            "freight_history": history,
-            "holds": holds,
-            "last_promotions": _with_summary(state, record),
-            "updated_at": stamp,
-        }
-    )
-
-
-@dataclass(frozen=True)
-class _Started:
-    freight: Freight
-    via: str
-    record: PromotionRecord
-    collection: tuple[Freight, ...]
-    newest: str | None  # the newest Freight available for the origin when it started
+@contextlib.contextmanager
+def _work_dir(opts: PromoteOptions) -> Iterator[Path]:
+    """The steps' work dir: the one asked for (kept), or a fresh temporary one (removed afterwards)."""
+    if opts.work_dir is not None:
+        yield prepare_work_dir(opts.work_dir, require_empty=True)
+        return
+    path = Path(tempfile.mkdtemp(prefix="kargo-promote-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def promote(
@@ -296,182 +171,281 @@ def promote(
     mode: Mode = Mode.MANUAL,
     options: PromoteOptions | None = None,
 ) -> PromotionOutcome:
-    """Promote the Freight `ref` into `stage_name`: gates, Running record, steps, final record and state.
+    """Promote the Freight `ref` into `stage_name`: gates, the Stage's queue, steps, final record and state.
 
     InvalidInputError (exit 2) for a bad Stage, REF or work dir; RefusedError (exit 3) when a gate or the
-    Freight's tag check refuses. Both before anything is recorded. Failures of the steps are recorded (phase
-    Failed / Errored / Aborted with the message) and returned, not raised.
+    Freight's tag check refuses, and StageBusyError (exit 3) when the Stage runs another promotion (unless
+    `options.queue`: then it is recorded Pending and returned so). All before anything is recorded. Failures of
+    the steps are recorded (phase Failed / Errored / Aborted with the message) and returned, not raised.
     """
     from ulid import ULID
 
-    from kargo_actions.ledger.verify import check_promotable
     from kargo_actions.promotion.tasks import plan_promotion
 
     opts = options or PromoteOptions()
     stage = find_stage(project, stage_name)
     plan_promotion(project, stage)  # a missing task or required var is bad input, found before recording
-    own_dir = opts.work_dir is None
-    work_dir = Path(tempfile.mkdtemp(prefix="kargo-promote-")) if own_dir else opts.work_dir
-    assert work_dir is not None
-    try:
-        prepare_work_dir(work_dir, require_empty=True)
-        actor = ledger.actor()
-        ulid = str(ULID())
-
-        def start(snap: Snapshot) -> WritePlan[_Started] | NoWrite[_Started]:
-            now = opts.now()
-            entry = ledger.resolve(ref, snap)
-            check_promotable(ledger, entry.id, snap)
-            states, settled, everything = settled_states(project, snap, now)
-            item = next(f for f in everything if f.name == entry.id)
-            verdict = availability(stage, item, settled, now, rollback=mode is Mode.ROLLBACK)
-            if not verdict.available:
-                shown = item.alias or item.name[:12]
-                raise RefusedError(
-                    f"Freight {shown} is not available to Stage {stage.name}: {verdict.message}"
-                )
-            state = states.get(stage.name) or StageStateRecord(stage=stage.name)
-            by_id = {f.name: f for f in everything}
-            others = tuple(by_id[c.name] for c in state.current_freight if c.name in by_id)
-            newest = candidates(
-                stage, [f for f in everything if f.origin == item.origin], settled, now
-            ).newest()
-            stamp = format_time(now)
-            record = PromotionRecord(
-                name=promotion_name(stage.name, ulid, item.name),
-                stage=stage.name,
-                freight=_reference(item),
-                phase="Running",
-                actor=actor,
-                created_at=stamp,
-                started_at=stamp,
-                message=f"{mode.value} promotion ({verdict.via})",
-            )
-            files: dict[str, bytes | None] = {
-                promotion_path(stage.name, record.name): dump_record(record),
-                stage_path(stage.name): dump_record(
-                    state.model_copy(
-                        update={"last_promotions": _with_summary(state, record), "updated_at": stamp}
-                    )
-                ),
-            }
-            for name, changed in changed_states(states, settled).items():
-                if name != stage.name:
-                    files[stage_path(name)] = dump_record(changed)
-            started = _Started(item, verdict.via, record, others, newest.name if newest else None)
-            return WritePlan(
-                summary=f"promotion: {record.name} Running ({mode.value}, by {actor})",
-                files=files,
-                result=started,
-            )
-
-        begun = ledger.write(start).result
-        freight = begun.freight
-        from kargo_actions.promotion.reporting import choose_reporter
-
-        reporter = opts.reporter or choose_reporter(None, opts.engine.env)
-        report = reporter.begin(stage, freight, begun.record.name, ledger)  # never raises
-        try:
-            result = run_promotion(
-                project,
-                stage,
-                freight,
-                work_dir=work_dir,
-                name=begun.record.name,
-                freight_collection=begun.collection,
-                actor=actor,
-                abort=opts.abort,
-                options=replace(
-                    opts.engine,
-                    rollback=mode is Mode.ROLLBACK,
-                    ledger=ledger,
-                    on_step=report.observe(opts.engine.on_step),
-                ),
-            )
-        except Exception as err:  # the Running record must always get its end: record the crash as Errored
-            now = opts.now()
-            result = PromotionResult(
-                name=begun.record.name,
-                stage=stage.name,
-                freight=freight.name,
-                phase=PromotionPhase.ERRORED,
-                message=f"promotion stopped by an unexpected error: {type(err).__name__}: {err}",
-                actor=actor,
-                started_at=parse_time(begun.record.started_at),
-                finished_at=now,
-            )
-        final = promotion_record(result, freight, begun.record.created_at)
-        is_newest = begun.newest is None or begun.newest == freight.name
-        hold: HoldRecord | None = None
-        if result.succeeded and mode is not Mode.AUTO and (mode is Mode.ROLLBACK or not is_newest):
-            reason = (
-                "rollback" if mode is Mode.ROLLBACK else "promoted a Freight other than the newest by hand"
-            )
-            hold = HoldRecord(freight=freight.name, since=final.finished_at or "", actor=actor, reason=reason)
-        lift = result.succeeded and mode is Mode.MANUAL and is_newest
-
-        held_before: list[bool] = []  # whether the origin was held, as the last build attempt saw it
-
-        def finish(snap: Snapshot) -> WritePlan[StageStateRecord] | NoWrite[StageStateRecord]:
-            now = opts.now()
-            states = stage_states(snap)
-            state = states.get(stage.name) or StageStateRecord(stage=stage.name)
-            held_before[:] = [freight.origin.name in state.holds]
-            if result.succeeded:
-                new = succeeded_state(state, stage, freight, final, now, hold=hold, lift_hold=lift)
-            else:
-                new = state.model_copy(
-                    update={"last_promotions": _with_summary(state, final), "updated_at": format_time(now)}
-                )
-            after = {**states, stage.name: new}
-            settled = settle_control_flow(project, after, all_freight(snap), now)
-            files: dict[str, bytes | None] = {
-                promotion_path(stage.name, final.name): dump_record(final),
-                stage_path(stage.name): dump_record(new),
-            }
-            for name, changed in changed_states(after, settled).items():
-                files[stage_path(name)] = dump_record(changed)
-            return WritePlan(
-                summary=f"promotion: {final.name} {final.phase} (by {actor})", files=files, result=new
-            )
-
-        try:
-            ledger.write(finish)
-        except Exception as err:  # the Deployment must not stay in_progress: it ends as an error
-            report.finish(result, verified=False, error=f"the final ledger record was not written: {err}")
-            raise
-        lifted = lift and bool(held_before) and held_before[0]
-        verified = result.succeeded and stage.spec.verification is None
-        verification = verification_message = ""
-        if result.succeeded and stage.spec.verification is not None and opts.verify:
-            # Kargo verifies after a successful promotion; kargo/verified is posted by report.finish below.
-            from kargo_actions.verification.service import VerifyOptions, verify
-
-            try:
-                checked = verify(
-                    project,
-                    ledger,
-                    stage.name,
-                    freight.name,
-                    VerifyOptions(abort=opts.abort, env=opts.engine.env, github=False),
-                )
-                verified, verification = checked.succeeded, str(checked.run.phase)
-                verification_message = checked.run.message
-            except KargoActionsError as err:  # e.g. a secret arg not set: the promotion itself stands
-                verification, verification_message = "Error", str(err)
-        report.finish(result, verified=verified)  # never raises: reporting does not decide the outcome
-        return PromotionOutcome(
-            result=result,
-            freight=freight,
-            via=begun.via,
-            hold="set" if hold is not None else ("lifted" if lifted else ""),
-            verified=verified,
-            verification=verification,
-            verification_message=verification_message,
+    with _work_dir(opts) as work_dir:
+        lease = opts.lease or lease_of(project)
+        now = opts.now()
+        request = StartRequest(
+            stage=stage,
+            ref=ref,
+            mode=mode,
+            ulid=str(ULID()),
+            actor=ledger.actor(),
+            runner=this_runner(now, lease, opts.engine.env),
+            now=now,
+            lease=lease,
+            queue=opts.queue,
+            skip_steps=tuple(sorted(opts.engine.skip_steps)),
+            run_checker=opts.run_checker,
         )
+        begun: Started = ledger.write(plan_start(project, ledger, request)).result
+        closed = tuple(f"{r.name}: {r.message}" for r in begun.closed)
+        if begun.queued:
+            return PromotionOutcome(result_of(begun.record), begun.freight, begun.via, closed=closed)
+        outcome = _run(
+            project, ledger, stage, begun.freight, begun.record, begun.collection, None, work_dir, opts
+        )
+        return replace(outcome, closed=closed)
+
+
+def resume(
+    project: Project, ledger: Ledger, name: str, options: PromoteOptions | None = None
+) -> PromotionOutcome:
+    """Go on with a waiting promotion at the step it waits at (`promote --resume`).
+
+    InvalidInputError (exit 2) for an unknown name (did-you-mean) or a promotion that has ended (naming its
+    phase); StageBusyError (exit 3) when another process runs it now. A Freight whose tag no longer verifies,
+    or Stage steps that changed while it waited, end it (recorded) before anything runs.
+    """
+    from kargo_actions.ledger.verify import check_promotable
+    from kargo_actions.promotion.tasks import plan_promotion
+
+    opts = options or PromoteOptions()
+    ledger.sync()
+    snap = ledger.snapshot()
+    record = find_promotion(snap, name, project.stage_order())
+    if record.phase in TERMINAL:
+        raise InvalidInputError(
+            [
+                Problem(
+                    path="--resume",
+                    message=f"promotion {name} is {record.phase}: it has ended, nothing to resume",
+                )
+            ]
+        )
+    if record.phase == "Pending":
+        raise StageBusyError(
+            f"promotion {name} is queued (Pending) behind {record.stage}'s running promotion; "
+            "`kargo-actions reconcile` starts it when the Stage is free"
+        )
+    stage = find_stage(project, record.stage)
+    lease = opts.lease or lease_of(project)
+    try:
+        point = resume_point(record, plan_promotion(project, stage))
+        check_promotable(ledger, record.freight.name, snap)
+    except (InvalidInputError, RefusedError) as err:
+        ledger.write(plan_close(stage.name, name, "Errored", f"not resumed: {err}", opts.now()))
+        raise
+    now = opts.now()
+    claim = plan_claim(
+        stage.name, name, this_runner(now, lease, opts.engine.env), record.current_step, now, lease
+    )
+    claimed = ledger.write(claim).result
+    if claimed is None:
+        raise StageBusyError(f"promotion {name} is being run by another process (or moved on): not resumed")
+    freight = ledger.get_freight(record.freight.name, snap)
+    others = tuple(
+        ledger.get_freight(fid, snap) for fid in (record.request.collection if record.request else [])
+    )
+    with _work_dir(opts) as work_dir:
+        return _run(project, ledger, stage, freight, claimed, others, point, work_dir, opts)
+
+
+def abort(project: Project, ledger: Ledger, name: str, *, now: datetime | None = None) -> PromotionRecord:
+    """End a Running or Pending promotion as Aborted (`promote --abort`) and free its Stage; a process still
+    running its steps sees it at its next lease renewal and stops. InvalidInputError for an unknown name or
+    one that has already ended."""
+    ledger.sync()
+    snap = ledger.snapshot()
+    record = find_promotion(snap, name, project.stage_order())
+    actor = ledger.actor()
+    moment = now or datetime.now(UTC)
+    ended = ledger.write(plan_close(record.stage, name, "Aborted", f"aborted by {actor}", moment)).result
+    if ended is None or ended.phase != "Aborted" or ended.finished_at != format_time(moment):
+        phase = ended.phase if ended is not None else record.phase
+        raise InvalidInputError(
+            [Problem(path="--abort", message=f"promotion {name} is {phase}: it has ended, nothing to abort")]
+        )
+    return ended
+
+
+def _run(
+    project: Project,
+    ledger: Ledger,
+    stage: Stage,
+    freight: Freight,
+    record: PromotionRecord,
+    collection: tuple[Freight, ...],
+    point: ResumePoint | None,
+    work_dir: Path,
+    opts: PromoteOptions,
+) -> PromotionOutcome:
+    """Run (or go on with) a promotion this process holds, then record its end or its wait."""
+    from kargo_actions.promotion.reporting import choose_reporter
+
+    reporter = opts.reporter or choose_reporter(None, opts.engine.env)
+    report = reporter.begin(stage, freight, record.name, ledger, record.deployment_id)  # never raises
+    base = record.model_copy(update={"deployment_id": report.deployment_id})
+    lease = opts.lease or lease_of(project)
+    abort_event = opts.abort or threading.Event()
+    renewing = Ledger(ledger.git.repo, ledger.config, env=ledger.git.env)  # own git processes: own thread
+
+    def renew() -> bool:
+        return bool(renewing.write(plan_renew(stage.name, record.name, opts.now, lease)).result)
+
+    try:
+        with LeaseKeeper(renew, lease.total_seconds() / 3, on_lost=abort_event.set) as keeper:
+            result = _engine(
+                project, ledger, stage, freight, base, collection, point, work_dir, opts, abort_event, report
+            )
     finally:
-        if own_dir:
-            shutil.rmtree(work_dir, ignore_errors=True)
+        renewing.close()
+    if keeper.lost.is_set():
+        result = replace(
+            result, message=f"{result.message}; the promotion was ended by another process".strip("; ")
+        )
+    if result.phase is PromotionPhase.RUNNING:
+        suspended = promotion_record(result, freight, base.created_at, base=base)
+        ledger.write(plan_suspend(suspended, opts.now()))
+        report.suspend(result)
+        return PromotionOutcome(result=result, freight=freight, via=_via(base))
+    return _finish(project, ledger, stage, freight, base, result, report, opts)
+
+
+def _engine(
+    project: Project,
+    ledger: Ledger,
+    stage: Stage,
+    freight: Freight,
+    base: PromotionRecord,
+    collection: tuple[Freight, ...],
+    point: ResumePoint | None,
+    work_dir: Path,
+    opts: PromoteOptions,
+    abort_event: threading.Event,
+    report: PromotionReport,
+) -> PromotionResult:
+    mode = _mode(base)
+    try:
+        return run_promotion(
+            project,
+            stage,
+            freight,
+            work_dir=work_dir,
+            name=base.name,
+            freight_collection=collection,
+            actor=base.actor or "",
+            abort=abort_event,
+            options=replace(
+                opts.engine,
+                rollback=mode is Mode.ROLLBACK,
+                ledger=ledger,
+                suspend=opts.no_wait,
+                now=opts.now,
+                on_step=report.observe(opts.engine.on_step),
+            ),
+            resume=point,
+        )
+    except Exception as err:  # the Running record must always get its end: record the crash as Errored
+        return PromotionResult(
+            name=base.name,
+            stage=stage.name,
+            freight=freight.name,
+            phase=PromotionPhase.ERRORED,
+            message=f"promotion stopped by an unexpected error: {type(err).__name__}: {err}",
+            actor=base.actor or "",
+            started_at=parse_time(base.started_at),
+            finished_at=opts.now(),
+        )
+
+
+def _mode(record: PromotionRecord) -> Mode:
+    return Mode(record.request.mode) if record.request is not None else Mode.MANUAL
+
+
+def _via(record: PromotionRecord) -> str:
+    return (record.request.via if record.request is not None else None) or ""
+
+
+def _finish(
+    project: Project,
+    ledger: Ledger,
+    stage: Stage,
+    freight: Freight,
+    base: PromotionRecord,
+    result: PromotionResult,
+    report: PromotionReport,
+    opts: PromoteOptions,
+) -> PromotionOutcome:
+    """The end of a run: final record and Stage state, verification when asked, the report's end."""
+    mode = _mode(base)
+    final = promotion_record(result, freight, base.created_at, base=base)
+    newest = base.request.newest if base.request is not None else None
+    is_newest = newest is None or newest == freight.name
+    hold: HoldRecord | None = None
+    if result.succeeded and mode is not Mode.AUTO and (mode is Mode.ROLLBACK or not is_newest):
+        reason = "rollback" if mode is Mode.ROLLBACK else "promoted a Freight other than the newest by hand"
+        hold = HoldRecord(
+            freight=freight.name, since=final.finished_at or "", actor=base.actor, reason=reason
+        )
+    lift = result.succeeded and mode is Mode.MANUAL and is_newest
+    try:
+        finished = ledger.write(
+            plan_finish(project, stage, freight, final, opts.now, hold=hold, lift=lift)
+        ).result
+    except Exception as err:  # the Deployment must not stay in_progress: it ends as an error
+        report.finish(result, verified=False, error=f"the final ledger record was not written: {err}")
+        raise
+    if not finished.written:  # ended meanwhile by someone else (aborted, closed as stale): that record stands
+        ended = finished.record
+        result = replace(
+            result,
+            phase=PromotionPhase(ended.phase),
+            message=f"{ended.message or ended.phase} (recorded while its steps ran here)",
+        )
+        report.finish(result, verified=False)
+        return PromotionOutcome(result=result, freight=freight, via=_via(base))
+    verified = result.succeeded and stage.spec.verification is None
+    verification = verification_message = ""
+    if result.succeeded and stage.spec.verification is not None and opts.verify:
+        # Kargo verifies after a successful promotion; kargo/verified is posted by report.finish below.
+        from kargo_actions.verification.service import VerifyOptions, verify
+
+        try:
+            checked = verify(
+                project,
+                ledger,
+                stage.name,
+                freight.name,
+                VerifyOptions(abort=opts.abort, env=opts.engine.env, github=False),
+            )
+            verified, verification = checked.succeeded, str(checked.run.phase)
+            verification_message = checked.run.message
+        except KargoActionsError as err:  # e.g. a secret arg not set: the promotion itself stands
+            verification, verification_message = "Error", str(err)
+    report.finish(result, verified=verified)  # never raises: reporting does not decide the outcome
+    return PromotionOutcome(
+        result=result,
+        freight=freight,
+        via=_via(base),
+        hold="set" if hold is not None else ("lifted" if lift and finished.held_before else ""),
+        verified=verified,
+        verification=verification,
+        verification_message=verification_message,
+    )
 
 
 def previous_freight(ledger: Ledger, stage: Stage, snap: Snapshot | None = None) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.freight.urls import SSH_DEPRECATION, is_ssh_git_url
 from kargo_actions.manifest_files import SETTINGS_API_VERSION, SETTINGS_KIND, manifest_paths
 from kargo_actions.model.analysis import AnalysisTemplate, ClusterAnalysisTemplate
 from kargo_actions.model.base import KARGO_API_VERSION, model_in
@@ -636,6 +637,18 @@ def _warn_deprecated(doc: _Doc, out: _Collector) -> None:
     for i, sub in enumerate(subs):
         if not isinstance(sub, dict):
             continue
+        git = sub.get("git")
+        url = git.get("repoURL") if isinstance(git, dict) else None
+        if isinstance(url, str) and is_ssh_git_url(url):
+            out.warnings.append(
+                out.at(
+                    doc.file,
+                    doc.node,
+                    ("spec", "subscriptions", i, "git", "repoURL"),
+                    f"{SSH_DEPRECATION}; this one still works",
+                    "use the repository's https:// URL",
+                )
+            )
         for kind in ("image", "git"):
             body = sub.get(kind)
             if not isinstance(body, dict):

@@ -26,6 +26,7 @@ from kargo_actions.discovery.gitcache import (
 from kargo_actions.discovery.versions import Constraint, newest_first, parse_constraint, parse_kargo_version
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.freight.identity import normalize_git_url
+from kargo_actions.freight.urls import SSH_DEPRECATION, is_ssh_git_url
 from kargo_actions.model.freight import GitCommit
 from kargo_actions.model.warehouse import GitSubscription
 from kargo_actions.regex import GoRegex, compile_go_regex, tag_allowed
@@ -144,6 +145,13 @@ class GitDiscoveryResult:
     commits: tuple[DiscoveredCommit, ...] = ()
     unchanged: bool = False
     error: GitDiscoveryError | None = None
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Kargo's SSH deprecation for an ssh:// or scp-style repoURL, which still works here as in Kargo."""
+        if is_ssh_git_url(self.watch.repo_url):
+            return (f"repoURL {redact(self.watch.repo_url)}: {SSH_DEPRECATION}; use an https:// URL",)
+        return ()
 
 
 # ---- path selectors (Kargo's pkg/pattern semantics) ----

@@ -26,7 +26,12 @@ from kargo_actions.expressions import Environment, ExpressionError, Function, co
 from kargo_actions.expressions.errors import EvalFailure
 from kargo_actions.expressions.kargo import ChartValue
 from kargo_actions.expressions.values import ExprObject
-from kargo_actions.freight.identity import freight_id, normalize_chart_url, normalize_git_url
+from kargo_actions.freight.identity import (
+    freight_id,
+    normalize_chart_url,
+    normalize_git_url,
+    normalize_image_url,
+)
 from kargo_actions.ledger.records import DiscoveredArtifactsRecord, DiscoveryResult, LedgerRecordError
 from kargo_actions.ledger.records import discovered_path as _discovered_path
 from kargo_actions.model.freight import Chart, Freight, FreightMetadata, FreightOrigin, GitCommit, Image
@@ -413,10 +418,14 @@ def _run_git(
     runs = []
     for ref, found, old in zip(group, results, before, strict=True):
         if found.error is not None:
-            runs.append(SubscriptionRun(ref, error=str(found.error), seconds=seconds))
+            runs.append(
+                SubscriptionRun(ref, error=str(found.error), warnings=found.warnings, seconds=seconds)
+            )
             continue
         if found.unchanged and old is not None:
-            runs.append(SubscriptionRun(ref, result=old, unchanged=True, seconds=seconds))
+            runs.append(
+                SubscriptionRun(ref, result=old, unchanged=True, warnings=found.warnings, seconds=seconds)
+            )
             continue
         result = DiscoveryResult(
             subscription_name=ref.name,
@@ -425,7 +434,7 @@ def _run_git(
             commits=[c.to_freight_commit() for c in found.commits],
             git_state=found.state or None,
         )
-        runs.append(SubscriptionRun(ref, result=result, seconds=seconds))
+        runs.append(SubscriptionRun(ref, result=result, warnings=found.warnings, seconds=seconds))
     return runs
 
 
@@ -660,8 +669,8 @@ def criteria_environment(runs: Sequence[SubscriptionRun]) -> Environment:
 
 
 def _image_key(url: str) -> str:
-    # Kargo compares normalized image references (docker.io/library/x is x); the chart rule does the same.
-    return normalize_chart_url(url)
+    # Kargo compares normalized image references (NormalizeImage: docker.io/library/x is x).
+    return normalize_image_url(url)
 
 
 def criteria_satisfied(expression: str, runs: Sequence[SubscriptionRun]) -> bool:

@@ -15,7 +15,7 @@ from kargo_actions.expressions.environment import Environment
 from kargo_actions.expressions.errors import EvalFailure
 from kargo_actions.expressions.runtime import DEFAULT_LIMITS, Function, Limits
 from kargo_actions.expressions.values import ExprObject, QuotedStr, to_json, to_plain, type_name
-from kargo_actions.freight.identity import normalize_chart_url, normalize_git_url
+from kargo_actions.freight.identity import normalize_chart_url, normalize_git_url, normalize_image_url
 from kargo_actions.model.freight import Chart, Freight, GitCommit, Image
 
 if TYPE_CHECKING:
@@ -422,7 +422,13 @@ class KargoEnvironment:
     def _image_from(self, args: list[Any]) -> Any:
         repo = _one_string("imageFrom", args, "repoURL")
         origin = _origin_arg("imageFrom", args[1]) if len(args) > 1 else None
-        found = [(f, i) for f in self._candidates(origin) for i in f.images if i.repo_url == repo]
+        wanted = normalize_image_url(repo)
+        found = [
+            (f, i)
+            for f in self._candidates(origin)
+            for i in f.images
+            if normalize_image_url(i.repo_url) == wanted
+        ]
         image = self._single("imageFrom", repo, found, origin)
         return None if image is None else ImageValue(image)
 

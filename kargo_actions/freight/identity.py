@@ -5,32 +5,19 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from collections.abc import Iterable
-from urllib.parse import urlsplit, urlunsplit
 
+from kargo_actions.freight.urls import normalize_chart_url, normalize_git_url, normalize_image_url
 from kargo_actions.model.freight import Chart, FreightOrigin, GitCommit, Image
 
-
-def normalize_git_url(url: str) -> str:
-    """Kargo's git URL normalisation: trim and lowercase; for http(s), drop user info and `/` then `.git`."""
-    url = url.strip().lower()
-    if url.startswith(("http://", "https://")):
-        parts = urlsplit(url)
-        netloc = parts.hostname or ""
-        if parts.port is not None:
-            netloc += f":{parts.port}"
-        path = parts.path.removesuffix("/").removesuffix(".git")
-        url = urlunsplit((parts.scheme, netloc, path, parts.query, parts.fragment))
-    return url
-
-
-def normalize_chart_url(url: str) -> str:
-    """Kargo's chart URL normalisation: trim, lowercase, drop `oci://`, Docker Hub's host and `library/`."""
-    url = url.strip().lower().removeprefix("oci://")
-    for host in ("docker.io/", "index.docker.io/"):
-        if url.startswith(host):
-            url = url.removeprefix(host).removeprefix("library/")
-            break
-    return url
+__all__ = [
+    "chart_key",
+    "commit_key",
+    "freight_id",
+    "image_key",
+    "normalize_chart_url",
+    "normalize_git_url",
+    "normalize_image_url",
+]
 
 
 def _go_path_join(*elems: str) -> str:

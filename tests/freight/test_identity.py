@@ -42,11 +42,11 @@ CASES: list[tuple[str, list[GitCommit], list[Image], list[Chart], str]] = [
         "Warehouse/guestbook:https://github.com/org/repo:v1.2.3:abc123",
     ),
     (
-        "ssh URL only trimmed and lowercased",
+        "scp-style URL read as ssh://, lowercased, without .git",
         [GitCommit(repo_url="git@GitHub.com:Org/Repo.git", id="def456")],
         [],
         [],
-        "Warehouse/guestbook:git@github.com:org/repo.git:def456",
+        "Warehouse/guestbook:ssh://git@github.com/org/repo:def456",
     ),
     (
         "image repoURL is not normalized",
@@ -120,7 +120,7 @@ def test_origin_is_part_of_the_id() -> None:
         ("https://github.com/org/repo.git", "https://github.com/org/repo"),
         ("http://token@git.local:8080/r.git/", "http://git.local:8080/r"),
         ("HTTPS://GitHub.com/Org/Repo", "https://github.com/org/repo"),
-        ("ssh://git@github.com/org/repo.git", "ssh://git@github.com/org/repo.git"),
+        ("ssh://git@github.com/org/repo.git", "ssh://git@github.com/org/repo"),
     ],
 )
 def test_normalize_git_url(url: str, expected: str) -> None:

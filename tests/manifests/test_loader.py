@@ -459,3 +459,23 @@ def test_a_pipe_named_like_a_manifest_is_not_read(tmp_path: Path, monkeypatch: p
     write(tmp_path, "w.yaml", WAREHOUSE)
     os.mkfifo(tmp_path / "pipe.yaml")
     assert problems_of(tmp_path) == ["pipe.yaml: not a regular file"]
+
+
+@pytest.mark.parametrize("url", ["ssh://git@github.com/org/config.git", "git@github.com:org/config.git"])
+def test_ssh_git_urls_load_with_kargos_deprecation_warning(tmp_path: Path, url: str) -> None:
+    write(tmp_path, "w.yaml", WAREHOUSE + f"  - git:\n      repoURL: {url}\n")
+    project = load_project(tmp_path)
+    [warning] = project.warnings
+    assert (warning.path, warning.line, warning.col) == ("spec.subscriptions[1].git.repoURL", 10, 7)
+    assert "deprecated since Kargo v1.10.0 and will be removed in v1.13.0" in warning.message
+    assert warning.hint == "use the repository's https:// URL"
+    assert problems_of(tmp_path, strict=True)[0].endswith(
+        "w.yaml:10:7: spec.subscriptions[1].git.repoURL: SSH URLs (ssh:// and scp-style git@host:path) are"
+        " deprecated since Kargo v1.10.0 and will be removed in v1.13.0; this one still works"
+        " (use the repository's https:// URL)"
+    )
+
+
+def test_https_git_urls_load_without_warning(tmp_path: Path) -> None:
+    write(tmp_path, "w.yaml", WAREHOUSE + "  - git:\n      repoURL: https://github.com/org/config.git\n")
+    assert load_project(tmp_path).warnings == ()

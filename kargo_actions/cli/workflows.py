@@ -50,6 +50,13 @@ def _origin_url(repo: Path) -> str:
     help="Also kargo-dashboard.yml: the static dashboard built after every discovery and promotion and "
     "published to GitHub Pages (Settings > Pages > Source: GitHub Actions).",
 )
+@click.option(
+    "--github-app/--no-github-app",
+    default=None,
+    help="The promote and reconcile jobs use a GitHub App's token (actions/create-github-app-token), so "
+    "their pushes and pull requests start workflows and required checks report.  [default: when Settings "
+    "githubApp is set; it names the App's variable and secret, else KARGO_APP_ID and KARGO_APP_PRIVATE_KEY]",
+)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when a workflow is missing or stale.")
 @click.option(
     "--force",
@@ -65,10 +72,15 @@ def generate_command(
     runs_on: str,
     repository_url: str | None,
     dashboard: bool,
+    github_app: bool | None,
     check: bool,
     force: bool,
 ) -> int:
-    """Write kargo-discover.yml and kargo-promote.yml (and kargo-dashboard.yml) from the manifests.
+    """Write kargo-discover.yml and kargo-promote.yml (and kargo-reconcile.yml, kargo-dashboard.yml).
+
+    kargo-reconcile.yml comes when a promotion can wait (git-wait-for-pr, git-merge-pr,
+    gha-wait-for-workflow, http, argocd-wait): the promote job then leaves it Running (`promote
+    --no-wait`) and kargo-reconcile.yml resumes it on the event that can move it.
 
     Regenerating gives the same files. Steps between `# kargo-actions: begin user NAME` and `# kargo-actions:
     end user NAME` are yours and are kept; an edit anywhere else makes this refuse the file (exit 2) unless
@@ -82,8 +94,13 @@ def generate_command(
         write_workflows,
     )
     from kargo_actions.manifests import load_project
+    from kargo_actions.model.settings import GitHubApp
 
     project = load_project(app.config_dir)
+    spec = project.settings.spec
+    app_settings = spec.github_app
+    if github_app is None:
+        github_app = app_settings is not None
     config_dir = app.config_dir
     try:
         shown = config_dir.resolve().relative_to(app.repo.resolve()).as_posix()
@@ -95,6 +112,9 @@ def generate_command(
         runs_on=runs_on,
         repository_url=_origin_url(app.repo) if repository_url is None else repository_url,
         dashboard=dashboard,
+        github_app=(app_settings or GitHubApp()) if github_app else None,
+        reconcile_interval=spec.reconcile_interval,
+        workflows_dir=str(out_dir or app.repo / ".github" / "workflows"),
     )
     if not options.local and ("@" not in options.uses or options.uses.split("@")[0].count("/") != 1):
         raise InvalidInputError(

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from kargo_actions.discovery.cache import ConfigInfo, ManifestInfo, Platform, TagEntry
+from kargo_actions.discovery.cache import ChildManifest, ConfigInfo, ManifestInfo, Platform, TagEntry
 from kargo_actions.discovery.registry import (
     ImageDiscoveryError,
     ManifestNotFoundError,
@@ -97,8 +97,9 @@ class PlatformConstraint:
 
 
 def parse_platform(text: str) -> PlatformConstraint | None:
-    parts = text.split("/")
-    if len(parts) not in (2, 3) or not all(re.fullmatch(r"\w+", p) for p in parts):
+    """Kargo's parsePlatformConstraint: split on `/` at most twice, so a variant may hold more `/`."""
+    parts = text.split("/", 2)
+    if len(parts) < 2:
         return None
     return PlatformConstraint(*parts)
 
@@ -113,15 +114,37 @@ def parse_time(text: str | None) -> datetime | None:
         return None
 
 
-def _date_from(*sources: tuple[tuple[str, str], ...]) -> datetime | None:
-    """Kargo's order: in each source, the OCI created annotation, then label-schema's build-date."""
-    for source in sources:
-        found = dict(source)
-        for key in (OCI_CREATED, LABEL_SCHEMA_BUILD_DATE):
-            when = parse_time(found.get(key))
-            if when is not None:
-                return when
+def _date_from(source: tuple[tuple[str, str], ...]) -> datetime | None:
+    """Kargo's creationTimeFromMetadata: the OCI created key, then label-schema's build-date."""
+    found = dict(source)
+    for key in (OCI_CREATED, LABEL_SCHEMA_BUILD_DATE):
+        when = parse_time(found.get(key))
+        if when is not None:
+            return when
     return None
+
+
+def image_date(annotations: tuple[tuple[str, str], ...], config: ConfigInfo) -> datetime | None:
+    """Kargo's getCreationTime: a manifest annotation as is; else the config's `created` or its date label,
+    whichever is later (a label may be inherited from the base image, so it only ever moves the date on)."""
+    when = _date_from(annotations)
+    if when is not None:
+        return when
+    created, label = parse_time(config.created), _date_from(config.labels)
+    if created is None or label is None:
+        return created or label
+    return max(created, label)
+
+
+def platform_entries(info: ManifestInfo) -> list[ChildManifest]:
+    """The entries of an index that are images: attestations and `unknown/unknown` entries are not."""
+    return [
+        c
+        for c in info.children
+        if c.platform is not None
+        and c.platform.os not in ("", "unknown")
+        and c.platform.architecture not in ("", "unknown")
+    ]
 
 
 @dataclass(frozen=True)
@@ -177,9 +200,12 @@ class _Resolver:
     def _image_date(self, info: ManifestInfo) -> datetime | None:
         when = _date_from(info.annotations)
         if when is not None:
-            return when
-        config = self.config(info.config_digest)
-        return _date_from(config.labels) or parse_time(config.created)
+            return when  # no config GET
+        return image_date(info.annotations, self.config(info.config_digest))
+
+    def _entry_date(self, entry: ChildManifest) -> datetime | None:
+        """An index entry's date: its own annotation (written with the index), else its image's date."""
+        return _date_from(entry.annotations) or self._image_date(self.manifest(entry.digest))
 
     def resolve(self, tag: str, *, need_date: bool) -> _Resolved | None:
         """The image behind a tag, or None when it offers no image for the subscription's platform."""
@@ -188,20 +214,20 @@ class _Resolver:
         platform = self.sub.platform
         created = _date_from(info.annotations)
         if info.is_index:
-            # Entries without a real platform (attestations, "unknown/unknown") are no images: skip them.
-            children = [
-                c
-                for c in info.children
-                if c.platform is not None
-                and c.platform.os not in ("", "unknown")
-                and c.platform.architecture not in ("", "unknown")
-            ]
-            if platform is not None:
-                children = [c for c in children if platform.matches(c.platform)]
-                if not children:
-                    return None
-            if created is None and need_date and children:
-                dates = [self._image_date(self.manifest(c.digest)) for c in children]
+            entries = platform_entries(info)
+            if not entries:
+                raise ImageDiscoveryError(
+                    self.sub.repo_url,
+                    f"tag {tag!r} is an empty manifest list or OCI index (no entry names a platform),"
+                    " which is not supported",
+                    "push an image or an index of platform images to that tag, or ignore it with"
+                    " ignoreTagsRegexes",
+                )
+            if platform is not None and not any(platform.matches(c.platform) for c in entries):
+                return None
+            if created is None and need_date:
+                # As Kargo: the index is no older than the newest image it lists, whatever the platform.
+                dates = [self._entry_date(c) for c in entries]
                 created = max((d for d in dates if d is not None), default=None)
         else:
             if platform is not None and not platform.matches(self.config(info.config_digest).platform):
@@ -211,7 +237,7 @@ class _Resolver:
             elif created is None:
                 cached = self.cache.config(info.config_digest)  # free when already known
                 if cached is not None:
-                    created = _date_from(cached.labels) or parse_time(cached.created)
+                    created = image_date(info.annotations, cached)
         return _Resolved(tag=tag, digest=digest, created=created, annotations=info.annotations)
 
 

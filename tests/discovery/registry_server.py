@@ -559,6 +559,7 @@ class PagingServer:
         self.script: dict[str, list[Scripted]] = {}
         self.extra_headers: dict[str, str] = {}
         self.manifests: dict[str, tuple[bytes, str]] = {}  # served without Docker-Content-Digest
+        self.blobs: dict[str, bytes] = {}  # image configs, by digest
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -595,6 +596,10 @@ class PagingServer:
                     return
                 if url.path == "/v2/":
                     self._send(200, b"{}", {"Content-Type": "application/json"})
+                    return
+                blob = re.fullmatch(r"/v2/.+/blobs/(.+)", url.path)
+                if blob and blob[1] in outer.blobs:
+                    self._send(200, outer.blobs[blob[1]], {"Content-Type": "application/json"})
                     return
                 m = re.fullmatch(r"/v2/(.+)/tags/list", url.path)
                 if not m:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import re
 import subprocess
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
@@ -235,6 +236,33 @@ def _split_top_level(text: str) -> list[str]:
     return parts
 
 
+def _go_clean(path: str) -> str:
+    """Go's path.Clean: posixpath.normpath, except that a leading `//` is one `/`."""
+    cleaned = posixpath.normpath(path)
+    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
+
+
+def _go_rel(base: str, target: str) -> str | None:
+    """Go's filepath.Rel(base, target) on `/` paths; None where Go returns an error."""
+    base, target = _go_clean(base or "."), _go_clean(target)
+    if base == target:
+        return "."
+    if base == ".":
+        base = ""
+    if base.startswith("/") != target.startswith("/"):
+        return None
+    base_parts, target_parts = (base.split("/") if base else []), target.split("/")
+    same = 0
+    while same < min(len(base_parts), len(target_parts)) and base_parts[same] == target_parts[same]:
+        same += 1
+    if same < len(base_parts) and base_parts[same] == "..":
+        return None
+    if same < len(base_parts):
+        # Go answers `../...` here, which the matcher refuses anyway.
+        return "/".join([".."] * (len(base_parts) - same) + target_parts[same:])
+    return "/".join(target_parts[same:])
+
+
 @dataclass(frozen=True)
 class PathSelector:
     """One includePaths/excludePaths entry: plain (path or directory), `glob:` or `regex:`/`regexp:`."""
@@ -255,20 +283,23 @@ class PathSelector:
                     return cls(text, "regex", re.compile(body))
                 except (re.error, ValueError) as err:
                     raise ValueError(f"{text!r} is not a valid {kind}: {err}") from err
-        base = text.strip("/")
-        return cls(text, "plain", None, "" if base in ("", ".") else base)
+        base = _go_clean(text)
+        return cls(text, "plain", None, "" if base == "." else base)
 
     def matches(self, path: str) -> bool:
         if self.regex is not None:
             if self.kind == "regex":
                 return self.regex.search(path) is not None  # Go's MatchString: unanchored
             return self.regex.match(path) is not None
-        return not self.base or path == self.base or path.startswith(self.base + "/")
+        # Kargo's BaseDirMatcher: filepath.Rel must relate them without climbing out of the base.
+        rel = _go_rel(self.base, path)
+        return rel is not None and ".." not in rel.split("/")
 
     def pathspec_prefix(self) -> str | None:
         """A directory or file that every match lies under ("" = anywhere), or None when unknown."""
         if self.kind == "plain":
-            return self.base
+            climbs = self.base.startswith("/") or self.base.split("/")[0] == ".."
+            return None if climbs else self.base
         if self.kind == "glob":
             body = self.text.removeprefix("glob:")
             literal = re.split(r"[*?\[{\\]", body, maxsplit=1)[0]

@@ -25,6 +25,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "promote": "kargo_actions.cli.promote:promote_command",
     "approve": "kargo_actions.cli.promote:approve_command",
     "rollback": "kargo_actions.cli.promote:rollback_command",
+    "reconcile": "kargo_actions.cli.reconcile:reconcile_command",
     "status": "kargo_actions.cli.status:status_command",
     "history": "kargo_actions.cli.status:history_command",
     "verify": "kargo_actions.cli.verify:verify_command",

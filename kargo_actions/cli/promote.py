@@ -33,8 +33,30 @@ class Progress:
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.actions = os.environ.get("GITHUB_ACTIONS") == "true"
+        self._waiting: dict[str, float] = {}  # step alias -> when it began to wait here
+
+    def wait(self, alias: str, message: str) -> None:
+        """A step waits in this process: one line saying what for (rewritten in place on a terminal)."""
+        if self.quiet:
+            return
+        import sys
+        import time
+
+        now = time.monotonic()
+        first = self._waiting.setdefault(alias, now)
+        line = f"{alias}: {message} (waiting {int(now - first)}s)"
+        if not self.actions and sys.stderr.isatty():
+            click.echo(f"\r\x1b[2K{line}", err=True, nl=False)
+        else:
+            click.echo(line, err=True)
 
     def step(self, run: StepRun) -> None:
+        if run.alias in self._waiting and not self.actions:
+            import sys
+
+            if sys.stderr.isatty():
+                click.echo("", err=True)
+        self._waiting.pop(run.alias, None)
         if self.quiet:
             return
         line = f"{run.alias} ({run.uses}): {run.status} in {run.duration:.2f}s"
@@ -65,23 +87,34 @@ def _options(
     verify: bool = False,
 ) -> PromoteOptions:
     from kargo_actions.promotion.engine import EngineOptions
-    from kargo_actions.promotion.reporting import choose_reporter
+    from kargo_actions.promotion.reporting import choose_reporter, run_checker
     from kargo_actions.promotion.service import PromoteOptions
 
     return PromoteOptions(
         work_dir=work_dir,
-        engine=EngineOptions(on_step=progress.step, skip_steps=frozenset(skip_steps)),
+        engine=EngineOptions(on_step=progress.step, on_wait=progress.wait, skip_steps=frozenset(skip_steps)),
         reporter=choose_reporter(github),  # one for the whole command: a permission error is printed once
         verify=verify,
+        run_checker=run_checker(),
     )
 
 
 def _outcome_lines(outcome: PromotionOutcome) -> list[str]:
     result = outcome.result
     name = outcome.freight.alias or outcome.freight.name[:12]
-    lines = [
+    lines = [f"  closed {closed}" for closed in outcome.closed]
+    if outcome.queued:
+        return [
+            *lines,
+            f"{result.stage}: {result.name} Pending (Freight {name}): queued; `kargo-actions reconcile` starts it "
+            "when the Stage is free",
+        ]
+    waiting = result.waiting_step
+    if waiting is not None:
+        return [*lines, f"{result.stage}: {result.name} Running (Freight {name}): {waiting_line(waiting)}"]
+    lines.append(
         f"{result.stage}: {result.name} {result.phase} (Freight {name}, {outcome.via}, {result.duration:.1f}s)"
-    ]
+    )
     if result.message and not result.succeeded:
         lines.append(f"  {result.message}")
     if outcome.verification_failed:
@@ -116,13 +149,41 @@ def _write_step_summary(rows: list[tuple[str, str, str, str, str]]) -> None:
 
 def _row(outcome: PromotionOutcome) -> tuple[str, str, str, str, str]:
     result = outcome.result
+    waiting = result.waiting_step
+    detail = result.message if not result.succeeded else outcome.via
+    if waiting is not None:
+        detail = waiting_line(waiting)
+    elif outcome.queued:
+        detail = "queued behind the Stage's running promotion; started by `kargo-actions reconcile`"
     return (
         result.stage,
         outcome.freight.alias or outcome.freight.name[:12],
         str(result.phase),
         result.name,
-        result.message if not result.succeeded else outcome.via,
+        detail,
     )
+
+
+def waiting_line(step: StepRun) -> str:
+    """What a stopped promotion waits for and how it goes on, for people (terminal and job summary)."""
+    from datetime import UTC, datetime
+
+    what = step.waiting.description if step.waiting is not None else step.message
+    line = f"waiting for {what} (step {step.alias})"
+    if step.deadline is not None:
+        left = step.deadline - datetime.now(UTC)
+        line += f", deadline in {_human(left.total_seconds())}"
+    how = "on the event that moves it (kargo-reconcile workflow) or `kargo-actions reconcile`"
+    return f"{line}; resumed {how}"
+
+
+def _human(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
 
 
 def _report(app: AppContext, outcomes: list[PromotionOutcome], decisions: list[AutoDecision] | None) -> int:
@@ -141,6 +202,8 @@ def _report(app: AppContext, outcomes: list[PromotionOutcome], decisions: list[A
                 [
                     {
                         **o.result.to_json(),
+                        "queued": o.queued,
+                        "closed": list(o.closed),
                         "via": o.via,
                         "hold": o.hold,
                         "verified": o.verified,
@@ -159,7 +222,7 @@ def _report(app: AppContext, outcomes: list[PromotionOutcome], decisions: list[A
                     click.echo(f"{d.stage}: {d.action} ({d.reason})")
         for outcome in outcomes:
             click.echo("\n".join(_outcome_lines(outcome)))
-    failed = any(not o.succeeded or o.verification_failed for o in outcomes)
+    failed = any(not o.ok for o in outcomes)
     if decisions is not None:
         failed = any(
             d.action == "failed" or (d.outcome is not None and d.outcome.verification_failed)
@@ -221,6 +284,31 @@ def _work_dir_option(func: Any) -> Any:
     "Freight (selectionPolicy NewestFreight or MatchUpstream) differs from its current one, in pipeline order; "
     "held origins are skipped. With --stage S: that Stage alone, decided the same way (never sets a hold).",
 )
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="When a step waits (a pull request to be merged, a workflow run, an HTTP check), end the command "
+    "there: the promotion stays Running with what it waits for, and `reconcile` or `--resume` goes on with it. "
+    "Without it the command waits, showing what for.",
+)
+@click.option(
+    "--queue",
+    is_flag=True,
+    help="When the Stage runs another promotion, queue this one (Pending) instead of refusing it (exit 3); "
+    "`reconcile` starts queued promotions in creation order when the Stage is free.",
+)
+@click.option(
+    "--resume",
+    "resume_name",
+    metavar="PROMOTION",
+    help="Go on with a waiting promotion at the step it waits at (no other selection options).",
+)
+@click.option(
+    "--abort",
+    "abort_name",
+    metavar="PROMOTION",
+    help="End a Running or Pending promotion as Aborted and free its Stage (no other selection options).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No per-step progress on stderr.")
 @_work_dir_option
 @ledger_options
@@ -233,6 +321,10 @@ def promote_command(
     warehouse: str | None,
     downstream_from: str | None,
     auto: bool,
+    no_wait: bool,
+    queue: bool,
+    resume_name: str | None,
+    abort_name: str | None,
     quiet: bool,
     work_dir: Path | None,
     skip_steps: tuple[str, ...],
@@ -248,17 +340,71 @@ def promote_command(
     kargo-actions promote --downstream-from dev            dev's Freight into every Stage fed by dev
     kargo-actions promote --auto                           every Stage whose policy allows it
     kargo-actions promote --auto --stage dev               dev alone, as --auto would decide it
+    kargo-actions promote --stage prod -f REF --no-wait    stop when a step waits (e.g. for PR review)
+    kargo-actions promote --resume PROMOTION               go on with a waiting promotion
+    kargo-actions promote --abort PROMOTION                end a Running or queued promotion
 
     A hand promotion of a Freight other than the newest available one holds the Stage's auto-promotion for
-    that origin; promoting the newest lifts the hold. Exit 0 promoted, 1 a promotion failed (recorded as
-    Failed/Errored/Aborted), 2 bad input, 3 refused by a gate (the message names every unmet condition).
-    Progress per step goes to stderr (`::group::` blocks when GITHUB_ACTIONS=true); a summary is appended to
-    $GITHUB_STEP_SUMMARY when set. With `--output json`: the promotion results (for --auto: one decision
-    per Stage: promoted, failed or skipped, with the reason).
+    that origin; promoting the newest lifts the hold. One promotion runs per Stage at a time: a busy Stage
+    refuses another (exit 3, naming the running one) unless --queue. Exit 0 promoted (or waiting / queued),
+    1 a promotion failed (recorded as Failed/Errored/Aborted), 2 bad input, 3 refused by a gate or a busy
+    Stage. Progress per step goes to stderr (`::group::` blocks when GITHUB_ACTIONS=true); a summary is
+    appended to $GITHUB_STEP_SUMMARY when set. With `--output json`: the promotion results, a waiting one
+    with `phase: Running` and `wait` (what it waits for, since when, its deadline); for --auto: one decision
+    per Stage: promoted, failed or skipped, with the reason.
     """
     from kargo_actions.cli.signals import abort_on_signals
     from kargo_actions.errors import InvalidInputError
     from kargo_actions.promotion.service import Mode, promote
+
+    one_of = [n for n, v in (("--resume", resume_name), ("--abort", abort_name)) if v]
+    if one_of and (len(one_of) > 1 or stage or freight_ref or warehouse or downstream_from or auto or queue):
+        raise InvalidInputError(f"{one_of[0]} takes a promotion name and no other selection option")
+    if not one_of:
+        _check_selection(stage, freight_ref, warehouse, downstream_from, auto)
+    project, ledger = _open(app, ledger_opts)
+    progress = Progress(quiet or app.json)
+    with ledger, abort_on_signals() as abort:
+        from dataclasses import replace
+
+        options = replace(
+            _options(work_dir, skip_steps, progress, github, verify),
+            abort=abort,
+            no_wait=no_wait,
+            queue=queue,
+        )
+        if abort_name:
+            return _report_abort(app, project, ledger, abort_name)
+        if resume_name:
+            from kargo_actions.promotion.service import resume
+
+            return _report(app, [resume(project, ledger, resume_name, options)], None)
+        if auto:
+            from kargo_actions.promotion.pipeline import auto_promote
+
+            return _report(app, [], auto_promote(project, ledger, options, stage=stage))
+        from kargo_actions.promotion.pipeline import newest_available, promote_downstream
+
+        if downstream_from:
+            outcomes = promote_downstream(
+                project,
+                ledger,
+                downstream_from,
+                stage,
+                freight_ref,
+                options,
+                on_skip=lambda why: click.echo(f"skipped {why}", err=True),
+            )
+            return _report(app, outcomes, None)
+        assert stage is not None
+        ref = freight_ref or newest_available(project, ledger, stage, warehouse or "")
+        return _report(app, [promote(project, ledger, stage, ref, mode=Mode.MANUAL, options=options)], None)
+
+
+def _check_selection(
+    stage: str | None, freight_ref: str | None, warehouse: str | None, downstream_from: str | None, auto: bool
+) -> None:
+    from kargo_actions.errors import InvalidInputError
 
     if auto and (freight_ref or warehouse or downstream_from):
         raise InvalidInputError(
@@ -266,113 +412,24 @@ def promote_command(
         )
     if not auto and not downstream_from and not stage:
         raise InvalidInputError(
-            "give --stage S with --freight REF or --warehouse W, or --downstream-from S, or --auto"
+            "give --stage S with --freight REF or --warehouse W, or --downstream-from S, or --auto, "
+            "or --resume / --abort PROMOTION"
         )
     if freight_ref and warehouse:
         raise InvalidInputError("give --freight or --warehouse, not both")
     if stage and not auto and not downstream_from and not (freight_ref or warehouse):
         raise InvalidInputError("give --freight REF or --warehouse W with --stage")
-    project, ledger = _open(app, ledger_opts)
-    progress = Progress(quiet or app.json)
-    with ledger, abort_on_signals() as abort:
-        from dataclasses import replace
-
-        options = replace(_options(work_dir, skip_steps, progress, github, verify), abort=abort)
-        if auto:
-            from kargo_actions.promotion.pipeline import auto_promote
-
-            return _report(app, [], auto_promote(project, ledger, options, stage=stage))
-        if downstream_from:
-            outcomes = _downstream(project, ledger, downstream_from, stage, freight_ref, options)
-            return _report(app, outcomes, None)
-        assert stage is not None
-        ref = freight_ref or _newest(project, ledger, stage, warehouse or "")
-        return _report(app, [promote(project, ledger, stage, ref, mode=Mode.MANUAL, options=options)], None)
 
 
-def _newest(project: Project, ledger: Ledger, stage_name: str, warehouse: str) -> str:
-    from datetime import UTC, datetime
+def _report_abort(app: AppContext, project: Project, ledger: Ledger, name: str) -> int:
+    from kargo_actions.promotion.service import abort
 
-    from kargo_actions.errors import InvalidInputError, Problem, RefusedError, did_you_mean
-    from kargo_actions.promotion.gates import candidates
-    from kargo_actions.promotion.service import find_stage, settled_states
-
-    stage = find_stage(project, stage_name)
-    if warehouse not in project.warehouses:
-        hint = (
-            did_you_mean(warehouse, project.warehouses)
-            or f"Warehouses: {', '.join(sorted(project.warehouses))}"
-        )
-        raise InvalidInputError(
-            [Problem(path="--warehouse", message=f"no Warehouse {warehouse!r}", hint=hint)]
-        )
-    ledger.sync()
-    now = datetime.now(UTC)
-    _, states, freight = settled_states(project, ledger.snapshot(), now)
-    found = candidates(stage, [f for f in freight if f.origin.name == warehouse], states, now)
-    newest = found.newest()
-    if newest is None:
-        reasons = "; ".join(f"{fid[:12]}: {a.message}" for fid, a in list(found.refused.items())[:3])
-        raise RefusedError(
-            f"no Freight of Warehouse {warehouse} is available to Stage {stage.name}"
-            + (f" ({reasons})" if reasons else "")
-        )
-    return newest.name
-
-
-def _downstream(
-    project: Project,
-    ledger: Ledger,
-    source: str,
-    only: str | None,
-    freight_ref: str | None,
-    options: PromoteOptions,
-) -> list[PromotionOutcome]:
-    """The Freight in `source` (or REF) into every Stage fed by it whose gate accepts it (Kargo's promote
-    --downstream-from); Stages that refuse it are skipped, and a refusal of all is exit 3."""
-    from datetime import UTC, datetime
-
-    from kargo_actions.errors import InvalidInputError, Problem, RefusedError
-    from kargo_actions.promotion.gates import availability
-    from kargo_actions.promotion.service import Mode, promote, settled_states
-
-    if source not in project.stages:
-        raise InvalidInputError([Problem(path="--downstream-from", message=f"no Stage {source!r}")])
-    targets = [s for s in project.downstream(source) if not project.stages[s].is_control_flow]
-    if only:
-        targets = [s for s in targets if s == only]
-    if not targets:
-        raise InvalidInputError(
-            [Problem(path="--downstream-from", message=f"no Stage with steps takes Freight from {source}")]
-        )
-    ledger.sync()
-    snap = ledger.snapshot()
-    if freight_ref:
-        refs = [ledger.resolve(freight_ref, snap).id]
+    ended = abort(project, ledger, name)
+    if app.json:
+        app.emit_json(ended.wire())
     else:
-        state = ledger.stage_state(source, snap)
-        refs = [c.name for c in state.current_freight]
-        if not refs:
-            raise RefusedError(f"Stage {source} holds no Freight yet")
-    now = datetime.now(UTC)
-    _, states, freight = settled_states(project, snap, now)
-    by_id = {f.name: f for f in freight}
-    outcomes: list[PromotionOutcome] = []
-    refusals: list[str] = []
-    for target in targets:
-        for ref in refs:
-            verdict = availability(project.stages[target], by_id[ref], states, now)
-            if not verdict.available:
-                refusals.append(f"{target}: {verdict.message}")
-                continue
-            outcomes.append(promote(project, ledger, target, ref, mode=Mode.MANUAL, options=options))
-    for refusal in refusals:
-        click.echo(f"skipped {refusal}", err=True)
-    if not outcomes:
-        raise RefusedError(
-            "no Stage downstream of " + source + " accepts its Freight: " + "; ".join(refusals)
-        )
-    return outcomes
+        click.echo(f"{ended.stage}: {ended.name} Aborted ({ended.message}); Stage {ended.stage} is free")
+    return 0
 
 
 @click.command("approve")

@@ -284,6 +284,28 @@ class Engine:
         phase, message = self._final_phase(aborted)
         return self._result(started, phase, message, ())
 
+    def probe(self, plan: PromotionPlan, resume: ResumePoint) -> StepResult | None:
+        """One look, recording nothing, at the step a stopped promotion waits at: its result now, or None when
+        it cannot be told here (the resume then finds out). Only for steps that read without changing
+        anything (`probe_safe`), so `reconcile` can leave a promotion alone that cannot move yet."""
+        planned = plan.steps[resume.index]
+        step, _ = self._load(planned.uses)
+        if step is None or not getattr(step, "probe_safe", False):
+            return None
+        self.runs.extend(resume.runs[: resume.index])
+        self.state.update(resume.state)
+        try:
+            variables = self.evaluator.variables(planned, plan)
+            config = validate_config(
+                planned.uses, step.config_model, self.evaluator.config(planned, variables)
+            )
+            safe = step.probe_safe  # type: ignore[attr-defined]
+            if callable(safe) and not safe(config):  # safe for some configs only (an http GET)
+                return None
+            return step.run(self._context(planned, None), config)
+        except (StepOutcome, KargoActionsError):  # a resume records what is wrong
+            return None
+
     def _result(
         self,
         started: datetime,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from kargo_actions.errors import KargoActionsError
+from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem, RefusedError, did_you_mean
 from kargo_actions.ledger import Ledger
 from kargo_actions.ledger.records import PromotionRecord, PromotionSummary, StageStateRecord
 from kargo_actions.model.freight import Freight
@@ -16,6 +16,7 @@ from kargo_actions.promotion.service import (
     Mode,
     PromoteOptions,
     PromotionOutcome,
+    StageBusyError,
     find_stage,
     promote,
     settled_states,
@@ -27,7 +28,7 @@ class AutoDecision:
     """What `promote --auto` did for one Stage and origin: promoted (with the outcome) or why not."""
 
     stage: str
-    action: str  # promoted, failed, skipped
+    action: str  # promoted, failed, skipped, waiting (stopped at a waiting step), queued
     reason: str
     freight: str = ""
     outcome: PromotionOutcome | None = None
@@ -144,12 +145,96 @@ def _auto_promote_stage(
             continue
         try:
             outcome = promote(project, ledger, name, chosen.name, mode=Mode.AUTO, options=options)
+        except StageBusyError as err:  # one promotion per Stage: the next auto-promotion picks it up
+            decide(AutoDecision(name, "skipped", str(err), chosen.name))
+            continue
         except KargoActionsError as err:
             decide(AutoDecision(name, "failed", str(err), chosen.name))
             continue
         action = "promoted" if outcome.succeeded else "failed"
         reason = outcome.via if outcome.succeeded else outcome.result.message
+        if outcome.waiting or outcome.queued:
+            action, reason = (
+                ("waiting", outcome.result.message) if outcome.waiting else ("queued", "Stage busy")
+            )
         decide(AutoDecision(name, action, reason, chosen.name, outcome))
+
+
+def newest_available(project: Project, ledger: Ledger, stage_name: str, warehouse: str) -> str:
+    """The newest Freight of `warehouse` available to the Stage (`promote --warehouse`); RefusedError naming
+    why none is."""
+    stage = find_stage(project, stage_name)
+    if warehouse not in project.warehouses:
+        hint = (
+            did_you_mean(warehouse, project.warehouses)
+            or f"Warehouses: {', '.join(sorted(project.warehouses))}"
+        )
+        raise InvalidInputError(
+            [Problem(path="--warehouse", message=f"no Warehouse {warehouse!r}", hint=hint)]
+        )
+    ledger.sync()
+    now = datetime.now(UTC)
+    _, states, freight = settled_states(project, ledger.snapshot(), now)
+    found = candidates(stage, [f for f in freight if f.origin.name == warehouse], states, now)
+    newest = found.newest()
+    if newest is None:
+        reasons = "; ".join(f"{fid[:12]}: {a.message}" for fid, a in list(found.refused.items())[:3])
+        raise RefusedError(
+            f"no Freight of Warehouse {warehouse} is available to Stage {stage.name}"
+            + (f" ({reasons})" if reasons else "")
+        )
+    return newest.name
+
+
+def promote_downstream(
+    project: Project,
+    ledger: Ledger,
+    source: str,
+    only: str | None,
+    freight_ref: str | None,
+    options: PromoteOptions,
+    on_skip: Callable[[str], None] | None = None,
+) -> list[PromotionOutcome]:
+    """The Freight in `source` (or REF) into every Stage fed by it whose gate accepts it (Kargo's promote
+    --downstream-from); Stages that refuse it are skipped, and a refusal of all is exit 3."""
+    if source not in project.stages:
+        raise InvalidInputError([Problem(path="--downstream-from", message=f"no Stage {source!r}")])
+    targets = [s for s in project.downstream(source) if not project.stages[s].is_control_flow]
+    if only:
+        targets = [s for s in targets if s == only]
+    if not targets:
+        raise InvalidInputError(
+            [Problem(path="--downstream-from", message=f"no Stage with steps takes Freight from {source}")]
+        )
+    ledger.sync()
+    snap = ledger.snapshot()
+    if freight_ref:
+        refs = [ledger.resolve(freight_ref, snap).id]
+    else:
+        state = ledger.stage_state(source, snap)
+        refs = [c.name for c in state.current_freight]
+        if not refs:
+            raise RefusedError(f"Stage {source} holds no Freight yet")
+    now = datetime.now(UTC)
+    _, states, freight = settled_states(project, snap, now)
+    by_id = {f.name: f for f in freight}
+    outcomes: list[PromotionOutcome] = []
+    refusals: list[str] = []
+    for target in targets:
+        for ref in refs:
+            verdict = availability(project.stages[target], by_id[ref], states, now)
+            if not verdict.available:
+                refusals.append(f"{target}: {verdict.message}")
+                continue
+            outcomes.append(promote(project, ledger, target, ref, mode=Mode.MANUAL, options=options))
+    for refusal in refusals:
+        if on_skip is not None:
+            on_skip(refusal)
+    if not outcomes:
+        raise RefusedError(
+            "no Stage downstream of " + source + " accepts its Freight: " + "; ".join(refusals)
+        )
+    return outcomes
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem, 
 from kargo_actions.ledger import Ledger
 from kargo_actions.ledger.records import HoldRecord, PromotionRecord, dump_record, stage_path
 from kargo_actions.ledger.store import NoWrite, Snapshot, WritePlan
-from kargo_actions.model.fields import parse_go_duration
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
 from kargo_actions.model.stage import Stage
@@ -43,10 +42,11 @@ from kargo_actions.promotion.lifecycle import (
     plan_renew,
     plan_start,
     plan_suspend,
+    plan_take_queued,
     settled_states,
     stage_states,
 )
-from kargo_actions.promotion.liveness import DEFAULT_LEASE, LeaseKeeper, RunChecker, this_runner
+from kargo_actions.promotion.liveness import LeaseKeeper, RunChecker, this_runner
 from kargo_actions.promotion.result import PromotionPhase, PromotionResult
 from kargo_actions.promotion.transitions import TERMINAL, promotion_record, result_of, resume_point
 
@@ -69,6 +69,7 @@ __all__ = [
     "resume",
     "settled_states",
     "stage_states",
+    "start_queued",
 ]
 
 
@@ -131,10 +132,8 @@ class PromotionOutcome:
 
 
 def lease_of(project: Project) -> timedelta:
-    """The lease of a runner's claim: the Settings manifest's promotionLease, else 10 minutes."""
-    value = getattr(project.settings.spec, "promotion_lease", None)
-    parsed = parse_go_duration(value) if isinstance(value, str) and value else None
-    return parsed if parsed is not None and parsed.total_seconds() > 0 else DEFAULT_LEASE
+    """The lease of a runner's claim: the Settings manifest's promotionLease (default 10m)."""
+    return project.settings.spec.promotion_lease_duration
 
 
 def check_gate(
@@ -503,3 +502,26 @@ def approve(project: Project, ledger: Ledger, stage_name: str, ref: str) -> tupl
         )
 
     return ledger.write(build).result
+
+
+def start_queued(
+    project: Project, ledger: Ledger, stage_name: str, options: PromoteOptions | None = None
+) -> PromotionOutcome | None:
+    """Start the oldest queued (Pending) promotion of a free Stage in this process; None when the Stage is
+    busy or nothing is queued. Stale holders of the Stage are closed on the way."""
+    opts = options or PromoteOptions()
+    stage = find_stage(project, stage_name)
+    lease = opts.lease or lease_of(project)
+    now = opts.now()
+    build = plan_take_queued(stage, this_runner(now, lease, opts.engine.env), now, lease, opts.run_checker)
+    taken = ledger.write(build).result
+    if taken is None:
+        return None
+    ledger.sync()
+    snap = ledger.snapshot()
+    freight = ledger.get_freight(taken.freight.name, snap)
+    others = tuple(
+        ledger.get_freight(fid, snap) for fid in (taken.request.collection if taken.request else [])
+    )
+    with _work_dir(opts) as work_dir:
+        return _run(project, ledger, stage, freight, taken, others, None, work_dir, opts)

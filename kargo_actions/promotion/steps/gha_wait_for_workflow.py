@@ -46,6 +46,7 @@ class GhaWaitForWorkflow:
     config_model: ClassVar[type[StepConfig]] = GhaWaitForWorkflowConfig
     may_wait: ClassVar[bool] = True  # reports Running while it waits: a promotion can stop here
     work_dir_free: ClassVar[bool] = True
+    probe_safe: ClassVar[bool] = True  # reads only: reconcile may look before it claims
     outputs: ClassVar[dict[str, str]] = {
         "conclusion": "The run's conclusion (Kargo's name).",
         "runURL": "The run's web URL.",

@@ -49,6 +49,7 @@ class GitWaitForPR:
     config_model: ClassVar[type[StepConfig]] = GitWaitForPRConfig
     may_wait: ClassVar[bool] = True  # reports Running while it waits: a promotion can stop here
     work_dir_free: ClassVar[bool] = True
+    probe_safe: ClassVar[bool] = True  # reads only: reconcile may look before it claims
     outputs: ClassVar[dict[str, str]] = {"commit": "The merge commit now on the target branch."}
 
     def run(self, ctx: StepContext, config: GitWaitForPRConfig) -> StepResult:

@@ -131,6 +131,10 @@ class HTTP:
         "<name>": "one per `outputs` entry: the value of its fromExpression over the response"
     }
 
+    def probe_safe(self, config: HTTPConfig) -> bool:
+        """A GET or HEAD only reads: reconcile may look before it claims the promotion."""
+        return (config.method or "GET").upper() in ("GET", "HEAD")
+
     def run(self, ctx: StepContext, config: HTTPConfig) -> StepResult:
         timeout = duration_seconds(config.timeout, DEFAULT_TIMEOUT, "timeout")
         poll = duration_seconds(config.poll_interval, DEFAULT_POLL_INTERVAL, "pollInterval")

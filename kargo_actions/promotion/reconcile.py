@@ -1,0 +1,314 @@
+"""`reconcile`: move on every promotion that can move, as Kargo's controller re-reconciles its Promotions.
+
+Cheap conditions first, so a run with nothing to do costs one ledger read: Stages with no active or queued
+promotion are skipped without loading the manifests; an event (a pull request closed, a workflow run
+completed) moves only the promotions waiting on it; a waiting promotion whose deadline has passed fails
+without a look at what it waits for; a read-only waiting step is looked at once before anything is written.
+Only then is a promotion claimed (compare-and-swap: two reconciles never run the same step) and resumed, a
+promotion whose runner is gone closed as Errored, and a free Stage's queue started in creation order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kargo_actions.errors import KargoActionsError
+from kargo_actions.ledger import Ledger
+from kargo_actions.ledger.records import PromotionRecord, WaitRecord
+from kargo_actions.model.project import Project
+from kargo_actions.promotion.gates import parse_time
+from kargo_actions.promotion.lifecycle import load_promotion, plan_close, stage_states
+from kargo_actions.promotion.liveness import DEFAULT_LEASE, stale_reason
+from kargo_actions.promotion.service import (
+    PromoteOptions,
+    PromotionOutcome,
+    StageBusyError,
+    lease_of,
+    resume,
+    start_queued,
+)
+from kargo_actions.promotion.transitions import TERMINAL, running_names
+
+
+@dataclass(frozen=True)
+class Event:
+    """What woke `reconcile`, reduced to what selects promotions (from GITHUB_EVENT_NAME / _PATH)."""
+
+    name: str = ""  # "" = no event (a person, a schedule): every promotion that can move
+    repository: str = ""  # owner/repo the event happened in
+    pr_number: int | None = None
+    pr_merged: bool = False
+    run_id: int | None = None
+    stage: str = ""  # repository_dispatch client_payload.stage: that Stage only
+    default_branch: str = ""  # the repository's default branch (where workflows are dispatched)
+
+    @property
+    def targeted(self) -> bool:
+        """An event about one pull request or workflow run: only promotions waiting on it move."""
+        return self.name in ("pull_request", "pull_request_target", "workflow_run")
+
+    def moves(self, wait: WaitRecord) -> bool:
+        """Whether this event is the one the wait is for (always, for an untargeted event)."""
+        if not self.targeted:
+            return True
+        if wait.repo_url and self.repository and not _same_repository(wait.repo_url, self.repository):
+            return False
+        if self.name == "workflow_run":
+            return wait.kind == "workflow-run" and wait.number == self.run_id
+        return wait.kind == "pull-request" and wait.number == self.pr_number
+
+
+def _same_repository(repo_url: str, repository: str) -> bool:
+    from kargo_actions.github.repourl import repository_from_url
+
+    try:
+        return repository_from_url(repo_url).lower() == repository.lower()
+    except ValueError:
+        return False
+
+
+def event_from_env(env: Mapping[str, str] | None = None) -> Event:
+    """The Actions event that started this job (GITHUB_EVENT_NAME, the payload at GITHUB_EVENT_PATH)."""
+    env = os.environ if env is None else env
+    name = env.get("GITHUB_EVENT_NAME", "")
+    if not name:
+        return Event()
+    payload: dict[str, Any] = {}
+    path = env.get("GITHUB_EVENT_PATH", "")
+    if path:
+        try:
+            loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+            payload = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            payload = {}
+    repository = str(_mapping(payload.get("repository")).get("full_name") or env.get("GITHUB_REPOSITORY", ""))
+    pull = _mapping(payload.get("pull_request"))
+    run = _mapping(payload.get("workflow_run"))
+    client = _mapping(payload.get("client_payload"))
+    return Event(
+        name=name,
+        repository=repository,
+        pr_number=pull["number"] if isinstance(pull.get("number"), int) else None,
+        pr_merged=bool(pull.get("merged")),
+        run_id=run["id"] if isinstance(run.get("id"), int) else None,
+        stage=str(client.get("stage") or "") if name == "repository_dispatch" else "",
+        default_branch=str(_mapping(payload.get("repository")).get("default_branch") or ""),
+    )
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class Action:
+    """What reconcile did (or, with --plan, would do) for one promotion."""
+
+    stage: str
+    promotion: str
+    action: str  # resumed, started, closed, timed-out, waiting, busy, would-resume, would-start
+    reason: str
+    outcome: PromotionOutcome | None = None
+
+    @property
+    def failed(self) -> bool:
+        if self.action == "timed-out":
+            return True
+        return self.outcome is not None and not self.outcome.ok
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "stage": self.stage,
+            "promotion": self.promotion,
+            "action": self.action,
+            "reason": self.reason,
+        }
+        if self.outcome is not None:
+            result = self.outcome.result
+            data["phase"] = str(result.phase)
+            waiting = result.waiting_step
+            data["wait"] = waiting.wait_json() if waiting is not None else None
+        return data
+
+
+@dataclass(frozen=True)
+class ReconcileOptions:
+    """How reconcile looks and runs: the promote options of the promotions it moves, the event, the clock."""
+
+    promote: PromoteOptions
+    event: Event = Event()
+    stage: str = ""  # only this Stage
+    plan: bool = False  # say what would move, move nothing
+    on_action: Callable[[Action], None] | None = None
+
+
+def reconcile(ledger: Ledger, load_project: Callable[[], Project], options: ReconcileOptions) -> list[Action]:
+    """Move every promotion that can move now; the list says what happened to each one looked at."""
+    opts = options.promote
+    only = options.stage or options.event.stage
+    ledger.sync()
+    snap = ledger.snapshot()
+    work = [
+        state
+        for state in stage_states(snap).values()
+        if (not only or state.stage == only) and (running_names(state) or state.pending_promotions)
+    ]
+    if not work:
+        return []
+    loaded: list[Project] = []
+
+    def project() -> Project:
+        if not loaded:
+            loaded.append(load_project())
+        return loaded[0]
+
+    actions: list[Action] = []
+
+    def done(action: Action) -> None:
+        actions.append(action)
+        if options.on_action is not None:
+            options.on_action(action)
+
+    now = opts.now()
+    for state in sorted(work, key=lambda s: s.stage):
+        free = True
+        for name in running_names(state):
+            record = load_promotion(snap, state.stage, name)
+            if record is None or record.phase in TERMINAL:
+                continue
+            action = _look(ledger, project, record, now, options)
+            if action is None:
+                free = False
+                continue
+            done(action)
+            if action.action in ("waiting", "busy", "would-resume") or (
+                action.outcome is not None and action.outcome.waiting
+            ):
+                free = False
+        if free and state.pending_promotions and not options.event.targeted:
+            _start_queue(ledger, project, state.stage, state.pending_promotions[0], options, done)
+    return actions
+
+
+def _lease(project: Callable[[], Project], record: PromotionRecord) -> Any:
+    return lease_of(project()) if record.runner is not None else DEFAULT_LEASE
+
+
+def _look(
+    ledger: Ledger,
+    project: Callable[[], Project],
+    record: PromotionRecord,
+    now: datetime,
+    options: ReconcileOptions,
+) -> Action | None:
+    """The action for one Running promotion (None: nothing to say, e.g. an event about another one)."""
+    stage, name, event = record.stage, record.name, options.event
+    if record.wait is None or record.runner is not None:
+        reason = stale_reason(record, now, _lease(project, record), options.promote.run_checker)
+        if not reason:
+            return Action(stage, name, "busy", f"being run by {_who(record)}") if not event.targeted else None
+        if options.plan:
+            return Action(stage, name, "would-close", reason)
+        ledger.write(
+            plan_close(stage, name, "Errored", reason, now, only_if_stale=True, lease=_lease(project, record))
+        )
+        return Action(stage, name, "closed", reason)
+    wait = record.wait
+    deadline = parse_time(wait.deadline)
+    if deadline is not None and now >= deadline:
+        why = f"step {wait.step!r} timed out: its deadline {wait.deadline} passed while waiting for {wait.description}"
+        if options.plan:
+            return Action(stage, name, "would-time-out", why)
+        ledger.write(plan_close(stage, name, "Errored", why, now))
+        return Action(stage, name, "timed-out", why)
+    if not event.moves(wait):
+        return None
+    if not event.targeted:
+        due = parse_time(wait.next_check_at)
+        if event.name == "schedule" and due is not None and now < due:
+            return Action(
+                stage, name, "waiting", f"waiting for {wait.description}; next look at {wait.next_check_at}"
+            )
+        if _still_waiting(ledger, project(), record):
+            return Action(stage, name, "waiting", f"waiting for {wait.description}")
+    if options.plan:
+        return Action(stage, name, "would-resume", f"{wait.description}: can move")
+    try:
+        outcome = resume(project(), ledger, name, options.promote)
+    except StageBusyError as err:
+        return Action(stage, name, "busy", str(err))
+    except KargoActionsError as err:
+        return Action(stage, name, "failed", str(err))
+    return Action(stage, name, "resumed", f"{wait.description}: {outcome.result.phase}", outcome)
+
+
+def _who(record: PromotionRecord) -> str:
+    runner = record.runner
+    if runner is None:
+        return "a process with no lease (a record from before leases)"
+    run = f", Actions run {runner.run_id}" if runner.run_id else ""
+    return f"PID {runner.pid} on {runner.host}{run} until {runner.lease_expires_at}"
+
+
+def _still_waiting(ledger: Ledger, project: Project, record: PromotionRecord) -> bool:
+    """A read-only look at the waiting step: True when it still waits (so nothing is claimed or written)."""
+    from kargo_actions.promotion.engine import Engine, EngineOptions, PromotionRun
+    from kargo_actions.promotion.lifecycle import find_stage
+    from kargo_actions.promotion.steps.base import StepStatus
+    from kargo_actions.promotion.tasks import plan_promotion
+    from kargo_actions.promotion.transitions import resume_point
+
+    try:
+        stage = find_stage(project, record.stage)
+        plan = plan_promotion(project, stage)
+        point = resume_point(record, plan)
+        freight = ledger.get_freight(record.freight.name)
+    except KargoActionsError:
+        return False  # let the resume record what is wrong
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="kargo-probe-") as scratch:
+        run = PromotionRun(
+            project=project.name,
+            stage=stage.name,
+            name=record.name,
+            target_freight=freight,
+            freight=[freight],
+            actor=record.actor or "",
+            work_dir=Path(scratch),
+        )
+        result = Engine(run, EngineOptions(ledger=ledger), project=project).probe(plan, point)
+    return result is not None and result.status is StepStatus.RUNNING
+
+
+def _start_queue(
+    ledger: Ledger,
+    project: Callable[[], Project],
+    stage: str,
+    head: str,
+    options: ReconcileOptions,
+    done: Callable[[Action], None],
+) -> None:
+    """Start the Stage's queued promotions in creation order while each one ends (one may wait again)."""
+    if options.plan:
+        done(Action(stage, head, "would-start", "the Stage is free: the oldest queued promotion starts"))
+        return
+    while True:
+        try:
+            outcome = start_queued(project(), ledger, stage, options.promote)
+        except KargoActionsError as err:
+            done(Action(stage, head, "failed", str(err)))
+            return
+        if outcome is None:
+            return
+        done(
+            Action(stage, outcome.result.name, "started", f"from the queue: {outcome.result.phase}", outcome)
+        )
+        if outcome.waiting:
+            return

@@ -1,0 +1,164 @@
+"""A promotion through a reviewed pull request, without a waiting runner, against the GitHub test server
+(every exchange checked against GitHub's OpenAPI description): `promote --no-wait` opens the pull request and
+stops at git-wait-for-pr with the Deployment in progress; the `pull_request` closed event of another pull
+request moves nothing; the merge's event resumes it (Succeeded, the Deployment succeeds); a pull request closed
+without merging fails it, as Kargo's step does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from kargo_actions.ledger import Ledger, LedgerConfig
+from kargo_actions.ledger.records import StageStateRecord
+from tests.ledger.helpers import make_freight
+from tests.promotion import test_github_reporting as reporting_tests
+from tests.promotion.test_github_reporting import (
+    APP_URL,
+    REPOSITORY,
+    client_for,
+    github_env,
+    ledger_log,
+    record,
+    statuses,
+)
+from tests.promotion.test_service import run, write
+from tests.support.github_server import GitHubServer
+
+# The GitHub test server and the pipeline repository whose remote is its bare acme/app (fixtures).
+github_contract = reporting_tests.github_contract
+gh = reporting_tests.gh
+repo = reporting_tests.repo
+
+REVIEW_STEPS: list[dict[str, Any]] = [
+    {
+        "uses": "git-open-pr",
+        "as": "open-pr",
+        "config": {"repoURL": APP_URL, "sourceBranch": "promo/review", "targetBranch": "main"},
+    },
+    {
+        "uses": "git-wait-for-pr",
+        "as": "wait-for-pr",
+        "config": {"repoURL": APP_URL, "prNumber": "${{ outputs['open-pr'].pr.id }}"},
+    },
+    {"uses": "compose-output", "as": "merged", "config": {"commit": "${{ outputs['wait-for-pr'].commit }}"}},
+]
+
+
+def pipeline() -> list[dict[str, Any]]:
+    return [
+        {"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Project", "metadata": {"name": "p"}},
+        {
+            "apiVersion": "kargo.akuity.io/v1alpha1",
+            "kind": "Warehouse",
+            "metadata": {"name": "app"},
+            "spec": {"subscriptions": [{"image": {"repoURL": "ghcr.io/example/app"}}]},
+        },
+        {
+            "apiVersion": "kargo.akuity.io/v1alpha1",
+            "kind": "Stage",
+            "metadata": {"name": "review"},
+            "spec": {
+                "requestedFreight": [
+                    {"origin": {"kind": "Warehouse", "name": "app"}, "sources": {"direct": True}}
+                ],
+                "promotionTemplate": {"spec": {"steps": REVIEW_STEPS}},
+            },
+        },
+    ]
+
+
+def event(tmp_path: Path, name: str, payload: dict[str, Any]) -> dict[str, str]:
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(payload))
+    return {"GITHUB_EVENT_NAME": name, "GITHUB_EVENT_PATH": str(path)}
+
+
+def closed_event(tmp_path: Path, number: int, merged: bool) -> dict[str, str]:
+    return event(
+        tmp_path,
+        "pull_request",
+        {
+            "action": "closed",
+            "number": number,
+            "pull_request": {"number": number, "merged": merged, "head": {"ref": "promo/review"}},
+            "repository": {"full_name": REPOSITORY, "default_branch": "main"},
+        },
+    )
+
+
+def stage_state(repo: Path) -> StageStateRecord:
+    with Ledger(repo, LedgerConfig()) as ledger:
+        ledger.sync()
+        return ledger.stage_state("review")
+
+
+def start(gh: GitHubServer, repo: Path) -> tuple[str, int]:
+    shutil.rmtree(repo / ".kargo")
+    write(repo, pipeline())
+    record(repo, make_freight(1, alias="f-1"))
+    gh.commit_files(REPOSITORY, "promo/review", {"env/review.yaml": "image: v1\n"})
+    code, out, err = run(
+        repo, "-o", "json", "promote", "-s", "review", "-f", "f-1", "--no-wait", env=github_env(gh)
+    )
+    assert code == 0, err
+    [result] = json.loads(out)
+    assert result["phase"] == "Running"
+    wait = result["wait"]
+    assert (wait["kind"], wait["step"], wait["description"]) == (
+        "pull-request",
+        "wait-for-pr",
+        "PR #1 to be merged",
+    )
+    assert wait["number"] == 1
+    return result["name"], wait["number"]
+
+
+def test_the_merge_event_resumes_the_promotion(gh: GitHubServer, repo: Path, tmp_path: Path) -> None:
+    name, number = start(gh, repo)
+    client = client_for(gh)
+    [deployment] = client.list_deployments(environment="review")
+    assert [s for s, _ in statuses(client, deployment.id)] == ["in_progress", "in_progress"]
+    assert "Waiting for PR #1 to be merged" in client.deployment_statuses(deployment.id)[0].description
+    assert stage_state(repo).active_promotion == name
+
+    # another pull request's event: nothing looked at, nothing written
+    writes = len(ledger_log(gh))
+    env = {**github_env(gh), **closed_event(tmp_path, number + 41, merged=True)}
+    code, out, err = run(repo, "-o", "json", "reconcile", env=env)
+    assert (code, json.loads(out)) == (0, []), err
+    assert len(ledger_log(gh)) == writes
+
+    client.merge_pull_request(number)
+    env = {**github_env(gh), **closed_event(tmp_path, number, merged=True)}
+    code, out, err = run(repo, "-o", "json", "reconcile", env=env)
+    assert code == 0, err
+    [action] = json.loads(out)
+    assert (action["promotion"], action["action"], action["phase"]) == (name, "resumed", "Succeeded")
+    state = stage_state(repo)
+    assert [c.name for c in state.current_freight] == [make_freight(1).name]
+    assert state.active_promotion is None
+    # the Deployment the promotion began with ends: one Deployment for one promotion
+    [again] = client.list_deployments(environment="review")
+    assert again.id == deployment.id
+    assert [s for s, _ in statuses(client, deployment.id)][-1] == "success"
+
+
+def test_a_pull_request_closed_without_merging_fails_the_promotion(
+    gh: GitHubServer, repo: Path, tmp_path: Path
+) -> None:
+    name, number = start(gh, repo)
+    client = client_for(gh)
+    client.close_pull_request(number)
+    env = {**github_env(gh), **closed_event(tmp_path, number, merged=False)}
+    code, out, err = run(repo, "-o", "json", "reconcile", env=env)
+    assert code == 1, err
+    [action] = json.loads(out)
+    assert (action["promotion"], action["action"], action["phase"]) == (name, "resumed", "Failed")
+    state = stage_state(repo)
+    assert state.current_freight == []
+    assert state.active_promotion is None
+    [deployment] = client.list_deployments(environment="review")
+    assert [s for s, _ in statuses(client, deployment.id)][-1] == "failure"

@@ -16,6 +16,7 @@
       reconcileInterval: 15m         # safety-net schedule of kargo-reconcile.yml (at least 5m)
       promotionLease: 10m            # how long a claim on a running promotion lasts unrenewed (at least 1m)
       githubApp: null                # {appIdVariable, privateKeySecret, owner, repositories}: jobs' App token
+      discoveryTimeout: 5m           # the longest one subscription's discovery may take (at least 1s)
 
 Every value can also come from a flag or a KARGO_ACTIONS_* variable (flag > env > file > default).
 """
@@ -153,6 +154,9 @@ class SettingsSpec(ManifestModel):
     # how long a process's claim on a running promotion lasts without renewal
     promotion_lease: str = "10m"
     github_app: GitHubApp | None = None
+    # `discover`: the deadline of one subscription (one registry, git remote or chart repository), so a
+    # registry that stalls or trickles cannot hold the run for ever; Kargo has no such field
+    discovery_timeout: str = "5m"
 
     @field_validator("reconcile_interval")
     @classmethod
@@ -163,6 +167,15 @@ class SettingsSpec(ManifestModel):
     @classmethod
     def _promotion_lease(cls, value: str) -> str:
         return _at_least(value, timedelta(minutes=1), "1m (e.g. 10m)")
+
+    @field_validator("discovery_timeout")
+    @classmethod
+    def _discovery_timeout(cls, value: str) -> str:
+        return _at_least(value, timedelta(seconds=1), "1s (e.g. 5m)")
+
+    @property
+    def discovery_timeout_duration(self) -> timedelta:
+        return parse_go_duration(self.discovery_timeout)
 
     @property
     def promotion_lease_duration(self) -> timedelta:
@@ -196,6 +209,7 @@ ENV_VARS: dict[str, str] = {
     **LEDGER_ENV_VARS,
     "cache_dir": "KARGO_ACTIONS_CACHE",
     "insecure_registries": "KARGO_ACTIONS_INSECURE_REGISTRIES",  # comma-separated hosts
+    "discovery_timeout": "KARGO_ACTIONS_DISCOVERY_TIMEOUT",
 }
 
 

@@ -84,6 +84,7 @@ SETTINGS_SPEC_FIELDS = frozenset(
         "reconcileInterval",
         "promotionLease",
         "githubApp",
+        "discoveryTimeout",
     }
 )
 _LEDGER_FIELDS = {

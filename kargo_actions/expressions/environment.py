@@ -16,11 +16,16 @@ from kargo_actions.expressions.values import to_plain
 
 @dataclass(frozen=True)
 class Environment:
-    """Variables and functions visible to expressions; builtins are always there, extras may shadow none."""
+    """Variables and functions visible to expressions; builtins are always there, extras may shadow none.
+
+    `undefined_is_nil`: an undefined top-level name is nil, as where Kargo compiles expr-lang without an
+    environment; False where the caller compiles with one (Argo Rollouts), so the name is an error.
+    """
 
     variables: Mapping[str, Any] = field(default_factory=dict)
     extra_functions: Mapping[str, Function] = field(default_factory=dict)
     limits: Limits = DEFAULT_LIMITS
+    undefined_is_nil: bool = True
     functions: Mapping[str, Function] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -28,7 +33,9 @@ class Environment:
 
     def with_variables(self, **variables: Any) -> Environment:
         """A copy with more (or replaced) variables."""
-        return Environment({**self.variables, **variables}, self.extra_functions, self.limits)
+        return Environment(
+            {**self.variables, **variables}, self.extra_functions, self.limits, self.undefined_is_nil
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +47,7 @@ class CompiledExpression:
 
     def evaluate(self, env: Environment) -> Any:
         """The value of the expression; an ExpressionError carries the column of any problem."""
-        ev = Evaluation(env.variables, env.functions, env.limits)
+        ev = Evaluation(env.variables, env.functions, env.limits, env.undefined_is_nil)
         try:
             return self.node.evaluate(ev)
         except EvalFailure as err:

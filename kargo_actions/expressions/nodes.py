@@ -88,8 +88,24 @@ class Variable(Node):
             pass
         if self.name in ev.functions:
             raise EvalFailure(f'"{self.name}" is a function; call it as {self.name}(...)', self.pos)
-        names = [*ev.variables, *(ev.locals or ())]
-        raise EvalFailure(f'unknown variable "{self.name}"{did_you_mean(self.name, names)}', self.pos)
+        if ev.undefined_is_nil:
+            return None  # expr-lang compiled without an environment, as Kargo does
+        raise EvalFailure(f'unknown variable "{self.name}"{self.suggestion(ev)}', self.pos)
+
+    def suggestion(self, ev: Evaluation) -> str:
+        return did_you_mean(self.name, [*ev.variables, *(ev.locals or ())])
+
+    def undefined(self, ev: Evaluation) -> bool:
+        return self.name not in ev.variables and (ev.locals is None or self.name not in ev.locals)
+
+
+def _undefined_target(err: EvalFailure, target: Node, ev: Evaluation, what: str) -> EvalFailure:
+    """Reading through an undefined name: say so (with a did-you-mean), at the name's column."""
+    if isinstance(target, Variable) and target.undefined(ev):
+        suggestion = target.suggestion(ev)
+        message = f'cannot {what} "{target.name}", which is not defined{suggestion}'
+        return EvalFailure(message, target.pos, "" if suggestion else err.hint)
+    return err
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +171,8 @@ class Member(Node):
         try:
             return get_member(value, self.name)
         except EvalFailure as err:
+            if value is None:
+                err = _undefined_target(err, self.target, ev, f'read "{self.name}" of')
             raise _fail_at(err, self.pos) from None
 
 
@@ -189,6 +207,8 @@ class Index(Node):
         try:
             return get_index(value, key, ev)
         except EvalFailure as err:
+            if value is None:
+                err = _undefined_target(err, self.target, ev, "index")
             raise _fail_at(err, self.pos) from None
 
 

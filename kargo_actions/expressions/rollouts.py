@@ -69,4 +69,7 @@ def rollouts_environment(
     result: Any, args: Mapping[str, str] | None = None, limits: Limits = DEFAULT_LIMITS
 ) -> Environment:
     """`result` (the metric value: number, string, list or map) and `args` (the analysis arguments)."""
-    return Environment({"result": result, "args": dict(args or {})}, ROLLOUTS_FUNCTIONS, limits)
+    # Argo Rollouts compiles with expr.Env, so an unknown name is an error there, not nil.
+    return Environment(
+        {"result": result, "args": dict(args or {})}, ROLLOUTS_FUNCTIONS, limits, undefined_is_nil=False
+    )

@@ -58,17 +58,29 @@ class Function:
 class Evaluation:
     """The mutable state of one evaluation: variables, functions, predicate pointer, locals, work budget."""
 
-    __slots__ = ("acc", "budget", "functions", "index", "item", "limits", "locals", "variables")
+    __slots__ = (
+        "acc",
+        "budget",
+        "functions",
+        "index",
+        "item",
+        "limits",
+        "locals",
+        "undefined_is_nil",
+        "variables",
+    )
 
     def __init__(
         self,
         variables: Mapping[str, Any],
         functions: Mapping[str, Function],
         limits: Limits = DEFAULT_LIMITS,
+        undefined_is_nil: bool = True,
     ) -> None:
         self.variables = variables
         self.functions = functions
         self.limits = limits
+        self.undefined_is_nil = undefined_is_nil
         self.budget = limits.max_work
         self.locals: dict[str, Any] | None = None
         self.item: Any = _NO_ITEM

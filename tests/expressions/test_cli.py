@@ -65,7 +65,7 @@ def test_error_exits_2_with_a_caret_under_the_column() -> None:
     done = invoke("expr", "var.stage == 'dev'", "--context", '{"vars": {}}')
     assert done.returncode == 2
     lines = done.stderr.splitlines()
-    assert lines[0] == 'error: unknown variable "var" (did you mean "vars"?)'
+    assert lines[0] == 'error: cannot read "stage" of "var", which is not defined (did you mean "vars"?)'
     assert lines[1:] == ["  var.stage == 'dev'", "  ^"]
     assert done.stdout == ""
 

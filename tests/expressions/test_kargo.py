@@ -60,9 +60,10 @@ def test_an_artifact_in_freight_of_two_warehouses_needs_an_origin() -> None:
 def test_outputs_and_task_are_absent_when_not_given() -> None:
     env = KargoEnvironment(stage="dev", vars={"a": 1}).build()
     assert evaluate("ctx.stage + string(vars.a)", env) == "dev1"
-    with pytest.raises(ExpressionError, match='unknown variable "outputs"'):
+    assert evaluate("outputs", env) is None  # undefined, so nil, as in Kargo
+    with pytest.raises(ExpressionError, match='cannot read "x" of "outputs", which is not defined'):
         evaluate("outputs.x", env)
-    with pytest.raises(ExpressionError, match='unknown variable "task"'):
+    with pytest.raises(ExpressionError, match='cannot read "outputs" of "task", which is not defined'):
         evaluate("task.outputs.x", env)
 
 
@@ -113,7 +114,7 @@ def test_vars_resolve_in_order_with_ctx_and_earlier_vars() -> None:
         "outPath": "./out/stage/dev",
         "replicas": 3,
     }
-    with pytest.raises(ExpressionError, match='unknown variable "outputs"'):
+    with pytest.raises(ExpressionError, match='cannot read "commit" of "outputs", which is not defined'):
         base.resolve_vars([("x", "${{ outputs.commit.commit }}")])
     with pytest.raises(ExpressionError, match=r"secret\(\) is not available in the definition of a variable"):
         base.resolve_vars([("x", "${{ secret('slack').token }}")])

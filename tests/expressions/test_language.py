@@ -487,10 +487,19 @@ LANGUAGE_CASES: list[tuple[str, Any]] = [
     ("now().Year() >= 2024", T),
     ("len()", Err("len(v) takes 1 argument, got 0")),
     ("upper(1)", Err("argument 1 of upper() must be a string, got int")),
-    # unknown names, did-you-mean
-    ("var.repoURL", Err('unknown variable "var" (did you mean "vars"?)', 1)),
-    ("ctxx.stage", Err('unknown variable "ctxx" (did you mean "ctx"?)')),
-    ("output.commit", Err('unknown variable "output" (did you mean "outputs"?)')),
+    # undefined names are nil, as in Kargo (expr-lang without an environment); reading through one says so
+    ("quote(null)", "null"),
+    ("nope", None),
+    ("nope == nil", T),
+    ("nope ?? 'fallback'", "fallback"),
+    ("nope?.field", None),
+    ("var.repoURL", Err('cannot read "repoURL" of "var", which is not defined (did you mean "vars"?)', 1)),
+    ("ctxx.stage", Err('cannot read "stage" of "ctxx", which is not defined (did you mean "ctx"?)')),
+    (
+        "output.commit",
+        Err('cannot read "commit" of "output", which is not defined (did you mean "outputs"?)'),
+    ),
+    ("nope[0]", Err('cannot index "nope", which is not defined', 1)),
     ("imagefrom(vars.image)", Err('unknown function "imagefrom" (did you mean "imageFrom"?)')),
     ("comitFrom(vars.repoURL)", Err('unknown function "comitFrom" (did you mean "commitFrom"?)')),
     ("filtr(users, .Age > 1)", Err('unknown function "filtr" (did you mean "filter"?)')),

@@ -54,8 +54,8 @@ def test_parse_is_cached_by_text() -> None:
 
 def test_evaluation_error_carries_text_and_column() -> None:
     with pytest.raises(ExpressionError) as caught:
-        evaluate("vars.a +  unknownThing", Environment({"vars": {}}))
+        evaluate("vars.a +  unknownThing.x", Environment({"vars": {}}))
     err = caught.value
-    assert (err.text, err.column) == ("vars.a +  unknownThing", 11)
-    assert err.caret_lines() == ["  vars.a +  unknownThing", "            ^"]
+    assert (err.text, err.column) == ("vars.a +  unknownThing.x", 11)
+    assert err.caret_lines() == ["  vars.a +  unknownThing.x", "            ^"]
     assert err.exit_code == 2

@@ -107,7 +107,7 @@ def test_values_are_rendered_recursively_and_keys_never() -> None:
         ("a ${{ 1 + }}", "unexpected end of expression", 11),
         ("a ${{ vars.x", 'unclosed expression: expected "}}"', 3),
         ("${% 1 + 1 ", 'unclosed expression: expected "%}"', 1),
-        ("${{ var.x }}", 'unknown variable "var" (did you mean "vars"?)', 5),
+        ("${{ var.x }}", 'cannot read "x" of "var", which is not defined (did you mean "vars"?)', 5),
         ("${{ }}", "empty expression", 4),
     ],
 )

@@ -114,7 +114,8 @@ def test_several_outputs_by_name(tmp_path: Path) -> None:
             "v.yaml",
             "nope.tag",
             TerminalStepError,
-            "outputs[0].fromExpression (value): unknown variable \"nope\" (in 'nope.tag' at column 1)",
+            'outputs[0].fromExpression (value): cannot read "tag" of "nope", which is not defined'
+            " (in 'nope.tag' at column 1)",
         ),
         (
             VALUES,

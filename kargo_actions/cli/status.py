@@ -14,8 +14,10 @@ from kargo_actions.cli.ledger_options import ledger_options
 @pass_app
 def status_command(app: AppContext, /, fetch: bool, **ledger_opts: str | None) -> int:
     """Every Stage in pipeline order: its current Freight (ID, alias, artifacts), whether it is verified
-    there, its last promotion, the newest Freight available to it, auto-promotion and holds.
-    `--output json` gives one object per Stage."""
+    there, its last promotion, the newest Freight available to it, auto-promotion and holds; then the
+    promotions in progress: waiting ones (what for, since when, the deadline), queued ones, and the command
+    that resumes or ends each. A Running promotion whose process stopped is closed as Errored on the way.
+    `--output json` gives one object per Stage (activePromotion, pendingPromotions, closedPromotions)."""
     from kargo_actions.cli.ledger_options import open_project_ledger
     from kargo_actions.manifests import load_project
     from kargo_actions.promotion.pipeline import pipeline_status
@@ -50,6 +52,11 @@ def status_command(app: AppContext, /, fetch: bool, **ledger_opts: str | None) -
     _print_table(
         ("STAGE", "FREIGHT", "ARTIFACTS", "VERIFIED", "LAST PROMOTION", "NEWEST AVAILABLE", "MODE"), table
     )
+    activity = [(r.stage, line) for r in rows for line in r.activity()]
+    if activity:
+        click.echo("\nPromotions in progress:")
+        for stage, line in activity:
+            click.echo(f"  {stage}: {line}")
     return 0
 
 
@@ -71,8 +78,12 @@ def history_command(app: AppContext, /, stage: str, fetch: bool, **ledger_opts: 
     if app.json:
         app.emit_json([r.wire() for r in records])
     else:
-        from kargo_actions.cli.freight import _print_table
+        from datetime import UTC, datetime
 
+        from kargo_actions.cli.freight import _print_table
+        from kargo_actions.promotion.transitions import describe
+
+        now = datetime.now(UTC)
         _print_table(
             ("PROMOTION", "FREIGHT", "ALIAS", "PHASE", "ACTOR", "STARTED", "FINISHED"),
             [
@@ -88,6 +99,9 @@ def history_command(app: AppContext, /, stage: str, fetch: bool, **ledger_opts: 
                 for r in records
             ],
         )
+        for r in records:
+            if r.phase in ("Running", "Pending"):
+                click.echo(f"{r.name}: {describe(r, now)}")
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     return 2 if problems else 0

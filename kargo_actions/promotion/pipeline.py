@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem, RefusedError, did_you_mean
 from kargo_actions.ledger import Ledger
 from kargo_actions.ledger.records import PromotionRecord, PromotionSummary, StageStateRecord
+from kargo_actions.ledger.store import Snapshot
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
 from kargo_actions.promotion.gates import availability, candidates, newest_first
+from kargo_actions.promotion.lifecycle import load_promotion, plan_close
 from kargo_actions.promotion.service import (
     Mode,
     PromoteOptions,
@@ -20,7 +22,9 @@ from kargo_actions.promotion.service import (
     find_stage,
     promote,
     settled_states,
+    stage_states,
 )
+from kargo_actions.promotion.transitions import TERMINAL, describe, running_names
 
 
 @dataclass(frozen=True)
@@ -249,6 +253,18 @@ class StageStatus:
     newest_available: Freight | None = None
     auto_promotion: bool = False
     holds: dict[str, str] = field(default_factory=dict)  # warehouse -> held Freight ID
+    active: PromotionRecord | None = None  # the Running promotion (waiting or running its steps)
+    pending: tuple[PromotionRecord, ...] = ()  # queued promotions, oldest first
+    closed: tuple[str, ...] = ()  # promotions just closed because their process stopped (their messages)
+    now: datetime | None = None
+
+    def activity(self) -> list[str]:
+        """One line per promotion that holds or waits for the Stage, and per promotion closed as stale."""
+        now = self.now or datetime.now(UTC)
+        lines = [f"{self.active.name}: {describe(self.active, now)}"] if self.active is not None else []
+        lines += [f"{p.name}: {describe(p, now)}" for p in self.pending]
+        lines += [f"closed {c}" for c in self.closed]
+        return lines
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -274,14 +290,80 @@ class StageStatus:
             ),
             "autoPromotion": self.auto_promotion,
             "holds": dict(self.holds),
+            "activePromotion": self._promotion_json(self.active) if self.active is not None else None,
+            "pendingPromotions": [self._promotion_json(p) for p in self.pending],
+            "closedPromotions": list(self.closed),
         }
 
+    def _promotion_json(self, record: PromotionRecord) -> dict[str, object]:
+        data: dict[str, object] = {
+            "name": record.name,
+            "phase": record.phase,
+            "freight": record.freight.name,
+            "createdAt": record.created_at,
+            "startedAt": record.started_at,
+            "summary": describe(record, self.now or datetime.now(UTC)),
+        }
+        if record.wait is not None:
+            data["wait"] = record.wait.wire()
+        if record.runner is not None:
+            data["runner"] = record.runner.wire()
+        return data
 
-def pipeline_status(project: Project, ledger: Ledger, now: datetime | None = None) -> list[StageStatus]:
-    """Every Stage in pipeline order with its current Freight, verification, last promotion, newest available."""
+
+def pipeline_status(
+    project: Project, ledger: Ledger, now: datetime | None = None, *, close_stale: bool = True
+) -> list[StageStatus]:
+    """Every Stage in pipeline order with its current Freight, verification, last promotion, newest available,
+    and the promotions that hold or wait for it. A Running promotion whose process stopped is closed as
+    Errored on the way (`close_stale`), as `promote` and `reconcile` close it."""
     moment = now or datetime.now(UTC)
-    _, states, freight = settled_states(project, ledger.snapshot(), moment)
-    return status_rows(project, states, freight, moment)
+    snap = ledger.snapshot()
+    closed = _close_stale(project, ledger, snap, moment) if close_stale else {}
+    if closed:
+        snap = ledger.snapshot()
+    _, states, freight = settled_states(project, snap, moment)
+    rows = status_rows(project, states, freight, moment)
+    recorded = stage_states(snap)
+    out: list[StageStatus] = []
+    for row in rows:
+        state = recorded.get(row.stage)
+        active: PromotionRecord | None = None
+        pending: tuple[PromotionRecord, ...] = ()
+        if state is not None:
+            held = [load_promotion(snap, row.stage, n) for n in running_names(state)]
+            active = next((r for r in held if r is not None and r.phase not in TERMINAL), None)
+            pending = tuple(
+                r
+                for r in (load_promotion(snap, row.stage, n) for n in state.pending_promotions)
+                if r is not None
+            )
+        out.append(
+            replace(row, active=active, pending=pending, closed=tuple(closed.get(row.stage, ())), now=moment)
+        )
+    return out
+
+
+def _close_stale(project: Project, ledger: Ledger, snap: Snapshot, now: datetime) -> dict[str, list[str]]:
+    """Close every Running promotion whose process stopped; {stage: ["NAME: why", ...]}."""
+    from kargo_actions.promotion.liveness import stale_reason
+    from kargo_actions.promotion.reporting import run_checker
+    from kargo_actions.promotion.service import lease_of
+
+    lease, checker = lease_of(project), run_checker()
+    closed: dict[str, list[str]] = {}
+    for state in stage_states(snap).values():
+        for name in running_names(state):
+            record = load_promotion(snap, state.stage, name)
+            if record is None or record.phase in TERMINAL or not stale_reason(record, now, lease, checker):
+                continue
+            build = plan_close(
+                state.stage, name, "Errored", "", now, only_if_stale=True, lease=lease, checker=checker
+            )
+            ended = ledger.write(build).result
+            if ended is not None:
+                closed.setdefault(state.stage, []).append(f"{name}: {ended.message}")
+    return closed
 
 
 def status_rows(

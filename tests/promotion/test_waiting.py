@@ -352,8 +352,9 @@ def _wait_for(predicate: Any, timeout: float = 30.0) -> None:
     raise AssertionError("timed out waiting")
 
 
-def test_a_promotion_killed_mid_step_is_closed_by_the_next_reconcile(
-    repo: Path, gate: tuple[Gate, str]
+@pytest.mark.parametrize("closer", ["reconcile", "status", "promote"])
+def test_a_promotion_killed_mid_step_is_closed_by_the_next_command(
+    repo: Path, gate: tuple[Gate, str], closer: str
 ) -> None:
     server, url = gate
     server.state, server.slow = "done", 60.0
@@ -369,17 +370,57 @@ def test_a_promotion_killed_mid_step_is_closed_by_the_next_reconcile(
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     server.slow = 0.0
-    code, out, err = run(repo, "--output", "json", "reconcile")
-    assert code == 0, err
-    [action] = json_of(out)
-    assert action["action"] == "closed"
-    assert f"PID {proc.pid}" in action["reason"]
+    if closer == "reconcile":
+        code, out, err = run(repo, "--output", "json", "reconcile")
+        assert code == 0, err
+        [action] = json_of(out)
+        assert action["action"] == "closed"
+        assert f"PID {proc.pid}" in action["reason"]
+    elif closer == "status":
+        code, out, err = run(repo, "status")
+        assert code == 0, err
+        assert f"closed {running}: the process running it stopped (PID {proc.pid}" in out
+    else:
+        code, out, err = run(repo, "--output", "json", "promote", "-s", "dev", "-f", "f-1", "-q")
+        assert code == 0, err
+        assert json_of(out)[0]["closed"] == [f"{running}: {promotion(repo, running).message}"]
     ended = promotion(repo, running)
     assert ended.phase == "Errored"
-    assert "the process running it stopped" in (ended.message or "")
-    assert state(repo).active_promotion is None
-    code, _out, err = run(repo, "promote", "-s", "dev", "-f", "f-1", "-q")
+    assert f"the process running it stopped (PID {proc.pid}" in (ended.message or "")
+    if closer != "promote":
+        assert state(repo).active_promotion is None
+        code, _out, err = run(repo, "promote", "-s", "dev", "-f", "f-1", "-q")
+        assert code == 0, err
+
+
+def test_status_and_history_show_waiting_and_queued_promotions(repo: Path, gate: tuple[Gate, str]) -> None:
+    _server, url = gate
+    write(repo, pipeline(url, timeout="48h"))
+    record(repo, 1, 1)
+    record(repo, 2, 2)
+    code, out, err = run(repo, "--output", "json", "promote", "-s", "dev", "-f", "f-1", "--no-wait")
     assert code == 0, err
+    first = json_of(out)[0]["name"]
+    code, out, err = run(
+        repo, "--output", "json", "promote", "-s", "dev", "-f", "f-2", "--no-wait", "--queue"
+    )
+    assert code == 0, err
+    second = json_of(out)[0]["name"]
+    code, out, err = run(repo, "status")
+    assert code == 0, err
+    assert f"dev: {first}: waiting for GET {url}/gate to meet its success criteria, since " in out
+    assert "deadline in 47h" in out
+    assert f"`kargo-actions promote --abort {first}` ends it" in out
+    assert f"dev: {second}: queued since " in out
+    code, out, err = run(repo, "--output", "json", "status")
+    [dev] = json_of(out)
+    assert dev["activePromotion"]["name"] == first
+    assert dev["activePromotion"]["wait"]["kind"] == "http"
+    assert [p["name"] for p in dev["pendingPromotions"]] == [second]
+    code, out, err = run(repo, "history", "-s", "dev")
+    assert code == 0, err
+    assert f"{first}: waiting for GET {url}/gate" in out
+    assert f"{second}: queued since" in out
 
 
 def test_two_clones_promote_one_stage_at_once_one_is_refused(

@@ -411,7 +411,7 @@ class GitHubClient:
         self._request(Op.OPEN_PULL_REQUEST, "PUT", f"{self._path}/pulls/{number}/update-branch", body=body)
 
     def required_checks(self, branch: str) -> tuple[str, ...]:
-        """Status check contexts the active rulesets require on `branch`."""
+        """Status check contexts required on `branch`: by the active rulesets, then by branch protection."""
         rules = self._paged(Op.READ_RULESETS, f"{self._path}/rules/branches/{quote(branch, safe='')}")
         contexts: list[str] = []
         for rule in rules:
@@ -420,29 +420,49 @@ class GitHubClient:
             for check in (rule.get("parameters") or {}).get("required_status_checks") or []:
                 if check["context"] not in contexts:
                     contexts.append(check["context"])
+        # "Get a branch" shows its protection's required checks to any reader (the protection endpoint
+        # itself needs administration, which GITHUB_TOKEN never has)
+        try:
+            data = self._request(Op.READ_CONTENTS, "GET", f"{self._path}/branches/{quote(branch, safe='')}")
+        except GitHubNotFoundError:
+            data = None  # no such branch (yet): only rulesets can require anything of it
+        required = ((data.get("protection") or {}).get("required_status_checks") or {}) if data else {}
+        if data and data.get("protected") and required.get("enforcement_level") != "off":
+            named = [c["context"] for c in required.get("checks") or []] or required.get("contexts") or []
+            contexts += [c for c in named if c not in contexts]
         return tuple(contexts)
 
     def check_states(self, sha: str, contexts: Sequence[str]) -> tuple[list[str], list[str]]:
-        """(missing or pending, failing) among `contexts` on sha: commit statuses first, then check runs."""
-        combined = self.combined_status(sha)
-        runs = self.check_runs(sha)
+        """(missing or pending, failing) among `contexts` on sha, each as `context` (state)."""
         pending: list[str] = []
         failing: list[str] = []
+        for context, state in self.check_report(sha, contexts):
+            if state in ("expected", "pending", "queued", "in_progress", "waiting", "requested"):
+                pending.append(f"`{context}` ({state})")
+            elif state not in PASSING_CONCLUSIONS:
+                failing.append(f"`{context}` ({state})")
+        return pending, failing
+
+    def check_report(self, sha: str, contexts: Sequence[str]) -> list[tuple[str, str]]:
+        """(context, state) per required check on sha: a commit status's state, else the newest check run's
+        conclusion (or its status while it runs); `expected` when neither reported yet, as GitHub says."""
+        combined = self.combined_status(sha)
+        runs = self.check_runs(sha)
+        report: list[tuple[str, str]] = []
         for context in contexts:
             status = combined.get(context)
             if status is not None:
-                if status.state in FAILING_STATES:
-                    failing.append(context)
-                elif status.state != "success":
-                    pending.append(context)
+                report.append((context, status.state))
                 continue
             # a re-run adds a check run of the same name: the newest one counts
             named = sorted((r for r in runs if r.name == context), key=lambda r: r.id)
-            if not named or named[-1].status != "completed":
-                pending.append(context)
-            elif named[-1].conclusion not in PASSING_CONCLUSIONS:
-                failing.append(context)
-        return pending, failing
+            if not named:
+                report.append((context, "expected"))
+            elif named[-1].status != "completed":
+                report.append((context, named[-1].status or "pending"))
+            else:
+                report.append((context, named[-1].conclusion or "pending"))
+        return report
 
     def merge_pull_request(
         self,
@@ -530,16 +550,18 @@ class GitHubClient:
             pr = _pull(gh_pr.raw_data)
             pending, failing = self.check_states(pr.head_sha, required)
             if failing:
+                plural = "s" if len(failing) > 1 else ""
                 raise MergeBlockedError(
-                    f"pull request #{pr.number} ({pr.html_url}) cannot be merged: required checks failed on "
-                    f"{pr.head_sha[:12]}: {', '.join(failing)}"
+                    f"pull request #{pr.number} ({pr.html_url}) cannot be merged: required check{plural} "
+                    f"{', '.join(failing)} failed on {pr.head_sha[:12]}"
                 )
             if not pending:
                 return gh_pr
             if time.monotonic() + interval > deadline:
+                plural = "s" if len(pending) > 1 else ""
+                waited = f" after {timeout:g} s" if timeout > 0 else ""
                 raise GitHubTimeoutError(
-                    f"required checks on pull request #{pr.number} did not pass within {timeout:g} s: "
-                    f"still missing {', '.join(pending)}"
+                    f"waiting for required check{plural} {', '.join(pending)} on pull request #{pr.number}{waited}"
                 )
             self._sleep(interval)
             gh_pr = self._get_pull(pr.number)

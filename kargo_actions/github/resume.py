@@ -37,13 +37,15 @@ def suspended(document: Any) -> Iterator[Mapping[str, Any]]:
 
 
 def waited_for(wait: Mapping[str, Any]) -> str:
-    """What the promotion waits for, in a few words."""
+    """What the promotion waits for, in a few words: the step's own description, else from the kind."""
     kind = wait.get("kind")
+    if wait.get("description"):
+        return str(wait["description"])
     if kind == "pull-request" and wait.get("prNumber"):
         return f"PR #{wait['prNumber']} to be merged"
     if kind == "workflow-run" and wait.get("runID"):
         return f"workflow run {wait['runID']} to complete"
-    return str(wait.get("description") or wait.get("url") or kind or "a step to finish")
+    return str(wait.get("url") or kind or "a step to finish")
 
 
 def how_resumed(wait: Mapping[str, Any], repository: str, workflow: str) -> str:

@@ -95,7 +95,9 @@ def test_a_failing_required_check_refuses_the_merge(
     github.add_check_run(REPO, head, "build", conclusion="failure")
     github_client.set_gate_status(head, state="success", description="ok")
     pr = github_client.open_pull_request(title="Promote", head="promote/dev", base="main")
-    with pytest.raises(MergeBlockedError, match=r"required checks failed on .*: build"):
+    with pytest.raises(
+        MergeBlockedError, match=r"cannot be merged: required check `build` \(failure\) failed on "
+    ):
         github_client.merge_pull_request(pr.number, timeout=5)
     assert git_out(bare(github), "rev-parse", "main") == main
     assert not github.requests("PUT", "/merge$")
@@ -116,7 +118,10 @@ def test_a_missing_check_times_out_naming_it(github: GitHubServer, github_client
     seed_promotion_branch(github)
     require_checks(github, "kargo/gate")
     pr = github_client.open_pull_request(title="Promote", head="promote/dev", base="main")
-    with pytest.raises(GitHubTimeoutError, match=r"still missing kargo/gate"):
+    with pytest.raises(
+        GitHubTimeoutError,
+        match=r"^waiting for required check `kargo/gate` \(expected\) on pull request #1 after 0.5 s$",
+    ):
         github_client.merge_pull_request(pr.number, timeout=0.5)
 
 
@@ -131,6 +136,26 @@ def test_the_server_refuses_a_merge_that_skips_the_checks(github: GitHubServer) 
     assert raised.value.status == 405
     assert 'Required status check "kargo/gate" is expected' in raised.value.data["message"]
     assert git_out(bare(github), "rev-parse", "main") == main
+
+
+def test_branch_protection_required_checks_are_read_and_enforced(
+    github: GitHubServer, github_client: GitHubClient
+) -> None:
+    main, head = seed_promotion_branch(github)
+    require_checks(github, "kargo/gate")
+    github.protect_branch(REPO, "main", ["ci/test", "kargo/gate"])
+    assert github_client.required_checks("main") == ("kargo/gate", "ci/test")  # rulesets first, no repeats
+    pr = raw_github(github, TOKEN).get_repo(REPO).create_pull(base="main", head="promote/dev", title="sneaky")
+    github_client.set_gate_status(head, state="success", description="ok")
+    with pytest.raises(GithubException) as raised:
+        pr.merge()
+    assert raised.value.status == 405
+    assert 'Required status check "ci/test" is expected' in raised.value.data["message"]
+    github.add_check_run(REPO, head, "ci/test", conclusion="success")
+    assert github_client.merge_pull_request(pr.number, timeout=5).sha == git_out(
+        bare(github), "rev-parse", "main"
+    )
+    assert main != git_out(bare(github), "rev-parse", "main")
 
 
 def test_conflicting_pull_request_is_not_merged(github: GitHubServer, github_client: GitHubClient) -> None:

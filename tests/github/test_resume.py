@@ -26,7 +26,7 @@ def _promotion(wait: dict[str, Any], phase: str = "Running") -> dict[str, Any]:
 
 PR = {
     "kind": "pull-request",
-    "description": "pull request #12 of acme/app to be merged",
+    "description": "PR #12 to be merged",
     "url": "https://github.com/acme/app/pull/12",
     "prNumber": 12,
     "deadline": "2026-12-05T17:00:00Z",
@@ -42,7 +42,7 @@ PR = {
             "kargo-reconcile.yml on the pull_request closed event",
         ),
         (
-            {**PR, "url": "https://github.com/acme/config/pull/7", "prNumber": 7, "deadline": None},
+            {"kind": "pull-request", "url": "https://github.com/acme/config/pull/7", "prNumber": 7},
             "prod: prod.01j is waiting for PR #7 to be merged; resumed by kargo-reconcile.yml on a "
             "kargo-reconcile repository_dispatch from acme/config (docs/github.md) or on its schedule",
         ),

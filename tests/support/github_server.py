@@ -17,7 +17,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -173,6 +173,7 @@ class Repo:
     dispatches: list[Dispatch] = field(default_factory=list)
     environments: dict[str, Environment] = field(default_factory=dict)
     rulesets: dict[int, JSON] = field(default_factory=dict)
+    protected: dict[str, list[str]] = field(default_factory=dict)  # branch protection: its required checks
     labels: dict[str, JSON] = field(default_factory=dict)
     next_number: int = 1
 
@@ -393,6 +394,11 @@ class GitHubServer:
         wf = Workflow(next(self.ids), name or Path(path).stem, path, o.now_iso())
         repo.workflows[wf.id] = wf
         return wf
+
+    def protect_branch(self, full_name: str, branch: str, required_checks: Sequence[str]) -> None:
+        """Classic branch protection requiring `required_checks` (enforced on merges and ref updates)."""
+        with self.lock:
+            self.repos[full_name].protected[branch] = list(required_checks)
 
     def add_check_run(self, full_name: str, sha: str, name: str, conclusion: str | None = "success") -> None:
         """A check run as GitHub Actions would leave it (completed with `conclusion`, or in progress)."""
@@ -1096,14 +1102,13 @@ def _check_passes(repo: Repo, sha: str, context: str) -> bool:
 
 
 def _unmet_checks(server: GitHubServer, repo: Repo, ref: str, sha: str) -> list[str]:
-    unmet = []
+    required: list[str] = []
     for _, rule in _active_rules(repo, ref):
         if rule.get("type") != "required_status_checks":
             continue
-        for check in (rule.get("parameters") or {}).get("required_status_checks", []):
-            if not _check_passes(repo, sha, check["context"]) and check["context"] not in unmet:
-                unmet.append(check["context"])
-    return unmet
+        required += [c["context"] for c in (rule.get("parameters") or {}).get("required_status_checks", [])]
+    required += repo.protected.get(ref.removeprefix("refs/heads/"), [])
+    return [c for c in dict.fromkeys(required) if not _check_passes(repo, sha, c)]
 
 
 def _requires_up_to_date(repo: Repo, ref: str) -> bool:
@@ -1449,6 +1454,59 @@ def _ref_json(server: GitHubServer, repo: Repo, ref: str, sha: str) -> JSON:
         "url": f"{server.url}/repos/{repo.full_name}/git/{ref}",
         "object": {"type": kind, "sha": sha, "url": f"{server.url}/repos/{repo.full_name}/git/{kind}s/{sha}"},
     }
+
+
+@route("GET", "/repos/{owner}/{repo}/branches/{branch*}", ("contents", "read"), "read branches")
+def get_branch(server: GitHubServer, req: Request) -> Response:
+    """GitHub's "Get a branch": its head commit and, to any reader, its protection's required checks."""
+    repo = _repo(server, req)
+    branch = req.params["branch"]
+    sha = g.ref_sha(repo.path, f"refs/heads/{branch}")
+    if sha is None:
+        raise HttpError(404, "Branch not found")
+    commit = _commit_json(server, repo, sha, verified=False)
+    api = f"{server.url}/repos/{repo.full_name}"
+    checks = repo.protected.get(branch)
+    return _json_response(
+        200,
+        {
+            "name": branch,
+            "commit": {
+                "url": f"{api}/commits/{sha}",
+                "sha": sha,
+                "node_id": commit["node_id"],
+                "html_url": commit["html_url"],
+                "comments_url": f"{api}/commits/{sha}/comments",
+                "commit": {
+                    "url": commit["url"],
+                    "author": commit["author"],
+                    "committer": commit["committer"],
+                    "message": commit["message"],
+                    "comment_count": 0,
+                    "tree": commit["tree"],
+                    "verification": commit["verification"],
+                },
+                # no GitHub account behind the test identities: the description's empty-object choice
+                "author": {},
+                "committer": {},
+                "parents": commit["parents"],
+            },
+            "_links": {
+                "html": f"{server.url}/{repo.full_name}/tree/{branch}",
+                "self": f"{api}/branches/{branch}",
+            },
+            "protected": checks is not None,
+            "protection": {
+                "enabled": checks is not None,
+                "required_status_checks": {
+                    "enforcement_level": "off" if checks is None else "non_admins",
+                    "contexts": checks or [],
+                    "checks": [{"context": c, "app_id": None} for c in checks or []],
+                },
+            },
+            "protection_url": f"{api}/branches/{branch}/protection",
+        },
+    )
 
 
 @route("GET", "/repos/{owner}/{repo}/git/ref/{ref*}", ("contents", "read"), "read git refs")

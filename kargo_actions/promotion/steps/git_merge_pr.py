@@ -1,5 +1,6 @@
 """git-merge-pr: merge a GitHub pull request with the chosen method once GitHub says it is mergeable and
-every check the rulesets require on its base passes; with `wait`, keep trying until then."""
+every check its base requires (rulesets and branch protection) passes; with `wait`, keep trying until then
+(Running, naming the check it waits for); a failed required check fails the step, naming it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from kargo_actions.promotion.steps.base import (
     StepResult,
     StepStatus,
     TerminalStepError,
+    WaitingOn,
 )
 from kargo_actions.promotion.steps.github_common import (
     check_provider,
@@ -78,10 +80,17 @@ class GitMergePR:
                         f"pull request #{number} of {client.repository} is not ready to merge: {err}; "
                         "set wait: true to wait for it"
                     ) from None
+                # checks report no event a pull request's promotion could wait on: the schedule resumes it
                 return StepResult(
                     status=StepStatus.RUNNING,
-                    message=f"pull request #{number} is not ready to merge yet: {err}",
+                    message=str(err),
                     retry_after=interval,
+                    waiting=WaitingOn(
+                        kind="step",
+                        description=_waited_for(str(err), number, client.repository),
+                        repo_url=config.repo_url,
+                        number=number,
+                    ),
                 )
             except MergeBlockedError as err:
                 raise StepFailed(str(err)) from None
@@ -89,3 +98,10 @@ class GitMergePR:
             message=f"merged pull request #{number} ({method}) as {result.sha[:7]}",
             outputs={"commit": result.sha},
         )
+
+
+def _waited_for(message: str, number: int, repository: str) -> str:
+    """What a blocked merge waits for: the required checks the client names, else mergeability."""
+    if message.startswith("waiting for "):
+        return f"{message.removeprefix('waiting for ')} of {repository}"
+    return f"pull request #{number} of {repository} to become mergeable"

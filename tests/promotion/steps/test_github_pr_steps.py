@@ -288,7 +288,11 @@ def test_merge_pr_waits_for_the_required_check_of_a_ruleset(gh: GitHubServer, tm
         "mergeMethod": "squash",
     }
 
-    with pytest.raises(StepFailed, match=r"not ready to merge: .*still missing kargo/gate; set wait: true"):
+    with pytest.raises(
+        StepFailed,
+        match=r"not ready to merge: waiting for required check `kargo/gate` \(expected\) on pull request #\d+; "
+        "set wait: true",
+    ):
         run_step("git-merge-pr", ctx, config)
     waiting = run_step("git-merge-pr", ctx, {**config, "wait": True, "pollInterval": "20ms"})
     assert (waiting.status, waiting.retry_after) == (StepStatus.RUNNING, 0.02)
@@ -305,6 +309,58 @@ def test_merge_pr_waits_for_the_required_check_of_a_ruleset(gh: GitHubServer, tm
     assert bare_git(gh, "show", f"{main}:env/prod/app.yaml") == "image: ghcr.io/acme/app:v2"
 
 
+def test_merge_pr_waits_for_branch_protections_required_checks_naming_them(
+    gh: GitHubServer, tmp_path: Path
+) -> None:
+    """Classic branch protection (no ruleset): its required checks, read from "Get a branch" with the
+    promotion's own token, hold the merge back; the step stays Running naming the check and its state, a
+    failed one fails it, a passed one lets it merge."""
+    _promotion_branch(gh, tmp_path / "work")
+    number = _open(gh, tmp_path / "work")["prNumber"]
+    gh.protect_branch(REPOSITORY, "main", ["ci/test", "lint"])
+    head = gh.repo(REPOSITORY).pulls[number].head_sha
+    before = bare_git(gh, "rev-parse", "refs/heads/main")
+    ctx = ctx_for(gh, tmp_path / "work")
+    config: dict[str, Any] = {"repoURL": gh.clone_url(REPOSITORY), "prNumber": number, "wait": True}
+
+    gh.add_check_run(REPOSITORY, head, "ci/test", conclusion=None)  # running
+    waiting = run_step("git-merge-pr", ctx, config)
+    assert waiting.status == StepStatus.RUNNING
+    assert waiting.message == (
+        f"waiting for required checks `ci/test` (in_progress), `lint` (expected) on pull request #{number}"
+    )
+    assert waiting.waiting is not None
+    assert (waiting.waiting.kind, waiting.waiting.number) == ("step", number)
+    assert waiting.waiting.description == (
+        f"required checks `ci/test` (in_progress), `lint` (expected) on pull request #{number} of {REPOSITORY}"
+    )
+    client_for(gh).create_status(head, state="success", context="lint")
+    gh.add_check_run(REPOSITORY, head, "ci/test", conclusion="failure")  # the newest run counts
+    with pytest.raises(StepFailed, match=r"required check `ci/test` \(failure\) failed on "):
+        run_step("git-merge-pr", ctx, config)
+    assert bare_git(gh, "rev-parse", "refs/heads/main") == before
+
+    gh.add_check_run(REPOSITORY, head, "ci/test", conclusion="success")  # re-run passed
+    done = run_step("git-merge-pr", ctx, config)
+    assert done.status == StepStatus.SUCCEEDED
+    assert bare_git(gh, "rev-parse", "refs/heads/main") == done.outputs["commit"] != before
+
+
+def test_the_server_refuses_a_merge_that_branch_protection_blocks(gh: GitHubServer, tmp_path: Path) -> None:
+    """The test server enforces branch protection as GitHub does, so the step's own look is what keeps it
+    from asking too early (no merge request is sent while a check is missing)."""
+    _promotion_branch(gh, tmp_path / "work")
+    number = _open(gh, tmp_path / "work")["prNumber"]
+    gh.protect_branch(REPOSITORY, "main", ["ci/test"])
+    client = client_for(gh)
+    assert client.required_checks("main") == ("ci/test",)
+    assert client.required_checks("kargo/promotion/prod.1") == ()  # not protected
+    config: dict[str, Any] = {"repoURL": gh.clone_url(REPOSITORY), "prNumber": number}
+    with pytest.raises(StepFailed, match=r"waiting for required check `ci/test` \(expected\)"):
+        run_step("git-merge-pr", ctx_for(gh, tmp_path / "work"), config)
+    assert not [e for e in gh.exchanges if e.method == "PUT" and e.path.endswith("/merge")]
+
+
 def test_merge_pr_fails_on_a_failed_check_and_a_bad_method(gh: GitHubServer, tmp_path: Path) -> None:
     _promotion_branch(gh, tmp_path / "work")
     number = _open(gh, tmp_path / "work")["prNumber"]
@@ -315,7 +371,7 @@ def test_merge_pr_fails_on_a_failed_check_and_a_bad_method(gh: GitHubServer, tmp
     gate_status(client_for(gh), head, "prod", FREIGHT_ID, available=False, reason="not verified in staging")
     ctx = ctx_for(gh, tmp_path / "work")
     config: dict[str, Any] = {"repoURL": gh.clone_url(REPOSITORY), "prNumber": number, "wait": True}
-    with pytest.raises(StepFailed, match=r"required checks failed .*kargo/gate"):
+    with pytest.raises(StepFailed, match=r"required check `kargo/gate` \(failure\) failed on [0-9a-f]{12}$"):
         run_step("git-merge-pr", ctx, config)
     with pytest.raises(TerminalStepError, match="'fast-forward' is not a GitHub merge method"):
         run_step("git-merge-pr", ctx, {**config, "mergeMethod": "fast-forward"})

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field, StrictBool, StrictStr, model_validator
+from pydantic import Field, StrictBool, StrictStr, field_validator, model_validator
 
 from kargo_actions.promotion.steps import gitutil
 from kargo_actions.promotion.steps.base import (
@@ -66,7 +67,19 @@ class GitCloneConfig(StepConfig):
     author: Author | None = None
     """`name` and `email` (required) and `signingKey`: written to the clone's config, so every later `git-commit` uses them."""
     checkout: list[Checkout] = Field(min_length=1)
-    """What to check out where."""
+    """What to check out where. Aliases (`as`) must be unique."""
+
+    @field_validator("checkout")
+    @classmethod
+    def _unique_aliases(cls, checkouts: list[Checkout]) -> list[Checkout]:
+        # Kargo refuses a repeated alias: two checkouts would share one key of the `commits` output.
+        seen: set[str] = set()
+        for i, checkout in enumerate(checkouts):
+            if checkout.as_ in seen:
+                raise ValueError(f"duplicate checkout alias {json.dumps(checkout.as_)} at checkout[{i}]")
+            if checkout.as_:
+                seen.add(checkout.as_)
+        return checkouts
 
 
 @functools.cache

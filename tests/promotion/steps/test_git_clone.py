@@ -45,6 +45,24 @@ CONFIG_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         },
         [],
     ),
+    (
+        "duplicate aliases",
+        {"repoURL": URL, "checkout": [{"as": "alias1", "path": "p0"}, {"as": "alias1", "path": "p1"}]},
+        ['checkout: duplicate checkout alias "alias1" at checkout[1]'],
+    ),
+    (
+        "several checkouts without alias, distinct aliases",
+        {
+            "repoURL": URL,
+            "checkout": [
+                {"path": "p0"},
+                {"path": "p1"},
+                {"as": "alias1", "path": "p2"},
+                {"as": "alias2", "path": "p3"},
+            ],
+        },
+        [],
+    ),
     ("repoURL missing", {"checkout": [{"path": "s"}]}, ["repoURL: Field required"]),
     (
         "repoURL empty",

@@ -6,6 +6,7 @@ GitHub App token step, zizmor and actionlint on the output, digest and user regi
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -267,3 +268,57 @@ def test_reconcile_workflow_keeps_user_regions_and_refuses_other_edits(tmp_path:
     assert code == 2
     assert "kargo-reconcile.yml" in err
     assert "edited outside" in err
+
+
+def test_a_waiting_promotion_is_not_verified_by_the_promote_workflow(tmp_path: Path) -> None:
+    """prod verifies: the verify job runs only for a promotion that finished, not for one left waiting
+    (the promote action's `waiting` output reaches the job's outputs)."""
+    repo = _waiting_pipeline(tmp_path)
+    template = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": "smoke"},
+        "spec": {"metrics": [{"name": "up", "provider": {"web": {"url": "http://127.0.0.1:1/health"}}}]},
+    }
+    (repo / ".kargo" / "98.yaml").write_text(json.dumps(template))
+    stage_file = repo / ".kargo" / "04.yaml"
+    prod = json.loads(stage_file.read_text())
+    assert prod["metadata"]["name"] == "prod"
+    prod["spec"]["verification"] = {"analysisTemplates": [{"name": "smoke"}]}
+    stage_file.write_text(json.dumps(prod))
+    code, _, err = _generate(repo)
+    assert code == 0, err
+    jobs = load_yaml(repo / ".github/workflows/kargo-promote.yml")["jobs"]
+    assert jobs["promote"]["outputs"]["waiting"] == "${{ steps.promote.outputs.waiting }}"
+    assert jobs["verify"]["if"].startswith(
+        "needs.promote.outputs.promotion != '' && needs.promote.outputs.waiting != 'true' && "
+    )
+
+
+def test_pull_request_filter_takes_literal_source_branches_only(tmp_path: Path) -> None:
+    repo = _waiting_pipeline(tmp_path)
+    stage_file = repo / ".kargo" / "04.yaml"
+    prod = json.loads(stage_file.read_text())
+    steps = prod["spec"]["promotionTemplate"]["spec"]["steps"]
+    steps[0]["config"]["sourceBranch"] = "it's/prod"
+    steps.insert(0, copy.deepcopy(steps[0]))
+    steps[0]["config"]["sourceBranch"] = "${{ outputs.push.branch }}"  # evaluated per promotion: not listed
+    steps[0]["as"] = "pr0"
+    steps.insert(0, copy.deepcopy(steps[1]))
+    steps[0]["config"]["sourceBranch"] = "kargo/promotion/fixed"  # the prefix covers it
+    steps[0]["as"] = "pr1"
+    stage_file.write_text(json.dumps(prod))
+    code, _, err = _generate(repo)
+    assert code == 0, err
+    condition = load_yaml(repo / ".github/workflows/kargo-reconcile.yml")["jobs"]["plan"]["if"]
+    assert condition.endswith(
+        "(startsWith(github.event.pull_request.head.ref, 'kargo/promotion/') || "
+        "github.event.pull_request.head.ref == 'it''s/prod'))"
+    )
+    lint = subprocess.run(
+        [tool("actionlint"), "-no-color", str(repo / ".github/workflows/kargo-reconcile.yml")],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr

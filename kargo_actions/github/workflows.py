@@ -5,7 +5,8 @@ kargo-discover.yml: discovery on a schedule (from the Warehouses' intervals), on
 includePaths), and by hand. kargo-promote.yml: `workflow_dispatch` with the Stage as a choice, the
 Freight (empty: the newest available) and `auto` (set by auto-promotion dispatches), one job in
 `environment: <stage>`, a concurrency group per Stage that never cancels a running promotion, and only the
-permissions the pipeline's steps need.
+permissions the pipeline's steps need. When a step can wait, the promote job leaves the promotion Running
+(`promote --no-wait`) and kargo-reconcile.yml (github/reconcile_workflow.py) resumes it.
 
 Regenerating is idempotent. Each file records a digest of what was generated; lines between
 `# kargo-actions: begin user NAME` and `# kargo-actions: end user NAME` are the user's and are kept.

@@ -52,9 +52,14 @@ def run_validate(app: AppContext, *, strict: bool) -> int:
     """Load the manifests; report the problems (exit 2) or a one-line summary (exit 0)."""
     from kargo_actions.errors import ExitCode, InvalidInputError
     from kargo_actions.manifests import display_path, load_project
+    from kargo_actions.promotion.tasks import resume_warnings
 
     try:
         project = load_project(app.config_dir, strict=strict)
+        waits = resume_warnings(project)
+        if strict and waits:
+            raise InvalidInputError(waits)
+        project = dataclasses.replace(project, warnings=tuple(sorted([*project.warnings, *waits])))
     except InvalidInputError as err:
         if not app.json:
             raise

@@ -224,3 +224,31 @@ def suspend_points(
         if blocker is not None:
             found.append((planned, blocker))
     return found
+
+
+def resume_warnings(project: Project) -> list[Problem]:
+    """A warning at each step that can wait where a promotion could not stop and resume in another process
+    (`promote --no-wait` waits in its process there instead); `validate` reports them."""
+    from kargo_actions.promotion.registry import get_step
+
+    warnings: list[Problem] = []
+    for name in project.stage_order():
+        stage = project.stages[name]
+        if stage.is_control_flow:
+            continue
+        try:
+            plan = plan_promotion(project, stage)
+        except InvalidInputError:  # the loader reports a template that does not expand
+            continue
+        for waiting, blocker in suspend_points(plan, get_step):
+            message = (
+                f"step {waiting.alias!r} ({waiting.uses}) can wait, but a promotion cannot stop there and resume "
+                f"later: step {blocker.alias!r} ({blocker.uses}) after it needs files in the work dir, which a "
+                "resumed promotion does not have; `promote --no-wait` waits in its process at this step"
+            )
+            hint = "move the steps that need the work dir before the waiting step, or add a git-clone after it"
+            if waiting.source is not None:
+                warnings.append(waiting.source.problem(project, message=message, hint=hint))
+            else:
+                warnings.append(Problem(path=f"Stage/{name}", message=message, hint=hint))
+    return warnings

@@ -446,3 +446,48 @@ def test_two_clones_promote_one_stage_at_once_one_is_refused(
     final = state(repo)
     assert [c.name for c in final.current_freight] == [winner["freight"]]
     assert final.active_promotion is None
+
+
+def _with_step_after_wait(url: str, step: dict[str, Any]) -> list[dict[str, Any]]:
+    docs = pipeline(url)
+    docs[2]["spec"]["promotionTemplate"]["spec"]["steps"].append(step)
+    return docs
+
+
+WRITE_AFTER = {"uses": "file-write", "as": "notes", "config": {"path": "out/notes.txt", "contents": "x"}}
+CLONE = {
+    "uses": "git-clone",
+    "as": "clone",
+    "config": {"repoURL": "https://example.invalid/x.git", "checkout": [{"branch": "main", "path": "out"}]},
+}
+
+
+def test_validate_warns_where_a_promotion_cannot_stop_and_resume(repo: Path, gate: tuple[Gate, str]) -> None:
+    _server, url = gate
+    write(repo, _with_step_after_wait(url, WRITE_AFTER))
+    code, _out, err = run(repo, "validate")
+    assert code == 0, err
+    assert "01m" not in err
+    assert "step 'wait' (http) can wait, but a promotion cannot stop there and resume later" in err
+    assert "step 'notes' (file-write) after it needs files in the work dir" in err
+    assert ".kargo/02.yaml:" in err  # the waiting step's place in the Stage's file
+    code, _out, err = run(repo, "validate", "--strict")
+    assert code == 2
+    assert "cannot stop there" in err
+    # a fresh checkout after the wait is fine: the steps after it work on that
+    docs = _with_step_after_wait(url, CLONE)
+    docs[2]["spec"]["promotionTemplate"]["spec"]["steps"].append(WRITE_AFTER)
+    write(repo, docs)
+    code, _out, err = run(repo, "validate", "--strict")
+    assert code == 0, err
+
+
+def test_no_wait_waits_in_process_where_it_cannot_stop(repo: Path, gate: tuple[Gate, str]) -> None:
+    server, url = gate
+    write(repo, _with_step_after_wait(url, WRITE_AFTER))
+    record(repo, 1, 1)
+    threading.Timer(1.5, lambda: setattr(server, "state", "done")).start()
+    code, out, err = run(repo, "promote", "-s", "dev", "-f", "f-1", "--no-wait")
+    assert code == 0, err
+    assert "Succeeded" in out
+    assert "waiting here: cannot stop, step 'notes' (file-write) after it needs files in the work dir" in err

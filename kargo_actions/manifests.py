@@ -22,7 +22,9 @@ from pydantic import BaseModel, ValidationError
 
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.freight.urls import SSH_DEPRECATION, is_ssh_git_url
+from kargo_actions.manifest_expressions import expression_problems
 from kargo_actions.manifest_files import SETTINGS_API_VERSION, SETTINGS_KIND, manifest_paths
+from kargo_actions.manifest_yaml import Loc, format_path, locate, read_documents
 from kargo_actions.model.analysis import AnalysisTemplate, ClusterAnalysisTemplate
 from kargo_actions.model.base import KARGO_API_VERSION, model_in
 from kargo_actions.model.project import Project, ProjectConfig, ProjectResource
@@ -31,8 +33,6 @@ from kargo_actions.model.settings import Settings
 from kargo_actions.model.stage import Stage
 from kargo_actions.model.warehouse import DEPRECATED_FIELDS, Warehouse
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
-Loc = tuple[str | int, ...]
 ARGO_API_VERSION = "argoproj.io/v1alpha1"
 
 # Kargo's built-in promotion steps (Kargo OSS). A later step registry replaces this through
@@ -168,37 +168,6 @@ def display_path(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-def locate(node: Any, loc: tuple[str | int, ...]) -> tuple[int, int, str]:
-    """Line and column (1-based) of the deepest node on loc, and loc as a field path like a.b[0].c."""
-    line, col = _position(node)
-    cur = node
-    for part in loc:
-        lc = getattr(cur, "lc", None)
-        if isinstance(cur, dict) and isinstance(part, str) and part in cur and lc is not None:
-            line, col = lc.key(part)[0] + 1, lc.key(part)[1] + 1
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur) and lc is not None:
-            line, col = lc.item(part)[0] + 1, lc.item(part)[1] + 1
-            cur = cur[part]
-        else:
-            break
-    return line, col, format_path(loc)
-
-
-def format_path(loc: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _position(node: Any) -> tuple[int, int]:
-    lc = getattr(node, "lc", None)
-    if lc is None or lc.line is None:
-        return 1, 1
-    return lc.line + 1, lc.col + 1
-
-
 def to_plain(node: Any) -> Any:
     """Round-trip YAML nodes to plain dict/list/str/int/float/bool/None (what pydantic should see)."""
     if isinstance(node, dict):
@@ -317,9 +286,11 @@ def _union_tag(part: Any) -> bool:
 
 
 def _validate(doc: _Doc, model: type[BaseModel], out: _Collector) -> BaseModel | None:
-    data = to_plain(doc.node)
     try:
-        return model.model_validate(data)
+        return model.model_validate(to_plain(doc.node))
+    except RecursionError:  # the reader bounds nesting, so only a bug gets here: report, do not crash
+        out.error(doc.file, doc.node, (), f"{doc.kind} nests too deeply to check")
+        return None
     except ValidationError as err:
         # A value that fits no member of a union (int | str) fails once per member: merge those into one.
         type_errors: dict[Loc, tuple[list[str], str]] = {}
@@ -334,102 +305,6 @@ def _validate(doc: _Doc, model: type[BaseModel], out: _Collector) -> BaseModel |
         for loc, (expected, found) in type_errors.items():
             out.error(doc.file, doc.node, loc, f"expected {' or '.join(expected)}, found {found}")
         return None
-
-
-_TAB_INDENT_RE = re.compile(r"^( *)\t", re.MULTILINE)
-
-
-def _doc_start(doc: Any) -> tuple[int, int] | None:
-    return _position(doc) if hasattr(doc, "lc") else None
-
-
-def _read_documents(path: Path, out: _Collector) -> list[tuple[Any, int, tuple[int, int] | None]]:
-    """Parse one file into round-trip nodes; report unreadable, empty and malformed files."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.constructor import DuplicateKeyError
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    file = display_path(path)
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            # A pipe or device would block the read or never end.
-            out.problems.append(Problem(file=file, message="not a regular file"))
-            return []
-        size = info.st_size
-        if size > MAX_FILE_BYTES:
-            out.problems.append(
-                Problem(file=file, message=f"file is {size} bytes, over the 10 MB limit for a manifest file")
-            )
-            return []
-        raw = path.read_bytes()
-    except OSError as err:
-        out.problems.append(Problem(file=file, message=f"cannot read file: {err.strerror or err}"))
-        return []
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        out.problems.append(
-            Problem(file=file, message=f"not UTF-8 text (byte {err.start}): is this a YAML file?")
-        )
-        return []
-    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
-        out.problems.append(Problem(file=file, message="file is empty: it holds no YAML document"))
-        return []
-    tab = _TAB_INDENT_RE.search(text)
-    if tab is not None:
-        line = text.count("\n", 0, tab.start()) + 1
-        out.problems.append(
-            Problem(
-                file=file,
-                line=line,
-                col=len(tab.group(1)) + 1,
-                message="tab character in indentation: YAML indents with spaces only",
-            )
-        )
-        return []
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
-    try:
-        docs = list(yaml.load_all(text))
-    except DuplicateKeyError as err:
-        mark = err.problem_mark
-        key = re.search(r'duplicate key "([^"]*)"', str(err.problem))
-        first = err.context_mark.line + 1 if err.context_mark is not None else 0
-        out.problems.append(
-            Problem(
-                file=file,
-                line=mark.line + 1 if mark else 0,
-                col=mark.column + 1 if mark else 0,
-                message=f"duplicate key {key.group(1) if key else ''!r}"
-                + (f" (the mapping starts at line {first})" if first else ""),
-                hint="each key may appear once in a mapping",
-            )
-        )
-        return []
-    except MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        what = (err.problem or err.context or "invalid YAML").strip()
-        out.problems.append(
-            Problem(
-                file=file,
-                line=mark.line + 1 if mark else 0,
-                col=mark.column + 1 if mark else 0,
-                message=f"invalid YAML: {what}",
-            )
-        )
-        return []
-    except YAMLError as err:
-        out.problems.append(Problem(file=file, message=f"invalid YAML: {err}"))
-        return []
-    found = [(doc, i, _doc_start(doc)) for i, doc in enumerate(docs) if doc is not None]
-    if any(pos is None for _, _, pos in found):
-        # A scalar document carries no position; composing again (rare, error path only) finds its start.
-        starts = [(n.start_mark.line + 1, n.start_mark.column + 1) for n in yaml.compose_all(text)]
-        found = [(doc, i, pos or (starts[i] if i < len(starts) else None)) for doc, i, pos in found]
-    if not found:
-        out.problems.append(Problem(file=file, message="file is empty: it holds no YAML document"))
-    return found
 
 
 def _classify(
@@ -506,13 +381,23 @@ def _skip(file: str, node: Any, kind: str, api_version: str, out: _Collector) ->
 
 
 def _manifest_files(config_dir: Path, out: _Collector) -> list[Path]:
-    """Every *.yaml / *.yml under the folder, sorted, skipping hidden sub-folders and files."""
+    """Every *.yaml / *.yml under the folder, sorted, skipping hidden sub-folders and files; links leaving
+    the repository are reported."""
 
     def unreadable(err: OSError) -> None:
         where = display_path(Path(err.filename)) if err.filename else display_path(config_dir)
         out.problems.append(Problem(file=where, message=f"cannot read folder: {err.strerror or err}"))
 
-    return manifest_paths(config_dir, unreadable)
+    def outside(path: Path, target: Path) -> None:
+        out.problems.append(
+            Problem(
+                file=display_path(path),
+                message=f"a link to {target}, outside the repository: manifests are read from the repository only",
+                hint="copy the file into the repository, or link to a place inside it",
+            )
+        )
+
+    return manifest_paths(config_dir, unreadable, outside)
 
 
 def _check_config_dir(config_dir: Path) -> None:
@@ -564,7 +449,7 @@ def load_project(
     docs: list[_Doc] = []
     for path in files:
         file = display_path(path)
-        for node, index, start in _read_documents(path, out):
+        for node, index, start in read_documents(path, file, out.problems):
             doc = _classify(file, node, index, start, out)
             if doc is not None:
                 docs.append(doc)
@@ -576,6 +461,7 @@ def load_project(
         obj = _validate(doc, model, out)
         if obj is None or not doc.name:
             continue
+        out.problems += expression_problems(doc.file, doc.kind, doc.node)
         if doc.name in loaded[doc.kind]:
             first = loaded[doc.kind][doc.name][0]
             line, _, _ = locate(first.node, ("metadata", "name"))
@@ -616,7 +502,7 @@ def load_settings(config_dir: Path) -> Settings | None:
             out.problems.append(Problem(file=display_path(path), message=f"cannot read file: {err.strerror}"))
             continue
         file = display_path(path)
-        for node, index, start in _read_documents(path, out):
+        for node, index, start in read_documents(path, file, out.problems):
             if not isinstance(node, dict) or node.get("kind") != "Settings":
                 continue
             doc = _classify(file, node, index, start, out)

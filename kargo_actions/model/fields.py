@@ -19,6 +19,8 @@ _KARGO_DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(s|m|h))+$")
 _GO_DURATION_PART_RE = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
 _GO_UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10**9}
 _GO_UNITS_NS.update({"m": 60 * 10**9, "h": 3600 * 10**9})
+# Go keeps a duration in an int64 of nanoseconds: about 2562047h; longer ones are refused as Go refuses them.
+_GO_MAX_NS = 2**63 - 1
 
 
 def check_rfc1123_subdomain(name: str) -> str:
@@ -63,6 +65,9 @@ def parse_go_duration(text: str) -> timedelta:
             )
         total_ns += float(m.group(1)) * _GO_UNITS_NS[m.group(2)]
         pos = m.end()
+    if total_ns > _GO_MAX_NS:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise ValueError(f"invalid duration {shown!r}: longer than Go's largest duration (2562047h47m16s)")
     return timedelta(microseconds=sign * total_ns / 1000)
 
 
@@ -77,6 +82,7 @@ def check_kargo_duration(text: str) -> str:
         raise ValueError(
             f'invalid duration {text!r}: use numbers with s, m or h units, like "5m0s", "1h30m" or "90s"'
         )
+    parse_go_duration(text)  # its range: the value is used as a timedelta
     return text
 
 

@@ -393,3 +393,24 @@ def test_the_linear_scanner_reads_what_ruamel_reads() -> None:
     texts = [s.decode("utf-8", "replace") for s in sources]
     for text in texts:
         assert _tokens(text, _LinearScanner) == _tokens(text, None), text[:200]
+
+
+def test_promote_stops_at_a_syntax_error_in_a_later_step_before_the_first_runs(tmp_path: Path) -> None:
+    from tests.ledger.helpers import make_repo
+    from tests.promotion.test_service import STEP, manifests, record, remote_log, run, write
+
+    repo = make_repo(tmp_path / "repo", tmp_path / "remote.git")
+    docs = manifests()
+    later = {"uses": "compose-output", "as": "later", "config": {"x": "${{ vars.nope + }}"}}
+    docs[2]["spec"]["promotionTemplate"]["spec"]["steps"] = [*STEP, later]
+    write(repo, docs)
+    record(repo, 1, 1)
+    before = remote_log(tmp_path)
+    code, _, err = run(repo, "promote", "--stage", "dev", "--freight", "f-1")
+    assert code == 2
+    assert ".kargo/02.yaml:" in err
+    assert (
+        "spec.promotionTemplate.spec.steps[1].config.x: invalid expression: unexpected end of expression"
+        in err
+    )
+    assert remote_log(tmp_path) == before  # no promotion was started or recorded

@@ -340,7 +340,7 @@ CASES = [
     ),
     Case(
         "expression-error-names-field-and-column",
-        [{"uses": "copy", "as": "c", "config": {"inPath": "${{ outputs.nope.x + }}", "outPath": "b"}}],
+        [{"uses": "copy", "as": "c", "config": {"inPath": "${{ outputs.nope.x + 1 }}", "outPath": "b"}}],
         PromotionPhase.ERRORED,
         {"c": E},
         message="config.inPath",

@@ -353,7 +353,7 @@ def test_text_output_of_status_history_and_progress(repo: Path) -> None:
     ("step", "phase", "expected"),
     [
         (
-            {"uses": "compose-output", "config": {"x": "${{ vars.nope + }}"}},
+            {"uses": "compose-output", "config": {"x": "${{ vars.nope + 1 }}"}},
             "Errored",
             [".kargo/02.yaml:", "steps[0].config.x", "column"],
         ),

@@ -15,7 +15,8 @@ from kargo_actions.cli.promote import Progress, _options, _work_dir_option, _wri
 if TYPE_CHECKING:
     from kargo_actions.ledger import Ledger
     from kargo_actions.model.project import Project
-    from kargo_actions.promotion.reconcile import Action, Event
+    from kargo_actions.promotion.events import Event
+    from kargo_actions.promotion.reconcile import Action
 
 
 @click.command("reconcile")
@@ -61,13 +62,22 @@ def reconcile_command(
     Exit 0 when nothing failed (including when nothing could move), 1 when a promotion it moved failed.
     With `--output json`: one entry per promotion looked at (stage, promotion, action, reason, phase, wait).
     """
+    from kargo_actions.promotion.events import event_from_env
+
+    event = event_from_env()
+    if not dispatch_workflow and _idle(app, event, stage or "", ledger_opts):
+        if app.json:
+            app.emit_json([])
+        else:
+            click.echo("nothing to reconcile: no promotion can move now")
+        return 0
+
     from dataclasses import replace
 
     from kargo_actions.cli.ledger_options import open_ledger
     from kargo_actions.cli.signals import abort_on_signals
-    from kargo_actions.promotion.reconcile import ReconcileOptions, event_from_env, reconcile
+    from kargo_actions.promotion.reconcile import ReconcileOptions, reconcile
 
-    event = event_from_env()
     progress = Progress(quiet or app.json)
     loaded: list[Project] = []
 
@@ -107,6 +117,17 @@ def reconcile_command(
     for line in dispatched:
         click.echo(line, err=True)
     return 1 if any(a.failed for a in actions) else 0
+
+
+def _idle(app: AppContext, event: Event, stage: str, ledger_opts: dict[str, str | None]) -> bool:
+    """Whether the ledger, fetched and read without the models, shows nothing that could move."""
+    from kargo_actions.cli.ledger_options import ledger_config
+    from kargo_actions.ledger.reader import LedgerRepo
+    from kargo_actions.promotion.events import nothing_to_do, quick_fetch
+
+    config = ledger_config(app, settings=None, **ledger_opts)
+    with LedgerRepo(app.repo, config) as repo:
+        return quick_fetch(repo) and nothing_to_do(repo.tree(), event, stage)
 
 
 def _dispatch(

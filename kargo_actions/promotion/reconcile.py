@@ -10,18 +10,17 @@ promotion whose runner is gone closed as Errored, and a free Stage's queue start
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from kargo_actions.errors import KargoActionsError
 from kargo_actions.ledger import Ledger
-from kargo_actions.ledger.records import PromotionRecord, WaitRecord
+from kargo_actions.ledger.records import PromotionRecord
 from kargo_actions.model.project import Project
+from kargo_actions.promotion.events import Event
 from kargo_actions.promotion.gates import parse_time
 from kargo_actions.promotion.lifecycle import load_promotion, plan_close, stage_states
 from kargo_actions.promotion.liveness import DEFAULT_LEASE, stale_reason
@@ -34,76 +33,6 @@ from kargo_actions.promotion.service import (
     start_queued,
 )
 from kargo_actions.promotion.transitions import TERMINAL, running_names
-
-
-@dataclass(frozen=True)
-class Event:
-    """What woke `reconcile`, reduced to what selects promotions (from GITHUB_EVENT_NAME / _PATH)."""
-
-    name: str = ""  # "" = no event (a person, a schedule): every promotion that can move
-    repository: str = ""  # owner/repo the event happened in
-    pr_number: int | None = None
-    pr_merged: bool = False
-    run_id: int | None = None
-    stage: str = ""  # repository_dispatch client_payload.stage: that Stage only
-    default_branch: str = ""  # the repository's default branch (where workflows are dispatched)
-
-    @property
-    def targeted(self) -> bool:
-        """An event about one pull request or workflow run: only promotions waiting on it move."""
-        return self.name in ("pull_request", "pull_request_target", "workflow_run")
-
-    def moves(self, wait: WaitRecord) -> bool:
-        """Whether this event is the one the wait is for (always, for an untargeted event)."""
-        if not self.targeted:
-            return True
-        if wait.repo_url and self.repository and not _same_repository(wait.repo_url, self.repository):
-            return False
-        if self.name == "workflow_run":
-            return wait.kind == "workflow-run" and wait.number == self.run_id
-        return wait.kind == "pull-request" and wait.number == self.pr_number
-
-
-def _same_repository(repo_url: str, repository: str) -> bool:
-    from kargo_actions.github.repourl import repository_from_url
-
-    try:
-        return repository_from_url(repo_url).lower() == repository.lower()
-    except ValueError:
-        return False
-
-
-def event_from_env(env: Mapping[str, str] | None = None) -> Event:
-    """The Actions event that started this job (GITHUB_EVENT_NAME, the payload at GITHUB_EVENT_PATH)."""
-    env = os.environ if env is None else env
-    name = env.get("GITHUB_EVENT_NAME", "")
-    if not name:
-        return Event()
-    payload: dict[str, Any] = {}
-    path = env.get("GITHUB_EVENT_PATH", "")
-    if path:
-        try:
-            loaded = json.loads(Path(path).read_text(encoding="utf-8"))
-            payload = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError):
-            payload = {}
-    repository = str(_mapping(payload.get("repository")).get("full_name") or env.get("GITHUB_REPOSITORY", ""))
-    pull = _mapping(payload.get("pull_request"))
-    run = _mapping(payload.get("workflow_run"))
-    client = _mapping(payload.get("client_payload"))
-    return Event(
-        name=name,
-        repository=repository,
-        pr_number=pull["number"] if isinstance(pull.get("number"), int) else None,
-        pr_merged=bool(pull.get("merged")),
-        run_id=run["id"] if isinstance(run.get("id"), int) else None,
-        stage=str(client.get("stage") or "") if name == "repository_dispatch" else "",
-        default_branch=str(_mapping(payload.get("repository")).get("default_branch") or ""),
-    )
-
-
-def _mapping(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -142,7 +71,7 @@ class ReconcileOptions:
     """How reconcile looks and runs: the promote options of the promotions it moves, the event, the clock."""
 
     promote: PromoteOptions
-    event: Event = Event()
+    event: Event = field(default_factory=Event)
     stage: str = ""  # only this Stage
     plan: bool = False  # say what would move, move nothing
     on_action: Callable[[Action], None] | None = None
@@ -227,7 +156,7 @@ def _look(
             return Action(stage, name, "would-time-out", why)
         ledger.write(plan_close(stage, name, "Errored", why, now))
         return Action(stage, name, "timed-out", why)
-    if not event.moves(wait):
+    if not event.wait_moves(wait.wire()):
         return None
     if not event.targeted:
         due = parse_time(wait.next_check_at)

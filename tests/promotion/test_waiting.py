@@ -491,3 +491,35 @@ def test_no_wait_waits_in_process_where_it_cannot_stop(repo: Path, gate: tuple[G
     assert code == 0, err
     assert "Succeeded" in out
     assert "waiting here: cannot stop, step 'notes' (file-write) after it needs files in the work dir" in err
+
+
+def _imported(repo: Path, *args: str, env: dict[str, str] | None = None) -> tuple[str, set[str]]:
+    cmd = [sys.executable, "-X", "importtime", "-m", "kargo_actions", "--repo", str(repo), *args]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARGO_ACTIONS_"))}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**clean, **(env or {})}, check=True)
+    return proc.stdout, {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+
+
+def test_reconcile_with_nothing_to_move_loads_no_models(
+    repo: Path, tmp_path: Path, gate: tuple[Gate, str]
+) -> None:
+    """What keeps an idle reconcile (every closed pull request of the repository, every schedule) cheap:
+    neither the engine nor pydantic nor the manifests are loaded, before or around a waiting promotion."""
+    _server, url = gate
+    write(repo, pipeline(url))
+    record(repo, 1, 1)
+    out, imported = _imported(repo, "reconcile")
+    assert "nothing to reconcile" in out
+    assert not {m for m in imported if m.startswith(("pydantic", "kargo_actions.promotion.engine"))}
+    code, _out, err = run(repo, "promote", "-s", "dev", "-f", "f-1", "--no-wait", "-q")
+    assert code == 0, err
+    payload = tmp_path / "event.json"
+    payload.write_text(json.dumps({"pull_request": {"number": 7, "merged": True}, "repository": {}}))
+    event = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(payload)}
+    out, imported = _imported(repo, "--output", "json", "reconcile", env=event)
+    assert json.loads(out) == []
+    assert not {m for m in imported if m.startswith(("pydantic", "kargo_actions.promotion.engine"))}
+    # without an event the waiting promotion is looked at: that path loads what it needs
+    out, imported = _imported(repo, "--output", "json", "reconcile")
+    assert [a["action"] for a in json.loads(out)] == ["waiting"]
+    assert "kargo_actions.promotion.engine" in imported

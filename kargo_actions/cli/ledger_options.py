@@ -116,7 +116,7 @@ def plain_settings(config_dir: Path) -> dict[str, str] | None:
                 for d in YAML(typ="safe", pure=True).load_all(data.decode("utf-8"))
                 if isinstance(d, dict) and d.get("kind") == "Settings"
             ]
-        except (UnicodeDecodeError, YAMLError):
+        except (UnicodeDecodeError, YAMLError, RecursionError):  # the model reading reports it
             return None
     if not documents:
         return {}

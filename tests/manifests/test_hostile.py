@@ -41,11 +41,12 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
-def validate(repo: Path) -> tuple[int, str]:
-    """`kargo-actions validate` in the repository: its exit code and stderr, checked for time and traceback."""
+def validate(repo: Path, *command: str) -> tuple[int, str]:
+    """`kargo-actions validate` (or another command) in the repository: its exit code and stderr, checked for
+    time and traceback."""
     start = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "kargo_actions", "--repo", str(repo), "validate"],
+        [sys.executable, "-m", "kargo_actions", "--repo", str(repo), *(command or ("validate",))],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -103,6 +104,17 @@ def test_recursive_alias(repo: Path) -> None:
 def test_deep_nesting(repo: Path, nesting: str, where: str) -> None:
     (repo / ".kargo" / "deep.yaml").write_text(TASK + "      message: " + nesting + "\n")
     refused(repo, f".kargo/deep.yaml:{where}", f"nested deeper than {MAX_DEPTH} levels")
+
+
+def test_deep_settings_stop_a_ledger_command_with_exit_2(repo: Path) -> None:
+    # Ledger commands read the Settings document on their own, first without the models.
+    settings = "apiVersion: kargo-actions/v1alpha1\nkind: Settings\nmetadata:\n  name: s\nspec:\n"
+    (repo / ".kargo" / "settings.yaml").write_text(
+        settings + "  environments: " + "[" * 5000 + "]" * 5000 + "\n"
+    )
+    code, err = validate(repo, "freight", "list")
+    assert code == 2
+    assert ".kargo/settings.yaml:6:" in err
 
 
 def test_deep_nesting_through_aliases(repo: Path) -> None:

@@ -1,8 +1,7 @@
-"""yaml-update: set values at dotted keys of a YAML file, keeping its comments, order, quoting and indentation."""
+"""yaml-update: set values at existing keys of a YAML file, editing only their lines, as Kargo does."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, StrictStr
@@ -15,9 +14,9 @@ class YamlUpdate(StepConfig):
     """One key (`image.tag`, `containers.0.image`, `example\\.com/v`) and its new value."""
 
     key: Annotated[StrictStr, Field(min_length=1)]
-    """Dotted path: `image.tag`; list index `containers.0.image`; `-1` (or the length) appends; `\\.` is a literal dot (`example\\.com/version`), `\\\\` a literal backslash. Missing mapping keys are created."""
+    """Dotted path to a scalar that exists: `image.tag`; list index `containers.0.image`; `\\.` is a literal dot (`example\\.com/version`), `\\:` a literal colon, and a leading `:` makes a numeric part a mapping key (`ports.:8080`). A key that does not exist, or that holds a mapping or a list, is an error."""
     value: Any
-    """The new value: a string, number, boolean, null, list or mapping."""
+    """The new value: a string (quoted when it would read back as something else), number, boolean, null, list or mapping."""
 
 
 class YamlUpdateConfig(StepConfig):
@@ -27,13 +26,6 @@ class YamlUpdateConfig(StepConfig):
     """The YAML file."""
     updates: list[YamlUpdate] = Field(min_length=1)
     """`{key, value}` pairs, applied in order."""
-
-
-def shown_value(value: Any) -> str:
-    """A value as the commit message shows it: quoted only when it would not read back as itself."""
-    if isinstance(value, str):
-        return json.dumps(value) if yamledit.needs_quotes(value) or ": " in value or " #" in value else value
-    return json.dumps(value)
 
 
 class YamlUpdateStep:
@@ -47,11 +39,10 @@ class YamlUpdateStep:
 
     def run(self, ctx: StepContext, config: YamlUpdateConfig) -> StepResult:
         path = ctx.path(config.path)
-        document = yamledit.load(path, config.path)
-        for update in config.updates:
-            document.data = yamledit.set_path(document.data, update.key, update.value)
-        document.save()
-        lines = [f"- {u.key}: {shown_value(u.value)}" for u in config.updates]
+        text = yamledit.read(path, config.path)
+        updates = [(u.key, u.value) for u in config.updates]
+        path.write_bytes(yamledit.set_values_in_text(text, updates, config.path).encode())
+        lines = [f"- {u.key}: {yamledit.kargo_value(u.value)}" for u in config.updates]
         message = f"Updated {config.path}\n\n" + "\n".join(lines)
         return StepResult(
             message=f"updated {len(config.updates)} key(s) in {config.path}",

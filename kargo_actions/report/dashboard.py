@@ -33,6 +33,7 @@ from kargo_actions.model.project import Project
 from kargo_actions.model.stage import Stage
 from kargo_actions.promotion.pipeline import StageStatus, status_rows
 from kargo_actions.promotion.service import settled_states
+from kargo_actions.promotion.transitions import describe
 from kargo_actions.report.dashboard_links import DeepLink, parse_links
 from kargo_actions.report.graph import PipelineGraph, build_graph
 
@@ -74,6 +75,9 @@ class StageView:
     upstream: tuple[str, ...]
     downstream: tuple[str, ...]
     health: Health
+    # Promotions in progress, for people: a waiting one (what for, since when, deadline), queued ones, and
+    # the command that acts on each.
+    activity: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -130,12 +134,16 @@ class SiteSummary:
         }
 
 
-def _health(status: StageStatus, verifications: tuple[VerificationRecord, ...]) -> Health:
-    """Kargo's Stage phase in one word: promoting, failed, verifying, verified, unverified, empty."""
+def _health(
+    status: StageStatus, verifications: tuple[VerificationRecord, ...], active: PromotionRecord | None = None
+) -> Health:
+    """Kargo's Stage phase in one word: promoting, waiting, failed, verifying, verified, unverified, empty."""
     if status.control_flow:
         return Health(
             "Control flow", "idle", "no promotion steps: Freight available to it counts as verified"
         )
+    if active is not None and active.wait is not None:
+        return Health("Waiting", "busy", f"promotion {active.name} is waiting for {active.wait.description}")
     last = status.last_promotion
     if last is not None and last.phase in RUNNING_PHASES:
         return Health("Promoting", "busy", f"promotion {last.name} is {last.phase}")
@@ -208,6 +216,8 @@ def collect(
         verifications = tuple(sorted(runs.records, key=lambda v: (v.started_at, v.id), reverse=True))
         for p in promotions:
             promotions_by_freight.setdefault(p.freight.name, []).append(p)
+        in_progress = [p for p in reversed(promotions) if p.phase in RUNNING_PHASES]
+        active = next((p for p in in_progress if p.phase == "Running"), None)
         for v in verifications:
             verifications_by_freight.setdefault(v.freight.name, []).append(v)
         views.append(
@@ -219,7 +229,8 @@ def collect(
                 verifications=verifications,
                 upstream=tuple(project.upstream(row.stage)),
                 downstream=tuple(project.downstream(row.stage)),
-                health=_health(row, verifications),
+                health=_health(row, verifications, active),
+                activity=tuple(f"{p.name}: {describe(p, moment)}" for p in in_progress),
             )
         )
     freight.sort(key=lambda f: (f.metadata.creation_timestamp or "", f.name), reverse=True)

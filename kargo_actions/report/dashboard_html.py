@@ -273,6 +273,9 @@ def stage_card(dash: Dashboard, stage: StageView, root: str) -> str:
         if last
         else '<dt>Last promotion</dt><dd class="muted">none</dd>'
     )
+    if stage.activity:
+        lines = "".join(f"<div>{breakable(line)}</div>" for line in stage.activity)
+        last_row += f"<dt>In progress</dt><dd>{lines}</dd>"
     newest = status.newest_available
     newer = ""
     if newest is not None and all(newest.name != f.name for f in status.current) and not status.control_flow:

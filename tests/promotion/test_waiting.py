@@ -421,6 +421,14 @@ def test_status_and_history_show_waiting_and_queued_promotions(repo: Path, gate:
     assert code == 0, err
     assert f"{first}: waiting for GET {url}/gate" in out
     assert f"{second}: queued since" in out
+    site = repo.parent / "site"
+    code, _out, err = run(repo, "dashboard", "--out", str(site))
+    assert code == 0, err
+    index = (site / "index.html").read_text()
+    assert ">Waiting</span>" in index
+    assert "In progress" in index
+    assert "waiting for GET http:/<wbr>/<wbr>127.0.0.1" in index
+    assert f"{second}: queued since" in index
 
 
 def test_two_clones_promote_one_stage_at_once_one_is_refused(

@@ -76,10 +76,16 @@ def waiting_lines(document: Any, repository: str, workflow: str) -> list[str]:
 
 
 def plan_stages(document: Any) -> list[str]:
-    """The distinct Stages of a `reconcile --plan` result, in its order."""
+    """The distinct Stages of a `reconcile --plan` result that something would move in (actions
+    would-resume, would-start, would-close, would-time-out), in its order: a Stage whose promotion still
+    waits or is being run starts no job."""
     items = document if isinstance(document, list) else []
     stages = [
-        item["stage"] for item in items if isinstance(item, dict) and isinstance(item.get("stage"), str)
+        item["stage"]
+        for item in items
+        if isinstance(item, dict)
+        and isinstance(item.get("stage"), str)
+        and str(item.get("action", "would-")).startswith("would-")
     ]
     return list(dict.fromkeys(stages))
 

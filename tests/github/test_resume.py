@@ -73,11 +73,13 @@ def test_only_running_promotions_with_a_wait_count() -> None:
 
 def test_plan_stages_are_distinct_in_order() -> None:
     plan = [
-        {"stage": "prod", "promotion": "prod.1", "reason": "PR #12 merged"},
-        {"stage": "dev", "promotion": "dev.2", "reason": "queued"},
-        {"stage": "prod", "promotion": "prod.3", "reason": "queued"},
+        {"stage": "prod", "promotion": "prod.1", "action": "would-resume", "reason": "PR #12 merged"},
+        {"stage": "qa", "promotion": "qa.1", "action": "waiting", "reason": "waiting for PR #3"},
+        {"stage": "dev", "promotion": "dev.2", "action": "would-start", "reason": "queued"},
+        {"stage": "prod", "promotion": "prod.3", "action": "would-start", "reason": "queued"},
+        {"stage": "uat", "promotion": "uat.1", "action": "busy", "reason": "being run by PID 7"},
     ]
-    assert plan_stages(plan) == ["prod", "dev"]
+    assert plan_stages(plan) == ["prod", "dev"]  # a Stage that still waits or is being run starts no job
     assert plan_stages({"error": "x"}) == [] == plan_stages(None)
 
 

@@ -1,4 +1,5 @@
-"""Round-trip YAML editing for steps: comments, key order, quoting and indentation survive a load and dump."""
+"""YAML editing for steps: a round trip that keeps comments, order, quoting and indentation (helm-update-chart,
+kustomize-set-image, yaml-merge), and Kargo's line editing for yaml-update."""
 
 from __future__ import annotations
 
@@ -18,9 +19,6 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScala
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from kargo_actions.promotion.steps.base import StepError, TerminalStepError
-
-# Re-exported: the dotted-key syntax lives in keypath, shared with json-update and toml-update.
-from kargo_actions.promotion.steps.keypath import split_key as split_key
 
 
 @dataclass
@@ -138,96 +136,6 @@ def scalar(value: Any, like: Any = None) -> Any:
     return value
 
 
-def _take_trailing_comment(node: Any) -> Any:
-    """Detach the comment that follows the last item of `node` (ruamel hangs it on the deepest last item)."""
-    while True:
-        if isinstance(node, CommentedMap) and node:
-            key = list(node.keys())[-1]
-            value = node[key]
-            if isinstance(value, (CommentedMap, CommentedSeq)) and value:
-                node = value
-                continue
-            entry = node.ca.items.get(key)
-            if entry and len(entry) > 2 and entry[2] is not None and "\n" in entry[2].value.rstrip("\n"):
-                token, entry[2] = entry[2], None
-                return token
-            return None
-        if isinstance(node, CommentedSeq) and node:
-            index = len(node) - 1
-            value = node[index]
-            if isinstance(value, (CommentedMap, CommentedSeq)) and value:
-                node = value
-                continue
-            entry = node.ca.items.get(index)
-            if entry and entry[0] is not None and "\n" in entry[0].value.rstrip("\n"):
-                token, entry[0] = entry[0], None
-                return token
-            return None
-        return None
-
-
-def _put_trailing_comment(node: Any, token: Any) -> None:
-    """Hang a detached trailing comment after the (new) last item of `node`."""
-    if token is None or not isinstance(node, CommentedSeq):
-        return
-    index = len(node) - 1
-    item = node[index]
-    if isinstance(item, CommentedMap) and item:
-        key = list(item.keys())[-1]
-        item.ca.items.setdefault(key, [None, None, None, None])[2] = token
-    else:
-        node.ca.items.setdefault(index, [None, None, None, None])[0] = token
-
-
-def set_path(data: Any, key: str, value: Any) -> Any:
-    """Set `key` (dotted, with list indexes) to `value`; missing mapping keys are created. Returns the root."""
-    parts = split_key(key)
-    if any(part == "" for part in parts):
-        raise TerminalStepError(f"key {key!r}: an empty key part (two dots in a row, or a dot at an end)")
-    if data is None:
-        data = CommentedMap()
-    node = data
-    for depth, part in enumerate(parts):
-        last = depth == len(parts) - 1
-        where = ".".join(parts[: depth + 1])
-        if isinstance(node, list):
-            if not re.fullmatch(r"-1|\d+", part):
-                raise TerminalStepError(f"key {key!r}: {where!r} indexes a list, so it must be a number")
-            index = int(part)
-            if index == -1 or index == len(node):
-                # sjson's -1 (and the index just past the end) append.
-                trailing = _take_trailing_comment(node)
-                node.append(scalar(value) if last else CommentedMap())
-                _put_trailing_comment(node, trailing)
-                index = len(node) - 1
-                if last:
-                    return data
-            elif index > len(node):
-                raise TerminalStepError(
-                    f"key {key!r}: index {index} is past the end of a list of {len(node)} item(s)"
-                )
-            if last:
-                node[index] = scalar(value, node[index])
-                return data
-            node = node[index]
-        elif isinstance(node, dict):
-            lookup: Any = part
-            if part not in node and re.fullmatch(r"-?\d+", part) and int(part) in node:
-                lookup = int(part)  # a YAML key written as a number
-            if last:
-                node[lookup] = scalar(value, node.get(lookup))
-                return data
-            if node.get(lookup) is None:
-                node[lookup] = CommentedMap()
-            node = node[lookup]
-        else:
-            parent = ".".join(parts[:depth]) or "the document"
-            raise TerminalStepError(
-                f"key {key!r}: {parent!r} holds a scalar ({node!r}), so it has no key {part!r}"
-            )
-    return data
-
-
 # ---- yaml-update: Kargo's byte editing (pkg/yaml SetValuesInBytes) ----
 
 _COMPOSER = YAML(typ="safe", pure=True)
@@ -296,14 +204,18 @@ def _go_float(value: float) -> str:
     return f"{value:.{max(digits - exp, 0)}f}"
 
 
+_GO_BOOLS = frozenset({"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"})
+# strconv.ParseFloat's syntax: decimal, hexadecimal with a p exponent (underscores only there), inf, nan.
+_GO_FLOAT = re.compile(
+    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+    r"|0[xX](?=[_.]*[\da-fA-F])[\da-fA-F_]*\.?[\da-fA-F_]*[pP][+-]?\d+|inf|infinity)|nan",
+    re.IGNORECASE,
+)
+
+
 def _go_parses_as_number_or_bool(text: str) -> bool:
     """strconv.ParseFloat or strconv.ParseBool accept it (Kargo quotes such strings)."""
-    if text in ("1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"):
-        return True
-    go_float = (
-        r"[+-]?(?:(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][+-]?\d+)?|0[xX][\da-fA-F_.]+[pP][+-]?\d+|inf(?:inity)?|nan)"
-    )
-    return re.fullmatch(go_float, text, re.IGNORECASE) is not None and any(c.isalnum() for c in text)
+    return text in _GO_BOOLS or _GO_FLOAT.fullmatch(text) is not None
 
 
 def _is_json(text: str) -> bool:

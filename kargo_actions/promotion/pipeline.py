@@ -47,6 +47,9 @@ class AutoDecision:
         if self.outcome is not None:
             data["promotion"] = self.outcome.result.name
             data["phase"] = str(self.outcome.result.phase)
+            waiting = self.outcome.result.waiting_step
+            if waiting is not None:
+                data["wait"] = waiting.wait_json()
         return data
 
 

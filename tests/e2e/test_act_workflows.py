@@ -12,9 +12,11 @@ The workflows come from `kargo-actions workflows generate` and call this checkou
 2. kargo-promote for dev with the dispatched inputs: the promote job pushes to env/dev (verify: "false"),
    then the verify job runs actions/verify (two requests to the health endpoint, a Successful verification
    record, the Freight verified in dev's state, kargo/verified/dev) and dispatches prod's auto-promotion.
-3. kargo-promote for prod with those inputs: a promotion branch, a pull request that must pass the `ci`
-   check ("CI" here sets it once the PR exists) and `kargo/gate` (the promotion posts it) its ruleset
-   requires, merged by git-merge-pr.
+3. kargo-promote for prod with those inputs: a promotion branch and a pull request that must pass the `ci`
+   check and `kargo/gate` (the promotion posts it) its ruleset requires; the promote job ends with the
+   promotion Running, waiting for the merge (git-wait-for-pr, `--no-wait`). A reviewer merges; the
+   pull_request closed event runs kargo-reconcile.yml, whose plan and resume jobs finish the promotion: the
+   same Deployment succeeds, kargo/verified/prod is posted.
 4. kargo-promote for dev again while the endpoint reports a high error rate: the verify job fails after one
    request, the record says Failed, kargo/verified/dev turns failure, nothing is dispatched.
 
@@ -33,7 +35,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -152,12 +153,13 @@ spec:
             repoURL: {repo_url}
             sourceBranch: ${{{{ outputs.push.branch }}}}
             targetBranch: main
-        - uses: git-merge-pr
+        - uses: git-wait-for-pr
           config:
             repoURL: {repo_url}
             prNumber: ${{{{ outputs['open-pr'].prNumber }}}}
-            wait: true
             pollInterval: 1s
+          retry:
+            timeout: 48h
 """
     # dev's verification: the error rate its health endpoint reports, read twice, must stay under 5%
     verification = """  verification:
@@ -239,13 +241,34 @@ class World:
     def remote(self, *args: str) -> str:
         return git(self.bare, *args)
 
-    def act(self, workflow: str, inputs: dict[str, str] | None = None, *, fails: bool = False) -> str:
-        """Run one generated workflow by workflow_dispatch; the log (asserting success, or failure when
-        `fails`)."""
+    def act(
+        self,
+        workflow: str,
+        inputs: dict[str, str] | None = None,
+        *,
+        fails: bool = False,
+        event: tuple[str, dict[str, Any]] | None = None,
+    ) -> str:
+        """Run one generated workflow by workflow_dispatch (or by `event`: its name and payload); the log
+        (asserting success, or failure when `fails`)."""
         assert self.github.git is not None
-        args = [
-            _act(),
-            "workflow_dispatch",
+        name, payload = event or ("workflow_dispatch", None)
+        args = [_act(), name]
+        if payload is not None:
+            path = self.home / f"{name}-event.json"
+            path.write_text(json.dumps(payload))
+            # act copies the work tree itself only when checkout names no ref; on a pull_request event
+            # kargo-reconcile.yml names the default branch (the closed PR's merge ref is gone): a stand-in
+            # copies the work tree, which is that branch
+            checkout = self.home / "checkout-stub"
+            if not checkout.exists():
+                checkout.mkdir()
+                (checkout / "action.yml").write_text(
+                    "name: checkout stub\ndescription: copies the work tree\nruns:\n  using: composite\n"
+                    f"  steps:\n    - shell: bash\n      run: cp -a '{self.work}/.' \"$GITHUB_WORKSPACE/\"\n"
+                )
+            args += ["-e", str(path), "--local-repository", f"{CHECKOUT.split()[0]}={checkout}"]
+        args += [
             "-W",
             f".github/workflows/{workflow}",
             "-P",
@@ -396,15 +419,16 @@ def _statuses(world: World, sha: str, context: str) -> list[str]:
     ]
 
 
-def _assert_deployed(world: World, stage: str, tag: str, freight_id: str) -> None:
-    """One Deployment of the Freight's tag to the Stage's environment, in_progress then success, with the
-    run's log URL."""
+def _assert_deployed(
+    world: World, stage: str, tag: str, freight_id: str, states: tuple[str, ...] = ("in_progress", "success")
+) -> None:
+    """One Deployment of the Freight's tag to the Stage's environment, in_progress then success (a promotion
+    that waited: in_progress twice, the second saying what for), with the run's log URL."""
     repo = world.github.repo(REPOSITORY)
     [(deployment_id, deployment)] = [(i, d) for i, d in repo.deployments.items() if d["environment"] == stage]
     assert deployment["ref"] == tag
     assert deployment["payload"]["freight"]["metadata"]["name"] == freight_id
-    states = [s["state"] for s in repo.deployment_statuses[deployment_id]]
-    assert states == ["in_progress", "success"]
+    assert tuple(s["state"] for s in repo.deployment_statuses[deployment_id]) == states
     assert all("/actions/runs/" in s.get("log_url", "") for s in repo.deployment_statuses[deployment_id])
 
 
@@ -425,17 +449,6 @@ def _job_succeeded(log: str, job: str) -> bool:
 def _verifications(records: dict[str, str], stage: str) -> list[dict[str, Any]]:
     """The stage's verification records on the ledger branch (verifications/<stage>/<id>.json)."""
     return [json.loads(v) for k, v in records.items() if k.startswith(f"verifications/{stage}/")]
-
-
-def _ci_passes_on_the_promotion_pr(world: World, stop: threading.Event) -> None:
-    """Play CI: once the promotion PR exists, report the required `ci` check as passed on its head."""
-    repo = world.github.repo(REPOSITORY)
-    while not stop.is_set():
-        pulls = list(repo.pulls.values())
-        if pulls:
-            world.github.add_check_run(REPOSITORY, pulls[0].head_sha, "ci", "success")
-            return
-        time.sleep(0.2)
 
 
 def test_generated_workflows_discover_and_promote_directly_and_through_a_pull_request(world: World) -> None:
@@ -496,33 +509,61 @@ def test_generated_workflows_discover_and_promote_directly_and_through_a_pull_re
     assert auto_prod.inputs == {"stage": "prod", "freight": freight_id, "auto": "true"}
 
     # -- 3. prod through a pull request that needs the `ci` check and kargo/gate (posted by the promotion
-    #       once the PR is open), merged by the promotion
+    #       once the PR is open): the promote job opens it and ends, the promotion Running, waiting for the
+    #       merge; no runner waits while the PR is reviewed
     world.github.add_token("admin-token", {"administration": "write", "metadata": "read"}, login="admin")
     client_for(world.github, "admin-token").create_ruleset(
         RulesetSpec(name="main needs ci and the gate", required_checks=("ci", "kargo/gate"))
     )
-    stop = threading.Event()
-    ci = threading.Thread(target=_ci_passes_on_the_promotion_pr, args=(world, stop), daemon=True)
-    ci.start()
-    try:
-        log = world.act("kargo-promote.yml", auto_prod.inputs)
-    finally:
-        stop.set()
-        ci.join(timeout=5)
+    begun = time.monotonic()
+    log = world.act("kargo-promote.yml", auto_prod.inputs)
+    promote_seconds = time.monotonic() - begun
+    assert _job_succeeded(log, "promote")
     [pull] = world.github.repo(REPOSITORY).pulls.values()
-    assert pull.merged
+    assert not pull.merged
     assert pull.head.startswith("kargo/promotion/")
+    assert f"is waiting for PR #{pull.number} to be merged" in log
+    assert "resumed by kargo-reconcile.yml on the pull_request closed event" in log
+    records = world.ledger()
+    [waiting] = [json.loads(v) for k, v in records.items() if k.startswith("promotions/prod/")]
+    assert waiting["phase"] == "Running"
+    assert waiting["wait"]["kind"] == "pull-request"
+    assert waiting["wait"]["number"] == pull.number
+    assert "runner" not in waiting  # nobody runs it while it waits
+    assert json.loads(records["stages/prod.json"])["activePromotion"] == waiting["name"]
+    assert _statuses(world, pull.head_sha, "kargo/gate") == ["success"]
+
+    # a reviewer merges (CI has passed); GitHub sends pull_request closed; kargo-reconcile.yml resumes it
+    world.github.add_check_run(REPOSITORY, pull.head_sha, "ci", "success")
+    client_for(world.github).merge_pull_request(pull.number)
+    closed = {
+        "action": "closed",
+        "number": pull.number,
+        "pull_request": {
+            "number": pull.number,
+            "merged": True,
+            "head": {"ref": pull.head, "sha": pull.head_sha, "repo": {"full_name": REPOSITORY}},
+            "base": {"ref": "main", "repo": {"full_name": REPOSITORY}},
+        },
+        "repository": {"full_name": REPOSITORY, "default_branch": "main"},
+    }
+    begun = time.monotonic()
+    log = world.act("kargo-reconcile.yml", event=("pull_request", closed))
+    reconcile_seconds = time.monotonic() - begun
+    assert re.search(r"^\[kargo-reconcile/resume[^\]]*\] .*Job succeeded$", log, re.MULTILINE), log[-3000:]
     assert f"tag: {TAGS[-1]}" in world.values("main", "prod")
     records = world.ledger()
     prod_promotions = [json.loads(v) for k, v in records.items() if k.startswith("promotions/prod/")]
     assert [p["phase"] for p in prod_promotions] == ["Succeeded"]
     assert prod_promotions[0]["freight"]["name"] == freight_id
-    _assert_deployed(world, "prod", tags[0], freight_id)
-    assert _statuses(world, pull.head_sha, "kargo/gate") == ["success"]
+    assert prod_promotions[0]["steps"][-1]["startedAt"] == waiting["steps"][-1]["startedAt"]
+    assert "activePromotion" not in json.loads(records["stages/prod.json"])
+    # one Deployment for the one promotion: in progress, waiting, then success from the resuming run
+    _assert_deployed(world, "prod", tags[0], freight_id, ("in_progress", "in_progress", "success"))
     assert _statuses(world, tag_commit, "kargo/verified/prod") == ["success"]
-    assert not _job_ran(log, "verify")  # prod has no verification: no verify job
-    # nothing is downstream of prod: its run dispatched nothing more
+    # nothing is downstream of prod: its runs dispatched nothing more
     assert len(world.github.repo(REPOSITORY).dispatches) == 2
+    print(f"prod: promote job {promote_seconds:.1f} s (ends at the wait), resume {reconcile_seconds:.1f} s")
 
     # -- 4. dev promoted again while its health endpoint reports a 50% error rate: the verify job fails
     #       on the first read (failureLimit 0), records Failed, posts failure and dispatches nothing

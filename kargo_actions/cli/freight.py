@@ -168,16 +168,21 @@ def show_command(app: AppContext, /, ref: str, **ledger_opts: str) -> int:
     config = ledger_config(app, settings=None, **ledger_opts)
     # Records the schemas vouch for are shown without loading the models; any other goes through them.
     with LedgerRepo(app.repo, config) as repo:
-        view: dict[str, Any] | None = repo.tree().freight_view(ref)
-    if view is None:
-        from kargo_actions.ledger import Ledger
+        tree = repo.tree()
+        view: dict[str, Any] | None = tree.freight_view(ref)
+        if view is None:
+            from kargo_actions.ledger import Ledger
 
-        with Ledger(app.repo, config) as ledger:
-            view = ledger.get_freight(ref).wire()
-    if app.json:
-        app.emit_json(view)
-        return 0
-    _print_pairs(show_rows(view, config.tag_name(view["origin"]["name"], view["metadata"]["name"])))
+            with Ledger(app.repo, config) as ledger:
+                view = ledger.get_freight(ref).wire()
+        if app.json:
+            app.emit_json(view)
+            return 0
+        from kargo_actions.promotion.events import in_progress_for
+
+        promoting = in_progress_for(tree, view["metadata"]["name"])
+    rows = show_rows(view, config.tag_name(view["origin"]["name"], view["metadata"]["name"]))
+    _print_pairs([*rows, *(("Promoting", line) for line in promoting)])
     return 0
 
 

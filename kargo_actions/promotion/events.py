@@ -1,4 +1,5 @@
-"""What woke `reconcile` (the GitHub event) and whether anything could move at all, read without the models.
+"""Promotions read as plain JSON, without the models: what woke `reconcile` (the GitHub event), whether
+anything could move at all, and a promotion in progress in one line (status, history, freight show).
 
 `reconcile` runs on every closed pull request of a repository and on a schedule; most runs find nothing to do.
 `nothing_to_do` answers that from the ledger's Stage states and the waiting promotions' records as plain JSON
@@ -165,3 +166,61 @@ def _time(value: object) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds >= 86400 * 2:
+        return f"{seconds // 86400}d"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h"
+    if seconds >= 60:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+def describe_wire(record: Mapping[str, Any], now: datetime) -> str:
+    """A Running or Pending promotion (its record's wire form) for people, with the command that acts on it,
+    e.g. "waiting for PR #12 to be merged, since 3h ago, deadline in 45h (`kargo-actions reconcile` or
+    `promote --resume NAME` resumes it; `kargo-actions promote --abort NAME` ends it)"."""
+    name = record.get("name", "")
+    phase = record.get("phase")
+    abort = f"`kargo-actions promote --abort {name}` ends it"
+    if phase == "Pending":
+        return (
+            f"queued since {record.get('createdAt')}: started when the Stage is free (`kargo-actions reconcile`)"
+            f"; {abort}"
+        )
+    if phase != "Running":
+        return f"{phase}: {record.get('message') or ''}".rstrip(": ")
+    wait = record.get("wait")
+    if not isinstance(wait, Mapping):
+        started = _time(record.get("startedAt") or record.get("createdAt"))
+        age = f" for {_ago((now - started).total_seconds())}" if started else ""
+        runner = record.get("runner")
+        who = f" (PID {runner.get('pid')} on {runner.get('host')})" if isinstance(runner, Mapping) else ""
+        return f"running its steps{age}{who}; {abort}"
+    parts = [f"waiting for {wait.get('description')}"]
+    since = _time(wait.get("since"))
+    if since is not None:
+        parts.append(f"since {_ago((now - since).total_seconds())} ago")
+    deadline = _time(wait.get("deadline"))
+    if deadline is not None:
+        left = (deadline - now).total_seconds()
+        parts.append(f"deadline in {_ago(left)}" if left > 0 else "deadline passed")
+    return ", ".join(parts) + f" (`kargo-actions reconcile` or `promote --resume {name}` resumes it; {abort})"
+
+
+def in_progress_for(tree: LedgerTree, freight: str, now: datetime | None = None) -> list[str]:
+    """ "STAGE: what its promotion of this Freight is doing" for each promotion of the Freight that runs,
+    waits or is queued (freight show); [] when the records are not ones the schemas vouch for."""
+    moment = now or datetime.now(UTC)
+    lines: list[str] = []
+    for state in tree.stage_state_wires() or []:
+        stage = state.get("stage", "")
+        names = [state["activePromotion"]] if state.get("activePromotion") else []
+        for name in [*names, *state.get("pendingPromotions", [])]:
+            record = _json(tree.read(f"promotions/{stage}/{name}.json"))
+            if record is not None and (record.get("freight") or {}).get("name") == freight:
+                lines.append(f"{stage}: {name}: {describe_wire(record, moment)}")
+    return lines

@@ -322,41 +322,8 @@ def busy_message(record: PromotionRecord, now: datetime, pending: Sequence[str])
     )
 
 
-def _ago(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds >= 86400 * 2:
-        return f"{seconds // 86400}d"
-    if seconds >= 3600:
-        return f"{seconds // 3600}h"
-    if seconds >= 60:
-        return f"{seconds // 60}m"
-    return f"{seconds}s"
-
-
 def describe(record: PromotionRecord, now: datetime) -> str:
-    """A Running or Pending promotion for people, with the command that acts on it, e.g. "waiting for PR #12
-    to be merged, since 3h ago, deadline in 45h (kargo-actions reconcile resumes it; kargo-actions promote
-    --abort NAME ends it)"."""
-    abort = f"`kargo-actions promote --abort {record.name}` ends it"
-    if record.phase == "Pending":
-        return f"queued since {record.created_at}: started when the Stage is free (`kargo-actions reconcile`); {abort}"
-    if record.phase != "Running":
-        return f"{record.phase}: {record.message or ''}".rstrip(": ")
-    if record.wait is None:
-        started = parse_time(record.started_at or record.created_at)
-        age = f" for {_ago((now - started).total_seconds())}" if started else ""
-        who = f" (PID {record.runner.pid} on {record.runner.host})" if record.runner else ""
-        return f"running its steps{age}{who}; {abort}"
-    wait = record.wait
-    parts = [f"waiting for {wait.description}"]
-    since = parse_time(wait.since)
-    if since is not None:
-        parts.append(f"since {_ago((now - since).total_seconds())} ago")
-    deadline = parse_time(wait.deadline)
-    if deadline is not None:
-        left = (deadline - now).total_seconds()
-        parts.append(f"deadline in {_ago(left)}" if left > 0 else "deadline passed")
-    return (
-        ", ".join(parts)
-        + f" (`kargo-actions reconcile` or `promote --resume {record.name}` resumes it; {abort})"
-    )
+    """A Running or Pending promotion for people, with the command that acts on it (events.describe_wire)."""
+    from kargo_actions.promotion.events import describe_wire
+
+    return describe_wire(record.wire(), now)

@@ -421,6 +421,11 @@ def test_status_and_history_show_waiting_and_queued_promotions(repo: Path, gate:
     assert code == 0, err
     assert f"{first}: waiting for GET {url}/gate" in out
     assert f"{second}: queued since" in out
+    code, out, err = run(repo, "freight", "show", "f-1")
+    assert code == 0, err
+    assert f"Promoting  dev: {first}: waiting for GET {url}/gate" in out
+    code, out, err = run(repo, "freight", "show", "f-2")
+    assert f"Promoting  dev: {second}: queued since" in out
     site = repo.parent / "site"
     code, _out, err = run(repo, "dashboard", "--out", str(site))
     assert code == 0, err

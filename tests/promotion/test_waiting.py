@@ -536,3 +536,28 @@ def test_reconcile_with_nothing_to_move_loads_no_models(
     out, imported = _imported(repo, "--output", "json", "reconcile")
     assert [a["action"] for a in json.loads(out)] == ["waiting"]
     assert "kargo_actions.promotion.engine" in imported
+
+
+def test_a_resume_whose_freight_tag_no_longer_verifies_is_refused_and_recorded(
+    repo: Path, tmp_path: Path, gate: tuple[Gate, str]
+) -> None:
+    server, url = gate
+    write(repo, pipeline(url))
+    fid = record(repo, 1, 1)
+    code, out, err = run(repo, "--output", "json", "promote", "-s", "dev", "-f", "f-1", "--no-wait")
+    assert code == 0, err
+    name = json_of(out)[0]["name"]
+    tag = f"kargo/freight/app/{fid}"
+    git(repo, "tag", "-d", tag)
+    git(tmp_path / "remote.git", "tag", "-d", tag)
+    server.state = "done"
+    hits = server.hits
+    code, _out, err = run(repo, "promote", "--resume", name)
+    assert code == 3, err
+    assert tag in err or fid[:12] in err
+    assert server.hits == hits  # the step never ran again: nothing done for a Freight that does not verify
+    ended = promotion(repo, name)
+    assert ended.phase == "Errored"
+    assert (ended.message or "").startswith("not resumed: ")
+    assert state(repo).active_promotion is None
+    assert state(repo).current_freight == []

@@ -162,3 +162,53 @@ def test_a_pull_request_closed_without_merging_fails_the_promotion(
     assert state.active_promotion is None
     [deployment] = client.list_deployments(environment="review")
     assert [s for s, _ in statuses(client, deployment.id)][-1] == "failure"
+
+
+def test_a_resumed_promotion_dispatches_downstream_auto_promotions(
+    gh: GitHubServer, repo: Path, tmp_path: Path
+) -> None:
+    """After the merge resumes review to Succeeded, `reconcile --dispatch-workflow` dispatches the promote
+    workflow for the Stage fed by review that auto-promotes, as the promote action does after a promotion."""
+    docs = pipeline()
+    docs.append(
+        {
+            "apiVersion": "kargo.akuity.io/v1alpha1",
+            "kind": "Stage",
+            "metadata": {"name": "after"},
+            "spec": {
+                "requestedFreight": [
+                    {"origin": {"kind": "Warehouse", "name": "app"}, "sources": {"stages": ["review"]}}
+                ],
+                "promotionTemplate": {"spec": {"steps": [{"uses": "compose-output", "config": {"x": "y"}}]}},
+            },
+        }
+    )
+    docs.append(
+        {
+            "apiVersion": "kargo.akuity.io/v1alpha1",
+            "kind": "ProjectConfig",
+            "metadata": {"name": "p"},
+            "spec": {"promotionPolicies": [{"stage": "after", "autoPromotionEnabled": True}]},
+        }
+    )
+    shutil.rmtree(repo / ".kargo")
+    write(repo, docs)
+    freight = record(repo, make_freight(1, alias="f-1"))
+    gh.commit_files(REPOSITORY, "promo/review", {"env/review.yaml": "image: v1\n"})
+    gh.add_workflow(REPOSITORY, ".github/workflows/kargo-promote.yml", "kargo-promote")
+    code, out, err = run(
+        repo, "-o", "json", "promote", "-s", "review", "-f", "f-1", "--no-wait", env=github_env(gh)
+    )
+    assert code == 0, err
+    [result] = json.loads(out)
+    assert gh.repo(REPOSITORY).dispatches == []
+    client_for(gh).merge_pull_request(result["wait"]["number"])
+    env = {**github_env(gh), **closed_event(tmp_path, result["wait"]["number"], merged=True)}
+    code, out, err = run(repo, "-o", "json", "reconcile", "--dispatch-workflow", "kargo-promote.yml", env=env)
+    assert code == 0, err
+    assert [a["phase"] for a in json.loads(out)] == ["Succeeded"]
+    [dispatch] = gh.repo(REPOSITORY).dispatches
+    assert dispatch.workflow_path == ".github/workflows/kargo-promote.yml"
+    assert dispatch.inputs == {"stage": "after", "freight": freight.name, "auto": "true"}
+    assert dispatch.ref == "main"
+    assert "dispatched kargo-promote.yml for after" in err

@@ -139,7 +139,7 @@ def _dispatch(
         return []
     from kargo_actions.errors import InvalidInputError, Problem
     from kargo_actions.github.client import GitHubClient
-    from kargo_actions.github.workflows import dispatch_all, plan_dispatches
+    from kargo_actions.promotion.dispatch import dispatch_all, plan_dispatches
 
     where = ref or event.default_branch or os.environ.get("GITHUB_REF_NAME", "")
     if not where:

@@ -11,7 +11,6 @@ from kargo_actions.cli.context import AppContext, pass_app
 from kargo_actions.cli.ledger_options import ledger_options
 
 if TYPE_CHECKING:
-    from kargo_actions.model.project import Project
     from kargo_actions.verification.phases import Measurement
     from kargo_actions.verification.service import VerificationOutcome
     from kargo_actions.verification.templates import RunMetric
@@ -64,19 +63,6 @@ def summary_markdown(outcome: VerificationOutcome) -> str:
         if not metric.measurements:
             lines.append(f"| {label} | - | {metric.phase} |  |  | {metric.message} |")
     return "\n".join(lines) + "\n"
-
-
-def downstream_stages(project: Project, stage: str) -> list[str]:
-    """The Stages with steps fed by `stage`, looking through control-flow Stages (which only pass Freight on)."""
-    found: list[str] = []
-    queue = list(project.downstream(stage))
-    while queue:
-        name = queue.pop(0)
-        if project.stages[name].is_control_flow:
-            queue += [s for s in project.downstream(name) if s not in queue]
-        elif name not in found:
-            found.append(name)
-    return [s for s in project.stage_order() if s in found]
 
 
 @click.command("verify")
@@ -156,6 +142,7 @@ def verify_command(
         decisions: list[dict[str, object]] = []
         if auto_promote and outcome.succeeded:
             from kargo_actions.cli.promote import Progress, _options
+            from kargo_actions.promotion.dispatch import downstream_stages
             from kargo_actions.promotion.pipeline import auto_promote as run_auto
 
             promote_options = replace(

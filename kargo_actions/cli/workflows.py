@@ -211,8 +211,8 @@ def dispatch_command(
     """
     from kargo_actions.cli.ledger_options import open_project_ledger
     from kargo_actions.errors import InvalidInputError, Problem
-    from kargo_actions.github.workflows import dispatch_all, plan_dispatches
     from kargo_actions.manifests import load_project
+    from kargo_actions.promotion.dispatch import dispatch_all, plan_dispatches
 
     project = load_project(app.config_dir)
     with open_project_ledger(app, project.settings, **ledger_opts) as ledger:

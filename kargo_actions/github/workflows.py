@@ -18,9 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,8 +51,7 @@ from kargo_actions.github.workflow_parts import (
 from kargo_actions.model.project import Project
 
 if TYPE_CHECKING:
-    from kargo_actions.github.client import GitHubClient
-    from kargo_actions.ledger import Ledger
+    pass
 
 UPLOAD_PAGES = "actions/upload-pages-artifact@fc324d3547104276b827a68afc52ff2a11cc49c9 # v5.0.0"
 DEPLOY_PAGES = "actions/deploy-pages@cd2ce8fcbc39b97be8ca5fce6e763baed58fa128 # v5.0.0"
@@ -493,95 +491,3 @@ def write_workflows(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
     return WriteReport(tuple(written), tuple(unchanged), refused)
-
-
-# -- auto-promotion dispatches ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Dispatch:
-    """One promote-workflow run to start (or why a Stage gets none)."""
-
-    stage: str
-    freight: str = ""
-    skipped: str = ""  # non-empty: why no dispatch
-
-    def to_json(self) -> dict[str, str]:
-        return {"stage": self.stage, "freight": self.freight, "skipped": self.skipped}
-
-
-def _targets(project: Project, after_stage: str | None) -> list[str]:
-    """Stages to consider: every promotable one after discovery; after a promotion, those fed by the Stage
-    (through control-flow Stages too)."""
-    if after_stage is None:
-        return promotable_stages(project)
-    found: list[str] = []
-    pending = [after_stage]
-    seen: set[str] = set()
-    while pending:
-        for name in project.downstream(pending.pop(0)):
-            if name in seen:
-                continue
-            seen.add(name)
-            if project.stages[name].is_control_flow:
-                pending.append(name)
-            else:
-                found.append(name)
-    return [s for s in project.stage_order() if s in found]
-
-
-def plan_dispatches(
-    project: Project, ledger: Ledger, after_stage: str | None = None, now: datetime | None = None
-) -> list[Dispatch]:
-    """For each Stage that auto-promotes, the Freight its selection policy picks when it differs from what
-    the Stage holds and no hold stops it (as `promote --auto` decides, without promoting)."""
-    from kargo_actions.promotion.pipeline import choose_freight
-    from kargo_actions.promotion.service import settled_states
-
-    if after_stage is not None and after_stage not in project.stages:
-        raise InvalidInputError([Problem(path="--after-stage", message=f"no Stage {after_stage!r}")])
-    moment = now or datetime.now(UTC)
-    ledger.sync()
-    snap = ledger.snapshot()
-    _, states, freight = settled_states(project, snap, moment)
-    plan: list[Dispatch] = []
-    for name in _targets(project, after_stage):
-        stage = project.stages[name]
-        if not project.auto_promotion_enabled(name):
-            plan.append(
-                Dispatch(name, skipped="auto-promotion is not enabled (ProjectConfig promotionPolicies)")
-            )
-            continue
-        state = states.get(name)
-        current = {c.name for c in state.current_freight} if state else set()
-        for warehouse in stage.warehouses:
-            if state is not None and warehouse in state.holds:
-                plan.append(Dispatch(name, skipped=f"auto-promotion of {warehouse} is held"))
-                continue
-            chosen, why = choose_freight(project, name, warehouse, states, freight, moment)
-            if chosen is None:
-                plan.append(Dispatch(name, skipped=why))
-            elif chosen.name in current:
-                plan.append(Dispatch(name, chosen.name, skipped="already holds the Freight"))
-            else:
-                plan.append(Dispatch(name, chosen.name))
-    return plan
-
-
-def dispatch_all(
-    plan: Iterable[Dispatch], workflow: str, ref: str, client: GitHubClient
-) -> list[tuple[Dispatch, str]]:
-    """Dispatch `workflow` on `ref` for every planned Stage; (dispatch, run URL) per started run."""
-    started: list[tuple[Dispatch, str]] = []
-    for item in plan:
-        if item.skipped:
-            continue
-        # auto: the job decides again as `promote --auto --stage` would (Mode.AUTO, so no hold is set); the
-        # freight only names the run
-        run = client.dispatch_workflow(
-            workflow,
-            ref=ref,
-            inputs={"stage": item.stage, "freight": item.freight, "auto": "true"},
-        )
-        started.append((item, run.html_url))
-    return started

@@ -288,8 +288,8 @@ def test_promote_whose_verification_cannot_start_stands_and_says_why(
 
 
 def test_auto_promote_targets_look_through_control_flow_stages() -> None:
-    from kargo_actions.cli.verify import downstream_stages
     from kargo_actions.manifests import load_project
+    from kargo_actions.promotion.dispatch import downstream_stages
     from tests.conftest import shared_path
 
     project = load_project(shared_path("kargo-examples", "kargo-advanced", "kargo"))

@@ -65,7 +65,7 @@ def reconcile_command(
     from kargo_actions.promotion.events import event_from_env
 
     event = event_from_env()
-    if not dispatch_workflow and _idle(app, event, stage or "", ledger_opts):
+    if _idle(app, event, stage or "", ledger_opts):
         if app.json:
             app.emit_json([])
         else:

@@ -46,6 +46,13 @@ class Action:
     outcome: PromotionOutcome | None = None
 
     @property
+    def holds(self) -> bool:
+        """Whether the promotion still holds its Stage after this action (waits, runs elsewhere, undecided)."""
+        if self.action in ("waiting", "busy", "failed") or self.action.startswith("would-"):
+            return True
+        return self.outcome is not None and self.outcome.waiting
+
+    @property
     def failed(self) -> bool:
         if self.action == "timed-out":
             return True
@@ -106,7 +113,7 @@ def reconcile(ledger: Ledger, load_project: Callable[[], Project], options: Reco
 
     now = opts.now()
     for state in sorted(work, key=lambda s: s.stage):
-        free = True
+        free, freed = True, False
         for name in running_names(state):
             record = load_promotion(snap, state.stage, name)
             if record is None or record.phase in TERMINAL:
@@ -116,11 +123,12 @@ def reconcile(ledger: Ledger, load_project: Callable[[], Project], options: Reco
                 free = False
                 continue
             done(action)
-            if action.action in ("waiting", "busy", "would-resume") or (
-                action.outcome is not None and action.outcome.waiting
-            ):
+            if action.holds:
                 free = False
-        if free and state.pending_promotions and not options.event.targeted:
+            else:
+                freed = True  # resumed to its end, closed or timed out: the Stage is free now
+        # an event about one promotion starts the queue only when it freed the Stage (Kargo's FIFO goes on)
+        if free and state.pending_promotions and (freed or not options.event.targeted):
             _start_queue(ledger, project, state.stage, state.pending_promotions[0], options, done)
     return actions
 

@@ -46,7 +46,7 @@ from kargo_actions.promotion.lifecycle import (
     settled_states,
     stage_states,
 )
-from kargo_actions.promotion.liveness import LeaseKeeper, RunChecker, this_runner
+from kargo_actions.promotion.liveness import LeaseKeeper, RunChecker, stale_reason, this_runner
 from kargo_actions.promotion.result import PromotionPhase, PromotionResult
 from kargo_actions.promotion.transitions import TERMINAL, promotion_record, result_of, resume_point
 
@@ -242,6 +242,16 @@ def resume(
         )
     stage = find_stage(project, record.stage)
     lease = opts.lease or lease_of(project)
+    if record.wait is None:  # running its steps somewhere, not waiting: nothing to resume
+        gone = stale_reason(record, opts.now(), lease, opts.run_checker)
+        if not gone:
+            raise StageBusyError(
+                f"promotion {name} is being run by another process, not waiting: not resumed"
+            )
+        ledger.write(
+            plan_close(stage.name, name, "Errored", gone, opts.now(), only_if_stale=True, lease=lease)
+        )
+        raise RefusedError(f"promotion {name} cannot be resumed: {gone}; closed as Errored, promote again")
     try:
         point = resume_point(record, plan_promotion(project, stage))
         check_promotable(ledger, record.freight.name, snap)

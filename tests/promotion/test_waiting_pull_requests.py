@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kargo_actions.ledger import Ledger, LedgerConfig
-from kargo_actions.ledger.records import StageStateRecord
+from kargo_actions.ledger.records import PromotionRecord, StageStateRecord
 from tests.ledger.helpers import make_freight
 from tests.promotion import test_github_reporting as reporting_tests
 from tests.promotion.test_github_reporting import (
@@ -212,3 +212,69 @@ def test_a_resumed_promotion_dispatches_downstream_auto_promotions(
     assert dispatch.inputs == {"stage": "after", "freight": freight.name, "auto": "true"}
     assert dispatch.ref == "main"
     assert "dispatched kargo-promote.yml for after" in err
+
+
+def test_the_merge_event_that_frees_the_stage_starts_its_queue(
+    gh: GitHubServer, repo: Path, tmp_path: Path
+) -> None:
+    name, number = start(gh, repo)
+    second = record(repo, make_freight(2, alias="f-2"))
+    code, out, err = run(
+        repo, "-o", "json", "promote", "-s", "review", "-f", "f-2", "--no-wait", "--queue", env=github_env(gh)
+    )
+    assert code == 0, err
+    queued = json.loads(out)[0]["name"]
+    assert stage_state(repo).pending_promotions == [queued]
+    client = client_for(gh)
+    client.merge_pull_request(number)
+    gh.commit_files(
+        REPOSITORY, "promo/review", {"env/review.yaml": "image: v2\n"}
+    )  # the next change to review
+    env = {**github_env(gh), **closed_event(tmp_path, number, merged=True)}
+    code, out, err = run(repo, "-o", "json", "reconcile", env=env)
+    assert code == 0, err
+    actions = json.loads(out)
+    assert [(a["promotion"], a["action"], a["phase"]) for a in actions] == [
+        (name, "resumed", "Succeeded"),
+        (queued, "started", "Running"),  # it opened the next pull request and waits for it
+    ]
+    assert actions[1]["wait"]["number"] == number + 1
+    state = stage_state(repo)
+    assert state.active_promotion == queued
+    assert state.pending_promotions == []
+    assert [c.name for c in state.current_freight] == [make_freight(1).name]
+    assert second.name != make_freight(1).name
+
+
+def test_resume_of_a_promotion_another_process_runs_is_refused_and_left_alone(
+    gh: GitHubServer, repo: Path
+) -> None:
+    name, _number = start(gh, repo)
+    # the record as a live process running its steps would leave it: a runner with a lease, no wait
+    with Ledger(repo, LedgerConfig()) as ledger:
+        from kargo_actions.ledger.records import RunnerRecord, dump_record
+        from kargo_actions.ledger.store import WritePlan
+
+        def take(snap: Any) -> WritePlan[None]:
+            found = snap.load(PromotionRecord, f"promotions/review/{name}.json")
+            runner = RunnerRecord(
+                host="elsewhere",
+                pid=1,
+                claimed_at="2026-01-01T00:00:00Z",
+                lease_expires_at="2999-01-01T00:00:00Z",
+            )
+            taken = found.model_copy(update={"wait": None, "runner": runner})
+            return WritePlan(
+                summary="test", files={f"promotions/review/{name}.json": dump_record(taken)}, result=None
+            )
+
+        ledger.write(take)
+    code, _out, err = run(repo, "promote", "--resume", name, env=github_env(gh))
+    assert code == 3
+    assert "being run by another process" in err
+    with Ledger(repo, LedgerConfig()) as ledger:
+        ledger.sync()
+        kept = ledger.snapshot().load(PromotionRecord, f"promotions/review/{name}.json")
+    assert kept is not None
+    assert kept.phase == "Running"
+    assert kept.runner is not None

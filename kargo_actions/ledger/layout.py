@@ -6,6 +6,7 @@ Plain Python (no pydantic), so the quick read path of `freight show` can use it 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Literal
 
 from kargo_actions.errors import InvalidInputError, Problem
@@ -111,3 +112,19 @@ def approval_path(stage: str, freight_id: str) -> str:
 
 def stage_path(stage: str) -> str:
     return f"stages/{check_name(stage, 'Stage')}.json"
+
+
+def parse_time(value: object) -> datetime | None:
+    """An RFC 3339 time of a ledger record (``...Z``) as an aware datetime; None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """A time as ledger records write it: UTC, whole seconds, ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kargo_actions.ledger.layout import parse_time
 from kargo_actions.ledger.reader import LedgerRepo, LedgerTree
 
 
@@ -126,7 +127,7 @@ def nothing_to_do(tree: LedgerTree, event: Event, stage: str = "", now: datetime
             wait = record.get("wait")
             if record.get("runner") is not None or not isinstance(wait, dict):
                 return False  # someone runs it (maybe no longer): the full path checks
-            deadline = _time(wait.get("deadline"))
+            deadline = parse_time(wait.get("deadline"))
             if deadline is not None and moment >= deadline:
                 return False
             if event.wait_moves(wait):
@@ -158,16 +159,6 @@ def _json(data: bytes | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _ago(seconds: float) -> str:
     seconds = max(0, int(seconds))
     if seconds >= 86400 * 2:
@@ -195,16 +186,16 @@ def describe_wire(record: Mapping[str, Any], now: datetime) -> str:
         return f"{phase}: {record.get('message') or ''}".rstrip(": ")
     wait = record.get("wait")
     if not isinstance(wait, Mapping):
-        started = _time(record.get("startedAt") or record.get("createdAt"))
+        started = parse_time(record.get("startedAt") or record.get("createdAt"))
         age = f" for {_ago((now - started).total_seconds())}" if started else ""
         runner = record.get("runner")
         who = f" (PID {runner.get('pid')} on {runner.get('host')})" if isinstance(runner, Mapping) else ""
         return f"running its steps{age}{who}; {abort}"
     parts = [f"waiting for {wait.get('description')}"]
-    since = _time(wait.get("since"))
+    since = parse_time(wait.get("since"))
     if since is not None:
         parts.append(f"since {_ago((now - since).total_seconds())} ago")
-    deadline = _time(wait.get("deadline"))
+    deadline = parse_time(wait.get("deadline"))
     if deadline is not None:
         left = (deadline - now).total_seconds()
         parts.append(f"deadline in {_ago(left)}" if left > 0 else "deadline passed")

@@ -12,28 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from kargo_actions.ledger.layout import format_time, parse_time
 from kargo_actions.ledger.records import StageStateRecord, VerifiedFreight
 from kargo_actions.model.fields import parse_go_duration
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
 from kargo_actions.model.stage import Stage
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """An RFC 3339 time of a ledger record (``...Z``) as an aware datetime; None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def go_duration(delta: timedelta) -> str:

@@ -152,10 +152,21 @@ def _look(
             return Action(stage, name, "busy", f"being run by {_who(record)}") if not event.targeted else None
         if options.plan:
             return Action(stage, name, "would-close", reason)
-        ledger.write(
-            plan_close(stage, name, "Errored", reason, now, only_if_stale=True, lease=_lease(project, record))
+        checker = options.promote.run_checker
+        close = plan_close(
+            stage,
+            name,
+            "Errored",
+            reason,
+            now,
+            only_if_stale=True,
+            lease=_lease(project, record),
+            checker=checker,
         )
-        return Action(stage, name, "closed", reason)
+        ended = ledger.write(close).result
+        if ended is None or ended.phase != "Errored":  # it renewed its lease or ended meanwhile
+            return Action(stage, name, "busy", f"being run by {_who(record)}")
+        return Action(stage, name, "closed", ended.message or reason)
     wait = record.wait
     deadline = parse_time(wait.deadline)
     if deadline is not None and now >= deadline:

@@ -88,14 +88,21 @@ def run_checker(env: Mapping[str, str] | None = None) -> Callable[[str, str], st
     if not github_configured(env):
         return None
 
+    over: dict[tuple[str, str], str] = {}  # a run that is over stays over: asked once per command
+
     def check(repository: str, run_id: str) -> str | None:
         from kargo_actions.github.client import ClientOptions, GitHubClient
 
+        if (repository, run_id) in over:
+            return over[repository, run_id]
         try:
             client = GitHubClient.from_env(repository, env=env, options=ClientOptions(retries=1, timeout=10))
             run = client.get_workflow_run(int(run_id))
         except Exception:  # a run that cannot be read proves nothing: the lease decides
             return None
-        return (run.conclusion or "completed") if run.completed else None
+        if not run.completed:
+            return None
+        over[repository, run_id] = run.conclusion or "completed"
+        return over[repository, run_id]
 
     return check

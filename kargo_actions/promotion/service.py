@@ -249,7 +249,16 @@ def resume(
                 f"promotion {name} is being run by another process, not waiting: not resumed"
             )
         ledger.write(
-            plan_close(stage.name, name, "Errored", gone, opts.now(), only_if_stale=True, lease=lease)
+            plan_close(
+                stage.name,
+                name,
+                "Errored",
+                gone,
+                opts.now(),
+                only_if_stale=True,
+                lease=lease,
+                checker=opts.run_checker,
+            )
         )
         raise RefusedError(f"promotion {name} cannot be resumed: {gone}; closed as Errored, promote again")
     try:

@@ -278,3 +278,45 @@ def test_resume_of_a_promotion_another_process_runs_is_refused_and_left_alone(
     assert kept is not None
     assert kept.phase == "Running"
     assert kept.runner is not None
+
+
+def _claimed_by(repo: Path, name: str, runner: Any) -> None:
+    """The record as a process running the promotion's steps leaves it: a runner with a lease, no wait."""
+    from kargo_actions.ledger.records import dump_record
+    from kargo_actions.ledger.store import WritePlan
+
+    def take(snap: Any) -> WritePlan[None]:
+        found = snap.load(PromotionRecord, f"promotions/review/{name}.json")
+        taken = found.model_copy(update={"wait": None, "runner": runner})
+        return WritePlan(
+            summary="test", files={f"promotions/review/{name}.json": dump_record(taken)}, result=None
+        )
+
+    with Ledger(repo, LedgerConfig()) as ledger:
+        ledger.write(take)
+
+
+def test_a_promotion_whose_actions_run_is_over_is_closed_at_once(gh: GitHubServer, repo: Path) -> None:
+    """Its runner is on another machine with a lease far from over, but GitHub says its run was cancelled."""
+    from kargo_actions.ledger.records import RunnerRecord
+
+    name, _number = start(gh, repo)
+    workflow = gh.add_workflow(REPOSITORY, ".github/workflows/kargo-promote.yml", "kargo-promote")
+    run_id = client_for(gh).dispatch_workflow(workflow.path.rsplit("/", 1)[-1], ref="main", inputs={}).id
+    gh.finish_run(REPOSITORY, run_id, "cancelled")
+    runner = RunnerRecord(
+        host="elsewhere",
+        pid=1,
+        run_id=str(run_id),
+        repository=REPOSITORY,
+        claimed_at="2026-01-01T00:00:00Z",
+        lease_expires_at="2999-01-01T00:00:00Z",
+    )
+    _claimed_by(repo, name, runner)
+    code, out, err = run(repo, "-o", "json", "reconcile", env=github_env(gh))
+    assert code == 0, err
+    [action] = json.loads(out)
+    assert action["action"] == "closed"
+    assert f"Actions run {run_id} is over: cancelled" in action["reason"]
+    state = stage_state(repo)
+    assert state.active_promotion is None

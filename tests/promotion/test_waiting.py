@@ -561,3 +561,41 @@ def test_a_resume_whose_freight_tag_no_longer_verifies_is_refused_and_recorded(
     assert (ended.message or "").startswith("not resumed: ")
     assert state(repo).active_promotion is None
     assert state(repo).current_freight == []
+
+
+def test_a_resumed_promotion_is_verified_as_a_direct_one_would_be(repo: Path, gate: tuple[Gate, str]) -> None:
+    server, url = gate
+    docs = pipeline(url)
+    docs[2]["spec"]["verification"] = {"analysisTemplates": [{"name": "gate-done"}]}
+    docs.append(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "AnalysisTemplate",
+            "metadata": {"name": "gate-done"},
+            "spec": {
+                "metrics": [
+                    {
+                        "name": "gate",
+                        "successCondition": "result == 'done'",
+                        "provider": {"web": {"url": url + "/gate", "jsonPath": "{$.state}"}},
+                    }
+                ]
+            },
+        }
+    )
+    write(repo, docs)
+    fid = record(repo, 1, 1)
+    code, out, err = run(repo, "--output", "json", "promote", "-s", "dev", "-f", "f-1", "--no-wait")
+    assert code == 0, err
+    assert json_of(out)[0]["phase"] == "Running"
+    assert json_of(out)[0]["verification"] is None  # nothing verified while it waits
+    server.state = "done"
+    code, out, err = run(repo, "--output", "json", "reconcile")
+    assert code == 0, err
+    assert json_of(out)[0]["phase"] == "Succeeded"
+    final = state(repo)
+    assert fid in final.verified  # the Stage's verification ran after the resumed promotion, and passed
+    with Ledger(repo, LedgerConfig()) as ledger:
+        ledger.sync()
+        runs = ledger.snapshot().names("verifications/dev")
+    assert len(runs) == 1

@@ -246,7 +246,9 @@ def resume_warnings(project: Project) -> list[Problem]:
                 f"later: step {blocker.alias!r} ({blocker.uses}) after it needs files in the work dir, which a "
                 "resumed promotion does not have; `promote --no-wait` waits in its process at this step"
             )
-            hint = "move the steps that need the work dir before the waiting step, or add a git-clone after it"
+            hint = (
+                "move the steps that need the work dir before the waiting step, or add a git-clone after it"
+            )
             if waiting.source is not None:
                 warnings.append(waiting.source.problem(project, message=message, hint=hint))
             else:

@@ -34,6 +34,13 @@ class PlainProgress:
         for warning in run.warnings:
             click.echo(f"     warning: {warning}", err=True)
 
+    def waiting(self, what: str, seconds: float) -> None:
+        click.echo(_waiting_line(what, seconds), err=True)
+
+
+def _waiting_line(what: str, seconds: float) -> str:
+    return f"still waiting for {what}: {seconds:.0f} s"
+
 
 class ActionsProgress:
     """A collapsible ::group:: per subscription in GitHub Actions logs, ::error:: for a failure."""
@@ -60,6 +67,9 @@ class ActionsProgress:
                 f"::error title=discover {run.ref.warehouse}::{_escape(run.ref.label + ': ' + run.error)}"
             )
         click.echo("\n".join(lines), err=True)
+
+    def waiting(self, what: str, seconds: float) -> None:
+        click.echo(_waiting_line(what, seconds), err=True)  # a plain line: no annotation per tick
 
 
 def _escape(text: str) -> str:
@@ -103,6 +113,11 @@ class RichProgress:
             highlight=False,
         )
         self.progress.advance(self.task)
+
+    def waiting(self, what: str, seconds: float) -> None:
+        from rich.markup import escape
+
+        self.progress.console.print(f"[dim]{escape(_waiting_line(what, seconds))}[/dim]", highlight=False)
 
 
 def _artifacts_line(run: SubscriptionRun) -> str:
@@ -198,10 +213,23 @@ def _json(result: DiscoveryRun) -> dict[str, Any]:
     default=None,
     help="text (progress and a summary) or json (what was found and created); default: the global --output.",
 )
+@click.option(
+    "--timeout",
+    "timeout",
+    metavar="DURATION",
+    default=None,
+    help="Deadline of each subscription (Go duration, e.g. 90s); default: KARGO_ACTIONS_DISCOVERY_TIMEOUT, "
+    "else Settings discoveryTimeout, else 5m.",
+)
 @ledger_options
 @pass_app
 def discover(
-    app: AppContext, /, warehouses: tuple[str, ...], output: str | None, **ledger_opts: str | None
+    app: AppContext,
+    /,
+    warehouses: tuple[str, ...],
+    output: str | None,
+    timeout: str | None,
+    **ledger_opts: str | None,
 ) -> int:
     """Discover new artifacts of the Warehouses and create Freight from the newest, as Kargo does.
 
@@ -211,6 +239,11 @@ def discover(
     Manual, freightCreationCriteria says no, or the Freight already exists). The discovered artifacts
     (up to discoveryLimit per subscription, for `freight assemble`) and the new Freight (signed tags and
     ledger records) are recorded in one ledger write. Exit 1 when any subscription failed.
+
+    \b
+    Each subscription has a deadline (--timeout): a registry, git remote or chart repository that stalls
+    fails its subscriptions when it passes. Registries and repositories of different hosts are asked at
+    the same time (at most 4 at a time per host); every 15 s a line says what the run still waits for.
     """
     from kargo_actions.discovery.run import discover_warehouses, select_warehouses
     from kargo_actions.manifests import load_project
@@ -221,12 +254,16 @@ def discover(
     total = sum(len(w.subscriptions) for w in chosen)
     with open_project_ledger(app, project.settings, **ledger_opts) as ledger:
         if os.environ.get("GITHUB_ACTIONS") == "true":
-            result = discover_warehouses(project, ledger, warehouses, progress=ActionsProgress())
+            result = discover_warehouses(
+                project, ledger, warehouses, progress=ActionsProgress(), timeout=timeout
+            )
         elif sys.stderr.isatty():
             with RichProgress(total) as bar:
-                result = discover_warehouses(project, ledger, warehouses, progress=bar)
+                result = discover_warehouses(project, ledger, warehouses, progress=bar, timeout=timeout)
         else:
-            result = discover_warehouses(project, ledger, warehouses, progress=PlainProgress())
+            result = discover_warehouses(
+                project, ledger, warehouses, progress=PlainProgress(), timeout=timeout
+            )
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as fh:

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from kargo_actions.discovery import deadline
 from kargo_actions.discovery.auth import Credentials, CredentialsError
 from kargo_actions.discovery.gitcache import cache_root, redact
 from kargo_actions.discovery.helmconfig import repository_credentials
@@ -507,7 +508,11 @@ def discover_charts(
                 return client
             if insecure not in clients:
                 clients[insecure] = stack.enter_context(
-                    httpx.Client(timeout=HTTP_TIMEOUT, verify=not insecure, follow_redirects=True)
+                    httpx.Client(
+                        transport=deadline.http_transport(verify=not insecure),
+                        timeout=HTTP_TIMEOUT,
+                        follow_redirects=True,
+                    )
                 )
             return clients[insecure]
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from kargo_actions.discovery import deadline
 from kargo_actions.errors import FailedError, RetryableError
 from kargo_actions.freight.identity import normalize_git_url
 
@@ -217,18 +218,13 @@ def run_git(
     timeout: float = LS_REMOTE_TIMEOUT,
     input: str | None = None,
 ) -> str:
-    """Run git; a failure becomes a typed, redacted GitDiscoveryError naming the subject."""
+    """Run git; a failure becomes a typed, redacted GitDiscoveryError naming the subject.
+
+    Under a discovery deadline (deadline.within) git and its transport helpers are killed at it.
+    """
     try:
-        result = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            env=access.environment(url),
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            input=input,
-            check=False,
+        result = deadline.run_process(
+            ["git", *args], cwd=cwd, env=access.environment(url), timeout=timeout, input=input
         )
     except subprocess.TimeoutExpired as err:
         raise GitUnreachableError(

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from kargo_actions.discovery import deadline
 from kargo_actions.discovery.cache import ChildManifest, ConfigInfo, ManifestInfo, Platform, TagEntry
 from kargo_actions.discovery.registry import (
     ImageDiscoveryError,
@@ -404,7 +405,7 @@ def _resolve_many(
     if len(tags) <= 1:
         return [one(t) for t in tags]
     with ThreadPoolExecutor(max_workers=min(workers, len(tags))) as pool:
-        return list(pool.map(one, tags))
+        return list(pool.map(deadline.carry(one), tags))  # the workers keep the subscription's deadline
 
 
 def _first_images(resolver: _Resolver, ordered: list[str], limit: int, workers: int) -> list[_Resolved]:

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from kargo_actions.discovery import deadline
+
 DEFAULT_RATE = 20.0
 DEFAULT_IN_FLIGHT = 20
 
@@ -102,7 +104,11 @@ class RateLimiter:
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Wait for a start time and an in-flight slot; release the slot when the request is done."""
-        self._slots.acquire()
+        bound = deadline.current()
+        if bound is None:
+            self._slots.acquire()
+        elif not self._slots.acquire(timeout=max(bound.remaining(), 0.0)):
+            raise bound.error()  # the host's slots stayed taken until the deadline
         try:
             self._wait_turn()
             yield

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from kargo_actions.discovery import deadline
 from kargo_actions.discovery.auth import (
     DOCKER_HUB_NAMES,
     Challenge,
@@ -337,11 +338,12 @@ class RegistrySession:
         with self._lock:
             client = self._clients.get(verify)
             if client is None:
-                n = self.options.in_flight
+                # Each host's limiter caps its requests in flight; a pool-wide cap would let a stalled host
+                # hold connections other hosts wait for.
+                limits = httpx.Limits(max_connections=None, max_keepalive_connections=self.options.in_flight)
                 client = httpx.Client(
-                    verify=verify,
+                    transport=deadline.http_transport(verify=verify, limits=limits),
                     timeout=self.options.timeout,
-                    limits=httpx.Limits(max_connections=n * 2, max_keepalive_connections=n),
                     headers={"User-Agent": "kargo-actions"},
                 )
                 self._clients[verify] = client
@@ -381,7 +383,7 @@ class RegistrySession:
         )
 
     def sleep(self, seconds: float) -> None:
-        self._sleep(seconds)
+        deadline.sleep(seconds, self._sleep)
 
 
 def _classify_connect_error(err: Exception) -> tuple[type[ImageDiscoveryError], str]:

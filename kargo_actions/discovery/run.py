@@ -1,26 +1,29 @@
 """Discover Warehouses as Kargo's Warehouse controller does: every subscription, then Freight by Kargo's rules.
 
-`discover_warehouses(project, ledger)` runs every subscription of the chosen Warehouses (images through one
-RegistrySession, git with one ls-remote and at most one mirror sync per URL, charts with one index request
-per repository), keeps each subscription's result or error, builds one Freight per Warehouse from the newest
-artifact of every subscription, and records the whole run in one ledger write.
+`discover_warehouses(project, ledger)` runs every subscription of the chosen Warehouses (subscriptions.py:
+images through one RegistrySession, git with one ls-remote and at most one mirror sync per URL, charts with
+one index request per repository, each under its deadline, hosts side by side), keeps each subscription's
+result or error, builds one Freight per Warehouse from the newest artifact of every subscription, and
+records the whole run in one ledger write.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from kargo_actions.discovery.chart import ChartIndexCache, ChartWatch, discover_charts
-from kargo_actions.discovery.git import GitQuery, GitWatch, discover_git
-from kargo_actions.discovery.gitcache import GitMirrors
-from kargo_actions.discovery.image import discover_all_images
-from kargo_actions.discovery.registry import RegistrySession
+from kargo_actions.discovery.subscriptions import (
+    Caches,
+    Progress,
+    Silent,
+    SubscriptionRef,
+    SubscriptionRun,
+    resolved_settings,
+    run_subscriptions,
+)
 from kargo_actions.errors import InvalidInputError, Problem, did_you_mean
 from kargo_actions.expressions import Environment, ExpressionError, Function, compile_expression
 from kargo_actions.expressions.errors import EvalFailure
@@ -32,102 +35,22 @@ from kargo_actions.freight.identity import (
     normalize_git_url,
     normalize_image_url,
 )
-from kargo_actions.ledger.records import DiscoveredArtifactsRecord, DiscoveryResult, LedgerRecordError
+from kargo_actions.ledger.records import DiscoveredArtifactsRecord, LedgerRecordError
 from kargo_actions.ledger.records import discovered_path as _discovered_path
 from kargo_actions.model.freight import Chart, Freight, FreightMetadata, FreightOrigin, GitCommit, Image
 from kargo_actions.model.project import Project
-from kargo_actions.model.warehouse import RepoSubscription, Warehouse
+from kargo_actions.model.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from kargo_actions.ledger import Ledger, Snapshot
     from kargo_actions.ledger.store import DiscoveryRunResult
 
-Kind = Literal["image", "git", "chart"]
 # What became of a Warehouse's Freight in this run.
 Decision = Literal["created", "exists", "manual", "criteria-not-met", "criteria-error", "failed"]
 
 
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class SubscriptionRef:
-    """One subscription of one Warehouse."""
-
-    warehouse: str
-    index: int
-    subscription: RepoSubscription
-
-    @property
-    def kind(self) -> Kind:
-        return self.subscription.kind
-
-    @property
-    def name(self) -> str | None:
-        return self.subscription.name
-
-    @property
-    def repo_url(self) -> str:
-        return self.subscription.repo_url
-
-    @property
-    def chart_name(self) -> str:
-        chart = self.subscription.chart
-        return (chart.name or "") if chart is not None else ""
-
-    @property
-    def label(self) -> str:
-        """How messages name the subscription: `web subscriptions[0] (name) image REPO`."""
-        named = f" ({self.name})" if self.name else ""
-        chart = f" chart {self.chart_name}" if self.chart_name else ""
-        return f"{self.warehouse} subscriptions[{self.index}]{named} {self.kind} {self.repo_url}{chart}"
-
-    def matches(self, result: DiscoveryResult) -> bool:
-        """Whether a recorded result is this subscription's (same kind, name, repository and chart)."""
-        if result.kind != self.kind or result.subscription_name != self.name:
-            return False
-        if self.kind == "git":
-            return normalize_git_url(result.repo_url) == normalize_git_url(self.repo_url)
-        if self.kind == "chart":
-            names = {c.name for c in result.charts}
-            return result.repo_url == self.repo_url and names <= {self.chart_name}
-        return result.repo_url == self.repo_url
-
-
-@dataclass(frozen=True)
-class SubscriptionRun:
-    """What one subscription found (newest first) or why it failed."""
-
-    ref: SubscriptionRef
-    result: DiscoveryResult | None = None
-    error: str | None = None
-    unchanged: bool = False  # git: the remote refs are as in the last run; `result` is that run's
-    warnings: tuple[str, ...] = ()
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.result is not None
-
-    @property
-    def found(self) -> int:
-        r = self.result
-        return 0 if r is None else len(r.images) + len(r.commits) + len(r.charts)
-
-    def newest(self) -> str:
-        """The newest revision, short: a tag, a version, or a commit id (with its tag)."""
-        r = self.result
-        if r is None:
-            return ""
-        if r.images:
-            return r.images[0].tag or r.images[0].digest[:19]
-        if r.commits:
-            c = r.commits[0]
-            return f"{c.tag} ({c.id[:7]})" if c.tag else c.id[:12]
-        if r.charts:
-            return r.charts[0].version
-        return ""
 
 
 @dataclass(frozen=True)
@@ -184,35 +107,6 @@ class DiscoveryRun:
         return [w.freight for w in self.warehouses if w.decision == "created" and w.freight is not None]
 
 
-class Progress(Protocol):
-    """Told when a subscription starts and when its result (or error) is in."""
-
-    def start(self, ref: SubscriptionRef) -> None: ...
-
-    def done(self, run: SubscriptionRun) -> None: ...
-
-
-class _Silent:
-    def start(self, ref: SubscriptionRef) -> None:
-        pass
-
-    def done(self, run: SubscriptionRun) -> None:
-        pass
-
-
-@dataclass
-class Caches:
-    """Where discovery keeps its caches: KARGO_ACTIONS_CACHE > Settings cacheDir > the user cache dir."""
-
-    root: Path | None = None
-    mirrors: GitMirrors = field(init=False)
-    charts: ChartIndexCache = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.mirrors = GitMirrors(self.root / "git") if self.root is not None else GitMirrors()
-        self.charts = ChartIndexCache(self.root / "charts") if self.root is not None else ChartIndexCache()
-
-
 # ---- the run ----
 
 
@@ -254,16 +148,24 @@ def discover_warehouses(
     progress: Progress | None = None,
     env: Mapping[str, str] | None = None,
     record: bool = True,
+    timeout: str | None = None,
 ) -> DiscoveryRun:
-    """Discover the named Warehouses (all when none), decide their Freight and record the run in one write."""
+    """Discover the named Warehouses (all when none), decide their Freight and record the run in one write.
+
+    `timeout` (--timeout, a Go duration) is each subscription's deadline, over KARGO_ACTIONS_DISCOVERY_TIMEOUT
+    and Settings discoveryTimeout.
+    """
     env = dict(os.environ if env is None else env)
     warehouses = select_warehouses(project, names)
+    resolved_settings(project, env, timeout)  # bad settings stop the run before any git or network work
     # A CI checkout has neither the ledger branch nor the Freight tags: fetch them, or every run would
     # start without the git refs states and re-clone.
     ledger.sync()
     snapshot = ledger.snapshot()
     previous = previous_results(snapshot, warehouses)
-    runs = run_subscriptions(project, warehouses, previous, progress=progress or _Silent(), env=env)
+    runs = run_subscriptions(
+        project, warehouses, previous, progress=progress or Silent(), env=env, timeout=timeout
+    )
     discovered_at = utc_now()
     decided = [
         decide(w, tuple(runs[(w.name, i)] for i in range(len(w.subscriptions))), discovered_at, snapshot)
@@ -306,169 +208,6 @@ def _replace(run: WarehouseRun, **changes: Any) -> WarehouseRun:
     from dataclasses import replace
 
     return replace(run, **changes)
-
-
-def run_subscriptions(
-    project: Project,
-    warehouses: Sequence[Warehouse],
-    previous: Mapping[str, DiscoveredArtifactsRecord],
-    *,
-    progress: Progress,
-    env: Mapping[str, str],
-) -> dict[tuple[str, int], SubscriptionRun]:
-    """Every subscription of the Warehouses, each with its result or its error; keyed by (Warehouse, index)."""
-    try:
-        settings = project.settings.resolved(env)
-    except ValueError as err:
-        raise InvalidInputError([Problem(path="Settings", message=str(err).splitlines()[0])]) from err
-    cache_root = env.get("KARGO_ACTIONS_CACHE") or settings.cache_dir
-    caches = Caches(Path(cache_root).expanduser() if cache_root else None)
-    refs = [SubscriptionRef(w.name, i, s) for w in warehouses for i, s in enumerate(w.subscriptions)]
-    out: dict[tuple[str, int], SubscriptionRun] = {}
-
-    def done(run: SubscriptionRun) -> None:
-        out[(run.ref.warehouse, run.ref.index)] = run
-        progress.done(run)
-
-    with RegistrySession.from_settings(settings, env=env) as session:
-        # Warehouses often watch the same image the same way: ask the registry once per distinct subscription.
-        seen: dict[str, SubscriptionRun] = {}
-        for ref in (r for r in refs if r.kind == "image"):
-            progress.start(ref)
-            assert ref.subscription.image is not None
-            key = ref.subscription.image.model_dump_json()
-            earlier = seen.get(key)
-            if earlier is not None:
-                done(_same_as(ref, earlier))
-                continue
-            seen[key] = run = _run_image(ref, session)
-            done(run)
-    git_groups: dict[str, list[SubscriptionRef]] = {}
-    for ref in (r for r in refs if r.kind == "git"):
-        git_groups.setdefault(normalize_git_url(ref.repo_url), []).append(ref)
-    for group in git_groups.values():
-        for run in _run_git(group, previous, caches, env, progress):
-            done(run)
-    chart_groups: dict[str, list[SubscriptionRef]] = {}
-    for ref in (r for r in refs if r.kind == "chart"):
-        chart_groups.setdefault(normalize_chart_url(ref.repo_url), []).append(ref)
-    for group in chart_groups.values():
-        for run in _run_charts(group, caches, env, progress):
-            done(run)
-    return out
-
-
-def _same_as(ref: SubscriptionRef, earlier: SubscriptionRun) -> SubscriptionRun:
-    """Another subscription's run for this one (same fields), under this one's name."""
-    result = earlier.result
-    if result is not None:
-        result = result.model_copy(update={"subscription_name": ref.name})
-    return SubscriptionRun(ref, result=result, error=earlier.error, warnings=earlier.warnings)
-
-
-def _run_image(ref: SubscriptionRef, session: RegistrySession) -> SubscriptionRun:
-    sub = ref.subscription.image
-    assert sub is not None
-    started = time.monotonic()
-    (outcome,) = discover_all_images([sub], session)
-    seconds = time.monotonic() - started
-    if outcome.error is not None or outcome.result is None:
-        return SubscriptionRun(ref, error=str(outcome.error), seconds=seconds)
-    result = DiscoveryResult(
-        subscription_name=ref.name,
-        kind="image",
-        repo_url=sub.repo_url,
-        images=[i.to_freight_image() for i in outcome.result.images],
-    )
-    return SubscriptionRun(ref, result=result, warnings=outcome.result.warnings, seconds=seconds)
-
-
-def _previous_for(
-    ref: SubscriptionRef, previous: Mapping[str, DiscoveredArtifactsRecord]
-) -> DiscoveryResult | None:
-    record = previous.get(ref.warehouse)
-    if record is None:
-        return None
-    return next((r for r in record.results if ref.matches(r)), None)
-
-
-def _run_git(
-    group: Sequence[SubscriptionRef],
-    previous: Mapping[str, DiscoveredArtifactsRecord],
-    caches: Caches,
-    env: Mapping[str, str],
-    progress: Progress,
-) -> list[SubscriptionRun]:
-    """One repository URL: one ls-remote, at most one mirror sync, every subscription of it."""
-    for ref in group:
-        progress.start(ref)
-    before = [_previous_for(ref, previous) for ref in group]
-    queries = []
-    for ref, old in zip(group, before, strict=True):
-        sub = ref.subscription.git
-        assert sub is not None
-        queries.append(GitQuery(GitWatch.from_subscription(sub, ref.name), old.git_state if old else None))
-    started = time.monotonic()
-    try:
-        results = discover_git(queries, mirrors=caches.mirrors, env=env)
-    except InvalidInputError as err:
-        seconds = time.monotonic() - started
-        return [SubscriptionRun(ref, error="; ".join(err.lines()), seconds=seconds) for ref in group]
-    seconds = (time.monotonic() - started) / len(group)
-    runs = []
-    for ref, found, old in zip(group, results, before, strict=True):
-        if found.error is not None:
-            runs.append(
-                SubscriptionRun(ref, error=str(found.error), warnings=found.warnings, seconds=seconds)
-            )
-            continue
-        if found.unchanged and old is not None:
-            runs.append(
-                SubscriptionRun(ref, result=old, unchanged=True, warnings=found.warnings, seconds=seconds)
-            )
-            continue
-        result = DiscoveryResult(
-            subscription_name=ref.name,
-            kind="git",
-            repo_url=found.watch.repo_url,
-            commits=[c.to_freight_commit() for c in found.commits],
-            git_state=found.state or None,
-        )
-        runs.append(SubscriptionRun(ref, result=result, warnings=found.warnings, seconds=seconds))
-    return runs
-
-
-def _run_charts(
-    group: Sequence[SubscriptionRef], caches: Caches, env: Mapping[str, str], progress: Progress
-) -> list[SubscriptionRun]:
-    """One chart repository: one index request (or tag listing), every subscription of it."""
-    for ref in group:
-        progress.start(ref)
-    watches = []
-    for ref in group:
-        sub = ref.subscription.chart
-        assert sub is not None
-        watches.append(ChartWatch.from_subscription(sub, ref.name))
-    started = time.monotonic()
-    try:
-        results = discover_charts(watches, cache=caches.charts, env=env)
-    except InvalidInputError as err:
-        seconds = time.monotonic() - started
-        return [SubscriptionRun(ref, error="; ".join(err.lines()), seconds=seconds) for ref in group]
-    seconds = (time.monotonic() - started) / len(group)
-    runs = []
-    for ref, found in zip(group, results, strict=True):
-        if found.error is not None:
-            runs.append(SubscriptionRun(ref, error=str(found.error), seconds=seconds))
-            continue
-        result = DiscoveryResult(
-            subscription_name=ref.name,
-            kind="chart",
-            repo_url=found.watch.repo_url,
-            charts=[c.to_freight_chart() for c in found.charts],
-        )
-        runs.append(SubscriptionRun(ref, result=result, seconds=seconds))
-    return runs
 
 
 # ---- Freight creation (Kargo's rules) ----

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.freight.urls import SSH_DEPRECATION, is_ssh_git_url
+from kargo_actions.manifest_credentials import credential_warnings
 from kargo_actions.manifest_expressions import expression_problems
 from kargo_actions.manifest_files import SETTINGS_API_VERSION, SETTINGS_KIND, manifest_paths
 from kargo_actions.manifest_yaml import Loc, format_path, locate, read_documents
@@ -456,6 +457,7 @@ def load_project(
     loaded: dict[str, dict[str, tuple[_Doc, Any]]] = {kind: {} for kind in MODELS}
     for doc in docs:
         model = MODELS[doc.kind][1]
+        out.warnings += credential_warnings(doc.file, doc.node)
         if doc.kind == "Warehouse":
             _warn_deprecated(doc, out)
         obj = _validate(doc, model, out)

@@ -31,8 +31,12 @@ class AppContext:
         return self.output == "json"
 
     def emit_json(self, value: Any) -> None:
-        """Write one JSON document to stdout (the contract of `--output json`)."""
-        json.dump(value, sys.stdout, indent=2, sort_keys=False, default=str)
+        """Write one JSON document to stdout (the contract of `--output json`), secrets redacted."""
+        from kargo_actions.redact import redact_data
+
+        # through JSON first: models and dates become strings the redaction can read
+        plain = json.loads(json.dumps(value, default=str))
+        json.dump(redact_data(plain), sys.stdout, indent=2, sort_keys=False)
         sys.stdout.write("\n")
 
 

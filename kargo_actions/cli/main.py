@@ -141,16 +141,27 @@ def main(argv: list[str] | None = None) -> None:
 
     Commands return an int exit code (None means 0); errors derive from KargoActionsError.
     """
+    from kargo_actions.redact import redact_standard_streams
+
     pause = _GC_PAUSE.start(freeze=argv is None)  # argv None: the console script, the process's own command
+    # Every line printed passes the redaction of secrets; the console script keeps it to the end of the
+    # process (a --debug traceback too), a caller in process gets its own streams back.
+    streams = sys.stdout, sys.stderr
+    redact_standard_streams()
     try:
         _main(argv)
     finally:
         if pause is not None:
             _GC_PAUSE.end(pause)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if argv is not None:
+            sys.stdout, sys.stderr = streams
 
 
 def _main(argv: list[str] | None) -> None:
     from kargo_actions.errors import ExitCode, KargoActionsError
+    from kargo_actions.redact import redact
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("KARGO_ACTIONS_DEBUG", "") not in ("", "0", "false")
@@ -160,7 +171,7 @@ def _main(argv: list[str] | None) -> None:
         if debug:
             raise
         for line in err.lines():
-            click.echo(f"error: {line}", err=True)
+            click.echo(f"error: {redact(line)}", err=True)
         sys.exit(int(err.exit_code))
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -172,7 +183,8 @@ def _main(argv: list[str] | None) -> None:
         if debug:
             raise
         click.echo(
-            f"internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", err=True
+            redact(f"internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)"),
+            err=True,
         )
         sys.exit(int(ExitCode.BUG))
     sys.exit(rv if isinstance(rv, int) else 0)

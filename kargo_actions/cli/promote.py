@@ -141,10 +141,10 @@ def _summary_markdown(rows: list[tuple[str, str, str, str, str]]) -> str:
 
 
 def _write_step_summary(rows: list[tuple[str, str, str, str, str]]) -> None:
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if target and rows:
-        with open(target, "a", encoding="utf-8") as out:
-            out.write(_summary_markdown(rows))
+    if rows and os.environ.get("GITHUB_STEP_SUMMARY"):
+        from kargo_actions.github.output import append_step_summary
+
+        append_step_summary(_summary_markdown(rows))
 
 
 def _row(outcome: PromotionOutcome) -> tuple[str, str, str, str, str]:

@@ -135,10 +135,10 @@ def verify_command(
             abort=stop, on_measurement=MeasurementProgress(quiet or app.json), github=github
         )
         outcome = verify(project, ledger, stage, freight_ref, options)
-        target = os.environ.get("GITHUB_STEP_SUMMARY")
-        if target:
-            with open(target, "a", encoding="utf-8") as out:
-                out.write(summary_markdown(outcome))
+        if os.environ.get("GITHUB_STEP_SUMMARY"):
+            from kargo_actions.github.output import append_step_summary
+
+            append_step_summary(summary_markdown(outcome))
         decisions: list[dict[str, object]] = []
         if auto_promote and outcome.succeeded:
             from kargo_actions.cli.promote import Progress, _options

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from kargo_actions.redact import MASK, redact_userinfo
+
 # Kargo v1.10 deprecated SSH URLs (ssh:// and scp-style git@host:path); v1.13 removes them.
 SSH_DEPRECATION = (
     "SSH URLs (ssh:// and scp-style git@host:path) are deprecated since Kargo v1.10.0 "
@@ -199,24 +201,31 @@ def _trim_repo_path(url: _GoURL) -> None:
 
 def normalize_git_url(url: str) -> str:
     """Kargo's NormalizeGit: sanitized and lowercased; http(s) without user info; ssh:// and scp-style
-    `user@host:path` as `ssh://user@host/path`; no trailing `/` or `.git`. Anything else is returned as is."""
+    `user@host:path` as `ssh://user@host/path`; no trailing `/` or `.git`. Anything else is returned as is.
+
+    One difference: a URL's password (or an http(s) token alone) is `***` where Kargo keeps it (ssh://, or
+    a URL returned as is), so a recorded URL, whose password is redacted, matches its subscription and gives
+    the same Freight ID."""
     repo = sanitize_url(url.lower())
     try:
         if repo.startswith(("http://", "https://", "ssh://")):
             parsed = parse_go_url(repo)
             if _query_present(parsed):
-                return url
+                return redact_userinfo(url)
             if not repo.startswith("ssh://"):
                 parsed.userinfo = None
+            elif parsed.userinfo is not None and parsed.userinfo[1] is not None:
+                # a password is never an ID's input or compared: recorded URLs carry it redacted
+                parsed.userinfo = (parsed.userinfo[0], MASK)
             _trim_repo_path(parsed)
             return parsed.string()
         match = _SCP.match(repo)
         if match is None:
-            return url
+            return redact_userinfo(url)
         user_host, path = match[1], match[2] or ""
         parsed = parse_go_url(path)
     except _Refused:
-        return url
+        return redact_userinfo(url)
     _trim_repo_path(parsed)
     if not parsed.path:
         return f"ssh://{user_host}"

@@ -12,6 +12,7 @@ from typing import Literal
 from kargo_actions.github.client import GitHubClient
 from kargo_actions.github.models import Deployment, DeploymentState, DeploymentStatus
 from kargo_actions.model.freight import Freight
+from kargo_actions.redact import redact_data
 
 # Kargo's promotion phases and the deployment status each ends in.
 PHASE_STATES: dict[str, DeploymentState] = {
@@ -36,9 +37,10 @@ class StartedDeployment:
 
 
 def freight_payload(freight: Freight, promotion: str = "") -> dict[str, object]:
-    """The Deployment's payload: the Freight as Kargo's JSON, plus the promotion's name."""
+    """The Deployment's payload: the Freight as Kargo's JSON (a repoURL's password redacted), plus the
+    promotion's name."""
     payload: dict[str, object] = {
-        "freight": freight.model_dump(mode="json", by_alias=True, exclude_none=True)
+        "freight": redact_data(freight.model_dump(mode="json", by_alias=True, exclude_none=True))
     }
     if promotion:
         payload["promotion"] = promotion

@@ -1,4 +1,5 @@
-"""The one writer of GitHub Actions step outputs ($GITHUB_OUTPUT) and log masks (::add-mask::).
+"""The one writer of GitHub Actions step outputs ($GITHUB_OUTPUT), job summaries ($GITHUB_STEP_SUMMARY) and
+log masks (::add-mask::). Outputs and summaries are redacted (kargo_actions.redact) as they are written.
 
 Every value is written as `name<<DELIMITER` ... `DELIMITER` with a fresh random delimiter, so a value
 holding newlines, `=` or text an attacker chose cannot end the value early and set other outputs.
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.redact import RedactingStream, add_secret, redact
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -43,7 +45,7 @@ def format_outputs(values: Mapping[str, Any]) -> str:
         raise InvalidInputError(problems)
     chunks: list[str] = []
     for name, value in values.items():
-        text = output_text(value)
+        text = redact(output_text(value))
         delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
         while delimiter in text:  # astronomically unlikely; never let a value contain its own end
             delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
@@ -62,6 +64,16 @@ def write_outputs(values: Mapping[str, Any], path: str | Path | None = None) -> 
     return True
 
 
+def append_step_summary(markdown: str, path: str | None = None) -> bool:
+    """Append `markdown`, redacted, to $GITHUB_STEP_SUMMARY (or `path`); False when neither is set."""
+    target = path if path is not None else os.environ.get("GITHUB_STEP_SUMMARY", "")
+    if not target or not markdown:
+        return False
+    with open(target, "a", encoding="utf-8") as out:
+        out.write(redact(markdown))
+    return True
+
+
 def mask(value: str, stream: TextIO | None = None) -> None:
     """Tell the runner to hide `value` (each line of it: masks match per line) in every later log line.
 
@@ -69,9 +81,13 @@ def mask(value: str, stream: TextIO | None = None) -> None:
     command's stdout (its `--output json` result) in a file until it ends, which would delay the mask and
     spoil the result.
     """
-    out = stream or sys.stderr
+    add_secret(value)
+    out: TextIO = stream or sys.stderr
+    if isinstance(out, RedactingStream):  # past the CLI's redacting wrapper, which would hide the value
+        out = out.inner
     for line in value.splitlines():
         if line.strip():
+            add_secret(line)
             out.write(f"::add-mask::{line}\n")
     out.flush()
 
@@ -82,6 +98,7 @@ _mask_lock = threading.Lock()
 
 def mask_secret(value: str, env: Mapping[str, str]) -> None:
     """In GitHub Actions (`GITHUB_ACTIONS=true` in `env`), mask a secret as soon as it is read, once per process."""
+    add_secret(value)  # redacted from records and outputs in and out of Actions
     if not value or env.get("GITHUB_ACTIONS") != "true":
         return
     with _mask_lock:

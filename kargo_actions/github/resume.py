@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from kargo_actions.github.output import write_outputs
+from kargo_actions.github.output import append_step_summary, write_outputs
 
 # A pull request's or a workflow run's page: https://HOST/OWNER/REPO/pull/N, .../actions/runs/N
 _PAGE = re.compile(r"^https?://[^/]+/(?P<repository>[^/]+/[^/]+)/(?:pull|actions/runs)/\d+")
@@ -116,10 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     write_outputs({"waiting": "true" if lines else "false", "resume": "\n".join(lines)})
     for line in lines:
         print(f"::notice title=Promotion waiting::{_command(line)}")
-    summary = os.environ.get("GITHUB_STEP_SUMMARY", "")
-    if lines and summary:
-        with open(summary, "a", encoding="utf-8") as out:
-            out.write("\n### Waiting promotions\n\n" + "".join(f"- {line}\n" for line in lines))
+    if lines:
+        append_step_summary("\n### Waiting promotions\n\n" + "".join(f"- {line}\n" for line in lines))
     return 0
 
 

@@ -1,6 +1,9 @@
-"""Texts sent to GitHub kept inside its size limits."""
+"""Texts sent to GitHub kept inside its size limits, secrets redacted (pull request bodies, comments, status
+and Deployment descriptions)."""
 
 from __future__ import annotations
+
+from kargo_actions.redact import redact
 
 # GitHub refuses issue and pull request bodies longer than this many characters
 BODY_LIMIT = 65_536
@@ -9,7 +12,8 @@ STATUS_DESCRIPTION_LIMIT = 140
 
 
 def fit_body(text: str, limit: int = BODY_LIMIT, full_text_url: str = "") -> str:
-    """`text` unchanged when it fits, else cut at a line end with a note saying how much was left out."""
+    """`text` (redacted) unchanged when it fits, else cut at a line end with a note saying how much was left out."""
+    text = redact(text)
     if len(text) <= limit:
         return text
     where = f" The full text is at {full_text_url}." if full_text_url else ""
@@ -32,8 +36,8 @@ def _note(omitted: int, where: str, limit: int) -> str:
 
 
 def fit_status_description(text: str) -> str:
-    """A commit status description of at most 140 characters (one line)."""
-    line = " ".join(text.split())
+    """A commit status description of at most 140 characters (one line), redacted."""
+    line = " ".join(redact(text).split())
     if len(line) <= STATUS_DESCRIPTION_LIMIT:
         return line
     return line[: STATUS_DESCRIPTION_LIMIT - 1] + "…"

@@ -25,6 +25,7 @@ from kargo_actions.ledger.layout import (
     is_name,
 )
 from kargo_actions.ledger.shapes import conform, record_schema
+from kargo_actions.redact import register_secret, url_password
 
 
 class FreightEntry(NamedTuple):
@@ -297,6 +298,8 @@ class LedgerRepo:
                 key, _, value = item.partition("\n")
                 if key:
                     values[key.lower()] = value
+                if key.startswith("remote.") and key.endswith(("url", "pushurl")):
+                    register_secret(url_password(value))  # a clone's remote may carry a password
             self._config_values = values
         return self._config_values
 

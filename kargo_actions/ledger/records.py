@@ -303,8 +303,14 @@ class MetadataRecord(RecordModel):
 
 
 def dump_record(record: KargoModel) -> bytes:
-    """The file content of a record: pretty, sorted keys, trailing newline (stable diffs in git log)."""
-    return (json.dumps(record.wire(), indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    """The file content of a record: pretty, sorted keys, trailing newline (stable diffs in git log).
+
+    Secrets are redacted (URL passwords in repoURLs, step messages and outputs): a record leaves the process.
+    """
+    from kargo_actions.redact import redact_data
+
+    data = redact_data(record.wire())
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
 ModelT = TypeVar("ModelT", bound=KargoModel)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kargo_actions.ledger.git import Git
 from kargo_actions.model.freight import Freight
+from kargo_actions.redact import redact_data
 
 SIGNATURE_MARKERS = (
     b"-----BEGIN SSH SIGNATURE-----",
@@ -20,9 +21,10 @@ SIGNATURE_MARKERS = (
 
 
 def canonical_json(freight: Freight) -> str:
-    """The Freight as one line of JSON: sorted keys, no spaces, status left out (it is derived)."""
+    """The Freight as one line of JSON: sorted keys, no spaces, status left out (it is derived); secrets
+    redacted (a repoURL's password), as in the ledger record."""
     data = freight.model_dump(by_alias=True, exclude_none=True, mode="json", exclude={"status"})
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(redact_data(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)

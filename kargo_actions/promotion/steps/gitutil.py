@@ -21,6 +21,7 @@ from kargo_actions.promotion.steps.base import (
     TerminalStepError,
     run_command,
 )
+from kargo_actions.redact import register_secret, url_password
 
 Completed = subprocess.CompletedProcess[str]
 
@@ -195,6 +196,13 @@ def _read_head(tree: Path) -> tuple[str, str]:
 
 
 def remote_url(ctx: StepContext, tree: Path) -> str:
+    """origin's URL; a password in it is registered as a secret (masked, redacted from what is printed)."""
+    url = _origin_url(ctx, tree)
+    register_secret(url_password(url))
+    return url
+
+
+def _origin_url(ctx: StepContext, tree: Path) -> str:
     try:
         _, common = _git_dirs(tree)
         in_origin = False

@@ -351,3 +351,20 @@ def test_settings_discovery_timeout_applies_and_the_flag_wins(tmp_path: Path, tr
             took = time.monotonic() - started
         assert f"deadline of {expected}" in result.errors()[0]
         assert float(expected[:-1]) <= took < float(expected[:-1]) + SLACK
+
+
+def test_still_waiting_lines_are_plain_in_every_output_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from rich.console import Console
+
+    from kargo_actions.cli.discover import ActionsProgress, PlainProgress, RichProgress
+
+    line = "still waiting for registry 127.0.0.1:5000 (web): 40 s"
+    PlainProgress().waiting("registry 127.0.0.1:5000 (web)", 40.2)
+    ActionsProgress().waiting("registry 127.0.0.1:5000 (web)", 39.6)
+    assert capsys.readouterr().err.splitlines() == [line, line]  # no ::notice:: per tick in Actions logs
+    out = io.StringIO()
+    with RichProgress(1, Console(file=out, force_terminal=True, width=200, color_system=None)) as bar:
+        bar.waiting("registry 127.0.0.1:5000 (web)", 40.0)
+    assert line in out.getvalue()

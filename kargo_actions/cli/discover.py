@@ -264,10 +264,10 @@ def discover(
             result = discover_warehouses(
                 project, ledger, warehouses, progress=PlainProgress(), timeout=timeout
             )
-    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_file:
-        with open(summary_file, "a", encoding="utf-8") as fh:
-            fh.write(_summary_markdown(result))
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        from kargo_actions.github.output import append_step_summary
+
+        append_step_summary(_summary_markdown(result))
     if as_json:
         app.emit_json(_json(result))
     else:

@@ -19,11 +19,11 @@ from kargo_actions.github import reporting
 from kargo_actions.github.output import command_outputs, write_outputs
 from kargo_actions.promotion.steps import github_common
 from tests.promotion.test_service import run
+from tests.support.git_http_server import GitHttpServer, git, make_bare_repo, serve_git
 from tests.support.github_contract import GitHubContract
 from tests.support.github_fixtures import FAST, REPOSITORY, TOKEN, start_checked
 from tests.support.github_fixtures import github_contract as github_contract  # the fixture
 from tests.support.github_server import GitHubServer
-from tests.support.git_http_server import GitHttpServer, git, make_bare_repo, serve_git
 
 SECRET = "hunter2-Sup3rS3cret-9f3a"
 MASK_LINE = f"::add-mask::{SECRET}"
@@ -239,17 +239,22 @@ def test_a_password_in_repo_urls_works_and_never_leaves_the_process(
     for text in printed:
         assert SECRET not in "\n".join(line for line in text.splitlines() if line != MASK_LINE)
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
-    assert "app.git" in summary and SECRET not in summary
+    assert "app.git" in summary
+    assert SECRET not in summary
     outputs = Path(env["GITHUB_OUTPUT"]).read_text()
-    assert freight in outputs and SECRET not in outputs
+    assert freight in outputs
+    assert SECRET not in outputs
     remote = gh.repo(REPOSITORY).path
     ledger = objects_text(remote, "refs/heads/kargo/ledger")
-    assert freight in ledger and "***" in ledger and SECRET not in ledger
+    assert freight in ledger
+    assert "***" in ledger
+    assert SECRET not in ledger
     tags = git(remote, "for-each-ref", "--format=%(objectname)", "refs/tags/")
     assert tags.strip()
     for tag in tags.split():
         text = git(remote, "cat-file", "tag", tag)
-        assert "***" in text and SECRET not in text
+        assert "***" in text
+        assert SECRET not in text
     assert SECRET not in objects_text(app_server.root / "app.git", "stage/dev")
     sent = [e.request_body.decode(errors="replace") for e in gh.exchanges]
     assert any('"body"' in body for body in sent)  # the pull request

@@ -21,7 +21,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 from urllib.parse import quote, unquote
 
@@ -31,20 +31,22 @@ MASK_COMMAND = "::add-mask::"
 
 # scheme://USERINFO@ : the userinfo ends at the last `@` before the authority ends (Go's url.Parse reads
 # it so; a raw `@` in a password would otherwise leak its tail). `"` and `\` end it: JSON text stays valid.
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^\s/?#\"\\<>`]*)@")
+_AUTHORITY = re.compile(r"://(?P<info>[^\s/?#\"\\<>`]*)@")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*\Z")
 _TOKEN_ALONE_SCHEMES = frozenset({"http://", "https://"})
 
 _secrets: set[str] = set()
 _masked: set[str] = set()
 _lock = threading.Lock()
 _pattern: re.Pattern[str] | None = None
+_long_secrets: tuple[str, ...] = ()  # checked with `in` first: far faster than the pattern on long text
 
 
 def add_secret(value: str) -> None:
     """Redact `value` (as written, percent-encoded and decoded) from everything written from now on."""
     if not value or value == MASK:
         return
-    global _pattern
+    global _pattern, _long_secrets
     forms = {value, quote(value, safe=""), unquote(value)}
     with _lock:
         if forms <= _secrets:
@@ -52,6 +54,7 @@ def add_secret(value: str) -> None:
         _secrets.update(forms)
         long = sorted((s for s in _secrets if len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True)
         _pattern = re.compile("|".join(re.escape(s) for s in long)) if long else None
+        _long_secrets = tuple(long)
 
 
 def register_secret(value: str, env: Mapping[str, str] | None = None) -> None:
@@ -69,30 +72,43 @@ def register_secret(value: str, env: Mapping[str, str] | None = None) -> None:
         out.flush()
 
 
-def _redact_userinfo(match: re.Match[str]) -> str:
-    scheme, info = match["scheme"], match["info"]
+def _redact_userinfo(scheme: str, info: str) -> str:
     user, colon, password = info.partition(":")
     if colon:
         if not password or password == MASK:
-            return match[0]
+            return info
         register_secret(password)
-        return f"{scheme}{user}:{MASK}@"
+        return f"{user}:{MASK}"
     if scheme.lower() in _TOKEN_ALONE_SCHEMES and user and user != MASK:
         register_secret(user)
-        return f"{scheme}{MASK}@"
-    return match[0]
+        return MASK
+    return info
+
+
+def _userinfos(text: str) -> Iterator[tuple[str, int, int]]:
+    """(scheme with `://`, start, end) of the userinfo of each URL in text."""
+    for match in _AUTHORITY.finditer(text):
+        scheme = _SCHEME.search(text, max(0, match.start() - 32), match.start())
+        yield (scheme[0] if scheme else "") + "://", match.start("info"), match.end("info")
 
 
 def redact_userinfo(text: str) -> str:
     """`text` with URL passwords (and http(s) userinfo tokens) replaced by `***`; nothing else changes."""
-    return _URL_USERINFO.sub(_redact_userinfo, text) if "@" in text else text
+    if "@" not in text or "://" not in text:
+        return text
+    parts: list[str] = []
+    done = 0
+    for scheme, start, end in _userinfos(text):
+        parts += [text[done:start], _redact_userinfo(scheme, text[start:end])]
+        done = end
+    return "".join(parts) + text[done:] if parts else text
 
 
 def redact(text: str) -> str:
     """`text` with URL passwords (and http(s) userinfo tokens) and registered secrets replaced by `***`."""
     text = redact_userinfo(text)
-    pattern = _pattern
-    if pattern is not None:
+    pattern, secrets = _pattern, _long_secrets
+    if pattern is not None and any(secret in text for secret in secrets):
         text = pattern.sub(MASK, text)
     return text
 
@@ -115,13 +131,12 @@ def redact_data(value: Any) -> Any:
 
 def url_password(url: str) -> str:
     """The secret of a URL's userinfo (the password, or an http(s) token standing alone); "" if none."""
-    match = _URL_USERINFO.search(url)
-    if match is None:
-        return ""
-    user, colon, password = match["info"].partition(":")
-    if colon:
-        return password if password != MASK else ""
-    return user if match["scheme"].lower() in _TOKEN_ALONE_SCHEMES and user != MASK else ""
+    for scheme, start, end in _userinfos(url):
+        user, colon, password = url[start:end].partition(":")
+        if colon:
+            return password if password != MASK else ""
+        return user if scheme.lower() in _TOKEN_ALONE_SCHEMES and user != MASK else ""
+    return ""
 
 
 class RedactingStream(io.TextIOBase):

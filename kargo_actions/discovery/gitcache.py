@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-from kargo_actions.discovery import deadline
 from kargo_actions.errors import FailedError, RetryableError
 from kargo_actions.freight.identity import normalize_git_url
 
@@ -222,6 +221,9 @@ def run_git(
 
     Under a discovery deadline (deadline.within) git and its transport helpers are killed at it.
     """
+    # Imported here: deadline brings httpx (40-60 ms), which promotion's git steps (GitAccess) never use.
+    from kargo_actions.discovery import deadline
+
     try:
         result = deadline.run_process(
             ["git", *args], cwd=cwd, env=access.environment(url), timeout=timeout, input=input

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +136,27 @@ def test_approval_skips_upstream_and_bad_input(simple: Pipeline) -> None:
         assert code == 2, (args, err)
         assert text in err
     assert p.remote_log("kargo/ledger") == before
+
+
+def test_promote_loads_only_what_a_git_promotion_uses(simple: Pipeline) -> None:
+    """What keeps promote's start-up short (issue 12): a new process promoting kargo-simple's dev Stage
+    (git-clone, kustomize-set-image, git-commit, git-push) imports no HTTP client and no terminal renderer."""
+    p = simple
+    p.record_discovered("v0.0.2", "2026-01-01T00:00:02Z")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARGO_ACTIONS_"))}
+    args = ["--repo", str(p.repo), "--config-dir", "kargo", "promote", "--stage", "dev", "-f", "v0-0-2", "-q"]
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "kargo_actions", *args],
+        capture_output=True,
+        text=True,
+        env={**clean, **p.env},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Succeeded (Freight v0-0-2" in proc.stdout
+    assert _new_tag(p, "dev") == "v0.0.2"
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    # -X importtime lists what `import` statements load (the registry's import_module calls are not listed)
+    assert "kargo_actions.promotion.steps.gitutil" in imported
+    heavy = ("httpx", "httpcore", "rich", "pygments", "github")
+    assert not {m for m in imported if m.split(".")[0] in heavy}

@@ -9,7 +9,9 @@ to the GitHub test server (pull request bodies, Deployment payloads and statuses
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,7 +98,7 @@ spec:
             path: ./src
       - uses: file-write
         config:
-          path: ./src/env/promoted.txt
+          path: ./src/env/promoted-${{{{ ctx.targetFreight.name }}}}.txt
           contents: "promoted ${{{{ ctx.targetFreight.name }}}}\\n"
       - uses: git-commit
         config:
@@ -215,7 +217,10 @@ def test_a_password_in_repo_urls_works_and_never_leaves_the_process(
 
     # promotion: git-clone of the commit and git-push through basic auth, in text and JSON
     cli("promote", "--stage", "dev", "--freight", freight)
-    assert git(app_server.root / "app.git", "show", "stage/dev:env/promoted.txt") == f"promoted {freight}\n"
+    assert (
+        git(app_server.root / "app.git", "show", f"stage/dev:env/promoted-{freight}.txt")
+        == f"promoted {freight}\n"
+    )
     gh.commit_files(REPOSITORY, "promo/review", {"env/review.yaml": "replicas: 2\n"})
     out = cli("-o", "json", "promote", "--stage", "review", "--freight", freight)
     action_outputs(0, out, env)
@@ -233,6 +238,30 @@ def test_a_password_in_repo_urls_works_and_never_leaves_the_process(
     cli("freight", "verify", "--sign", "never")  # the tag, the record and the ID agree
     again = json.loads(cli("-o", "json", "discover"))
     assert again["created"] == []
+
+    # a new commit, discovered and promoted by the console entry point in its own process: what git and the
+    # process itself write to the file descriptors is searched too, a --debug run included
+    work = tmp_path / "app-work"
+    git(tmp_path, "clone", "-q", str(app_server.root / "app.git"), str(work))
+    (work / "env" / "values.yaml").write_text("replicas: 3\n")
+    git(work, "commit", "-q", "-am", "more replicas")
+    git(work, "push", "-q", "origin", "main")
+    for args in (("discover",), ("--debug", "promote", "--stage", "dev", "--warehouse", "app")):
+        done = subprocess.run(
+            [sys.executable, "-m", "kargo_actions", "--repo", str(repo), *args],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr + done.stdout
+        printed.extend([done.stdout, done.stderr])
+    newest = json.loads(cli("-o", "json", "history", "--stage", "dev"))[0]["freight"]["name"]
+    assert newest != freight
+    assert (
+        git(app_server.root / "app.git", "show", f"stage/dev:env/promoted-{newest}.txt")
+        == f"promoted {newest}\n"
+    )
 
     # nothing printed or recorded holds the password; only the runner's own mask commands name it
     assert any(MASK_LINE in text for text in printed)

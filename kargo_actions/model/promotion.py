@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from typing import Any, Literal
 
 from pydantic import Field
@@ -76,6 +79,37 @@ class Promotion(KargoModel):
     @property
     def finished(self) -> bool:
         return self.status.phase in TERMINAL_PHASES
+
+
+_CROCKFORD_BASE32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_RANDOM_BITS = 80
+_ulid_lock = threading.Lock()
+_last_ulid = [-1, 0]  # the millisecond and the random part of the last ULID made in this process
+
+
+def new_ulid() -> str:
+    """A ULID: 48 bits of Unix time in milliseconds, then 80 random bits, as 26 characters of Crockford's base32.
+
+    Made as python-ulid's `str(ULID())` makes it, strictly increasing within a process (a second ULID in the
+    same millisecond takes the random part of the one before plus one), without that package's 10 ms of
+    imports (importlib.metadata, for its version string) in every promotion's start-up.
+    """
+    millis = time.time_ns() // 1_000_000
+    with _ulid_lock:
+        if millis == _last_ulid[0]:
+            if _last_ulid[1] == (1 << _RANDOM_BITS) - 1:
+                raise ValueError("Randomness within same millisecond exhausted")
+            randomness = _last_ulid[1] + 1
+        else:
+            randomness = int.from_bytes(os.urandom(_RANDOM_BITS // 8), "big")
+        _last_ulid[:] = [millis, randomness]
+    return encode_ulid(millis, randomness)
+
+
+def encode_ulid(millis: int, randomness: int) -> str:
+    """The 26 characters of the ULID of a millisecond timestamp and an 80-bit random part."""
+    value = millis << _RANDOM_BITS | randomness
+    return "".join(_CROCKFORD_BASE32[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
 def promotion_name(stage: str, ulid: str, freight_id: str) -> str:

@@ -23,7 +23,7 @@ from kargo_actions.expressions.kargo import MetadataProvider
 from kargo_actions.model.fields import parse_go_duration
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
-from kargo_actions.model.promotion import promotion_name
+from kargo_actions.model.promotion import new_ulid, promotion_name
 from kargo_actions.model.stage import Stage
 from kargo_actions.promotion.evaluation import Evaluator, StepOutcome, has_failures
 from kargo_actions.promotion.registry import STEPS, get_step
@@ -139,9 +139,7 @@ def run_promotion(
     """
     plan = plan_promotion(project, stage)
     if not name:
-        from ulid import ULID
-
-        name = promotion_name(stage.name, str(ULID()), freight.name)
+        name = promotion_name(stage.name, new_ulid(), freight.name)
     run = PromotionRun(
         project=project.name,
         stage=stage.name,

@@ -25,6 +25,7 @@ from kargo_actions.ledger.records import HoldRecord, PromotionRecord, dump_recor
 from kargo_actions.ledger.store import NoWrite, Snapshot, WritePlan
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
+from kargo_actions.model.promotion import new_ulid
 from kargo_actions.model.stage import Stage
 from kargo_actions.promotion.engine import EngineOptions, ResumePoint, prepare_work_dir, run_promotion
 from kargo_actions.promotion.gates import Availability, availability, format_time, parse_time
@@ -177,8 +178,6 @@ def promote(
     `options.queue`: then it is recorded Pending and returned so). All before anything is recorded. Failures of
     the steps are recorded (phase Failed / Errored / Aborted with the message) and returned, not raised.
     """
-    from ulid import ULID
-
     from kargo_actions.promotion.tasks import plan_promotion
 
     opts = options or PromoteOptions()
@@ -191,7 +190,7 @@ def promote(
             stage=stage,
             ref=ref,
             mode=mode,
-            ulid=str(ULID()),
+            ulid=new_ulid(),
             actor=ledger.actor(),
             runner=this_runner(now, lease, opts.engine.env),
             now=now,

@@ -30,6 +30,7 @@ from kargo_actions.ledger.records import (
     verification_path,
 )
 from kargo_actions.ledger.store import NoWrite, Snapshot, WritePlan
+from kargo_actions.model.promotion import new_ulid
 from kargo_actions.verification.phases import Measurement, Phase, RunResult
 from kargo_actions.verification.providers.base import MeasureContext
 from kargo_actions.verification.runner import Clock, RunOptions, SystemClock, run_analysis, stamp
@@ -203,8 +204,6 @@ def verify(
     InvalidInputError (exit 2) for a bad Stage, template, arg or provider config; RefusedError (exit 3)
     when the Freight is not in the Stage; both before anything is recorded.
     """
-    from ulid import ULID
-
     from kargo_actions.promotion.gates import changed_states, settle_control_flow
     from kargo_actions.promotion.service import all_freight, stage_states
 
@@ -219,7 +218,7 @@ def verify(
     plan = plan_analysis(project, stage, env, mask)
     ledger.sync()
     actor = ledger.actor()
-    run_id = str(ULID()).lower()
+    run_id = new_ulid().lower()
     started = stamp(opts.clock.wall())
 
     def start(snap: Snapshot) -> WritePlan[Freight] | NoWrite[Freight]:

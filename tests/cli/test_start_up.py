@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import subprocess
 import sys
 import time
@@ -74,3 +75,28 @@ def test_console_command_freezes_start_up_objects() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split()[-2:] == ["True", "True"]
+
+
+def test_commands_skip_pydantics_plugin_lookup() -> None:
+    # pydantic's plugin lookup reads every installed distribution's metadata at the first validator: the CLI
+    # gives it a loader that finds no plugin, and validation works as before.
+    code = (
+        "import sys\nfrom kargo_actions.cli.main import main\n"
+        "sys.argv = ['kargo-actions', '--version']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "from kargo_actions.model.freight import Freight\n"
+        "from pydantic import ValidationError\n"
+        "try:\n    Freight.model_validate({'metadata': {'name': 'x'}, 'origin': 'not an origin'})\n"
+        "except ValidationError as err:\n    print(err.error_count() > 0)\n"
+        "print('importlib.metadata' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split()[-2:] == ["True", "False"]
+
+
+def test_a_loaded_plugin_loader_is_left_alone() -> None:
+    loader = importlib.import_module("pydantic.plugin._loader")
+    cli_main._without_pydantic_plugins()
+    assert sys.modules["pydantic.plugin._loader"] is loader
+    _run_version()  # an in-process caller keeps pydantic's own lookup
+    assert sys.modules["pydantic.plugin._loader"] is loader

@@ -140,7 +140,8 @@ def test_approval_skips_upstream_and_bad_input(simple: Pipeline) -> None:
 
 def test_promote_loads_only_what_a_git_promotion_uses(simple: Pipeline) -> None:
     """What keeps promote's start-up short (issue 12): a new process promoting kargo-simple's dev Stage
-    (git-clone, kustomize-set-image, git-commit, git-push) imports no HTTP client and no terminal renderer."""
+    (git-clone, kustomize-set-image, git-commit, git-push) imports no HTTP client, no terminal renderer and
+    no package metadata reader (pydantic's plugin lookup, python-ulid's version string)."""
     p = simple
     p.record_discovered("v0.0.2", "2026-01-01T00:00:02Z")
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARGO_ACTIONS_"))}
@@ -158,5 +159,5 @@ def test_promote_loads_only_what_a_git_promotion_uses(simple: Pipeline) -> None:
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     # -X importtime lists what `import` statements load (the registry's import_module calls are not listed)
     assert "kargo_actions.promotion.steps.gitutil" in imported
-    heavy = ("httpx", "httpcore", "rich", "pygments", "github")
-    assert not {m for m in imported if m.split(".")[0] in heavy}
+    heavy = ("httpx", "httpcore", "rich", "pygments", "github", "ulid")
+    assert not {m for m in imported if m.split(".")[0] in heavy or m.startswith("importlib.metadata")}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import threading
+from collections.abc import Iterable
 from typing import Any
 
 from kargo_actions.errors import InvalidInputError, Problem, did_you_mean
@@ -72,3 +75,24 @@ def get_step(name: str) -> Step[Any]:
     step_class = getattr(importlib.import_module(f"{_PACKAGE}.{module_name}"), attr)
     step: Step[Any] = step_class()
     return step
+
+
+def preload(names: Iterable[str]) -> threading.Thread:
+    """Start importing the modules of these steps in a background thread, and return it.
+
+    A promotion starts it before its first ledger write, whose git fetch and push leave the interpreter idle
+    for 50-100 ms: the steps' imports (20-30 ms, their config models included) fit in there instead of
+    following it. Unknown names are skipped; a module that fails to import is left to get_step, which imports
+    it again and says why.
+    """
+    modules = sorted({STEPS[name].partition(":")[0] for name in names if name in STEPS})
+
+    def load() -> None:
+        for module in modules:
+            # On failure get_step imports it again, in the promotion, and reports the error where it belongs.
+            with contextlib.suppress(Exception):
+                importlib.import_module(f"{_PACKAGE}.{module}")
+
+    thread = threading.Thread(target=load, name="kargo-actions-step-preload", daemon=True)
+    thread.start()
+    return thread

@@ -178,11 +178,15 @@ def promote(
     `options.queue`: then it is recorded Pending and returned so). All before anything is recorded. Failures of
     the steps are recorded (phase Failed / Errored / Aborted with the message) and returned, not raised.
     """
+    from kargo_actions.promotion.registry import preload
     from kargo_actions.promotion.tasks import plan_promotion
 
     opts = options or PromoteOptions()
     stage = find_stage(project, stage_name)
-    plan_promotion(project, stage)  # a missing task or required var is bad input, found before recording
+    # A missing task or required var is bad input, found before recording. The steps the engine imports up
+    # front (those behind an `if` wait until reached) are imported while the start write waits on git.
+    plan = plan_promotion(project, stage)
+    preload(step.uses for step in plan.steps if not step.if_)
     with _work_dir(opts) as work_dir:
         lease = opts.lease or lease_of(project)
         now = opts.now()

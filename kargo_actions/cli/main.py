@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import gc
 import importlib
 import os
@@ -168,6 +170,10 @@ def main(argv: list[str] | None = None) -> None:
     redact_standard_streams()
     try:
         _main(argv)
+    except SystemExit as done:
+        if argv is None:
+            _exit_now(done)  # returns when the process should end the normal way
+        raise
     finally:
         if pause is not None:
             _GC_PAUSE.end(pause)
@@ -175,6 +181,40 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.flush()
         if argv is not None:
             sys.stdout, sys.stderr = streams
+
+
+# The file Python started: the console script, or kargo_actions/__main__.py for `python -m kargo_actions`.
+COMMAND_NAMES = ("kargo-actions", "__main__.py")
+
+
+def _exit_now(done: SystemExit) -> None:
+    """End the command's process without the interpreter's teardown, which frees every module and model the
+    command imported (10-15 ms) and leaves nothing a finished command needs.
+
+    As at a normal exit, the exit handlers run and the streams are flushed first, with the same exit status.
+    Returns (the normal exit follows) when the process is not this command (a program calling main()), when
+    another non-daemon thread still runs, or when flushing fails (a closed pipe: Python reports it).
+    """
+    code = done.code
+    if code is not None and not isinstance(code, int):
+        return
+    started_as = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+    if Path(started_as).name not in COMMAND_NAMES:
+        return
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(Exception):
+            if stream is not None:
+                stream.flush()
+    os._exit(code or 0)
 
 
 def _main(argv: list[str] | None) -> None:

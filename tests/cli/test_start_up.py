@@ -1,16 +1,20 @@
-"""The CLI's start-up: the cyclic garbage collector is held while a command starts, then given back."""
+"""The CLI's start-up and end: the cyclic garbage collector is held while a command starts, then given back;
+pydantic's plugin lookup is skipped; the command's process ends without the interpreter's teardown."""
 
 from __future__ import annotations
 
 import gc
 import importlib
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from kargo_actions import __version__
 from kargo_actions.cli import main as cli_main
 
 
@@ -100,3 +104,55 @@ def test_a_loaded_plugin_loader_is_left_alone() -> None:
     assert sys.modules["pydantic.plugin._loader"] is loader
     _run_version()  # an in-process caller keeps pydantic's own lookup
     assert sys.modules["pydantic.plugin._loader"] is loader
+
+
+COMMAND = """\
+import atexit, os, sys, threading, time
+from kargo_actions.cli.main import main
+threading._register_atexit(lambda: sys.__stderr__.write("interpreter shutdown\\n"))
+atexit.register(lambda: sys.__stderr__.write("exit handler\\n"))
+if os.environ.get("BUSY_THREAD"):
+    threading.Thread(target=lambda: (time.sleep(0.2), sys.__stderr__.write("thread done\\n"))).start()
+sys.exit(main())
+"""
+
+
+def _command(
+    tmp_path: Path, name: str, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    script = tmp_path / name
+    script.write_text(COMMAND)
+    proc = subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_the_command_ends_without_the_interpreters_teardown(tmp_path: Path) -> None:
+    # Started as the console script: exit handlers run, streams are flushed, the status is kept, and the
+    # teardown of the interpreter (whose thread shutdown hook would print) is skipped.
+    code, out, err = _command(tmp_path, "kargo-actions", "--version")
+    assert (code, out, err) == (0, f"kargo-actions, version {__version__}\n", "exit handler\n")
+    code, out, err = _command(tmp_path, "kargo-actions", "promote")
+    assert code == 2
+    assert out == ""
+    assert err.startswith("error: give --stage S")
+    assert err.endswith("\nexit handler\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "env"),
+    [("other-program", None), ("kargo-actions", {"BUSY_THREAD": "1"})],
+    ids=["embedded", "thread"],
+)
+def test_other_programs_and_running_threads_get_the_normal_exit(
+    tmp_path: Path, name: str, env: dict[str, str] | None
+) -> None:
+    code, out, err = _command(tmp_path, name, "--version", env=env)
+    assert (code, out) == (0, f"kargo-actions, version {__version__}\n")
+    assert "interpreter shutdown" in err
+    assert "exit handler" in err
+    assert ("thread done" in err) is bool(env)

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT.parent / "shared" / "kargo-examples" / "kargo-simple"
 REPO_URL = "https://github.com/akuity/kargo-simple.git"
 RUNS = 7
-OVERHEAD_TARGET_S = 0.6
+OVERHEAD_TARGET_S = 0.3
 LEDGER_EXCHANGES_TARGET = 2
 
 SCRIPT = """\
@@ -197,7 +197,9 @@ def timed(args: list[str]) -> float:
     return time.perf_counter() - started
 
 
+# With the cyclic collector held, as the console command holds it while it starts (cli/main.py).
 IMPORTS = (
+    "import gc; gc.disable(); "
     "import kargo_actions.cli.main, kargo_actions.cli.promote, kargo_actions.manifests, "
     "kargo_actions.promotion.service"
 )

@@ -141,23 +141,39 @@ def test_approval_skips_upstream_and_bad_input(simple: Pipeline) -> None:
 def test_promote_loads_only_what_a_git_promotion_uses(simple: Pipeline) -> None:
     """What keeps promote's start-up short (issue 12): a new process promoting kargo-simple's dev Stage
     (git-clone, kustomize-set-image, git-commit, git-push) imports no HTTP client, no terminal renderer and
-    no package metadata reader (pydantic's plugin lookup, python-ulid's version string)."""
+    no package metadata reader (pydantic's plugin lookup, python-ulid's version string); once its expressions
+    were parsed by an earlier process, not lark either."""
     p = simple
     p.record_discovered("v0.0.2", "2026-01-01T00:00:02Z")
+    p.record_discovered("v0.0.3", "2026-01-01T00:00:03Z")
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARGO_ACTIONS_"))}
-    args = ["--repo", str(p.repo), "--config-dir", "kargo", "promote", "--stage", "dev", "-f", "v0-0-2", "-q"]
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "kargo_actions", *args],
-        capture_output=True,
-        text=True,
-        env={**clean, **p.env},
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "Succeeded (Freight v0-0-2" in proc.stdout
-    assert _new_tag(p, "dev") == "v0.0.2"
-    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
-    # -X importtime lists what `import` statements load (the registry's import_module calls are not listed)
-    assert "kargo_actions.promotion.steps.gitutil" in imported
-    heavy = ("httpx", "httpcore", "rich", "pygments", "github", "ulid")
-    assert not {m for m in imported if m.split(".")[0] in heavy or m.startswith("importlib.metadata")}
+    for tag in ("v0.0.2", "v0.0.3"):
+        alias = tag.replace(".", "-")
+        args = [
+            "--repo",
+            str(p.repo),
+            "--config-dir",
+            "kargo",
+            "promote",
+            "--stage",
+            "dev",
+            "-f",
+            alias,
+            "-q",
+        ]
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "kargo_actions", *args],
+            capture_output=True,
+            text=True,
+            env={**clean, **p.env},
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert f"Succeeded (Freight {alias}" in proc.stdout
+        assert _new_tag(p, "dev") == tag
+        imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+        # -X importtime lists what `import` statements load (the registry's import_module calls are not listed)
+        assert "kargo_actions.promotion.steps.gitutil" in imported
+        heavy = ("httpx", "httpcore", "rich", "pygments", "github", "ulid")
+        assert not {m for m in imported if m.split(".")[0] in heavy or m.startswith("importlib.metadata")}
+    assert "lark" not in imported

@@ -63,17 +63,16 @@ def read(path: Path, shown: str) -> str:
 def load(path: Path, shown: str) -> YamlDocument:
     """Load `path` for editing; `shown` names it in messages."""
     text = read(path, shown).replace("\r\n", "\n").replace("\r", "\n")  # as read_text() did
+    # One parse: ruamel guesses the indents from the lines, then loads with the instance given; the indents
+    # only shape the dump, so they are set after the load.
+    yaml = _yaml(2, 2, 0)
     try:
-        _, seq_indent, block_seq_indent = load_yaml_guess_indent(text)
+        data, seq_indent, block_seq_indent = load_yaml_guess_indent(text, yaml=yaml)
     except YAMLError as err:
         raise TerminalStepError(f"{shown}: not valid YAML: {_yaml_problem(err)}") from None
     offset = block_seq_indent or 0
-    yaml = _yaml(mapping_indent(text), max(seq_indent or 2, offset + 2), offset)
+    yaml.indent(mapping=mapping_indent(text), sequence=max(seq_indent or 2, offset + 2), offset=offset)
     yaml.explicit_start = bool(re.match(r"\A(?:#[^\n]*\n|\s*\n)*---", text))
-    try:
-        data = yaml.load(text)
-    except YAMLError as err:
-        raise TerminalStepError(f"{shown}: not valid YAML: {_yaml_problem(err)}") from None
     return YamlDocument(path, data, yaml)
 
 

@@ -140,9 +140,9 @@ def test_approval_skips_upstream_and_bad_input(simple: Pipeline) -> None:
 
 def test_promote_loads_only_what_a_git_promotion_uses(simple: Pipeline) -> None:
     """What keeps promote's start-up short (issue 12): a new process promoting kargo-simple's dev Stage
-    (git-clone, kustomize-set-image, git-commit, git-push) imports no HTTP client, no terminal renderer and
-    no package metadata reader (pydantic's plugin lookup, python-ulid's version string); once its expressions
-    were parsed by an earlier process, not lark either."""
+    (git-clone, kustomize-set-image, git-commit, git-push) imports no HTTP client, no terminal renderer, no
+    package metadata reader (pydantic's plugin lookup, python-ulid's version string) and no RE2 (no `matches`
+    here); once an earlier process parsed its expressions, not lark either."""
     p = simple
     p.record_discovered("v0.0.2", "2026-01-01T00:00:02Z")
     p.record_discovered("v0.0.3", "2026-01-01T00:00:03Z")
@@ -174,6 +174,6 @@ def test_promote_loads_only_what_a_git_promotion_uses(simple: Pipeline) -> None:
         imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
         # -X importtime lists what `import` statements load (the registry's import_module calls are not listed)
         assert "kargo_actions.promotion.steps.gitutil" in imported
-        heavy = ("httpx", "httpcore", "rich", "pygments", "github", "ulid")
+        heavy = ("httpx", "httpcore", "rich", "pygments", "github", "ulid", "re2")
         assert not {m for m in imported if m.split(".")[0] in heavy or m.startswith("importlib.metadata")}
     assert "lark" not in imported

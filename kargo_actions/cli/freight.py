@@ -254,7 +254,11 @@ def _print_pairs(rows: Sequence[tuple[str, str]]) -> None:
 @freight.command("verify")
 @click.argument("refs", nargs=-1)
 @click.option(
-    "--all", "all_", is_flag=True, help="Verify every Freight with a record or a tag (the default)."
+    "--all",
+    "all_",
+    is_flag=True,
+    help="Verify every Freight with a record or a tag (the default); reports tags whose record the "
+    "ledger branch lacks.",
 )
 @click.option("--fetch/--no-fetch", default=True, show_default=True, help="Fetch the ledger and tags first.")
 @ledger_options
@@ -270,9 +274,13 @@ def verify_command(
     if refs and all_:
         raise InvalidInputError("give REFs or --all, not both")
     with open_ledger(app, **ledger_opts) as ledger:
-        if fetch:
+        snapshot = None
+        if fetch and (tracking := ledger.config.remote_tracking_ref()) and ledger.remote:
             ledger.sync()
-        checks = verify_freight(ledger, list(refs) if refs else None)
+            # The remote's records, not this clone's: after a rewind only the remote shows what is missing.
+            tip = ledger.git.rev_parse_many([tracking])[tracking]
+            snapshot = ledger.snapshot(tip) if tip else None
+        checks = verify_freight(ledger, list(refs) if refs else None, snapshot)
         policy = ledger.config.signing
     if app.json:
         app.emit_json(

@@ -22,6 +22,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "validate": "kargo_actions.cli.validate:validate",
     "graph": "kargo_actions.cli.graph:graph",
     "freight": "kargo_actions.cli.freight:freight",
+    "ledger": "kargo_actions.cli.ledger:ledger_group",
     "step": "kargo_actions.cli.step:step_group",
     "discover": "kargo_actions.cli.discover:discover",
     "promote": "kargo_actions.cli.promote:promote_command",

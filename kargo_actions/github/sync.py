@@ -5,7 +5,9 @@
 - a branch ruleset requiring `kargo/gate` (and Settings `requiredChecks`) on every branch promotion pull
   requests target: git-open-pr `targetBranch` values the manifests fix (literals, `ctx.stage`, vars with
   literal values) plus Settings `promotionBranches`;
-- a tag ruleset that blocks updating and deleting Freight tags (`refs/tags/<tagPrefix>/**`).
+- a tag ruleset that blocks updating and deleting Freight tags (`refs/tags/<tagPrefix>/**`);
+- a branch ruleset that blocks force-pushes to, and deletion of, the ledger branch (a rewound ledger loses
+  records; `kargo-actions ledger repair` puts them back, this keeps it from happening).
 
 `plan` reads and compares (nothing is written); `apply` writes only what differs, so a second apply finds
 nothing to do.
@@ -34,6 +36,7 @@ from kargo_actions.model.settings import EnvironmentProtection
 
 GATE_RULESET = "kargo-actions: promotion gate"
 TAGS_RULESET = "kargo-actions: freight tags"
+LEDGER_RULESET = "kargo-actions: ledger branch"
 OPEN_PR_STEPS = frozenset({"git-open-pr"})
 # Pacing of the command's client (GitHub's guidance for integrations); tests use an unpaced one.
 CLIENT_OPTIONS = ClientOptions()
@@ -147,6 +150,15 @@ def wanted_state(project: Project, env: Mapping[str, str] | None = None) -> Want
             include=(f"refs/tags/{settings.tag_prefix}/**",),
             block_update=True,
             block_deletion=True,
+        )
+    )
+    rulesets.append(
+        RulesetSpec(
+            name=LEDGER_RULESET,
+            target="branch",
+            include=(f"refs/heads/{settings.ledger_branch}",),
+            block_deletion=True,
+            block_force_push=True,
         )
     )
     return Wanted(environments, tuple(rulesets), tuple(notes))

@@ -6,15 +6,27 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
 from kargo_actions.freight.identity import freight_id, normalize_git_url
 from kargo_actions.ledger.config import LedgerConfig, SigningPolicy
+from kargo_actions.ledger.continuity import check_continuity
 from kargo_actions.ledger.git import edit_tree
+from kargo_actions.ledger.plans import (
+    DiscoveryRunResult,
+    ModelT,
+    NoWrite,
+    ReadResult,
+    RecordResult,
+    ResultT,
+    TagRequest,
+    WriteOutcome,
+    WritePlan,
+)
 from kargo_actions.ledger.reader import FreightEntry, LedgerRepo, LedgerTree, freight_status_wire
 from kargo_actions.ledger.records import (
     LEDGER_FORMAT,
@@ -53,8 +65,6 @@ from kargo_actions.model.freight import (
 )
 
 ZERO_OID = "0" * 40
-ModelT = TypeVar("ModelT", bound=KargoModel)
-ResultT = TypeVar("ResultT")
 # Push rejections that mean "someone wrote first": rebuild on the new tip and try again.
 _RACE_MARKERS = ("non-fast-forward", "fetch first", "stale info", "cannot lock ref", "failed to update ref")
 
@@ -64,73 +74,9 @@ def utc_now() -> str:
 
 
 @dataclass(frozen=True)
-class TagRequest:
-    """A Freight tag to create with the ledger commit; target None means the ledger commit itself."""
-
-    name: str
-    message: str
-    target: str | None
-
-
-@dataclass(frozen=True)
-class WritePlan(Generic[ResultT]):
-    """What one attempt writes on top of a snapshot: files (None deletes), tags, commit summary, result."""
-
-    summary: str
-    files: Mapping[str, bytes | None]
-    result: ResultT
-    tags: tuple[TagRequest, ...] = ()
-
-
-@dataclass(frozen=True)
-class NoWrite(Generic[ResultT]):
-    """What a build returns when the ledger already holds what was asked (an idempotent no-op)."""
-
-    result: ResultT
-
-
-@dataclass(frozen=True)
-class WriteOutcome(Generic[ResultT]):
-    result: ResultT
-    commit: str | None  # None when nothing needed writing
-    attempts: int
-    tags: Mapping[str, str] = field(default_factory=dict)  # tag name -> tag object id
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    """The outcome of recording a Freight."""
-
-    freight: Freight
-    created: bool  # False when the ledger already held this Freight
-    tag: str
-    ledger_commit: str | None
-    signed: bool
-    attempts: int
-
-
-@dataclass(frozen=True)
-class DiscoveryRunResult:
-    """The outcome of recording a discovery run (Ledger.record_discovery_run)."""
-
-    freight: tuple[RecordResult, ...]  # one per Freight asked for, in order
-    discovered_changed: tuple[str, ...]  # Warehouses whose discovered record was written
-    ledger_commit: str | None  # None when nothing needed writing
-    attempts: int
-
-
-@dataclass(frozen=True)
 class _RunPlan:
     freight: tuple[tuple[Freight, bool], ...]  # (Freight as recorded, created now)
     discovered_changed: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ReadResult(Generic[ModelT]):
-    """Records that parsed, and a problem naming each file that did not."""
-
-    records: list[ModelT]
-    problems: list[Problem]
 
 
 class Snapshot(LedgerTree):
@@ -310,16 +256,22 @@ class Ledger(LedgerRepo):
     # writing
 
     def write(
-        self, build: Callable[[Snapshot], WritePlan[ResultT] | NoWrite[ResultT]]
+        self, build: Callable[[Snapshot], WritePlan[ResultT] | NoWrite[ResultT]], *, continuity: bool = True
     ) -> WriteOutcome[ResultT]:
         """Compare-and-swap: build a plan on the current tip, publish it, rebuild on a newer tip and retry.
 
-        `build` returns a WritePlan, or NoWrite when nothing needs writing (an idempotent no-op).
+        `build` returns a WritePlan, or NoWrite when nothing needs writing (an idempotent no-op). A remote
+        tip that dropped records this clone saw is refused (continuity.check_continuity); repair skips that.
         """
         cfg = self.config
         remote = self.remote
         for attempt in range(1, cfg.max_attempts + 1):
-            base = self._fetch() if remote else self._local_tip()
+            if not remote:
+                base = self._local_tip()
+            elif continuity:
+                base = check_continuity(self, *self._fetch(), refetch=lambda: self._fetch()[0])
+            else:
+                base = self._fetch()[0]
             snap = self.snapshot(base)
             plan = build(snap)
             if isinstance(plan, NoWrite):
@@ -362,8 +314,9 @@ class Ledger(LedgerRepo):
             )
         return commit, tag_oids
 
-    def _fetch(self) -> str | None:
-        """Fetch the ledger ref into its remote-tracking ref; the remote tip, or the local one if none."""
+    def _fetch(self) -> tuple[str | None, str | None]:
+        """Fetch the ledger ref into its remote-tracking ref: (the remote tip, or the local one if none; the
+        local branch, the tip this clone last saw)."""
         remote, branch = self.remote, self.config.branch
         tracking = self.config.remote_tracking_ref()
         assert remote is not None
@@ -376,11 +329,14 @@ class Ledger(LedgerRepo):
             err = proc.stderr.decode(errors="replace").strip()
             if "couldn't find remote ref" in err:
                 # The remote has no ledger yet; our first push creates it (from local history if any).
-                return self.git.rev_parse_many([self.config.branch_ref])[self.config.branch_ref]
+                local = self.git.rev_parse_many([self.config.branch_ref])[self.config.branch_ref]
+                return local, local
             if "cannot lock ref" in err or "unable to update local ref" in err:
-                return self._local_tip()  # a concurrent fetch in this clone; the push CAS still protects us
+                local = self._local_tip()  # a concurrent fetch in this clone; the push CAS still protects us
+                return local, local
             raise FailedError(f"could not fetch ledger branch {branch} from {remote}: {err}")
-        return self.git.rev_parse_many([tracking])[tracking]
+        refs = self.git.rev_parse_many([tracking, self.config.branch_ref])
+        return refs[tracking], refs[self.config.branch_ref]
 
     def _push(self, base: str | None, commit: str, tags: Mapping[str, str]) -> bool:
         """Publish atomically: ledger ref (fast-forward only = compare-and-swap) and the new tags together."""
@@ -471,7 +427,7 @@ class Ledger(LedgerRepo):
             return
         # Ledger first, tags second: an interruption between them leaves records whose tags a later
         # fetch_freight_tags() brings, never tags without records.
-        tip = self._fetch()
+        tip, _ = self._fetch()
         self.fetch_freight_tags()
         if tip is not None:
             self._adopt_tip(tip)
@@ -808,8 +764,12 @@ __all__ = [
     "Freight",
     "FreightMetadata",
     "Ledger",
+    "NoWrite",
+    "ReadResult",
     "RecordResult",
     "Snapshot",
+    "TagRequest",
+    "WriteOutcome",
     "WritePlan",
     "check_freight_id",
     "freight_status",

@@ -154,6 +154,9 @@ def verify_freight(
         alias = record.alias if isinstance(record, Freight) else None
         if record is None:
             findings.append(Finding.MISSING_RECORD)
+            details.append(
+                f"no record on {cfg.branch}: `kargo-actions ledger repair` restores it from the tag"
+            )
         elif isinstance(record, str):
             findings.append(Finding.UNREADABLE)
             details.append(record)

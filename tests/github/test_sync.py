@@ -4,6 +4,7 @@ and applied against the GitHub test server; the rulesets it makes are enforced."
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,16 @@ from kargo_actions.github.client import GitHubClient
 from kargo_actions.github.models import BranchPattern, BranchPolicy, Reviewer, RulesetSpec
 from kargo_actions.github.sync import (
     GATE_RULESET,
+    LEDGER_RULESET,
     TAGS_RULESET,
     plan_sync,
     promotion_target_branches,
     wanted_state,
 )
 from kargo_actions.manifests import load_project
-from tests.github.helpers import ADMIN_TOKEN, REPO, raw_github, seed_promotion_branch
-from tests.support.github_fixtures import FAST, client_for
+from tests.github.helpers import ADMIN_TOKEN, REPO, bare, git_in, raw_github, seed_promotion_branch
+from tests.support.github_contract import GitHubContract
+from tests.support.github_fixtures import FAST, client_for, start_checked
 from tests.support.github_server import ADMIN_PERMISSIONS, GitHubServer
 
 
@@ -174,6 +177,9 @@ def test_plan_apply_plan(
         f"+ ruleset '{TAGS_RULESET}' (create)",
         "    refs: refs/tags/kargo/freight/**",
         "    blocks: update, deletion",
+        f"+ ruleset '{LEDGER_RULESET}' (create)",
+        "    refs: refs/heads/kargo/ledger",
+        "    blocks: deletion, force push",
         "note: Stage prod: step 'task-1::later'",
         "note: Stage gate is a control-flow Stage (no promotion steps): its environment settings are not applied",
     ):
@@ -184,7 +190,7 @@ def test_plan_apply_plan(
 
     code, out, _ = run(["--repo", str(tmp_path), "github", "sync", "--apply"], capsys)
     assert code == 0
-    assert "applied 5 change(s) to acme/app" in out
+    assert "applied 6 change(s) to acme/app" in out
     prod = admin.get_environment("prod")
     assert prod is not None
     assert prod.spec.wait_timer == 15
@@ -208,6 +214,13 @@ def test_plan_apply_plan(
         include=("refs/tags/kargo/freight/**",),
         block_update=True,
         block_deletion=True,
+    )
+    assert rulesets[LEDGER_RULESET] == RulesetSpec(
+        name=LEDGER_RULESET,
+        target="branch",
+        include=("refs/heads/kargo/ledger",),
+        block_deletion=True,
+        block_force_push=True,
     )
 
     writes = len(_writes(github))
@@ -240,6 +253,48 @@ def test_the_created_ruleset_blocks_a_merge_missing_kargo_gate(
     assert "kargo/gate" in str(refused.value.data)
     admin.set_gate_status(head, state="success", description="Freight f1 is available to prod")
     assert pull.merge().merged
+
+
+@pytest.fixture
+def github_http(tmp_path: Path, github_contract: GitHubContract) -> Iterator[GitHubServer]:
+    """The server with its repositories also served over smart HTTP, and an admin token."""
+    for server in start_checked(tmp_path / "gh", github_contract, git_http=True):
+        server.add_token(ADMIN_TOKEN, ADMIN_PERMISSIONS, login="admin")
+        yield server
+
+
+def test_the_ledger_ruleset_refuses_force_pushes_and_deletion_of_the_ledger_branch(
+    github_http: GitHubServer, tmp_path: Path
+) -> None:
+    github_http.add_user("alice")
+    project = load_project(write_pipeline(tmp_path / "p", github_http.add_team("acme", "release")))
+    github_http.commit_files(REPO, "main", {"a": "1"})
+    # GitHub takes force-pushes unless a rule forbids them; the test server refuses them by default.
+    assert git_in(bare(github_http), "config", "receive.denyNonFastForwards", "false").returncode == 0
+    work = tmp_path / "work"
+    assert git_in(tmp_path, "clone", "-q", github_http.clone_url(REPO), str(work)).returncode == 0
+    for n in (1, 2):
+        git_in(work, "commit", "-q", "--allow-empty", "-m", f"ledger {n}")
+        assert git_in(work, "push", "-q", "origin", "HEAD:refs/heads/kargo/ledger").returncode == 0
+    rewind = ["push", "-q", "--force", "origin", "HEAD~1:refs/heads/kargo/ledger"]
+    assert git_in(work, *rewind).returncode == 0  # without the ruleset a rewind goes through
+    assert git_in(work, "push", "-q", "origin", "HEAD:refs/heads/kargo/ledger").returncode == 0
+
+    admin = client_for(github_http, ADMIN_TOKEN)
+    sync.apply_sync(admin, plan_sync(admin, wanted_state(project, env={})))
+    refused = git_in(work, *rewind)
+    assert refused.returncode != 0
+    assert "GH013: Repository rule violations found for refs/heads/kargo/ledger" in refused.stderr
+    assert "Cannot force-push to this branch" in refused.stderr
+    deleted = git_in(work, "push", "-q", "origin", ":refs/heads/kargo/ledger")
+    assert deleted.returncode != 0
+    assert "Cannot delete this reference" in deleted.stderr
+    head = git_in(work, "rev-parse", "HEAD").stdout.strip()
+    assert git_in(bare(github_http), "rev-parse", "kargo/ledger").stdout.strip() == head
+    git_in(work, "commit", "-q", "--allow-empty", "-m", "ledger 3")
+    assert (
+        git_in(work, "push", "-q", "origin", "HEAD:refs/heads/kargo/ledger").returncode == 0
+    )  # fast-forward
 
 
 def test_env_settings_change_is_an_update(github: GitHubServer, admin: GitHubClient, tmp_path: Path) -> None:

@@ -252,3 +252,29 @@ def test_records_that_only_came_by_fetch_count_as_seen(world: World, tmp_path: P
         result = repair(ledger)
         assert result.commit is not None
         assert len(result.restored) == 4
+
+
+def test_repair_keeps_what_was_written_on_the_rewound_branch_since(world: World, tmp_path: Path) -> None:
+    """A clone that last saw the rewind point writes on the rewound tip (nothing it saw is missing); the
+    repair then restores the other records and keeps that newer write where both changed a record."""
+    other = clone(world.remote, tmp_path / "other")
+    git(other, "update-ref", f"refs/heads/{BRANCH}", world.before)  # it never saw the lost records
+    git(other, "tag", "-d", f"kargo/freight/app/{world.lost.name}")
+    with Ledger(other, UNSIGNED) as ledger:
+        promotion, state = promotion_of(world.kept, 3)
+        ledger.record_promotion(promotion, state)
+    newer = git(world.remote, "show", f"{BRANCH}:stages/dev.json")
+    with Ledger(world.writer, UNSIGNED) as ledger:
+        from kargo_actions.ledger.repair import repair
+
+        result = repair(ledger)
+    assert result.kept == ("stages/dev.json",)
+    assert {r.path for r in result.restored} == {
+        f"freight/app/{world.lost.name}.json",
+        "aliases/calm-heron.json",
+        f"promotions/dev/{world.promotion}.json",
+    }
+    assert git(world.remote, "show", f"{BRANCH}:stages/dev.json") == newer
+    assert git(world.remote, "show", f"{BRANCH}:promotions/dev/{promotion.name}.json")
+    with Ledger(world.writer, UNSIGNED) as ledger:  # nothing this clone saw is missing now
+        assert ledger.record_freight(make_freight(3)).created

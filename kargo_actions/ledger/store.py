@@ -6,7 +6,6 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,12 +70,6 @@ _RACE_MARKERS = ("non-fast-forward", "fetch first", "stale info", "cannot lock r
 
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class _RunPlan:
-    freight: tuple[tuple[Freight, bool], ...]  # (Freight as recorded, created now)
-    discovered_changed: tuple[str, ...]
 
 
 class Snapshot(LedgerTree):
@@ -639,77 +632,10 @@ class Ledger(LedgerRepo):
         *,
         alias_rng: random.Random | None = None,
     ) -> DiscoveryRunResult:
-        """A whole discovery run in ONE ledger write: each Warehouse's discovered artifacts (only where they
-        changed, so a run that found nothing new writes nothing) and every new Freight with alias and tag.
+        """A whole discovery run in ONE ledger write (see ledger/discovery_writes.py)."""
+        from kargo_actions.ledger.discovery_writes import record_discovery_run
 
-        Freight the ledger already holds are returned with created=False and left as they are.
-        """
-        for item in freight:
-            self._check_new_freight(item)
-        for record in discovered:
-            check_name(record.warehouse, "Warehouse")
-        sign = self.will_sign()
-        targets = {item.name: self._tag_target(item) for item in freight}
-        actor = self.actor()
-        rng = alias_rng or self.rng
-
-        def build(snap: Snapshot) -> WritePlan[_RunPlan] | NoWrite[_RunPlan]:
-            files: dict[str, bytes | None] = {}
-            changed: list[str] = []
-            for record in discovered:
-                path = discovered_path(record.warehouse)
-                try:
-                    old = snap.load(DiscoveredArtifactsRecord, path)
-                except LedgerRecordError:
-                    old = None  # an unreadable record is replaced by the new one
-                if old is None or old.results != record.results:
-                    files[path] = dump_record(record)
-                    changed.append(record.warehouse)
-            taken = set(snap.aliases())
-            results: list[tuple[Freight, bool]] = []
-            tags: list[TagRequest] = []
-            for item in freight:
-                recorded = self._recorded(snap, item.name)
-                if recorded is None and any(f.name == item.name for f, _ in results):
-                    recorded = next(f for f, _ in results if f.name == item.name)
-                if recorded is not None:
-                    results.append((recorded, False))
-                    continue
-                final, more, tag = self._new_freight_files(item, taken, rng, targets[item.name])
-                files.update(more)
-                tags.append(tag)
-                results.append((final, True))
-            plan = _RunPlan(tuple(results), tuple(changed))
-            if not files:
-                return NoWrite(plan)
-            created = [f"{f.origin.name}/{f.name[:12]} as {f.alias}" for f, new in results if new]
-            summary = f"discovery: {len(changed)} Warehouse(s) changed" + (
-                f", freight: record {', '.join(created)}" if created else ""
-            )
-            return WritePlan(summary=f"{summary} (by {actor})", files=files, result=plan, tags=tuple(tags))
-
-        outcome = self.write(build)
-        out: list[RecordResult] = []
-        for item, created in outcome.result.freight:
-            tag_name = self.config.tag_name(item.origin.name, item.name)
-            if not created:
-                self._ensure_tag(tag_name)
-            out.append(
-                RecordResult(
-                    freight=item,
-                    created=created,
-                    tag=tag_name,
-                    ledger_commit=outcome.commit if created else None,
-                    signed=sign and created,
-                    attempts=outcome.attempts,
-                )
-            )
-        return DiscoveryRunResult(
-            freight=tuple(out),
-            discovered_changed=outcome.result.discovered_changed,
-            ledger_commit=outcome.commit,
-            attempts=outcome.attempts,
-        )
+        return record_discovery_run(self, discovered, freight, alias_rng=alias_rng)
 
     def metadata(
         self, kind: MetadataKind, name: str, snapshot: Snapshot | None = None

@@ -108,7 +108,7 @@ def ledger_files() -> Iterator[tuple[str, bytes]]:
 
 class Gate:
     state = "pending"
-    hits: list[float] = []  # noqa: RUF012 - one server per run
+    hits: list[float] = []  # one server per run
 
 
 def serve() -> tuple[ThreadingHTTPServer, str]:

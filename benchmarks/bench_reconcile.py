@@ -200,7 +200,9 @@ def main() -> int:
         assert started.returncode == 0, started.stderr
         event = tmp / "event.json"
         event.write_text(
-            json.dumps({"action": "closed", "pull_request": {"number": 4242, "merged": True}, "repository": {}})
+            json.dumps(
+                {"action": "closed", "pull_request": {"number": 4242, "merged": True}, "repository": {}}
+            )
         )
         event_env = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event)}
         other = lambda: cli(repo, "reconcile", "-q", env=event_env)  # noqa: E731

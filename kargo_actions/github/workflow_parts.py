@@ -25,7 +25,7 @@ PR_STEPS = frozenset({"git-open-pr", "git-wait-for-pr", "git-merge-pr"})
 WORKFLOW_STEPS = frozenset({"gha-dispatch-workflow", "gha-wait-for-workflow"})
 ARGOCD_STEPS = frozenset({"argocd-update", "argocd-wait"})
 # Steps a promotion can stop at and be resumed by kargo-reconcile.yml (a test holds it to the registry's
-# may_wait steps); argocd-wait is listed as the brief of waiting promotions names it.
+# may_wait steps).
 WAITING_STEPS = frozenset({"git-wait-for-pr", "git-merge-pr", "gha-wait-for-workflow", "http", "argocd-wait"})
 
 

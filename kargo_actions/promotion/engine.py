@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem
 from kargo_actions.expressions.kargo import MetadataProvider
+from kargo_actions.expressions.values import format_duration
 from kargo_actions.model.fields import parse_go_duration
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
@@ -447,13 +448,18 @@ class Engine:
         retry = planned.retry
         threshold = max(1, retry.error_threshold if retry is not None else 1)  # Kargo reads 0 as the default
         timeout = parse_go_duration(retry.timeout) if retry and retry.timeout else None
+        label = retry.timeout if retry and retry.timeout else ""
+        default_timeout = getattr(step, "default_timeout", None)
+        if timeout is None and callable(default_timeout):  # a step that waits across runs (argocd-wait)
+            timeout = default_timeout(self.env)
+            label = format_duration(timeout) if timeout is not None else ""
         deadline: float | None = None
         if timeout is not None and timeout.total_seconds() > 0:
             progress.deadline = progress.started_at + timeout
             deadline = time.monotonic() + (progress.deadline - self.options.now()).total_seconds()
         backoff = self.options.retry_backoff
         alias = planned.alias
-        timed_out = f"step {alias!r} timed out after {retry.timeout if retry else ''}"
+        timed_out = f"step {alias!r} timed out after {label}"
         if deadline is not None and time.monotonic() >= deadline:  # resumed after its deadline
             return StepStatus.ERRORED, timed_out, ()
         blocker: str | None = None

@@ -146,7 +146,7 @@ def test_waiting_steps_are_the_registrys_steps_that_may_wait() -> None:
     from kargo_actions.promotion.registry import get_step, step_names
     from kargo_actions.promotion.steps.base import may_wait
 
-    assert {n for n in step_names() if may_wait(get_step(n))} <= WAITING_STEPS
+    assert {n for n in step_names() if may_wait(get_step(n))} == WAITING_STEPS
 
 
 def test_no_workflow_run_trigger_when_the_workflow_is_named_by_an_expression(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ Argo CD's errors as step errors, finding the apps, and the bounded wait for apps
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
@@ -144,16 +144,17 @@ class WaitSettings:
 def wait_settings(ctx: StepContext) -> WaitSettings:
     """retry.timeout when the step sets one, else KARGO_ACTIONS_ARGOCD_TIMEOUT, else 5m; the poll interval from
     KARGO_ACTIONS_ARGOCD_POLL_INTERVAL, else 2s."""
-    poll = _duration(ctx, POLL_ENV, DEFAULT_POLL_SECONDS)
+    poll = env_seconds(ctx.env, POLL_ENV, DEFAULT_POLL_SECONDS)
     if ctx.deadline is not None:
         return WaitSettings(ctx.deadline, poll, "the step's retry.timeout")
-    timeout = _duration(ctx, TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS)
+    timeout = env_seconds(ctx.env, TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS)
     source = TIMEOUT_ENV if ctx.env.get(TIMEOUT_ENV, "").strip() else "the default timeout"
     return WaitSettings(time.monotonic() + timeout, poll, f"{source} of {timeout:g}s")
 
 
-def _duration(ctx: StepContext, name: str, default: float) -> float:
-    raw = ctx.env.get(name, "").strip()
+def env_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """The Go duration in the environment variable `name` in seconds, else `default`; a bad one is terminal."""
+    raw = env.get(name, "").strip()
     if not raw:
         return default
     try:

@@ -248,7 +248,9 @@ class Step(Protocol[ConfigT_contra]):
     Two optional class attributes tell whether a promotion can stop at the step and resume in another
     process (where the work dir is gone): `may_wait = True` on a step that can report Running (waiting on
     something outside), `work_dir_free = True` on a step that never reads the work dir (with
-    `work_dir_fields` naming config fields that, when set, make it read there after all).
+    `work_dir_fields` naming config fields that, when set, make it read there after all). A waiting step with
+    a timeout of its own when `retry.timeout` is not set defines `default_timeout(env) -> timedelta | None`;
+    the engine then counts it across runs as it counts retry.timeout (argocd-wait: 5m).
     """
 
     name: ClassVar[str]

@@ -60,9 +60,6 @@ from kargo_actions.promotion.transitions import (
 if TYPE_CHECKING:
     from kargo_actions.ledger import Ledger
 
-Plan = WritePlan
-Build = Callable[[Snapshot], "WritePlan[object] | NoWrite[object]"]
-
 
 class Mode(enum.StrEnum):
     """Why a promotion runs: by hand, by `promote --auto`, or as a rollback (which also sets the hold)."""

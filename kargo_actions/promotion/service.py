@@ -322,10 +322,14 @@ def _run(
     base = record.model_copy(update={"deployment_id": report.deployment_id})
     lease = opts.lease or lease_of(project)
     abort_event = opts.abort or threading.Event()
-    renewing = Ledger(ledger.git.repo, ledger.config, env=ledger.git.env)  # own git processes: own thread
+    # The renewing thread needs its own git processes; opened at the first renewal, which a short promotion
+    # never reaches.
+    renewing: list[Ledger] = []
 
     def renew() -> bool:
-        return bool(renewing.write(plan_renew(stage.name, record.name, opts.now, lease)).result)
+        if not renewing:
+            renewing.append(Ledger(ledger.git.repo, ledger.config, env=ledger.git.env))
+        return bool(renewing[0].write(plan_renew(stage.name, record.name, opts.now, lease)).result)
 
     try:
         with LeaseKeeper(renew, lease.total_seconds() / 3, on_lost=abort_event.set) as keeper:
@@ -333,7 +337,8 @@ def _run(
                 project, ledger, stage, freight, base, collection, point, work_dir, opts, abort_event, report
             )
     finally:
-        renewing.close()
+        for opened in renewing:
+            opened.close()
     if keeper.lost.is_set():
         result = replace(
             result, message=f"{result.message}; the promotion was ended by another process".strip("; ")

@@ -31,7 +31,7 @@ from kargo_actions.promotion.engine import ResumePoint
 from kargo_actions.promotion.gates import format_time, go_duration, parse_time
 from kargo_actions.promotion.result import PromotionPhase, PromotionResult, StepRun
 from kargo_actions.promotion.steps.base import StepStatus, WaitingOn
-from kargo_actions.promotion.tasks import PromotionPlan
+from kargo_actions.promotion.tasks import PlannedStep, PromotionPlan
 
 TERMINAL = frozenset({"Succeeded", "Failed", "Errored", "Aborted"})
 
@@ -117,6 +117,22 @@ def promotion_record(
     return PromotionRecord(**data)
 
 
+def step_run(step: StepRecord, planned: PlannedStep | None = None) -> StepRun:
+    """A recorded step as the engine's StepRun; `planned` adds what only the plan knows (continueOnError,
+    the task it belongs to), which success(), failure() and status() of a resumed promotion read."""
+    return StepRun(
+        alias=step.alias,
+        uses=step.uses or (planned.uses if planned is not None else ""),
+        status=StepStatus(step.status),
+        message=step.message or "",
+        started_at=parse_time(step.started_at),
+        finished_at=parse_time(step.finished_at),
+        error_count=step.error_count,
+        continue_on_error=planned.continue_on_error if planned is not None else False,
+        task=planned.task if planned is not None else "",
+    )
+
+
 def resume_point(record: PromotionRecord, plan: PromotionPlan) -> ResumePoint:
     """Where the engine goes on with a stopped promotion; InvalidInputError when the Stage's steps changed
     since it stopped (a resumed promotion runs the steps it started with, or none)."""
@@ -138,20 +154,7 @@ def resume_point(record: PromotionRecord, plan: PromotionPlan) -> ResumePoint:
                 )
             ]
         )
-    runs = tuple(
-        StepRun(
-            alias=s.alias,
-            uses=s.uses or plan.steps[i].uses,
-            status=StepStatus(s.status),
-            message=s.message or "",
-            started_at=parse_time(s.started_at),
-            finished_at=parse_time(s.finished_at),
-            error_count=s.error_count,
-            continue_on_error=plan.steps[i].continue_on_error,
-            task=plan.steps[i].task,
-        )
-        for i, s in enumerate(record.steps[:index])
-    )
+    runs = tuple(step_run(s, plan.steps[i]) for i, s in enumerate(record.steps[:index]))
     waiting = record.steps[index]
     return ResumePoint(
         index=index,
@@ -171,18 +174,7 @@ def result_of(record: PromotionRecord) -> PromotionResult:
         freight=record.freight.name,
         phase=PromotionPhase(record.phase),
         message=record.message or "",
-        steps=tuple(
-            StepRun(
-                alias=s.alias,
-                uses=s.uses or "",
-                status=StepStatus(s.status),
-                message=s.message or "",
-                started_at=parse_time(s.started_at),
-                finished_at=parse_time(s.finished_at),
-                error_count=s.error_count,
-            )
-            for s in record.steps
-        ),
+        steps=tuple(step_run(s) for s in record.steps),
         outputs=dict(record.outputs or {}),
         actor=record.actor or "",
         started_at=parse_time(record.started_at),

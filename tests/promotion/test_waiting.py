@@ -599,3 +599,18 @@ def test_a_resumed_promotion_is_verified_as_a_direct_one_would_be(repo: Path, ga
         ledger.sync()
         runs = ledger.snapshot().names("verifications/dev")
     assert len(runs) == 1
+
+
+def test_the_runner_renews_its_lease_while_its_steps_run(
+    repo: Path, tmp_path: Path, gate: tuple[Gate, str]
+) -> None:
+    server, url = gate
+    server.state, server.slow = "done", 2.0
+    write(repo, pipeline(url, path="/slow"))
+    record(repo, 1, 1)
+    project = load_project(repo / ".kargo")
+    with Ledger(repo, LedgerConfig()) as ledger:
+        outcome = promote(project, ledger, "dev", "f-1", options=PromoteOptions(lease=timedelta(seconds=0.6)))
+    assert outcome.succeeded
+    renewals = [line for line in remote_log(tmp_path) if line.endswith("lease renewed")]
+    assert len(renewals) >= 2  # every 0.2 s while the 2 s step ran, each a ledger write of its own

@@ -61,6 +61,7 @@ def record_discovery_run(
         taken = set(snap.aliases())
         results: list[tuple[Freight, bool]] = []
         tags: list[TagRequest] = []
+        newest: dict[str, str | None] = {}  # each Warehouse's latest creationTimestamp, as Freight are added
         for item in freight:
             recorded = ledger._recorded(snap, item.name)
             if recorded is None and any(f.name == item.name for f, _ in results):
@@ -68,7 +69,13 @@ def record_discovery_run(
             if recorded is not None:
                 results.append((recorded, False))
                 continue
-            final, more, tag = ledger._new_freight_files(item, taken, rng, targets[item.name])
+            warehouse = item.origin.name
+            if warehouse not in newest:
+                newest[warehouse] = snap.newest_created(warehouse)
+            final, more, tag = ledger._new_freight_files(
+                item, taken, rng, targets[item.name], newest[warehouse]
+            )
+            newest[warehouse] = final.metadata.creation_timestamp
             files.update(more)
             tags.append(tag)
             results.append((final, True))

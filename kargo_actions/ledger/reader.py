@@ -146,6 +146,21 @@ class LedgerTree:
                     result.append(FreightEntry(wh.name, entry.name.removesuffix(".json"), entry.oid))
         return result
 
+    def newest_created(self, warehouse: str) -> str | None:
+        """The latest creationTimestamp among the Warehouse's recorded Freight (raw JSON, one round trip)."""
+        entries = self.freight_entries(warehouse)
+        newest: str | None = None
+        for obj in self.git.reader.get_many([e.blob for e in entries]):
+            try:
+                data = json.loads(obj[1]) if obj is not None else None
+            except ValueError:
+                continue
+            meta = data.get("metadata") if isinstance(data, dict) else None
+            created = meta.get("creationTimestamp") if isinstance(meta, dict) else None
+            if isinstance(created, str) and (newest is None or created > newest):
+                newest = created
+        return newest
+
     def find_freight(self, fid: str) -> FreightEntry | None:
         if self.commit is None:
             return None

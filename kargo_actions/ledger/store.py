@@ -6,7 +6,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from kargo_actions.freight.identity import freight_id, normalize_git_url
 from kargo_actions.ledger.config import LedgerConfig, SigningPolicy
 from kargo_actions.ledger.continuity import check_continuity
 from kargo_actions.ledger.git import edit_tree
+from kargo_actions.ledger.layout import format_time, parse_time
 from kargo_actions.ledger.plans import (
     DiscoveryRunResult,
     ModelT,
@@ -70,6 +71,16 @@ _RACE_MARKERS = ("non-fast-forward", "fetch first", "stale info", "cannot lock r
 
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _after(now: str, newest: str | None) -> str:
+    """A new Freight's creationTimestamp: `now`, or the second after the Warehouse's newest when `now` is not
+    later. Timestamps are whole seconds (as Kubernetes writes them) and Freight sort newest first by them, so
+    two Freight of one Warehouse recorded in the same second must not tie, or "newest" could name the older."""
+    latest = parse_time(newest) if newest else None
+    if latest is None or parse_time(now) is None or now > format_time(latest):
+        return now
+    return format_time(latest + timedelta(seconds=1))
 
 
 class Snapshot(LedgerTree):
@@ -470,9 +481,15 @@ class Ledger(LedgerRepo):
         return warehouse
 
     def _new_freight_files(
-        self, freight: Freight, taken: set[str], rng: random.Random, target: str | None
+        self,
+        freight: Freight,
+        taken: set[str],
+        rng: random.Random,
+        target: str | None,
+        newest: str | None = None,
     ) -> tuple[Freight, dict[str, bytes | None], TagRequest]:
-        """Record, alias and tag of a Freight not yet recorded; its alias is added to `taken`."""
+        """Record, alias and tag of a Freight not yet recorded; its alias is added to `taken`. `newest` is the
+        Warehouse's latest creationTimestamp so far: the new one comes after it (see `_after`)."""
         from kargo_actions.freight.alias import generate_alias
 
         warehouse = freight.origin.name
@@ -483,9 +500,8 @@ class Ledger(LedgerRepo):
             )
         alias = alias or generate_alias(taken, rng)
         taken.add(alias)
-        meta = freight.metadata.model_copy(
-            update={"creation_timestamp": freight.metadata.creation_timestamp or utc_now()}
-        )
+        created = freight.metadata.creation_timestamp or _after(utc_now(), newest)
+        meta = freight.metadata.model_copy(update={"creation_timestamp": created})
         final = freight.model_copy(update={"alias": alias, "metadata": meta, "status": None})
         final = Freight.model_validate(final.model_dump(by_alias=True, exclude_none=True))
         files: dict[str, bytes | None] = {
@@ -521,7 +537,8 @@ class Ledger(LedgerRepo):
             recorded = self._recorded(snap, freight.name)
             if recorded is not None:
                 return NoWrite(recorded)
-            final, files, tag = self._new_freight_files(freight, set(snap.aliases()), rng, target)
+            newest = None if freight.metadata.creation_timestamp else snap.newest_created(warehouse)
+            final, files, tag = self._new_freight_files(freight, set(snap.aliases()), rng, target, newest)
             return WritePlan(
                 summary=f"freight: record {warehouse}/{final.name[:12]} as {final.alias} (by {actor})",
                 files=files,

@@ -59,6 +59,25 @@ def test_record_is_idempotent_and_checks_the_id(tmp_path: Path) -> None:
     assert git(repo, "rev-list", "--count", "kargo/ledger") == "1"
 
 
+def test_freight_recorded_in_one_second_keep_their_order(tmp_path: Path) -> None:
+    """Timestamps are whole seconds: a Freight recorded in the same second as an earlier one of its Warehouse
+    gets the next second, so newest-first order is the order they were recorded in, whatever their IDs."""
+    from kargo_actions.promotion.gates import newest_first
+
+    repo = make_repo(tmp_path / "repo")
+    with Ledger(repo, UNSIGNED) as ledger:
+        made = [ledger.record_freight(make_freight(n)).freight for n in range(1, 5)]
+        other = ledger.record_freight(make_freight(1, warehouse="other")).freight
+        run = ledger.record_discovery_run([], [make_freight(5), make_freight(6, warehouse="other")])
+        made.append(run.freight[0].freight)
+        listed = ledger.list_freight(warehouse="app").records
+    stamps = [f.metadata.creation_timestamp or "" for f in made]
+    assert stamps == sorted(set(stamps))  # strictly increasing
+    assert [f.name for f in newest_first(listed)] == [f.name for f in reversed(made)]
+    # Each Warehouse keeps its own order.
+    assert (run.freight[1].freight.metadata.creation_timestamp or "") > (other.metadata.creation_timestamp or "")
+
+
 def test_commit_message_says_what_and_who(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = make_repo(tmp_path / "repo")
     monkeypatch.setenv("GITHUB_ACTOR", "octocat")

@@ -27,6 +27,8 @@ TOP_LEVEL = frozenset(
         "approvals",
         "stages",
         "metadata",
+        "freezes",
+        "deferred",
     }
 )
 
@@ -112,6 +114,15 @@ def approval_path(stage: str, freight_id: str) -> str:
 
 def stage_path(stage: str) -> str:
     return f"stages/{check_name(stage, 'Stage')}.json"
+
+
+def freeze_path(stage: str | None) -> str:
+    """freezes/all.json (every Stage) or freezes/stages/<stage>.json."""
+    return "freezes/all.json" if stage is None else f"freezes/stages/{check_name(stage, 'Stage')}.json"
+
+
+def deferred_path(stage: str) -> str:
+    return f"deferred/{check_name(stage, 'Stage')}.json"
 
 
 def parse_time(value: object) -> datetime | None:

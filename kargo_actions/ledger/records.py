@@ -21,7 +21,9 @@ from kargo_actions.ledger.layout import (
     check_freight_id,
     check_name,
     check_record_id,
+    deferred_path,
     discovered_path,
+    freeze_path,
     freight_path,
     marker_path,
     metadata_path,
@@ -302,6 +304,33 @@ class MetadataRecord(RecordModel):
     updated_at: str | None = None
 
 
+class FreezeRecord(RecordModel):
+    """freezes/all.json or freezes/stages/<stage>.json: a stop-the-line freeze (`kargo-actions freeze`); no
+    promotion goes into the Stage (every Stage for all.json) until it is lifted or `until` passes."""
+
+    schema_version: Literal[1] = 1
+    stage: str | None = None  # None: every Stage of the project
+    reason: str
+    actor: str | None = None
+    frozen_at: str
+    until: str | None = None  # when it expires by itself; None: until lifted
+    run_url: str | None = Field(default=None, alias="runURL")  # the Actions run that set it
+    lifted_at: str | None = None  # `kargo-actions unfreeze`: kept, so the file says who lifted it and when
+    lifted_by: str | None = None
+
+
+class DeferredPromotionRecord(RecordModel):
+    """deferred/<stage>.json: an auto-promotion a promotion window or a freeze refused; `reconcile` runs the
+    Stage's auto-promotion when its schedule opens, and the next promotion into the Stage removes the file."""
+
+    schema_version: Literal[1] = 1
+    stage: str
+    freight: str  # the Freight auto-promotion chose when it was refused
+    reason: str
+    deferred_at: str
+    opens_at: str | None = None  # the schedule's next opening, when known (None: a freeze without `until`)
+
+
 def dump_record(record: KargoModel) -> bytes:
     """The file content of a record: pretty, sorted keys, trailing newline (stable diffs in git log).
 
@@ -406,8 +435,10 @@ __all__ = [
     "ApprovalRecord",
     "ApprovedFreight",
     "CurrentFreight",
+    "DeferredPromotionRecord",
     "DiscoveredArtifactsRecord",
     "DiscoveryResult",
+    "FreezeRecord",
     "FreightHistoryEntry",
     "FreightMetadata",
     "FreightRecord",
@@ -430,7 +461,9 @@ __all__ = [
     "check_freight_id",
     "check_name",
     "check_record_id",
+    "deferred_path",
     "discovered_path",
+    "freeze_path",
     "freight_path",
     "marker_path",
     "metadata_path",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,11 +12,13 @@ from pydantic import Field, field_validator, model_validator
 from kargo_actions.errors import Problem
 from kargo_actions.model.analysis import AnalysisTemplate, ClusterAnalysisTemplate
 from kargo_actions.model.base import KARGO_API_VERSION, ManifestModel, Resource
-from kargo_actions.model.fields import ResourceName, check_regex
+from kargo_actions.model.fields import ResourceName
 from kargo_actions.model.promotion_task import ClusterPromotionTask, PromotionTask, TaskReference
+from kargo_actions.model.selectors import StageSelector
 from kargo_actions.model.settings import Settings
 from kargo_actions.model.stage import Stage
 from kargo_actions.model.warehouse import Warehouse
+from kargo_actions.model.windows import AutoRollback, PromotionWindow, check_unique_names
 
 
 class ProjectResource(Resource):
@@ -39,58 +39,11 @@ class ProjectResource(Resource):
         return None
 
 
-class LabelSelectorRequirement(ManifestModel):
-    key: str = Field(min_length=1)
-    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
-    values: list[str] = Field(default_factory=list)
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        if self.operator == "Exists":
-            return self.key in labels
-        if self.operator == "DoesNotExist":
-            return self.key not in labels
-        inside = self.key in labels and labels[self.key] in self.values
-        return inside if self.operator == "In" else not inside
-
-
-class StageSelector(ManifestModel):
-    """Selects Stages by name (exact, `glob:PATTERN`, `regex:PATTERN`) and/or labels; all given must match."""
-
-    name: str | None = None
-    match_labels: dict[str, str] | None = None
-    match_expressions: list[LabelSelectorRequirement] | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str | None) -> str | None:
-        for prefix in ("regex:", "regexp:"):
-            if value is not None and value.startswith(prefix):
-                check_regex(value[len(prefix) :])
-        return value
-
-    def matches(self, stage: Stage) -> bool:
-        labels = stage.metadata.labels or {}
-        if self.name is not None and not _name_matches(self.name, stage.name):
-            return False
-        if self.match_labels and any(labels.get(k) != v for k, v in self.match_labels.items()):
-            return False
-        return all(req.matches(labels) for req in self.match_expressions or [])
-
-
-def _name_matches(selector: str, name: str) -> bool:
-    if selector.startswith("glob:"):
-        return fnmatch.fnmatchcase(name, selector[len("glob:") :])
-    for prefix in ("regex:", "regexp:"):
-        if selector.startswith(prefix):
-            return re.search(selector[len(prefix) :], name) is not None
-    return selector == name
-
-
 class PromotionPolicy(ManifestModel):
     stage: ResourceName | None = None
     stage_selector: StageSelector | None = None
     auto_promotion_enabled: bool = False
-    auto_rollback: dict[str, Any] | None = None
+    auto_rollback: AutoRollback | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> PromotionPolicy:
@@ -107,12 +60,17 @@ class PromotionPolicy(ManifestModel):
 
 class ProjectConfigSpec(ManifestModel):
     promotion_policies: list[PromotionPolicy] = Field(default_factory=list)
+    promotion_windows: list[PromotionWindow] = Field(default_factory=list)
     # Kept as raw data: no feature here reads them, but real ProjectConfigs carry them.
-    promotion_windows: list[dict[str, Any]] = Field(default_factory=list)
     webhook_receivers: list[dict[str, Any]] = Field(default_factory=list)
     # Raw too: the dashboard renders them (kargo_actions/report/dashboard_links.py).
     stage_links: list[dict[str, Any]] = Field(default_factory=list)
     freight_links: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("promotion_windows")
+    @classmethod
+    def _unique_windows(cls, value: list[PromotionWindow]) -> list[PromotionWindow]:
+        return check_unique_names(value)
 
 
 class ProjectConfig(Resource):
@@ -182,6 +140,17 @@ class Project:
             if policy.applies_to(self.stages[stage]):
                 return policy.auto_promotion_enabled
         return False
+
+    def auto_rollback(self, stage: str) -> AutoRollback | None:
+        """The autoRollback of the first promotion policy that applies to the Stage (None: no rollback)."""
+        policies = self.config.spec.promotion_policies if self.config else []
+        for policy in policies:
+            if policy.applies_to(self.stages[stage]):
+                return policy.auto_rollback
+        return None
+
+    def promotion_windows(self) -> list[PromotionWindow]:
+        return list(self.config.spec.promotion_windows) if self.config else []
 
     def locate(self, kind: str, name: str, path: tuple[str | int, ...]) -> Problem:
         """File, line and column of a field of a loaded manifest (for errors found after loading)."""

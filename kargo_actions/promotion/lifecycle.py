@@ -29,6 +29,7 @@ from kargo_actions.ledger.records import (
     PromotionRequest,
     RunnerRecord,
     StageStateRecord,
+    deferred_path,
     dump_record,
     promotion_path,
     stage_path,
@@ -193,6 +194,7 @@ def plan_start(
 ) -> Callable[[Snapshot], WritePlan[Started] | NoWrite[Started]]:
     """The start of a promotion: the Freight through the gates and its tag check, the Stage's queue."""
     from kargo_actions.ledger.verify import check_promotable
+    from kargo_actions.promotion.freezes import check_open
 
     stage = req.stage
 
@@ -200,6 +202,8 @@ def plan_start(
         now = req.now
         entry = ledger.resolve(req.ref, snap)
         check_promotable(ledger, entry.id, snap)
+        # Windows and freezes gate every promotion alike (manual, auto, rollback), before anything is written.
+        check_open(project, snap, stage.name, now)
         states, settled, everything = settled_states(project, snap, now)
         item = next(f for f in everything if f.name == entry.id)
         verdict = availability(stage, item, settled, now, rollback=req.mode is Mode.ROLLBACK)
@@ -253,6 +257,10 @@ def plan_start(
         }
         for ended in closed:
             files[promotion_path(stage.name, ended.name)] = dump_record(ended)
+        if snap.exists(
+            deferred_path(stage.name)
+        ):  # the auto-promotion a window or freeze deferred is moot now
+            files[deferred_path(stage.name)] = None
         for name, changed in changed_states(states, settled).items():
             if name != stage.name:
                 files[stage_path(name)] = dump_record(changed)

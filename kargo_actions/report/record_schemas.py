@@ -32,6 +32,8 @@ RECORDS: dict[str, type[BaseModel]] = {
     "approval-record": records.ApprovalRecord,
     "stage-state-record": records.StageStateRecord,
     "metadata-record": records.MetadataRecord,
+    "freeze-record": records.FreezeRecord,
+    "deferred-promotion-record": records.DeferredPromotionRecord,
 }
 
 

@@ -177,9 +177,9 @@ class Example:
     def json(self, *args: str) -> Any:
         return json.loads(self.ok("--output", "json", *args))
 
-    def discover(self) -> Any:
-        """Run discovery (exit 0 required); what it found and created, as `discover --output json` says."""
-        return self.json("discover")
+    def discover(self, *args: str) -> list[str]:
+        """Run discovery (exit 0 required); the names of the Freight it created."""
+        return [f["metadata"]["name"] for f in self.json("discover", *args)["created"]]
 
     def freight(self) -> list[Any]:
         """Every Freight, newest first, as Kargo Freight resources."""

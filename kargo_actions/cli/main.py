@@ -35,6 +35,9 @@ LAZY_COMMANDS: dict[str, str] = {
     "github": "kargo_actions.cli.github:github_group",
     "workflows": "kargo_actions.cli.workflows:workflows_group",
     "dashboard": "kargo_actions.cli.dashboard:dashboard_command",
+    "freeze": "kargo_actions.cli.freeze:freeze_command",
+    "unfreeze": "kargo_actions.cli.freeze:unfreeze_command",
+    "metrics": "kargo_actions.cli.metrics:metrics_command",
 }
 
 

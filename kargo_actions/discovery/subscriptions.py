@@ -30,6 +30,7 @@ from kargo_actions.discovery.image import discover_all_images
 from kargo_actions.discovery.registry import ImageDiscoveryError, RegistrySession, parse_repo_url
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.freight.identity import normalize_chart_url, normalize_git_url
+from kargo_actions.ledger.layout import format_time
 from kargo_actions.ledger.records import DiscoveredArtifactsRecord, DiscoveryResult
 from kargo_actions.model.project import Project
 from kargo_actions.model.settings import ENV_VARS, SettingsSpec
@@ -358,6 +359,8 @@ def _run_image(ref: SubscriptionRef, session: RegistrySession) -> SubscriptionRu
         kind="image",
         repo_url=sub.repo_url,
         images=[i.to_freight_image() for i in outcome.result.images],
+        created_at={i.digest or i.tag: format_time(i.created) for i in outcome.result.images if i.created}
+        or None,
     )
     return SubscriptionRun(ref, result=result, warnings=outcome.result.warnings, seconds=seconds)
 
@@ -409,6 +412,7 @@ def _run_git(
             repo_url=found.watch.repo_url,
             commits=[c.to_freight_commit() for c in found.commits],
             git_state=found.state or None,
+            created_at={c.id: format_time(c.creator_date) for c in found.commits} or None,
         )
         runs.append(SubscriptionRun(ref, result=result, warnings=found.warnings, seconds=seconds))
     return runs

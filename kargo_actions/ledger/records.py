@@ -98,6 +98,9 @@ class DiscoveryResult(RecordModel):
     # git only: the remote refs state (a digest of the subscription and the refs it reads) when these commits
     # were found; the next run passes it back, and unchanged refs cost one ls-remote and nothing else.
     git_state: str | None = None
+    # When each artifact was made, as the registry or git said (image: digest, else tag; commit: its ID; chart:
+    # name@version): the start of the lead time for changes (docs/metrics.md). Absent when nothing said.
+    created_at: dict[str, str] | None = None
 
 
 class DiscoveredArtifactsRecord(RecordModel):

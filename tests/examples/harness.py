@@ -181,9 +181,9 @@ class Example:
         """Run discovery (exit 0 required); the names of the Freight it created."""
         return [f["metadata"]["name"] for f in self.json("discover", *args)["created"]]
 
-    def freight(self) -> list[Any]:
-        """Every Freight, newest first, as Kargo Freight resources."""
-        return list(self.json("freight", "list"))
+    def freight(self, name: str) -> Any:
+        """One Freight (by ID or alias) as a Kargo Freight resource."""
+        return self.json("freight", "show", name)
 
     def use_argocd(self, env: Mapping[str, str]) -> None:
         """Point argocd-update and argocd-wait at an Argo CD server (ARGOCD_SERVER, ARGOCD_AUTH_TOKEN)."""

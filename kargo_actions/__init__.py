@@ -2,4 +2,11 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str) -> str:
+    # Looked up on first use, so importing the package reads no version file or metadata.
+    if name == "__version__":
+        from kargo_actions.version import version
+
+        return version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

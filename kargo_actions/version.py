@@ -50,9 +50,10 @@ def build_commit() -> str | None:
     return match.group(1) if match else None
 
 
-def is_release() -> bool:
-    """Whether the version is an exact X.Y.Z release: no .devN distance, no local +g<sha> part."""
-    return _RELEASE.fullmatch(version()) is not None
+def is_release(version_text: str | None = None) -> bool:
+    """Whether the version (default: the installed one) is an exact X.Y.Z release: no .devN distance, no
+    local +g<sha> part."""
+    return _RELEASE.fullmatch(version() if version_text is None else version_text) is not None
 
 
 def checkout_head(start: Path | None = None) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from kargo_actions.model.project import Project
     from kargo_actions.promotion.pipeline import AutoDecision
     from kargo_actions.promotion.result import StepRun
+    from kargo_actions.promotion.rollback import RollbackReport
     from kargo_actions.promotion.service import PromoteOptions, PromotionOutcome
 
 
@@ -186,14 +188,24 @@ def _human(seconds: float) -> str:
     return f"{seconds}s"
 
 
-def _report(app: AppContext, outcomes: list[PromotionOutcome], decisions: list[AutoDecision] | None) -> int:
+def _report(
+    app: AppContext,
+    outcomes: list[PromotionOutcome],
+    decisions: list[AutoDecision] | None,
+    rollbacks: Sequence[RollbackReport] = (),
+) -> int:
     rows = [_row(o) for o in outcomes]
     if decisions is not None:
         rows = [
             _row(d.outcome) if d.outcome is not None else (d.stage, d.freight[:12], d.action, "", d.reason)
             for d in decisions
         ]
+    rows += [
+        (r.stage, r.target[:12], f"auto-rollback {r.action}", "", f"{r.reason} ({r.trigger})")
+        for r in rollbacks
+    ]
     _write_step_summary(rows)
+    by_stage = {r.stage: r.to_json() for r in rollbacks}
     if app.json:
         if decisions is not None:
             app.emit_json([d.to_json() for d in decisions])
@@ -209,6 +221,7 @@ def _report(app: AppContext, outcomes: list[PromotionOutcome], decisions: list[A
                         "verified": o.verified,
                         "verification": o.verification or None,
                         "verificationMessage": o.verification_message or None,
+                        "autoRollback": by_stage.get(o.result.stage),
                     }
                     for o in outcomes
                 ]
@@ -222,6 +235,8 @@ def _report(app: AppContext, outcomes: list[PromotionOutcome], decisions: list[A
                     click.echo(f"{d.stage}: {d.action} ({d.reason})")
         for outcome in outcomes:
             click.echo("\n".join(_outcome_lines(outcome)))
+        for rollback in rollbacks:
+            click.echo(rollback.line())
     failed = any(not o.ok for o in outcomes)
     if decisions is not None:
         failed = any(
@@ -378,7 +393,8 @@ def promote_command(
         if resume_name:
             from kargo_actions.promotion.service import resume
 
-            return _report(app, [resume(project, ledger, resume_name, options)], None)
+            resumed = [resume(project, ledger, resume_name, options)]
+            return _report(app, resumed, None, _rollbacks(project, ledger, resumed, options))
         if auto:
             from kargo_actions.promotion.pipeline import auto_promote
 
@@ -395,10 +411,21 @@ def promote_command(
                 options,
                 on_skip=lambda why: click.echo(f"skipped {why}", err=True),
             )
-            return _report(app, outcomes, None)
+            return _report(app, outcomes, None, _rollbacks(project, ledger, outcomes, options))
         assert stage is not None
         ref = freight_ref or newest_available(project, ledger, stage, warehouse or "")
-        return _report(app, [promote(project, ledger, stage, ref, mode=Mode.MANUAL, options=options)], None)
+        done = [promote(project, ledger, stage, ref, mode=Mode.MANUAL, options=options)]
+        return _report(app, done, None, _rollbacks(project, ledger, done, options))
+
+
+def _rollbacks(
+    project: Project, ledger: Ledger, outcomes: list[PromotionOutcome], options: PromoteOptions
+) -> list[RollbackReport]:
+    """ProjectConfig autoRollback after each failed promotion or verification (promotion/rollback.py)."""
+    from kargo_actions.promotion.rollback import after_promotion
+
+    found = [after_promotion(project, ledger, o, options) for o in outcomes if not o.ok]
+    return [r for r in found if r is not None]
 
 
 def _check_selection(

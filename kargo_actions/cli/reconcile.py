@@ -14,6 +14,7 @@ from kargo_actions.cli.promote import Progress, _options, _work_dir_option, _wri
 
 if TYPE_CHECKING:
     from kargo_actions.ledger import Ledger
+    from kargo_actions.ledger.reader import LedgerTree
     from kargo_actions.model.project import Project
     from kargo_actions.promotion.events import Event
     from kargo_actions.promotion.reconcile import Action
@@ -127,7 +128,21 @@ def _idle(app: AppContext, event: Event, stage: str, ledger_opts: dict[str, str 
 
     config = ledger_config(app, settings=None, **ledger_opts)
     with LedgerRepo(app.repo, config) as repo:
-        return quick_fetch(repo) and nothing_to_do(repo.tree(), event, stage)
+        if not quick_fetch(repo):
+            return False
+        tree = repo.tree()
+        if not event.targeted and _deferred_due(tree, stage):
+            return False
+        return nothing_to_do(tree, event, stage)
+
+
+def _deferred_due(tree: LedgerTree, stage: str) -> bool:
+    """A deferred auto-promotion whose Stage may have opened (its known opening passed, or none is known)."""
+    from datetime import UTC, datetime
+
+    from kargo_actions.promotion.deferred import deferred_stages
+
+    return any(not stage or s == stage for s in deferred_stages(tree, datetime.now(UTC)))
 
 
 def _dispatch(

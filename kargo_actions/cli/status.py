@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from kargo_actions.cli.context import AppContext, pass_app
 from kargo_actions.cli.ledger_options import ledger_options
+
+if TYPE_CHECKING:
+    from kargo_actions.promotion.pipeline import StageStatus
 
 
 @click.command("status")
@@ -16,8 +21,10 @@ def status_command(app: AppContext, /, fetch: bool, **ledger_opts: str | None) -
     """Every Stage in pipeline order: its current Freight (ID, alias, artifacts), whether it is verified
     there, its last promotion, the newest Freight available to it, auto-promotion and holds; then the
     promotions in progress: waiting ones (what for, since when, the deadline), queued ones, and the command
-    that resumes or ends each. A Running promotion whose process stopped is closed as Errored on the way.
-    `--output json` gives one object per Stage (activePromotion, pendingPromotions, closedPromotions)."""
+    that resumes or ends each; then each Stage's schedule: its promotion windows (open or closed, and until
+    when), the freezes holding it and an auto-promotion deferred until it opens. A Running promotion whose
+    process stopped is closed as Errored on the way. `--output json` gives one object per Stage
+    (activePromotion, pendingPromotions, closedPromotions, open, schedule, freezes, deferredAutoPromotion)."""
     from kargo_actions.cli.ledger_options import open_project_ledger
     from kargo_actions.manifests import load_project
     from kargo_actions.promotion.pipeline import pipeline_status
@@ -57,7 +64,26 @@ def status_command(app: AppContext, /, fetch: bool, **ledger_opts: str | None) -
         click.echo("\nPromotions in progress:")
         for stage, line in activity:
             click.echo(f"  {stage}: {line}")
+    schedules = [line for r in rows for line in _schedule_lines(r)]
+    if schedules:
+        click.echo("\nSchedules (promotion windows and freezes):")
+        for line in schedules:
+            click.echo(f"  {line}")
     return 0
+
+
+def _schedule_lines(row: StageStatus) -> list[str]:
+    """A Stage's windows (open or closed, and until when), the freezes holding it, a deferred auto-promotion."""
+    state = row.opening
+    if state is None:
+        return []
+    lines = []
+    if state.freezes or state.schedule.windows:
+        lines.append(state.message if not state.open else f"{row.stage}: {state.schedule.short}")
+    if row.deferred is not None:
+        when = f" (opens {row.deferred.opens_at})" if row.deferred.opens_at else ""
+        lines.append(f"{row.stage}: auto-promotion of {row.deferred.freight[:12]} deferred{when}")
+    return lines
 
 
 @click.command("history")

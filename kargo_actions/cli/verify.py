@@ -11,6 +11,11 @@ from kargo_actions.cli.context import AppContext, pass_app
 from kargo_actions.cli.ledger_options import ledger_options
 
 if TYPE_CHECKING:
+    import threading
+
+    from kargo_actions.ledger import Ledger
+    from kargo_actions.model.project import Project
+    from kargo_actions.promotion.rollback import RollbackReport
     from kargo_actions.verification.phases import Measurement
     from kargo_actions.verification.service import VerificationOutcome
     from kargo_actions.verification.templates import RunMetric
@@ -63,6 +68,28 @@ def summary_markdown(outcome: VerificationOutcome) -> str:
         if not metric.measurements:
             lines.append(f"| {label} | - | {metric.phase} |  |  | {metric.message} |")
     return "\n".join(lines) + "\n"
+
+
+def _rollback(
+    app: AppContext,
+    project: Project,
+    ledger: Ledger,
+    outcome: VerificationOutcome,
+    quiet: bool,
+    github: bool | None,
+    stop: threading.Event,
+) -> RollbackReport | None:
+    """ProjectConfig autoRollback after a verification that ended in one of its phases."""
+    from dataclasses import replace
+
+    from kargo_actions.cli.promote import Progress, _options
+    from kargo_actions.promotion.rollback import after_verification
+
+    options = replace(_options(None, (), Progress(quiet or app.json), github, verify=True), abort=stop)
+    phase = str(outcome.run.phase)
+    return after_verification(
+        project, ledger, outcome.stage, outcome.freight.name, phase, outcome.record_id, options
+    )
 
 
 @click.command("verify")
@@ -135,10 +162,13 @@ def verify_command(
             abort=stop, on_measurement=MeasurementProgress(quiet or app.json), github=github
         )
         outcome = verify(project, ledger, stage, freight_ref, options)
+        rollback = (
+            _rollback(app, project, ledger, outcome, quiet, github, stop) if not outcome.succeeded else None
+        )
         if os.environ.get("GITHUB_STEP_SUMMARY"):
             from kargo_actions.github.output import append_step_summary
 
-            append_step_summary(summary_markdown(outcome))
+            append_step_summary(summary_markdown(outcome) + (f"\n{rollback.markdown()}" if rollback else ""))
         decisions: list[dict[str, object]] = []
         if auto_promote and outcome.succeeded:
             from kargo_actions.cli.promote import Progress, _options
@@ -153,7 +183,10 @@ def verify_command(
                     d.to_json() for d in run_auto(project, ledger, promote_options, stage=downstream)
                 ]
     if app.json:
-        app.emit_json({**outcome.to_json(), **({"autoPromotions": decisions} if auto_promote else {})})
+        extra = {"autoRollback": rollback.to_json()} if rollback is not None else {}
+        app.emit_json(
+            {**outcome.to_json(), **({"autoPromotions": decisions} if auto_promote else {}), **extra}
+        )
     else:
         name = outcome.freight.alias or outcome.freight.name[:12]
         click.echo(f"{stage}: verification {outcome.run.phase} (Freight {name}, run {outcome.record_id})")
@@ -163,5 +196,7 @@ def verify_command(
             click.echo(f"  verified in {stage}")
         for d in decisions:
             click.echo(f"{d['stage']}: {d['action']} ({d['reason']})")
+        if rollback is not None:
+            click.echo(rollback.line())
     failed = any(d.get("action") == "failed" for d in decisions)
     return 0 if outcome.succeeded and not failed else 1

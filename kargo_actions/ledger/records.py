@@ -172,6 +172,7 @@ class PromotionRequest(RecordModel):
     newest: str | None = None  # the newest Freight available for the origin when it started
     collection: list[str] = Field(default_factory=list)  # the Stage's Freight of other origins
     skip_steps: list[str] = Field(default_factory=list)
+    trigger: str | None = None  # an automatic rollback: the verification or promotion that started it
 
 
 class PromotionRecord(RecordModel):

@@ -8,14 +8,12 @@ deferred; `reconcile` runs it when the Stage opens.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from kargo_actions.errors import InvalidInputError, Problem, RefusedError
 from kargo_actions.ledger.layout import deferred_path, format_time, freeze_path, parse_time
-from kargo_actions.ledger.reader import LedgerTree
 from kargo_actions.ledger.records import DeferredPromotionRecord, FreezeRecord, dump_record
 from kargo_actions.ledger.store import NoWrite, Snapshot, WritePlan
 from kargo_actions.model.project import Project
@@ -128,7 +126,7 @@ def parse_until(text: str, now: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class FreezeRequest:
-    stage: str | None  # None: every Stage
+    stages: tuple[str | None, ...]  # None: every Stage (freezes/all.json)
     reason: str
     actor: str
     now: datetime
@@ -136,58 +134,62 @@ class FreezeRequest:
     run_url: str | None = None
 
 
-def plan_freeze(req: FreezeRequest) -> Callable[[Snapshot], WritePlan[FreezeRecord]]:
-    record = FreezeRecord(
-        stage=req.stage,
-        reason=req.reason,
-        actor=req.actor,
-        frozen_at=format_time(req.now),
-        until=format_time(req.until) if req.until is not None else None,
-        run_url=req.run_url,
-    )
-    what = "every Stage" if req.stage is None else req.stage
+def _what(stage: str | None) -> str:
+    return "every Stage" if stage is None else stage
 
-    def build(snap: Snapshot) -> WritePlan[FreezeRecord]:
+
+def plan_freeze(req: FreezeRequest) -> Callable[[Snapshot], WritePlan[list[FreezeRecord]]]:
+    """One write freezing every Stage asked for (a new freeze replaces the one in force)."""
+    records = [
+        FreezeRecord(
+            stage=stage,
+            reason=req.reason,
+            actor=req.actor,
+            frozen_at=format_time(req.now),
+            until=format_time(req.until) if req.until is not None else None,
+            run_url=req.run_url,
+        )
+        for stage in req.stages
+    ]
+    what = ", ".join(_what(s) for s in req.stages)
+
+    def build(snap: Snapshot) -> WritePlan[list[FreezeRecord]]:
         return WritePlan(
             summary=f"freeze: {what} by {req.actor}: {req.reason}",
-            files={freeze_path(req.stage): dump_record(record)},
-            result=record,
+            files={freeze_path(r.stage): dump_record(r) for r in records},
+            result=records,
         )
 
     return build
 
 
 def plan_unfreeze(
-    stage: str | None, actor: str, now: datetime
-) -> Callable[[Snapshot], WritePlan[FreezeRecord] | NoWrite[FreezeRecord]]:
-    """Lift the freeze of one Stage (or the project-wide one); InvalidInputError when none holds it."""
-    what = "every Stage" if stage is None else stage
+    stages: tuple[str | None, ...], actor: str, now: datetime
+) -> Callable[[Snapshot], WritePlan[list[FreezeRecord]]]:
+    """One write lifting the freeze of each Stage (None: the project-wide one); InvalidInputError naming each
+    Stage no freeze holds, and nothing written."""
 
-    def build(snap: Snapshot) -> WritePlan[FreezeRecord] | NoWrite[FreezeRecord]:
-        current = snap.load(FreezeRecord, freeze_path(stage))
-        if current is None or not is_active(current, now):
-            hint = "list freezes with `kargo-actions status`"
-            if (
-                stage is not None
-                and (wide := snap.load(FreezeRecord, freeze_path(None)))
-                and is_active(wide, now)
-            ):
+    def build(snap: Snapshot) -> WritePlan[list[FreezeRecord]]:
+        lifted: list[FreezeRecord] = []
+        problems: list[Problem] = []
+        wide = snap.load(FreezeRecord, freeze_path(None))
+        for stage in stages:
+            current = snap.load(FreezeRecord, freeze_path(stage))
+            if current is not None and is_active(current, now):
+                lifted.append(current.model_copy(update={"lifted_at": format_time(now), "lifted_by": actor}))
+                continue
+            hint = "see the freezes in force with `kargo-actions status`"
+            if stage is not None and wide is not None and is_active(wide, now):
                 hint = (
                     f"{stage} is held by the project-wide freeze: lift it with `kargo-actions unfreeze --all`"
                 )
-            raise InvalidInputError(
-                [
-                    Problem(
-                        path="--all" if stage is None else "--stage",
-                        message=f"no freeze holds {what}",
-                        hint=hint,
-                    )
-                ]
-            )
-        lifted = current.model_copy(update={"lifted_at": format_time(now), "lifted_by": actor})
+            where = "--all" if stage is None else "--stage"
+            problems.append(Problem(path=where, message=f"no freeze holds {_what(stage)}", hint=hint))
+        if problems:
+            raise InvalidInputError(problems)
         return WritePlan(
-            summary=f"unfreeze: {what} by {actor}",
-            files={freeze_path(stage): dump_record(lifted)},
+            summary=f"unfreeze: {', '.join(_what(s) for s in stages)} by {actor}",
+            files={freeze_path(r.stage): dump_record(r) for r in lifted},
             result=lifted,
         )
 
@@ -226,18 +228,3 @@ def plan_clear_deferred(stage: str) -> Callable[[Snapshot], WritePlan[bool] | No
         )
 
     return build
-
-
-def deferred_stages(tree: LedgerTree, now: datetime, *, due_only: bool = True) -> list[str]:
-    """Stages with a deferred auto-promotion (read without the models; `due_only`: whose opening is not known
-    to be ahead), for reconcile's quick look."""
-    stages: list[str] = []
-    for name in tree.names("deferred"):
-        try:
-            data = json.loads(tree.read(f"deferred/{name}") or b"{}")
-        except ValueError:
-            data = {}
-        opens = parse_time(data.get("opensAt")) if isinstance(data, dict) else None
-        if not due_only or opens is None or opens <= now:
-            stages.append(name.removesuffix(".json"))
-    return stages

@@ -150,6 +150,7 @@ class StartRequest:
     queue: bool = False
     skip_steps: tuple[str, ...] = ()
     run_checker: RunChecker | None = None
+    trigger: str = ""  # what started an automatic rollback (its record names it)
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,9 @@ def plan_start(
             actor=req.actor,
             created_at=stamp,
             started_at=None if busy else stamp,
-            message=f"{req.mode.value} promotion ({verdict.via})" + (", queued" if busy else ""),
+            message=f"{req.mode.value} promotion ({verdict.via})"
+            + (f" after {req.trigger}" if req.trigger else "")
+            + (", queued" if busy else ""),
             runner=None if busy else req.runner,
             request=PromotionRequest(
                 mode=req.mode.value,
@@ -238,6 +241,7 @@ def plan_start(
                 newest=newest.name if newest else None,
                 collection=[f.name for f in others],
                 skip_steps=list(req.skip_steps),
+                trigger=req.trigger or None,
             ),
         )
         new_state = state.model_copy(

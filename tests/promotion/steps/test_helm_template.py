@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,7 @@ def sdk_only_env() -> dict[str, str]:
     return {**os.environ, "PATH": "/usr/bin:/bin"} if not shutil.which("helm", path="/usr/bin:/bin") else {}
 
 
-pytest.importorskip("helm_python", reason="helm-python-sdk (the 'helm' extra) is not installed")
+pytest.importorskip("helm_python", reason="helm-python-sdk (the 'render' extra) is not installed")
 
 
 def run(work: Path, **config: Any) -> None:
@@ -193,10 +194,6 @@ def test_flat_layout(work: Path) -> None:
             {"outPath": "o.yaml", "valuesFiles": ["env/missing.yaml"]},
             "valuesFiles[0]: 'env/missing.yaml' does not exist (set ignoreMissingValueFiles to skip it)",
         ),
-        (
-            {"outPath": "o.yaml", "kubeVersion": "1.30.0"},
-            "kubeVersion and apiVersions need the helm binary on PATH (the Helm SDK renders without them)",
-        ),
         ({"outPath": "o.yaml", "path": "env"}, "path: 'env' is not a Helm chart (no Chart.yaml)"),
     ],
 )
@@ -219,12 +216,26 @@ def test_template_error_is_reported(work: Path) -> None:
     )
 
 
-@pytest.mark.skipif(
-    shutil.which("helm") is None, reason="no helm binary on PATH (GitHub's hosted runners have one)"
-)
-def test_with_the_helm_binary(work: Path) -> None:
+CAPABILITIES = """\
+kind: ConfigMap
+kube: {{ .Capabilities.KubeVersion.Version }}
+monitoring: {{ .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}
+"""
+
+
+@pytest.mark.parametrize("renderer", ["sdk", "binary"])
+def test_kube_version_and_api_versions(work: Path, renderer: str) -> None:
+    if renderer == "binary":
+        if shutil.which("helm") is None:
+            pytest.skip("no helm binary on PATH (GitHub's hosted runners have one; the sdk case runs)")
+        env = dict(os.environ)
+    else:
+        env = sdk_only_env()
+        if not env:
+            pytest.skip("a helm binary is in /usr/bin; the SDK path cannot be isolated")
+    (work / "charts/guestbook/templates/caps.yaml").write_text(CAPABILITIES)
     HelmTemplate().run(
-        context(work, project="kargo-demo"),
+        context(work, env=env, project="kargo-demo"),
         HelmTemplateConfig.model_validate(
             {
                 "path": "charts/guestbook",
@@ -234,10 +245,26 @@ def test_with_the_helm_binary(work: Path) -> None:
                 "setValues": [{"key": "image.tag", "value": "v0.0.5"}],
                 "skipTests": True,
                 "kubeVersion": "1.30.0",
+                "apiVersions": ["monitoring.coreos.com/v1"],
             }
         ),
     )
     assert (work / "out.yaml").read_text() == (
+        "---\n# Source: guestbook/templates/caps.yaml\n"
+        "kind: ConfigMap\nkube: v1.30.0\nmonitoring: true\n"
         "---\n# Source: guestbook/templates/deploy.yaml\n"
         + rendered_deploy("guestbook", "dev", 1, "v0.0.5", "hi")
+    )
+
+
+def test_without_helm_or_the_sdk_names_the_extra(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = sdk_only_env()
+    if not env:
+        pytest.skip("a helm binary is in /usr/bin")
+    monkeypatch.setitem(sys.modules, "helm_python", None)  # as when the render extra is not installed
+    with pytest.raises(TerminalStepError) as err:
+        run(work, outPath="o.yaml")
+    assert str(err.value) == (
+        "helm-template needs helm on PATH or the Helm SDK of the render extra: "
+        "pip install 'kargo-actions[render]'"
     )

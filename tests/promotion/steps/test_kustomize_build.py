@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,18 @@ def test_uses_the_venv_kubectl_when_no_kustomize() -> None:
     command = kustomize_command(env_path="/nonexistent")
     assert command[1] == "kustomize"
     assert Path(command[0]).parent == Path(__import__("sys").executable).parent
+
+
+def test_without_kustomize_or_kubectl_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))  # an environment without the extra
+    with pytest.raises(TerminalStepError) as err:
+        kustomize_command("/nonexistent")
+    assert str(err.value) == (
+        "kustomize-build needs kustomize on PATH or the kubectl of the render extra installed beside "
+        "kargo-actions: pip install 'kargo-actions[render]'"
+    )
 
 
 def test_build_to_a_file(overlay: Path) -> None:

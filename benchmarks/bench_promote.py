@@ -151,7 +151,7 @@ def in_process(pipeline: Path, alias: str, work: Path) -> tuple[Spawned, dict[st
     """One promotion in this process: what it spawns and where its time goes."""
     from kargo_actions.ledger import Ledger
     from kargo_actions.manifests import load_project
-    from kargo_actions.promotion import service
+    from kargo_actions.promotion import engine
     from kargo_actions.promotion.service import PromoteOptions, promote
 
     timings: dict[str, float] = {}
@@ -159,7 +159,7 @@ def in_process(pipeline: Path, alias: str, work: Path) -> tuple[Spawned, dict[st
     project = load_project(pipeline / "kargo")
     timings["manifests"] = time.perf_counter() - t0
     real_write = Ledger.write
-    real_run = service.run_promotion
+    real_run = engine.run_promotion
     writes: list[float] = []
 
     def timed_write(self: Ledger, build: Any) -> Any:
@@ -177,7 +177,7 @@ def in_process(pipeline: Path, alias: str, work: Path) -> tuple[Spawned, dict[st
             timings["steps"] = time.perf_counter() - start
 
     Ledger.write = timed_write  # type: ignore[method-assign]
-    service.run_promotion = timed_run  # type: ignore[assignment]
+    engine.run_promotion = timed_run  # type: ignore[assignment]
     try:
         with Spawned(work) as spawned, Ledger(pipeline) as ledger:
             t0 = time.perf_counter()
@@ -185,7 +185,7 @@ def in_process(pipeline: Path, alias: str, work: Path) -> tuple[Spawned, dict[st
             timings["promote"] = time.perf_counter() - t0
     finally:
         Ledger.write = real_write  # type: ignore[method-assign]
-        service.run_promotion = real_run  # type: ignore[assignment]
+        engine.run_promotion = real_run  # type: ignore[assignment]
     assert outcome.succeeded, outcome.result.message
     timings["ledger start write"], timings["ledger end write"] = writes
     return spawned, timings

@@ -239,3 +239,41 @@ def open_project_ledger(app: AppContext, settings: Settings | None, **options: s
     from kargo_actions.ledger import Ledger
 
     return Ledger(app.repo, ledger_config(app, settings=settings, **options))
+
+
+def fetch_ahead(
+    app: AppContext,
+    ledger_branch: str | None = None,
+    ledger_remote: str | None = None,
+    tag_prefix: str | None = None,
+    signing: str | None = None,
+) -> None:
+    """Begin the ledger's fetch in a background git process before a writing command imports its modules and
+    loads the manifests: the first ledger write then finds the fetch done (`LedgerRepo.start_fetch`).
+
+    Only on the plain path (no models); whatever stops it (no repository, a Settings file the models must
+    read) is left to the command, which opens the ledger as always and says what is wrong.
+    """
+    from kargo_actions.errors import KargoActionsError
+    from kargo_actions.ledger.reader import LedgerRepo
+
+    file_values = plain_settings(app.config_dir)
+    config = (
+        None
+        if file_values is None
+        else plain_ledger_config(
+            os.environ,
+            file_values,
+            ledger_branch=ledger_branch,
+            remote=ledger_remote,
+            tag_prefix=tag_prefix,
+            signing=signing,
+        )
+    )
+    if config is None:
+        return
+    try:
+        with LedgerRepo(app.repo, config) as repo:
+            repo.start_fetch()
+    except (KargoActionsError, OSError):
+        return

@@ -88,7 +88,7 @@ def _options(
     github: bool | None = None,
     verify: bool = False,
 ) -> PromoteOptions:
-    from kargo_actions.promotion.engine import EngineOptions
+    from kargo_actions.promotion.options import EngineOptions
     from kargo_actions.promotion.reporting import choose_reporter, run_checker
     from kargo_actions.promotion.service import PromoteOptions
 
@@ -368,8 +368,11 @@ def promote_command(
     with `phase: Running` and `wait` (what it waits for, since when, its deadline); for --auto: one decision
     per Stage: promoted, failed or skipped, with the reason.
     """
+    from kargo_actions.cli.ledger_options import fetch_ahead
     from kargo_actions.cli.signals import abort_on_signals
     from kargo_actions.errors import InvalidInputError
+
+    fetch_ahead(app, **ledger_opts)  # overlaps the imports below and the manifests' load
     from kargo_actions.promotion.service import Mode, promote
 
     one_of = [n for n, v in (("--resume", resume_name), ("--abort", abort_name)) if v]

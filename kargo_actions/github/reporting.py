@@ -22,7 +22,7 @@ from kargo_actions.github.statuses import gate_pull_request, mark_verified
 from kargo_actions.ledger import Ledger
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.stage import Stage
-from kargo_actions.promotion.engine import StepObserver
+from kargo_actions.promotion.options import StepObserver
 from kargo_actions.promotion.reporting import PromotionReport, Reporter
 from kargo_actions.promotion.result import PromotionPhase, PromotionResult, StepRun
 from kargo_actions.promotion.steps.base import StepStatus

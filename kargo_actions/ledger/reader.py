@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -282,6 +284,12 @@ def freight_status_wire(fid: str, states: Sequence[Mapping[str, Any]]) -> dict[s
     return {k: v for k, v in status.items() if v} or None
 
 
+# Ledger fetches begun ahead (`LedgerRepo.start_fetch`), by (git dir, fetch arguments): the next fetch of the
+# same ref in this process takes the running one over instead of starting its own.
+_AHEAD: dict[tuple[Path, tuple[str, ...]], tuple[subprocess.Popen[bytes], float]] = {}
+_AHEAD_FOR = 5.0  # seconds a fetch begun ahead stays fresh enough to stand for one begun now
+
+
 class LedgerRepo:
     """A repository's ledger for reading: its git, its configuration, and the newest local ledger tip."""
 
@@ -325,6 +333,47 @@ class LedgerRepo:
         if name and f"remote.{name.lower()}.url" in self.git_config():
             return name
         return None
+
+    def fetch_args(self) -> tuple[str, ...]:
+        """`git fetch` of the ledger branch into its remote-tracking ref (needs a remote)."""
+        remote, tracking = self.remote, self.config.remote_tracking_ref()
+        assert remote is not None
+        assert tracking is not None
+        branch = self.config.branch
+        return (
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            remote,
+            f"+refs/heads/{branch}:{tracking}",
+        )
+
+    def start_fetch(self) -> None:
+        """Begin fetching the ledger branch in a background git process, so that the fetch overlaps what the
+        command does before its first ledger read or write (importing, loading manifests); the first
+        `fetch_ledger` for the same ref in this process takes it over. No-op for a local-only ledger."""
+        if not self.remote:
+            return
+        args = self.fetch_args()
+        key = (self.git.git_dir, args)
+        if key not in _AHEAD:
+            proc = subprocess.Popen(
+                ["git", *args], cwd=self.git.repo, env=self.git.env,
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            _AHEAD[key] = (proc, time.monotonic())
+
+    def fetch_ledger(self) -> subprocess.CompletedProcess[bytes]:
+        """Fetch the ledger branch into its remote-tracking ref (or finish the fetch `start_fetch` began)."""
+        args = self.fetch_args()
+        ahead = _AHEAD.pop((self.git.git_dir, args), None)
+        if ahead is not None:
+            proc, begun = ahead
+            out, err = proc.communicate()
+            if time.monotonic() - begun < _AHEAD_FOR:
+                return subprocess.CompletedProcess(["git", *args], proc.returncode, out, err)
+        return self.git.run(*args, check=False)
 
     @property
     def remote_url(self) -> str | None:

@@ -150,6 +150,7 @@ class Ledger(LedgerRepo):
         self._tags = TagWriter(self.git)
         self._identity_env: dict[str, str] | None = None
         self._actor: str | None = None
+        self._published: str | None = None  # the ledger commit this process last pushed (see `write`)
 
     def close(self) -> None:
         super().close()
@@ -269,25 +270,50 @@ class Ledger(LedgerRepo):
         """
         cfg = self.config
         remote = self.remote
-        for attempt in range(1, cfg.max_attempts + 1):
+        # The tip this process pushed last: the next write builds on it without a fetch, and a remote that
+        # moved since rejects the push (compare-and-swap), which sends that write round the loop with a fetch.
+        optimistic, self._published = self._published, None
+        for attempt in range(0 if optimistic else 1, cfg.max_attempts + 1):
+            guessed = attempt == 0  # a try on the pushed tip, not counted among the attempts
             if not remote:
                 base = self._local_tip()
+            elif guessed:
+                base = optimistic
             elif continuity:
                 base = check_continuity(self, *self._fetch(), refetch=lambda: self._fetch()[0])
             else:
                 base = self._fetch()[0]
             snap = self.snapshot(base)
-            plan = build(snap)
+            try:
+                plan = build(snap)
+            except Exception:
+                if guessed:  # a refusal is only an answer on the remote's own tip
+                    continue
+                raise
             if isinstance(plan, NoWrite):
+                if guessed:
+                    continue  # "nothing to write" is only an answer on the remote's own tip
                 if base is not None:
                     self._adopt_tip(base)
-                return WriteOutcome(result=plan.result, commit=None, attempts=attempt)
+                return WriteOutcome(result=plan.result, commit=None, attempts=max(attempt, 1))
             commit, tag_oids = self._make_commit(snap, plan)
-            published = (
-                self._push(base, commit, tag_oids) if remote else self._update_local(base, commit, tag_oids)
-            )
+            try:
+                published = (
+                    self._push(base, commit, tag_oids)
+                    if remote
+                    else self._update_local(base, commit, tag_oids)
+                )
+            except FailedError:
+                if guessed:  # whatever went wrong, the fetch of the next round says it plainly (or fixes it)
+                    continue
+                raise
             if published:
-                return WriteOutcome(result=plan.result, commit=commit, attempts=attempt, tags=tag_oids)
+                self._published = commit if remote else None
+                return WriteOutcome(
+                    result=plan.result, commit=commit, attempts=max(attempt, 1), tags=tag_oids
+                )
+            if guessed:
+                continue  # the remote moved since our last push: fetch and rebuild at once, no back-off
             if attempt < cfg.max_attempts:
                 delay = min(cfg.backoff_cap, cfg.backoff_base * 2 ** min(attempt - 1, 10))
                 time.sleep(self.rng.uniform(0, delay))
@@ -325,10 +351,7 @@ class Ledger(LedgerRepo):
         tracking = self.config.remote_tracking_ref()
         assert remote is not None
         assert tracking is not None
-        proc = self.git.run(
-            "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote,
-            f"+refs/heads/{branch}:{tracking}", check=False,
-        )  # fmt: skip
+        proc = self.fetch_ledger()
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip()
             if "couldn't find remote ref" in err:

@@ -14,12 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem
-from kargo_actions.expressions.kargo import MetadataProvider
 from kargo_actions.expressions.values import format_duration
 from kargo_actions.model.fields import parse_go_duration
 from kargo_actions.model.freight import Freight
@@ -27,6 +26,7 @@ from kargo_actions.model.project import Project
 from kargo_actions.model.promotion import new_ulid, promotion_name
 from kargo_actions.model.stage import Stage
 from kargo_actions.promotion.evaluation import Evaluator, StepOutcome, has_failures
+from kargo_actions.promotion.options import EngineOptions, ResumePoint
 from kargo_actions.promotion.registry import STEPS, get_step
 from kargo_actions.promotion.result import SEVERITY, PromotionPhase, PromotionResult, StepRun
 from kargo_actions.promotion.steps.base import (
@@ -45,56 +45,7 @@ from kargo_actions.promotion.steps.base import (
 )
 from kargo_actions.promotion.tasks import PlannedStep, PromotionPlan, plan_promotion, resume_blocker
 
-if TYPE_CHECKING:
-    from kargo_actions.ledger.store import Ledger
-
 StepResolver = Callable[[str], Step[Any]]
-StepObserver = Callable[[StepRun], None]
-# Told each time a step reports Running and the engine waits in its process: (step alias, what it waits for).
-WaitObserver = Callable[[str, str], None]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    """How the engine waits and what it hands to steps and expressions."""
-
-    poll_interval: float = 5.0  # between runs of a step that reports Running (waiting on something)
-    retry_backoff: float = 1.0  # first wait before retrying an errored step; doubles up to the max
-    retry_backoff_max: float = 30.0
-    env: Mapping[str, str] | None = (
-        None  # the environment of steps and of secret()/configMap(); default os.environ
-    )
-    ui_base_url: str = ""
-    rollback: bool = False
-    stage_metadata: MetadataProvider | None = None
-    # The ledger: set-metadata / set-freight-alias write to it, stageMetadata() / freightMetadata() read it
-    # (stage_metadata, when given, wins for Stages).
-    ledger: Ledger | None = None
-    on_step: StepObserver | None = None  # called after each step, e.g. to print progress
-    # Step names to skip instead of run (status Skipped), e.g. argocd-update where there is no Argo CD.
-    skip_steps: frozenset[str] = frozenset()
-    # `promote --no-wait`: a step that reports Running ends the run (phase Running, currentStep at it) instead
-    # of waiting in this process, wherever the promotion can resume without its work dir.
-    suspend: bool = False
-    on_wait: WaitObserver | None = None
-    now: Callable[[], datetime] = _utc_now  # the wall clock of step times and deadlines (injectable)
-
-
-@dataclass(frozen=True)
-class ResumePoint:
-    """Where a stopped promotion goes on: the step it waits at, the steps before it as they ended, the shared
-    state, and when the waiting step started (its timeout counts from there, across runs)."""
-
-    index: int
-    runs: tuple[StepRun, ...]
-    state: Mapping[str, Any]
-    step_started_at: datetime
-    error_count: int = 0
-    started_at: datetime | None = None  # the promotion's own start
 
 
 @dataclass(frozen=True)

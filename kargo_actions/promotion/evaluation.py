@@ -27,7 +27,8 @@ from kargo_actions.promotion.tasks import ALIAS_SEPARATOR, PlannedStep, Promotio
 
 if TYPE_CHECKING:
     from kargo_actions.model.project import Project
-    from kargo_actions.promotion.engine import EngineOptions, PromotionRun
+    from kargo_actions.promotion.engine import PromotionRun
+    from kargo_actions.promotion.options import EngineOptions
 
 _FAILED = frozenset({StepStatus.FAILED, StepStatus.ERRORED})
 

@@ -138,15 +138,9 @@ def nothing_to_do(tree: LedgerTree, event: Event, stage: str = "", now: datetime
 def quick_fetch(repo: LedgerRepo) -> bool:
     """Fetch the ledger branch into its remote-tracking ref for reading; False when that failed (the full path,
     which fetches again, then says why)."""
-    remote, tracking = repo.remote, repo.config.remote_tracking_ref()
-    if remote is None or tracking is None:
+    if repo.remote is None or repo.config.remote_tracking_ref() is None:
         return True
-    branch = repo.config.branch
-    proc = repo.git.run(
-        "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, f"+refs/heads/{branch}:{tracking}",
-        check=False,
-    )  # fmt: skip
-    return proc.returncode == 0
+    return repo.fetch_ledger().returncode == 0
 
 
 def _json(data: bytes | None) -> dict[str, Any] | None:

@@ -247,8 +247,9 @@ def _who(record: PromotionRecord) -> str:
 
 def _still_waiting(ledger: Ledger, project: Project, record: PromotionRecord) -> bool:
     """A read-only look at the waiting step: True when it still waits (so nothing is claimed or written)."""
-    from kargo_actions.promotion.engine import Engine, EngineOptions, PromotionRun
+    from kargo_actions.promotion.engine import Engine, PromotionRun
     from kargo_actions.promotion.lifecycle import find_stage
+    from kargo_actions.promotion.options import EngineOptions
     from kargo_actions.promotion.steps.base import StepStatus
     from kargo_actions.promotion.tasks import plan_promotion
     from kargo_actions.promotion.transitions import resume_point

@@ -77,21 +77,21 @@ def get_step(name: str) -> Step[Any]:
     return step
 
 
-def preload(names: Iterable[str]) -> threading.Thread:
+def preload(names: Iterable[str], first: Iterable[str] = ()) -> threading.Thread:
     """Start importing the modules of these steps in a background thread, and return it.
 
     A promotion starts it before its first ledger write, whose git fetch and push leave the interpreter idle
     for 50-100 ms: the steps' imports (20-30 ms, their config models included) fit in there instead of
     following it. Unknown names are skipped; a module that fails to import is left to get_step, which imports
-    it again and says why.
+    it again and says why. `first`: other modules (full names) to import before them, e.g. the engine.
     """
-    modules = sorted({STEPS[name].partition(":")[0] for name in names if name in STEPS})
+    modules = [*first, *sorted({f"{_PACKAGE}.{STEPS[n].partition(':')[0]}" for n in names if n in STEPS})]
 
     def load() -> None:
         for module in modules:
             # On failure get_step imports it again, in the promotion, and reports the error where it belongs.
             with contextlib.suppress(Exception):
-                importlib.import_module(f"{_PACKAGE}.{module}")
+                importlib.import_module(module)
 
     thread = threading.Thread(target=load, name="kargo-actions-step-preload", daemon=True)
     thread.start()

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from kargo_actions.ledger import Ledger
     from kargo_actions.model.freight import Freight
     from kargo_actions.model.stage import Stage
-    from kargo_actions.promotion.engine import StepObserver
+    from kargo_actions.promotion.options import StepObserver
     from kargo_actions.promotion.result import PromotionResult
 
 

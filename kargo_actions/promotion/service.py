@@ -27,7 +27,6 @@ from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
 from kargo_actions.model.promotion import new_ulid
 from kargo_actions.model.stage import Stage
-from kargo_actions.promotion.engine import EngineOptions, ResumePoint, prepare_work_dir, run_promotion
 from kargo_actions.promotion.gates import Availability, availability, format_time, parse_time
 from kargo_actions.promotion.lifecycle import (
     Mode,
@@ -48,6 +47,7 @@ from kargo_actions.promotion.lifecycle import (
     stage_states,
 )
 from kargo_actions.promotion.liveness import LeaseKeeper, RunChecker, stale_reason, this_runner
+from kargo_actions.promotion.options import EngineOptions, ResumePoint
 from kargo_actions.promotion.result import PromotionPhase, PromotionResult
 from kargo_actions.promotion.transitions import TERMINAL, promotion_record, result_of, resume_point
 
@@ -152,17 +152,43 @@ def check_gate(
     return verdict
 
 
+class _Scratch:
+    """The steps' work dir: the one asked for (kept), or a fresh temporary one, removed in the background once
+    the steps are done (`release`), while the end write waits on git, and joined at `close`."""
+
+    def __init__(self, opts: PromoteOptions) -> None:
+        self.owned = opts.work_dir is None
+        if opts.work_dir is not None:
+            from kargo_actions.promotion.engine import prepare_work_dir
+
+            self.path = prepare_work_dir(opts.work_dir, require_empty=True)
+        else:
+            self.path = Path(tempfile.mkdtemp(prefix="kargo-promote-"))
+        self._removal: threading.Thread | None = None
+
+    def release(self) -> None:
+        if self.owned and self._removal is None:
+            self._removal = threading.Thread(
+                target=shutil.rmtree, args=(self.path,), kwargs={"ignore_errors": True}, daemon=True
+            )
+            self._removal.start()
+
+    def close(self) -> None:
+        if not self.owned:
+            return
+        if self._removal is None:
+            shutil.rmtree(self.path, ignore_errors=True)
+        else:
+            self._removal.join()
+
+
 @contextlib.contextmanager
-def _work_dir(opts: PromoteOptions) -> Iterator[Path]:
-    """The steps' work dir: the one asked for (kept), or a fresh temporary one (removed afterwards)."""
-    if opts.work_dir is not None:
-        yield prepare_work_dir(opts.work_dir, require_empty=True)
-        return
-    path = Path(tempfile.mkdtemp(prefix="kargo-promote-"))
+def _work_dir(opts: PromoteOptions) -> Iterator[_Scratch]:
+    scratch = _Scratch(opts)
     try:
-        yield path
+        yield scratch
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        scratch.close()
 
 
 def promote(
@@ -187,10 +213,11 @@ def promote(
     opts = options or PromoteOptions()
     stage = find_stage(project, stage_name)
     # A missing task or required var is bad input, found before recording. The steps the engine imports up
-    # front (those behind an `if` wait until reached) are imported while the start write waits on git.
+    # front (those behind an `if` wait until reached), and the engine with the expression language, are
+    # imported on a thread while the start write waits on git.
     plan = plan_promotion(project, stage)
-    preload(step.uses for step in plan.steps if not step.if_)
-    with _work_dir(opts) as work_dir:
+    preload((step.uses for step in plan.steps if not step.if_), first=["kargo_actions.promotion.engine"])
+    with _work_dir(opts) as scratch:
         lease = opts.lease or lease_of(project)
         now = opts.now()
         request = StartRequest(
@@ -212,7 +239,7 @@ def promote(
         if begun.queued:
             return PromotionOutcome(result_of(begun.record), begun.freight, begun.via, closed=closed)
         outcome = _run(
-            project, ledger, stage, begun.freight, begun.record, begun.collection, None, work_dir, opts
+            project, ledger, stage, begun.freight, begun.record, begun.collection, None, scratch, opts
         )
         return replace(outcome, closed=closed)
 
@@ -285,8 +312,8 @@ def resume(
     others = tuple(
         ledger.get_freight(fid, snap) for fid in (record.request.collection if record.request else [])
     )
-    with _work_dir(opts) as work_dir:
-        return _run(project, ledger, stage, freight, claimed, others, point, work_dir, opts)
+    with _work_dir(opts) as scratch:
+        return _run(project, ledger, stage, freight, claimed, others, point, scratch, opts)
 
 
 def abort(project: Project, ledger: Ledger, name: str, *, now: datetime | None = None) -> PromotionRecord:
@@ -315,7 +342,7 @@ def _run(
     record: PromotionRecord,
     collection: tuple[Freight, ...],
     point: ResumePoint | None,
-    work_dir: Path,
+    scratch: _Scratch,
     opts: PromoteOptions,
 ) -> PromotionOutcome:
     """Run (or go on with) a promotion this process holds, then record its end or its wait."""
@@ -338,9 +365,20 @@ def _run(
     try:
         with LeaseKeeper(renew, lease.total_seconds() / 3, on_lost=abort_event.set) as keeper:
             result = _engine(
-                project, ledger, stage, freight, base, collection, point, work_dir, opts, abort_event, report
+                project,
+                ledger,
+                stage,
+                freight,
+                base,
+                collection,
+                point,
+                scratch.path,
+                opts,
+                abort_event,
+                report,
             )
     finally:
+        scratch.release()
         for opened in renewing:
             opened.close()
     if keeper.lost.is_set():
@@ -368,6 +406,8 @@ def _engine(
     abort_event: threading.Event,
     report: PromotionReport,
 ) -> PromotionResult:
+    from kargo_actions.promotion.engine import run_promotion
+
     mode = _mode(base)
     try:
         return run_promotion(
@@ -556,5 +596,5 @@ def start_queued(
     others = tuple(
         ledger.get_freight(fid, snap) for fid in (taken.request.collection if taken.request else [])
     )
-    with _work_dir(opts) as work_dir:
-        return _run(project, ledger, stage, freight, taken, others, None, work_dir, opts)
+    with _work_dir(opts) as scratch:
+        return _run(project, ledger, stage, freight, taken, others, None, scratch, opts)

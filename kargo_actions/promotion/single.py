@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.model.freight import Freight
-from kargo_actions.promotion.engine import Engine, EngineOptions, PromotionRun, StepResolver, prepare_work_dir
+from kargo_actions.promotion.engine import Engine, PromotionRun, StepResolver, prepare_work_dir
+from kargo_actions.promotion.options import EngineOptions
 from kargo_actions.promotion.registry import get_step
 from kargo_actions.promotion.result import PromotionResult
 from kargo_actions.promotion.tasks import PlannedStep, PromotionPlan

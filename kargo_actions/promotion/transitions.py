@@ -27,8 +27,8 @@ from kargo_actions.ledger.records import (
 from kargo_actions.model.fields import parse_go_duration
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.stage import Stage
-from kargo_actions.promotion.engine import ResumePoint
 from kargo_actions.promotion.gates import format_time, go_duration, parse_time
+from kargo_actions.promotion.options import ResumePoint
 from kargo_actions.promotion.result import PromotionPhase, PromotionResult, StepRun
 from kargo_actions.promotion.steps.base import StepStatus, WaitingOn
 from kargo_actions.promotion.tasks import PlannedStep, PromotionPlan

@@ -75,7 +75,9 @@ def test_freight_recorded_in_one_second_keep_their_order(tmp_path: Path) -> None
     assert stamps == sorted(set(stamps))  # strictly increasing
     assert [f.name for f in newest_first(listed)] == [f.name for f in reversed(made)]
     # Each Warehouse keeps its own order.
-    assert (run.freight[1].freight.metadata.creation_timestamp or "") > (other.metadata.creation_timestamp or "")
+    assert (run.freight[1].freight.metadata.creation_timestamp or "") > (
+        other.metadata.creation_timestamp or ""
+    )
 
 
 def test_commit_message_says_what_and_who(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -176,6 +178,73 @@ def test_compare_and_swap_rebuilds_on_a_newer_tip(tmp_path: Path) -> None:
     names = git(remote, "ls-tree", "-r", "--name-only", "kargo/ledger").splitlines()
     assert len([n for n in names if n.startswith("freight/")]) == 2
     assert "stages/dev.json" in names
+
+
+def test_a_write_after_our_own_push_builds_on_it_without_a_fetch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tip this process pushed last is where its next write starts (no fetch); when another writer moved
+    the remote since, the push is refused and the write goes round with a fetch, losing nothing."""
+    remote = tmp_path / "remote.git"
+    repo_a = make_repo(tmp_path / "a", remote)
+    repo_b = clone(remote, tmp_path / "b")
+    fetched: list[str] = []
+    real_fetch = Ledger._fetch
+
+    def counting(self: Ledger) -> tuple[str | None, str | None]:
+        fetched.append(str(self.git.repo))
+        return real_fetch(self)
+
+    monkeypatch.setattr(Ledger, "_fetch", counting)
+    with Ledger(repo_a, UNSIGNED) as a, Ledger(repo_b, UNSIGNED) as b:
+        a.record_freight(make_freight(0))
+        assert len(fetched) == 1
+        second = a.record_freight(make_freight(1))
+        assert (len(fetched), second.attempts) == (1, 1)  # built on its own push
+        b.record_freight(make_freight(2))  # the remote moves under a
+        fetched.clear()
+        third = a.record_freight(make_freight(3))
+        assert fetched == [str(repo_a)]  # refused on the stale tip, then one fetch
+        assert third.attempts == 1
+        # A refusal on the guessed tip is checked again on the fetched one, and stands.
+        taken = b.list_freight().records[-1].alias
+        with pytest.raises(InvalidInputError, match="already used"):
+            a.record_freight(make_freight(4, alias=taken))
+    names = git(remote, "ls-tree", "-r", "--name-only", "kargo/ledger").splitlines()
+    assert len([n for n in names if n.startswith("freight/")]) == 4
+
+
+def test_a_fetch_begun_ahead_is_taken_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`start_fetch` runs the ledger fetch in the background; the next fetch of the same ref waits for it
+    instead of starting its own, unless it began too long ago to stand for a fetch now."""
+    from kargo_actions.ledger import reader
+
+    remote = tmp_path / "remote.git"
+    repo_a = make_repo(tmp_path / "a", remote)
+    repo_b = clone(remote, tmp_path / "b")
+    with Ledger(repo_a, UNSIGNED) as a:
+        a.record_freight(make_freight(0))
+    tip = git(remote, "rev-parse", "kargo/ledger")
+    started: list[tuple[str, ...]] = []
+    real_run = reader.Git.run
+
+    def recording(self: object, *args: str, **kwargs: object) -> object:
+        started.append(args)
+        return real_run(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader.Git, "run", recording)
+    with Ledger(repo_b, UNSIGNED) as b:
+        b.start_fetch()
+        assert len(reader._AHEAD) == 1
+        b.sync()
+        assert not reader._AHEAD
+        assert not [args for args in started if args[0] == "fetch" and "--no-tags" in args]
+        assert git(repo_b, "rev-parse", "refs/remotes/origin/kargo/ledger") == tip
+        # Begun too long ago: waited for, then fetched again.
+        b.start_fetch()
+        monkeypatch.setattr(reader, "_AHEAD_FOR", 0.0)
+        b.sync()
+        assert [args for args in started if args[0] == "fetch" and "--no-tags" in args]
 
 
 def test_nowrite_changes_nothing(tmp_path: Path) -> None:

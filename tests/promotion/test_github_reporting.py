@@ -365,14 +365,18 @@ def test_a_final_record_that_cannot_be_written_ends_the_deployment_in_error(
     item = record(repo, make_freight(1, alias="f-1"))
     reporter = reporting.GitHubReporter(github_env(gh), options=FAST, echo=lambda line: None)
 
+    hook = Path(git(repo, "remote", "get-url", "origin")) / "hooks" / "pre-receive"
+
     def remote_gone(run: StepRun) -> None:
-        git(repo, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+        # The remote stops taking ledger writes (as a remote that went away would), steps' pushes still land.
+        hook.write_text("#!/bin/sh\ngrep -q refs/heads/kargo/ledger && exit 1\nexit 0\n")
+        hook.chmod(0o755)
 
     project = load_project(repo / ".kargo")
     options = PromoteOptions(reporter=reporter, engine=EngineOptions(on_step=remote_gone))
     with (
         Ledger(repo, LedgerConfig()) as ledger,
-        pytest.raises(FailedError, match=r"could not fetch ledger branch"),
+        pytest.raises(FailedError, match=r"push of ledger branch kargo/ledger .* was rejected"),
     ):
         promote(project, ledger, "dev", item.name, options=options)
     client = client_for(gh)

@@ -47,12 +47,14 @@ def test_a_step_that_fails_to_import_is_left_to_get_step(monkeypatch: pytest.Mon
 def test_promote_preloads_the_steps_not_behind_an_if(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = make_repo(tmp_path / "repo", tmp_path / "remote.git")
     asked: list[list[str]] = []
+    before: list[list[str]] = []
     real = registry.preload
 
-    def recording(names: Any) -> threading.Thread:
+    def recording(names: Any, first: Any = ()) -> threading.Thread:
         names = list(names)
         asked.append(names)
-        return real(names)
+        before.append(list(first))
+        return real(names, first)
 
     monkeypatch.setattr(registry, "preload", recording)
     steps = [
@@ -67,3 +69,4 @@ def test_promote_preloads_the_steps_not_behind_an_if(tmp_path: Path, monkeypatch
     code, _out, err = run(repo, "promote", "--stage", "dev", "--freight", "f-1", "-q")
     assert code == 0, err
     assert asked == [["compose-output"]]
+    assert before == [["kargo_actions.promotion.engine"]]  # the engine loads on the thread too

@@ -149,6 +149,23 @@ def test_two_ledger_commits_per_promotion_and_the_records(repo: Path, tmp_path: 
     assert state["lastPromotions"][0]["phase"] == "Succeeded"
 
 
+def test_the_temporary_work_dir_is_gone_when_the_command_returns(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The steps' work dir is removed on a thread while the end write runs, and joined before the return."""
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    write(repo, manifests())
+    record(repo, 1, 1)
+    code, _out, err = run(repo, "promote", "--stage", "dev", "--freight", "f-1", "-q")
+    assert code == 0, err
+    assert json.loads(run(repo, "-o", "json", "history", "--stage", "dev")[1])[0]["phase"] == "Succeeded"
+    assert list(scratch.glob("kargo-promote-*")) == []
+
+
 def test_failed_promotion_is_recorded_and_state_unchanged(repo: Path, tmp_path: Path) -> None:
     write(repo, manifests())
     record(repo, 1, 1)

@@ -18,52 +18,40 @@ if TYPE_CHECKING:
 @ledger_options
 @pass_app
 def status_command(app: AppContext, /, fetch: bool, **ledger_opts: str | None) -> int:
-    """Every Stage in pipeline order: its current Freight (ID, alias, artifacts), whether it is verified
-    there, its last promotion, the newest Freight available to it, auto-promotion and holds; then the
-    promotions in progress: waiting ones (what for, since when, the deadline), queued ones, and the command
-    that resumes or ends each; then each Stage's schedule: its promotion windows (open or closed, and until
-    when), the freezes holding it and an auto-promotion deferred until it opens. A Running promotion whose
-    process stopped is closed as Errored on the way. `--output json` gives one object per Stage
-    (activePromotion, pendingPromotions, closedPromotions, open, schedule, freezes, deferredAutoPromotion)."""
+    """Every Stage in pipeline order, one head line each (STAGE, FREIGHT, VERIFIED, MODE) and indented
+    detail lines under it: its artifacts, its last promotion, the latest verification when it did not
+    succeed, the newest Freight available to it, holds, promotions in progress (what a waiting one waits for,
+    since when, its deadline, queued ones, the command that resumes or ends each); then each Stage's schedule:
+    its promotion windows, the freezes holding it and an auto-promotion deferred until it opens. Lines fit
+    the terminal's width ($COLUMNS; 80 columns when piped); a legend explains the markers shown (`*` a newer
+    Freight is available, `!` the latest verification failed though Kargo's Verified holds, `held`). A
+    Running promotion whose process stopped is closed as Errored on the way. `--output json` gives one object
+    per Stage (activePromotion, pendingPromotions, closedPromotions, lastVerification, open, schedule,
+    freezes, deferredAutoPromotion)."""
     from kargo_actions.cli.ledger_options import open_project_ledger
     from kargo_actions.manifests import load_project
     from kargo_actions.promotion.pipeline import pipeline_status
+    from kargo_actions.report.status_text import (
+        latest_verification_json,
+        latest_verifications,
+        render,
+        stage_block,
+        terminal_width,
+    )
 
     project = load_project(app.config_dir)
     with open_project_ledger(app, project.settings, **ledger_opts) as ledger:
         if fetch:
             ledger.sync()
         rows = pipeline_status(project, ledger)
+        latest = latest_verifications(ledger.snapshot(), rows)
     if app.json:
-        app.emit_json([r.to_json() for r in rows])
-        return 0
-    from kargo_actions.cli.freight import _artifacts, _print_table
-
-    table: list[tuple[str, ...]] = []
-    for r in rows:
-        current = ", ".join(f"{f.alias or ''} {f.name[:12]}".strip() for f in r.current) or "-"
-        artifacts = "; ".join(_artifacts(f).replace("\n", ", ") for f in r.current)
-        last = r.last_promotion
-        newest = r.newest_available
-        table.append(
-            (
-                r.stage + (" (control flow)" if r.control_flow else ""),
-                current,
-                artifacts,
-                "yes" if r.verified else ("no" if r.current else "-"),
-                f"{last.phase} {last.finished_at or ''} {last.name}".strip() if last else "-",
-                f"{newest.alias or ''} {newest.name[:12]}".strip() if newest else "-",
-                ("auto" if r.auto_promotion else "manual") + (" held" if r.holds else ""),
-            )
+        app.emit_json(
+            [{**r.to_json(), "lastVerification": latest_verification_json(latest.get(r.stage))} for r in rows]
         )
-    _print_table(
-        ("STAGE", "FREIGHT", "ARTIFACTS", "VERIFIED", "LAST PROMOTION", "NEWEST AVAILABLE", "MODE"), table
-    )
-    activity = [(r.stage, line) for r in rows for line in r.activity()]
-    if activity:
-        click.echo("\nPromotions in progress:")
-        for stage, line in activity:
-            click.echo(f"  {stage}: {line}")
+        return 0
+    width = terminal_width()
+    click.echo("\n".join(render([stage_block(r, latest.get(r.stage)) for r in rows], width)))
     schedules = [line for r in rows for line in _schedule_lines(r)]
     if schedules:
         click.echo("\nSchedules (promotion windows and freezes):")

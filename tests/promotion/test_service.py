@@ -354,12 +354,12 @@ def test_text_output_of_status_history_and_progress(repo: Path) -> None:
     code, out, err = run(repo, "status")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].split()[:3] == ["STAGE", "FREIGHT", "ARTIFACTS"]
-    assert [line.split()[0] for line in lines[1:]] == ["broken", "dev", "staging", "prod"]
-    dev = next(line for line in lines if line.startswith("dev "))
-    assert f"f-1 {fid[:12]}" in dev
-    assert "ghcr.io/example/app:1.0.1" in dev
-    assert "yes" in dev
+    assert lines[0].split() == ["STAGE", "FREIGHT", "VERIFIED", "MODE"]
+    heads = [line.split()[0] for line in lines[1:] if line and not line.startswith(" ")]
+    assert heads[:4] == ["broken", "dev", "staging", "prod"]
+    dev = lines.index(next(line for line in lines if line.startswith("dev ")))
+    assert lines[dev].split() == ["dev", "f-1", fid[:12], "yes", "manual"]
+    assert lines[dev + 1].split() == ["artifacts", "ghcr.io/example/app:1.0.1"]
     code, out, err = run(repo, "history", "--stage", "dev")
     assert code == 0, err
     assert out.splitlines()[1].startswith("dev.")

@@ -11,6 +11,7 @@ from kargo_actions.cli.context import AppContext, pass_app
 from kargo_actions.cli.ledger_options import ledger_options
 
 if TYPE_CHECKING:
+    from kargo_actions.ledger import Ledger
     from kargo_actions.ledger.records import FreezeRecord
     from kargo_actions.model.project import Project
 
@@ -111,16 +112,29 @@ def freeze_command(
 @click.command("unfreeze")
 @click.option("--stage", "-s", "stages", multiple=True, help="A Stage whose freeze is lifted (repeatable).")
 @click.option("--all", "every", is_flag=True, help="Lift the project-wide freeze (`freeze --all`).")
+@click.option(
+    "--dispatch-workflow",
+    metavar="FILE",
+    help="Then dispatch FILE (the promote workflow, auto) for each Stage with a deferred auto-promotion that "
+    "is open now. Needs `actions: write`.",
+)
+@click.option("--ref", help="The branch to dispatch on (default: GITHUB_REF_NAME).")
 @ledger_options
 @pass_app
 def unfreeze_command(
-    app: AppContext, /, stages: tuple[str, ...], every: bool, **ledger_opts: str | None
+    app: AppContext,
+    /,
+    stages: tuple[str, ...],
+    every: bool,
+    dispatch_workflow: str | None,
+    ref: str | None,
+    **ledger_opts: str | None,
 ) -> int:
     """Lift a freeze: promotions into the Stages go through again (their windows still apply).
 
     The record stays in the ledger with who lifted it and when. Auto-promotions the freeze deferred run at
-    the next `reconcile` (the generated kargo-reconcile workflow runs it on its schedule). Exit 2 when no
-    freeze holds a Stage named.
+    the next `reconcile`, or at once in the promote workflow with --dispatch-workflow (what the generated
+    kargo-freeze workflow does). Exit 2 when no freeze holds a Stage named.
     """
     from datetime import UTC, datetime
 
@@ -132,10 +146,48 @@ def unfreeze_command(
     now = datetime.now(UTC)
     with ledger:
         records = ledger.write(plan_unfreeze(scope, ledger.actor(), now)).result
+        started = _dispatch_deferred(project, ledger, dispatch_workflow, ref) if dispatch_workflow else []
     _summary(records, "lifted")
     if app.json:
         app.emit_json([r.wire() for r in records])
     else:
         for record in records:
             click.echo(_line(record, "lifted"))
+    for line in started:
+        click.echo(line, err=True)
     return 0
+
+
+def _dispatch_deferred(project: Project, ledger: Ledger, workflow: str, ref: str | None) -> list[str]:
+    """The promote workflow (auto) for every Stage whose deferred auto-promotion may run now."""
+    from datetime import UTC, datetime
+
+    from kargo_actions.errors import InvalidInputError, Problem
+    from kargo_actions.github.client import GitHubClient
+    from kargo_actions.ledger.records import DeferredPromotionRecord
+    from kargo_actions.promotion.freezes import opening
+
+    where = ref or os.environ.get("GITHUB_REF_NAME", "")
+    if not where:
+        raise InvalidInputError(
+            [Problem(path="--ref", message="no ref to dispatch on", hint="pass --ref BRANCH")]
+        )
+    snap = ledger.snapshot()
+    now = datetime.now(UTC)
+    due = [
+        record
+        for name in snap.names("deferred")
+        if (record := snap.load(DeferredPromotionRecord, f"deferred/{name}")) is not None
+        and record.stage in project.stages
+        and opening(project, snap, record.stage, now).open
+    ]
+    if not due:
+        return []
+    client = GitHubClient.from_env()
+    lines = []
+    for record in due:
+        run = client.dispatch_workflow(
+            workflow, ref=where, inputs={"stage": record.stage, "freight": record.freight, "auto": "true"}
+        )
+        lines.append(f"dispatched {workflow} for {record.stage} ({record.freight[:12]}): {run.html_url}")
+    return lines

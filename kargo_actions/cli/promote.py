@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -382,7 +383,7 @@ def promote_command(
         _check_selection(stage, freight_ref, warehouse, downstream_from, auto)
     project, ledger = _open(app, ledger_opts)
     progress = Progress(quiet or app.json)
-    with ledger, abort_on_signals() as abort:
+    with ledger, abort_on_signals() as abort, _closed_summary():
         from dataclasses import replace
 
         options = replace(
@@ -429,6 +430,22 @@ def _rollbacks(
 
     found = [after_promotion(project, ledger, o, options) for o in outcomes if not o.ok]
     return [r for r in found if r is not None]
+
+
+@contextlib.contextmanager
+def _closed_summary() -> Iterator[None]:
+    """A promotion a window or a freeze refuses (exit 3) says so in the job summary too."""
+    from kargo_actions.promotion.freezes import StageClosedError
+
+    try:
+        yield
+    except StageClosedError as err:
+        if os.environ.get("GITHUB_STEP_SUMMARY"):
+            from kargo_actions.github.output import append_step_summary
+            from kargo_actions.report.schedule import closed_markdown
+
+            append_step_summary(closed_markdown(err))
+        raise
 
 
 def _check_selection(
@@ -523,7 +540,7 @@ def rollback_command(
 
     project, ledger = _open(app, ledger_opts)
     progress = Progress(quiet or app.json)
-    with ledger, abort_on_signals() as abort:
+    with ledger, abort_on_signals() as abort, _closed_summary():
         target = find_stage(project, stage)
         ledger.sync()
         ref = to_ref or previous_freight(ledger, target)

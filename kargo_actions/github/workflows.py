@@ -378,13 +378,16 @@ def dashboard_workflow(options: WorkflowOptions) -> str:
 
 def generated_workflows(project: Project, options: WorkflowOptions) -> dict[str, str]:
     """File name -> text with its digest, for every workflow the pipeline needs."""
+    from kargo_actions.github.freeze_workflow import FREEZE_FILE, freeze_workflow
     from kargo_actions.github.reconcile_workflow import reconcile_workflow
 
     files = {
         DISCOVER_FILE: seal(discover_workflow(project, options)),
         PROMOTE_FILE: seal(promote_workflow(project, options)),
+        FREEZE_FILE: seal(freeze_workflow(options)),
     }
-    if can_wait(project):
+    # promotion windows: reconcile's schedule runs the auto-promotions they deferred once they open
+    if can_wait(project) or project.promotion_windows():
         files[RECONCILE_FILE] = seal(reconcile_workflow(project, options))
     if options.dashboard:
         files[DASHBOARD_FILE] = seal(dashboard_workflow(options))

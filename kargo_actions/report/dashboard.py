@@ -15,7 +15,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,14 +23,17 @@ from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.ledger import Ledger
 from kargo_actions.ledger.records import (
     ApprovedFreight,
+    DeferredPromotionRecord,
     PromotionRecord,
     StageStateRecord,
     VerificationRecord,
     VerifiedFreight,
+    deferred_path,
 )
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
 from kargo_actions.model.stage import Stage
+from kargo_actions.promotion.freezes import opening
 from kargo_actions.promotion.pipeline import StageStatus, status_rows
 from kargo_actions.promotion.service import settled_states
 from kargo_actions.promotion.transitions import describe
@@ -220,6 +223,11 @@ def collect(
         active = next((p for p in in_progress if p.phase == "Running"), None)
         for v in verifications:
             verifications_by_freight.setdefault(v.freight.name, []).append(v)
+        row = replace(
+            row,
+            opening=opening(project, snap, row.stage, moment),
+            deferred=snap.load(DeferredPromotionRecord, deferred_path(row.stage)),
+        )
         views.append(
             StageView(
                 status=row,

@@ -27,6 +27,7 @@ from kargo_actions.report.dashboard import (
 from kargo_actions.report.dashboard_assets import CSS, JS
 from kargo_actions.report.dashboard_links import DeepLink, evaluate_links
 from kargo_actions.report.dashboard_svg import NodeView, render_svg
+from kargo_actions.report.schedule import schedule_row
 
 # Pages load only the site's own files; inline scripts and styles never run, whatever a record holds.
 CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:"
@@ -291,7 +292,7 @@ def stage_card(dash: Dashboard, stage: StageView, root: str) -> str:
         f'<div class="card-head"><a class="card-title" href="{href(root, stage_file(stage.name))}">'
         f'{esc(stage.name)}</a><span class="badge {esc(health.state)}" title="{esc(health.reason)}">'
         f"{esc(health.label)}</span></div>"
-        f"<dl>{current_row}{last_row}{newer}</dl>"
+        f"<dl>{current_row}{last_row}{newer}{schedule_row(status)}</dl>"
         f'<div class="card-foot">{esc(" · ".join(foot))}</div></article>'
     )
 
@@ -423,6 +424,7 @@ def stage_page(dash: Dashboard, stage: StageView) -> str:
         f"<dt>Promotion</dt><dd>{'auto' if status.auto_promotion else 'manual'}"
         f"{' (control flow: no steps)' if status.control_flow else ''}</dd>"
         + (f"<dt>Holds</dt><dd>{esc(holds)}</dd>" if holds else "")
+        + schedule_row(status)
         + (deep_links(dash.stage_links, stage_context(dash, stage)) if dash.stage_links else "")
     )
     history_rows = (

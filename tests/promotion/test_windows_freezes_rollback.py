@@ -132,10 +132,13 @@ def test_deny_window_active_now_refuses_manual_auto_and_rollback(
     to_prod(repo, health, [DENY_PROD_NOW], policies=auto)
     tip = ledger_tip(tmp_path)
     history = remote_names(tmp_path, "promotions/prod")
-    code, _, err = run(repo, "promote", "--stage", "prod", "--freight", "f-2", "-q")
+    summary = tmp_path / "summary.md"
+    env = {"GITHUB_STEP_SUMMARY": str(summary)}
+    code, _, err = run(repo, "promote", "--stage", "prod", "--freight", "f-2", "-q", env=env)
     assert code == 3
     assert "prod is closed by window 'change-freeze' until " in err
     assert ledger_tip(tmp_path) == tip  # nothing pushed
+    assert "### kargo-actions: prod is closed" in summary.read_text()
     code, _, err = run(repo, "rollback", "--stage", "prod", "--to", "f-1", "-q")
     assert code == 3
     assert "prod is closed by window 'change-freeze'" in err
@@ -155,6 +158,12 @@ def test_deny_window_active_now_refuses_manual_auto_and_rollback(
     assert status["prod"]["schedule"]["open"] is False
     assert status["prod"]["schedule"]["closedBy"] == ["change-freeze"]
     assert status["uat"]["schedule"]["open"] is True
+    assert "prod is closed by window 'change-freeze' until " in run(repo, "status")[1]
+    site = tmp_path / "site"
+    assert run(repo, "dashboard", "--out", str(site))[0] == 0
+    index = (site / "index.html").read_text()
+    assert "prod is closed by window &#x27;change-freeze&#x27; until " in index
+    assert "auto-promotion of " in (site / "stages" / "prod.html").read_text()
 
 
 def test_reconcile_runs_the_deferred_auto_promotion_when_the_window_opens(

@@ -15,6 +15,7 @@ import click
 
 from kargo_actions import __version__
 from kargo_actions.cli.context import AppContext
+from kargo_actions.cli.global_options import accept_global_options
 
 # name -> "module:attribute"; modules are imported only when their command runs, so --help stays fast.
 LAZY_COMMANDS: dict[str, str] = {
@@ -52,7 +53,7 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         command = getattr(importlib.import_module(module_name), attr)
         assert isinstance(command, click.Command)
-        return command
+        return accept_global_options(command)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Listing help text would import every command module; names keep --help fast.

@@ -47,7 +47,15 @@ def build_commit() -> str | None:
     """The full commit the installed package was built from (recorded at build time), or None when unknown."""
     node = _build_file_value("node")
     match = _COMMIT.fullmatch(node) if node else None
-    return match.group(1) if match else None
+    if match:
+        return match.group(1)
+    # Built from a git archive (a runner's download of the action): setuptools-scm records no full commit
+    # for a tagged one, but export-subst wrote it into this file (a literal $Format:%H$ in a checkout).
+    try:
+        archived = (_PACKAGE_DIR / "_archive_commit.txt").read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return archived if _HEX40.fullmatch(archived) else None
 
 
 def is_release(version_text: str | None = None) -> bool:

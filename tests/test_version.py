@@ -88,40 +88,65 @@ def test_no_checkout_head_without_git_or_without_a_commit(tmp_path: Path) -> Non
     assert version_facts.checkout_head(empty) is None
 
 
-@pytest.mark.slow
-def test_a_wheel_built_from_a_release_tag_records_its_version_and_full_commit(tmp_path: Path) -> None:
+def _tagged_clone(tmp_path: Path) -> tuple[Path, str]:
     clone = tmp_path / "clone"
     _git(tmp_path, "clone", "-q", "--no-tags", str(REPO_ROOT), str(clone))
     _git(clone, "tag", "-a", "v99.1.2", "-m", "release 99.1.2")
+    _git(clone, "tag", "-a", "v99", "-m", "the major tag, never a version")
     _git(clone, "tag", "Freight-1a2b3c", "-m", "a Freight tag, never a version")
-    commit = _git(clone, "rev-parse", "HEAD")
+    return clone, _git(clone, "rev-parse", "HEAD")
+
+
+def _built_facts(source: Path, tmp_path: Path) -> tuple[str, list[object], str]:
+    """Build a wheel of source; the wheel's name, its version facts and its --version line, from the
+    unpacked wheel first on the path (its dependencies come from this environment)."""
+    dist = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"), str(clone)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
         check=True,
         capture_output=True,
         text=True,
     )
-    (wheel,) = (tmp_path / "dist").glob("*.whl")
-    assert wheel.name == "kargo_actions-99.1.2-py3-none-any.whl"
+    (wheel,) = dist.glob("*.whl")
     unpacked = tmp_path / "unpacked"
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(unpacked)
-    # The unpacked wheel comes first on the path; its dependencies come from this environment.
+    env = {**os.environ, "PYTHONPATH": str(unpacked)}
     probe = (
         "import json; from kargo_actions import version as v; "
         "print(json.dumps([v.version(), v.build_commit(), v.is_release(), v.checkout_head()]))"
     )
-    env = {**os.environ, "PYTHONPATH": str(unpacked)}
-    done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, *args], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+        )
+        return done.stdout
+
+    return wheel.name, json.loads(run("-c", probe)), run("-m", "kargo_actions", "--version")
+
+
+@pytest.mark.slow
+def test_a_wheel_built_from_a_release_tag_records_its_version_and_full_commit(tmp_path: Path) -> None:
+    clone, commit = _tagged_clone(tmp_path)
+    name, facts, printed = _built_facts(clone, tmp_path)
+    assert name == "kargo_actions-99.1.2-py3-none-any.whl"
+    assert facts == ["99.1.2", commit, True, None]
+    assert printed == "kargo-actions, version 99.1.2\n"
+
+
+@pytest.mark.slow
+def test_a_wheel_built_from_a_git_archive_of_a_release_knows_both_too(tmp_path: Path) -> None:
+    # What a runner downloads for `uses: OWNER/REPO@<commit>`: a git archive, export-subst applied, no .git.
+    clone, commit = _tagged_clone(tmp_path)
+    tree = tmp_path / "archive"
+    tree.mkdir()
+    tar = subprocess.run(
+        ["git", "archive", "--format=tar", "HEAD"], cwd=clone, check=True, capture_output=True
     )
-    assert json.loads(done.stdout) == ["99.1.2", commit, True, None]
-    printed = subprocess.run(
-        [sys.executable, "-m", "kargo_actions", "--version"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert printed.stdout == "kargo-actions, version 99.1.2\n"
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=tar.stdout, check=True)
+    assert not (tree / ".git").exists()
+    name, facts, printed = _built_facts(tree, tmp_path)
+    assert name == "kargo_actions-99.1.2-py3-none-any.whl"
+    assert facts == ["99.1.2", commit, True, None]
+    assert printed == "kargo-actions, version 99.1.2\n"

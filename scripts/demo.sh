@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Install kargo-actions into .venv and run it on the bundled demo pipeline (examples/image-updater):
-# validate the Kargo manifests, draw the pipeline, assemble a Freight (dry run) from a sample image, and,
-# then the full local demo: a registry and a git server on free ports of 127.0.0.1, demo image tags pushed
-# with skopeo, `discover` creating Freight, `promote` test -> uat (prod refused by its soak gate), `status`.
+# Install kargo-actions (with its renderers, the extra render) into .venv and run it on the bundled demo
+# pipeline (examples/image-updater): validate the Kargo manifests, draw the pipeline, assemble a Freight
+# (dry run) from a sample image, then the full local demo (`kargo-actions demo`): a registry and a git
+# server on free ports of 127.0.0.1, demo image tags pushed with skopeo, `discover` creating Freight,
+# `promote` test -> uat (prod refused by its soak gate), `status`.
 # Run as root, it installs docker-registry, skopeo and git with apt-get when they are missing.
 # Needs python3 (>= 3.11) with venv; no network beyond the Python and Debian package indexes, no GitHub account.
+# `bash scripts/demo.sh --keep` leaves the servers running for the README's tour until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[render]'
 ka() { .venv/bin/kargo-actions --repo examples/image-updater "$@"; }
 
 echo "== validate the pipeline's manifests"
@@ -38,4 +40,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 0
 fi
 echo "== the local pipeline: a registry and git server, demo images, discover, promote, status"
-.venv/bin/python -m kargo_actions.demo examples/image-updater
+.venv/bin/kargo-actions demo "$@"

@@ -1,34 +1,86 @@
-"""The local discovery demo (`python -m kargo_actions.demo`), run as scripts/demo.sh runs it."""
+"""The local demo (`kargo-actions demo --keep`), run as scripts/demo.sh runs it, then the README's tour
+against the servers it keeps, then Ctrl-C."""
 
 from __future__ import annotations
 
 import os
+import queue
+import re
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
+from kargo_actions.demo import PIPELINE
 from tests.conftest import REPO_ROOT
 from tests.discovery.registry_server import require_tools
 
+READY = "Ctrl-C stops the servers and removes "
 
-def demo(env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kargo_actions.demo", str(REPO_ROOT / "examples" / "image-updater")],
-        capture_output=True,
+
+@dataclass
+class KeptDemo:
+    proc: subprocess.Popen[str]
+    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
+    seen: list[str] = field(default_factory=list)
+
+    def read_until(self, marker: str, timeout: float) -> str:
+        """Lines printed so far, up to and including the first holding `marker`."""
+        deadline = time.monotonic() + timeout
+        while not any(marker in line for line in self.seen):
+            try:
+                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                line = ""
+            if line is None or time.monotonic() > deadline:
+                raise AssertionError(f"no {marker!r} in the demo's output:\n{''.join(self.seen)}")
+            self.seen.append(line)
+        return "".join(self.seen)
+
+
+def start_demo(*args: str, env: dict[str, str] | None = None) -> KeptDemo:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kargo_actions", "demo", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        check=False,
         env={**os.environ, **(env or {})},
-        timeout=240,
     )
+    demo = KeptDemo(proc)
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            demo.lines.put(line)
+        demo.lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return demo
 
 
 @pytest.fixture(scope="module")
-def demo_output() -> str:
+def kept() -> Iterator[KeptDemo]:
     require_tools()
-    done = demo()
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout + done.stderr
+    demo = start_demo("--keep")
+    try:
+        demo.read_until(READY, timeout=240)
+        yield demo
+    finally:
+        if demo.proc.poll() is None:
+            demo.proc.kill()
+            demo.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def demo_output(kept: KeptDemo) -> str:
+    return "".join(kept.seen)
 
 
 def test_demo_discovers_two_freight_then_nothing_new(demo_output: str) -> None:
@@ -55,7 +107,60 @@ def test_demo_promotes_test_and_uat_and_prod_is_gated(demo_output: str) -> None:
     assert out.count("  newTag: 1.2.0") == 2
 
 
-def test_demo_says_what_to_install_when_tools_are_missing(tmp_path: os.PathLike[str]) -> None:
-    done = demo({"PATH": str(tmp_path)})
-    assert done.returncode == 3
-    assert "apt-get install docker-registry skopeo git" in done.stderr
+def _registry_port(out: str) -> int:
+    found = re.search(r"registry   http://127\.0\.0\.1:(\d+)", out)
+    assert found, out
+    return int(found.group(1))
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_keep_serves_the_tour_until_ctrl_c(kept: KeptDemo, tmp_path: Path) -> None:
+    out = "".join(kept.seen)
+    line = next(li.strip() for li in kept.seen if li.strip().startswith("cd ") and "export " in li)
+    pipeline = Path(re.search(r"^pipeline   (\S+)$", out, re.M).group(1))  # type: ignore[union-attr]
+    workdir = pipeline.parent
+    assert line.startswith(f"cd {pipeline} && export KARGO_ACTIONS_LEDGER_REMOTE='' KARGO_ACTIONS_SIGN=never")
+    # The printed line is all the tour's commands need, from a shell with a bare PATH and no git identity.
+    tour = (
+        f"{line} && kargo-actions validate && kargo-actions discover && kargo-actions freight list"
+        " && kargo-actions promote --stage test --warehouse web && kargo-actions status"
+    )
+    shell_env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    done = subprocess.run(["bash", "-c", tour], capture_output=True, text=True, env=shell_env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "already exists" in done.stdout  # discover reached the kept registry: nothing new
+    assert "Succeeded (Freight " in done.stdout  # the promotion cloned from and pushed to the kept git server
+    port = _registry_port(out)
+    assert _listening(port)
+
+    kept.proc.send_signal(signal.SIGINT)
+    assert kept.proc.wait(timeout=30) == 0
+    rest = kept.read_until("stopped; removed", timeout=5)
+    assert "Traceback" not in rest
+    assert not workdir.exists()
+    assert not _listening(port)
+
+
+def test_demo_says_what_to_install_when_tools_are_missing(tmp_path: Path) -> None:
+    demo = start_demo(env={"PATH": str(tmp_path)})
+    assert demo.proc.wait(timeout=60) == 3
+    out = demo.read_until("apt-get install", timeout=5)
+    assert "apt-get install docker-registry skopeo git" in out
+    assert "Traceback" not in out
+
+
+def test_examples_image_updater_links_to_the_packaged_pipeline() -> None:
+    """One copy of the demo's pipeline: in the package (so the wheel has it), linked from the example."""
+    example = REPO_ROOT / "examples" / "image-updater" / ".kargo"
+    assert sorted(p.name for p in example.iterdir()) == sorted(p.name for p in PIPELINE.glob("*.yaml"))
+    for path in example.iterdir():
+        assert path.is_symlink(), f"{path} should link to kargo_actions/demo/pipeline/{path.name}"
+        assert path.resolve() == (PIPELINE / path.name).resolve()

@@ -39,6 +39,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "freeze": "kargo_actions.cli.freeze:freeze_command",
     "unfreeze": "kargo_actions.cli.freeze:unfreeze_command",
     "metrics": "kargo_actions.cli.metrics:metrics_command",
+    "demo": "kargo_actions.cli.demo:demo_command",
 }
 
 

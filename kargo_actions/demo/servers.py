@@ -1,15 +1,10 @@
-"""A local demo: a docker-registry and a git smart-HTTP server on free ports, demo image tags pushed with
-skopeo, then `discover`, `freight list`, `promote` (test by hand, uat by auto-promotion and verified against
-a local health endpoint, prod refused by its soak gate), `status` and `history` on a copy of the bundled
-example pipeline.
-
-Run: python -m kargo_actions.demo [EXAMPLE_DIR] [--keep]. Needs docker-registry, skopeo and git (Debian:
-apt-get install docker-registry skopeo git). Nothing leaves 127.0.0.1.
+"""The demo's local servers: Debian's docker-registry with demo images pushed by skopeo, a git smart-HTTP
+server (git http-backend) and a stand-in for the deployed service's health endpoint, all on free ports of
+127.0.0.1. The test suite's git and HTTP servers are built on the same handlers.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import gzip
 import hashlib
@@ -19,15 +14,13 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tarfile
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,10 +28,6 @@ from typing import Any
 
 TOOLS = ("docker-registry", "skopeo", "git")
 DEMO_IMAGE = "demo/web"
-# What the bundled example points at, and what the demo replaces it with.
-EXAMPLE_REGISTRY = "localhost:5000"
-EXAMPLE_GIT = "http://localhost:8080"
-EXAMPLE_HEALTH = "http://localhost:8081"  # uat's verification reads <this>/<service>/health
 
 
 def missing_tools() -> list[str]:
@@ -49,9 +38,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-# ---- docker-registry ----
 
 
 @dataclass
@@ -81,7 +67,10 @@ def start_registry(workdir: Path) -> LocalRegistry:
         "log: {level: error, accesslog: {disabled: true}}\n"
     )
     log = (workdir / "registry.log").open("wb")
-    proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=log)
+    # Its own session: Ctrl-C at the terminal reaches the demo alone, which stops the servers in order.
+    proc = subprocess.Popen(
+        ["docker-registry", "serve", str(config)], stdout=log, stderr=log, start_new_session=True
+    )
     log.close()
     deadline = time.monotonic() + 15
     while True:
@@ -153,9 +142,6 @@ def push_image(layouts: Path, registry: LocalRegistry, tag: str, created: str) -
         capture_output=True,
         env={**os.environ, "HOME": str(layouts)},  # skopeo writes nothing to the user's home
     )  # fmt: skip
-
-
-# ---- git smart HTTP ----
 
 
 class GitBackendHandler(BaseHTTPRequestHandler):
@@ -276,9 +262,6 @@ def make_config_repo(root: Path) -> None:
     shutil.rmtree(work)
 
 
-# ---- the service's health endpoint (uat's verification) ----
-
-
 class _HealthHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -295,121 +278,3 @@ class _HealthHandler(BaseHTTPRequestHandler):
 def serve_health() -> contextlib.AbstractContextManager[str]:
     """A stand-in for the deployed service's health endpoint, on a free port of 127.0.0.1."""
     return serve_loopback(_HealthHandler)
-
-
-# ---- the pipeline ----
-
-
-def prepare_pipeline(
-    example: Path, target: Path, registry_host: str, git_base: str, health_base: str
-) -> Path:
-    """A git repository with a copy of the example's .kargo/, pointed at the demo's servers."""
-    target.mkdir(parents=True)
-    shutil.copytree(example / ".kargo", target / ".kargo")
-    for path in (target / ".kargo").rglob("*.yaml"):
-        text = path.read_text().replace(EXAMPLE_REGISTRY, registry_host).replace(EXAMPLE_GIT, git_base)
-        text = text.replace(EXAMPLE_HEALTH, health_base)
-        path.write_text(text)
-    _git(target, "init", "-q", "-b", "main")
-    _git(target, "add", ".")
-    _git(target, "-c", "user.name=demo", "-c", "user.email=demo@example.com", "commit", "-qm", "pipeline")
-    return target
-
-
-def kargo_actions(repo: Path, *args: str) -> int:
-    """Run the CLI as a user would, on the demo pipeline, with a local-only unsigned ledger."""
-    print(f"\n$ kargo-actions {' '.join(args)}", flush=True)
-    env = {
-        **os.environ,
-        "KARGO_ACTIONS_LEDGER_REMOTE": "",
-        "KARGO_ACTIONS_SIGN": "never",
-        "GIT_AUTHOR_NAME": os.environ.get("GIT_AUTHOR_NAME", "demo"),
-        "GIT_AUTHOR_EMAIL": os.environ.get("GIT_AUTHOR_EMAIL", "demo@example.com"),
-        "GIT_COMMITTER_NAME": os.environ.get("GIT_COMMITTER_NAME", "demo"),
-        "GIT_COMMITTER_EMAIL": os.environ.get("GIT_COMMITTER_EMAIL", "demo@example.com"),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "kargo_actions", "--repo", str(repo), *args], env=env, check=False
-    ).returncode
-
-
-def run_demo(example: Path, workdir: Path) -> int:
-    """Start the servers, push 1.0.0 and 1.1.0, discover, push 1.2.0, discover again; list the Freight."""
-    with ExitStack() as stack:
-        registry = start_registry(workdir / "registry")
-        stack.callback(registry.stop)
-        git_root = workdir / "git"
-        git_root.mkdir()
-        make_config_repo(git_root)
-        git_base = stack.enter_context(serve_git(git_root))
-        print(f"registry   http://{registry.host}  (docker-registry)")
-        print(f"git        {git_base}/demo-config.git  (git http-backend)")
-        layouts = workdir / "layouts"
-        for tag, day in (("1.0.0", 1), ("1.1.0", 2)):
-            push_image(layouts, registry, tag, f"2024-06-0{day}T00:00:00Z")
-            print(f"pushed     {registry.host}/{DEMO_IMAGE}:{tag}")
-        health_base = stack.enter_context(serve_health())
-        print(f"health     {health_base}/web/health  (what uat's verification reads)")
-        repo = prepare_pipeline(example, workdir / "pipeline", registry.host, git_base, health_base)
-        print(f"pipeline   {repo}  (a copy of {example} pointed at these servers)")
-        codes = [kargo_actions(repo, "discover"), kargo_actions(repo, "freight", "list")]
-        push_image(layouts, registry, "1.2.0", "2024-06-03T00:00:00Z")
-        print(f"\npushed     {registry.host}/{DEMO_IMAGE}:1.2.0")
-        codes += [kargo_actions(repo, "discover"), kargo_actions(repo, "freight", "list")]
-        codes.append(kargo_actions(repo, "discover"))  # nothing new: nothing created, nothing written
-        # Promotion: test takes the newest Freight directly (no verification defined, so success verifies);
-        # uat auto-promotes it and runs its verification (the health endpoint's error rate, read twice);
-        # prod needs 1h of soak in uat after that, so it is refused.
-        codes.append(kargo_actions(repo, "promote", "--stage", "test", "--warehouse", "web"))
-        codes.append(kargo_actions(repo, "promote", "--auto"))
-        refused = kargo_actions(repo, "promote", "--stage", "prod", "--warehouse", "web")
-        print(f"(exit {refused}: prod is gated on a 1h soak in uat, as its Stage says)")
-        codes += [kargo_actions(repo, "status"), kargo_actions(repo, "history", "--stage", "uat")]
-        show_config(git_root / "demo-config.git")
-        return max(codes)
-
-
-def show_config(bare: Path) -> None:
-    """What the promotions pushed: each Stage's kustomization and the config repository's log."""
-    print("\n$ git log --oneline main   # in the config repository the promotions pushed to")
-    log = subprocess.run(
-        ["git", "log", "--oneline", "main"], cwd=bare, capture_output=True, text=True, check=False
-    )
-    print(log.stdout.rstrip())
-    for stage in ("test", "uat"):
-        shown = subprocess.run(
-            ["git", "show", f"main:stages/{stage}/kustomization.yaml"],
-            cwd=bare,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        print(f"\n--- stages/{stage}/kustomization.yaml\n{shown.stdout.rstrip()}")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kargo_actions.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("example", nargs="?", default="examples/image-updater", type=Path)
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the temporary directory (servers still stop)"
-    )
-    args = parser.parse_args(argv)
-    missing = missing_tools()
-    if missing:
-        print(f"missing: {', '.join(missing)} (Debian: apt-get install {' '.join(missing)})", file=sys.stderr)
-        return 3
-    if not (args.example / ".kargo").is_dir():
-        print(f"{args.example}/.kargo does not exist: give the example pipeline's directory", file=sys.stderr)
-        return 2
-    workdir = Path(tempfile.mkdtemp(prefix="kargo-actions-demo-"))
-    try:
-        return run_demo(args.example.resolve(), workdir)
-    finally:
-        if args.keep:
-            print(f"\nkept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kargo_actions.cli.context import AppContext, pass_app
 from kargo_actions.cli.ledger_options import ledger_options
+
+if TYPE_CHECKING:
+    from kargo_actions.model.analysis import AnalysisTemplate, ClusterAnalysisTemplate
+    from kargo_actions.model.project import Project
 
 
 @click.group("workflows")
@@ -24,6 +29,18 @@ def _origin_url(repo: Path) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
+def _uses_github_checks(project: Project) -> bool:
+    """Whether an (Cluster)AnalysisTemplate measures with the github-checks provider (the verify job then
+    reads check runs)."""
+    from kargo_actions.verification.templates import provider_kind
+
+    templates: list[AnalysisTemplate | ClusterAnalysisTemplate] = [
+        *project.analysis_templates.values(),
+        *project.cluster_analysis_templates.values(),
+    ]
+    return any(provider_kind(m) == "github-checks" for t in templates for m in t.spec.metrics)
+
+
 @workflows_group.command("generate")
 @click.option(
     "--out-dir",
@@ -34,9 +51,15 @@ def _origin_url(repo: Path) -> str:
 @click.option(
     "--uses",
     default=None,
-    metavar="OWNER/REPO@REF",
-    help="The kargo-actions the workflows call: OWNER/REPO@REF (pin a commit SHA) or ./PATH to a checkout "
-    "(env KARGO_ACTIONS_USES).  [default: kargo-actions/kargo-actions@v1]",
+    metavar="OWNER/REPO@SHA",
+    help="The kargo-actions the workflows call: OWNER/REPO@<40-hex commit> (an optional `# vX.Y.Z` "
+    "comment) or ./PATH to a checkout (env KARGO_ACTIONS_USES).  [default: the installed release's commit "
+    "with a `# vX.Y.Z` comment; from a development checkout, its HEAD]",
+)
+@click.option(
+    "--allow-unpinned",
+    is_flag=True,
+    help="Accept a tag or branch as --uses (zizmor flags it: whoever moves it changes what your jobs run).",
 )
 @click.option("--runs-on", default="ubuntu-latest", show_default=True, help="The jobs' runner label.")
 @click.option(
@@ -57,6 +80,12 @@ def _origin_url(repo: Path) -> str:
     "their pushes and pull requests start workflows and required checks report.  [default: when Settings "
     "githubApp is set; it names the App's variable and secret, else KARGO_APP_ID and KARGO_APP_PRIVATE_KEY]",
 )
+@click.option(
+    "--job-deployments",
+    is_flag=True,
+    help="Let the jobs' `environment:` make GitHub's own deployment too, for GitHub Enterprise Server and "
+    "act, which refuse `deployment: false`; a promotion then shows as more than one deployment.",
+)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when a workflow is missing or stale.")
 @click.option(
     "--force",
@@ -69,10 +98,12 @@ def generate_command(
     /,
     out_dir: Path | None,
     uses: str | None,
+    allow_unpinned: bool,
     runs_on: str,
     repository_url: str | None,
     dashboard: bool,
     github_app: bool | None,
+    job_deployments: bool,
     check: bool,
     force: bool,
 ) -> int:
@@ -83,20 +114,27 @@ def generate_command(
     --no-wait`) and kargo-reconcile.yml resumes it on the event that can move it.
 
     Regenerating gives the same files. Steps between `# kargo-actions: begin user NAME` and `# kargo-actions:
-    end user NAME` are yours and are kept; an edit anywhere else makes this refuse the file (exit 2) unless
-    --force, which drops it.
+    end user NAME` are yours and are kept; so are the commits of pinned `uses:` lines (and their `# vX.Y.Z`
+    comments) that Dependabot or Renovate bumped, unless this version's pin is newer or --uses names one. An
+    edit anywhere else makes this refuse the file (exit 2) unless --force, which drops it.
     """
     from kargo_actions.errors import InvalidInputError, Problem
-    from kargo_actions.github.workflows import (
-        DEFAULT_USES,
-        WorkflowOptions,
-        generated_workflows,
-        write_workflows,
-    )
+    from kargo_actions.github.deployment_links import environment_url_problems
+    from kargo_actions.github.pins import default_uses, parse_uses
+    from kargo_actions.github.workflows import WorkflowOptions, generated_workflows, write_workflows
     from kargo_actions.manifests import load_project
     from kargo_actions.model.settings import GitHubApp
 
+    from_env = os.environ.get("KARGO_ACTIONS_USES", "")
+    if uses or from_env:
+        source = "--uses" if uses else "KARGO_ACTIONS_USES"
+        chosen = parse_uses(uses or from_env, allow_unpinned=allow_unpinned, source=source)
+    else:
+        chosen = default_uses()
     project = load_project(app.config_dir)
+    problems = environment_url_problems(project)
+    if problems:
+        raise InvalidInputError(problems)
     spec = project.settings.spec
     app_settings = spec.github_app
     if github_app is None:
@@ -107,7 +145,7 @@ def generate_command(
     except ValueError:
         shown = str(config_dir)
     options = WorkflowOptions(
-        uses=uses or os.environ.get("KARGO_ACTIONS_USES", "") or DEFAULT_USES,
+        uses=chosen.value,
         config_dir=shown,
         runs_on=runs_on,
         repository_url=_origin_url(app.repo) if repository_url is None else repository_url,
@@ -115,19 +153,29 @@ def generate_command(
         github_app=(app_settings or GitHubApp()) if github_app else None,
         reconcile_interval=spec.reconcile_interval,
         workflows_dir=str(out_dir or app.repo / ".github" / "workflows"),
+        job_deployments=job_deployments,
+        verify_reads_checks=_uses_github_checks(project),
     )
-    if not options.local and ("@" not in options.uses or options.uses.split("@")[0].count("/") != 1):
-        raise InvalidInputError(
-            [Problem(path="--uses", message=f"{options.uses!r} is not OWNER/REPO@REF or ./PATH")]
-        )
+    if chosen.note:
+        click.echo(chosen.note, err=True)
     target = out_dir or app.repo / ".github" / "workflows"
-    report = write_workflows(target, generated_workflows(project, options), force=force, check=check)
+    replace = [chosen.pinned_repository] if chosen.explicit and chosen.pinned_repository else []
+    files = generated_workflows(project, options)
+    report = write_workflows(target, files, force=force, check=check, replace_pins=replace)
+    for name, pins in report.kept_pins.items():
+        click.echo(
+            f"note: kept {', '.join(pins)} in {name}: as new as this version's pin or newer (pass --uses to "
+            "replace it)",
+            err=True,
+        )
     if app.json:
         app.emit_json(
             {
+                "uses": chosen.value,
                 "written": list(report.written),
                 "unchanged": list(report.unchanged),
                 "refused": dict(report.refused),
+                "keptPins": {name: list(pins) for name, pins in report.kept_pins.items()},
             }
         )
     else:

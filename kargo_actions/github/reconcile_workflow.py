@@ -19,11 +19,12 @@ from kargo_actions.github.workflow_parts import (
     WorkflowOptions,
     app_token_step,
     argocd_env,
+    auto_promotes,
     checkout_and_setup,
     cron_for,
+    environment,
     header,
     job_permissions,
-    promotable_stages,
     quoted,
     step_configs,
     steps_used,
@@ -143,7 +144,7 @@ def _triggers(project: Project, options: WorkflowOptions) -> list[str]:
 def reconcile_workflow(project: Project, options: WorkflowOptions) -> str:
     """The text of kargo-reconcile.yml (digest not yet filled in)."""
     uses = steps_used(project)
-    auto = any(project.auto_promotion_enabled(s) for s in promotable_stages(project))
+    auto = auto_promotes(project)
     lines = [
         *header(options.config_dir, "resume promotions waiting on a pull request, a workflow run or a check"),
         "name: kargo-reconcile",
@@ -181,7 +182,7 @@ def reconcile_workflow(project: Project, options: WorkflowOptions) -> str:
         f"    runs-on: {options.runs_on}",
         "    timeout-minutes: 60",
         "    # the Stage's environment secrets (ARGOCD_AUTH_TOKEN); its required reviewers are asked again",
-        "    environment: ${{ matrix.stage }}",
+        *environment(project, options, "matrix.stage"),
         "    permissions:",
         *job_permissions(project, options),
         "    steps:",

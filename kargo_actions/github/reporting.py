@@ -15,7 +15,13 @@ from functools import partial
 from typing import TypeVar
 
 from kargo_actions.github.client import ClientOptions, GitHubClient
-from kargo_actions.github.deployments import StartedDeployment, finish_deployment, start_deployment
+from kargo_actions.github.deployment_links import DeploymentLinks, environment_url
+from kargo_actions.github.deployments import (
+    StartedDeployment,
+    finish_deployment,
+    post_status,
+    start_deployment,
+)
 from kargo_actions.github.errors import GitHubPermissionError
 from kargo_actions.github.repourl import repository_from_url
 from kargo_actions.github.statuses import gate_pull_request, mark_verified
@@ -173,12 +179,13 @@ class GitHubPromotionReport(PromotionReport):
         self.tag_ref = tag_ref = ledger.config.tag_ref(freight.origin.name, freight.name)
         self.started: StartedDeployment | None = None
         self.deployment_id = deployment_id  # a resumed promotion reports to the Deployment it began with
+        self.links = links = DeploymentLinks(log_url=reporter.log_url, environment_url=environment_url(stage))
         if deployment_id is None:
             self.started = reporter.attempt(
                 "deployments",
                 f"create the Deployment of {promotion} in {reporter.repository}",
                 lambda: start_deployment(
-                    reporter.client(), stage.name, freight, tag_ref, reporter.log_url, promotion=promotion
+                    reporter.client(), stage.name, freight, tag_ref, links, promotion=promotion
                 ),
             )
             self.deployment_id = self.started.id if self.started is not None else None
@@ -194,11 +201,8 @@ class GitHubPromotionReport(PromotionReport):
         reporter.attempt(
             "deployments",
             f"mark the Deployment of {self.promotion} waiting",
-            lambda: reporter.client().create_deployment_status(
-                deployment_id,
-                state="in_progress",
-                log_url=reporter.log_url,
-                description=f"Waiting for {what}"[:140],
+            lambda: post_status(
+                reporter.client(), deployment_id, "in_progress", f"Waiting for {what}"[:140], self.links
             ),
         )
 
@@ -243,7 +247,12 @@ class GitHubPromotionReport(PromotionReport):
                 "deployments",
                 f"finish the Deployment of {self.promotion}",
                 lambda: finish_deployment(
-                    reporter.client(), target, phase, message=message, log_url=reporter.log_url
+                    reporter.client(),
+                    target,
+                    phase,
+                    message=message,
+                    log_url=self.links.log_url,
+                    environment_url=self.links.environment_url,
                 ),
             )
         if not verified or error:

@@ -12,7 +12,6 @@ from kargo_actions.model.settings import GitHubApp
 CHECKOUT = "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0"
 # create-github-app-token v2 takes the App's ID (`app-id`); v3 renames the input to `client-id`.
 GITHUB_APP_ACTION = "actions/create-github-app-token@fee1f7d63c2ff003460e3d139729b119787bc349 # v2.2.2"
-DEFAULT_USES = "kargo-actions/kargo-actions@v1"
 DISCOVER_FILE = "kargo-discover.yml"
 PROMOTE_FILE = "kargo-promote.yml"
 RECONCILE_FILE = "kargo-reconcile.yml"
@@ -33,7 +32,7 @@ WAITING_STEPS = frozenset({"git-wait-for-pr", "git-merge-pr", "gha-wait-for-work
 class WorkflowOptions:
     """What the generated workflows use and where they run."""
 
-    uses: str = DEFAULT_USES  # OWNER/REPO@REF of kargo-actions itself, or ./PATH to a checkout of it
+    uses: str  # OWNER/REPO@SHA # vX.Y.Z of kargo-actions itself (github/pins.py), or ./PATH to a checkout
     config_dir: str = ".kargo"
     runs_on: str = "ubuntu-latest"
     repository_url: str = ""  # this repository's URL: git subscriptions of it get a push trigger
@@ -42,12 +41,17 @@ class WorkflowOptions:
     github_app: GitHubApp | None = None  # promote and reconcile jobs use this App's installation token
     reconcile_interval: str = "15m"  # Settings reconcileInterval: kargo-reconcile.yml's schedule
     workflows_dir: str = ""  # this repository's workflows: the names of those gha-dispatch-workflow starts
+    # The jobs' `environment:` makes GitHub's own deployment besides the promotion's (GitHub Enterprise
+    # Server and act refuse `deployment: false`).
+    job_deployments: bool = False
+    verify_reads_checks: bool = False  # an AnalysisTemplate uses the github-checks provider
 
     @property
     def local(self) -> bool:
         return self.uses.startswith("./")
 
     def action(self, name: str) -> str:
+        """The `uses:` of one of kargo-actions' actions (the root action for ""), its pin comment kept."""
         if self.local:
             return f"{self.uses.rstrip('/')}/actions/{name}"
         repo, _, ref = self.uses.partition("@")
@@ -79,6 +83,7 @@ def header(source: str, what: str) -> list[str]:
         f"{GENERATED_MARK} from {source}: {what}",
         "# Regenerate after changing the manifests. Edit only between `kargo-actions: begin user` and",
         "# `kargo-actions: end user` lines (kept when regenerating); other edits make `generate` refuse.",
+        "# Pinned `uses:` commits and their `# vX.Y.Z` comments may be bumped (Dependabot): they are kept.",
         "# kargo-actions digest: sha256:" + "0" * 64,
     ]
 
@@ -138,7 +143,7 @@ def promotable_stages(project: Project) -> list[str]:
 def promotion_permissions(project: Project) -> list[tuple[str, str, str]]:
     """(scope, level, why) a job running the pipeline's promotion steps needs (the promote and resume jobs)."""
     uses = steps_used(project)
-    auto = any(project.auto_promotion_enabled(s) for s in promotable_stages(project))
+    auto = auto_promotes(project)
     permissions = [
         ("contents", "write", "push to the Stages' branches, the ledger branch and Freight tags"),
         ("deployments", "write", "a Deployment per promotion, with its statuses"),
@@ -211,6 +216,30 @@ def own_repository_name(options: WorkflowOptions) -> str:
                 )
             ]
         ) from None
+
+
+def auto_promotes(project: Project) -> bool:
+    """Whether a Stage auto-promotes (ProjectConfig promotionPolicies): jobs then dispatch the promote
+    workflow and need `actions: write`."""
+    return any(project.auto_promotion_enabled(s) for s in promotable_stages(project))
+
+
+def environment(project: Project, options: WorkflowOptions, stage: str) -> list[str]:
+    """The `environment:` of a job promoting or verifying the Stage `stage` (an expression's inner text):
+    its protection rules and secrets apply; its URL from the Stages' annotations; and no deployment of its
+    own, the promotion's Deployment (ref: the Freight's tag) being the only one (docs/github.md)."""
+    from kargo_actions.github.deployment_links import environment_urls
+
+    lines = ["    environment:", f"      name: ${{{{ {stage} }}}}"]
+    urls = environment_urls(project, promotable_stages(project))
+    if urls:
+        # a string literal of an expression doubles its single quotes
+        table = json.dumps(urls, separators=(",", ":")).replace("'", "''")
+        expression = "${{ fromJSON('" + table + "')[" + stage + "] }}"
+        lines.append(f"      url: {quoted(expression)}")
+    if not options.job_deployments:
+        lines.append("      deployment: false # the promotion makes its own Deployment: one per promotion")
+    return lines
 
 
 def argocd_env(uses: set[str]) -> list[str]:

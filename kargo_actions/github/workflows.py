@@ -9,7 +9,8 @@ permissions the pipeline's steps need. When a step can wait, the promote job lea
 (`promote --no-wait`) and kargo-reconcile.yml (github/reconcile_workflow.py) resumes it.
 
 Regenerating is idempotent. Each file records a digest of what was generated; lines between
-`# kargo-actions: begin user NAME` and `# kargo-actions: end user NAME` are the user's and are kept.
+`# kargo-actions: begin user NAME` and `# kargo-actions: end user NAME` are the user's and are kept, and so
+are the commits (and `# vX.Y.Z` comments) of pinned `uses:` lines, which Dependabot bumps (github/pins.py).
 An edit anywhere else makes `generate` refuse to overwrite the file (exit 2) unless forced.
 """
 
@@ -18,16 +19,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.github.pins import keep_pins, without_pins
 from kargo_actions.github.workflow_parts import (
     CHECKOUT,
     DASHBOARD_FILE,
-    DEFAULT_USES,
     DISCOVER_FILE,
     DISPATCH_EVENT,
     GENERATED_MARK,
@@ -36,10 +36,12 @@ from kargo_actions.github.workflow_parts import (
     WorkflowOptions,
     app_token_step,
     argocd_env,
+    auto_promotes,
     can_wait,
     checkout_and_setup,
     cron_for,
     dashboard_job,
+    environment,
     header,
     job_permissions,
     promotable_stages,
@@ -50,9 +52,6 @@ from kargo_actions.github.workflow_parts import (
 )
 from kargo_actions.model.project import Project
 
-if TYPE_CHECKING:
-    pass
-
 UPLOAD_PAGES = "actions/upload-pages-artifact@fc324d3547104276b827a68afc52ff2a11cc49c9 # v5.0.0"
 DEPLOY_PAGES = "actions/deploy-pages@cd2ce8fcbc39b97be8ca5fce6e763baed58fa128 # v5.0.0"
 _DIGEST = re.compile(r"^# kargo-actions digest: (sha256:[0-9a-f]{64})$", re.MULTILINE)
@@ -61,7 +60,6 @@ _END = re.compile(r"^[ \t]*# kargo-actions: end user (\S+).*$")
 # the names other modules and tests import from here
 __all__ = [
     "CHECKOUT",
-    "DEFAULT_USES",
     "PROMOTE_FILE",
     "RECONCILE_FILE",
     "WorkflowOptions",
@@ -131,6 +129,7 @@ def discover_workflow(project: Project, options: WorkflowOptions) -> str:
     for name, warehouse in sorted(project.warehouses.items()):
         by_cron.setdefault(cron_for(warehouse.spec.interval), []).append(name)
     push = push_trigger(project, options.repository_url)
+    auto = auto_promotes(project)
     lines = [*header(options.config_dir, "discovery of every Warehouse"), "name: kargo-discover", "on:"]
     if by_cron:
         lines.append("  schedule:")
@@ -170,7 +169,11 @@ def discover_workflow(project: Project, options: WorkflowOptions) -> str:
         "    timeout-minutes: 30",
         "    permissions:",
         "      contents: write # Freight tags and the ledger branch",
-        "      actions: write # dispatch the promote workflow for Stages that auto-promote",
+        *(
+            ["      actions: write # dispatch the promote workflow for Stages that auto-promote"]
+            if auto
+            else []
+        ),
         "    steps:",
         *checkout_and_setup(options),
         *user_region("      ", "before-discover"),
@@ -181,7 +184,7 @@ def discover_workflow(project: Project, options: WorkflowOptions) -> str:
         f"          config-dir: {quoted(options.config_dir)}",
         f"          warehouses: {quoted(_warehouse_expression(by_cron, push))}",
         "          signing-key: ${{ secrets.KARGO_SIGNING_KEY }} # Freight tags are signed when it is set",
-        '          dispatch-auto-promotions: "true"',
+        f"          dispatch-auto-promotions: {quoted('true' if auto else 'false')}",
         f"          promote-workflow: {quoted(options.promote_workflow)}",
         *user_region("      ", "after-discover"),
         *dashboard_job("discover", options),
@@ -210,7 +213,7 @@ def promote_workflow(project: Project, options: WorkflowOptions) -> str:
     warehouses = {s: (project.stages[s].warehouses or [""])[0] for s in stages}
     table = json.dumps(warehouses, separators=(",", ":"))
     uses = steps_used(project)
-    auto = any(project.auto_promotion_enabled(s) for s in stages)
+    auto = auto_promotes(project)
     verified = [s for s in stages if project.stages[s].spec.verification is not None]
     # Stages with verification: the promote job leaves it (and their auto-promotion dispatches) to a verify job.
     in_verified = f"contains(fromJSON('{json.dumps(verified, separators=(',', ':'))}'), inputs.stage)"
@@ -252,7 +255,7 @@ def promote_workflow(project: Project, options: WorkflowOptions) -> str:
         "  promote:",
         f"    runs-on: {options.runs_on}",
         "    timeout-minutes: 60",
-        "    environment: ${{ inputs.stage }}",
+        *environment(project, options, "inputs.stage"),
         "    permissions:",
         *job_permissions(project, options),
         *(_promote_outputs(waits) if verified else []),
@@ -281,7 +284,7 @@ def promote_workflow(project: Project, options: WorkflowOptions) -> str:
         f"          promote-workflow: {quoted(options.promote_workflow)}",
         *token_input(options),
         *user_region("      ", "after-promote"),
-        *(_verify_job(in_verified, auto, waits, options) if verified else []),
+        *(_verify_job(project, in_verified, auto, waits, options) if verified else []),
         *dashboard_job("[promote, verify]" if verified else "promote", options),
     ]
     return "\n".join(lines) + "\n"
@@ -292,15 +295,20 @@ def _promote_outputs(waits: bool) -> list[str]:
     return [*lines, "      waiting: ${{ steps.promote.outputs.waiting }}"] if waits else lines
 
 
-def _verify_job(in_verified: str, auto: bool, waits: bool, options: WorkflowOptions) -> list[str]:
+def _verify_job(
+    project: Project, in_verified: str, auto: bool, waits: bool, options: WorkflowOptions
+) -> list[str]:
     """The verify job: after a promotion into a Stage with verification, its AnalysisTemplates run (the
-    verify action), then downstream auto-promotions are dispatched. A promotion left waiting is not
-    verified here: the reconcile job that finishes it verifies it."""
+    verify action) in the Stage's environment (its secrets reach the metrics), then downstream
+    auto-promotions are dispatched. A promotion left waiting is not verified here: the reconcile job that
+    finishes it verifies it."""
     done = " && needs.promote.outputs.waiting != 'true'" if waits else ""
     permissions = [
         "      contents: write # the verification record and Stage state on the ledger branch",
         "      statuses: write # kargo/verified/<stage> on the Freight's commit",
     ]
+    if options.verify_reads_checks:
+        permissions.append("      checks: read # the github-checks provider reads the commit's check runs")
     if auto:
         permissions.append("      actions: write # dispatch the promote workflow for downstream Stages")
     return [
@@ -309,6 +317,7 @@ def _verify_job(in_verified: str, auto: bool, waits: bool, options: WorkflowOpti
         f"    if: needs.promote.outputs.promotion != ''{done} && {in_verified}",
         f"    runs-on: {options.runs_on}",
         "    timeout-minutes: 60",
+        *environment(project, options, "inputs.stage"),
         "    permissions:",
         *permissions,
         "    steps:",
@@ -394,9 +403,6 @@ def generated_workflows(project: Project, options: WorkflowOptions) -> dict[str,
     return files
 
 
-# -- digests and user regions ----------------------------------------------------------------------------------
-
-
 def _regions(text: str) -> tuple[list[str], dict[str, list[str]]]:
     """(the lines with every user region emptied, region name -> its lines)."""
     skeleton: list[str] = []
@@ -420,9 +426,18 @@ def _regions(text: str) -> tuple[list[str], dict[str, list[str]]]:
 
 
 def digest(text: str) -> str:
-    """sha256 of the generated part: user regions and the digest line itself left out."""
+    """sha256 of the generated part: user regions, pinned commits and the digest line itself left out."""
+    return _digest(without_pins(text))
+
+
+def _digest(text: str) -> str:
     skeleton, _ = _regions(_DIGEST.sub("# kargo-actions digest: -", text))
     return "sha256:" + hashlib.sha256("\n".join(skeleton).encode()).hexdigest()
+
+
+def _recorded_digest_holds(recorded: str, text: str) -> bool:
+    """Whether the file is as generated: its digest, or the one of releases whose digest covered the pins."""
+    return recorded in (digest(text), _digest(text))
 
 
 def seal(text: str) -> str:
@@ -437,16 +452,18 @@ class Merge:
     text: str
     changed: bool
     problem: str = ""  # non-empty: the file was edited outside user regions; `text` is not to be written
+    kept_pins: tuple[str, ...] = ()  # the file's pins kept over generated ones (bumped by Dependabot)
 
 
-def merge(existing: str | None, generated: str) -> Merge:
-    """The new file: `generated` with the user regions of `existing` carried over."""
+def merge(existing: str | None, generated: str, replace_pins: Collection[str] = ()) -> Merge:
+    """The new file: `generated` with the user regions and the pins of `existing` carried over (except the
+    pins of the repositories in `replace_pins`, given by --uses)."""
     if existing is None:
         return Merge(generated, True)
     recorded = _DIGEST.search(existing)
     if recorded is None or not existing.startswith(GENERATED_MARK):
         return Merge(existing, False, "not generated by kargo-actions (no digest line)")
-    if recorded.group(1) != digest(existing):
+    if not _recorded_digest_holds(recorded.group(1), existing):
         return Merge(existing, False, "edited outside the `kargo-actions: begin user` regions")
     _, kept = _regions(existing)
     skeleton_lines = generated.splitlines()
@@ -460,8 +477,8 @@ def merge(existing: str | None, generated: str) -> Merge:
             lost.discard(begin.group(1))
     if lost:
         return Merge(existing, False, f"user region(s) {', '.join(sorted(lost))} no longer exist")
-    text = "\n".join(out) + "\n"
-    return Merge(text, text != existing)
+    pinned = keep_pins(existing, "\n".join(out) + "\n", replace_pins)
+    return Merge(pinned.text, pinned.text != existing, kept_pins=pinned.kept)
 
 
 @dataclass(frozen=True)
@@ -469,22 +486,31 @@ class WriteReport:
     written: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
     refused: Mapping[str, str] = field(default_factory=dict)
+    kept_pins: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # file -> pins kept (see merge)
 
 
 def write_workflows(
-    out_dir: Path, files: Mapping[str, str], *, force: bool = False, check: bool = False
+    out_dir: Path,
+    files: Mapping[str, str],
+    *,
+    force: bool = False,
+    check: bool = False,
+    replace_pins: Collection[str] = (),
 ) -> WriteReport:
     """Write each file unless a user's edit outside the marked regions would be lost (then refuse it)."""
     written: list[str] = []
     unchanged: list[str] = []
     refused: dict[str, str] = {}
+    kept: dict[str, tuple[str, ...]] = {}
     for name, generated in files.items():
         target = out_dir / name
         existing = target.read_text(encoding="utf-8") if target.is_file() else None
-        result = merge(existing, generated)
+        result = merge(existing, generated, replace_pins)
         if result.problem and not force:
             refused[name] = result.problem
             continue
+        if result.kept_pins:
+            kept[name] = result.kept_pins
         text = generated if result.problem else result.text
         if existing == text:
             unchanged.append(name)
@@ -493,4 +519,4 @@ def write_workflows(
         if not check:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-    return WriteReport(tuple(written), tuple(unchanged), refused)
+    return WriteReport(tuple(written), tuple(unchanged), refused, kept)

@@ -56,7 +56,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 __all__ = ["github_contract"]  # the session fixture, imported for this module
 
 ROOT = Path(__file__).resolve().parents[2]
-USES = "kargo-actions/kargo-actions@v1"
+# a pinned commit, as `workflows generate` requires; act's --local-repository maps it to this checkout
+USES = "kargo-actions/kargo-actions@" + "0123456789abcdef" * 2 + "01234567"
 CACHE_ACTION = "actions/cache@5a3ec84eff668545956fd18022155c47e93e2684"
 TAGS = ("v1.0.0", "v1.1.0")
 HEALTH = "/app/health"  # what dev's AnalysisTemplate reads (args.service = app)
@@ -389,7 +390,11 @@ def _world(
         (work / "env" / stage).mkdir(parents=True)
         (work / "env" / stage / "values.yaml").write_text("image:\n  repository: app\n  tag: none\n")
     subprocess.run(
-        [sys.executable, "-m", "kargo_actions", "--repo", str(work), "workflows", "generate", "--uses", USES],
+        # act's workflow schema refuses `environment: deployment: false` (as GitHub Enterprise Server does)
+        [
+            *(sys.executable, "-m", "kargo_actions", "--repo", str(work), "workflows", "generate"),
+            *("--uses", USES, "--job-deployments"),
+        ],
         check=True,
         capture_output=True,
     )

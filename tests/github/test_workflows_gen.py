@@ -107,7 +107,7 @@ def test_generated_workflows_follow_the_manifests(tmp_path: Path) -> None:
     }
     assert promote["permissions"] == {}
     job = promote["jobs"]["promote"]
-    assert job["environment"] == "${{ inputs.stage }}"
+    assert job["environment"] == {"name": "${{ inputs.stage }}", "deployment": False}
     assert job["permissions"] == {
         "contents": "write",
         "deployments": "write",

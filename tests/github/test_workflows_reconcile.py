@@ -117,7 +117,7 @@ def test_reconcile_workflow_resumes_on_the_events_that_can_move_a_promotion(tmp_
         "cancel-in-progress": False,
     }
     assert promote["concurrency"]["group"] == "kargo-promote-${{ inputs.stage }}"
-    assert resume["environment"] == "${{ matrix.stage }}"
+    assert resume["environment"] == {"name": "${{ matrix.stage }}", "deployment": False}
     assert resume["permissions"] == promote["jobs"]["promote"]["permissions"] == PERMISSIONS
     step = resume["steps"][-1]
     assert step["env"]["ARGOCD_AUTH_TOKEN"] == "${{ secrets.ARGOCD_AUTH_TOKEN }}"

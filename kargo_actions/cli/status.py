@@ -10,6 +10,7 @@ from kargo_actions.cli.context import AppContext, pass_app
 from kargo_actions.cli.ledger_options import ledger_options
 
 if TYPE_CHECKING:
+    from kargo_actions.ledger import Ledger
     from kargo_actions.promotion.pipeline import StageStatus
 
 
@@ -89,6 +90,8 @@ def history_command(app: AppContext, /, stage: str, fetch: bool, **ledger_opts: 
         if fetch:
             ledger.sync()
         records, problems = stage_history(ledger, stage)
+        if not records and not problems:
+            _check_stage_known(app, ledger, stage)
     if app.json:
         app.emit_json([r.wire() for r in records])
     else:
@@ -119,3 +122,18 @@ def history_command(app: AppContext, /, stage: str, fetch: bool, **ledger_opts: 
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     return 2 if problems else 0
+
+
+def _check_stage_known(app: AppContext, ledger: Ledger, stage: str) -> None:
+    """A Stage with no promotion must be one of the manifests' or the ledger's: a typo is bad input (exit 2)."""
+    from kargo_actions.errors import InvalidInputError, Problem, did_you_mean
+
+    known = {path.rsplit("/", 1)[-1].removesuffix(".json") for path, _ in ledger.snapshot().blobs("stages")}
+    if app.config_dir.is_dir():
+        from kargo_actions.manifests import load_project
+
+        known |= set(load_project(app.config_dir).stages)
+    if stage not in known:
+        listed = f"Stages: {', '.join(sorted(known))}" if known else "no Stage is defined or recorded yet"
+        hint = did_you_mean(stage, known) or listed
+        raise InvalidInputError([Problem(path="--stage", message=f"no Stage {stage!r}", hint=hint)])

@@ -139,9 +139,10 @@ def verify_command(
 
     Metrics run as Argo Rollouts runs an AnalysisRun (web, prometheus and the kargo-actions/github-checks
     plugin provider). Success marks the Freight verified in the Stage (what downstream gates and soak time
-    count). Exit 0 Successful, 1 Failed / Error / Inconclusive / Aborted, 2 bad input, 3 the Freight is not in
-    the Stage. SIGTERM / SIGINT abort the run (recorded Aborted). Progress per measurement goes to stderr;
-    a Markdown summary to $GITHUB_STEP_SUMMARY when set; `--output json` gives the run.
+    count). Exit 0 Successful, 1 Failed / Error / Inconclusive / Aborted, 2 bad input (the Stage holds no
+    Freight yet), 3 the Freight named is not the one in the Stage. SIGTERM / SIGINT abort the run (recorded
+    Aborted). Progress per measurement goes to stderr; a Markdown summary to $GITHUB_STEP_SUMMARY when
+    set; `--output json` gives the run.
     """
     from dataclasses import replace
 

@@ -102,21 +102,25 @@ def _current(ledger: Ledger, stage: Stage, ref: str | None, snap: Snapshot) -> F
     """The Freight to verify: REF (which must be current in the Stage) or the Stage's current Freight."""
     state = ledger.stage_state(stage.name, snap)
     current = [c.name for c in state.current_freight]
+    if not current:  # nothing to verify is a mistake in the request, not a gate's refusal (exit 2)
+        raise InvalidInputError(
+            [
+                Problem(
+                    path="--stage",
+                    message=f"Stage {stage.name} holds no Freight yet",
+                    hint=f"promote one first: kargo-actions promote --stage {stage.name} --freight FREIGHT",
+                )
+            ]
+        )
     if ref:
         entry = ledger.resolve(ref, snap)
         if entry.id not in current:
             raise RefusedError(
-                f"Freight {ref} ({entry.id[:12]}) is not in Stage {stage.name}"
-                + (
-                    f" (it holds {', '.join(c[:12] for c in current)})"
-                    if current
-                    else " (it holds no Freight)"
-                )
-                + "; verification runs on the Stage's current Freight: promote it first"
+                f"Freight {ref} ({entry.id[:12]}) is not in Stage {stage.name}, which holds "
+                f"{', '.join(c[:12] for c in current)}; verification runs on the Stage's current Freight: "
+                "promote it first"
             )
         return ledger.get_freight(entry.id, snap)
-    if not current:
-        raise RefusedError(f"Stage {stage.name} holds no Freight yet: promote one before verifying")
     if len(current) > 1:
         raise InvalidInputError(
             [

@@ -88,3 +88,17 @@ def test_a_failed_reverification_shows_beside_verified(repo: Path, health: tuple
     code, out, _ = run(repo, "status", env={"COLUMNS": "80"})
     assert _stage_block(out, "dev")[0].split()[3:] == ["yes", "manual"]
     assert "verification" not in " ".join(_stage_block(out, "dev"))
+
+
+def test_history_of_an_unknown_stage_is_bad_input_with_did_you_mean(repo: Path) -> None:
+    write(repo, manifests())
+    record(repo, 1, 1)
+    code, out, err = run(repo, "history", "--stage", "stagin")
+    assert (code, out) == (2, "")
+    assert "error: --stage: no Stage 'stagin' (did you mean 'staging'?)" in err
+    code, _, err = run(repo, "history", "--stage", "zzz")
+    assert code == 2
+    assert "(Stages: broken, dev, prod, staging)" in err
+    code, out, err = run(repo, "history", "--stage", "staging")  # known, never promoted: an empty table
+    assert code == 0, err
+    assert out.split() == ["PROMOTION", "FREIGHT", "ALIAS", "PHASE", "ACTOR", "STARTED", "FINISHED"]

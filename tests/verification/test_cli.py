@@ -168,7 +168,10 @@ def test_no_freight_in_the_stage_is_refused(repo: Path, health: tuple[Script, st
     write(repo, pipeline(url))
     record(repo, 1, 1)
     code, _, err = run(repo, "verify", "--stage", "dev")
-    assert code == 3
+    assert code == 2  # invalid input, not a gate's refusal
+    assert "error: --stage: Stage dev holds no Freight yet (promote one first: kargo-actions promote" in err
+    code, _, err = run(repo, "verify", "--stage", "dev", "--freight", "f-1")
+    assert code == 2
     assert "Stage dev holds no Freight yet" in err
 
 

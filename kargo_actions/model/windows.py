@@ -10,16 +10,16 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any, Literal
 
-from dateutil.rrule import rrule as Recurrence
-from dateutil.rrule import rrulestr
 from pydantic import Field, ValidationInfo, field_validator
 
 from kargo_actions.model.base import ManifestModel
 from kargo_actions.model.fields import ResourceName
 from kargo_actions.model.selectors import StageSelector
+
+if TYPE_CHECKING:
+    from dateutil.rrule import rrule as Recurrence
 
 _DATE_TIME = re.compile(r"^(?:TZID=(?P<zone>[^:]+):)?(?P<stamp>\d{8}T\d{6})(?P<utc>Z?)$")
 
@@ -49,6 +49,9 @@ def parse_ical_time(text: str) -> WindowTime:
         return WindowTime(naive.replace(tzinfo=UTC), "UTC")
     if match["utc"]:
         raise ValueError(f"{text!r} has both a TZID and Z: give one of them")
+    # zoneinfo and dateutil load when a window is read: every command loads the ProjectConfig model
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         where: tzinfo = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError) as err:
@@ -60,6 +63,8 @@ def parse_ical_time(text: str) -> WindowTime:
 
 def parse_rrule(text: str, start: datetime) -> Recurrence:
     """An RFC 5545 recurrence rule from `start`; ValueError (dateutil's message) when it does not parse."""
+    from dateutil.rrule import rrule, rrulestr
+
     body = text.strip().removeprefix("RRULE:")
     if "\n" in body or "DTSTART" in body.upper() or not body:
         raise ValueError(
@@ -69,7 +74,7 @@ def parse_rrule(text: str, start: datetime) -> Recurrence:
         rule = rrulestr(body, dtstart=start)
     except (ValueError, TypeError) as err:
         raise ValueError(f"rrule {text!r} does not parse: {err}") from err
-    if not isinstance(rule, Recurrence):
+    if not isinstance(rule, rrule):
         raise ValueError(f"rrule {text!r} must be a single recurrence rule")
     return rule
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
-
-from dateutil.rrule import rrule
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from kargo_actions.model.project import Project
 from kargo_actions.model.windows import PromotionWindow, parse_ical_time
+
+if TYPE_CHECKING:
+    from dateutil.rrule import rrule
 
 # How far ahead the next change is looked for, and how many boundaries at most (a year of hourly windows).
 HORIZON = timedelta(days=400)
@@ -108,8 +109,9 @@ class Schedule:
 
 def show_time(moment: datetime, zone: str) -> str:
     """`Mon 2026-12-07 09:00 Europe/Berlin`: the moment in the window's own zone."""
-    where = ZoneInfo(zone) if zone != "UTC" else None
-    local = moment.astimezone(where) if where is not None else moment.astimezone(ZoneInfo("UTC"))
+    from zoneinfo import ZoneInfo
+
+    local = moment.astimezone(ZoneInfo(zone) if zone != "UTC" else UTC)
     return f"{local:%a %Y-%m-%d %H:%M} {zone}"
 
 

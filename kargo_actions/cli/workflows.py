@@ -164,8 +164,8 @@ def generate_command(
     report = write_workflows(target, files, force=force, check=check, replace_pins=replace)
     for name, pins in report.kept_pins.items():
         click.echo(
-            f"note: kept {', '.join(pins)} in {name}: as new as this version's pin or newer (pass --uses to "
-            "replace it)",
+            f"note: kept {', '.join(pins)} in {name}: the file's own pin, bumped since and not older by its "
+            "version comment (pass --uses to replace kargo-actions' pin)",
             err=True,
         )
     if app.json:

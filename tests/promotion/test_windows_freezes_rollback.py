@@ -344,3 +344,35 @@ def test_rollback_is_refused_by_a_window_and_the_report_says_so(
     rollback = json.loads(out)["autoRollback"]
     assert rollback["action"] == "refused"
     assert "uat is closed by window 'change-freeze'" in rollback["reason"]
+
+
+def test_reconcile_command_waits_for_the_window(
+    repo: Path, tmp_path: Path, health: tuple[Script, str]
+) -> None:
+    to_prod(repo, health, [DENY_PROD_NOW], policies=[{"stage": "prod", "autoPromotionEnabled": True}])
+    decisions = json.loads(run(repo, "-o", "json", "promote", "--auto", "--stage", "prod")[1])
+    assert decisions[0]["action"] == "deferred"
+    tip = ledger_tip(tmp_path)
+    code, out, err = run(repo, "reconcile")  # the deferral's opensAt is ahead: the quick look stops there
+    assert (code, out.strip()) == (0, "nothing to reconcile: no promotion can move now"), err
+    assert ledger_tip(tmp_path) == tip
+
+
+def test_reconcile_command_runs_what_a_freeze_deferred_once_lifted(
+    repo: Path, tmp_path: Path, health: tuple[Script, str]
+) -> None:
+    to_prod(repo, health, [], policies=[{"stage": "prod", "autoPromotionEnabled": True}])
+    assert run(repo, "freeze", "--stage", "prod", "--reason", "incident 9")[0] == 0
+    decisions = json.loads(run(repo, "-o", "json", "promote", "--auto", "--stage", "prod")[1])
+    assert decisions[0]["action"] == "deferred"
+    assert "opensAt" not in remote_json(tmp_path, "deferred/prod.json")  # a freeze without --until
+    code, out, err = run(repo, "-o", "json", "reconcile", "--plan")
+    assert code == 0, err
+    assert [(a["stage"], a["action"]) for a in json.loads(out)] == [("prod", "deferred")]
+    assert run(repo, "unfreeze", "--stage", "prod")[0] == 0
+    code, out, err = run(repo, "-o", "json", "reconcile", "--plan")
+    assert [(a["stage"], a["action"]) for a in json.loads(out)] == [("prod", "would-auto-promote")]
+    code, out, err = run(repo, "-o", "json", "reconcile")
+    assert code == 0, err
+    assert [(a["stage"], a["action"]) for a in json.loads(out)] == [("prod", "auto-promoted")]
+    assert remote_names(tmp_path, "deferred") == []

@@ -79,3 +79,9 @@ def test_every_example_follows_the_url_convention() -> None:
             assert not re.search(r"localhost|127\.0\.0\.1", text), path
             assert re.findall(r"https://github\.com/(?!example/)\S*", text) == [], path
             assert re.findall(r"ghcr\.io/(?!example/)\S*", text) == [], path
+
+
+def test_patterns_page_links_every_example() -> None:
+    page = (EXAMPLES.parent / "docs" / "patterns.md").read_text()
+    linked = set(re.findall(r"\]\(\.\./examples/([a-z-]+)/\)", page))
+    assert set(NAMES) - linked == set(), "docs/patterns.md: add a row for each example"

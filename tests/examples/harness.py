@@ -213,10 +213,11 @@ class Example:
         return [f["name"] for f in self.stage(stage)["currentFreight"]]
 
 
-def start_example(name: str, work: Path, servers: Servers) -> Example:
-    """examples/<name>/ copied with its placeholders rewritten, pushed as its repository's main (plus an
-    empty repository for each other one it names), and a pipeline clone of it, ready for `run`."""
-    source = EXAMPLES / name
+def start_example(name: str, work: Path, servers: Servers, source: Path | None = None) -> Example:
+    """examples/<name>/ (or `source`, a tree in the same convention) copied with its placeholders rewritten,
+    pushed as its repository's main (plus an empty repository for each other one it names), and a pipeline
+    clone of it, ready for `run`."""
+    source = source or EXAMPLES / name
     assert (source / ".kargo").is_dir(), f"{source} is not an example (no .kargo/)"
     example = Example(name=name, work=work, servers=servers, namespace=f"{name}-{next(_namespaces)}")
     replacements = example.replacements()

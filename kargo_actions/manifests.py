@@ -151,6 +151,11 @@ class _Collector:
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.notices: list[str] = []
+        # kind -> names of documents already reported invalid: a reference to one is not a second error
+        self.invalid: dict[str, set[str]] = {}
+
+    def reported(self, kind: str, name: str) -> bool:
+        return name in self.invalid.get(kind, ())
 
     def at(self, file: str, node: Any, loc: tuple[str | int, ...], message: str, hint: str = "") -> Problem:
         line, col, path = locate(node, loc)
@@ -295,8 +300,20 @@ def _validate(doc: _Doc, model: type[BaseModel], out: _Collector) -> BaseModel |
     except ValidationError as err:
         # A value that fits no member of a union (int | str) fails once per member: merge those into one.
         type_errors: dict[Loc, tuple[list[str], str]] = {}
-        for error in err.errors(include_url=False):
+        errors = err.errors(include_url=False)
+        # A misspelt required field fails twice (unknown `stepz`, missing `steps`): the first says it all.
+        meant = {
+            (*loc[:-1], hint.split("'")[1])
+            for error in errors
+            if error["type"] == "extra_forbidden"
+            for loc in [tuple(p for p in error["loc"] if not _union_tag(p))]
+            for _, hint in [_message_for(error, model)]
+            if hint.startswith("did you mean '")
+        }
+        for error in errors:
             loc = tuple(p for p in error["loc"] if not _union_tag(p))
+            if error["type"] == "missing" and loc in meant:
+                continue
             message, hint = _message_for(error, model)
             if error["type"] in _TYPE_MESSAGES:
                 expected, _ = type_errors.setdefault(loc, ([], _type_name(error.get("input"))))
@@ -461,6 +478,8 @@ def load_project(
         if doc.kind == "Warehouse":
             _warn_deprecated(doc, out)
         obj = _validate(doc, model, out)
+        if obj is None and doc.name:
+            out.invalid.setdefault(doc.kind, set()).add(doc.name)
         if obj is None or not doc.name:
             continue
         out.problems += expression_problems(doc.file, doc.kind, doc.node)
@@ -691,7 +710,7 @@ def _check_sources(project: Project, name: str, doc: _Doc, stage: Stage, out: _C
     for r, request in enumerate(stage.spec.requested_freight):
         warehouse = request.origin.name
         base: Loc = ("spec", "requestedFreight", r)
-        if warehouse not in project.warehouses:
+        if warehouse not in project.warehouses and not out.reported("Warehouse", warehouse):
             out.error(
                 doc.file,
                 doc.node,
@@ -702,6 +721,8 @@ def _check_sources(project: Project, name: str, doc: _Doc, stage: Stage, out: _C
         for s, upstream in enumerate(request.sources.stages):
             loc: Loc = (*base, "sources", "stages", s)
             if upstream not in project.stages:
+                if out.reported("Stage", upstream):
+                    continue
                 out.error(
                     doc.file,
                     doc.node,
@@ -738,6 +759,8 @@ def _check_steps(project: Project, doc: _Doc, stage: Stage, out: _Collector, ste
         if step.task is None:
             continue
         task = project.task(step.task)
+        if task is None and out.reported(step.task.kind, step.task.name):
+            continue
         if task is None:
             tasks: Collection[str] = (
                 project.cluster_promotion_tasks
@@ -777,6 +800,8 @@ def _check_verification(project: Project, doc: _Doc, stage: Stage, out: _Collect
         )
         loc: Loc = ("spec", "verification", "analysisTemplates", t, "name")
         template = pool.get(ref.name)
+        if template is None and out.reported(ref.kind, ref.name):
+            continue
         if template is None:
             out.error(
                 doc.file, doc.node, loc, f"{ref.kind} {ref.name!r} does not exist", _suggest(ref.name, pool)

@@ -311,6 +311,13 @@ def _verify_job(
         permissions.append("      checks: read # the github-checks provider reads the commit's check runs")
     if auto:
         permissions.append("      actions: write # dispatch the promote workflow for downstream Stages")
+    # autoRollback: a failed verification promotes the Stage back in this job, with the promote job's rights
+    rolls_back = any(
+        project.stages[s].spec.verification is not None and project.auto_rollback(s) is not None
+        for s in promotable_stages(project)
+    )
+    if rolls_back:
+        permissions = _merged(permissions, job_permissions(project, options))
     return [
         "  verify:",
         "    needs: promote",
@@ -322,17 +329,31 @@ def _verify_job(
         *permissions,
         "    steps:",
         *checkout_and_setup(options),
+        *(app_token_step(project, options) if rolls_back else []),
         *user_region("      ", "before-verify"),
         "      - name: Verify",
         "        id: verify",
         f"        uses: {options.action('verify')}",
+        *(argocd_env(steps_used(project)) if rolls_back else []),
         "        with:",
         f"          config-dir: {quoted(options.config_dir)}",
         "          stage: ${{ inputs.stage }}",
         f"          dispatch-auto-promotions: {quoted('true' if auto else 'false')}",
         f"          promote-workflow: {quoted(options.promote_workflow)}",
+        *(token_input(options) if rolls_back else []),
         *user_region("      ", "after-verify"),
     ]
+
+
+def _merged(own: list[str], more: list[str]) -> list[str]:
+    """`permissions:` lines of both lists, one per scope, `write` winning over `read`."""
+    by_scope: dict[str, str] = {}
+    for line in [*own, *more]:
+        scope = line.split(":", 1)[0].strip()
+        kept = by_scope.get(scope)
+        if kept is None or (" write" in line.split("#", 1)[0] and " write" not in kept.split("#", 1)[0]):
+            by_scope[scope] = line
+    return list(by_scope.values())
 
 
 def dashboard_workflow(options: WorkflowOptions) -> str:

@@ -90,3 +90,38 @@ def test_unfreeze_dispatches_the_auto_promotions_the_freeze_deferred(
         ".github/workflows/kargo-promote.yml",
         {"stage": "dev", "freight": newest, "auto": "true"},
     )
+
+
+def test_verify_job_can_roll_back_when_a_stage_has_auto_rollback(tmp_path: Path) -> None:
+    from tests.ledger.helpers import make_repo
+    from tests.promotion.test_service import write
+    from tests.verification.test_cli import pipeline
+
+    repo = make_repo(tmp_path / "repo", tmp_path / "remote.git")
+    write(repo, pipeline("http://127.0.0.1:9"))
+    assert run(repo, "workflows", "generate", "--uses", PINNED, "--repository-url", "")[0] == 0
+    promote = repo / ".github" / "workflows" / "kargo-promote.yml"
+    plain = load_yaml(promote)["jobs"]["verify"]["permissions"]
+    assert "deployments" not in plain
+    docs = pipeline("http://127.0.0.1:9")
+    docs.append(
+        {
+            "apiVersion": "kargo.akuity.io/v1alpha1",
+            "kind": "ProjectConfig",
+            "metadata": {"name": "p"},
+            "spec": {"promotionPolicies": [{"stage": "dev", "autoRollback": {}}]},
+        }
+    )
+    write(repo, docs)
+    assert run(repo, "workflows", "generate", "--uses", PINNED, "--repository-url", "")[0] == 0
+    verify = load_yaml(promote)["jobs"]["verify"]
+    # the rollback runs the Stage's promotion steps here: the promote job's rights, write winning over read
+    assert verify["permissions"]["contents"] == "write"
+    assert verify["permissions"]["deployments"] == "write"
+    assert verify["permissions"]["statuses"] == "write"
+    for args in (
+        [tool("zizmor"), "--offline", "--no-progress", str(promote)],
+        [tool("actionlint"), "-no-color", str(promote)],
+    ):
+        done = subprocess.run(args, capture_output=True, text=True, cwd=repo)
+        assert done.returncode == 0, done.stdout + done.stderr

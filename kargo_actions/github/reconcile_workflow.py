@@ -184,10 +184,11 @@ def reconcile_workflow(project: Project, options: WorkflowOptions) -> str:
         "    # the Stage's environment secrets (ARGOCD_AUTH_TOKEN); its required reviewers are asked again",
         *environment(project, options, "matrix.stage"),
         "    permissions:",
-        *job_permissions(project, options),
+        # a promotion resumed to its end is verified here (github-checks metrics read check runs)
+        *job_permissions(project, options, verifies=True),
         "    steps:",
         *checkout_and_setup(options, _REF),
-        *app_token_step(project, options),
+        *app_token_step(project, options, verifies=True),
         *user_region("      ", "before-reconcile"),
         "      - name: Resume",
         "        id: reconcile",

@@ -140,8 +140,9 @@ def promotable_stages(project: Project) -> list[str]:
     return [s for s in project.stage_order() if not project.stages[s].is_control_flow]
 
 
-def promotion_permissions(project: Project) -> list[tuple[str, str, str]]:
-    """(scope, level, why) a job running the pipeline's promotion steps needs (the promote and resume jobs)."""
+def promotion_permissions(project: Project, *, verifies: bool = False) -> list[tuple[str, str, str]]:
+    """(scope, level, why) a job running the pipeline's promotion steps needs (the promote and resume jobs);
+    `verifies`: it also runs a verification whose metrics read check runs (github-checks)."""
     uses = steps_used(project)
     auto = auto_promotes(project)
     permissions = [
@@ -152,6 +153,8 @@ def promotion_permissions(project: Project) -> list[tuple[str, str, str]]:
     if uses & PR_STEPS:
         permissions.append(("pull-requests", "write", "promotion pull requests"))
         permissions.append(("checks", "read", "the required checks a merge waits for"))
+    elif verifies:
+        permissions.append(("checks", "read", "the github-checks provider of the Stage's verification"))
     if auto or uses & WORKFLOW_STEPS:
         permissions.append(
             ("actions", "write", "dispatch this workflow for downstream Stages that auto-promote")
@@ -159,12 +162,13 @@ def promotion_permissions(project: Project) -> list[tuple[str, str, str]]:
     return permissions
 
 
-def job_permissions(project: Project, options: WorkflowOptions) -> list[str]:
+def job_permissions(project: Project, options: WorkflowOptions, *, verifies: bool = False) -> list[str]:
     """The `permissions:` lines of a promotion job: with an App, its token carries them (app_token_step)
-    and GITHUB_TOKEN only checks out."""
+    and GITHUB_TOKEN only checks out. `verifies`: the job verifies what it promotes (the resume job)."""
     if options.github_app is not None:
         return ["      contents: read # check out; the GitHub App's token does the rest"]
-    return [f"      {scope}: {level} # {why}" for scope, level, why in promotion_permissions(project)]
+    needed = promotion_permissions(project, verifies=verifies and options.verify_reads_checks)
+    return [f"      {scope}: {level} # {why}" for scope, level, why in needed]
 
 
 def token_input(options: WorkflowOptions) -> list[str]:
@@ -174,7 +178,7 @@ def token_input(options: WorkflowOptions) -> list[str]:
     return ["          github-token: ${{ steps.app-token.outputs.token }}"]
 
 
-def app_token_step(project: Project, options: WorkflowOptions) -> list[str]:
+def app_token_step(project: Project, options: WorkflowOptions, *, verifies: bool = False) -> list[str]:
     """The create-github-app-token step, its token limited to what the job needs (promotion_permissions)."""
     app = options.github_app
     if app is None:
@@ -194,7 +198,9 @@ def app_token_step(project: Project, options: WorkflowOptions) -> list[str]:
         lines.append(f"          repositories: {quoted(','.join(dict.fromkeys(names)))}")
     lines += [
         f"          permission-{scope}: {level} # {why}"
-        for scope, level, why in promotion_permissions(project)
+        for scope, level, why in promotion_permissions(
+            project, verifies=verifies and options.verify_reads_checks
+        )
     ]
     return lines
 

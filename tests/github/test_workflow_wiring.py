@@ -15,7 +15,7 @@ import pytest
 
 from kargo_actions.github.deployment_links import ENVIRONMENT_URL_ANNOTATION
 from tests.github.test_workflows_gen import PINNED
-from tests.github.test_workflows_reconcile import _waiting_pipeline
+from tests.github.test_workflows_reconcile import RUN_STEPS, _waiting_pipeline
 from tests.ledger.helpers import make_freight, make_repo
 from tests.promotion import test_github_reporting as reporting_tests
 from tests.promotion.test_github_reporting import client_for, github_env, record
@@ -81,15 +81,19 @@ def test_the_verify_job_runs_in_the_stages_environment_and_reads_checks_when_a_m
     tmp_path: Path, checks: bool
 ) -> None:
     path = make_repo(tmp_path / "repo", tmp_path / "remote.git")
-    write(
-        path,
-        _annotate(verified_pipeline("http://127.0.0.1:9", CHECKS_METRIC if checks else None), "dev", DEV_URL),
-    )
-    verify = _generate(path)["kargo-promote.yml"]["jobs"]["verify"]
+    docs = verified_pipeline("http://127.0.0.1:9", CHECKS_METRIC if checks else None)
+    # staging's promotion waits for a workflow run: kargo-reconcile.yml's resume job verifies what it ends
+    staging = next(d for d in docs if d["metadata"]["name"] == "staging")
+    staging["spec"]["promotionTemplate"]["spec"]["steps"] = RUN_STEPS
+    write(path, _annotate(docs, "dev", DEV_URL))
+    files = _generate(path)
+    verify = files["kargo-promote.yml"]["jobs"]["verify"]
     assert verify["environment"]["name"] == "${{ inputs.stage }}"
     assert verify["environment"]["deployment"] is False
     expected = {"contents": "write", "statuses": "write", **({"checks": "read"} if checks else {})}
     assert verify["permissions"] == expected
+    assert ("checks" in files["kargo-reconcile.yml"]["jobs"]["resume"]["permissions"]) is checks
+    assert "checks" not in files["kargo-promote.yml"]["jobs"]["promote"]["permissions"]  # it does not verify
     _lint(path)
 
 

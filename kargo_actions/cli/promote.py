@@ -383,7 +383,7 @@ def promote_command(
         _check_selection(stage, freight_ref, warehouse, downstream_from, auto)
     project, ledger = _open(app, ledger_opts)
     progress = Progress(quiet or app.json)
-    with ledger, abort_on_signals() as abort, _closed_summary():
+    with ledger, abort_on_signals() as abort, _schedule_summary(project, ledger):
         from dataclasses import replace
 
         options = replace(
@@ -433,19 +433,28 @@ def _rollbacks(
 
 
 @contextlib.contextmanager
-def _closed_summary() -> Iterator[None]:
-    """A promotion a window or a freeze refuses (exit 3) says so in the job summary too."""
+def _schedule_summary(project: Project, ledger: Ledger) -> Iterator[None]:
+    """The job summary names the window or freeze that refused a promotion (exit 3), then shows the schedule
+    of every Stage a window, a freeze or a deferred auto-promotion concerns."""
     from kargo_actions.promotion.freezes import StageClosedError
+
+    if not os.environ.get("GITHUB_STEP_SUMMARY"):
+        yield
+        return
+    from datetime import UTC, datetime
+
+    from kargo_actions.github.output import append_step_summary
+    from kargo_actions.report.schedule import closed_markdown, schedule_markdown
 
     try:
         yield
     except StageClosedError as err:
-        if os.environ.get("GITHUB_STEP_SUMMARY"):
-            from kargo_actions.github.output import append_step_summary
-            from kargo_actions.report.schedule import closed_markdown
-
-            append_step_summary(closed_markdown(err))
+        append_step_summary(closed_markdown(err))
         raise
+    finally:
+        table = schedule_markdown(project, ledger.snapshot(), datetime.now(UTC))
+        if table:
+            append_step_summary(table)
 
 
 def _check_selection(
@@ -540,7 +549,7 @@ def rollback_command(
 
     project, ledger = _open(app, ledger_opts)
     progress = Progress(quiet or app.json)
-    with ledger, abort_on_signals() as abort, _closed_summary():
+    with ledger, abort_on_signals() as abort, _schedule_summary(project, ledger):
         target = find_stage(project, stage)
         ledger.sync()
         ref = to_ref or previous_freight(ledger, target)

@@ -138,7 +138,10 @@ def test_deny_window_active_now_refuses_manual_auto_and_rollback(
     assert code == 3
     assert "prod is closed by window 'change-freeze' until " in err
     assert ledger_tip(tmp_path) == tip  # nothing pushed
-    assert "### kargo-actions: prod is closed" in summary.read_text()
+    text = summary.read_text()
+    assert "### kargo-actions: prod is closed" in text
+    assert "| prod | closed | " in text  # the schedule table: Stages a window concerns
+    assert "| uat |" not in text
     code, _, err = run(repo, "rollback", "--stage", "prod", "--to", "f-1", "-q")
     assert code == 3
     assert "prod is closed by window 'change-freeze'" in err

@@ -38,6 +38,7 @@ from kargo_actions.promotion.pipeline import StageStatus, status_rows
 from kargo_actions.promotion.service import settled_states
 from kargo_actions.promotion.transitions import describe
 from kargo_actions.report.dashboard_links import DeepLink, parse_links
+from kargo_actions.report.dashboard_metrics import DashboardMetrics, collect_metrics
 from kargo_actions.report.graph import PipelineGraph, build_graph
 
 MARKER = ".kargo-dashboard"  # a file in every site this command writes: it may replace such a DIR
@@ -108,6 +109,7 @@ class Dashboard:
     problems: tuple[Problem, ...] = ()
     freight_links: tuple[DeepLink, ...] = ()  # ProjectConfig spec.freightLinks
     stage_links: tuple[DeepLink, ...] = ()  # ProjectConfig spec.stageLinks
+    metrics: DashboardMetrics | None = None  # the Metrics page and the Stage cards' strips
 
     def freight_count(self) -> int:
         return sum(self.totals.values())
@@ -272,6 +274,7 @@ def collect(
         problems=tuple(problems),
         freight_links=freight_links,
         stage_links=stage_links,
+        metrics=collect_metrics(project, snap, moment),
     )
 
 
@@ -375,10 +378,10 @@ def build_site(
     dash = collect(project, ledger, title=title, limit=limit, now=now)
     files = render_site(dash)
     write_site(files, out, force=force)
-    pages: dict[str, int] = {"index": 0, "stages": 0, "warehouses": 0, "freight": 0}
+    pages: dict[str, int] = {"index": 0, "metrics": 0, "stages": 0, "warehouses": 0, "freight": 0}
     for rel in files:
         if rel.endswith(".html"):
-            pages[rel.split("/", 1)[0] if "/" in rel else "index"] += 1
+            pages[rel.split("/", 1)[0] if "/" in rel else rel.removesuffix(".html")] += 1
     counts = {
         "stages": len(dash.stages),
         "warehouses": len(dash.warehouses),

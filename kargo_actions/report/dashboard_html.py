@@ -26,6 +26,7 @@ from kargo_actions.report.dashboard import (
 )
 from kargo_actions.report.dashboard_assets import CSS, JS
 from kargo_actions.report.dashboard_links import DeepLink, evaluate_links
+from kargo_actions.report.dashboard_metrics import METRICS_CSS, metrics_body, metrics_strip
 from kargo_actions.report.dashboard_svg import NodeView, render_svg
 from kargo_actions.report.schedule import schedule_row
 
@@ -179,6 +180,7 @@ def deep_links(links: Sequence[DeepLink], context: dict[str, object]) -> str:
 def page(dash: Dashboard, title: str, body: str, *, root: str, active: str = "") -> str:
     """The frame of every page: head (CSP, own CSS/JS), top bar with navigation, footer."""
     nav = [f'<a href="{href(root, "index.html")}"{_active(active == "pipeline")}>Pipeline</a>']
+    nav.append(f'<a href="{href(root, "metrics.html")}"{_active(active == "metrics")}>Metrics</a>')
     nav += [
         f'<a href="{href(root, warehouse_file(w))}"{_active(active == "wh:" + w)}>{esc(w)}</a>'
         for w in dash.warehouses
@@ -293,6 +295,7 @@ def stage_card(dash: Dashboard, stage: StageView, root: str) -> str:
         f'{esc(stage.name)}</a><span class="badge {esc(health.state)}" title="{esc(health.reason)}">'
         f"{esc(health.label)}</span></div>"
         f"<dl>{current_row}{last_row}{newer}{schedule_row(status)}</dl>"
+        f"{metrics_strip(dash.metrics, stage.name, root)}"
         f'<div class="card-foot">{esc(" · ".join(foot))}</div></article>'
     )
 
@@ -635,10 +638,15 @@ def freight_bucket_page(dash: Dashboard, prefix: str, items: Sequence[Freight]) 
 def render_site(dash: Dashboard) -> dict[str, str]:
     """Every file of the site: relative path -> content."""
     files: dict[str, str] = {
-        "assets/dashboard.css": CSS,
+        "assets/dashboard.css": CSS + METRICS_CSS,
         "assets/dashboard.js": JS,
         "index.html": index_page(dash),
     }
+    if dash.metrics is not None:
+        links = {s.name: stage_file(s.name) for s in dash.stages}
+        files["metrics.html"] = page(
+            dash, "Metrics", metrics_body(dash.metrics, links), root="", active="metrics"
+        )
     for stage in dash.stages:
         files[stage_file(stage.name)] = stage_page(dash, stage)
     for wh in dash.warehouses:

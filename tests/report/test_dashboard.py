@@ -231,6 +231,7 @@ def test_json_summary_says_what_was_written(site: tuple[Path, dict[str, Any]]) -
     assert summary["pages"]["stages"] == 4
     assert summary["pages"]["warehouses"] == 1
     assert summary["pages"]["index"] == 1
+    assert summary["pages"]["metrics"] == 1
     assert summary["problems"] == []
     assert (out / ".kargo-dashboard").is_file()
     assert {p.name for p in (out / "assets").iterdir()} == {"dashboard.css", "dashboard.js"}
@@ -446,7 +447,7 @@ def test_refuses_a_foreign_non_empty_dir_unless_forced(pipeline: Pipeline, tmp_p
     assert (out / "keep.txt").read_text() == "mine"
     code, stdout, err = run(pipeline.repo, "dashboard", "--out", str(out), "--no-fetch", "--force")
     assert code == 0, err
-    assert "wrote 9 pages" in stdout
+    assert "wrote 10 pages" in stdout
     assert not (out / "keep.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["docs"]  # no staging or old copies left behind
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -40,12 +41,37 @@ class NoWrite(Generic[ResultT]):
     result: ResultT
 
 
+class PendingPush:
+    """A ledger push running on a thread (`Ledger.write(..., background=True)`): `landed()` waits for it and
+    says whether it landed (False: the remote moved first, nothing was written), or raises what stopped it."""
+
+    def __init__(self, push: Callable[[], bool]) -> None:
+        self._push = push
+        self._outcome: bool | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="kargo-actions-ledger-push", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._outcome = self._push()
+        except BaseException as err:  # handed to the waiting thread by landed()
+            self._error = err
+
+    def landed(self) -> bool:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return bool(self._outcome)
+
+
 @dataclass(frozen=True)
 class WriteOutcome(Generic[ResultT]):
     result: ResultT
     commit: str | None  # None when nothing needed writing
     attempts: int
     tags: Mapping[str, str] = field(default_factory=dict)  # tag name -> tag object id
+    pending: PendingPush | None = None  # with background=True: the push still on its way
 
 
 @dataclass(frozen=True)

@@ -357,6 +357,10 @@ class LedgerRepo:
             return
         args = self.fetch_args()
         key = (self.git.git_dir, args)
+        for old, (proc, begun) in list(_AHEAD.items()):  # fetches begun ahead that nothing took over
+            if time.monotonic() - begun >= _AHEAD_FOR and proc.poll() is not None:
+                proc.communicate()
+                del _AHEAD[old]
         if key not in _AHEAD:
             proc = subprocess.Popen(
                 ["git", *args], cwd=self.git.repo, env=self.git.env,

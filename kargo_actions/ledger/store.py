@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from kargo_actions.ledger.plans import (
     DiscoveryRunResult,
     ModelT,
     NoWrite,
+    PendingPush,
     ReadResult,
     RecordResult,
     ResultT,
@@ -261,12 +263,19 @@ class Ledger(LedgerRepo):
     # writing
 
     def write(
-        self, build: Callable[[Snapshot], WritePlan[ResultT] | NoWrite[ResultT]], *, continuity: bool = True
+        self,
+        build: Callable[[Snapshot], WritePlan[ResultT] | NoWrite[ResultT]],
+        *,
+        continuity: bool = True,
+        background: bool = False,
     ) -> WriteOutcome[ResultT]:
         """Compare-and-swap: build a plan on the current tip, publish it, rebuild on a newer tip and retry.
 
         `build` returns a WritePlan, or NoWrite when nothing needs writing (an idempotent no-op). A remote
         tip that dropped records this clone saw is refused (continuity.check_continuity); repair skips that.
+        `background`: a plan built on a freshly fetched tip is pushed on a thread and returned at once with
+        `pending` set; the caller must wait for `pending.landed()` and, when it says False (the remote moved
+        first), write again: that round is the caller's.
         """
         cfg = self.config
         remote = self.remote
@@ -297,6 +306,9 @@ class Ledger(LedgerRepo):
                     self._adopt_tip(base)
                 return WriteOutcome(result=plan.result, commit=None, attempts=max(attempt, 1))
             commit, tag_oids = self._make_commit(snap, plan)
+            if background and remote and not guessed:
+                pending = PendingPush(partial(self._push_and_keep, base, commit, tag_oids))
+                return WriteOutcome(plan.result, commit, max(attempt, 1), tag_oids, pending)
             try:
                 published = (
                     self._push(base, commit, tag_oids)
@@ -321,6 +333,13 @@ class Ledger(LedgerRepo):
             f"could not write to ledger branch {cfg.branch}: it moved under every one of "
             f"{cfg.max_attempts} attempts (many concurrent writers?); rerun to try again"
         )
+
+    def _push_and_keep(self, base: str | None, commit: str, tags: Mapping[str, str]) -> bool:
+        """A background push (see `write`): on success, the next write builds on it."""
+        landed = self._push(base, commit, tags)
+        if landed:
+            self._published = commit
+        return landed
 
     def _make_commit(self, snap: Snapshot, plan: WritePlan[ResultT]) -> tuple[str, dict[str, str]]:
         files = dict(plan.files)

@@ -41,6 +41,7 @@ from kargo_actions.promotion.steps.base import (
     StepTimedOut,
     TerminalStepError,
     WaitingOn,
+    effects_local,
     validate_config,
 )
 from kargo_actions.promotion.tasks import PlannedStep, PromotionPlan, plan_promotion, resume_blocker
@@ -378,6 +379,8 @@ class Engine:
                 map(str, located)
             )
             return StepStatus.FAILED, text, located
+        if self.options.before_external is not None and not effects_local(step):
+            self.options.before_external()  # may raise ClaimLost: nothing outside the work dir has changed
         return self._execute(at, step, config, progress)
 
     def _suspend_blocker(self, at: _At) -> str:

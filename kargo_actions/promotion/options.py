@@ -50,6 +50,18 @@ class EngineOptions:
     suspend: bool = False
     on_wait: WaitObserver | None = None
     now: Callable[[], datetime] = _utc_now  # the wall clock of step times and deadlines (injectable)
+    # Called once before the first step that is not `effects_local` (or raises ClaimLost): the promotion's
+    # start write may still be on its way to the remote while local steps (clone, edits) run.
+    before_external: Callable[[], None] | None = None
+
+
+class ClaimLost(Exception):
+    """The start write published in the background lost its race (or failed): the run must stop before any
+    step with effects outside the work dir, and start again (or fail with `cause`)."""
+
+    def __init__(self, cause: BaseException | None = None) -> None:
+        super().__init__(str(cause) if cause else "the start of the promotion was not published")
+        self.cause = cause
 
 
 @dataclass(frozen=True)

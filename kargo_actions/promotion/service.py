@@ -47,11 +47,13 @@ from kargo_actions.promotion.lifecycle import (
     stage_states,
 )
 from kargo_actions.promotion.liveness import LeaseKeeper, RunChecker, stale_reason, this_runner
-from kargo_actions.promotion.options import EngineOptions, ResumePoint
+from kargo_actions.promotion.options import ClaimLost, EngineOptions, ResumePoint
 from kargo_actions.promotion.result import PromotionPhase, PromotionResult
 from kargo_actions.promotion.transitions import TERMINAL, promotion_record, result_of, resume_point
 
 if TYPE_CHECKING:
+    from kargo_actions.ledger.plans import PendingPush
+    from kargo_actions.promotion.claim import StartClaim
     from kargo_actions.promotion.reporting import PromotionReport, Reporter
 
 __all__ = [
@@ -207,10 +209,22 @@ def promote(
     `options.queue`: then it is recorded Pending and returned so). All before anything is recorded. Failures of
     the steps are recorded (phase Failed / Errored / Aborted with the message) and returned, not raised.
     """
+    return _promote(project, ledger, stage_name, ref, mode, options or PromoteOptions(), background=True)
+
+
+def _promote(
+    project: Project,
+    ledger: Ledger,
+    stage_name: str,
+    ref: str,
+    mode: Mode,
+    opts: PromoteOptions,
+    *,
+    background: bool,
+) -> PromotionOutcome:
     from kargo_actions.promotion.registry import preload
     from kargo_actions.promotion.tasks import plan_promotion
 
-    opts = options or PromoteOptions()
     stage = find_stage(project, stage_name)
     # A missing task or required var is bad input, found before recording. The steps the engine imports up
     # front (those behind an `if` wait until reached), and the engine with the expression language, are
@@ -234,14 +248,36 @@ def promote(
             run_checker=opts.run_checker,
             trigger=opts.trigger,
         )
-        begun: Started = ledger.write(plan_start(project, ledger, request)).result
+        # The start is pushed on a thread while the local steps run (promotion/claim.py), once per call:
+        # after a lost race the whole start is done again, in the foreground.
+        written = ledger.write(plan_start(project, ledger, request), background=background)
+        begun: Started = written.result
         closed = tuple(f"{r.name}: {r.message}" for r in begun.closed)
-        if begun.queued:
-            return PromotionOutcome(result_of(begun.record), begun.freight, begun.via, closed=closed)
-        outcome = _run(
-            project, ledger, stage, begun.freight, begun.record, begun.collection, None, scratch, opts
-        )
-        return replace(outcome, closed=closed)
+        try:
+            if begun.queued:
+                if written.pending is not None and not written.pending.landed():
+                    raise ClaimLost()
+                return PromotionOutcome(result_of(begun.record), begun.freight, begun.via, closed=closed)
+            outcome = _run(
+                project,
+                ledger,
+                stage,
+                begun.freight,
+                begun.record,
+                begun.collection,
+                None,
+                scratch,
+                opts,
+                pending=written.pending,
+            )
+        except ClaimLost as lost:
+            if lost.cause is not None:
+                raise lost.cause from None
+            if not background:
+                raise
+        else:
+            return replace(outcome, closed=closed)
+    return _promote(project, ledger, stage_name, ref, mode, opts, background=False)
 
 
 def resume(
@@ -344,13 +380,22 @@ def _run(
     point: ResumePoint | None,
     scratch: _Scratch,
     opts: PromoteOptions,
+    *,
+    pending: PendingPush | None = None,
 ) -> PromotionOutcome:
-    """Run (or go on with) a promotion this process holds, then record its end or its wait."""
+    """Run (or go on with) a promotion this process holds, then record its end or its wait. `pending`: the
+    start write still on its way (see promotion/claim.py); ClaimLost when it does not land."""
+    from kargo_actions.promotion.claim import StartClaim
     from kargo_actions.promotion.reporting import choose_reporter
 
     reporter = opts.reporter or choose_reporter(None, opts.engine.env)
-    report = reporter.begin(stage, freight, record.name, ledger, record.deployment_id)  # never raises
-    base = record.model_copy(update={"deployment_id": report.deployment_id})
+    claim = StartClaim(
+        pending,
+        lambda: reporter.begin(stage, freight, record.name, ledger, record.deployment_id),  # never raises
+        opts.engine.on_step,
+    )
+    if pending is None:
+        claim.settle()
     lease = opts.lease or lease_of(project)
     abort_event = opts.abort or threading.Event()
     # The renewing thread needs its own git processes; opened at the first renewal, which a short promotion
@@ -369,18 +414,20 @@ def _run(
                 ledger,
                 stage,
                 freight,
-                base,
+                record,
                 collection,
                 point,
                 scratch.path,
                 opts,
                 abort_event,
-                report,
+                claim,
             )
+        report = claim.settle()  # the end write follows the start's
     finally:
         scratch.release()
         for opened in renewing:
             opened.close()
+    base = record.model_copy(update={"deployment_id": report.deployment_id})
     if keeper.lost.is_set():
         result = replace(
             result, message=f"{result.message}; the promotion was ended by another process".strip("; ")
@@ -404,7 +451,7 @@ def _engine(
     work_dir: Path,
     opts: PromoteOptions,
     abort_event: threading.Event,
-    report: PromotionReport,
+    claim: StartClaim,
 ) -> PromotionResult:
     from kargo_actions.promotion.engine import run_promotion
 
@@ -425,10 +472,13 @@ def _engine(
                 ledger=ledger,
                 suspend=opts.no_wait,
                 now=opts.now,
-                on_step=report.observe(opts.engine.on_step),
+                on_step=claim.observe,
+                before_external=claim.before_external,
             ),
             resume=point,
         )
+    except ClaimLost:
+        raise
     except Exception as err:  # the Running record must always get its end: record the crash as Errored
         return PromotionResult(
             name=base.name,

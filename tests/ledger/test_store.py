@@ -233,6 +233,7 @@ def test_a_fetch_begun_ahead_is_taken_over(tmp_path: Path, monkeypatch: pytest.M
         return real_run(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(reader.Git, "run", recording)
+    monkeypatch.setattr(reader, "_AHEAD", {})  # none left by other tests of this process
     with Ledger(repo_b, UNSIGNED) as b:
         b.start_fetch()
         assert len(reader._AHEAD) == 1

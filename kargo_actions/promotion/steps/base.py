@@ -251,6 +251,10 @@ class Step(Protocol[ConfigT_contra]):
     `work_dir_fields` naming config fields that, when set, make it read there after all). A waiting step with
     a timeout of its own when `retry.timeout` is not set defines `default_timeout(env) -> timedelta | None`;
     the engine then counts it across runs as it counts retry.timeout (argocd-wait: 5m).
+
+    `effects_local = True` marks a step that changes nothing outside the work dir (it may read from outside:
+    a clone, a download): such steps may run while the promotion's start is still being published, and every
+    other step waits for it (`EngineOptions.before_external`).
     """
 
     name: ClassVar[str]
@@ -262,6 +266,11 @@ class Step(Protocol[ConfigT_contra]):
 def may_wait(step: object) -> bool:
     """Whether the step can report Running (and so suspend a promotion run with --no-wait)."""
     return bool(getattr(step, "may_wait", False))
+
+
+def effects_local(step: object) -> bool:
+    """Whether the step changes nothing outside the work dir (see Step)."""
+    return bool(getattr(step, "effects_local", False))
 
 
 def needs_work_dir(step: object, config: Mapping[str, Any] | None) -> bool:

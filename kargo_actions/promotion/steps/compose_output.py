@@ -30,6 +30,7 @@ class ComposeOutput:
 
     name: ClassVar[str] = "compose-output"
     config_model: ClassVar[type[StepConfig]] = ComposeOutputConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     work_dir_free: ClassVar[bool] = True
     outputs: ClassVar[dict[str, str]] = {
         "<key>": "one per config key, with that key's value; inside a PromotionTask also merged into the task "

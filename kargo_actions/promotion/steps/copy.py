@@ -41,6 +41,7 @@ class Copy:
 
     name: ClassVar[str] = "copy"
     config_model: ClassVar[type[StepConfig]] = CopyConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: CopyConfig) -> StepResult:

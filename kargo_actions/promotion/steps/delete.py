@@ -49,6 +49,7 @@ class Delete:
 
     name: ClassVar[str] = "delete"
     config_model: ClassVar[type[StepConfig]] = DeleteConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: DeleteConfig) -> StepResult:

@@ -21,6 +21,7 @@ class Fail:
 
     name: ClassVar[str] = "fail"
     config_model: ClassVar[type[StepConfig]] = FailConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     work_dir_free: ClassVar[bool] = True
     outputs: ClassVar[dict[str, str]] = {}
 

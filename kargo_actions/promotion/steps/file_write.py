@@ -60,6 +60,7 @@ class FileWrite:
 
     name: ClassVar[str] = "file-write"
     config_model: ClassVar[type[StepConfig]] = FileWriteConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: FileWriteConfig) -> StepResult:

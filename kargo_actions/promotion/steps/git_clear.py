@@ -23,6 +23,7 @@ class GitClear:
 
     name: ClassVar[str] = "git-clear"
     config_model: ClassVar[type[StepConfig]] = GitClearConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: GitClearConfig) -> StepResult:

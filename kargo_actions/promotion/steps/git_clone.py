@@ -94,6 +94,7 @@ class GitClone:
 
     name: ClassVar[str] = "git-clone"
     config_model: ClassVar[type[StepConfig]] = GitCloneConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {
         "commits": 'Map of `as` (or `path`) to the commit checked out there; `""` for a new orphan branch.',
     }

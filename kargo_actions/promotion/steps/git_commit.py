@@ -34,6 +34,7 @@ class GitCommit:
 
     name: ClassVar[str] = "git-commit"
     config_model: ClassVar[type[StepConfig]] = GitCommitConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {
         "commit": "The new commit's id, or HEAD's when there was nothing to commit.",
     }

@@ -31,6 +31,7 @@ class GitTag:
 
     name: ClassVar[str] = "git-tag"
     config_model: ClassVar[type[StepConfig]] = GitTagConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {"commit": "the commit the tag points at (HEAD)"}
 
     def run(self, ctx: StepContext, config: GitTagConfig) -> StepResult:

@@ -84,6 +84,7 @@ class HelmTemplate:
 
     name: ClassVar[str] = "helm-template"
     config_model: ClassVar[type[StepConfig]] = HelmTemplateConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: HelmTemplateConfig) -> StepResult:

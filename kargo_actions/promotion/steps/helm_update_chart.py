@@ -49,6 +49,7 @@ class HelmUpdateChart:
 
     name: ClassVar[str] = "helm-update-chart"
     config_model: ClassVar[type[StepConfig]] = HelmUpdateChartConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {
         "commitMessage": "`Updated chart dependencies for <path>` and `- <name>: <old> -> <new>` per change; absent when nothing changed.",
     }

@@ -69,6 +69,7 @@ class HTTPDownload:
 
     name: ClassVar[str] = "http-download"
     config_model: ClassVar[type[StepConfig]] = HTTPDownloadConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: HTTPDownloadConfig) -> StepResult:

@@ -25,6 +25,7 @@ class JsonParse:
     name: ClassVar[str] = "json-parse"
     outputs: ClassVar[dict[str, str]] = {"<name>": "one per `outputs` entry: the value of its fromExpression"}
     config_model: ClassVar[type[StepConfig]] = JsonParseConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
 
     def run(self, ctx: StepContext, config: JsonParseConfig) -> StepResult:
         text = structured.read_text(ctx, config.path, kind="JSON file")

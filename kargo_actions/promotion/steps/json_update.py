@@ -58,6 +58,7 @@ class JsonUpdateStep:
 
     name: ClassVar[str] = "json-update"
     config_model: ClassVar[type[StepConfig]] = JsonUpdateConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {
         "commitMessage": "`Updated <path>` and `- <key>: <value>` per update"
     }

@@ -70,6 +70,7 @@ class KustomizeBuild:
 
     name: ClassVar[str] = "kustomize-build"
     config_model: ClassVar[type[StepConfig]] = KustomizeBuildConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: KustomizeBuildConfig) -> StepResult:

@@ -118,6 +118,7 @@ class KustomizeSetImage:
 
     name: ClassVar[str] = "kustomize-set-image"
     config_model: ClassVar[type[StepConfig]] = KustomizeSetImageConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {
         "commitMessage": "`Updated <path> to use new image(s)` and a line `- <image>[:tag][@digest]` per image.",
     }

@@ -61,6 +61,7 @@ class OCIDownload:
 
     name: ClassVar[str] = "oci-download"
     config_model: ClassVar[type[StepConfig]] = OCIDownloadConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: StepContext, config: OCIDownloadConfig) -> StepResult:

@@ -41,6 +41,7 @@ class Tar:
 
     name: ClassVar[str] = "tar"
     config_model: ClassVar[type[StepConfig]] = TarConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {}
 
     def __init__(self, limits: archive.Limits = archive.DEFAULT_LIMITS) -> None:

@@ -63,6 +63,7 @@ class TomlUpdateStep:
 
     name: ClassVar[str] = "toml-update"
     config_model: ClassVar[type[StepConfig]] = TomlUpdateConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {
         "commitMessage": "`Updated <path>` and `- <key>: <value as TOML>` per update"
     }

@@ -70,6 +70,7 @@ class Untar:
 
     name: ClassVar[str] = "untar"
     config_model: ClassVar[type[StepConfig]] = UntarConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {}
 
     def __init__(self, limits: archive.Limits = archive.DEFAULT_LIMITS) -> None:

@@ -47,6 +47,7 @@ class YamlMerge:
 
     name: ClassVar[str] = "yaml-merge"
     config_model: ClassVar[type[StepConfig]] = YamlMergeConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {
         "commitMessage": "`Wrote <file> to <outFile>`, or `Merged N YAML files to <outFile>` and the files read"
     }

@@ -33,6 +33,7 @@ class YamlUpdateStep:
 
     name: ClassVar[str] = "yaml-update"
     config_model: ClassVar[type[StepConfig]] = YamlUpdateConfig
+    effects_local: ClassVar[bool] = True  # changes nothing outside the work dir (see Step)
     outputs: ClassVar[dict[str, str]] = {
         "commitMessage": "`Updated <path>` and `- <key>: <value>` per update.",
     }

@@ -15,6 +15,7 @@ from kargo_actions.cli.ledger_options import ledger_options
 
 if TYPE_CHECKING:
     from kargo_actions.ledger import Ledger
+    from kargo_actions.model.freight import Freight
     from kargo_actions.model.project import Project
     from kargo_actions.promotion.pipeline import AutoDecision
     from kargo_actions.promotion.result import StepRun
@@ -37,6 +38,16 @@ class Progress:
         self.quiet = quiet
         self.actions = os.environ.get("GITHUB_ACTIONS") == "true"
         self._waiting: dict[str, float] = {}  # step alias -> when it began to wait here
+        self._indent = ""  # under a promotion's header line
+
+    def header(self, stage: str, freight: Freight, promotion: str) -> None:
+        """A promotion begins: its step lines follow this line, indented (promote --auto runs several)."""
+        if self.quiet:
+            return
+        from kargo_actions.cli.step_progress import header_line
+
+        click.echo(header_line(stage, freight, promotion), err=True)
+        self._indent = "  "
 
     def wait(self, alias: str, message: str) -> None:
         """A step waits in this process: one line saying what for (rewritten in place on a terminal)."""
@@ -47,7 +58,7 @@ class Progress:
 
         now = time.monotonic()
         first = self._waiting.setdefault(alias, now)
-        line = f"{alias}: {message} (waiting {int(now - first)}s)"
+        line = f"{self._indent}{alias}: {message} (waiting {int(now - first)}s)"
         if not self.actions and sys.stderr.isatty():
             click.echo(f"\r\x1b[2K{line}", err=True, nl=False)
         else:
@@ -62,7 +73,9 @@ class Progress:
         self._waiting.pop(run.alias, None)
         if self.quiet:
             return
-        line = f"{run.alias} ({run.uses}): {run.status} in {run.duration:.2f}s"
+        from kargo_actions.cli.step_progress import step_label
+
+        line = f"{step_label(run)}: {run.status} in {run.duration:.2f}s"
         if self.actions:
             click.echo(f"::group::{line}", err=True)
             if run.message:
@@ -78,7 +91,7 @@ class Progress:
         # Messages quote manifests (`steps[0].config`): escaped so rich does not read them as markup.
         message = f" - {escape(run.message)}" if run.message and str(run.status) != "Succeeded" else ""
         Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"[{colour}]{escape(line)}[/{colour}]{message}", markup=True
+            f"{self._indent}[{colour}]{escape(line)}[/{colour}]{message}", markup=True
         )
 
 
@@ -89,6 +102,7 @@ def _options(
     github: bool | None = None,
     verify: bool = False,
 ) -> PromoteOptions:
+    from kargo_actions.cli.step_progress import HeadedReporter
     from kargo_actions.promotion.options import EngineOptions
     from kargo_actions.promotion.reporting import choose_reporter, run_checker
     from kargo_actions.promotion.service import PromoteOptions
@@ -96,7 +110,8 @@ def _options(
     return PromoteOptions(
         work_dir=work_dir,
         engine=EngineOptions(on_step=progress.step, on_wait=progress.wait, skip_steps=frozenset(skip_steps)),
-        reporter=choose_reporter(github),  # one for the whole command: a permission error is printed once
+        # one for the whole command: a permission error is printed once
+        reporter=HeadedReporter(choose_reporter(github), progress.header),
         verify=verify,
         run_checker=run_checker(),
     )
@@ -143,11 +158,20 @@ def _summary_markdown(rows: list[tuple[str, str, str, str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_step_summary(rows: list[tuple[str, str, str, str, str]]) -> None:
+def _write_step_summary(
+    rows: list[tuple[str, str, str, str, str]],
+    app: AppContext | None = None,
+    outcomes: Sequence[PromotionOutcome] = (),
+) -> None:
+    """The outcome table; with `app`, the pipeline drawing and each promotion's changes, steps and PR."""
     if rows and os.environ.get("GITHUB_STEP_SUMMARY"):
+        from kargo_actions.cli.job_summary import write_promotion_summary
         from kargo_actions.github.output import append_step_summary
 
-        append_step_summary(_summary_markdown(rows))
+        if app is None:
+            append_step_summary(_summary_markdown(rows))
+        else:
+            write_promotion_summary(app, _summary_markdown(rows), outcomes)
 
 
 def _row(outcome: PromotionOutcome) -> tuple[str, str, str, str, str]:
@@ -205,7 +229,7 @@ def _report(
         (r.stage, r.target[:12], f"auto-rollback {r.action}", "", f"{r.reason} ({r.trigger})")
         for r in rollbacks
     ]
-    _write_step_summary(rows)
+    _write_step_summary(rows, app, [*outcomes, *(d.outcome for d in decisions or [] if d.outcome is not None)])
     by_stage = {r.stage: r.to_json() for r in rollbacks}
     if app.json:
         if decisions is not None:

@@ -379,7 +379,8 @@ def test_a_promotion_killed_mid_step_is_closed_by_the_next_command(
     elif closer == "status":
         code, out, err = run(repo, "status")
         assert code == 0, err
-        assert f"closed {running}: the process running it stopped (PID {proc.pid}" in out
+        flat = " ".join(out.split())  # status wraps its detail lines to the terminal's width
+        assert f"in progress closed {running}: the process running it stopped (PID {proc.pid}" in flat
     else:
         code, out, err = run(repo, "--output", "json", "promote", "-s", "dev", "-f", "f-1", "-q")
         assert code == 0, err
@@ -408,10 +409,11 @@ def test_status_and_history_show_waiting_and_queued_promotions(repo: Path, gate:
     second = json_of(out)[0]["name"]
     code, out, err = run(repo, "status")
     assert code == 0, err
-    assert f"dev: {first}: waiting for GET {url}/gate to meet its success criteria, since " in out
-    assert "deadline in 47h" in out
-    assert f"`kargo-actions promote --abort {first}` ends it" in out
-    assert f"dev: {second}: queued since " in out
+    flat = " ".join(out.split())  # status wraps its detail lines to the terminal's width
+    assert f"in progress {first}: waiting for GET {url}/gate to meet its success criteria, since " in flat
+    assert "deadline in 47h" in flat
+    assert f"`kargo-actions promote --abort {first}` ends it" in flat
+    assert f"{second}: queued since " in flat
     code, out, err = run(repo, "--output", "json", "status")
     [dev] = json_of(out)
     assert dev["activePromotion"]["name"] == first

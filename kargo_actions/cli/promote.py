@@ -229,7 +229,9 @@ def _report(
         (r.stage, r.target[:12], f"auto-rollback {r.action}", "", f"{r.reason} ({r.trigger})")
         for r in rollbacks
     ]
-    _write_step_summary(rows, app, [*outcomes, *(d.outcome for d in decisions or [] if d.outcome is not None)])
+    _write_step_summary(
+        rows, app, [*outcomes, *(d.outcome for d in decisions or [] if d.outcome is not None)]
+    )
     by_stage = {r.stage: r.to_json() for r in rollbacks}
     if app.json:
         if decisions is not None:

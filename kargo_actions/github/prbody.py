@@ -46,6 +46,32 @@ def _image_text(tag: str, digest: str) -> str:
     return text or "-"
 
 
+def image_url(repo_url: str, tag: str = "") -> str:
+    """The registry's web page of an image (or of its tag) where the registry has a known one, else ""."""
+    first, _, rest = repo_url.strip().partition("/")
+    # Docker's rule: the first part names a registry when it has a dot or a port, or is localhost
+    host, path = (
+        (first, rest) if rest and ("." in first or ":" in first or first == "localhost") else ("", "")
+    )
+    if not host:
+        host, path = "docker.io", repo_url.strip()
+    if host in ("docker.io", "index.docker.io"):
+        name = path.removeprefix("library/")
+        base = f"https://hub.docker.com/_/{name}" if "/" not in name else f"https://hub.docker.com/r/{name}"
+        return f"{base}/tags?name={tag}" if tag else base
+    if host == "ghcr.io":
+        return f"https://ghcr.io/{path}"  # GitHub redirects it to the package's page
+    if host == "quay.io":
+        return f"https://quay.io/repository/{path}" + (f"?tab=tags&tag={tag}" if tag else "")
+    return ""
+
+
+def _image_cell(repo_url: str, tag: str, digest: str) -> str:
+    text = _image_text(tag, digest)
+    url = image_url(repo_url, tag) if text != "-" else ""
+    return _link(url, text) if url else text
+
+
 def changes_section(freight: Freight, previous: Freight | None) -> str:
     """Markdown tables of images, commits and charts: what the Stage has now -> what the Freight brings."""
     lines: list[str] = []
@@ -54,8 +80,10 @@ def changes_section(freight: Freight, previous: Freight | None) -> str:
         lines += ["**Images**", "", "| image | from | to |", "|---|---|---|"]
         for image in freight.images:
             old = old_images.get(image.repo_url)
-            before = _image_text(old.tag, old.digest) if old else "-"
-            lines.append(f"| `{image.repo_url}` | {before} | {_image_text(image.tag, image.digest)} |")
+            before = _image_cell(old.repo_url, old.tag, old.digest) if old else "-"
+            lines.append(
+                f"| `{image.repo_url}` | {before} | {_image_cell(image.repo_url, image.tag, image.digest)} |"
+            )
         lines.append("")
     old_commits = {c.repo_url: c for c in (previous.commits if previous else [])}
     if freight.commits:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -108,11 +109,29 @@ def _multi_origin(graph: PipelineGraph) -> bool:
     return len({e.warehouse for e in graph.edges}) > 1
 
 
-def render_mermaid(graph: PipelineGraph) -> str:
-    """A Mermaid flowchart: Warehouses as cylinders, control-flow Stages as hexagons, fan nodes classed."""
+HIGHLIGHTS = {
+    "promoted": "fill:#e6f4ea,stroke:#1e8e3e,stroke-width:3px",
+    "failed": "fill:#fce8e6,stroke:#c5221f,stroke-width:3px",
+}
+
+
+def render_mermaid(
+    graph: PipelineGraph,
+    *,
+    labels: Mapping[str, str] | None = None,
+    highlight: Mapping[str, str] | None = None,
+) -> str:
+    """A Mermaid flowchart: Warehouses as cylinders, control-flow Stages as hexagons, fan nodes classed.
+
+    `labels`: node ID -> a line under the node's name (a job summary's Freight per Stage); `highlight`:
+    node ID -> a class of HIGHLIGHTS (the Stage a promotion went into, green, or failed in, red).
+    """
     lines = ["flowchart LR"]
     for node in graph.nodes:
         label = node.name.replace('"', "'")
+        extra = (labels or {}).get(node.id)
+        if extra:
+            label += "<br/>" + extra.replace('"', "'")
         if node.kind == "Warehouse":
             lines.append(f'  {node.id}[("{label}")]')
         elif node.control_flow:
@@ -129,7 +148,12 @@ def render_mermaid(graph: PipelineGraph) -> str:
         "  classDef fanOut stroke-width:3px",
         "  classDef fanIn stroke-width:3px",
     ]
-    for cls, members in _classes(graph).items():
+    classes = _classes(graph)
+    for node_id, cls in (highlight or {}).items():
+        if cls in HIGHLIGHTS:
+            classes.setdefault(cls, []).append(node_id)
+    lines += [f"  classDef {cls} {style}" for cls, style in HIGHLIGHTS.items() if classes.get(cls)]
+    for cls, members in classes.items():
         if members:
             lines.append(f"  class {','.join(members)} {cls}")
     return "\n".join(lines) + "\n"

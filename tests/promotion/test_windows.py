@@ -237,3 +237,25 @@ def test_windows_and_rollback_load(tmp_path: Path) -> None:
     assert rollback.verification_phases == {"Failed"}
     assert rollback.promotion_phases == frozenset()
     assert [w.name for w in project.promotion_windows()] == ["weekend-freeze"]
+
+
+def test_a_project_without_windows_imports_no_dateutil(tmp_path: Path) -> None:
+    # Every command loads the ProjectConfig model: python-dateutil loads only when a window is read.
+    import subprocess
+    import sys
+
+    (tmp_path / "p.yaml").write_text(
+        PROJECT + "  promotionPolicies: [{stage: prod, autoPromotionEnabled: true}]\n"
+    )
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom kargo_actions.manifests import load_project\n"
+        f"load_project(Path({str(tmp_path)!r}))\nprint('dateutil' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    with_window = PROJECT + (
+        "  promotionWindows:\n  - {name: w, kind: Deny, dtstart: 20261201T000000Z, dtend: 20261202T000000Z}\n"
+    )
+    (tmp_path / "p.yaml").write_text(with_window)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"  # a window without rrule needs no dateutil either

@@ -39,6 +39,7 @@ from kargo_actions.promotion.service import settled_states
 from kargo_actions.promotion.transitions import describe
 from kargo_actions.report.dashboard_links import DeepLink, parse_links
 from kargo_actions.report.dashboard_metrics import DashboardMetrics, collect_metrics
+from kargo_actions.report.dashboard_waiting import Waiting, waiting_for
 from kargo_actions.report.graph import PipelineGraph, build_graph
 
 MARKER = ".kargo-dashboard"  # a file in every site this command writes: it may replace such a DIR
@@ -82,6 +83,7 @@ class StageView:
     # Promotions in progress, for people: a waiting one (what for, since when, deadline), queued ones, and
     # the command that acts on each.
     activity: tuple[str, ...] = ()
+    waiting: Waiting | None = None  # the next Freight and what it lacks, when none newer is available
 
     @property
     def name(self) -> str:
@@ -140,7 +142,10 @@ class SiteSummary:
 
 
 def _health(
-    status: StageStatus, verifications: tuple[VerificationRecord, ...], active: PromotionRecord | None = None
+    status: StageStatus,
+    verifications: tuple[VerificationRecord, ...],
+    active: PromotionRecord | None = None,
+    waiting: Waiting | None = None,
 ) -> Health:
     """Kargo's Stage phase in one word: promoting, waiting, failed, verifying, verified, unverified, empty."""
     if status.control_flow:
@@ -155,6 +160,8 @@ def _health(
     if last is not None and last.phase in FAILED_PHASES:
         return Health("Failed", "bad", f"last promotion {last.name} {last.phase}")
     if not status.current:
+        if waiting is not None:
+            return Health(waiting.label, "idle", waiting.summary)
         return Health("No Freight", "idle", "nothing promoted yet")
     held = {f.name for f in status.current}
     latest = next((v for v in verifications if v.freight.name in held), None)
@@ -225,6 +232,7 @@ def collect(
         active = next((p for p in in_progress if p.phase == "Running"), None)
         for v in verifications:
             verifications_by_freight.setdefault(v.freight.name, []).append(v)
+        waiting = waiting_for(project.stages[row.stage], row, states, freight, moment)
         row = replace(
             row,
             opening=opening(project, snap, row.stage, moment),
@@ -239,8 +247,9 @@ def collect(
                 verifications=verifications,
                 upstream=tuple(project.upstream(row.stage)),
                 downstream=tuple(project.downstream(row.stage)),
-                health=_health(row, verifications, active),
+                health=_health(row, verifications, active, waiting),
                 activity=tuple(f"{p.name}: {describe(p, moment)}" for p in in_progress),
+                waiting=waiting,
             )
         )
     freight.sort(key=lambda f: (f.metadata.creation_timestamp or "", f.name), reverse=True)

@@ -28,6 +28,7 @@ from kargo_actions.report.dashboard_assets import CSS, JS
 from kargo_actions.report.dashboard_links import DeepLink, evaluate_links
 from kargo_actions.report.dashboard_metrics import METRICS_CSS, metrics_body, metrics_strip
 from kargo_actions.report.dashboard_svg import NodeView, render_svg
+from kargo_actions.report.dashboard_waiting import check_badge, waiting_row
 from kargo_actions.report.schedule import schedule_row
 
 # Pages load only the site's own files; inline scripts and styles never run, whatever a record holds.
@@ -293,8 +294,8 @@ def stage_card(dash: Dashboard, stage: StageView, root: str) -> str:
         f'data-stage="{esc(stage.name)}">'
         f'<div class="card-head"><a class="card-title" href="{href(root, stage_file(stage.name))}">'
         f'{esc(stage.name)}</a><span class="badge {esc(health.state)}" title="{esc(health.reason)}">'
-        f"{esc(health.label)}</span></div>"
-        f"<dl>{current_row}{last_row}{newer}{schedule_row(status)}</dl>"
+        f"{esc(health.label)}</span>{check_badge(stage)}</div>"
+        f"<dl>{current_row}{last_row}{newer}{waiting_row(stage.waiting)}{schedule_row(status)}</dl>"
         f"{metrics_strip(dash.metrics, stage.name, root)}"
         f'<div class="card-foot">{esc(" · ".join(foot))}</div></article>'
     )

@@ -4,6 +4,7 @@ width (80 columns when piped), a legend for its markers; a failed re-verificatio
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,3 +103,45 @@ def test_history_of_an_unknown_stage_is_bad_input_with_did_you_mean(repo: Path) 
     code, out, err = run(repo, "history", "--stage", "staging")  # known, never promoted: an empty table
     assert code == 0, err
     assert out.split() == ["PROMOTION", "FREIGHT", "ALIAS", "PHASE", "ACTOR", "STARTED", "FINISHED"]
+
+
+def _card(index: str, stage: str) -> str:
+    start = index.index(f'id="stage-{stage}"')
+    return index[start : index.index("</article>", start)]
+
+
+def test_dashboard_card_shows_what_an_empty_stage_waits_for(repo: Path) -> None:
+    write(repo, manifests())
+    record(repo, 1, 1)
+    for stage in ("dev", "staging"):
+        assert run(repo, "promote", "--stage", stage, "--freight", "f-1", "-q")[0] == 0
+    site = repo.parent / "site"
+    code, _, err = run(repo, "dashboard", "--out", str(site))
+    assert code == 0, err
+    prod = _card((site / "index.html").read_text(), "prod")
+    assert ">Waiting for soak</span>" in prod
+    assert "No Freight" not in prod
+    assert "<dt>Waiting for</dt>" in prod
+    assert "Freight <b>f-1</b>" in prod
+    assert re.search(r"(59m|1h) of soak time left", prod), prod
+    assert "prod requires 1h soak" in prod
+    assert '<code class="approve">kargo-actions approve --freight f-1 --stage prod</code>' in prod
+    assert "<dt>Waiting for</dt>" not in _card((site / "index.html").read_text(), "staging")
+
+
+def test_dashboard_overview_shows_a_failed_reverification(repo: Path, health: tuple[Script, str]) -> None:
+    script, url = health
+    write(repo, pipeline(url))
+    record(repo, 1, 1)
+    assert run(repo, "promote", "--stage", "dev", "--freight", "f-1", "-q")[0] == 0
+    site = repo.parent / "site"
+    assert run(repo, "dashboard", "--out", str(site))[0] == 0
+    assert "last verification" not in _card((site / "index.html").read_text(), "dev")
+    script.answers["/health"] = [Answer(body={"ok": False})]
+    assert run(repo, "verify", "--stage", "dev", "-q")[0] == 1
+    code, _, err = run(repo, "dashboard", "--out", str(site))
+    assert code == 0, err
+    dev = _card((site / "index.html").read_text(), "dev")
+    assert ">Verified</span>" in dev  # Kargo's rule stands
+    assert '<span class="badge bad check" title="verification ' in dev
+    assert ">last verification Failed</span>" in dev

@@ -265,9 +265,10 @@ def discover(
                 project, ledger, warehouses, progress=PlainProgress(), timeout=timeout
             )
     if os.environ.get("GITHUB_STEP_SUMMARY"):
-        from kargo_actions.github.output import append_step_summary
+        from kargo_actions.cli.job_summary import write_pipeline_summary
 
-        append_step_summary(_summary_markdown(result))
+        made = [f.origin.name for f in result.created()]
+        write_pipeline_summary(app, _summary_markdown(result), warehouses=made)
     if as_json:
         app.emit_json(_json(result))
     else:

@@ -167,9 +167,11 @@ def verify_command(
             _rollback(app, project, ledger, outcome, quiet, github, stop) if not outcome.succeeded else None
         )
         if os.environ.get("GITHUB_STEP_SUMMARY"):
-            from kargo_actions.github.output import append_step_summary
+            from kargo_actions.cli.job_summary import write_pipeline_summary
 
-            append_step_summary(summary_markdown(outcome) + (f"\n{rollback.markdown()}" if rollback else ""))
+            table = summary_markdown(outcome) + (f"\n{rollback.markdown()}" if rollback else "")
+            touched = {"promoted" if outcome.succeeded else "failed": [outcome.stage]}
+            write_pipeline_summary(app, table, **touched)
         decisions: list[dict[str, object]] = []
         if auto_promote and outcome.succeeded:
             from kargo_actions.cli.promote import Progress, _options

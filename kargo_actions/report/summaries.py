@@ -54,7 +54,8 @@ def pipeline_section(
     highlight = {node_id("Stage", s): "promoted" for s in promoted}
     highlight.update({node_id("Warehouse", w): "promoted" for w in warehouses})
     highlight.update({node_id("Stage", s): "failed" for s in failed})
-    chart = render_mermaid(build_graph(project), labels=stage_freight_labels(states), highlight=highlight)
+    labels = {node_id("Stage", s): "no Freight" for s in project.stages} | stage_freight_labels(states)
+    chart = render_mermaid(build_graph(project), labels=labels, highlight=highlight)
     return f"```mermaid\n{chart}```\n"
 
 

@@ -98,7 +98,7 @@ def test_verified_and_gate_statuses(github: GitHubServer, github_client: GitHubC
 
 def test_body_shows_old_to_new_for_every_artifact() -> None:
     body = promotion_body(stage="prod", freight=FREIGHT, previous=PREVIOUS, promotion="prod.01j.aaaaaaa")
-    assert "| `ghcr.io/acme/app` | `v1` | `v2` |" in body
+    assert "| `ghcr.io/acme/app` | [`v1`](https://ghcr.io/acme/app) | [`v2`](https://ghcr.io/acme/app) |" in body
     assert "| `https://charts.acme.io/app` | `1.1.0` | `1.2.0` |" in body
     compare = f"[1111111...2222222](https://github.com/acme/src/compare/{'1' * 40}...{'2' * 40})"
     assert compare in body
@@ -114,7 +114,7 @@ def test_body_keeps_the_freight_and_cuts_the_diff(patch_size: int) -> None:
     body = promotion_body(stage="prod", freight=FREIGHT, description="Custom text.", rendered=rendered)
     assert len(body) <= BODY_LIMIT
     assert body.startswith("Custom text.")
-    assert "| `ghcr.io/acme/app` | - | `v2` |" in body
+    assert "| `ghcr.io/acme/app` | - | [`v2`](https://ghcr.io/acme/app) |" in body
     assert "1 file changed" in body
     assert ("left out" in body) == (len(patch) > BODY_LIMIT - 3000)
 

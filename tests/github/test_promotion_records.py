@@ -98,7 +98,9 @@ def test_verified_and_gate_statuses(github: GitHubServer, github_client: GitHubC
 
 def test_body_shows_old_to_new_for_every_artifact() -> None:
     body = promotion_body(stage="prod", freight=FREIGHT, previous=PREVIOUS, promotion="prod.01j.aaaaaaa")
-    assert "| `ghcr.io/acme/app` | [`v1`](https://ghcr.io/acme/app) | [`v2`](https://ghcr.io/acme/app) |" in body
+    assert (
+        "| `ghcr.io/acme/app` | [`v1`](https://ghcr.io/acme/app) | [`v2`](https://ghcr.io/acme/app) |" in body
+    )
     assert "| `https://charts.acme.io/app` | `1.1.0` | `1.2.0` |" in body
     compare = f"[1111111...2222222](https://github.com/acme/src/compare/{'1' * 40}...{'2' * 40})"
     assert compare in body

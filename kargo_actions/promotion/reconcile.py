@@ -286,6 +286,12 @@ def _start_queue(
     done: Callable[[Action], None],
 ) -> None:
     """Start the Stage's queued promotions in creation order while each one ends (one may wait again)."""
+    from kargo_actions.promotion.freezes import opening
+
+    state = opening(project(), ledger.snapshot(), stage, options.promote.now())
+    if not state.open:  # windows and freezes gate a queued promotion too: it stays queued
+        done(Action(stage, head, "deferred", f"queued until the Stage opens: {state.message}"))
+        return
     if options.plan:
         done(Action(stage, head, "would-start", "the Stage is free: the oldest queued promotion starts"))
         return

@@ -17,9 +17,12 @@ from kargo_actions.promotion.reconcile import ReconcileOptions, reconcile
 from kargo_actions.promotion.service import PromoteOptions
 from tests.ledger.helpers import git, make_repo
 from tests.promotion.test_service import STEP, record, run, write
+from tests.promotion.test_waiting import Gate, gate
+from tests.promotion.test_waiting import pipeline as waiting_pipeline
 from tests.verification.servers import Answer, Script, serve
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+__all__ = ["gate"]  # the fixture, used here too
 
 
 def ical(moment: datetime) -> str:
@@ -379,3 +382,28 @@ def test_reconcile_command_runs_what_a_freeze_deferred_once_lifted(
     assert code == 0, err
     assert [(a["stage"], a["action"]) for a in json.loads(out)] == [("prod", "auto-promoted")]
     assert remote_names(tmp_path, "deferred") == []
+
+
+def test_a_queued_promotion_waits_for_the_freeze_to_end(repo: Path, gate: tuple[Gate, str]) -> None:
+    server, url = gate
+    write(repo, waiting_pipeline(url))
+    record(repo, 1, 1)
+    record(repo, 2, 2)
+    code, out, err = run(repo, "-o", "json", "promote", "-s", "dev", "-f", "f-1", "--no-wait")
+    assert code == 0, err
+    first = json.loads(out)[0]["name"]
+    code, out, err = run(repo, "-o", "json", "promote", "-s", "dev", "-f", "f-2", "--no-wait", "--queue")
+    assert code == 0, err
+    second = json.loads(out)[0]["name"]
+    assert run(repo, "freeze", "--stage", "dev", "--reason", "hold the queue")[0] == 0
+    server.state = "done"
+    code, out, err = run(repo, "-o", "json", "reconcile")
+    assert code == 0, err
+    # a started promotion goes on; the queued one does not start while the freeze holds
+    assert [(a["promotion"], a["action"]) for a in json.loads(out)] == [
+        (first, "resumed"),
+        (second, "deferred"),
+    ]
+    assert run(repo, "unfreeze", "--stage", "dev")[0] == 0
+    code, out, err = run(repo, "-o", "json", "reconcile")
+    assert [(a["promotion"], a["action"]) for a in json.loads(out)] == [(second, "started")]

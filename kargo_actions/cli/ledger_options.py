@@ -85,6 +85,7 @@ SETTINGS_SPEC_FIELDS = frozenset(
         "promotionLease",
         "githubApp",
         "discoveryTimeout",
+        "discoveryShardThreshold",
     }
 )
 _LEDGER_FIELDS = {

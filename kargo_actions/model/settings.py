@@ -17,6 +17,7 @@
       promotionLease: 10m            # how long a claim on a running promotion lasts unrenewed (at least 1m)
       githubApp: null                # {appIdVariable, privateKeySecret, owner, repositories}: jobs' App token
       discoveryTimeout: 5m           # the longest one subscription's discovery may take (at least 1s)
+      discoveryShardThreshold: 50    # more Warehouses than this: kargo-discover.yml fans out as a matrix
 
 Every value can also come from a flag or a KARGO_ACTIONS_* variable (flag > env > file > default).
 """
@@ -157,6 +158,16 @@ class SettingsSpec(ManifestModel):
     # `discover`: the deadline of one subscription (one registry, git remote or chart repository), so a
     # registry that stalls or trickles cannot hold the run for ever; Kargo has no such field
     discovery_timeout: str = "5m"
+    # `workflows generate`: with more Warehouses than this, discovery runs as a matrix of Warehouse groups
+    discovery_shard_threshold: int = 50
+
+    @field_validator("discovery_shard_threshold", mode="before")
+    @classmethod
+    def _shard_threshold(cls, value: object) -> object:
+        # strict: YAML's "50", 2.5 or true must not pass as a count of Warehouses
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{value!r} is not a positive integer (Warehouses per discover job, e.g. 50)")
+        return value
 
     @field_validator("reconcile_interval")
     @classmethod

@@ -221,6 +221,25 @@ def _json(result: DiscoveryRun) -> dict[str, Any]:
     help="Deadline of each subscription (Go duration, e.g. 90s); default: KARGO_ACTIONS_DISCOVERY_TIMEOUT, "
     "else Settings discoveryTimeout, else 5m.",
 )
+@click.option(
+    "--plan-groups",
+    is_flag=True,
+    help="Discover nothing: print the Warehouse groups (Settings discoveryShardThreshold) the event concerns, "
+    "the matrix of a sharded kargo-discover.yml.",
+)
+@click.option(
+    "--event",
+    "event_file",
+    metavar="FILE",
+    default=None,
+    help="With --plan-groups: the event's payload; default: GITHUB_EVENT_PATH.",
+)
+@click.option(
+    "--event-name",
+    metavar="NAME",
+    default=None,
+    help="With --plan-groups: push, repository_dispatch, schedule...; default: GITHUB_EVENT_NAME.",
+)
 @ledger_options
 @pass_app
 def discover(
@@ -229,6 +248,9 @@ def discover(
     warehouses: tuple[str, ...],
     output: str | None,
     timeout: str | None,
+    plan_groups: bool,
+    event_file: str | None,
+    event_name: str | None,
     **ledger_opts: str | None,
 ) -> int:
     """Discover new artifacts of the Warehouses and create Freight from the newest, as Kargo does.
@@ -244,7 +266,16 @@ def discover(
     Each subscription has a deadline (--timeout): a registry, git remote or chart repository that stalls
     fails its subscriptions when it passes. Registries and repositories of different hosts are asked at
     the same time (at most 4 at a time per host); every 15 s a line says what the run still waits for.
+
+    \b
+    --plan-groups: a push's changed paths, or a repository_dispatch naming repositories and paths, select
+    the Warehouses that watch them; their groups (a repository's or registry's Warehouses stay together)
+    are printed as JSON for the sharded workflow's matrix.
     """
+    if plan_groups:
+        from kargo_actions.cli.discover_groups import plan_groups_command
+
+        return plan_groups_command(app, event_file, event_name, (output or app.output) == "json")
     from kargo_actions.discovery.run import discover_warehouses, select_warehouses
     from kargo_actions.manifests import load_project
 

@@ -164,6 +164,13 @@ def discover_workflow(project: Project, options: WorkflowOptions) -> str:
         "  group: kargo-discover",
         "  cancel-in-progress: false",
         "jobs:",
+    ]
+    if len(project.warehouses) > project.settings.spec.discovery_shard_threshold:
+        from kargo_actions.github.discover_matrix import sharded_discover_jobs
+
+        lines += [*sharded_discover_jobs(options, auto), *dashboard_job("discover", options)]
+        return "\n".join(lines) + "\n"
+    lines += [
         "  discover:",
         f"    runs-on: {options.runs_on}",
         "    timeout-minutes: 30",

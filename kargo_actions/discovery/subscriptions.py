@@ -276,6 +276,16 @@ def _run_task(task: _Task, seconds: float, progress: Progress) -> list[Subscript
             return [SubscriptionRun(ref, error=str(err), seconds=took) for ref in task.refs]
 
 
+def cause_of(err: object) -> str:
+    """A subscription's error without the subject it starts with (`image REPO: `): the subscription's label,
+    which names it already, goes before it in every message."""
+    cause = getattr(err, "cause", None)
+    if isinstance(cause, str) and cause:
+        hint = getattr(err, "hint", "")
+        return cause + (f" ({hint})" if isinstance(hint, str) and hint else "")
+    return str(err)
+
+
 def _url_host(url: str) -> str:
     """host[:port] of a URL (scp-style git URLs come normalized as ssh://); the URL itself when it has none."""
     netloc = urlsplit(url if "://" in url else "//" + url).netloc
@@ -353,7 +363,7 @@ def _run_image(ref: SubscriptionRef, session: RegistrySession) -> SubscriptionRu
     (outcome,) = discover_all_images([sub], session)
     seconds = time.monotonic() - started
     if outcome.error is not None or outcome.result is None:
-        return SubscriptionRun(ref, error=str(outcome.error), seconds=seconds)
+        return SubscriptionRun(ref, error=cause_of(outcome.error), seconds=seconds)
     result = DiscoveryResult(
         subscription_name=ref.name,
         kind="image",
@@ -398,7 +408,7 @@ def _run_git(
     for ref, found, old in zip(group, results, before, strict=True):
         if found.error is not None:
             runs.append(
-                SubscriptionRun(ref, error=str(found.error), warnings=found.warnings, seconds=seconds)
+                SubscriptionRun(ref, error=cause_of(found.error), warnings=found.warnings, seconds=seconds)
             )
             continue
         if found.unchanged and old is not None:
@@ -437,7 +447,7 @@ def _run_charts(
     runs = []
     for ref, found in zip(group, results, strict=True):
         if found.error is not None:
-            runs.append(SubscriptionRun(ref, error=str(found.error), seconds=seconds))
+            runs.append(SubscriptionRun(ref, error=cause_of(found.error), seconds=seconds))
             continue
         result = DiscoveryResult(
             subscription_name=ref.name,

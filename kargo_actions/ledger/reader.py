@@ -212,7 +212,6 @@ class LedgerTree:
             raise InvalidInputError(
                 [
                     Problem(
-                        path="REF",
                         message=f"{ref!r} matches {len(matches)} Freight: {listed}{more}",
                         hint="give more characters of the ID, or an alias",
                     )
@@ -230,7 +229,7 @@ class LedgerTree:
         else:
             hint = "no Freight is recorded yet"
         raise InvalidInputError(
-            [Problem(path="REF", message=f"no Freight matches {ref!r} (ID, ID prefix or alias)", hint=hint)]
+            [Problem(message=f"no Freight matches {ref!r} by ID, ID prefix or alias", hint=hint)]
         )
 
     def stage_state_wires(self) -> list[dict[str, Any]] | None:

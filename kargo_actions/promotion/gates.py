@@ -148,7 +148,7 @@ def availability(
         return Availability(name, fid, via=f"verified in {ok[0]}")
     if len(unmet) > 1:
         unmet.insert(0, f"{name} needs it verified in one of {', '.join(sources.stages)}")
-    hint = f" (or approve it: kargo-actions approve --freight {freight.alias or fid[:12]} --stage {name})"
+    hint = f"; or approve it: kargo-actions approve --freight {freight.alias or fid[:12]} --stage {name}"
     unmet[-1] += hint
     return Availability(name, fid, unmet=tuple(unmet))
 

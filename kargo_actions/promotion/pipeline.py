@@ -205,10 +205,12 @@ def newest_available(project: Project, ledger: Ledger, stage_name: str, warehous
     found = candidates(stage, [f for f in freight if f.origin.name == warehouse], states, now)
     newest = found.newest()
     if newest is None:
-        reasons = "; ".join(f"{fid[:12]}: {a.message}" for fid, a in list(found.refused.items())[:3])
+        # one line per Freight: each reason has its own parts, so brackets would nest
+        reasons = "".join(f"\n  {fid[:12]}: {a.message}" for fid, a in list(found.refused.items())[:3])
         raise RefusedError(
             f"no Freight of Warehouse {warehouse} is available to Stage {stage.name}"
-            + (f" ({reasons})" if reasons else "")
+            + (":" if reasons else "")
+            + reasons
         )
     return newest.name
 

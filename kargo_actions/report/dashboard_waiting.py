@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from kargo_actions.report.dashboard import StageView  # which imports this module
 
 SETTLED_BAD = frozenset({"Failed", "Error", "Inconclusive", "Aborted"})
-_APPROVE_HINT = " (or approve it: "  # gates.availability's hint, shown apart here as a command
+_APPROVE_HINT = "; or approve it: "  # gates.availability's hint, shown apart here as a command
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def verified(
 CASES: list[tuple[str, dict[str, Any], list[StageStateRecord], str | None]] = [
     # (id, sources, states, None when available else a piece of the message)
     ("direct", {"direct": True}, [], None),
-    ("not-verified", {"stages": ["dev"]}, [], "not verified in dev (or approve it"),
+    ("not-verified", {"stages": ["dev"]}, [], "not verified in dev; or approve it: kargo-actions approve"),
     ("verified", {"stages": ["dev"]}, [verified("dev", 1)], None),
     (
         "soak-short",

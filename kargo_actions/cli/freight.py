@@ -154,6 +154,8 @@ def list_command(
             for f in read.records
         ]
         _print_table(("ALIAS", "ID", "WAREHOUSE", "CREATED", "ARTIFACTS", "STAGES"), rows)
+        if any(row[-1].endswith("*") or "*," in row[-1] for row in rows):
+            click.echo("\nSTAGES: NAME* = the Stage holds it now; NAME alone = verified there before")
     return _warn(list(read.problems))
 
 

@@ -84,6 +84,7 @@ def test_list_text_is_a_table(repo: Path, capsys: pytest.CaptureFixture[str]) ->
     assert lines[0].split() == ["ALIAS", "ID", "WAREHOUSE", "CREATED", "ARTIFACTS", "STAGES"]
     assert "calm-heron" in lines[2]
     assert lines[2].rstrip().endswith("dev*")
+    assert lines[-1] == "STAGES: NAME* = the Stage holds it now; NAME alone = verified there before"
 
 
 def test_show_by_alias_prefix_and_errors(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import posixpath
-import re
 import subprocess
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +21,9 @@ from kargo_actions.discovery.gitcache import (
     ls_remote,
     redact,
 )
+from kargo_actions.discovery.gitlog import RS, US, stream_log
+from kargo_actions.discovery.paths import PathFilter as PathFilter
+from kargo_actions.discovery.paths import PathSelector as PathSelector
 from kargo_actions.discovery.versions import Constraint, newest_first, parse_constraint, parse_kargo_version
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.freight.identity import normalize_git_url
@@ -153,188 +153,6 @@ class GitDiscoveryResult:
         if is_ssh_git_url(self.watch.repo_url):
             return (f"repoURL {redact(self.watch.repo_url)}: {SSH_DEPRECATION}; use an https:// URL",)
         return ()
-
-
-# ---- path selectors (Kargo's pkg/pattern semantics) ----
-
-
-def _glob_to_regex(pattern: str) -> str:
-    """Doublestar glob -> regex: `**` as a whole segment crosses directories, `*` and `?` do not."""
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "*":
-            if pattern.startswith("**", i):
-                at_start = i == 0 or pattern[i - 1] == "/"
-                end = i + 2
-                at_end = end == n or pattern[end] == "/"
-                if at_start and at_end:
-                    if end == n:
-                        # `a/**` matches a itself and everything below; a leading `**` matches anything.
-                        if out and out[-1] == "/":
-                            out.pop()
-                            out.append("(?:/.*)?")
-                        else:
-                            out.append(".*")
-                        i = end
-                    else:
-                        out.append("(?:[^/]*/)*")  # zero or more whole directories
-                        i = end + 1
-                    continue
-            out.append("[^/]*")
-            while i < n and pattern[i] == "*":
-                i += 1
-            continue
-        if c == "?":
-            out.append("[^/]")
-        elif c == "\\" and i + 1 < n:
-            i += 1
-            out.append(re.escape(pattern[i]))
-        elif c == "[":
-            close = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "^", "]") else i + 1)
-            if close == -1:
-                raise ValueError(f"unclosed [ in {pattern!r}")
-            body = pattern[i + 1 : close]
-            negate = body[:1] in ("!", "^")
-            body = body[1:] if negate else body
-            body = body.replace("\\", "\\\\").replace("^", "\\^")
-            out.append(f"[^/{body}]" if negate else f"[{body}]")
-            i = close
-        elif c == "{":
-            depth, j = 0, i
-            while j < n:
-                if pattern[j] == "{":
-                    depth += 1
-                elif pattern[j] == "}":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            if j == n:
-                raise ValueError(f"unclosed {{ in {pattern!r}")
-            alternatives = _split_top_level(pattern[i + 1 : j])
-            out.append("(?:" + "|".join(_glob_to_regex(a) for a in alternatives) + ")")
-            i = j
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
-def _split_top_level(text: str) -> list[str]:
-    parts, depth, start = [], 0, 0
-    for i, c in enumerate(text):
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-        elif c == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return parts
-
-
-def _go_clean(path: str) -> str:
-    """Go's path.Clean: posixpath.normpath, except that a leading `//` is one `/`."""
-    cleaned = posixpath.normpath(path)
-    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
-
-
-def _go_rel(base: str, target: str) -> str | None:
-    """Go's filepath.Rel(base, target) on `/` paths; None where Go returns an error."""
-    base, target = _go_clean(base or "."), _go_clean(target)
-    if base == target:
-        return "."
-    if base == ".":
-        base = ""
-    if base.startswith("/") != target.startswith("/"):
-        return None
-    base_parts, target_parts = (base.split("/") if base else []), target.split("/")
-    same = 0
-    while same < min(len(base_parts), len(target_parts)) and base_parts[same] == target_parts[same]:
-        same += 1
-    if same < len(base_parts) and base_parts[same] == "..":
-        return None
-    if same < len(base_parts):
-        # Go answers `../...` here, which the matcher refuses anyway.
-        return "/".join([".."] * (len(base_parts) - same) + target_parts[same:])
-    return "/".join(target_parts[same:])
-
-
-@dataclass(frozen=True)
-class PathSelector:
-    """One includePaths/excludePaths entry: plain (path or directory), `glob:` or `regex:`/`regexp:`."""
-
-    text: str
-    kind: Literal["plain", "glob", "regex"]
-    regex: re.Pattern[str] | None
-    base: str = ""
-
-    @classmethod
-    def parse(cls, text: str) -> PathSelector:
-        for prefix, kind in (("glob:", "glob"), ("regex:", "regex"), ("regexp:", "regex")):
-            if text.startswith(prefix):
-                body = text.removeprefix(prefix)
-                try:
-                    if kind == "glob":
-                        return cls(text, "glob", re.compile(f"^(?:{_glob_to_regex(body)})$"))
-                    return cls(text, "regex", re.compile(body))
-                except (re.error, ValueError) as err:
-                    raise ValueError(f"{text!r} is not a valid {kind}: {err}") from err
-        base = _go_clean(text)
-        return cls(text, "plain", None, "" if base == "." else base)
-
-    def matches(self, path: str) -> bool:
-        if self.regex is not None:
-            if self.kind == "regex":
-                return self.regex.search(path) is not None  # Go's MatchString: unanchored
-            return self.regex.match(path) is not None
-        # Kargo's BaseDirMatcher: filepath.Rel must relate them without climbing out of the base.
-        rel = _go_rel(self.base, path)
-        return rel is not None and ".." not in rel.split("/")
-
-    def pathspec_prefix(self) -> str | None:
-        """A directory or file that every match lies under ("" = anywhere), or None when unknown."""
-        if self.kind == "plain":
-            climbs = self.base.startswith("/") or self.base.split("/")[0] == ".."
-            return None if climbs else self.base
-        if self.kind == "glob":
-            body = self.text.removeprefix("glob:")
-            literal = re.split(r"[*?\[{\\]", body, maxsplit=1)[0]
-            return literal.rpartition("/")[0] if literal != body else body
-        return None
-
-
-@dataclass(frozen=True)
-class PathFilter:
-    """includePaths / excludePaths: a commit qualifies when any changed path is included and not excluded."""
-
-    include: tuple[PathSelector, ...] = ()
-    exclude: tuple[PathSelector, ...] = ()
-
-    @property
-    def active(self) -> bool:
-        return bool(self.include or self.exclude)
-
-    def qualifies(self, paths: Iterable[str]) -> bool:
-        for path in paths:
-            if self.include and not any(s.matches(path) for s in self.include):
-                continue
-            if any(s.matches(path) for s in self.exclude):
-                continue
-            return True
-        return False
-
-    def pathspecs(self) -> list[str]:
-        """Git pathspecs that select a superset of the included paths, so git can skip the rest early."""
-        if not self.include:
-            return []
-        prefixes = [s.pathspec_prefix() for s in self.include]
-        if any(p is None or p == "" for p in prefixes):
-            return []
-        return [f":(literal){p}" for p in sorted({p for p in prefixes if p})]
 
 
 # ---- expressionFilter hook ----
@@ -473,98 +291,6 @@ def refs_state(watch: GitWatch, remote: RemoteRefs) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-# ---- reading the mirror ----
-
-_RS, _US = "\x1e", "\x1f"
-_COMMIT_FORMAT = _RS + _US.join(["%H", "%cI", "%an <%ae>", "%cn <%ce>", "%s"])
-
-
-def _unquote_path(path: str) -> str:
-    """Undo git's C-style quoting of unusual file names."""
-    if not (path.startswith('"') and path.endswith('"')):
-        return path
-    raw, out, i = path[1:-1], bytearray(), 0
-    simple = {
-        "n": b"\n",
-        "t": b"\t",
-        '"': b'"',
-        "\\": b"\\",
-        "a": b"\a",
-        "b": b"\b",
-        "f": b"\f",
-        "r": b"\r",
-        "v": b"\v",
-    }
-    while i < len(raw):
-        c = raw[i]
-        if c == "\\" and i + 1 < len(raw):
-            nxt = raw[i + 1]
-            if nxt in simple:
-                out += simple[nxt]
-                i += 2
-                continue
-            if raw[i + 1 : i + 4].isdigit():
-                out.append(int(raw[i + 1 : i + 4], 8))
-                i += 4
-                continue
-        out += c.encode()
-        i += 1
-    return out.decode(errors="replace")
-
-
-@dataclass
-class _LogEntry:
-    id: str
-    commit_date: datetime
-    author: str
-    committer: str
-    subject: str
-    paths: list[str] = field(default_factory=list)
-
-
-def _stream_log(
-    mirror: Path, args: Sequence[str], stdin: str | None = None
-) -> Generator[_LogEntry, None, None]:
-    """Run ONE `git log` and yield its commits as they come; closing the generator stops git."""
-    process = subprocess.Popen(
-        ["git", "-c", "core.quotePath=false", "log", f"--format={_COMMIT_FORMAT}", *args],
-        cwd=mirror,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        env={**os.environ, "LC_ALL": "C"},
-    )
-    assert process.stdout is not None
-    if stdin is not None:
-        assert process.stdin is not None
-        process.stdin.write(stdin)
-        process.stdin.close()
-    entry: _LogEntry | None = None
-    finished = False
-    try:
-        for line in process.stdout:
-            line = line.rstrip("\n")
-            if line.startswith(_RS):
-                if entry is not None:
-                    yield entry
-                sha, date, author, committer, subject = line[1:].split(_US, 4)
-                entry = _LogEntry(sha, datetime.fromisoformat(date), author, committer, subject)
-            elif line and entry is not None:
-                entry.paths.append(_unquote_path(line))
-        if entry is not None:
-            yield entry
-        finished = True
-    finally:
-        if not finished and process.poll() is None:
-            process.kill()
-        stderr = process.stderr.read() if process.stderr else ""
-        code = process.wait()
-        if finished and code != 0:
-            raise RuntimeError(f"git log failed: {stderr.strip()}")
-
-
 @dataclass(frozen=True)
 class _Tag:
     name: str
@@ -606,7 +332,7 @@ def _list_tags(mirror: Path) -> list[_Tag]:
             "git",
             "for-each-ref",
             "--sort=-creatordate",
-            "--format=" + _US.join(_TAG_FIELDS) + _RS,
+            "--format=" + US.join(_TAG_FIELDS) + RS,
             "refs/tags",
         ],
         cwd=mirror,
@@ -616,7 +342,7 @@ def _list_tags(mirror: Path) -> list[_Tag]:
         check=True,
     ).stdout
     tags = []
-    for record in out.split(_RS):
+    for record in out.split(RS):
         record = record.lstrip("\n")
         if not record:
             continue
@@ -638,7 +364,7 @@ def _list_tags(mirror: Path) -> list[_Tag]:
             psubject,
             cdate,
             pcdate,
-        ) = record.split(_US)
+        ) = record.split(US)
         if otype == "commit":
             tags.append(
                 _Tag(name, oid, _parse_date(created), "", "", author, committer, subject, _parse_date(cdate))
@@ -687,7 +413,7 @@ def _select_from_branch(compiled: _Compiled, mirror: Path, ref: str) -> list[Dis
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     found: list[DiscoveredCommit] = []
-    log = _stream_log(mirror, args)
+    log = stream_log(mirror, args)
     try:
         for entry in log:
             if since is not None and entry.commit_date < since:
@@ -745,7 +471,7 @@ def _order_tags(compiled: _Compiled, tags: list[_Tag]) -> list[_Tag]:
 def _changed_paths(mirror: Path, commits: Sequence[str]) -> dict[str, list[str]]:
     """Changed paths of many commits from ONE `git log --no-walk` process."""
     result: dict[str, list[str]] = {}
-    log = _stream_log(
+    log = stream_log(
         mirror,
         ["--no-walk=unsorted", "--stdin", "--name-only", "--no-renames", "--diff-merges=first-parent"],
         stdin="".join(f"{c}\n" for c in dict.fromkeys(commits)),

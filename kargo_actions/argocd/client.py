@@ -234,6 +234,25 @@ class ArgoCDClient:
             self._call("POST", _app_path(app) + "/sync", app=app, action="sync", body=body)
         )
 
+    def managed_resources(self, app: AppRef) -> list[dict[str, Any]]:
+        """GET /api/v1/applications/{name}/managed-resources: each resource's live and target state (the
+        app's current target: its revision in git), as Argo CD's ResourceDiff items."""
+        data = self._call(
+            "GET", _app_path(app) + "/managed-resources", app=app, action="get", params=app.query()
+        )
+        items = data.get("items") if isinstance(data, dict) else None
+        return [i for i in items or [] if isinstance(i, dict)]
+
+    def server_side_diff(self, app: AppRef, target_manifests: Sequence[str]) -> list[dict[str, Any]]:
+        """GET /api/v1/applications/{name}/server-side-diff: live against the given target manifests (JSON or
+        YAML texts, e.g. a pull request's rendered files), as Argo CD's ResourceDiff items."""
+        params = httpx.QueryParams(
+            [*app.query().items(), *(("targetManifests", m) for m in target_manifests)]
+        )
+        data = self._call("GET", _app_path(app) + "/server-side-diff", app=app, action="get", params=params)
+        items = data.get("items") if isinstance(data, dict) else None
+        return [i for i in items or [] if isinstance(i, dict)]
+
     def _call(
         self,
         method: str,
@@ -241,7 +260,7 @@ class ArgoCDClient:
         *,
         app: AppRef | None,
         action: str,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | httpx.QueryParams | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> Any:
         what = f"{method} {self.connection.base_url}{path}"

@@ -23,6 +23,49 @@ class RenderedDiff:
     patch: str
 
 
+@dataclass(frozen=True)
+class ClusterAppDiff:
+    """What one Argo CD Application will change in the cluster: (resource, unified diff) pairs."""
+
+    app: str
+    resources: tuple[tuple[str, str], ...] = ()
+    source: str = ""  # the Argo CD API the diff came from
+    error: str = ""
+
+
+def cluster_section(diffs: Sequence[ClusterAppDiff], room: int) -> str:
+    """The cluster diff, one collapsible block per Application, cut at a line to `room` characters with a
+    note saying how much was left out (blocks and fences closed)."""
+    lines = ["", "### Cluster diff (Argo CD)", ""]
+    for d in diffs:
+        if d.error:
+            lines += [f"- `{d.app}`: no diff from Argo CD ({d.error})", ""]
+            continue
+        if not d.resources:
+            lines += [f"- `{d.app}`: no change in the cluster", ""]
+            continue
+        via = f" ({d.source})" if d.source else ""
+        lines += [
+            f"<details><summary><code>{d.app}</code>: {len(d.resources)} resource(s) change{via}</summary>",
+            "",
+        ]
+        for label, diff in d.resources:
+            lines += [f"**{label}**", "", "```diff", diff.rstrip(), "```", ""]
+        lines += ["</details>", ""]
+    text = "\n".join(lines) + "\n"
+    if len(text) <= room:
+        return text
+    cut = text[: max(room - _NOTE_ROOM, 0)]
+    cut = cut[: cut.rfind("\n") + 1]
+    if cut.count("```") % 2:
+        cut += "```\n"
+    cut += "</details>\n" * (cut.count("<details>") - cut.count("</details>"))
+    return cut + (
+        f"\n> [!NOTE]\n> The cluster diff is cut to keep this description within GitHub's {BODY_LIMIT:,}-character "
+        f"limit: {len(text) - len(cut):,} characters left out.\n"
+    )
+
+
 def _short(sha: str) -> str:
     return sha[:7]
 
@@ -141,8 +184,10 @@ def promotion_body(
     promotion: str = "",
     more: Sequence[str] = (),
     limit: int = BODY_LIMIT,
+    cluster: Sequence[ClusterAppDiff] | None = None,
 ) -> str:
-    """The whole body; when too long, the rendered diff is shortened first (never the Freight or changes)."""
+    """The whole body; when too long, the rendered diff is shortened first (never the Freight or changes).
+    With `cluster` (Argo CD configured), the cluster diff takes the rendered diff's place."""
     head: list[str] = []
     if description:
         head.append(description.rstrip())
@@ -160,6 +205,8 @@ def promotion_body(
     tail = ["", MARKER + (f"\n<!-- promotion: {promotion} -->" if promotion else ""), ""]
     fixed = "\n".join(head) + "\n"
     end = "\n".join(tail)
+    if cluster is not None:
+        return fit_body(fixed + cluster_section(cluster, limit - len(fixed) - len(end)) + end, limit)
     if rendered is None or not (rendered.stat or rendered.patch):
         return fit_body(fixed + end, limit)
     stat_lines = rendered.stat.rstrip().splitlines()

@@ -1,6 +1,7 @@
 """An Argo CD API server for tests: Applications in memory, on 127.0.0.1, in a thread.
 
-It answers the operations a promotion uses (list, get, patch, sync) as Argo CD does: bearer tokens,
+It answers the operations a promotion uses (list, get, patch, sync, and the diffs a promotion PR shows:
+managed-resources, server-side-diff) as Argo CD does: bearer tokens,
 grpc-gateway error bodies (runtimeError), namespaces (appNamespace), label selectors. A sync starts an
 operation that each later read of the app moves on: Running for `SyncScript.polls` reads, then the scripted
 outcome (Succeeded and Healthy after `health_polls` more reads, or a failed operation, a Degraded app, an app
@@ -68,6 +69,9 @@ class ScriptedAnswer:
 class _App:
     data: dict[str, Any]
     script: SyncScript = field(default_factory=SyncScript)
+    # the objects the app manages as they run in the cluster, and as its target in git has them now
+    live: list[dict[str, Any]] = field(default_factory=list)
+    target: list[dict[str, Any]] | None = None  # None: the same as live (Synced)
     ticks: int = 0
     healthy_after: int | None = None
 
@@ -195,6 +199,18 @@ class ArgoCDServer(ThreadingHTTPServer):
     def app(self, name: str, namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
         with self.lock:
             return copy.deepcopy(self.apps[(namespace, name)].data)
+
+    def set_resources(
+        self,
+        name: str,
+        live: list[dict[str, Any]],
+        target: list[dict[str, Any]] | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> None:
+        """The app's managed objects in the cluster (`live`) and in its current target (`target`)."""
+        with self.lock:
+            app = self.apps[(namespace, name)]
+            app.live, app.target = copy.deepcopy(live), copy.deepcopy(target)
 
     def script(self, answer: ScriptedAnswer) -> None:
         with self.lock:
@@ -385,6 +401,17 @@ class _Handler(BaseHTTPRequestHandler):
                     server.advance(app)
                     items.append(copy.deepcopy(app.data))
             return 200, {"metadata": {"resourceVersion": "1"}, "items": items}
+        diff = re.fullmatch(r"/api/v1/applications/([^/]+)/(managed-resources|server-side-diff)", path)
+        if diff is not None and self.command == "GET":
+            if ("get", unquote(diff[1])) in server.forbidden:
+                return _error(403, f"permission denied: applications, get, default/{diff[1]}")
+            found = server.apps.get((namespace, unquote(diff[1])))
+            if found is None:
+                return _error(404, f'applications.argoproj.io "{diff[1]}" not found')
+            if diff[2] == "managed-resources":
+                return 200, {"items": resource_diffs(found.live, found.target)}
+            wanted = [json.loads(m) for m in query.get("targetManifests", [])]
+            return 200, {"items": resource_diffs(found.live, wanted, only_target=True), "modified": True}
         m = re.fullmatch(r"/api/v1/applications/([^/]+)(/sync)?", path)
         if m is None:
             return _error(404, f"no route for {self.command} {path}")
@@ -421,6 +448,39 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, answer
         status, result = server.sync(app, request)
         return (status, result) if status == 200 else _error(status, str(result))
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    return obj.get("kind", ""), obj.get("metadata", {}).get("name", "")
+
+
+def resource_diffs(
+    live: list[dict[str, Any]], target: list[dict[str, Any]] | None, *, only_target: bool = False
+) -> list[dict[str, Any]]:
+    """Argo CD's ResourceDiff items: each object with its live and target states as JSON strings (null where
+    one side has none); `only_target`: only the objects of `target` (server-side-diff's answer)."""
+    live_by = {_key(o): o for o in live}
+    target_by = {_key(o): o for o in (live if target is None else target)}
+    keys = list(target_by) if only_target else list(dict.fromkeys([*live_by, *target_by]))
+    items = []
+    for key in keys:
+        now, want = live_by.get(key), target_by.get(key)
+        obj = want or now or {}
+        group = obj.get("apiVersion", "v1").rpartition("/")[0]
+        items.append(
+            {
+                "group": group,
+                "kind": key[0],
+                "name": key[1],
+                "namespace": obj.get("metadata", {}).get("namespace", ""),
+                "liveState": json.dumps(now) if now else "null",
+                "normalizedLiveState": json.dumps(now) if now else "null",
+                "targetState": json.dumps(want) if want else "null",
+                "predictedLiveState": json.dumps(want) if want else "null",
+                "modified": now != want,
+            }
+        )
+    return items
 
 
 def _error(status: int, message: str) -> tuple[int, Any]:

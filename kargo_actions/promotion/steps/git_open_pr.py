@@ -1,5 +1,6 @@
 """git-open-pr: open (or update) a GitHub pull request from sourceBranch into targetBranch whose body holds
-the Freight, what changes (images, commits, charts: old -> new) and a summary of the rendered diff."""
+the Freight, what changes (images, commits, charts: old -> new) and a summary of the rendered diff, or, with
+Argo CD configured (ARGOCD_SERVER), Argo CD's diff of the cluster for each Application the Stage updates."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from kargo_actions.model.freight import Freight
 from kargo_actions.promotion.steps import gitutil
 from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult
 from kargo_actions.promotion.steps.github_common import check_provider, client_for, github_errors
+from kargo_actions.promotion.steps.support.cluster_diff import SERVER_ENV, pr_cluster_diff
 
 NonEmpty = Annotated[StrictStr, Field(min_length=1)]
 # How deep below the work dir to look for the clone the promotion changed (./src, ./out, ./a/b).
@@ -68,6 +70,9 @@ class GitOpenPR:
             base = client.branch_head(config.target_branch)
             head = client.branch_head(config.source_branch)
             rendered = rendered_diff(ctx, config.repo_url, base, head) if base and head else None
+            cluster = None
+            if base and head and ctx.env.get(SERVER_ENV):
+                cluster = pr_cluster_diff(ctx, _clone_with(ctx, config.repo_url, base, head), base, head)
             body = promotion_body(
                 stage=ctx.stage,
                 freight=freight,
@@ -75,6 +80,7 @@ class GitOpenPR:
                 description=config.description or "",
                 rendered=rendered,
                 promotion=ctx.promotion,
+                cluster=cluster,
             )
             pr = client.open_pull_request(
                 title=title,

@@ -174,7 +174,7 @@ def test_open_pr_opens_a_real_pull_request_with_the_freight_and_the_changes(
     for expected in (
         FREIGHT_ID,  # the Freight
         "`brave-fox`",
-        "| `ghcr.io/acme/app` | - | `v2` (`bbbbbbbbbbbb`) |",  # image: no previous Freight known -> new
+        "| `ghcr.io/acme/app` | - | [`v2` (`bbbbbbbbbbbb`)](https://ghcr.io/acme/app) |",  # image: no previous Freight known -> new
         "[`ccccccc`](https://github.com/acme/src/commit/" + "c" * 40 + ") fix login",  # commit with its link
         "| `oci://ghcr.io/acme/charts/app` | - | `1.4.0` |",  # chart version
         "### Rendered changes",

@@ -1,0 +1,1 @@
+"""Helpers shared by promotion steps (not steps themselves)."""

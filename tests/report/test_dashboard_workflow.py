@@ -78,7 +78,11 @@ def test_dashboard_workflow_builds_uploads_and_deploys(repo: Path) -> None:
 def test_without_the_option_nothing_changes(repo: Path) -> None:
     assert run(repo, "workflows", "generate", "--uses", PINNED, "--repository-url", "")[0] == 0
     folder = repo / ".github" / "workflows"
-    assert sorted(p.name for p in folder.iterdir()) == ["kargo-discover.yml", "kargo-promote.yml"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "kargo-discover.yml",
+        "kargo-freeze.yml",
+        "kargo-promote.yml",
+    ]
     assert "dashboard" not in load_yaml(folder / "kargo-promote.yml")["jobs"]
     # turning it on later regenerates the callers and adds the workflow; --check then finds nothing stale
     assert run(repo, "workflows", "generate", "--uses", PINNED, "--repository-url", "", "--dashboard")[0] == 0

@@ -11,7 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[render]'
+# The locked versions with the renderers, every hash checked (requirements/render.txt), then the package.
+.venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements/render.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
 ka() { .venv/bin/kargo-actions --repo examples/image-updater "$@"; }
 
 echo "== validate the pipeline's manifests"

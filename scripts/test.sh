@@ -18,7 +18,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 fi
 
 python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+# The locked versions, every hash checked (requirements/dev.txt, refreshed by scripts/lock.sh), then the
+# package itself, editable.
+.venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements/dev.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
 # GitHub's OpenAPI description for the GitHub test server's contract checks (npm, cached in .venv)
 bash scripts/fetch-github-openapi.sh || echo "warning: could not fetch @octokit/openapi; tests/github will skip (fail under CI=true)" >&2
 

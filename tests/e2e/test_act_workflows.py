@@ -59,6 +59,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # a pinned commit, as `workflows generate` requires; act's --local-repository maps it to this checkout
 USES = "kargo-actions/kargo-actions@" + "0123456789abcdef" * 2 + "01234567"
 CACHE_ACTION = "actions/cache@5a3ec84eff668545956fd18022155c47e93e2684"
+# actions/setup sets up Python with it only when the runner's is older than 3.11; act fetches it anyway.
+SETUP_PYTHON = re.findall(
+    r"uses: (actions/setup-python@\w+)", (ROOT / "actions/setup/action.yml").read_text()
+)
 TAGS = ("v1.0.0", "v1.1.0")
 HEALTH = "/app/health"  # what dev's AnalysisTemplate reads (args.service = app)
 ANALYSIS_COUNT = 2
@@ -279,6 +283,7 @@ class World:
             f"{USES}={self.source}",
             "--local-repository",
             f"{CACHE_ACTION}={self.stub}",
+            *(arg for uses in SETUP_PYTHON for arg in ("--local-repository", f"{uses}={self.stub}")),
             "--env",
             f"GITHUB_API_URL={self.github.url}",
             "--env",

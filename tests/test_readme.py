@@ -72,3 +72,53 @@ def test_readme_lists_every_system_package_the_tests_install() -> None:
     assert packages is not None
     for package in packages.group(1).split():
         assert f"`{package}`" in README, f"README does not name the Debian package {package}"
+
+
+def test_readme_reads_as_a_guide_in_order() -> None:
+    headings = re.findall(r"^## (.+)$", README, re.MULTILINE)
+    assert headings == ["In 30 seconds", "One-minute tour", "Set-up", "Where to go next"]
+    intro = README.split("## ", 1)[0]
+    assert "Kargo" in intro
+    assert "GitHub Actions" in intro
+
+
+def test_the_picture_is_the_dashboard_and_a_real_job_summary() -> None:
+    picture = README.split("## In 30 seconds", 1)[1].split("\n## ", 1)[0]
+    images = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", picture)
+    assert images == ["docs/dashboard.png"]
+    assert (ROOT / images[0]).is_file()
+    # the excerpt's tables are the ones promote writes to the job summary
+    source = (ROOT / "kargo_actions" / "cli" / "promote.py").read_text(encoding="utf-8")
+    table_header = "| Stage | Freight | Result | Promotion | Detail |"
+    assert f"> {table_header}" in picture
+    assert table_header in source
+    assert "> ### kargo-actions promotions" in picture
+
+
+def test_the_assemble_example_uses_the_image_the_bundled_example_watches() -> None:
+    from ruamel.yaml import YAML
+
+    [line] = [t for t in tour_lines() if " freight assemble " in t]
+    words = shlex.split(line)
+    warehouse = words[words.index("--warehouse") + 1]
+    image = words[words.index("--image") + 1]
+    doc = YAML(typ="safe").load((ROOT / "examples/image-updater/.kargo/warehouse.yaml").read_text())
+    assert doc["metadata"]["name"] == warehouse
+    watched = [s["image"]["repoURL"] for s in doc["spec"]["subscriptions"] if "image" in s]
+    assert image.split(":1.")[0] in watched, (image, watched)
+
+
+def test_the_readme_says_when_freight_tags_are_signed() -> None:
+    assert "signed Freight" not in README
+    flat = " ".join(README.split())
+    assert "Freight tags are signed only when git has a signing key configured" in flat
+    assert "`--sign required`" in flat
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "docs").glob("*.md")))
+def test_every_docs_page_opens_with_what_the_reader_can_do(page: str) -> None:
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    title, rest = text.split("\n", 1)
+    assert title.startswith("# ")
+    first = rest.strip().split("\n\n", 1)[0]
+    assert re.match(r"After reading this (page )?you can ", first), f"docs/{page} opens with: {first[:80]}"

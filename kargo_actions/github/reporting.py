@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TypeVar
 
+from kargo_actions.actions_run import run_url
 from kargo_actions.github.client import ClientOptions, GitHubClient
 from kargo_actions.github.deployment_links import DeploymentLinks, environment_url
 from kargo_actions.github.deployments import (
@@ -50,13 +51,8 @@ _KINDS = {
 
 
 def run_log_url(env: Mapping[str, str]) -> str:
-    """The Actions run's page (GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/GITHUB_RUN_ID), or ""."""
-    run_id = env.get("GITHUB_RUN_ID", "")
-    repository = env.get("GITHUB_REPOSITORY", "")
-    if not run_id or not repository:
-        return ""
-    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
-    return f"{server}/{repository}/actions/runs/{run_id}"
+    """The Actions run's page, or "" outside Actions (kargo_actions.actions_run.run_url)."""
+    return run_url(env)
 
 
 def _same_repository(repo_url: str, repository: str) -> bool:

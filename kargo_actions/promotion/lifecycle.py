@@ -16,11 +16,13 @@ Kargo runs one Promotion per Stage at a time, in creation order; the Stage state
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from kargo_actions.actions_run import run_url
 from kargo_actions.errors import InvalidInputError, Problem, RefusedError, did_you_mean
 from kargo_actions.ledger.records import (
     HoldRecord,
@@ -235,6 +237,7 @@ def plan_start(
             + (f" after {req.trigger}" if req.trigger else "")
             + (", queued" if busy else ""),
             runner=None if busy else req.runner,
+            run_url=run_url(os.environ) or None,  # the dashboard links each promotion to the run that did it
             request=PromotionRequest(
                 mode=req.mode.value,
                 via=verdict.via,

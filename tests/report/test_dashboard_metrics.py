@@ -110,3 +110,34 @@ def test_the_json_summary_counts_the_metrics_page(built: Built, tmp_path: Path) 
     assert code == 0, err
     summary: dict[str, Any] = json.loads(out)
     assert summary["pages"]["metrics"] == 1
+
+
+def test_each_promotion_links_to_its_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A promotion run on Actions records the run's URL (runURL); the Stage page links the promotion to it."""
+    from kargo_actions.ledger import Ledger
+    from kargo_actions.ledger.records import PromotionRecord
+    from tests.ledger.helpers import make_repo
+    from tests.report.test_dashboard import MANIFESTS, shop_freight
+
+    repo = make_repo(tmp_path / "repo", tmp_path / "remote.git")
+    (repo / ".kargo").mkdir()
+    for i, doc in enumerate(MANIFESTS):
+        (repo / ".kargo" / f"{i:02d}.yaml").write_text(json.dumps(doc))
+    with Ledger(repo) as ledger:
+        ledger.record_freight(shop_freight(1))
+    for name in ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/shop")
+    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
+    code, out, err = run(repo, "promote", "--stage", "dev", "--freight", "shop-1", "-q")
+    assert code == 0, out + err
+    url = "https://github.example/acme/shop/actions/runs/4242"
+    with Ledger(repo) as ledger:
+        (record,) = ledger.snapshot().load_dir(PromotionRecord, "promotions/dev").records
+    assert record.run_url == url
+    code, _, err = run(repo, "dashboard", "--out", str(tmp_path / "site"), "--no-fetch")
+    assert code == 0, err
+    page = parse(tmp_path / "site" / "stages" / "dev.html")
+    (link,) = [a for a in page.find("a") if a.attrs.get("href") == url]
+    assert link.text == record.name

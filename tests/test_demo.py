@@ -3,17 +3,12 @@ against the servers it keeps, then Ctrl-C."""
 
 from __future__ import annotations
 
-import os
-import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -21,48 +16,7 @@ import pytest
 from kargo_actions.demo import PIPELINE
 from tests.conftest import REPO_ROOT
 from tests.discovery.registry_server import require_tools
-
-READY = "Ctrl-C stops the servers and removes "
-
-
-@dataclass
-class KeptDemo:
-    proc: subprocess.Popen[str]
-    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
-    seen: list[str] = field(default_factory=list)
-
-    def read_until(self, marker: str, timeout: float) -> str:
-        """Lines printed so far, up to and including the first holding `marker`."""
-        deadline = time.monotonic() + timeout
-        while not any(marker in line for line in self.seen):
-            try:
-                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                line = ""
-            if line is None or time.monotonic() > deadline:
-                raise AssertionError(f"no {marker!r} in the demo's output:\n{''.join(self.seen)}")
-            self.seen.append(line)
-        return "".join(self.seen)
-
-
-def start_demo(*args: str, env: dict[str, str] | None = None) -> KeptDemo:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kargo_actions", "demo", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    demo = KeptDemo(proc)
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            demo.lines.put(line)
-        demo.lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return demo
+from tests.support.demo_process import READY, KeptDemo, start_demo
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.support.workflow_tools import load_yaml
 
 INSTALL = REPO_ROOT / "actions" / "setup" / "install.sh"
 
@@ -144,3 +145,63 @@ def test_a_changed_hash_in_the_lock_fails_the_install(tmp_path: Path, uv_cache: 
     assert "click" in done.stderr, done.stderr
     assert "hash" in done.stderr.lower(), done.stderr
     assert not (tmp_path / "venv" / ".kargo-actions-stamp").exists()
+
+
+def _step_script(step_id: str) -> str:
+    steps = load_yaml(REPO_ROOT / "actions" / "setup" / "action.yml")["runs"]["steps"]
+    return str(next(step["run"] for step in steps if step.get("id") == step_id))
+
+
+def _outputs(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines())
+
+
+@pytest.mark.parametrize(
+    ("manifest", "render"),
+    [
+        ("steps:\n- uses: helm-template\n  config: {}\n", "true"),
+        ("steps:\n  - uses: 'kustomize-build'\n", "true"),
+        ("steps:\n- uses: kustomize-set-image\n", "false"),
+    ],
+)
+def test_render_auto_follows_the_manifests_and_names_the_cache_key(
+    tmp_path: Path, manifest: str, render: str
+) -> None:
+    (tmp_path / "work" / ".kargo").mkdir(parents=True)
+    (tmp_path / "work" / ".kargo" / "tasks.yaml").write_text(manifest)
+    output = tmp_path / "output"
+    env = {
+        **os.environ,
+        "GITHUB_ACTION_PATH": str(INSTALL.parent),
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_WORKSPACE": str(tmp_path / "work"),
+        "KARGO_ACTIONS_PYTHON": sys.executable,
+        "KA_RENDER": "auto",
+        "KA_CONFIG_DIR": ".kargo",
+        "RUNNER_OS": "Linux",
+        "ImageOS": "ubuntu24",
+    }
+    done = subprocess.run(["bash", "-c", _step_script("where")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    outputs = _outputs(output)
+    assert outputs["render"] == render
+    stamp = install(
+        "--stamp", KARGO_ACTIONS_PYTHON=sys.executable, KARGO_ACTIONS_RENDER=render
+    ).stdout.strip()
+    assert outputs["key"] == f"kargo-actions-Linux-ubuntu24-{stamp}"
+
+
+def test_a_runner_python_older_than_3_11_is_replaced_by_setup_python(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").write_text(OLD_PYTHON)
+    (bin_dir / "python3").chmod(0o755)
+    output = tmp_path / "output"
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "GITHUB_OUTPUT": str(output), "KA_PYTHON": ""}
+    done = subprocess.run(["bash", "-c", _step_script("python")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert _outputs(output) == {"setup": "true"}
+    env["PATH"] = f"{Path(sys.executable).parent}:/usr/bin:/bin"
+    output.unlink()
+    done = subprocess.run(["bash", "-c", _step_script("python")], env=env, capture_output=True, text=True)
+    assert _outputs(output) == {"path": str(Path(sys.executable).parent / "python3")}

@@ -74,7 +74,6 @@ def test_problems_one_per_line(
     assert out == ""
     assert err.splitlines() == [
         "error: .kargo/04-tabs.yaml:4:1: tab character in indentation: YAML indents with spaces only",
-        "error: .kargo/17-misspelt-field.yaml:7:5: spec.subscriptions[0].image.repoURL: required field is missing",
         "error: .kargo/17-misspelt-field.yaml:8:7: spec.subscriptions[0].image.repoUrl: unknown field"
         " (did you mean 'repoURL'?)",
         "error: .kargo/29-invalid-strategy.yaml:9:7: spec.subscriptions[0].image.imageSelectionStrategy: must be one"

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
 
 from kargo_actions.discovery.gitcache import (
     GitAccess,
@@ -22,273 +19,26 @@ from kargo_actions.discovery.gitcache import (
     redact,
 )
 from kargo_actions.discovery.gitlog import RS, US, stream_log
+from kargo_actions.discovery.gitwatch import STRATEGIES as STRATEGIES
+from kargo_actions.discovery.gitwatch import SUBJECT_LIMIT as SUBJECT_LIMIT
+from kargo_actions.discovery.gitwatch import CompiledWatch as CompiledWatch
+from kargo_actions.discovery.gitwatch import DiscoveredCommit as DiscoveredCommit
+from kargo_actions.discovery.gitwatch import GitDiscoveryResult as GitDiscoveryResult
+from kargo_actions.discovery.gitwatch import GitQuery as GitQuery
+from kargo_actions.discovery.gitwatch import GitWatch as GitWatch
+from kargo_actions.discovery.gitwatch import Strategy as Strategy
+from kargo_actions.discovery.gitwatch import branch_ref as branch_ref
+from kargo_actions.discovery.gitwatch import compile_expression_filter as compile_expression_filter
+from kargo_actions.discovery.gitwatch import compile_watch as compile_watch
+from kargo_actions.discovery.gitwatch import refs_state as refs_state
+from kargo_actions.discovery.gitwatch import shorten_subject
+from kargo_actions.discovery.monorepo import select_branches
 from kargo_actions.discovery.paths import PathFilter as PathFilter
 from kargo_actions.discovery.paths import PathSelector as PathSelector
-from kargo_actions.discovery.versions import Constraint, newest_first, parse_constraint, parse_kargo_version
-from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.discovery.versions import newest_first, parse_kargo_version
+from kargo_actions.errors import InvalidInputError
 from kargo_actions.freight.identity import normalize_git_url
-from kargo_actions.freight.urls import SSH_DEPRECATION, is_ssh_git_url
-from kargo_actions.model.freight import GitCommit
-from kargo_actions.model.warehouse import GitSubscription
-from kargo_actions.regex import GoRegex, compile_go_regex, tag_allowed
-
-Strategy = Literal["NewestFromBranch", "SemVer", "Lexical", "NewestTag"]
-STRATEGIES: tuple[Strategy, ...] = ("NewestFromBranch", "SemVer", "Lexical", "NewestTag")
-SUBJECT_LIMIT = 80  # Kargo shortens subjects to 80 characters
-
-
-@dataclass(frozen=True)
-class GitWatch:
-    """The fields of a Warehouse git subscription that discovery uses."""
-
-    repo_url: str
-    commit_selection_strategy: Strategy = "NewestFromBranch"
-    branch: str = ""
-    semver_constraint: str = ""
-    strict_semvers: bool = True
-    allow_tags_regexes: tuple[str, ...] = ()
-    ignore_tags_regexes: tuple[str, ...] = ()
-    expression_filter: str = ""
-    include_paths: tuple[str, ...] = ()
-    exclude_paths: tuple[str, ...] = ()
-    discovery_limit: int = 20
-    since: datetime | None = None
-    insecure_skip_tls_verify: bool = False
-    name: str = ""
-
-    @classmethod
-    def from_subscription(cls, sub: GitSubscription, name: str | None = None) -> GitWatch:
-        """From the Warehouse model (already validated by the manifest loader)."""
-        since = datetime.fromisoformat(sub.since) if sub.since else None
-        return cls(
-            repo_url=sub.repo_url,
-            commit_selection_strategy=sub.commit_selection_strategy,
-            branch=sub.branch or "",
-            semver_constraint=sub.semver_constraint or "",
-            strict_semvers=sub.strict_semvers,
-            allow_tags_regexes=tuple(sub.allow_tags_regexes),
-            ignore_tags_regexes=tuple(sub.ignore_tags_regexes),
-            expression_filter=sub.expression_filter or "",
-            include_paths=tuple(sub.include_paths),
-            exclude_paths=tuple(sub.exclude_paths),
-            discovery_limit=sub.discovery_limit,
-            since=since,
-            insecure_skip_tls_verify=sub.insecure_skip_tls_verify,
-            name=name or "",
-        )
-
-    @property
-    def subject(self) -> str:
-        """How messages name this subscription."""
-        label = f"git subscription {self.repo_url}"
-        if self.name:
-            label += f" (name {self.name})"
-        if self.commit_selection_strategy == "NewestFromBranch" and self.branch:
-            label += f" branch {self.branch}"
-        return label
-
-    def fingerprint_fields(self) -> dict[str, Any]:
-        fields = asdict(self)
-        fields["since"] = self.since.isoformat() if self.since else None
-        return fields
-
-
-@dataclass(frozen=True)
-class DiscoveredCommit:
-    """One discovered commit (a branch commit, or the commit a tag points at), Kargo's DiscoveredCommit."""
-
-    repo_url: str
-    id: str
-    subject: str
-    author: str
-    committer: str
-    commit_date: datetime
-    creator_date: datetime  # the commit date for branch commits, the tag's creation date for tags
-    branch: str = ""
-    tag: str = ""
-    tagger: str = ""
-    annotation: str = ""
-
-    def to_freight_commit(self, subscription_name: str | None = None) -> GitCommit:
-        """The Freight's commits[] entry."""
-        return GitCommit.model_validate(
-            {
-                "repoURL": self.repo_url,
-                "id": self.id,
-                "branch": self.branch or None,
-                "tag": self.tag or None,
-                "message": self.subject,
-                "author": self.author,
-                "committer": self.committer,
-                "subscriptionName": subscription_name,
-            }
-        )
-
-
-@dataclass(frozen=True)
-class GitQuery:
-    """One subscription to discover, with the state the previous run returned for it (None on the first run)."""
-
-    watch: GitWatch
-    previous_state: str | None = None
-
-
-@dataclass(frozen=True)
-class GitDiscoveryResult:
-    """What discovery found for one subscription.
-
-    `unchanged` means the remote refs (and the subscription) are as they were at `previous_state`: nothing
-    was fetched and `commits` is empty; the caller keeps what it recorded last time.
-    """
-
-    watch: GitWatch
-    state: str
-    commits: tuple[DiscoveredCommit, ...] = ()
-    unchanged: bool = False
-    error: GitDiscoveryError | None = None
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """Kargo's SSH deprecation for an ssh:// or scp-style repoURL, which still works here as in Kargo."""
-        if is_ssh_git_url(self.watch.repo_url):
-            return (f"repoURL {redact(self.watch.repo_url)}: {SSH_DEPRECATION}; use an https:// URL",)
-        return ()
-
-
-# ---- expressionFilter hook ----
-
-ExpressionPredicate = Callable[[Mapping[str, object]], bool]
-
-
-_GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
-
-def compile_expression_filter(expression: str, *, where: str) -> ExpressionPredicate | None:
-    """The expressionFilter as a predicate over a commit's or tag's variables (None when empty).
-
-    Like Kargo: a boolean result decides; any other result must read as a Go boolean ("true", "1", ...).
-    """
-    if not expression.strip():
-        return None
-    from kargo_actions.expressions import Environment, ExpressionError, compile_expression
-
-    try:
-        compiled = compile_expression(expression)
-    except ExpressionError as err:
-        raise InvalidInputError(
-            [
-                Problem(path=where, message=f"expressionFilter does not parse: {p.message}", hint=p.hint)
-                for p in err.problems
-            ]
-        ) from err
-
-    def predicate(variables: Mapping[str, object]) -> bool:
-        result = compiled.evaluate(Environment(dict(variables)))
-        if isinstance(result, bool):
-            return result
-        text = str(result)
-        if text in _GO_TRUE or text in _GO_FALSE:
-            return text in _GO_TRUE
-        raise ValueError(f"expressionFilter {expression!r} gave {text!r}, which is not a boolean")
-
-    return predicate
-
-
-# ---- validation ----
-
-
-@dataclass(frozen=True)
-class _Compiled:
-    watch: GitWatch
-    paths: PathFilter
-    allow: tuple[GoRegex, ...]
-    ignore: tuple[GoRegex, ...]
-    constraint: Constraint | None
-    predicate: ExpressionPredicate | None
-
-
-def compile_watch(watch: GitWatch, *, where: str = "git") -> _Compiled:
-    """Check the subscription's patterns once; every problem is reported together."""
-    problems: list[Problem] = []
-    if watch.commit_selection_strategy not in STRATEGIES:
-        problems.append(
-            Problem(
-                path=f"{where}.commitSelectionStrategy",
-                message=f"{watch.commit_selection_strategy!r} is not one of {', '.join(STRATEGIES)}",
-            )
-        )
-    if not 1 <= watch.discovery_limit <= 100:
-        problems.append(Problem(path=f"{where}.discoveryLimit", message="must be between 1 and 100"))
-
-    def selectors(field_name: str, texts: Sequence[str]) -> tuple[PathSelector, ...]:
-        parsed = []
-        for i, text in enumerate(texts):
-            try:
-                parsed.append(PathSelector.parse(text))
-            except ValueError as err:
-                problems.append(Problem(path=f"{where}.{field_name}[{i}]", message=str(err)))
-        return tuple(parsed)
-
-    def regexes(field_name: str, texts: Sequence[str]) -> tuple[GoRegex, ...]:
-        compiled = []
-        for i, text in enumerate(texts):
-            try:
-                compiled.append(compile_go_regex(text))  # RE2, Kargo's engine
-            except ValueError as err:
-                problems.append(Problem(path=f"{where}.{field_name}[{i}]", message=str(err)))
-        return tuple(compiled)
-
-    paths = PathFilter(
-        selectors("includePaths", watch.include_paths), selectors("excludePaths", watch.exclude_paths)
-    )
-    allow = regexes("allowTagsRegexes", watch.allow_tags_regexes)
-    ignore = regexes("ignoreTagsRegexes", watch.ignore_tags_regexes)
-    constraint = None
-    if watch.semver_constraint:
-        constraint = parse_constraint(watch.semver_constraint)
-        if constraint is None:
-            problems.append(
-                Problem(
-                    path=f"{where}.semverConstraint",
-                    message=f"{watch.semver_constraint!r} is not a semver constraint",
-                    hint="e.g. ^1.2.0, ~1.2, >=1.0.0 <2.0.0",
-                )
-            )
-    predicate = None
-    try:
-        predicate = compile_expression_filter(watch.expression_filter, where=f"{where}.expressionFilter")
-    except InvalidInputError as err:
-        problems.extend(err.problems)
-    if problems:
-        raise InvalidInputError(problems)
-    return _Compiled(watch, paths, allow, ignore, constraint, predicate)
-
-
-# ---- refs state ----
-
-
-def _branch_ref(watch: GitWatch, remote: RemoteRefs) -> str | None:
-    if watch.branch:
-        ref = f"refs/heads/{watch.branch}"
-        return ref if ref in remote.refs else None
-    if remote.head and remote.head in remote.refs:
-        return remote.head
-    for fallback in ("refs/heads/main", "refs/heads/master"):
-        if fallback in remote.refs:
-            return fallback
-    return None
-
-
-def refs_state(watch: GitWatch, remote: RemoteRefs) -> str:
-    """A digest of the subscription and of the refs it depends on: equal digests mean nothing to do."""
-    if watch.commit_selection_strategy == "NewestFromBranch":
-        ref = _branch_ref(watch, remote)
-        watched = {ref: remote.refs[ref]} if ref else {}
-    else:
-        watched = {r: sha for r, sha in remote.refs.items() if r.startswith("refs/tags/")}
-    material = json.dumps({"watch": watch.fingerprint_fields(), "refs": watched}, sort_keys=True, default=str)
-    return hashlib.sha256(material.encode()).hexdigest()
+from kargo_actions.regex import tag_allowed
 
 
 @dataclass(frozen=True)
@@ -392,14 +142,10 @@ def _parse_date(text: str) -> datetime:
     return datetime.fromisoformat(text) if text else datetime.fromtimestamp(0).astimezone()
 
 
-def _shorten(text: str) -> str:
-    return text[: SUBJECT_LIMIT - 3] + "..." if len(text) > SUBJECT_LIMIT else text
-
-
 # ---- selection ----
 
 
-def _select_from_branch(compiled: _Compiled, mirror: Path, ref: str) -> list[DiscoveredCommit]:
+def _select_from_branch(compiled: CompiledWatch, mirror: Path, ref: str) -> list[DiscoveredCommit]:
     watch = compiled.watch
     args = ["--first-parent", "--no-renames", "--no-color", ref]
     pathspecs: list[str] = []
@@ -434,7 +180,7 @@ def _select_from_branch(compiled: _Compiled, mirror: Path, ref: str) -> list[Dis
                 DiscoveredCommit(
                     repo_url=watch.repo_url,
                     id=entry.id,
-                    subject=_shorten(entry.subject),
+                    subject=shorten_subject(entry.subject),
                     author=entry.author,
                     committer=entry.committer,
                     commit_date=entry.commit_date,
@@ -449,11 +195,11 @@ def _select_from_branch(compiled: _Compiled, mirror: Path, ref: str) -> list[Dis
     return found
 
 
-def _tag_allowed(compiled: _Compiled, tag: str) -> bool:
+def _tag_allowed(compiled: CompiledWatch, tag: str) -> bool:
     return tag_allowed(tag, compiled.allow, compiled.ignore)
 
 
-def _order_tags(compiled: _Compiled, tags: list[_Tag]) -> list[_Tag]:
+def _order_tags(compiled: CompiledWatch, tags: list[_Tag]) -> list[_Tag]:
     strategy = compiled.watch.commit_selection_strategy
     if strategy == "SemVer":
         by_version = {}
@@ -481,7 +227,7 @@ def _changed_paths(mirror: Path, commits: Sequence[str]) -> dict[str, list[str]]
     return result
 
 
-def _select_from_tags(compiled: _Compiled, mirror: Path) -> list[DiscoveredCommit]:
+def _select_from_tags(compiled: CompiledWatch, mirror: Path) -> list[DiscoveredCommit]:
     watch = compiled.watch
     tags = [t for t in _list_tags(mirror) if _tag_allowed(compiled, t.name)]
     if compiled.predicate is not None:
@@ -515,7 +261,7 @@ def _select_from_tags(compiled: _Compiled, mirror: Path) -> list[DiscoveredCommi
         DiscoveredCommit(
             repo_url=watch.repo_url,
             id=t.commit,
-            subject=_shorten(t.subject),
+            subject=shorten_subject(t.subject),
             author=t.author,
             committer=t.committer,
             commit_date=t.commit_date,
@@ -528,7 +274,7 @@ def _select_from_tags(compiled: _Compiled, mirror: Path) -> list[DiscoveredCommi
     ]
 
 
-def _nothing_found(compiled: _Compiled, ref: str | None) -> GitNothingDiscoveredError:
+def _nothing_found(compiled: CompiledWatch, ref: str | None) -> GitNothingDiscoveredError:
     watch = compiled.watch
     if watch.commit_selection_strategy == "NewestFromBranch":
         where = f"branch {ref.removeprefix('refs/heads/') if ref else '?'}"
@@ -578,7 +324,7 @@ def discover_git(
             state = refs_state(watch, remote)
             if state == queries[i].previous_state:
                 results[i] = GitDiscoveryResult(watch, state=state, unchanged=True)
-            elif watch.commit_selection_strategy == "NewestFromBranch" and _branch_ref(watch, remote) is None:
+            elif watch.commit_selection_strategy == "NewestFromBranch" and branch_ref(watch, remote) is None:
                 branches = ", ".join(remote.branch_names()[:10]) or "none"
                 results[i] = GitDiscoveryResult(
                     watch,
@@ -601,14 +347,16 @@ def discover_git(
                     queries[i].watch, state="", error=err.for_subject(queries[i].watch.subject)
                 )
             continue
+        results.update(select_branches(compiled, queries, pending, mirror, remote))
         for i in pending:
-            results[i] = _select(compiled[i], mirror, remote)
+            if i not in results:
+                results[i] = _select(compiled[i], mirror, remote)
     return [results[i] for i in range(len(queries))]
 
 
-def _select(compiled: _Compiled, mirror: Path, remote: RemoteRefs) -> GitDiscoveryResult:
+def _select(compiled: CompiledWatch, mirror: Path, remote: RemoteRefs) -> GitDiscoveryResult:
     watch = compiled.watch
-    ref = _branch_ref(watch, remote)
+    ref = branch_ref(watch, remote)
     try:
         if watch.commit_selection_strategy == "NewestFromBranch":
             assert ref is not None

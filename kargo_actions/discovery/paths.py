@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -187,3 +187,32 @@ class PathFilter:
         if any(p is None or p == "" for p in prefixes):
             return []
         return [f":(literal){p}" for p in sorted({p for p in prefixes if p})]
+
+
+class PathIndex:
+    """Which of many filters a commit's changed paths can concern, without asking every filter.
+
+    A filter with pathspecs (its includes all lie under fixed directories) is found through the directories of
+    each changed path; the others are always candidates. Candidates still go through their own filter: the
+    index only spares the filters that git's pathspecs would have skipped anyway.
+    """
+
+    def __init__(self, filters: Sequence[PathFilter]) -> None:
+        self._by_prefix: dict[str, list[int]] = {}
+        self.always: tuple[int, ...] = tuple(i for i, f in enumerate(filters) if not f.pathspecs())
+        for i, f in enumerate(filters):
+            for spec in f.pathspecs():
+                self._by_prefix.setdefault(spec.removeprefix(":(literal)"), []).append(i)
+
+    def candidates(self, paths: Iterable[str]) -> set[int]:
+        """Indexes of the filters with a pathspec that one of the paths falls under (git's literal pathspec:
+        the path itself or a directory above it)."""
+        found: set[int] = set()
+        for path in paths:
+            end = len(path)
+            while end > 0:
+                hit = self._by_prefix.get(path[:end])
+                if hit:
+                    found.update(hit)
+                end = path.rfind("/", 0, end)
+        return found

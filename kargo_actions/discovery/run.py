@@ -35,6 +35,7 @@ from kargo_actions.freight.identity import (
     normalize_git_url,
     normalize_image_url,
 )
+from kargo_actions.ledger.layout import freight_path
 from kargo_actions.ledger.records import DiscoveredArtifactsRecord, LedgerRecordError
 from kargo_actions.ledger.records import discovered_path as _discovered_path
 from kargo_actions.model.freight import Chart, Freight, FreightMetadata, FreightOrigin, GitCommit, Image
@@ -284,7 +285,8 @@ def decide(
                 "freightCreationCriteria not satisfied: no Freight created",
                 freight,
             )
-    if snapshot.find_freight(freight.name) is not None:
+    # Kargo's Freight ID includes the Warehouse: one lookup in its folder, not one per Warehouse on the ledger.
+    if snapshot.exists(freight_path(warehouse.name, freight.name)):
         return WarehouseRun(
             warehouse, runs, discovered_at, "exists", f"Freight {freight.name} already exists", freight
         )

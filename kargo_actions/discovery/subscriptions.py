@@ -396,7 +396,11 @@ def _run_git(
     for ref, old in zip(group, before, strict=True):
         sub = ref.subscription.git
         assert sub is not None
-        queries.append(GitQuery(GitWatch.from_subscription(sub, ref.name), old.git_state if old else None))
+        watch = GitWatch.from_subscription(sub, ref.name)
+        if old is None:
+            queries.append(GitQuery(watch))
+        else:
+            queries.append(GitQuery(watch, old.git_state, tuple(c.id for c in old.commits)))
     started = time.monotonic()
     try:
         results = discover_git(queries, mirrors=caches.mirrors, env=env)

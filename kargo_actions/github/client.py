@@ -36,6 +36,7 @@ from kargo_actions.github.errors import (
     PullRequestClosedError,
     RefMovedError,
 )
+from kargo_actions.github.etags import EtagCache, default_root, request_key
 from kargo_actions.github.models import (
     GATE_CONTEXT,
     BranchPattern,
@@ -98,6 +99,7 @@ class GitHubClient:
         repository: str,
         options: ClientOptions | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        etags: EtagCache | None = None,
     ) -> None:
         owner, _, name = repository.partition("/")
         if not owner or not name or "/" in name:
@@ -116,6 +118,7 @@ class GitHubClient:
         self._sleep = sleep
         self._path = f"/repos/{quote(owner)}/{quote(name)}"
         self._gh_repo: GhRepository | None = None
+        self.etags = etags  # polled GETs go out conditional (github/etags.py)
 
     @classmethod
     def from_settings(
@@ -132,7 +135,7 @@ class GitHubClient:
             seconds_between_requests=opts.seconds_between_requests or None,
             seconds_between_writes=opts.seconds_between_writes or None,
         )
-        return cls(gh, repository, opts)
+        return cls(gh, repository, opts, etags=EtagCache(default_root()))
 
     @classmethod
     def from_env(
@@ -280,15 +283,26 @@ class GitHubClient:
 
         return self._call(op, call, idempotent=verb in ("GET", "PUT", "DELETE"))
 
+    def _get(self, op: Op, url: str, parameters: Mapping[str, Any] | None = None) -> Any:
+        """A GET carrying the last answer's ETag when there is a cache (github/etags.py)."""
+        if self.etags is None:
+            return self._request(op, "GET", url, parameters=parameters)
+        params = dict(parameters) if parameters else None
+        requester = self._gh.requester
+
+        def send(headers: dict[str, str] | None) -> tuple[dict[str, Any], Any]:
+            call = lambda: requester.requestJsonAndCheck("GET", url, parameters=params, headers=headers)  # noqa: E731
+            return self._call(op, call, idempotent=True)
+
+        return self.etags.conditional_get(request_key(requester.base_url, url, params), send)
+
     def _paged(
         self, op: Op, url: str, key: str = "", parameters: Mapping[str, Any] | None = None
     ) -> list[Any]:
         items: list[Any] = []
         page = 1
         while True:
-            data = self._request(
-                op, "GET", url, parameters={**(parameters or {}), "per_page": 100, "page": page}
-            )
+            data = self._get(op, url, parameters={**(parameters or {}), "per_page": 100, "page": page})
             batch = data.get(key, []) if key else data
             items.extend(batch)
             if len(batch) < 100:
@@ -367,7 +381,7 @@ class GitHubClient:
         return self.get_pull_request(pr.number)
 
     def get_pull_request(self, number: int) -> PullRequest:
-        return _pull(self._get_pull(number).raw_data)
+        return _pull(self._get(Op.READ_PULL_REQUEST, f"{self._path}/pulls/{number}"))
 
     def _get_pull(self, number: int) -> GhPullRequest:
         return self._call(Op.READ_PULL_REQUEST, lambda: self._repo.get_pull(number), idempotent=True)
@@ -600,9 +614,8 @@ class GitHubClient:
         )
 
     def combined_status(self, ref: str) -> CombinedStatus:
-        data = self._request(
+        data = self._get(
             Op.READ_STATUSES,
-            "GET",
             f"{self._path}/commits/{quote(ref, safe='')}/status",
             parameters={"per_page": 100},
         )
@@ -711,9 +724,8 @@ class GitHubClient:
         branch = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
 
         def newest() -> WorkflowRun | None:
-            runs = self._request(
+            runs = self._get(
                 Op.READ_WORKFLOW_RUNS,
-                "GET",
                 f"{self._path}/actions/workflows/{workflow_id}/runs",
                 parameters={"event": "workflow_dispatch", "branch": branch, "per_page": 10},
             )["workflow_runs"]
@@ -723,7 +735,7 @@ class GitHubClient:
         return self._poll(f"the run of {workflow} dispatched on {ref} did not appear", 60.0, None, newest)
 
     def get_workflow_run(self, run_id: int) -> WorkflowRun:
-        return _run(self._request(Op.READ_WORKFLOW_RUNS, "GET", f"{self._path}/actions/runs/{run_id}"))
+        return _run(self._get(Op.READ_WORKFLOW_RUNS, f"{self._path}/actions/runs/{run_id}"))
 
     def wait_for_workflow_run(
         self, run_id: int, *, timeout: float, poll_interval: float | None = None

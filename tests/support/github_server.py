@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import hashlib
 import itertools
 import json
 import re
@@ -455,6 +456,15 @@ class GitHubServer:
         with self.lock:
             self.rate.remaining = remaining
             self.rate.reset = int(time.time() + reset_in)
+
+    def refund_request(self) -> None:
+        """Give back the rate limit a request took (GitHub charges nothing for a 304 Not Modified)."""
+        with self.lock:
+            self.rate.remaining = min(self.rate.limit, self.rate.remaining + 1)
+
+    def charged(self) -> list[Exchange]:
+        """The exchanges that counted against the rate limit (all but 304 Not Modified)."""
+        return [e for e in self.exchanges if e.status != 304]
 
     def requests(self, method: str = "", path_regex: str = "") -> list[Exchange]:
         """Recorded exchanges, filtered by method and a regex on the path."""
@@ -2190,7 +2200,16 @@ def _http_handler(server: GitHubServer) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             response = server.handle(self.command, raw, headers, body)
             payload = b"" if response.body is None else json.dumps(response.body).encode()
+            etag = ""
+            if self.command == "GET" and response.status == 200 and response.body is not None:
+                etag = f'W/"{hashlib.sha256(payload).hexdigest()[:40]}"'
+                if etag in [t.strip() for t in headers.get("if-none-match", "").split(",")]:
+                    # as GitHub: Not Modified, no body, and a conditional request costs no rate limit
+                    server.refund_request()
+                    response, payload = Response(304), b""
             out_headers = {**server.rate_headers(), "x-github-request-id": f"TEST:{len(server.exchanges)}"}
+            if etag:
+                out_headers["ETag"] = etag
             if response.body is not None:
                 out_headers["Content-Type"] = "application/json; charset=utf-8"
             out_headers.update(response.headers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import time
 from collections.abc import Iterator
@@ -324,3 +325,48 @@ def test_bad_input_is_exit_2(built: Built, args: tuple[str, ...], message: str) 
     assert code == 2
     assert message in err
     assert "Traceback" not in err
+
+
+def test_an_unreadable_record_is_left_out_and_counted(tmp_path: Path) -> None:
+    """A record that is not JSON (a hand-edited ledger) does not stop the figures: it is counted and skipped."""
+    import subprocess
+
+    from kargo_actions.ledger.reader import LedgerRepo
+    from kargo_actions.ledger.records import LedgerMarker, dump_record
+    from kargo_actions.report.metrics_facts import read_facts
+
+    repo = make_repo(tmp_path / "repo")
+    good = {
+        "schemaVersion": 2,
+        "name": "dev.01j.aaaaaaa",
+        "stage": "dev",
+        "phase": "Succeeded",
+        "freight": {"name": "a" * 40, "origin": {"kind": "Warehouse", "name": "shop"}},
+        "createdAt": "2026-01-01T00:00:00Z",
+        "startedAt": "2026-01-01T00:00:00Z",
+        "finishedAt": "2026-01-01T00:01:00Z",
+        "request": {"mode": "rollback"},
+    }
+    files = {
+        ".kargo-ledger.json": dump_record(LedgerMarker()),
+        "promotions/dev/a.json": json.dumps(good).encode(),
+        "promotions/dev/b.json": b"{not json",
+    }
+    env = {"GIT_INDEX_FILE": str(tmp_path / "index")}
+
+    def git(*args: str, data: bytes | None = None) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=repo, input=data, capture_output=True, check=True, env={**os.environ, **env}
+        )
+        return done.stdout.decode().strip()
+
+    for path, data in files.items():
+        oid = git("hash-object", "-w", "--stdin", data=data)
+        git("update-index", "--add", "--cacheinfo", f"100644,{oid},{path}")
+    commit = git("commit-tree", git("write-tree"), "-m", "ledger")
+    git("update-ref", "refs/heads/kargo/ledger", commit)
+    with LedgerRepo(repo) as ledger:
+        facts = read_facts(ledger.tree(), ["dev"])
+    (fact,) = facts.promotions["dev"]
+    assert (fact.name, fact.phase, fact.rollback) == ("dev.01j.aaaaaaa", "Succeeded", True)
+    assert facts.skipped == 1

@@ -60,6 +60,14 @@ def test_output_json_lists_what_was_found_and_created(w: World) -> None:
     assert freight["origin"] == {"kind": "Warehouse", "name": "web"}
     assert out["created"] == [freight]
     assert out["ledgerCommit"]
+    # the commits' creation times, recorded for the lead time (`kargo-actions metrics`)
+    shown = subprocess.run(
+        ["git", "show", "kargo/ledger:discovered/web.json"], cwd=w.repo, capture_output=True, check=True
+    )
+    git_result = next(r for r in json.loads(shown.stdout)["results"] if r["kind"] == "git")
+    ids = [c["id"] for c in web["subscriptions"][1]["commits"]]
+    assert sorted(git_result["createdAt"]) == sorted(ids)
+    assert all(t.endswith("Z") for t in git_result["createdAt"].values())
     listed = ka(w, "-o", "json", "freight", "list", *LOCAL)
     assert [f["metadata"]["name"] for f in json.loads(listed.stdout)] == [freight["metadata"]["name"]]
     # nothing new: nothing created, exit 0
@@ -84,6 +92,9 @@ def test_github_actions_groups_and_step_summary(w: World, tmp_path: Path) -> Non
     assert text.startswith("## kargo-actions discover\n")
     assert f"| web | image {w.image} | 1 | 1.0.0 | ok |" in text
     assert "- **web**: created Freight " in text
+    # the pipeline under the table, the Warehouse that made Freight highlighted
+    assert "```mermaid\nflowchart LR\n" in text
+    assert "class wh_web promoted" in text
 
 
 def test_plain_progress_and_a_failing_subscription_exit_1(w: World) -> None:

@@ -529,7 +529,7 @@ def _report_abort(app: AppContext, project: Project, ledger: Ledger, name: str) 
 def approve_command(app: AppContext, /, freight_ref: str, stage: str, **ledger_opts: str | None) -> int:
     """Approve a Freight for a Stage by hand: it becomes available there without upstream verification or
     soak time (never across origins). Recorded in the ledger (approvals/<stage>/<id>.json)."""
-    from kargo_actions.promotion.service import approve
+    from kargo_actions.promotion.approvals import approve
 
     project, ledger = _open(app, ledger_opts)
     with ledger:
@@ -571,7 +571,8 @@ def rollback_command(
     from dataclasses import replace
 
     from kargo_actions.cli.signals import abort_on_signals
-    from kargo_actions.promotion.service import Mode, find_stage, previous_freight, promote
+    from kargo_actions.promotion.rollback import previous_freight
+    from kargo_actions.promotion.service import Mode, find_stage, promote
 
     project, ledger = _open(app, ledger_opts)
     progress = Progress(quiet or app.json)

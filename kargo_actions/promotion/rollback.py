@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from kargo_actions.errors import KargoActionsError, RefusedError
+from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem, RefusedError
 from kargo_actions.ledger import Ledger
+from kargo_actions.ledger.store import Snapshot
 from kargo_actions.model.project import Project
+from kargo_actions.model.stage import Stage
 from kargo_actions.promotion.service import Mode, PromoteOptions, PromotionOutcome, promote
 
 ACTOR = "auto-rollback"
@@ -128,3 +130,22 @@ def _roll_back(
     hold = "; auto-promotion held" if outcome.hold == "set" else ""
     why = f"{stage} is back at its last verified Freight {target[:12]}{hold}"
     return RollbackReport(stage, trigger, "rolled-back", why, target, outcome)
+
+
+def previous_freight(ledger: Ledger, stage: Stage, snap: Snapshot | None = None) -> str:
+    """The Freight a rollback returns to: the one the Stage held before its current one (freight history)."""
+    state = ledger.stage_state(stage.name, snap)
+    current = {c.name for c in state.current_freight}
+    for entry in state.freight_history:
+        for ref in entry.freight:
+            if ref.name not in current:
+                return ref.name
+    raise InvalidInputError(
+        [
+            Problem(
+                path="--stage",
+                message=f"Stage {stage.name} has no earlier Freight to roll back to",
+                hint="name one with --to REF",
+            )
+        ]
+    )

@@ -19,15 +19,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem, RefusedError, did_you_mean
+from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem, RefusedError
 from kargo_actions.ledger import Ledger
-from kargo_actions.ledger.records import HoldRecord, PromotionRecord, dump_record, stage_path
-from kargo_actions.ledger.store import NoWrite, Snapshot, WritePlan
+from kargo_actions.ledger.records import HoldRecord, PromotionRecord
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
 from kargo_actions.model.promotion import new_ulid
 from kargo_actions.model.stage import Stage
-from kargo_actions.promotion.gates import Availability, availability, format_time, parse_time
+from kargo_actions.promotion.gates import format_time, parse_time
 from kargo_actions.promotion.lifecycle import (
     Mode,
     StageBusyError,
@@ -63,11 +62,8 @@ __all__ = [
     "StageBusyError",
     "abort",
     "all_freight",
-    "approve",
-    "check_gate",
     "find_stage",
     "lease_of",
-    "previous_freight",
     "promote",
     "resume",
     "settled_states",
@@ -140,18 +136,6 @@ class PromotionOutcome:
 def lease_of(project: Project) -> timedelta:
     """The lease of a runner's claim: the Settings manifest's promotionLease (default 10m)."""
     return project.settings.spec.promotion_lease_duration
-
-
-def check_gate(
-    project: Project, stage: Stage, freight: Freight, snap: Snapshot, now: datetime, *, rollback: bool
-) -> Availability:
-    """The gate on the ledger as `snap` shows it; RefusedError (exit 3) naming every unmet condition."""
-    _, settled, _ = settled_states(project, snap, now)
-    verdict = availability(stage, freight, settled, now, rollback=rollback)
-    if not verdict.available:
-        name = freight.alias or freight.name[:12]
-        raise RefusedError(f"Freight {name} is not available to Stage {stage.name}: {verdict.message}")
-    return verdict
 
 
 class _Scratch:
@@ -568,63 +552,6 @@ def _finish(
         verification=verification,
         verification_message=verification_message,
     )
-
-
-def previous_freight(ledger: Ledger, stage: Stage, snap: Snapshot | None = None) -> str:
-    """The Freight a rollback returns to: the one the Stage held before its current one (freight history)."""
-    state = ledger.stage_state(stage.name, snap)
-    current = {c.name for c in state.current_freight}
-    for entry in state.freight_history:
-        for ref in entry.freight:
-            if ref.name not in current:
-                return ref.name
-    raise InvalidInputError(
-        [
-            Problem(
-                path="--stage",
-                message=f"Stage {stage.name} has no earlier Freight to roll back to",
-                hint="name one with --to REF",
-            )
-        ]
-    )
-
-
-def approve(project: Project, ledger: Ledger, stage_name: str, ref: str) -> tuple[Freight, bool]:
-    """Record a manual approval of a Freight for a Stage (origin must match); (Freight, newly approved)."""
-    from kargo_actions.ledger.records import ApprovalRecord, ApprovedFreight, approval_path
-
-    stage = project.stages.get(stage_name)
-    if stage is None:
-        hint = did_you_mean(stage_name, project.stages) or f"Stages: {', '.join(project.stage_order())}"
-        raise InvalidInputError([Problem(path="--stage", message=f"no Stage {stage_name!r}", hint=hint)])
-    actor = ledger.actor()
-
-    def build(snap: Snapshot) -> WritePlan[tuple[Freight, bool]] | NoWrite[tuple[Freight, bool]]:
-        entry = ledger.resolve(ref, snap)
-        item = ledger.get_freight(entry.id, snap)
-        if stage.request_for(item.origin.name) is None:
-            raise RefusedError(
-                f"Freight {item.alias or item.name[:12]} comes from Warehouse {item.origin.name}; Stage "
-                f"{stage.name} requests Freight from {', '.join(stage.warehouses)} (approval never skips the "
-                "origin)"
-            )
-        state = ledger.stage_state(stage.name, snap)
-        if item.name in state.approved:
-            return NoWrite((item, False))
-        stamp = format_time(datetime.now(UTC))
-        approved = {**state.approved, item.name: ApprovedFreight(approved_at=stamp, actor=actor)}
-        new = state.model_copy(update={"approved": approved, "updated_at": stamp})
-        record = ApprovalRecord(freight=item.name, stage=stage.name, approved_at=stamp, actor=actor)
-        return WritePlan(
-            summary=f"approval: {item.name[:12]} for {stage.name} (by {actor})",
-            files={
-                approval_path(stage.name, item.name): dump_record(record),
-                stage_path(stage.name): dump_record(new),
-            },
-            result=(item, True),
-        )
-
-    return ledger.write(build).result
 
 
 def start_queued(

@@ -189,6 +189,8 @@ def test_summary_groups_and_auto_promote(repo: Path, tmp_path: Path, health: tup
     assert "### kargo-actions verification: dev" in text
     assert "| Metric | # | Phase | Value | Finished | Message |" in text
     assert "| health | 1 | Successful | true |" in text
+    assert "```mermaid\nflowchart LR\n" in text  # the pipeline, the verified Stage highlighted
+    assert "class st_dev promoted" in text
     assert "staging: promoted" in out
     assert status(repo)["staging"]["current"][0]["name"] == f1
 

@@ -399,14 +399,14 @@ def promote_command(
     from kargo_actions.cli.signals import abort_on_signals
     from kargo_actions.errors import InvalidInputError
 
-    fetch_ahead(app, **ledger_opts)  # overlaps the imports below and the manifests' load
-    from kargo_actions.promotion.service import Mode, promote
-
     one_of = [n for n, v in (("--resume", resume_name), ("--abort", abort_name)) if v]
     if one_of and (len(one_of) > 1 or stage or freight_ref or warehouse or downstream_from or auto or queue):
         raise InvalidInputError(f"{one_of[0]} takes a promotion name and no other selection option")
     if not one_of:
         _check_selection(stage, freight_ref, warehouse, downstream_from, auto)
+    fetch_ahead(app, **ledger_opts)  # overlaps the imports below and the manifests' load
+    from kargo_actions.promotion.service import Mode, promote
+
     project, ledger = _open(app, ledger_opts)
     progress = Progress(quiet or app.json)
     with ledger, abort_on_signals() as abort, _schedule_summary(project, ledger):

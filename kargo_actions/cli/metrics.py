@@ -118,7 +118,14 @@ def metrics_command(
     config = ledger_config(app, settings=project.settings, **ledger_opts)
     with LedgerRepo(app.repo, config) as repo:
         if fetch and repo.remote:
-            repo.fetch_ledger()
+            fetched = repo.fetch_ledger()
+            if fetched.returncode != 0:
+                said = fetched.stderr.decode(errors="replace").strip().splitlines()
+                click.echo(
+                    f"warning: could not fetch the ledger ({said[-1] if said else 'git fetch failed'}); "
+                    "the figures are from this clone's copy",
+                    err=True,
+                )
         facts = read_facts(repo.tree(), chosen)
     metrics = compute(
         facts,

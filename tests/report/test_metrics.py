@@ -370,3 +370,21 @@ def test_an_unreadable_record_is_left_out_and_counted(tmp_path: Path) -> None:
     (fact,) = facts.promotions["dev"]
     assert (fact.name, fact.phase, fact.rollback) == ("dev.01j.aaaaaaa", "Succeeded", True)
     assert facts.skipped == 1
+
+
+def test_a_failed_fetch_warns_and_uses_the_local_ledger(built: Built, tmp_path: Path) -> None:
+    import subprocess
+
+    url = subprocess.run(
+        ["git", "remote", "get-url", "origin"], cwd=built.repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    subprocess.run(
+        ["git", "remote", "set-url", "origin", str(tmp_path / "gone.git")], cwd=built.repo, check=True
+    )
+    try:
+        code, out, err = run(built.repo, "--output", "json", "metrics", "--since", "1h", "--stage", "dev")
+    finally:
+        subprocess.run(["git", "remote", "set-url", "origin", url], cwd=built.repo, check=True)
+    assert code == 0, err
+    assert "warning: could not fetch the ledger" in err
+    assert json.loads(out)["stages"][0]["deploymentFrequency"]["count"] == 5

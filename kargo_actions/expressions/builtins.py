@@ -1,4 +1,4 @@
-"""expr-lang's builtin functions, its predicate functions (all, filter, map, ...) and date/duration methods."""
+"""expr-lang's builtin functions (the predicate functions all, filter, map, ... are in predicates.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kargo_actions.expressions.errors import EvalFailure
-from kargo_actions.expressions.nodes import Closure, Node
-from kargo_actions.expressions.runtime import Evaluation, Function, FunctionImpl, op_add
+from kargo_actions.expressions.runtime import Evaluation, Function, FunctionImpl
 from kargo_actions.expressions.values import equal, is_number, to_json, to_plain, type_name
 
 
@@ -30,7 +29,7 @@ def _int_arg(value: Any, what: str) -> int:
     return value
 
 
-def _array(value: Any, what: str) -> list[Any]:
+def array_arg(value: Any, what: str) -> list[Any]:
     if not isinstance(value, list | tuple):
         raise EvalFailure(f"{what} must be an array, got {type_name(value)}")
     return list(value)
@@ -42,7 +41,7 @@ def _map(value: Any, what: str) -> Mapping[Any, Any]:
     return value
 
 
-def _number(value: Any, what: str) -> int | float:
+def number_arg(value: Any, what: str) -> int | float:
     if not is_number(value):
         raise EvalFailure(f"{what} must be a number, got {type_name(value)}")
     return value  # type: ignore[no-any-return]
@@ -106,7 +105,7 @@ def _len(ev: Evaluation, args: list[Any]) -> Any:
 
 
 def _abs(ev: Evaluation, args: list[Any]) -> Any:
-    return abs(_number(args[0], "the argument of abs()"))
+    return abs(number_arg(args[0], "the argument of abs()"))
 
 
 def _to_int(ev: Evaluation, args: list[Any]) -> Any:
@@ -199,7 +198,7 @@ def _repeat(ev: Evaluation, args: list[Any]) -> Any:
 
 
 def _join(ev: Evaluation, args: list[Any]) -> Any:
-    items = _array(args[0], "the first argument of join()")
+    items = array_arg(args[0], "the first argument of join()")
     sep = _string(args[1], "the delimiter of join()") if len(args) > 1 else ""
     ev.charge(len(items) + 1)
     return ev.check_string(sep.join(_string(i, "each element joined by join()") for i in items))
@@ -255,7 +254,7 @@ def _to_pairs(ev: Evaluation, args: list[Any]) -> Any:
 
 def _from_pairs(ev: Evaluation, args: list[Any]) -> Any:
     result: dict[Any, Any] = {}
-    for pair in _array(args[0], "the argument of fromPairs()"):
+    for pair in array_arg(args[0], "the argument of fromPairs()"):
         if not isinstance(pair, list | tuple) or len(pair) != 2:
             raise EvalFailure("fromPairs() needs an array of [key, value] pairs")
         result[pair[0]] = pair[1]
@@ -343,7 +342,7 @@ def _minmax(name: str, pick_first: Callable[[Any, Any], bool]) -> FunctionImpl:
         ev.charge(len(flat) + 1)
         best: Any = None
         for value in flat:
-            _number(value, f"each argument of {name}()")
+            number_arg(value, f"each argument of {name}()")
             if best is None or pick_first(value, best):
                 best = value
         return best
@@ -353,7 +352,7 @@ def _minmax(name: str, pick_first: Callable[[Any, Any], bool]) -> FunctionImpl:
 
 def _rounding(name: str, fn: Callable[[float], float]) -> FunctionImpl:
     def impl(ev: Evaluation, args: list[Any]) -> Any:
-        value = _number(args[0], f"the argument of {name}()")
+        value = number_arg(args[0], f"the argument of {name}()")
         return float(fn(float(value)))
 
     return impl
@@ -366,7 +365,7 @@ def _round_half_away(value: float) -> float:
 def _concat(ev: Evaluation, args: list[Any]) -> Any:
     result: list[Any] = []
     for arg in args:
-        result.extend(_array(arg, "each argument of concat()"))
+        result.extend(array_arg(arg, "each argument of concat()"))
     ev.charge(len(result) + 1)
     return result
 
@@ -382,13 +381,13 @@ def _flatten(ev: Evaluation, args: list[Any]) -> Any:
             else:
                 result.append(item)
 
-    walk(_array(args[0], "the argument of flatten()"))
+    walk(array_arg(args[0], "the argument of flatten()"))
     return result
 
 
 def _uniq(ev: Evaluation, args: list[Any]) -> Any:
     result: list[Any] = []
-    for item in _array(args[0], "the argument of uniq()"):
+    for item in array_arg(args[0], "the argument of uniq()"):
         ev.charge(len(result) + 1)
         if not any(equal(item, seen) for seen in result):
             result.append(item)
@@ -396,22 +395,22 @@ def _uniq(ev: Evaluation, args: list[Any]) -> Any:
 
 
 def _first(ev: Evaluation, args: list[Any]) -> Any:
-    items = _array(args[0], "the argument of first()")
+    items = array_arg(args[0], "the argument of first()")
     return items[0] if items else None
 
 
 def _last(ev: Evaluation, args: list[Any]) -> Any:
-    items = _array(args[0], "the argument of last()")
+    items = array_arg(args[0], "the argument of last()")
     return items[-1] if items else None
 
 
 def _take(ev: Evaluation, args: list[Any]) -> Any:
-    items = _array(args[0], "the first argument of take()")
+    items = array_arg(args[0], "the first argument of take()")
     return items[: max(0, _int_arg(args[1], "the count of take()"))]
 
 
 def _reverse(ev: Evaluation, args: list[Any]) -> Any:
-    return list(reversed(_array(args[0], "the argument of reverse()")))
+    return list(reversed(array_arg(args[0], "the argument of reverse()")))
 
 
 def _sort_key(value: Any) -> Any:
@@ -420,13 +419,13 @@ def _sort_key(value: Any) -> Any:
     raise EvalFailure(f"cannot sort values of type {type_name(value)}")
 
 
-def _order(value: Any) -> bool:
+def is_descending(value: Any) -> bool:
     if value not in ("asc", "desc"):
         raise EvalFailure(f'sort order must be "asc" or "desc", got {value!r}')
     return bool(value == "desc")
 
 
-def _sorted(ev: Evaluation, items: list[Any], keys: list[Any], descending: bool) -> list[Any]:
+def sort_by_keys(ev: Evaluation, items: list[Any], keys: list[Any], descending: bool) -> list[Any]:
     ev.charge(len(items) * max(1, len(items).bit_length()))
     kinds = {type_name(k) if not is_number(k) else "number" for k in keys}
     if len(kinds) > 1:
@@ -436,14 +435,14 @@ def _sorted(ev: Evaluation, items: list[Any], keys: list[Any], descending: bool)
 
 
 def _sort(ev: Evaluation, args: list[Any]) -> Any:
-    items = _array(args[0], "the first argument of sort()")
-    return _sorted(ev, items, items, _order(args[1]) if len(args) > 1 else False)
+    items = array_arg(args[0], "the first argument of sort()")
+    return sort_by_keys(ev, items, items, is_descending(args[1]) if len(args) > 1 else False)
 
 
 def _numbers(ev: Evaluation, value: Any, name: str) -> list[int | float]:
-    items = _array(value, f"the argument of {name}()")
+    items = array_arg(value, f"the argument of {name}()")
     ev.charge(len(items) + 1)
-    return [_number(i, f"each element given to {name}()") for i in items]
+    return [number_arg(i, f"each element given to {name}()") for i in items]
 
 
 def _mean(ev: Evaluation, args: list[Any]) -> Any:
@@ -549,257 +548,3 @@ BUILTINS: dict[str, Function] = {
 
 # expr-lang builtins left out: calling one says so by name.
 UNSUPPORTED_FUNCTIONS = frozenset({"timezone"})
-
-
-def _predicate_body(node: Node) -> Node:
-    return node.body if isinstance(node, Closure) else node
-
-
-def _iterate(ev: Evaluation, items: list[Any], body: Node, visit: Callable[[int, Any, Any], bool]) -> None:
-    """Evaluate body with # bound to each element; visit(index, item, result) returns False to stop."""
-    saved = (ev.item, ev.index)
-    try:
-        for index, item in enumerate(items):
-            ev.charge(1)
-            ev.item, ev.index = item, index
-            if not visit(index, item, body.evaluate(ev)):
-                break
-    finally:
-        ev.item, ev.index = saved
-
-
-def _bool_result(name: str, value: Any) -> bool:
-    if type(value) is not bool:
-        raise EvalFailure(f"the predicate of {name}() must return a bool, got {type_name(value)}")
-    return value
-
-
-PredicateImpl = Callable[[Evaluation, tuple[Node, ...]], Any]
-
-
-def _predicate(name: str, min_args: int, max_args: int) -> Callable[[Callable[..., Any]], PredicateImpl]:
-    def wrap(fn: Callable[..., Any]) -> PredicateImpl:
-        def impl(ev: Evaluation, nodes: tuple[Node, ...]) -> Any:
-            if not min_args <= len(nodes) <= max_args:
-                raise EvalFailure(f"{name}() takes {min_args} to {max_args} arguments, got {len(nodes)}")
-            collection = nodes[0].evaluate(ev)
-            if collection is None:
-                raise EvalFailure(f"{name}() needs an array, got nil")
-            if isinstance(collection, Mapping):
-                collection = list(collection.values())
-            items = _array(collection, f"the first argument of {name}()")
-            return fn(ev, items, *nodes[1:])
-
-        return impl
-
-    return wrap
-
-
-@_predicate("all", 2, 2)
-def _all(ev: Evaluation, items: list[Any], body: Node) -> Any:
-    outcome = [True]
-
-    def visit(i: int, item: Any, value: Any) -> bool:
-        if not _bool_result("all", value):
-            outcome[0] = False
-        return outcome[0]
-
-    _iterate(ev, items, _predicate_body(body), visit)
-    return outcome[0]
-
-
-@_predicate("any", 2, 2)
-def _any(ev: Evaluation, items: list[Any], body: Node) -> Any:
-    outcome = [False]
-
-    def visit(i: int, item: Any, value: Any) -> bool:
-        if _bool_result("any", value):
-            outcome[0] = True
-        return not outcome[0]
-
-    _iterate(ev, items, _predicate_body(body), visit)
-    return outcome[0]
-
-
-@_predicate("none", 2, 2)
-def _none(ev: Evaluation, items: list[Any], body: Node) -> Any:
-    outcome = [True]
-
-    def visit(i: int, item: Any, value: Any) -> bool:
-        if _bool_result("none", value):
-            outcome[0] = False
-        return outcome[0]
-
-    _iterate(ev, items, _predicate_body(body), visit)
-    return outcome[0]
-
-
-def _matching(ev: Evaluation, name: str, items: list[Any], body: Node) -> list[tuple[int, Any]]:
-    found: list[tuple[int, Any]] = []
-
-    def visit(i: int, item: Any, value: Any) -> bool:
-        if _bool_result(name, value):
-            found.append((i, item))
-        return True
-
-    _iterate(ev, items, _predicate_body(body), visit)
-    return found
-
-
-@_predicate("one", 2, 2)
-def _one(ev: Evaluation, items: list[Any], body: Node) -> Any:
-    return len(_matching(ev, "one", items, body)) == 1
-
-
-@_predicate("filter", 2, 2)
-def _filter(ev: Evaluation, items: list[Any], body: Node) -> Any:
-    return [item for _, item in _matching(ev, "filter", items, body)]
-
-
-@_predicate("count", 1, 2)
-def _count(ev: Evaluation, items: list[Any], body: Node | None = None) -> Any:
-    if body is None:
-        return sum(1 for item in items if _bool_result("count", item))
-    return len(_matching(ev, "count", items, body))
-
-
-def _mapped(ev: Evaluation, items: list[Any], body: Node) -> list[Any]:
-    results: list[Any] = []
-
-    def visit(index: int, item: Any, value: Any) -> bool:
-        results.append(value)
-        return True
-
-    _iterate(ev, items, _predicate_body(body), visit)
-    return results
-
-
-@_predicate("map", 2, 2)
-def _map_fn(ev: Evaluation, items: list[Any], body: Node) -> Any:
-    return _mapped(ev, items, body)
-
-
-@_predicate("sum", 1, 2)
-def _sum(ev: Evaluation, items: list[Any], body: Node | None = None) -> Any:
-    values = items if body is None else _mapped(ev, items, body)
-    total: Any = 0
-    for value in values:
-        total = op_add(total, _number(value, "each element given to sum()"))
-    return total
-
-
-def _finder(name: str, last: bool, want_index: bool) -> PredicateImpl:
-    @_predicate(name, 2, 2)
-    def impl(ev: Evaluation, items: list[Any], body: Node) -> Any:
-        order = list(reversed(items)) if last else items
-        found: list[tuple[int, Any]] = []
-
-        def visit(i: int, item: Any, value: Any) -> bool:
-            if _bool_result(name, value):
-                found.append((len(items) - 1 - i if last else i, item))
-                return False
-            return True
-
-        _iterate(ev, order, _predicate_body(body), visit)
-        if not found:
-            return -1 if want_index else None
-        return found[0][0] if want_index else found[0][1]
-
-    return impl
-
-
-@_predicate("groupBy", 2, 2)
-def _group_by(ev: Evaluation, items: list[Any], body: Node) -> Any:
-    groups: dict[Any, list[Any]] = {}
-    keys = _mapped(ev, items, body)
-    for key, item in zip(keys, items, strict=True):
-        if not isinstance(key, str | int | float | bool) and key is not None:
-            raise EvalFailure(f"groupBy() keys must be scalars, got {type_name(key)}")
-        groups.setdefault(key, []).append(item)
-    return groups
-
-
-@_predicate("sortBy", 2, 3)
-def _sort_by(ev: Evaluation, items: list[Any], body: Node, order: Node | None = None) -> Any:
-    descending = _order(order.evaluate(ev)) if order is not None else False
-    return _sorted(ev, items, _mapped(ev, items, body), descending)
-
-
-@_predicate("reduce", 2, 3)
-def _reduce(ev: Evaluation, items: list[Any], body: Node, initial: Node | None = None) -> Any:
-    if initial is not None:
-        acc = initial.evaluate(ev)
-        rest = list(enumerate(items))
-    else:
-        if not items:
-            raise EvalFailure("reduce() of an empty array needs an initial value")
-        acc = items[0]
-        rest = list(enumerate(items))[1:]
-    saved = (ev.item, ev.index, ev.acc)
-    predicate = _predicate_body(body)
-    try:
-        for index, item in rest:
-            ev.charge(1)
-            ev.item, ev.index, ev.acc = item, index, acc
-            acc = predicate.evaluate(ev)
-    finally:
-        ev.item, ev.index, ev.acc = saved
-    return acc
-
-
-PREDICATES: dict[str, PredicateImpl] = {
-    "all": _all,
-    "any": _any,
-    "none": _none,
-    "one": _one,
-    "filter": _filter,
-    "map": _map_fn,
-    "count": _count,
-    "sum": _sum,
-    "find": _finder("find", last=False, want_index=False),
-    "findIndex": _finder("findIndex", last=False, want_index=True),
-    "findLast": _finder("findLast", last=True, want_index=False),
-    "findLastIndex": _finder("findLastIndex", last=True, want_index=True),
-    "groupBy": _group_by,
-    "sortBy": _sort_by,
-    "reduce": _reduce,
-}
-
-
-_TIME_METHODS: dict[str, Callable[[dt.datetime], Any]] = {
-    "Year": lambda d: d.year,
-    "Month": lambda d: d.month,
-    "Day": lambda d: d.day,
-    "Hour": lambda d: d.hour,
-    "Minute": lambda d: d.minute,
-    "Second": lambda d: d.second,
-    "Weekday": lambda d: (d.weekday() + 1) % 7,
-    "YearDay": lambda d: d.timetuple().tm_yday,
-    "Unix": lambda d: int(d.timestamp()),
-    "UTC": lambda d: d.astimezone(dt.UTC),
-    "String": lambda d: d.isoformat(),
-}
-_DURATION_METHODS: dict[str, Callable[[dt.timedelta], Any]] = {
-    "Hours": lambda d: d.total_seconds() / 3600,
-    "Minutes": lambda d: d.total_seconds() / 60,
-    "Seconds": lambda d: d.total_seconds(),
-    "Milliseconds": lambda d: int(d.total_seconds() * 1000),
-}
-
-
-def call_time_method(value: dt.datetime | dt.timedelta, name: str, args: Sequence[Any]) -> Any:
-    """The whitelisted methods of dates (Year(), Month(), ...) and durations (Hours(), Seconds(), ...)."""
-    table: Mapping[str, Callable[[Any], Any]] = (
-        _TIME_METHODS if isinstance(value, dt.datetime) else _DURATION_METHODS
-    )
-    method = table.get(name)
-    if method is None:
-        from kargo_actions.expressions.errors import did_you_mean
-
-        raise EvalFailure(
-            f'{type_name(value)} has no method "{name}()"{did_you_mean(name, table)}; '
-            f"supported: {', '.join(f'{m}()' for m in table)}"
-        )
-    if args:
-        raise EvalFailure(f"{name}() takes no arguments, got {len(args)}")
-    return method(value)

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kargo_actions.expressions.builtins import UNSUPPORTED_FUNCTIONS
 from kargo_actions.expressions.errors import EvalFailure, did_you_mean
+from kargo_actions.expressions.predicates import PREDICATES
 from kargo_actions.expressions.runtime import (
     Evaluation,
     call_method,
@@ -26,6 +28,10 @@ class Node:
 
     def evaluate(self, ev: Evaluation) -> Any:
         raise NotImplementedError
+
+    def predicate_body(self) -> Node:
+        """What a predicate function evaluates per element: a closure's body, any other node itself."""
+        return self
 
 
 class NilChain(Exception):
@@ -243,6 +249,9 @@ class Closure(Node):
             self.pos,
         )
 
+    def predicate_body(self) -> Node:
+        return self.body
+
 
 @dataclass(frozen=True, slots=True)
 class Call(Node):
@@ -251,8 +260,6 @@ class Call(Node):
     pos: int
 
     def evaluate(self, ev: Evaluation) -> Any:
-        from kargo_actions.expressions.builtins import PREDICATES, UNSUPPORTED_FUNCTIONS
-
         function = ev.functions.get(self.name)
         if function is None:
             predicate = PREDICATES.get(self.name)

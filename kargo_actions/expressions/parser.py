@@ -19,41 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from kargo_actions.expressions import nodes as n
+from kargo_actions.expressions.cache_files import cache_dir
 from kargo_actions.expressions.errors import ExpressionError
 from kargo_actions.expressions.runtime import BINARY_OPERATORS, DEFAULT_LIMITS, Limits
 
-CACHE_ENV = "KARGO_ACTIONS_CACHE"
 STORE_LIMIT = 4096  # parsed expressions kept in the store (the newest)
 # Everything that decides what a text parses to: the store's file name carries a digest of these files.
 _PARSE_SOURCES = ("grammar.lark", "syntax.py", "nodes.py", "runtime.py", "parser.py")
-
-
-def cache_dir() -> Path | None:
-    """Where parsed expressions and lark's tables are kept: $KARGO_ACTIONS_CACHE/expressions, else under the
-    user cache dir; None when there is no home directory (then nothing is kept)."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured) / "expressions"
-    try:
-        import platformdirs
-
-        return Path(platformdirs.user_cache_dir("kargo-actions", appauthor=False)) / "expressions"
-    except Exception:  # no home directory: run without a cache
-        return None
-
-
-def parser_cache_file(grammar: str) -> Path | None:
-    """Where lark keeps the built LALR tables: the cache dir, keyed by grammar and lark version.
-
-    Building the tables costs 100-300 ms per process; loading them ~7 ms. lark also stores a hash of the
-    grammar and its options in the file and rebuilds when they differ, so a stale file is never used.
-    None (no cache) when no cache dir can be found.
-    """
-    import lark
-
-    key = hashlib.sha256(f"{lark.__version__}\0{grammar}".encode()).hexdigest()[:16]
-    root = cache_dir()
-    return root / f"lark-{key}.cache" if root is not None else None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -1,4 +1,4 @@
-"""The evaluation state and expr-lang's operators on runtime values."""
+"""The evaluation state, expr-lang's operators on runtime values and the methods of dates and durations."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kargo_actions.expressions.errors import EvalFailure
+from kargo_actions.expressions.errors import EvalFailure, did_you_mean
 from kargo_actions.expressions.values import ExprObject, equal, is_number, type_name
 
 INT64_MIN = -(2**63)
@@ -370,8 +370,6 @@ def get_slice(value: Any, start: Any, end: Any, ev: Evaluation) -> Any:
 
 def call_method(value: Any, name: str, args: Sequence[Any]) -> Any:
     """`value.name(args)`: only whitelisted methods of objects, dates and durations."""
-    from kargo_actions.expressions.builtins import call_time_method
-
     if isinstance(value, ExprObject):
         return value.call(name, args)
     if isinstance(value, dt.datetime | dt.timedelta):
@@ -379,3 +377,40 @@ def call_method(value: Any, name: str, args: Sequence[Any]) -> Any:
     if value is None:
         raise EvalFailure(f'cannot call "{name}()" on nil', hint="use ?. to get nil instead")
     raise EvalFailure(f'a value of type {type_name(value)} has no method "{name}()"')
+
+
+_TIME_METHODS: dict[str, Callable[[dt.datetime], Any]] = {
+    "Year": lambda d: d.year,
+    "Month": lambda d: d.month,
+    "Day": lambda d: d.day,
+    "Hour": lambda d: d.hour,
+    "Minute": lambda d: d.minute,
+    "Second": lambda d: d.second,
+    "Weekday": lambda d: (d.weekday() + 1) % 7,
+    "YearDay": lambda d: d.timetuple().tm_yday,
+    "Unix": lambda d: int(d.timestamp()),
+    "UTC": lambda d: d.astimezone(dt.UTC),
+    "String": lambda d: d.isoformat(),
+}
+_DURATION_METHODS: dict[str, Callable[[dt.timedelta], Any]] = {
+    "Hours": lambda d: d.total_seconds() / 3600,
+    "Minutes": lambda d: d.total_seconds() / 60,
+    "Seconds": lambda d: d.total_seconds(),
+    "Milliseconds": lambda d: int(d.total_seconds() * 1000),
+}
+
+
+def call_time_method(value: dt.datetime | dt.timedelta, name: str, args: Sequence[Any]) -> Any:
+    """The whitelisted methods of dates (Year(), Month(), ...) and durations (Hours(), Seconds(), ...)."""
+    table: Mapping[str, Callable[[Any], Any]] = (
+        _TIME_METHODS if isinstance(value, dt.datetime) else _DURATION_METHODS
+    )
+    method = table.get(name)
+    if method is None:
+        raise EvalFailure(
+            f'{type_name(value)} has no method "{name}()"{did_you_mean(name, table)}; '
+            f"supported: {', '.join(f'{m}()' for m in table)}"
+        )
+    if args:
+        raise EvalFailure(f"{name}() takes no arguments, got {len(args)}")
+    return method(value)

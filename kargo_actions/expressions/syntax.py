@@ -16,8 +16,8 @@ from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from kargo_actions.expressions import nodes as n
+from kargo_actions.expressions.cache_files import parser_cache_file
 from kargo_actions.expressions.errors import EvalFailure, ExpressionError
-from kargo_actions.expressions.parser import parser_cache_file
 from kargo_actions.expressions.runtime import BINARY_OPERATORS, Limits
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kargo_actions.expressions import parser
+from kargo_actions.expressions import cache_files
 
 CHECK = "import sys\nfrom kargo_actions.expressions.parser import parse as p\nprint(type(p(sys.argv[1])).__name__)\n"
 
@@ -45,8 +45,8 @@ def test_damaged_or_stale_cache_is_rebuilt(tmp_path: Path, content: bytes) -> No
 
 def test_cache_key_follows_the_grammar(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("KARGO_ACTIONS_CACHE", str(tmp_path))
-    one = parser.parser_cache_file("start: A")
-    two = parser.parser_cache_file("start: B")
+    one = cache_files.parser_cache_file("start: A")
+    two = cache_files.parser_cache_file("start: B")
     assert one is not None
     assert two is not None
     assert one != two

@@ -339,9 +339,11 @@ class LedgerRepo:
         assert remote is not None
         assert tracking is not None
         branch = self.config.branch
+        # --no-auto-maintenance: a `git maintenance run --auto` after every fetch doubles a retry's cost.
         return (
             "fetch",
             "--quiet",
+            "--no-auto-maintenance",
             "--no-tags",
             "--no-write-fetch-head",
             remote,

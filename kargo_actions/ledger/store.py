@@ -320,7 +320,8 @@ class Ledger(LedgerRepo):
                     continue
                 raise
             if published:
-                self._published = commit if remote else None
+                # Only guess again when this write met no race: on a busy remote the guess is a lost try.
+                self._published = commit if remote and attempt <= 1 else None
                 return WriteOutcome(
                     result=plan.result, commit=commit, attempts=max(attempt, 1), tags=tag_oids
                 )

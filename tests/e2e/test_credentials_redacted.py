@@ -19,7 +19,7 @@ import pytest
 
 from kargo_actions.github import reporting
 from kargo_actions.github.output import command_outputs, write_outputs
-from kargo_actions.promotion.steps import github_common
+from kargo_actions.promotion.steps.support import github_common
 from tests.promotion.test_service import run
 from tests.support.git_http_server import GitHttpServer, git, make_bare_repo, serve_git
 from tests.support.github_contract import GitHubContract

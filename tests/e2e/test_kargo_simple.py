@@ -173,7 +173,7 @@ def test_promote_loads_only_what_a_git_promotion_uses(simple: Pipeline) -> None:
         assert _new_tag(p, "dev") == tag
         imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
         # -X importtime lists what `import` statements load (the registry's import_module calls are not listed)
-        assert "kargo_actions.promotion.steps.gitutil" in imported
+        assert "kargo_actions.promotion.steps.support.gitutil" in imported
         heavy = ("httpx", "httpcore", "rich", "pygments", "github", "ulid", "re2")
         assert not {m for m in imported if m.split(".")[0] in heavy or m.startswith("importlib.metadata")}
     assert "lark" not in imported

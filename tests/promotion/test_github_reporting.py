@@ -25,7 +25,7 @@ from kargo_actions.model.freight import Freight
 from kargo_actions.promotion.engine import EngineOptions
 from kargo_actions.promotion.result import StepRun
 from kargo_actions.promotion.service import PromoteOptions, promote
-from kargo_actions.promotion.steps import github_common
+from kargo_actions.promotion.steps.support import github_common
 from tests.ledger.helpers import git, make_commit_freight, make_freight, make_repo
 from tests.promotion.test_service import run, write
 from tests.support.github_contract import GitHubContract

@@ -23,16 +23,6 @@ from kargo_actions.argocd.application import (
 from kargo_actions.argocd.client import AppRef, ArgoCDClient
 from kargo_actions.argocd.errors import ArgoCDBusyError
 from kargo_actions.freight.identity import normalize_chart_url, normalize_git_url
-from kargo_actions.promotion.steps.argocd_common import (
-    AppTarget,
-    WaitSettings,
-    Watched,
-    argocd_client,
-    find_apps,
-    ref_of,
-    wait_settings,
-    wait_until,
-)
 from kargo_actions.promotion.steps.base import (
     NonEmpty,
     StepConfig,
@@ -41,6 +31,16 @@ from kargo_actions.promotion.steps.base import (
     StepFailed,
     StepResult,
     TerminalStepError,
+)
+from kargo_actions.promotion.steps.support.argocd_common import (
+    AppTarget,
+    WaitSettings,
+    Watched,
+    argocd_client,
+    find_apps,
+    ref_of,
+    wait_settings,
+    wait_until,
 )
 
 AUTHORIZED_STAGE_ANNOTATION = "kargo.akuity.io/authorized-stage"

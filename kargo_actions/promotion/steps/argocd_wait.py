@@ -10,7 +10,16 @@ from pydantic import Field, field_validator
 
 from kargo_actions.argocd.application import DEGRADED, HEALTHY, SUSPENDED, SYNCED, UNKNOWN, Application
 from kargo_actions.argocd.client import AppRef
-from kargo_actions.promotion.steps.argocd_common import (
+from kargo_actions.promotion.steps.base import (
+    StepConfig,
+    StepContext,
+    StepFailed,
+    StepResult,
+    StepStatus,
+    TerminalStepError,
+    WaitingOn,
+)
+from kargo_actions.promotion.steps.support.argocd_common import (
     DEFAULT_POLL_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
     POLL_ENV,
@@ -20,15 +29,6 @@ from kargo_actions.promotion.steps.argocd_common import (
     env_seconds,
     find_apps,
     ref_of,
-)
-from kargo_actions.promotion.steps.base import (
-    StepConfig,
-    StepContext,
-    StepFailed,
-    StepResult,
-    StepStatus,
-    TerminalStepError,
-    WaitingOn,
 )
 
 Condition = Literal["health", "sync", "operation", "suspended", "degraded"]

@@ -11,7 +11,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult, TerminalStepError
-from kargo_actions.promotion.steps.github_common import client_for, github_errors
+from kargo_actions.promotion.steps.support.github_common import client_for, github_errors
 
 NonEmpty = Annotated[StrictStr, Field(min_length=1)]
 InputValue = StrictStr | StrictBool | StrictInt | StrictFloat

@@ -15,7 +15,7 @@ from kargo_actions.promotion.steps.base import (
     StepStatus,
     WaitingOn,
 )
-from kargo_actions.promotion.steps.github_common import client_for, github_errors, poll_seconds
+from kargo_actions.promotion.steps.support.github_common import client_for, github_errors, poll_seconds
 
 DEFAULT_POLL_SECONDS = 10.0
 Conclusion = Literal[

@@ -7,8 +7,8 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field, StrictStr
 
-from kargo_actions.promotion.steps import gitutil
 from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult
+from kargo_actions.promotion.steps.support import gitutil
 
 
 class GitClearConfig(StepConfig):

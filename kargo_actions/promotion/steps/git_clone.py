@@ -12,7 +12,6 @@ from typing import ClassVar
 
 from pydantic import Field, StrictBool, StrictStr, field_validator, model_validator
 
-from kargo_actions.promotion.steps import gitutil
 from kargo_actions.promotion.steps.base import (
     NonEmpty,
     StepConfig,
@@ -21,6 +20,7 @@ from kargo_actions.promotion.steps.base import (
     StepResult,
     TerminalStepError,
 )
+from kargo_actions.promotion.steps.support import gitutil
 
 
 class Author(gitutil.GitAuthor):

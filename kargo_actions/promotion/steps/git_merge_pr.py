@@ -19,7 +19,7 @@ from kargo_actions.promotion.steps.base import (
     TerminalStepError,
     WaitingOn,
 )
-from kargo_actions.promotion.steps.github_common import (
+from kargo_actions.promotion.steps.support.github_common import (
     check_provider,
     client_for,
     github_errors,

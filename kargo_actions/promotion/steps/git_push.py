@@ -10,7 +10,6 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr, model_validator
 
-from kargo_actions.promotion.steps import gitutil
 from kargo_actions.promotion.steps.base import (
     StepConfig,
     StepContext,
@@ -18,6 +17,7 @@ from kargo_actions.promotion.steps.base import (
     StepResult,
     TerminalStepError,
 )
+from kargo_actions.promotion.steps.support import gitutil
 
 DEFAULT_MAX_ATTEMPTS = 10
 # Kargo backs off 1 s x1.5 with jitter; a race on one branch between two jobs settles far sooner.

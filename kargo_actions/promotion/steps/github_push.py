@@ -11,7 +11,6 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr, model_validator
 from kargo_actions.github.client import GitHubClient
 from kargo_actions.github.errors import RefMovedError
 from kargo_actions.github.models import FileChange
-from kargo_actions.promotion.steps import gitutil
 from kargo_actions.promotion.steps.base import (
     StepConfig,
     StepContext,
@@ -20,7 +19,8 @@ from kargo_actions.promotion.steps.base import (
     TerminalStepError,
 )
 from kargo_actions.promotion.steps.git_push import GitPush
-from kargo_actions.promotion.steps.github_common import client_for, github_errors
+from kargo_actions.promotion.steps.support import gitutil
+from kargo_actions.promotion.steps.support.github_common import client_for, github_errors
 
 DEFAULT_MAX_ATTEMPTS = 10
 # Replaying costs a few API calls per commit; a long history is a mistake (a missing base), not a promotion.

@@ -9,7 +9,6 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StrictBool, StrictStr
 
-from kargo_actions.promotion.steps import rendered
 from kargo_actions.promotion.steps.base import (
     StepConfig,
     StepContext,
@@ -18,6 +17,7 @@ from kargo_actions.promotion.steps.base import (
     TerminalStepError,
     run_command,
 )
+from kargo_actions.promotion.steps.support import rendered
 
 NonEmpty = Annotated[StrictStr, Field(min_length=1)]
 

@@ -6,7 +6,6 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from kargo_actions.promotion.steps import yamledit
 from kargo_actions.promotion.steps.base import (
     NonEmpty,
     StepConfig,
@@ -14,6 +13,7 @@ from kargo_actions.promotion.steps.base import (
     StepResult,
     TerminalStepError,
 )
+from kargo_actions.promotion.steps.support import yamledit
 
 
 class ChartUpdate(StepConfig):

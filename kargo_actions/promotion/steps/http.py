@@ -17,7 +17,7 @@ from kargo_actions.promotion.steps.base import (
     TerminalStepError,
     WaitingOn,
 )
-from kargo_actions.promotion.steps.httputil import (
+from kargo_actions.promotion.steps.support.httputil import (
     GO_DURATION_PATTERN,
     HTTPHeader,
     HTTPQueryParam,

@@ -18,7 +18,7 @@ from kargo_actions.promotion.steps.base import (
     TerminalStepError,
     download_target,
 )
-from kargo_actions.promotion.steps.httputil import (
+from kargo_actions.promotion.steps.support.httputil import (
     GO_DURATION_PATTERN,
     HTTPHeader,
     HTTPQueryParam,

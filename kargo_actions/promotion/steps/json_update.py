@@ -7,7 +7,6 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, StrictStr
 
-from kargo_actions.promotion.steps import structured
 from kargo_actions.promotion.steps.base import (
     StepConfig,
     StepContext,
@@ -15,8 +14,9 @@ from kargo_actions.promotion.steps.base import (
     StepResult,
     TerminalStepError,
 )
-from kargo_actions.promotion.steps.jsonedit import JsonText
-from kargo_actions.promotion.steps.keypath import parse_key
+from kargo_actions.promotion.steps.support import structured
+from kargo_actions.promotion.steps.support.jsonedit import JsonText
+from kargo_actions.promotion.steps.support.keypath import parse_key
 
 
 class JsonUpdate(StepConfig):

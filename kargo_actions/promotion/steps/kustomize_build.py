@@ -9,7 +9,6 @@ from typing import ClassVar, Literal
 
 from pydantic import StrictStr
 
-from kargo_actions.promotion.steps import rendered
 from kargo_actions.promotion.steps.base import (
     NonEmpty,
     StepConfig,
@@ -19,6 +18,7 @@ from kargo_actions.promotion.steps.base import (
     run_command,
 )
 from kargo_actions.promotion.steps.kustomize_set_image import find_kustomization
+from kargo_actions.promotion.steps.support import rendered
 
 
 class HelmPlugin(StepConfig):

@@ -9,8 +9,8 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field, StrictStr, model_validator
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from kargo_actions.promotion.steps import yamledit
 from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult, TerminalStepError
+from kargo_actions.promotion.steps.support import yamledit
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 # Kargo's (and kustomize's) "keep what the file has" marker for newName, newTag and digest.

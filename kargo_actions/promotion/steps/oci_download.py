@@ -17,7 +17,7 @@ from kargo_actions.promotion.steps.base import (
     TerminalStepError,
     download_target,
 )
-from kargo_actions.promotion.steps.ociutil import (
+from kargo_actions.promotion.steps.support.ociutil import (
     IMAGE_REF_PATTERN,
     ImageRef,
     json_object,

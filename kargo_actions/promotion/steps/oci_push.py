@@ -17,7 +17,7 @@ from kargo_actions.discovery.registry import (
     RepositoryClient,
 )
 from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult, TerminalStepError
-from kargo_actions.promotion.steps.ociutil import (
+from kargo_actions.promotion.steps.support.ociutil import (
     IMAGE_REF_PATTERN,
     TAGGED_REF_PATTERN,
     ImageRef,

@@ -13,7 +13,6 @@ from typing import Annotated, ClassVar
 import pathspec
 from pydantic import Field, StrictBool, StrictStr
 
-from kargo_actions.promotion.steps import archive
 from kargo_actions.promotion.steps.base import (
     StepConfig,
     StepContext,
@@ -21,6 +20,7 @@ from kargo_actions.promotion.steps.base import (
     StepResult,
     TerminalStepError,
 )
+from kargo_actions.promotion.steps.support import archive
 
 
 class TarConfig(StepConfig):

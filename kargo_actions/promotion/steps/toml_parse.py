@@ -6,8 +6,8 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field, StrictStr
 
-from kargo_actions.promotion.steps import structured
 from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult, TerminalStepError
+from kargo_actions.promotion.steps.support import structured
 
 
 class TomlParseConfig(StepConfig):

@@ -9,7 +9,6 @@ from pydantic import Field, StrictStr
 from tomlkit import items
 from tomlkit.exceptions import TOMLKitError
 
-from kargo_actions.promotion.steps import structured
 from kargo_actions.promotion.steps.base import (
     StepConfig,
     StepContext,
@@ -18,7 +17,8 @@ from kargo_actions.promotion.steps.base import (
     TerminalStepError,
 )
 from kargo_actions.promotion.steps.json_update import check_scalar
-from kargo_actions.promotion.steps.keypath import parse_key, shown
+from kargo_actions.promotion.steps.support import structured
+from kargo_actions.promotion.steps.support.keypath import parse_key, shown
 
 _SCALARS = (items.String, items.Integer, items.Float, items.Bool, items.Date, items.Time, items.DateTime)
 

@@ -15,7 +15,6 @@ from typing import Annotated, ClassVar
 import pathspec
 from pydantic import Field, StrictInt, StrictStr
 
-from kargo_actions.promotion.steps import archive
 from kargo_actions.promotion.steps.base import (
     StepConfig,
     StepContext,
@@ -23,6 +22,7 @@ from kargo_actions.promotion.steps.base import (
     StepResult,
     TerminalStepError,
 )
+from kargo_actions.promotion.steps.support import archive
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _DIR_MODE = 0o750

@@ -7,7 +7,6 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, StrictBool, StrictStr
 
-from kargo_actions.promotion.steps import yamledit
 from kargo_actions.promotion.steps.base import (
     StepConfig,
     StepContext,
@@ -15,6 +14,7 @@ from kargo_actions.promotion.steps.base import (
     StepResult,
     TerminalStepError,
 )
+from kargo_actions.promotion.steps.support import yamledit
 
 
 class YamlMergeConfig(StepConfig):

@@ -6,8 +6,8 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, StrictStr
 
-from kargo_actions.promotion.steps import yamledit
 from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult
+from kargo_actions.promotion.steps.support import yamledit
 
 
 class YamlUpdate(StepConfig):

@@ -10,7 +10,7 @@ import pytest
 from kargo_actions.promotion.registry import get_step
 from kargo_actions.promotion.steps.base import TerminalStepError
 from kargo_actions.promotion.steps.git_clone import GitClone, GitCloneConfig
-from kargo_actions.promotion.steps.gitutil import REPOS_DIR
+from kargo_actions.promotion.steps.support.gitutil import REPOS_DIR
 from tests.promotion.steps.conftest import commit_files, config_errors, context, remote_head
 from tests.support.git_http_server import git, make_bare_repo, serve_git
 
@@ -283,7 +283,12 @@ def test_step_name() -> None:
 
 
 def test_annotated_tag_and_refs_read_from_files(tmp_path: Path, origin: Path) -> None:
-    from kargo_actions.promotion.steps.gitutil import current_branch, head_commit, read_refs, remote_url
+    from kargo_actions.promotion.steps.support.gitutil import (
+        current_branch,
+        head_commit,
+        read_refs,
+        remote_url,
+    )
 
     git(origin, "-c", "user.name=t", "-c", "user.email=t@e", "tag", "-a", "v2.0.0", "-m", "release", "main")
     work = tmp_path / "work"

@@ -205,7 +205,7 @@ def test_http_with_token_and_commit_url(tmp_path: Path, origin: Path) -> None:
     ],
 )
 def test_commit_url(tmp_path: Path, url: str, provider: str, expected: str) -> None:
-    from kargo_actions.promotion.steps.gitutil import commit_url
+    from kargo_actions.promotion.steps.support.gitutil import commit_url
 
     assert commit_url(context(tmp_path, env={}), url, "abc", provider) == expected
 

@@ -10,7 +10,7 @@ import pytest
 
 from kargo_actions.promotion.steps.base import PathEscapeError, TerminalStepError
 from kargo_actions.promotion.steps.json_update import JsonUpdateConfig, JsonUpdateStep
-from kargo_actions.promotion.steps.keypath import KeyPart, parse_key
+from kargo_actions.promotion.steps.support.keypath import KeyPart, parse_key
 from tests.promotion.steps.configcheck import problems
 from tests.promotion.steps.conftest import context
 

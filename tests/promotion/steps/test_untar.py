@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.promotion.steps.archive import Limits
 from kargo_actions.promotion.steps.base import PathEscapeError, TerminalStepError
+from kargo_actions.promotion.steps.support.archive import Limits
 from kargo_actions.promotion.steps.untar import UnsafeArchive, Untar, UntarConfig
 from tests.promotion.steps.configcheck import problems
 from tests.promotion.steps.conftest import context

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from kargo_actions.github.prbody import ClusterAppDiff
-from kargo_actions.promotion.steps import gitutil
 from kargo_actions.promotion.steps.base import StepContext
+from kargo_actions.promotion.steps.support import gitutil
 
 # argocd.client's SERVER_ENV, named here so a promotion without Argo CD imports no HTTP client
 SERVER_ENV = "ARGOCD_SERVER"

@@ -13,7 +13,7 @@ from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 from kargo_actions.promotion.steps.base import TerminalStepError
-from kargo_actions.promotion.steps.keypath import KeyPart, parse_key, shown
+from kargo_actions.promotion.steps.support.keypath import KeyPart, parse_key, shown
 
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()

@@ -22,8 +22,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from kargo_actions.promotion.step_api import StepContext, validate_config  # noqa: E402
 from kargo_actions.promotion.steps.argocd_update import ArgoCDUpdate, ArgoCDUpdateConfig  # noqa: E402
-from kargo_actions.promotion.steps.base import StepContext, validate_config  # noqa: E402
 from tests.support.argocd_server import (  # noqa: E402
     Outcome,
     SyncScript,

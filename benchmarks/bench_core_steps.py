@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kargo_actions.promotion.registry import get_step
-from kargo_actions.promotion.steps.base import StepContext
+from kargo_actions.promotion.step_api import StepContext
 from kargo_actions.promotion.steps.kustomize_build import kustomize_command
 
 RUNS = 7

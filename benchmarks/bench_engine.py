@@ -19,7 +19,7 @@ from kargo_actions.manifests import known_step_names, load_project
 from kargo_actions.model.freight import Freight
 from kargo_actions.promotion.engine import EngineOptions, run_promotion
 from kargo_actions.promotion.registry import get_step
-from kargo_actions.promotion.steps.base import Step, StepConfig, StepContext, StepResult
+from kargo_actions.promotion.step_api import Step, StepConfig, StepContext, StepResult
 
 TARGET_MS = 20.0
 STEPS = 200

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kargo_actions.promotion.steps.base import StepContext  # noqa: E402
+from kargo_actions.promotion.step_api import StepContext  # noqa: E402
 from kargo_actions.promotion.steps.json_update import JsonUpdateConfig, JsonUpdateStep  # noqa: E402
 from kargo_actions.promotion.steps.tar import Tar, TarConfig  # noqa: E402
 from kargo_actions.promotion.steps.toml_update import TomlUpdateConfig, TomlUpdateStep  # noqa: E402

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from kargo_actions.github import sync  # noqa: E402
 from kargo_actions.promotion.registry import get_step  # noqa: E402
-from kargo_actions.promotion.steps.base import StepContext, validate_config  # noqa: E402
+from kargo_actions.promotion.step_api import StepContext, validate_config  # noqa: E402
 from kargo_actions.promotion.steps.support import github_common  # noqa: E402
 from tests.support.github_fixtures import FAST, REPOSITORY, TOKEN, client_for  # noqa: E402
 from tests.support.github_server import ADMIN_PERMISSIONS, GitHubServer, serve_github  # noqa: E402

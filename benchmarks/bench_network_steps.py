@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kargo_actions.promotion.steps.base import StepContext, validate_config  # noqa: E402
+from kargo_actions.promotion.step_api import StepContext, validate_config  # noqa: E402
 from kargo_actions.promotion.steps.http import HTTP, HTTPConfig  # noqa: E402
 from kargo_actions.promotion.steps.http_download import HTTPDownload, HTTPDownloadConfig  # noqa: E402
 from kargo_actions.promotion.steps.oci_download import OCIDownload, OCIDownloadConfig  # noqa: E402

@@ -90,7 +90,7 @@ def run_step(
     from kargo_actions.cli.signals import abort_on_signals
     from kargo_actions.errors import ExitCode, InvalidInputError, Problem
     from kargo_actions.promotion.single import StepRunContext, run_single_step
-    from kargo_actions.promotion.steps.base import StepStatus
+    from kargo_actions.promotion.step_api import StepStatus
 
     config = _read_json(config_arg, "--config")
     if not isinstance(config, dict):

@@ -32,7 +32,7 @@ from kargo_actions.model.stage import Stage
 from kargo_actions.promotion.options import StepObserver
 from kargo_actions.promotion.reporting import PromotionReport, Reporter
 from kargo_actions.promotion.result import PromotionPhase, PromotionResult, StepRun
-from kargo_actions.promotion.steps.base import StepStatus
+from kargo_actions.promotion.step_api import StepStatus
 
 T = TypeVar("T")
 

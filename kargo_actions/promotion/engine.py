@@ -29,7 +29,7 @@ from kargo_actions.promotion.evaluation import Evaluator, StepOutcome, has_failu
 from kargo_actions.promotion.options import EngineOptions, ResumePoint
 from kargo_actions.promotion.registry import STEPS, get_step
 from kargo_actions.promotion.result import SEVERITY, PromotionPhase, PromotionResult, StepRun
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     Step,
     StepAborted,
     StepConfigError,

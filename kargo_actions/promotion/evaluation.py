@@ -22,7 +22,7 @@ from kargo_actions.expressions import (
 from kargo_actions.expressions.errors import EvalFailure
 from kargo_actions.expressions.kargo import MetadataProvider
 from kargo_actions.promotion.result import StepRun
-from kargo_actions.promotion.steps.base import StepStatus
+from kargo_actions.promotion.step_api import StepStatus
 from kargo_actions.promotion.tasks import ALIAS_SEPARATOR, PlannedStep, PromotionPlan
 
 if TYPE_CHECKING:

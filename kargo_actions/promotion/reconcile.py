@@ -250,7 +250,7 @@ def _still_waiting(ledger: Ledger, project: Project, record: PromotionRecord) ->
     from kargo_actions.promotion.engine import Engine, PromotionRun
     from kargo_actions.promotion.lifecycle import find_stage
     from kargo_actions.promotion.options import EngineOptions
-    from kargo_actions.promotion.steps.base import StepStatus
+    from kargo_actions.promotion.step_api import StepStatus
     from kargo_actions.promotion.tasks import plan_promotion
     from kargo_actions.promotion.transitions import resume_point
 

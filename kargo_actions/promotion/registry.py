@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kargo_actions.errors import InvalidInputError, Problem, did_you_mean
-from kargo_actions.promotion.steps.base import Step
+from kargo_actions.promotion.step_api import Step
 
 _PACKAGE = "kargo_actions.promotion.steps"
 

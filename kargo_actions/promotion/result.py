@@ -10,7 +10,7 @@ from typing import Any
 
 from kargo_actions.errors import Problem
 from kargo_actions.model.promotion import PromotionStatus, StepExecutionMetadata
-from kargo_actions.promotion.steps.base import StepStatus, WaitingOn
+from kargo_actions.promotion.step_api import StepStatus, WaitingOn
 
 
 class PromotionPhase(enum.StrEnum):

@@ -187,7 +187,7 @@ def resume_blocker(plan: PromotionPlan, index: int, resolve: Callable[[str], obj
     later step, must not need files in it, unless a later git-clone makes a new checkout first (the steps
     after it are taken to work on that checkout). An unknown step counts as needing the work dir.
     """
-    from kargo_actions.promotion.steps.base import needs_work_dir
+    from kargo_actions.promotion.step_api import needs_work_dir
 
     fresh = False
     for at, planned in enumerate(plan.steps[index:], start=index):
@@ -210,7 +210,7 @@ def suspend_points(
 ) -> list[tuple[PlannedStep, PlannedStep]]:
     """(waiting step, the step that needs the work dir after it) for every step that can report Running where
     the promotion could not stop and resume (`validate` warns of each; the run waits in its process there)."""
-    from kargo_actions.promotion.steps.base import may_wait
+    from kargo_actions.promotion.step_api import may_wait
 
     found: list[tuple[PlannedStep, PlannedStep]] = []
     for index, planned in enumerate(plan.steps):

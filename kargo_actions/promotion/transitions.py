@@ -30,7 +30,7 @@ from kargo_actions.model.stage import Stage
 from kargo_actions.promotion.gates import format_time, go_duration, parse_time
 from kargo_actions.promotion.options import ResumePoint
 from kargo_actions.promotion.result import PromotionPhase, PromotionResult, StepRun
-from kargo_actions.promotion.steps.base import StepStatus, WaitingOn
+from kargo_actions.promotion.step_api import StepStatus, WaitingOn
 from kargo_actions.promotion.tasks import PlannedStep, PromotionPlan
 
 TERMINAL = frozenset({"Succeeded", "Failed", "Errored", "Aborted"})

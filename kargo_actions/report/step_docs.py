@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from kargo_actions.promotion.steps.base import field_descriptions
+from kargo_actions.promotion.step_api import field_descriptions
 
 BEGIN = "<!-- BEGIN GENERATED: config and outputs (python -m kargo_actions.report.step_docs --write) -->"
 END = "<!-- END GENERATED -->"

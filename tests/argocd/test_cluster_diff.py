@@ -16,7 +16,7 @@ from kargo_actions.argocd.client import AppRef, ArgoCDClient, Connection
 from kargo_actions.argocd.diff import cluster_diff, resource_changes, stage_apps
 from kargo_actions.github.prbody import ClusterAppDiff, RenderedDiff, promotion_body
 from kargo_actions.github.text import BODY_LIMIT
-from kargo_actions.promotion.steps.base import StepContext
+from kargo_actions.promotion.step_api import StepContext
 from kargo_actions.promotion.steps.support.cluster_diff import pr_cluster_diff
 from tests.support.argocd_server import ArgoCDServer, application, serve_argocd
 

@@ -144,7 +144,7 @@ def test_a_pipeline_that_never_waits_gets_no_reconcile_workflow(tmp_path: Path) 
 
 def test_waiting_steps_are_the_registrys_steps_that_may_wait() -> None:
     from kargo_actions.promotion.registry import get_step, step_names
-    from kargo_actions.promotion.steps.base import may_wait
+    from kargo_actions.promotion.step_api import may_wait
 
     assert {n for n in step_names() if may_wait(get_step(n))} == WAITING_STEPS
 

@@ -14,7 +14,7 @@ from kargo_actions.model.project import Project
 from kargo_actions.promotion.engine import EngineOptions, run_promotion
 from kargo_actions.promotion.registry import get_step
 from kargo_actions.promotion.result import PromotionResult
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     Step,
     StepConfig,
     StepContext,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     PathEscapeError,
     StepAborted,
     StepContext,

@@ -17,7 +17,7 @@ from kargo_actions.model.stage import Stage
 from kargo_actions.promotion.engine import EngineOptions, run_promotion
 from kargo_actions.promotion.registry import STEPS
 from kargo_actions.promotion.result import PromotionPhase, StepRun
-from kargo_actions.promotion.steps.base import StepStatus
+from kargo_actions.promotion.step_api import StepStatus
 from kargo_actions.promotion.tasks import plan_promotion
 from tests.promotion.helpers import FAST, freight, gone_soon, promote, write_project
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kargo_actions.promotion.registry import get_step, step_names
-from kargo_actions.promotion.steps.base import StepConfigError, validate_config
+from kargo_actions.promotion.step_api import StepConfigError, validate_config
 from tests.conftest import shared_path
 from tests.promotion.schema_examples import (
     WRONG_VALUES,

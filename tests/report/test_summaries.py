@@ -13,7 +13,7 @@ import pytest
 from kargo_actions.ledger import Ledger
 from kargo_actions.manifests import load_project
 from kargo_actions.promotion.result import StepRun
-from kargo_actions.promotion.steps.base import StepStatus, WaitingOn
+from kargo_actions.promotion.step_api import StepStatus, WaitingOn
 from kargo_actions.report.summaries import SUMMARY_LIMIT, fit_summary, pull_request_url, simple_summary
 from tests.ledger.helpers import make_repo
 from tests.report.test_dashboard import MANIFESTS, run, shop_freight

@@ -23,7 +23,7 @@ from kargo_actions.argocd.application import (
 from kargo_actions.argocd.client import AppRef, ArgoCDClient
 from kargo_actions.argocd.errors import ArgoCDBusyError
 from kargo_actions.freight.identity import normalize_chart_url, normalize_git_url
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     NonEmpty,
     StepConfig,
     StepContext,

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from kargo_actions.argocd.application import DEGRADED, HEALTHY, SUSPENDED, SYNCED, UNKNOWN, Application
 from kargo_actions.argocd.client import AppRef
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     StepConfig,
     StepContext,
     StepFailed,

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import ConfigDict, model_validator
 
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult
+from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult
 
 
 class ComposeOutputConfig(StepConfig):

@@ -10,7 +10,7 @@ from typing import Annotated, ClassVar
 import pathspec
 from pydantic import Field
 
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     PathEscapeError,
     StepConfig,
     StepContext,

@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepFailed, StepResult
+from kargo_actions.promotion.step_api import StepConfig, StepContext, StepFailed, StepResult
 
 
 class FailConfig(StepConfig):

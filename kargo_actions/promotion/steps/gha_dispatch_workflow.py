@@ -10,7 +10,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult, TerminalStepError
+from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult, TerminalStepError
 from kargo_actions.promotion.steps.support.github_common import client_for, github_errors
 
 NonEmpty = Annotated[StrictStr, Field(min_length=1)]

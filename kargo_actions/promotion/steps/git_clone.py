@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from pydantic import Field, StrictBool, StrictStr, field_validator, model_validator
 
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     NonEmpty,
     StepConfig,
     StepContext,

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field, StrictStr
 
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepError, StepResult
+from kargo_actions.promotion.step_api import StepConfig, StepContext, StepError, StepResult
 from kargo_actions.promotion.steps.support import gitutil
 
 # What git says when it has no user.name/user.email and user.useConfigOnly forbids guessing.

@@ -10,7 +10,7 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from kargo_actions.github.errors import GitHubTimeoutError, MergeBlockedError
 from kargo_actions.github.models import MergeMethod
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     StepConfig,
     StepContext,
     StepFailed,

@@ -12,7 +12,7 @@ from pydantic import Field, StrictBool, StrictStr
 from kargo_actions.freight.identity import normalize_git_url
 from kargo_actions.github.prbody import RenderedDiff, promotion_body
 from kargo_actions.model.freight import Freight
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult
+from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult
 from kargo_actions.promotion.steps.support import gitutil
 from kargo_actions.promotion.steps.support.cluster_diff import SERVER_ENV, pr_cluster_diff
 from kargo_actions.promotion.steps.support.github_common import check_provider, client_for, github_errors

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import ConfigDict, Field, StrictBool, StrictStr
 
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult, TerminalStepError
+from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult, TerminalStepError
 from kargo_actions.promotion.steps.support import gitutil
 
 

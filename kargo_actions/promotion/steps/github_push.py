@@ -11,7 +11,7 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr, model_validator
 from kargo_actions.github.client import GitHubClient
 from kargo_actions.github.errors import RefMovedError
 from kargo_actions.github.models import FileChange
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     StepConfig,
     StepContext,
     StepError,

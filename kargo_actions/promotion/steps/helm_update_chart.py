@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     NonEmpty,
     StepConfig,
     StepContext,

@@ -10,7 +10,7 @@ from typing import Annotated, BinaryIO, ClassVar
 import httpx
 from pydantic import Field, StrictBool
 
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     StepConfig,
     StepContext,
     StepError,

@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field, StrictStr
 
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult, TerminalStepError
+from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult, TerminalStepError
 from kargo_actions.promotion.steps.support import structured
 
 

@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 
 from pydantic import StrictStr
 
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     NonEmpty,
     StepConfig,
     StepContext,

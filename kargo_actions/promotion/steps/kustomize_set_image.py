@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field, StrictStr, model_validator
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult, TerminalStepError
+from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult, TerminalStepError
 from kargo_actions.promotion.steps.support import yamledit
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")

@@ -10,7 +10,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field, StrictBool
 
 from kargo_actions.discovery.registry import INDEX_TYPES, ImageDiscoveryError
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     StepConfig,
     StepContext,
     StepResult,

@@ -16,7 +16,7 @@ from kargo_actions.discovery.registry import (
     ImageDiscoveryError,
     RepositoryClient,
 )
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult, TerminalStepError
+from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult, TerminalStepError
 from kargo_actions.promotion.steps.support.ociutil import (
     IMAGE_REF_PATTERN,
     TAGGED_REF_PATTERN,

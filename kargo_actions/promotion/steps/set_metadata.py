@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field
 
 from kargo_actions.errors import InvalidInputError
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult, TerminalStepError
+from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult, TerminalStepError
 
 
 class MetadataUpdate(StepConfig):

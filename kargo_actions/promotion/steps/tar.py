@@ -13,7 +13,7 @@ from typing import Annotated, ClassVar
 import pathspec
 from pydantic import Field, StrictBool, StrictStr
 
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     StepConfig,
     StepContext,
     StepError,

@@ -9,7 +9,7 @@ from pydantic import Field, StrictStr
 from tomlkit import items
 from tomlkit.exceptions import TOMLKitError
 
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     StepConfig,
     StepContext,
     StepError,

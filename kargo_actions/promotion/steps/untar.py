@@ -15,7 +15,7 @@ from typing import Annotated, ClassVar
 import pathspec
 from pydantic import Field, StrictInt, StrictStr
 
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     StepConfig,
     StepContext,
     StepError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kargo_actions.promotion.steps.base import StepConfig, StepConfigError, validate_config
+from kargo_actions.promotion.step_api import StepConfig, StepConfigError, validate_config
 
 
 def problems(model: type[StepConfig], data: Mapping[str, Any]) -> list[str]:

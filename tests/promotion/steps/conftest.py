@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from kargo_actions.model.freight import Freight
-from kargo_actions.promotion.steps.base import StepContext
+from kargo_actions.promotion.step_api import StepContext
 from tests.support.git_http_server import git, make_bare_repo
 
 

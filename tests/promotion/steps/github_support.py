@@ -12,7 +12,7 @@ import pytest
 
 from kargo_actions.model.freight import Freight
 from kargo_actions.promotion.registry import get_step
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepResult, validate_config
+from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult, validate_config
 from kargo_actions.promotion.steps.support import github_common
 from tests.support.github_contract import GitHubContract
 from tests.support.github_fixtures import FAST, REPOSITORY, TOKEN, start_checked

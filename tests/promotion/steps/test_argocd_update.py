@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.promotion.steps.argocd_update import ArgoCDUpdate, ArgoCDUpdateConfig
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     StepAborted,
     StepConfigError,
     StepContext,
@@ -21,6 +20,7 @@ from kargo_actions.promotion.steps.base import (
     TerminalStepError,
     validate_config,
 )
+from kargo_actions.promotion.steps.argocd_update import ArgoCDUpdate, ArgoCDUpdateConfig
 from tests.promotion.steps.conftest import context, freight
 from tests.support.argocd_server import (
     ArgoCDServer,

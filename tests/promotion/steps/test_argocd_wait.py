@@ -17,8 +17,8 @@ from kargo_actions.ledger.records import PromotionRecord
 from kargo_actions.model.project import Project
 from kargo_actions.promotion.engine import EngineOptions, ResumePoint, run_promotion
 from kargo_actions.promotion.result import PromotionPhase, PromotionResult, StepRun
+from kargo_actions.promotion.step_api import StepStatus, validate_config
 from kargo_actions.promotion.steps.argocd_wait import ArgoCDWait, ArgoCDWaitConfig
-from kargo_actions.promotion.steps.base import StepStatus, validate_config
 from tests.ledger.helpers import make_repo
 from tests.promotion.helpers import FAST, freight, write_project
 from tests.promotion.steps.conftest import context

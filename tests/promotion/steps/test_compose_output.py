@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kargo_actions.promotion.steps.base import StepConfigError, StepContext, validate_config
+from kargo_actions.promotion.step_api import StepConfigError, StepContext, validate_config
 from kargo_actions.promotion.steps.compose_output import ComposeOutput, ComposeOutputConfig
 
 

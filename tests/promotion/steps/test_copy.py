@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     PathEscapeError,
     StepAborted,
     StepConfigError,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kargo_actions.promotion.steps.base import StepConfigError, StepContext, StepFailed, validate_config
+from kargo_actions.promotion.step_api import StepConfigError, StepContext, StepFailed, validate_config
 from kargo_actions.promotion.steps.fail import Fail, FailConfig
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kargo_actions.promotion.result import PromotionPhase
-from kargo_actions.promotion.steps.base import StepStatus
+from kargo_actions.promotion.step_api import StepStatus
 from tests.promotion.helpers import promote, write_project
 
 STEPS = [

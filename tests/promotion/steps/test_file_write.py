@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.promotion.steps.base import PathEscapeError, StepFailed, TerminalStepError
+from kargo_actions.promotion.step_api import PathEscapeError, StepFailed, TerminalStepError
 from kargo_actions.promotion.steps.file_write import FileWrite, FileWriteConfig
 from tests.promotion.steps.configcheck import problems
 from tests.promotion.steps.conftest import context

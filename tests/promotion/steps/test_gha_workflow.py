@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kargo_actions.promotion.engine import EngineOptions
-from kargo_actions.promotion.steps.base import StepConfigError, StepFailed, StepStatus, validate_config
+from kargo_actions.promotion.step_api import StepConfigError, StepFailed, StepStatus, validate_config
 from kargo_actions.promotion.steps.gha_dispatch_workflow import GhaDispatchWorkflowConfig
 from kargo_actions.promotion.steps.gha_wait_for_workflow import GhaWaitForWorkflowConfig
 from tests.promotion.helpers import promote, write_project

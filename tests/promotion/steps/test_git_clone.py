@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kargo_actions.promotion.registry import get_step
-from kargo_actions.promotion.steps.base import TerminalStepError
+from kargo_actions.promotion.step_api import TerminalStepError
 from kargo_actions.promotion.steps.git_clone import GitClone, GitCloneConfig
 from kargo_actions.promotion.steps.support.gitutil import REPOS_DIR
 from tests.promotion.steps.conftest import commit_files, config_errors, context, remote_head
@@ -261,7 +261,7 @@ def test_sparse_blobless_over_http_with_token(tmp_path: Path, origin: Path) -> N
 
 
 def test_http_without_token_fails_clearly(tmp_path: Path, origin: Path) -> None:
-    from kargo_actions.promotion.steps.base import StepError
+    from kargo_actions.promotion.step_api import StepError
 
     with serve_git(tmp_path / "remotes", token="t") as server, pytest.raises(StepError) as err:
         run(tmp_path / "work", {"repoURL": server.repo_url("origin.git"), "checkout": [{"path": "s"}]})

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.promotion.steps.base import StepContext
+from kargo_actions.promotion.step_api import StepContext
 from kargo_actions.promotion.steps.git_clone import GitClone, GitCloneConfig
 from kargo_actions.promotion.steps.git_commit import GitCommit, GitCommitConfig
 from tests.promotion.steps.conftest import config_errors, context
@@ -174,7 +174,7 @@ def test_nothing_to_commit_on_a_new_branch(tmp_path: Path, origin: Path) -> None
 
 
 def test_commit_failure_is_reported(tmp_path: Path, origin: Path) -> None:
-    from kargo_actions.promotion.steps.base import StepError
+    from kargo_actions.promotion.step_api import StepError
 
     ctx = clone(tmp_path, origin, plain_env())
     (ctx.work_dir / "out/x").write_text("x")

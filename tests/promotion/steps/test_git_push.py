@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.promotion.steps.base import StepContext, StepError
+from kargo_actions.promotion.step_api import StepContext, StepError
 from kargo_actions.promotion.steps.git_clone import GitClone, GitCloneConfig
 from kargo_actions.promotion.steps.git_commit import GitCommit, GitCommitConfig
 from kargo_actions.promotion.steps.git_push import GitPush, GitPushConfig, MergeConflict, PushRejected
@@ -214,7 +214,7 @@ def test_abort_stops_a_hanging_push(tmp_path: Path, origin: Path) -> None:
     import threading
     import time
 
-    from kargo_actions.promotion.steps.base import StepAborted
+    from kargo_actions.promotion.step_api import StepAborted
 
     hook = origin / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\nsleep 30\n")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.promotion.steps.base import PathEscapeError, StepContext, TerminalStepError
+from kargo_actions.promotion.step_api import PathEscapeError, StepContext, TerminalStepError
 from kargo_actions.promotion.steps.git_clone import GitClone, GitCloneConfig
 from kargo_actions.promotion.steps.git_commit import GitCommit, GitCommitConfig
 from kargo_actions.promotion.steps.git_push import GitPush, GitPushConfig, PushRejected

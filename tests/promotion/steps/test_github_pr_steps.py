@@ -11,7 +11,7 @@ import pytest
 from kargo_actions.github.models import RulesetSpec
 from kargo_actions.github.statuses import gate_status
 from kargo_actions.github.text import BODY_LIMIT
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     StepConfigError,
     StepError,
     StepFailed,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.promotion.steps.base import StepConfigError, StepError, TerminalStepError, validate_config
+from kargo_actions.promotion.step_api import StepConfigError, StepError, TerminalStepError, validate_config
 from kargo_actions.promotion.steps.github_push import GitHubPushConfig
 from tests.github.helpers import raw_github
 from tests.promotion.steps.github_support import (

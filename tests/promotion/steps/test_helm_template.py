@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.promotion.steps.base import TerminalStepError
+from kargo_actions.promotion.step_api import TerminalStepError
 from kargo_actions.promotion.steps.helm_template import HelmTemplate, HelmTemplateConfig
 from tests.promotion.steps.conftest import config_errors, context
 
@@ -205,7 +205,7 @@ def test_refusals(work: Path, config: dict[str, Any], message: str) -> None:
 
 
 def test_template_error_is_reported(work: Path) -> None:
-    from kargo_actions.promotion.steps.base import StepError
+    from kargo_actions.promotion.step_api import StepError
 
     (work / "charts/guestbook/templates/bad.yaml").write_text("{{ .Values.nope.deeper }}\n")
     with pytest.raises(StepError) as err:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.promotion.steps.base import TerminalStepError
+from kargo_actions.promotion.step_api import TerminalStepError
 from kargo_actions.promotion.steps.helm_update_chart import HelmUpdateChart, HelmUpdateChartConfig
 from tests.promotion.steps.conftest import config_errors, context, freight
 

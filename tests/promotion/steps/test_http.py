@@ -10,7 +10,7 @@ import pytest
 
 from kargo_actions.promotion.engine import EngineOptions
 from kargo_actions.promotion.single import run_single_step
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     PathEscapeError,
     StepConfigError,
     StepError,

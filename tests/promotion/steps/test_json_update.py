@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.promotion.steps.base import PathEscapeError, TerminalStepError
+from kargo_actions.promotion.step_api import PathEscapeError, TerminalStepError
 from kargo_actions.promotion.steps.json_update import JsonUpdateConfig, JsonUpdateStep
 from kargo_actions.promotion.steps.support.keypath import KeyPart, parse_key
 from tests.promotion.steps.configcheck import problems

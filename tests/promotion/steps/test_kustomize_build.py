@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.promotion.steps.base import TerminalStepError
+from kargo_actions.promotion.step_api import TerminalStepError
 from kargo_actions.promotion.steps.kustomize_build import (
     KustomizeBuild,
     KustomizeBuildConfig,
@@ -156,7 +156,7 @@ def test_build_to_a_directory(overlay: Path, output_format: str | None, names: d
 
 def test_kustomize_error_is_reported(overlay: Path) -> None:
     (overlay / "src/stages/dev/kustomization.yaml").write_text("resources:\n- missing.yaml\n")
-    from kargo_actions.promotion.steps.base import StepError
+    from kargo_actions.promotion.step_api import StepError
 
     with pytest.raises(StepError) as err:
         KustomizeBuild().run(

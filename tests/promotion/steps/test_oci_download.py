@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     StepConfigError,
     StepFailed,
     TerminalStepError,

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kargo_actions.promotion.steps.base import StepConfigError, StepError, TerminalStepError, validate_config
+from kargo_actions.promotion.step_api import StepConfigError, StepError, TerminalStepError, validate_config
 from kargo_actions.promotion.steps.oci_download import OCIDownload, OCIDownloadConfig
 from kargo_actions.promotion.steps.oci_push import OCIPush, OCIPushConfig
 from tests.discovery.registry_server import (

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kargo_actions.ledger import Ledger, LedgerConfig, SigningPolicy
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     StepConfigError,
     StepContext,
     TerminalStepError,

@@ -13,7 +13,7 @@ import pytest
 from kargo_actions.ledger import Ledger, LedgerConfig, SigningPolicy
 from kargo_actions.model.freight import Freight
 from kargo_actions.promotion.result import PromotionPhase
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     StepConfigError,
     StepContext,
     TerminalStepError,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.promotion.steps.base import PathEscapeError, TerminalStepError
+from kargo_actions.promotion.step_api import PathEscapeError, TerminalStepError
 from kargo_actions.promotion.steps.toml_parse import TomlParse, TomlParseConfig
 from tests.promotion.steps.configcheck import problems
 from tests.promotion.steps.conftest import context

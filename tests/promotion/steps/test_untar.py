@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.promotion.steps.base import PathEscapeError, TerminalStepError
+from kargo_actions.promotion.step_api import PathEscapeError, TerminalStepError
 from kargo_actions.promotion.steps.support.archive import Limits
 from kargo_actions.promotion.steps.untar import UnsafeArchive, Untar, UntarConfig
 from tests.promotion.steps.configcheck import problems

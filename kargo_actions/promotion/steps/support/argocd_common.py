@@ -16,7 +16,7 @@ from kargo_actions.argocd.client import AppRef, ArgoCDClient
 from kargo_actions.argocd.errors import ArgoCDConfigError, ArgoCDError, ArgoCDUnavailableError
 from kargo_actions.argocd.selector import Requirement, selector_text
 from kargo_actions.model.fields import parse_go_duration
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     NonEmpty,
     StepConfig,
     StepContext,

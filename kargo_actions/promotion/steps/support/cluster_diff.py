@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kargo_actions.github.prbody import ClusterAppDiff
-from kargo_actions.promotion.steps.base import StepContext
+from kargo_actions.promotion.step_api import StepContext
 from kargo_actions.promotion.steps.support import gitutil
 
 # argocd.client's SERVER_ENV, named here so a promotion without Argo CD imports no HTTP client

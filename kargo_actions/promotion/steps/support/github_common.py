@@ -14,7 +14,7 @@ from kargo_actions.github.errors import (
     PullRequestClosedError,
 )
 from kargo_actions.github.repourl import repository_from_url
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     StepContext,
     StepError,
     StepFailed,

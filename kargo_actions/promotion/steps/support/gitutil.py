@@ -13,7 +13,7 @@ from pydantic import StrictStr, field_validator
 
 from kargo_actions.discovery.gitcache import GitAccess, redact
 from kargo_actions.freight.identity import normalize_git_url
-from kargo_actions.promotion.steps.base import (
+from kargo_actions.promotion.step_api import (
     NonEmpty,
     StepConfig,
     StepContext,

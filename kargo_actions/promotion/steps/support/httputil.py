@@ -19,7 +19,7 @@ from kargo_actions.expressions import Environment, ExpressionError, compile_expr
 from kargo_actions.expressions.errors import EvalFailure
 from kargo_actions.expressions.values import ExprObject
 from kargo_actions.model.fields import parse_go_duration
-from kargo_actions.promotion.steps.base import StepConfig, StepError, TerminalStepError
+from kargo_actions.promotion.step_api import StepConfig, StepError, TerminalStepError
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 # Kargo's step schemas check durations with this unanchored pattern; the value is parsed when the step runs.

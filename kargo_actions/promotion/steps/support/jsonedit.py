@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
-from kargo_actions.promotion.steps.base import TerminalStepError
+from kargo_actions.promotion.step_api import TerminalStepError
 from kargo_actions.promotion.steps.support.keypath import KeyPart, parse_key, shown
 
 _WS = re.compile(r"[ \t\n\r]*")

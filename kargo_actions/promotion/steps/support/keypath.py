@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kargo_actions.promotion.steps.base import TerminalStepError
+from kargo_actions.promotion.step_api import TerminalStepError
 
 _INDEX = re.compile(r"-1|\d+")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from kargo_actions.discovery.registry import ImageDiscoveryError, RegistrySession
 from kargo_actions.errors import RetryableError
-from kargo_actions.promotion.steps.base import StepContext, StepError, TerminalStepError
+from kargo_actions.promotion.step_api import StepContext, StepError, TerminalStepError
 
 # The pattern Kargo's schemas give imageRef / srcRef (destRef allows a tag only).
 IMAGE_REF_PATTERN = r"^(oci://)?[a-zA-Z0-9._-]+(:\d+)?(/[a-zA-Z0-9._-]+)*[@:][a-zA-Z0-9._:-]+$"

@@ -10,7 +10,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from kargo_actions.promotion.steps.base import StepError
+from kargo_actions.promotion.step_api import StepError
 
 _SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
 _SAFE = YAML(typ="safe", pure=True)

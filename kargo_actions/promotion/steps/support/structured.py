@@ -14,7 +14,7 @@ from pydantic import Field, StrictStr
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from kargo_actions.promotion.steps.base import StepConfig, StepContext, StepError, TerminalStepError
+from kargo_actions.promotion.step_api import StepConfig, StepContext, StepError, TerminalStepError
 
 
 def read_text(ctx: StepContext, relative: str, *, field_name: str = "path", kind: str = "file") -> str:

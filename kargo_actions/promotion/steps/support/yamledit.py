@@ -18,7 +18,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from kargo_actions.promotion.steps.base import StepError, TerminalStepError
+from kargo_actions.promotion.step_api import StepError, TerminalStepError
 
 
 @dataclass

@@ -104,7 +104,7 @@ def _options(
 ) -> PromoteOptions:
     from kargo_actions.cli.step_progress import HeadedReporter
     from kargo_actions.promotion.options import EngineOptions
-    from kargo_actions.promotion.reporting import choose_reporter, run_checker
+    from kargo_actions.promotion.reporters import choose_reporter, run_checker
     from kargo_actions.promotion.service import PromoteOptions
 
     return PromoteOptions(

@@ -386,7 +386,7 @@ def pipeline_status(
 def _close_stale(project: Project, ledger: Ledger, snap: Snapshot, now: datetime) -> dict[str, list[str]]:
     """Close every Running promotion whose process stopped; {stage: ["NAME: why", ...]}."""
     from kargo_actions.promotion.liveness import stale_reason
-    from kargo_actions.promotion.reporting import run_checker
+    from kargo_actions.promotion.reporters import run_checker
     from kargo_actions.promotion.service import lease_of
 
     lease, checker = lease_of(project), run_checker()

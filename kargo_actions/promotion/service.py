@@ -81,7 +81,7 @@ class PromoteOptions:
     abort: threading.Event | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     # Where the promotion is reported besides the ledger (GitHub Deployments and statuses); None: chosen
-    # from the environment (engine.env, default os.environ) by promotion.reporting.choose_reporter.
+    # from the environment (engine.env, default os.environ) by promotion.reporters.choose_reporter.
     reporter: Reporter | None = None
     # Run the Stage's verification after a successful promotion (`promote` does unless --no-verify; the
     # library default leaves it to a separate `verify`). A Stage without verification ignores it.
@@ -370,7 +370,7 @@ def _run(
     """Run (or go on with) a promotion this process holds, then record its end or its wait. `pending`: the
     start write still on its way (see promotion/claim.py); ClaimLost when it does not land."""
     from kargo_actions.promotion.claim import StartClaim
-    from kargo_actions.promotion.reporting import choose_reporter
+    from kargo_actions.promotion.reporters import choose_reporter
 
     reporter = opts.reporter or choose_reporter(None, opts.engine.env)
     claim = StartClaim(

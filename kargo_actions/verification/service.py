@@ -209,7 +209,7 @@ def verify(
     when the Freight is not in the Stage; both before anything is recorded.
     """
     from kargo_actions.promotion.gates import changed_states, settle_control_flow
-    from kargo_actions.promotion.service import all_freight, stage_states
+    from kargo_actions.promotion.lifecycle import all_freight, stage_states
 
     opts = options or VerifyOptions()
     env = os.environ if opts.env is None else opts.env
@@ -299,7 +299,7 @@ def report_verified(
 ) -> None:
     """`kargo/verified/<stage>` on the Freight's commit (success, or failure/error), through the promotion's
     GitHub reporter when GitHub is configured; never raises (a failed report is a warning)."""
-    from kargo_actions.promotion.reporting import choose_reporter
+    from kargo_actions.promotion.reporters import choose_reporter
 
     reporter = choose_reporter(github, env)
     if reporter.name != "github" or outcome.run.phase is Phase.ABORTED:

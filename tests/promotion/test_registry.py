@@ -30,7 +30,7 @@ def test_preload_imports_the_named_steps_in_a_background_thread() -> None:
     lines = out.splitlines()
     assert lines[0] == "True True"
     loaded = set(lines[1].split())
-    assert {"git_clone", "kustomize_set_image", "gitutil", "base"} <= loaded
+    assert {"git_clone", "kustomize_set_image", "gitutil"} <= loaded
     assert not loaded & {"git_open_pr", "github_push", "http", "argocd_update"}
 
 

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class MeasurementError(Exception):
+    """A measurement could not be taken (its phase is Error, with this message)."""
+
+
 class Phase(enum.StrEnum):
     """Argo Rollouts' AnalysisPhase, for measurements, metrics and the run (Aborted: this project's abort)."""
 

@@ -21,14 +21,20 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kargo_actions.expressions import ExpressionError, evaluate, rollouts_environment
-from kargo_actions.verification.phases import Measurement, MetricResult, Phase, RunResult, is_worse
+from kargo_actions.verification.phases import (
+    Measurement,
+    MeasurementError,
+    MetricResult,
+    Phase,
+    RunResult,
+    is_worse,
+)
+from kargo_actions.verification.providers import open_provider
 from kargo_actions.verification.providers.base import (
     MeasureContext,
-    MeasurementError,
     Provider,
     Reading,
     go_text,
-    open_provider,
 )
 from kargo_actions.verification.templates import AnalysisPlan, RunMetric
 

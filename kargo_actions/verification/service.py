@@ -180,7 +180,7 @@ def _record(
 
 def check_providers(plan: AnalysisPlan, ctx: MeasureContext) -> None:
     """Open and close every metric's provider: its config problems as an InvalidInputError, before any run."""
-    from kargo_actions.verification.providers.base import open_provider
+    from kargo_actions.verification.providers import open_provider
 
     for metric in plan.metrics:
         open_provider(metric, ctx).close()

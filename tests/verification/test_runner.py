@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.verification.phases import Phase
-from kargo_actions.verification.providers.base import MeasureContext, MeasurementError, Provider, Reading
+from kargo_actions.verification.phases import MeasurementError, Phase
+from kargo_actions.verification.providers.base import MeasureContext, Provider, Reading
 from kargo_actions.verification.runner import RunOptions, run_analysis
 from kargo_actions.verification.templates import RunMetric
 from tests.verification.helpers import FakeClock, plan_of

@@ -18,7 +18,8 @@ from typing import Any
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.model.analysis import Metric
 from kargo_actions.model.fields import parse_go_duration
-from kargo_actions.verification.providers.base import MeasureContext, MeasurementError, Reading, go_text
+from kargo_actions.verification.phases import MeasurementError
+from kargo_actions.verification.providers.base import MeasureContext, Reading, go_text
 from kargo_actions.verification.templates import GITHUB_CHECKS_PLUGIN
 
 _KEYS = {"repository", "ref", "checks", "timeout", "pollInterval"}

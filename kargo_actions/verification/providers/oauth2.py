@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, quote_plus
 
 import httpx
 
-from kargo_actions.verification.providers.base import MeasurementError
+from kargo_actions.verification.phases import MeasurementError
 
 EXPIRY_DELTA_SECONDS = 10.0
 _MAX_BODY_SHOWN = 300

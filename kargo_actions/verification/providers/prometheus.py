@@ -25,7 +25,8 @@ from kargo_actions.expressions import ExpressionError
 from kargo_actions.expressions.values import type_name
 from kargo_actions.model.analysis import Metric
 from kargo_actions.model.fields import parse_go_duration
-from kargo_actions.verification.providers.base import MeasureContext, MeasurementError, Reading
+from kargo_actions.verification.phases import MeasurementError
+from kargo_actions.verification.providers.base import MeasureContext, Reading
 from kargo_actions.verification.providers.oauth2 import ClientCredentials
 from kargo_actions.verification.templates import config_problems
 

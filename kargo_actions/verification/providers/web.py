@@ -18,7 +18,8 @@ import httpx
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.model.analysis import Metric
 from kargo_actions.verification.jsonpath import parse
-from kargo_actions.verification.providers.base import MeasureContext, MeasurementError, Reading, go_text
+from kargo_actions.verification.phases import MeasurementError
+from kargo_actions.verification.providers.base import MeasureContext, Reading, go_text
 from kargo_actions.verification.providers.oauth2 import ClientCredentials
 from kargo_actions.verification.templates import config_problems
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem
-from kargo_actions.promotion.step_api import field_descriptions
+from kargo_actions.report.step_docs import field_descriptions
 
 ENV_PREFIX = "KARGO_STEP_INPUT_"
 CONFIG_ENV = "KARGO_STEP_CONFIG"

@@ -2,21 +2,15 @@
 
 A step validates nothing itself: the engine validates the evaluated config against the step's
 `config_model` (a bad config is a terminal error, never retried), then calls `run` on the typed config.
-Child processes go through `run_command`, so every step spawns, aborts and reports them the same way.
+Child processes go through steps/support/process.run_command, so every step spawns, aborts and reports them
+the same way.
 """
 
 from __future__ import annotations
 
-import ast
 import enum
-import functools
-import inspect
-import itertools
 import json
 import os
-import signal
-import subprocess
-import textwrap
 import threading
 import time
 import types
@@ -56,7 +50,7 @@ class StepConfig(BaseModel):
     """Base of step config models: Kargo's camelCase keys, unknown keys refused, values frozen."""
 
     # A docstring under a field is its description (docs/steps is generated from it), read by
-    # field_descriptions() when asked: pydantic's use_attribute_docstrings reads the source of every config
+    # report.step_docs.field_descriptions() when asked: pydantic's use_attribute_docstrings reads the source of every config
     # class as it is defined, 25-30 ms of each promotion's start-up.
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -75,40 +69,6 @@ class StepConfig(BaseModel):
             if f.default is None and _admits_none(f.annotation):
                 raise ValueError("must not be null: leave the field out instead")
         return value
-
-
-def field_descriptions(model: type[BaseModel]) -> dict[str, str]:
-    """Each field's description: `Field(description=...)`, else for a StepConfig the docstring under it."""
-    descriptions: dict[str, str] = {}
-    for name, info in model.model_fields.items():
-        text = info.description
-        if text is None and issubclass(model, StepConfig):
-            # The class that declares the field last holds its docstring (a redeclaration without one has none).
-            owner = next(c for c in model.__mro__ if name in inspect.get_annotations(c))
-            text = _attribute_docstrings(owner).get(name)
-        descriptions[name] = text or ""
-    return descriptions
-
-
-@functools.cache
-def _attribute_docstrings(cls: type) -> dict[str, str]:
-    """`field: T` followed by a string statement in the class body -> {field: cleaned string} (as pydantic)."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    except (OSError, TypeError, SyntaxError):
-        return {}
-    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-    docs: dict[str, str] = {}
-    for stmt, after in itertools.pairwise(body):
-        if (
-            isinstance(stmt, ast.AnnAssign)
-            and isinstance(stmt.target, ast.Name)
-            and isinstance(after, ast.Expr)
-            and isinstance(after.value, ast.Constant)
-            and isinstance(after.value.value, str)
-        ):
-            docs[stmt.target.id] = inspect.cleandoc(after.value.value)
-    return docs
 
 
 def _admits_none(annotation: Any) -> bool:
@@ -359,85 +319,3 @@ def _wire_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     if current is None:
         return []
     return [f.alias or n for n, f in current.model_fields.items()]
-
-
-# How often a step waiting on a child process looks at the abort event and its deadline.
-_POLL_SECONDS = 0.05
-# After SIGTERM, how long a child gets to exit before SIGKILL.
-_TERM_GRACE_SECONDS = 2.0
-
-
-def run_command(
-    ctx: StepContext,
-    args: Sequence[str],
-    *,
-    cwd: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    input: str | None = None,
-    check: bool = True,
-    what: str = "",
-) -> subprocess.CompletedProcess[str]:
-    """Run `args` to completion, as every step should spawn a process.
-
-    The child runs in its own process group, which gets SIGTERM (then SIGKILL) when the promotion aborts
-    (StepAborted) or the step passes its deadline (StepTimedOut). `env` replaces ctx.env when given. A tool
-    not installed is a TerminalStepError; exit != 0 with `check` a StepError carrying the tool's stderr.
-    """
-    label = what or " ".join(args[:2])
-    ctx.check_abort()
-    try:
-        child = subprocess.Popen(
-            list(args),
-            cwd=cwd,
-            env=dict(env if env is not None else ctx.env),
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-    except FileNotFoundError as err:
-        raise TerminalStepError(f"{label}: {args[0]!r} is not installed or not on PATH") from err
-    except OSError as err:
-        raise StepError(f"{label}: cannot run {args[0]!r}: {err.strerror or err}") from err
-    pending = input
-    while True:
-        try:
-            stdout, stderr = child.communicate(pending, timeout=_POLL_SECONDS)
-            break
-        except subprocess.TimeoutExpired:
-            pending = None  # communicate() goes on feeding what it started sending
-            try:
-                ctx.check_abort()
-            except StepError as stop:
-                _stop(child)
-                raise type(stop)(f"{label}: {stop}; the child process was stopped") from None
-    if check and child.returncode != 0:
-        detail = stderr.strip() or stdout.strip() or f"exit status {child.returncode}"
-        raise StepError(f"{label} failed (exit {child.returncode}): {detail}")
-    return subprocess.CompletedProcess(list(args), child.returncode, stdout, stderr)
-
-
-def _stop(child: subprocess.Popen[str]) -> None:
-    """SIGTERM to the child's whole process group (git spawns helpers), SIGKILL after a grace period."""
-    for sig, grace in ((signal.SIGTERM, _TERM_GRACE_SECONDS), (signal.SIGKILL, None)):
-        try:
-            os.killpg(child.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            child.communicate(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-    child.communicate()
-
-
-def download_target(ctx: StepContext, out_path: str, allow_overwrite: bool) -> Path:
-    """Where a download step writes: inside the work dir, not a directory, replaced only when allowed."""
-    target = ctx.path(out_path, field_name="outPath")
-    if target.is_dir():
-        raise TerminalStepError(f"outPath {out_path!r} is a directory")
-    if target.exists() and not allow_overwrite:
-        raise StepFailed(f"outPath {out_path!r} already exists; set allowOverwrite: true to replace it")
-    return target

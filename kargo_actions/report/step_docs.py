@@ -9,9 +9,14 @@ the config models: `Field(description=...)` or an attribute docstring under the 
 from __future__ import annotations
 
 import argparse
+import ast
+import functools
+import inspect
+import itertools
 import json
 import re
 import sys
+import textwrap
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -23,7 +28,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from kargo_actions.promotion.step_api import field_descriptions
+from kargo_actions.promotion.step_api import StepConfig
 
 BEGIN = "<!-- BEGIN GENERATED: config and outputs (python -m kargo_actions.report.step_docs --write) -->"
 END = "<!-- END GENERATED -->"
@@ -39,6 +44,40 @@ class FieldRow:
     required: bool
     default: str
     description: str
+
+
+def field_descriptions(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's description: `Field(description=...)`, else for a StepConfig the docstring under it."""
+    descriptions: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        text = info.description
+        if text is None and issubclass(model, StepConfig):
+            # The class that declares the field last holds its docstring (a redeclaration without one has none).
+            owner = next(c for c in model.__mro__ if name in inspect.get_annotations(c))
+            text = _attribute_docstrings(owner).get(name)
+        descriptions[name] = text or ""
+    return descriptions
+
+
+@functools.cache
+def _attribute_docstrings(cls: type) -> dict[str, str]:
+    """`field: T` followed by a string statement in the class body -> {field: cleaned string} (as pydantic)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    docs: dict[str, str] = {}
+    for stmt, after in itertools.pairwise(body):
+        if (
+            isinstance(stmt, ast.AnnAssign)
+            and isinstance(stmt.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            docs[stmt.target.id] = inspect.cleandoc(after.value.value)
+    return docs
 
 
 def _is_model(annotation: Any) -> bool:

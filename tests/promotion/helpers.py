@@ -22,8 +22,8 @@ from kargo_actions.promotion.step_api import (
     StepResult,
     StepStatus,
     TerminalStepError,
-    run_command,
 )
+from kargo_actions.promotion.steps.support.process import run_command
 
 WAREHOUSE = "app"
 IMAGE = "ghcr.io/example/app"

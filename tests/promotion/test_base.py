@@ -17,9 +17,9 @@ from kargo_actions.promotion.step_api import (
     StepError,
     StepTimedOut,
     TerminalStepError,
-    field_descriptions,
-    run_command,
 )
+from kargo_actions.promotion.steps.support.process import run_command
+from kargo_actions.report.step_docs import field_descriptions
 from tests.promotion.helpers import gone_soon
 
 

@@ -9,15 +9,9 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StrictBool, StrictStr
 
-from kargo_actions.promotion.step_api import (
-    StepConfig,
-    StepContext,
-    StepError,
-    StepResult,
-    TerminalStepError,
-    run_command,
-)
+from kargo_actions.promotion.step_api import StepConfig, StepContext, StepError, StepResult, TerminalStepError
 from kargo_actions.promotion.steps.support import rendered
+from kargo_actions.promotion.steps.support.process import run_command
 
 NonEmpty = Annotated[StrictStr, Field(min_length=1)]
 

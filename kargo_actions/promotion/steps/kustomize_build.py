@@ -9,16 +9,10 @@ from typing import ClassVar, Literal
 
 from pydantic import StrictStr
 
-from kargo_actions.promotion.step_api import (
-    NonEmpty,
-    StepConfig,
-    StepContext,
-    StepResult,
-    TerminalStepError,
-    run_command,
-)
+from kargo_actions.promotion.step_api import NonEmpty, StepConfig, StepContext, StepResult, TerminalStepError
 from kargo_actions.promotion.steps.kustomize_set_image import find_kustomization
 from kargo_actions.promotion.steps.support import rendered
+from kargo_actions.promotion.steps.support.process import run_command
 
 
 class HelmPlugin(StepConfig):

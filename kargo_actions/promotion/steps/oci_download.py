@@ -10,13 +10,8 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field, StrictBool
 
 from kargo_actions.discovery.registry import INDEX_TYPES, ImageDiscoveryError
-from kargo_actions.promotion.step_api import (
-    StepConfig,
-    StepContext,
-    StepResult,
-    TerminalStepError,
-    download_target,
-)
+from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult, TerminalStepError
+from kargo_actions.promotion.steps.support.download import download_target
 from kargo_actions.promotion.steps.support.ociutil import (
     IMAGE_REF_PATTERN,
     ImageRef,

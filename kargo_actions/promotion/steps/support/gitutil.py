@@ -13,14 +13,8 @@ from pydantic import StrictStr, field_validator
 
 from kargo_actions.discovery.gitcache import GitAccess, redact
 from kargo_actions.freight.identity import normalize_git_url
-from kargo_actions.promotion.step_api import (
-    NonEmpty,
-    StepConfig,
-    StepContext,
-    StepError,
-    TerminalStepError,
-    run_command,
-)
+from kargo_actions.promotion.step_api import NonEmpty, StepConfig, StepContext, StepError, TerminalStepError
+from kargo_actions.promotion.steps.support.process import run_command
 from kargo_actions.redact import register_secret, url_password
 
 Completed = subprocess.CompletedProcess[str]

@@ -126,8 +126,13 @@ class Snapshot(LedgerTree):
     def alias_record(self, alias: str) -> AliasRecord | None:
         return self.load(AliasRecord, alias_path(alias))
 
+    _states: ReadResult[StageStateRecord] | None = None
+
     def stage_states(self) -> ReadResult[StageStateRecord]:
-        return self.load_dir(StageStateRecord, "stages")
+        # Read once per snapshot (one commit, frozen records): status needed them three times, 40 x 100 KB.
+        if self._states is None:
+            self._states = self.load_dir(StageStateRecord, "stages")
+        return ReadResult(list(self._states.records), list(self._states.problems))
 
 
 def freight_status(fid: str, states: Sequence[Mapping[str, Any]]) -> FreightStatus | None:

@@ -14,7 +14,7 @@ from kargo_actions.ledger.records import StageStateRecord, VerificationRecord
 from kargo_actions.model.fields import parse_go_duration
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.stage import Stage
-from kargo_actions.promotion.gates import availability, human, newest_first, soak_time
+from kargo_actions.promotion.gates import availability, human, soak_time
 from kargo_actions.promotion.pipeline import StageStatus
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def waiting_for(
 ) -> Waiting | None:
     """The newest Freight the Stage does not hold that an upstream Stage has verified (else the newest of its
     Warehouses), when no newer Freight is available to the Stage already; None when there is nothing to wait
-    for (a control-flow Stage, a direct one, nothing newer)."""
+    for (a control-flow Stage, a direct one, nothing newer). `freight` is newest first (gates.newest_first)."""
     if status.control_flow:
         return None
     held = {f.name for f in status.current}
@@ -65,7 +65,7 @@ def waiting_for(
     upstream = {s for r in stage.spec.requested_freight for s in r.sources.stages}
     pending = [
         f
-        for f in newest_first(freight)
+        for f in freight
         if f.name not in held
         and (f.metadata.creation_timestamp or "") > newest_held
         and stage.request_for(f.origin.name) is not None

@@ -37,6 +37,9 @@ from kargo_actions.discovery.paths import PathFilter, PathIndex
 from kargo_actions.errors import InvalidInputError
 
 Predicate = Callable[[Mapping[str, object]], bool]
+# git matches every pathspec against every tree entry: 16 literal ones let it skip unrelated commits faster
+# than listing every commit's names, 150 make the walk 13x slower (20,000 commits: 8 s against 0.6 s).
+MAX_PATHSPECS = 16
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,9 @@ def scan_branch(mirror: Path, head: str, base: str | None, watchers: Sequence[Wa
     index = PathIndex([w.paths for w in watchers])
     scans = [Scan() for _ in watchers]
     open_ = set(range(len(watchers)))
-    pathspecs: list[str] = []
-    if not index.always:
-        pathspecs = sorted({spec for w in watchers for spec in w.paths.pathspecs()})
+    pathspecs = sorted({spec for w in watchers for spec in w.paths.pathspecs()})
+    if index.always or len(pathspecs) > MAX_PATHSPECS:
+        pathspecs = []
     args = ["--first-parent", "--no-renames", "--no-color", "--name-only", "--diff-merges=first-parent", head]
     if base is not None:
         args.append(f"^{base}")

@@ -22,17 +22,17 @@ from kargo_actions.discovery import deadline
 from kargo_actions.discovery.auth import Credentials, CredentialsError
 from kargo_actions.discovery.gitcache import cache_root, redact
 from kargo_actions.discovery.helmconfig import repository_credentials
-from kargo_actions.discovery.versions import (
+from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
+from kargo_actions.freight.identity import normalize_chart_url
+from kargo_actions.model.freight import Chart
+from kargo_actions.model.warehouse import ChartSubscription
+from kargo_actions.semver import (
     Constraint,
     newest_first,
     parse_constraint,
     parse_strict_version,
     parse_version,
 )
-from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
-from kargo_actions.freight.identity import normalize_chart_url
-from kargo_actions.model.freight import Chart
-from kargo_actions.model.warehouse import ChartSubscription
 
 DEFAULT_MAX_INDEX_BYTES = 256 * 1024 * 1024  # after decompression; the largest public indexes are ~100 MB
 HTTP_TIMEOUT = 60.0

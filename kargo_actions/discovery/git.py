@@ -35,10 +35,10 @@ from kargo_actions.discovery.gitwatch import shorten_subject
 from kargo_actions.discovery.monorepo import select_branches
 from kargo_actions.discovery.paths import PathFilter as PathFilter
 from kargo_actions.discovery.paths import PathSelector as PathSelector
-from kargo_actions.discovery.versions import newest_first, parse_kargo_version
 from kargo_actions.errors import InvalidInputError
 from kargo_actions.freight.identity import normalize_git_url
 from kargo_actions.regex import tag_allowed
+from kargo_actions.semver import newest_first, parse_kargo_version
 
 
 @dataclass(frozen=True)

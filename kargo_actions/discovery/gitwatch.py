@@ -16,12 +16,12 @@ from kargo_actions.discovery.gitcache import (
     redact,
 )
 from kargo_actions.discovery.paths import PathFilter, PathSelector
-from kargo_actions.discovery.versions import Constraint, parse_constraint
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.freight.urls import SSH_DEPRECATION, is_ssh_git_url
 from kargo_actions.model.freight import GitCommit
 from kargo_actions.model.warehouse import GitSubscription
 from kargo_actions.regex import GoRegex, compile_go_regex
+from kargo_actions.semver import Constraint, parse_constraint
 
 Strategy = Literal["NewestFromBranch", "SemVer", "Lexical", "NewestTag"]
 STRATEGIES: tuple[Strategy, ...] = ("NewestFromBranch", "SemVer", "Lexical", "NewestTag")

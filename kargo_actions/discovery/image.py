@@ -19,11 +19,11 @@ from kargo_actions.discovery.registry import (
     RegistrySession,
     RepositoryClient,
 )
-from kargo_actions.discovery.versions import newest_first, parse_constraint, parse_kargo_version
 from kargo_actions.errors import ExitCode
 from kargo_actions.model.freight import Image
 from kargo_actions.model.warehouse import ImageSubscription
 from kargo_actions.regex import GoRegex, compile_go_regex, tag_allowed
+from kargo_actions.semver import newest_first, parse_constraint, parse_kargo_version
 
 OCI_CREATED = "org.opencontainers.image.created"
 LABEL_SCHEMA_BUILD_DATE = "org.label-schema.build-date"

@@ -19,7 +19,7 @@ from kargo_actions.freight.identity import normalize_chart_url, normalize_git_ur
 from kargo_actions.model.freight import Chart, Freight, GitCommit, Image
 
 if TYPE_CHECKING:
-    from kargo_actions.discovery.versions import Version
+    from kargo_actions.semver import Version
 
 StepStatuses = Callable[[], Mapping[str, str]]
 """Returns the status of every step run so far in this promotion, by alias ("Succeeded", "Failed", ...)."""
@@ -116,7 +116,7 @@ class ChartValue(ExprObject):
 class SemverValue(ExprObject):
     """semverParse(v): a semantic version used through methods (Major(), IncMinor().String(), ...).
 
-    The version is discovery's (kargo_actions.discovery.versions): one reading of versions, Masterminds'
+    The version is the one discovery reads (kargo_actions.semver): one reading of versions, Masterminds'
     lenient one (a `v` prefix and missing minor or patch are accepted), for tags and expressions alike.
     """
 
@@ -137,7 +137,7 @@ class SemverValue(ExprObject):
 
     @classmethod
     def parse(cls, text: str) -> SemverValue | None:
-        from kargo_actions.discovery.versions import parse_version  # 5 ms of regexes: only when used
+        from kargo_actions.semver import parse_version  # 5 ms of regexes: only when used
 
         version = parse_version(text.strip())
         return None if version is None else cls(version)
@@ -148,7 +148,7 @@ class SemverValue(ExprObject):
     def _call(self, name: str, args: Sequence[Any]) -> Any:
         if args:
             raise EvalFailure(f"{name}() takes no arguments, got {len(args)}")
-        from kargo_actions.discovery.versions import Version
+        from kargo_actions.semver import Version
 
         v = self.version
         if name == "IncMajor":
@@ -541,7 +541,7 @@ def _semver_diff(args: list[Any]) -> Any:
             raise EvalFailure(
                 f"semverDiff(): the {position} argument must be a string, got {type_name(value)}"
             )
-    from kargo_actions.discovery.versions import parse_version
+    from kargo_actions.semver import parse_version
 
     a, b = parse_version(args[0].strip()), parse_version(args[1].strip())
     if a is None or b is None:

@@ -124,7 +124,7 @@ def check_regex(pattern: str) -> str:
 def check_semver_constraint(text: str) -> str:
     """A constraint in the Masterminds syntax Kargo uses (^1.2, ~1.2.3, >=1.0 <2.0 || 3.x, 1.2 - 1.4)."""
     # Imported here: its version grammar (large regexes) costs every command 5 ms; only Warehouses need it.
-    from kargo_actions.discovery.versions import parse_constraint
+    from kargo_actions.semver import parse_constraint
 
     if parse_constraint(text) is None:
         raise ValueError(f"invalid semver constraint {text!r}: use e.g. ^1.2.0, ~1.2, >=1.0.0 <2.0.0 or 1.x")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from kargo_actions.discovery.versions import (
+from kargo_actions.errors import InvalidInputError
+from kargo_actions.semver import (
     newest_first,
     parse_constraint,
     parse_kargo_version,
     parse_version,
     select_versions,
 )
-from kargo_actions.errors import InvalidInputError
 
 CHECKS = [
     ("^1.2.3", "1.9.0", True),
@@ -113,7 +113,7 @@ def test_select_versions_filters_and_limits() -> None:
 
 
 def test_require_constraint_names_the_field() -> None:
-    from kargo_actions.discovery.versions import require_constraint
+    from kargo_actions.semver import require_constraint
 
     with pytest.raises(InvalidInputError, match=r"spec\.semverConstraint: 'nope' is not a semver constraint"):
         require_constraint("nope", where="spec.semverConstraint")

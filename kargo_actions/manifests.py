@@ -36,85 +36,12 @@ from kargo_actions.model.warehouse import DEPRECATED_FIELDS, Warehouse
 
 ARGO_API_VERSION = "argoproj.io/v1alpha1"
 
-# Kargo's built-in promotion steps (Kargo OSS). A later step registry replaces this through
-# known_step_names(); the loader only ever asks that function.
-BUILTIN_STEPS: frozenset[str] = frozenset(
-    [
-        "git-clone",
-        "git-clear",
-        "git-commit",
-        "git-push",
-        "git-tag",
-        "github-push",
-        "git-open-pr",
-        "git-wait-for-pr",
-        "git-merge-pr",
-        "kustomize-set-image",
-        "kustomize-build",
-        "helm-template",
-        "helm-update-chart",
-        "yaml-update",
-        "json-update",
-        "toml-update",
-        "yaml-parse",
-        "json-parse",
-        "toml-parse",
-        "yaml-merge",
-        "copy",
-        "delete",
-        "file-write",
-        "tar",
-        "untar",
-        "http",
-        "http-download",
-        "oci-download",
-        "oci-push",
-        "argocd-update",
-        "argocd-wait",
-        "compose-output",
-        "set-metadata",
-        "set-freight-alias",
-        "fail",
-        # Kargo's Akuity Platform steps kargo-actions implements
-        "gha-dispatch-workflow",
-        "gha-wait-for-workflow",
-    ]
-)
-
 
 def known_step_names() -> frozenset[str]:
-    """The step names `uses:` may name; the one place the loader learns them."""
+    """The step names `uses:` may name: the step registry's, the one list of them."""
     from kargo_actions.promotion.registry import step_names
 
-    return BUILTIN_STEPS | step_names()
-
-
-class _KnownSteps(Collection[str]):
-    """The known step names, asked for only when a name is not a built-in one.
-
-    With the default source, a built-in name is known without importing the step registry (which
-    imports every step's base machinery), so `validate` of a plain pipeline stays fast.
-    """
-
-    def __init__(self, source: Callable[[], Collection[str]]) -> None:
-        self._source = source
-        self._names: frozenset[str] | None = None
-
-    def _all(self) -> frozenset[str]:
-        if self._names is None:
-            self._names = frozenset(self._source())
-        return self._names
-
-    def __contains__(self, name: object) -> bool:
-        if self._source is known_step_names and name in BUILTIN_STEPS:
-            return True
-        return name in self._all()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._all()))
-
-    def __len__(self) -> int:
-        return len(self._all())
+    return step_names()
 
 
 # kind -> (apiVersion, model) of every kind the loader reads.
@@ -496,7 +423,7 @@ def load_project(
             continue
         loaded[doc.kind][doc.name] = (doc, obj)
     project = _assemble(config_dir, loaded, out)
-    _cross_check(project, loaded, out, _KnownSteps(known_steps))
+    _cross_check(project, loaded, out, frozenset(known_steps()))
     project = dataclasses.replace(project, warnings=tuple(sorted(out.warnings)), notices=tuple(out.notices))
     problems = sorted([*out.problems, *(out.warnings if strict else [])])
     if problems:

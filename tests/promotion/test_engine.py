@@ -472,7 +472,6 @@ def test_config_problems_carry_the_manifest_position(tmp_path: Path) -> None:
 
 
 def test_unknown_step_stops_before_anything_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(STEPS, "argocd-update")  # as if one of Kargo's steps were not implemented
     project = write_project(
         tmp_path / "repo",
         [
@@ -483,10 +482,12 @@ def test_unknown_step_stops_before_anything_runs(tmp_path: Path, monkeypatch: py
     work = tmp_path / "work"
     work.mkdir()
     (work / "keep.txt").write_text("still here")
+    # The loader and the engine share the registry, so a step gone from it after loading stands for one unknown.
+    monkeypatch.delitem(STEPS, "argocd-update")
     result = promote(project, work)
     assert result.phase is PromotionPhase.ERRORED
     assert [s.alias for s in result.steps] == ["step-2"]
-    assert "kargo-actions does not implement yet" in result.message
+    assert "unknown step 'argocd-update'" in result.message
     assert "90-stage.yaml" in result.message  # where the step is written
     assert (work / "keep.txt").read_text() == "still here"
 
@@ -652,7 +653,6 @@ def test_work_dir_that_is_a_file_is_invalid_input(tmp_path: Path) -> None:
 def test_unimplemented_step_behind_an_if_errs_only_when_reached(
     tmp_path: Path, openpr: str, phase: PromotionPhase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delitem(STEPS, "argocd-update")  # as if one of Kargo's steps were not implemented
     # kargo-simple's PromotionTask has optional steps behind an `if`.
     project = write_project(
         tmp_path / "repo",
@@ -667,15 +667,13 @@ def test_unimplemented_step_behind_an_if_errs_only_when_reached(
         ],
         template_vars=[{"name": "openpr", "value": openpr}],
     )
+    monkeypatch.delitem(STEPS, "argocd-update")  # gone from the registry after loading: a step unknown here
     result = promote(project, tmp_path / "work")
     assert result.phase is phase
     statuses = {s.alias: s.status for s in result.steps}
     assert statuses == {"first": S, "open-pr": K if openpr == "false" else E}
     if openpr == "true":
-        assert (
-            "'argocd-update' is one of Kargo's steps that kargo-actions does not implement yet"
-            in result.message
-        )
+        assert "unknown step 'argocd-update'" in result.message
 
 
 @pytest.mark.parametrize(

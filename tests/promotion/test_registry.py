@@ -70,3 +70,12 @@ def test_promote_preloads_the_steps_not_behind_an_if(tmp_path: Path, monkeypatch
     assert code == 0, err
     assert asked == [["compose-output"]]
     assert before == [["kargo_actions.promotion.engine"]]  # the engine loads on the thread too
+
+
+def test_the_steps_package_holds_exactly_the_registered_steps() -> None:
+    # `ls promotion/steps/` reads as the step catalogue: helpers live in steps/support/, the contract in step_api.
+    package = Path(registry.__file__).parent / "steps"
+    modules = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    assert modules == {target.partition(":")[0] for target in registry.STEPS.values()}
+    assert {name.replace("-", "_") for name in registry.STEPS} == modules
+    assert not [p.name for p in package.iterdir() if p.is_dir() and p.name not in ("support", "__pycache__")]

@@ -72,6 +72,24 @@ def register_secret(value: str, env: Mapping[str, str] | None = None) -> None:
         out.flush()
 
 
+def mask(value: str, stream: TextIO | None = None) -> None:
+    """Tell the runner to hide `value` (each line of it: masks match per line) in every later log line.
+
+    On stderr by default: the runner reads workflow commands on both streams, and the actions keep a
+    command's stdout (its `--output json` result) in a file until it ends, which would delay the mask and
+    spoil the result.
+    """
+    add_secret(value)
+    out: TextIO = stream or sys.stderr
+    if isinstance(out, RedactingStream):  # past the CLI's redacting wrapper, which would hide the value
+        out = out.inner
+    for line in value.splitlines():
+        if line.strip():
+            add_secret(line)
+            out.write(f"{MASK_COMMAND}{line}\n")
+    out.flush()
+
+
 def _redact_userinfo(scheme: str, info: str) -> str:
     user, colon, password = info.partition(":")
     if colon:

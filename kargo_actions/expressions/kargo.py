@@ -224,7 +224,7 @@ def environ_provider(
     `secret('slack')` reads `<prefix>SLACK` (a JSON object of keys) and `<prefix>SLACK__<key>` (one key
     each); the name is upper-cased with every other character than letters and digits as `_`. A name with
     neither gives an empty map. `mask` gets every value taken out of a JSON object: GitHub masks the
-    whole variable, not the values inside it (pass kargo_actions.github.output.mask for secrets inside
+    whole variable, not the values inside it (pass kargo_actions.redact.mask for secrets inside
     GitHub Actions).
     """
     source = os.environ if environ is None else environ
@@ -257,7 +257,7 @@ def secrets_from_environment(environ: Mapping[str, str] | None = None) -> DataPr
     source = os.environ if environ is None else environ
     if source.get("GITHUB_ACTIONS") != "true":
         return environ_provider(SECRET_ENV_PREFIX, source, None)
-    from kargo_actions.github.output import mask
+    from kargo_actions.redact import mask
 
     return environ_provider(SECRET_ENV_PREFIX, source, mask)
 

@@ -1,5 +1,6 @@
-"""The one writer of GitHub Actions step outputs ($GITHUB_OUTPUT), job summaries ($GITHUB_STEP_SUMMARY) and
-log masks (::add-mask::). Outputs and summaries are redacted (kargo_actions.redact) as they are written.
+"""The one writer of GitHub Actions step outputs ($GITHUB_OUTPUT) and job summaries ($GITHUB_STEP_SUMMARY),
+redacted (kargo_actions.redact, which also writes the log masks) as they are written; `mask_secret` masks a
+secret once per process.
 
 Every value is written as `name<<DELIMITER` ... `DELIMITER` with a fresh random delimiter, so a value
 holding newlines, `=` or text an attacker chose cannot end the value early and set other outputs.
@@ -15,10 +16,10 @@ import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from kargo_actions.errors import InvalidInputError, Problem
-from kargo_actions.redact import RedactingStream, add_secret, redact
+from kargo_actions.redact import add_secret, mask, redact
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -72,24 +73,6 @@ def append_step_summary(markdown: str, path: str | None = None) -> bool:
     with open(target, "a", encoding="utf-8") as out:
         out.write(redact(markdown))
     return True
-
-
-def mask(value: str, stream: TextIO | None = None) -> None:
-    """Tell the runner to hide `value` (each line of it: masks match per line) in every later log line.
-
-    On stderr by default: the runner reads workflow commands on both streams, and the actions keep a
-    command's stdout (its `--output json` result) in a file until it ends, which would delay the mask and
-    spoil the result.
-    """
-    add_secret(value)
-    out: TextIO = stream or sys.stderr
-    if isinstance(out, RedactingStream):  # past the CLI's redacting wrapper, which would hide the value
-        out = out.inner
-    for line in value.splitlines():
-        if line.strip():
-            add_secret(line)
-            out.write(f"::add-mask::{line}\n")
-    out.flush()
 
 
 _masked: set[str] = set()

@@ -216,7 +216,7 @@ def verify(
     stage = verification_stage(project, stage_name)
     mask = opts.mask
     if mask is None and env.get("GITHUB_ACTIONS") == "true":
-        from kargo_actions.github.output import mask as github_mask
+        from kargo_actions.redact import mask as github_mask
 
         mask = github_mask
     plan = plan_analysis(project, stage, env, mask)

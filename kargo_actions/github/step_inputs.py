@@ -14,7 +14,6 @@ import enum
 import json
 import os
 import sys
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem
+from kargo_actions.model.base import strip_annotation
 from kargo_actions.report.step_docs import field_descriptions
 
 ENV_PREFIX = "KARGO_STEP_INPUT_"
@@ -43,21 +43,8 @@ class InputField:
     choices: tuple[str, ...] = ()
 
 
-def _strip(annotation: Any) -> Any:
-    """The annotation without Annotated[...] and without `| None`."""
-    while typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    origin = typing.get_origin(annotation)
-    if origin is typing.Union or origin is types.UnionType:
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return _strip(args[0])
-        return typing.Union[tuple(_strip(a) for a in args)]  # noqa: UP007 - built at run time
-    return annotation
-
-
 def _kind(annotation: Any) -> tuple[Kind, tuple[str, ...]]:
-    annotation = _strip(annotation)
+    annotation = strip_annotation(annotation)
     origin = typing.get_origin(annotation)
     if origin is Literal:
         values = typing.get_args(annotation)

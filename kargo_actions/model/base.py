@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 import typing
 from typing import Annotated, Any, Final
 
@@ -72,6 +73,19 @@ class Resource(ManifestModel):
     def manifest(self) -> dict[str, object]:
         """The manifest as written (fields left to their defaults stay out), in Kargo's wire names."""
         return self.model_dump(by_alias=True, exclude_unset=True, exclude_none=True, mode="json")
+
+
+def strip_annotation(annotation: Any) -> Any:
+    """The type without Annotated[...] and without `| None` (each member of a larger union stripped too)."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return strip_annotation(args[0])
+        return typing.Union[tuple(strip_annotation(a) for a in args)]  # noqa: UP007 - built at run time
+    return annotation
 
 
 def model_in(annotation: Any) -> type[BaseModel] | None:

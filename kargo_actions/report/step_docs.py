@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from kargo_actions.model.base import strip_annotation
 from kargo_actions.promotion.step_api import StepConfig
 
 BEGIN = "<!-- BEGIN GENERATED: config and outputs (python -m kargo_actions.report.step_docs --write) -->"
@@ -84,21 +85,9 @@ def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
-def _strip(annotation: Any) -> Any:
-    """The type without Annotated and without None (an optional field is shown by `required`)."""
-    while typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    origin = typing.get_origin(annotation)
-    if origin is typing.Union or origin is types.UnionType:
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return _strip(args[0])
-    return annotation
-
-
 def type_text(annotation: Any) -> str:
     """A reader's name of a field's type: string, boolean, list of objects, `A` or `B`, ..."""
-    annotation = _strip(annotation)
+    annotation = strip_annotation(annotation)
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if annotation is str:
@@ -146,15 +135,15 @@ def _min_items(info: FieldInfo) -> int:
 
 def _nested_model(annotation: Any) -> tuple[type[BaseModel], str] | None:
     """The model inside a field (itself, list items or object values) and the path suffix to reach it."""
-    annotation = _strip(annotation)
+    annotation = strip_annotation(annotation)
     if _is_model(annotation):
         return annotation, ""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
-    if origin is list and args and _is_model(_strip(args[0])):
-        return _strip(args[0]), "[]"
-    if origin is dict and len(args) == 2 and _is_model(_strip(args[1])):
-        return _strip(args[1]), ".<key>"
+    if origin is list and args and _is_model(strip_annotation(args[0])):
+        return strip_annotation(args[0]), "[]"
+    if origin is dict and len(args) == 2 and _is_model(strip_annotation(args[1])):
+        return strip_annotation(args[1]), ".<key>"
     return None
 
 

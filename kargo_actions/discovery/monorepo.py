@@ -129,7 +129,7 @@ def _reaches(mirror: Path, head: str, base: str, last: LogEntry | None, pathspec
 
 
 def read_commits(mirror: Path, ids: Sequence[str]) -> dict[str, LogEntry]:
-    """Metadata of known commits from ONE `git log --no-walk` (ids missing from the mirror are absent)."""
+    """Metadata of known commits from ONE `git log --no-walk` (RuntimeError when the mirror lacks one)."""
     if not ids:
         return {}
     log = stream_log(

@@ -148,7 +148,8 @@ def plain_ledger_config(
     Needs no models (pydantic), which is most of a quick command's start-up. None when a value is not one
     the Settings model would take as it is: the caller then resolves through the model, which names it.
     """
-    from kargo_actions.ledger.config import LEDGER_ENV_VARS, LedgerConfig, SigningPolicy, is_ref_name
+    from kargo_actions.ledger.config import LedgerConfig, SigningPolicy
+    from kargo_actions.model.ledger_names import LEDGER_ENV_VARS, is_ref_name
 
     chosen = {name: flags.get(name) for name in LEDGER_ENV_VARS}
     for name, var in LEDGER_ENV_VARS.items():

@@ -31,10 +31,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from kargo_actions.ledger.config import LEDGER_ENV_VARS, is_ref_name
 from kargo_actions.manifest_files import SETTINGS_API_VERSION
 from kargo_actions.model.base import ManifestModel, ObjectMeta
 from kargo_actions.model.fields import parse_go_duration
+from kargo_actions.model.ledger_names import LEDGER_ENV_VARS, is_ref_name
 
 
 def _check_ref_part(value: str) -> str:

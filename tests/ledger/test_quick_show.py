@@ -15,7 +15,6 @@ from kargo_actions.cli.ledger_options import plain_ledger_config
 from kargo_actions.cli.main import main
 from kargo_actions.freight.identity import freight_id
 from kargo_actions.ledger import Ledger, LedgerConfig, SigningPolicy, WritePlan
-from kargo_actions.ledger.config import LEDGER_ENV_VARS
 from kargo_actions.ledger.reader import LedgerRepo
 from kargo_actions.ledger.records import (
     ApprovedFreight,
@@ -27,6 +26,7 @@ from kargo_actions.ledger.records import (
     freight_path,
 )
 from kargo_actions.model.freight import Chart, Freight, FreightMetadata, FreightOrigin, GitCommit, Image
+from kargo_actions.model.ledger_names import LEDGER_ENV_VARS
 from kargo_actions.model.settings import Settings
 from tests.ledger.helpers import make_freight, make_repo
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
-from pydantic import Field, StrictBool, StrictStr, field_validator
+from pydantic import StrictBool, StrictStr, field_validator
 
 from kargo_actions.promotion.step_api import (
+    NonEmpty,
     StepConfig,
     StepContext,
     StepError,
@@ -24,7 +25,7 @@ _OCTAL = re.compile(r"0[0-7]{3}")  # Kargo's schema pattern ^0[0-7]{3}$
 class FileWriteConfig(StepConfig):
     """Kargo's FileWriteConfig."""
 
-    path: Annotated[StrictStr, Field(min_length=1)]
+    path: NonEmpty
     """The file to write, relative to the work dir; never inside `.git`, never through a symlink."""
     contents: StrictStr
     """The text to write (may be empty)."""

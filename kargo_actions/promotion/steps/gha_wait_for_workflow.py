@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from kargo_actions.promotion.step_api import (
+    NonEmpty,
     StepConfig,
     StepContext,
     StepFailed,
@@ -27,7 +28,7 @@ _GO_DURATION = r"(?:\d+(ns|us|µs|ms|s|m|h))+"
 class GhaWaitForWorkflowConfig(StepConfig):
     """Kargo's gha-wait-for-workflow config (v1.9), plus pollInterval (a Go duration, default 10s)."""
 
-    repo_url: Annotated[StrictStr, Field(min_length=1)] = Field(alias="repoURL")
+    repo_url: NonEmpty = Field(alias="repoURL")
     """The repository of the run (https://HOST/OWNER/REPO)."""
     run_id: Annotated[StrictInt, Field(ge=1)] = Field(alias="runID")
     """The run to wait for (e.g. `${{ outputs.dispatch.runID }}`)."""

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import shutil
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
-from pydantic import Field, StrictStr
-
-from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult
+from kargo_actions.promotion.step_api import NonEmpty, StepConfig, StepContext, StepResult
 from kargo_actions.promotion.steps.support import gitutil
 
 
 class GitClearConfig(StepConfig):
     """Kargo's GitClearConfig."""
 
-    path: Annotated[StrictStr, Field(min_length=1)]
+    path: NonEmpty
     """A work tree made by `git-clone`, relative to the work dir."""
 
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
-from pydantic import Field, StrictStr
-
-from kargo_actions.promotion.step_api import StepConfig, StepContext, StepError, StepResult
+from kargo_actions.promotion.step_api import NonEmpty, StepConfig, StepContext, StepError, StepResult
 from kargo_actions.promotion.steps.support import gitutil
 
 # What git says when it has no user.name/user.email and user.useConfigOnly forbids guessing.
@@ -21,9 +19,9 @@ class CommitAuthor(gitutil.GitAuthor):
 class GitCommitConfig(StepConfig):
     """Kargo's GitCommitConfig."""
 
-    path: Annotated[StrictStr, Field(min_length=1)]
+    path: NonEmpty
     """The work tree."""
-    message: Annotated[StrictStr, Field(min_length=1)]
+    message: NonEmpty
     """The commit message (multi-line allowed)."""
     author: CommitAuthor | None = None
     """`name`, `email` (required) and `signingKey`: this commit only (deprecated in Kargo)."""

@@ -11,6 +11,7 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr
 from kargo_actions.github.errors import GitHubTimeoutError, MergeBlockedError
 from kargo_actions.github.models import MergeMethod
 from kargo_actions.promotion.step_api import (
+    NonEmpty,
     StepConfig,
     StepContext,
     StepFailed,
@@ -35,7 +36,7 @@ _GO_DURATION = r"(?:\d+(ns|us|µs|ms|s|m|h))+"
 class GitMergePRConfig(StepConfig):
     """Kargo's GitMergePRConfig."""
 
-    repo_url: Annotated[StrictStr, Field(min_length=1)] = Field(alias="repoURL")
+    repo_url: NonEmpty = Field(alias="repoURL")
     """The repository on GitHub (https://HOST/OWNER/REPO[.git])."""
     pr_number: Annotated[StrictInt, Field(ge=1)]
     """The pull request's number (e.g. `${{ outputs['open-pr'].pr.id }}`)."""
@@ -47,7 +48,7 @@ class GitMergePRConfig(StepConfig):
     """Not ready yet (checks pending, mergeability unknown): wait (Running) instead of failing."""
     poll_interval: Annotated[StrictStr, Field(pattern=_GO_DURATION)] | None = None
     """With wait: how often to try again (Go duration; default 10s)."""
-    merge_method: Annotated[StrictStr, Field(min_length=1)] | None = None
+    merge_method: NonEmpty | None = None
     """`merge` (default), `squash` or `rebase`."""
 
 

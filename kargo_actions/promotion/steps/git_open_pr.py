@@ -5,19 +5,19 @@ Argo CD configured (ARGOCD_SERVER), Argo CD's diff of the cluster for each Appli
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, StrictBool, StrictStr
+from pydantic import Field, StrictBool
 
 from kargo_actions.freight.identity import normalize_git_url
 from kargo_actions.github.prbody import RenderedDiff, promotion_body
 from kargo_actions.model.freight import Freight
-from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult
+from kargo_actions.promotion.step_api import NonEmpty, StepConfig, StepContext, StepResult
 from kargo_actions.promotion.steps.support import gitutil
 from kargo_actions.promotion.steps.support.cluster_diff import SERVER_ENV, pr_cluster_diff
 from kargo_actions.promotion.steps.support.github_common import check_provider, client_for, github_errors
 
-NonEmpty = Annotated[StrictStr, Field(min_length=1)]
+NonEmpty = NonEmpty
 # How deep below the work dir to look for the clone the promotion changed (./src, ./out, ./a/b).
 _SEARCH_DEPTH = 3
 # The patch shown in the body: longer ones are cut by the body's limit anyway, so do not read more.

@@ -11,6 +11,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, StrictBool, StrictInt, StrictStr, model_validator
 
 from kargo_actions.promotion.step_api import (
+    NonEmpty,
     StepConfig,
     StepContext,
     StepError,
@@ -30,7 +31,7 @@ _HOOK_DECLINED = ("hook declined", "pre-receive hook", "update hook", "protected
 class GitPushConfig(StepConfig):
     """Kargo's GitPushConfig."""
 
-    path: Annotated[StrictStr, Field(min_length=1)]
+    path: NonEmpty
     """The work tree."""
     target_branch: StrictStr = ""
     """The remote branch to push to (default: the checked-out branch)."""

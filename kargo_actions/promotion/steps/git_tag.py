@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
-from pydantic import ConfigDict, Field, StrictBool, StrictStr
+from pydantic import ConfigDict, StrictBool
 
-from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult, TerminalStepError
+from kargo_actions.promotion.step_api import NonEmpty, StepConfig, StepContext, StepResult, TerminalStepError
 from kargo_actions.promotion.steps.support import gitutil
 
 
@@ -16,11 +16,11 @@ class GitTagConfig(StepConfig):
 
     model_config = ConfigDict(extra="ignore")
 
-    path: Annotated[StrictStr, Field(min_length=1)]
+    path: NonEmpty
     """A work tree made by git-clone."""
-    tag: Annotated[StrictStr, Field(min_length=1)]
+    tag: NonEmpty
     """The tag to create at HEAD (a valid git ref name)."""
-    message: Annotated[StrictStr, Field(min_length=1)]
+    message: NonEmpty
     """The annotated tag's message."""
     force: StrictBool = False
     """Move an existing tag of the same name (unusual: tags are meant not to move)."""

@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from kargo_actions.promotion.step_api import (
+    NonEmpty,
     StepConfig,
     StepContext,
     StepFailed,
@@ -30,7 +31,7 @@ _GO_DURATION = r"(?:\d+(ns|us|µs|ms|s|m|h))+"
 class GitWaitForPRConfig(StepConfig):
     """Kargo's GitWaitForPRConfig."""
 
-    repo_url: Annotated[StrictStr, Field(min_length=1)] = Field(alias="repoURL")
+    repo_url: NonEmpty = Field(alias="repoURL")
     """The repository on GitHub (https://HOST/OWNER/REPO[.git])."""
     pr_number: Annotated[StrictInt, Field(ge=1)]
     """The pull request's number (e.g. `${{ outputs['open-pr'].pr.id }}`)."""

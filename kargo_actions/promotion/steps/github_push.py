@@ -12,6 +12,7 @@ from kargo_actions.github.client import GitHubClient
 from kargo_actions.github.errors import RefMovedError
 from kargo_actions.github.models import FileChange
 from kargo_actions.promotion.step_api import (
+    NonEmpty,
     StepConfig,
     StepContext,
     StepError,
@@ -31,7 +32,7 @@ _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 class GitHubPushConfig(StepConfig):
     """Kargo's GitHubPushConfig."""
 
-    path: Annotated[StrictStr, Field(min_length=1)]
+    path: NonEmpty
     """The work tree (a clone of the GitHub repository)."""
     generate_target_branch: StrictBool = False
     """Push to `kargo/promotion/<promotion name>` (replacing it on a re-run)."""

@@ -5,15 +5,22 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, StrictBool, StrictStr
 
-from kargo_actions.promotion.step_api import StepConfig, StepContext, StepError, StepResult, TerminalStepError
+from kargo_actions.promotion.step_api import (
+    NonEmpty,
+    StepConfig,
+    StepContext,
+    StepError,
+    StepResult,
+    TerminalStepError,
+)
 from kargo_actions.promotion.steps.support import rendered
 from kargo_actions.promotion.steps.support.process import run_command
 
-NonEmpty = Annotated[StrictStr, Field(min_length=1)]
+NonEmpty = NonEmpty
 
 
 class SetValue(StepConfig):

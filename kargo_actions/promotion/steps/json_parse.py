@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
-from pydantic import Field, StrictStr
+from pydantic import Field
 
-from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult, TerminalStepError
+from kargo_actions.promotion.step_api import NonEmpty, StepConfig, StepContext, StepResult, TerminalStepError
 from kargo_actions.promotion.steps.support import structured
 
 
 class JsonParseConfig(StepConfig):
     """Kargo's JSONParseConfig."""
 
-    path: Annotated[StrictStr, Field(min_length=1)]
+    path: NonEmpty
     """The JSON file to read."""
     outputs: list[structured.ParseOutput] = Field(min_length=1)
     """The outputs to compute from it, in order."""

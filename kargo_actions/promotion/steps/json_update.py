@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import Field, StrictStr
+from pydantic import Field
 
 from kargo_actions.promotion.step_api import (
+    NonEmpty,
     StepConfig,
     StepContext,
     StepError,
@@ -22,7 +23,7 @@ from kargo_actions.promotion.steps.support.keypath import parse_key
 class JsonUpdate(StepConfig):
     """One key (`image.tag`, `containers.0.image`, `example\\.com/v`) and its new scalar value."""
 
-    key: Annotated[StrictStr, Field(min_length=1)]
+    key: NonEmpty
     """Dotted path: `image.tag`; list index `ports.0`; `-1` (or an index past the end) appends; `\\.` is a literal dot, `:0` a key that looks like a number. Missing keys are created."""
     value: Any
     """The new value: a string, number or boolean."""
@@ -31,7 +32,7 @@ class JsonUpdate(StepConfig):
 class JsonUpdateConfig(StepConfig):
     """Kargo's JSONUpdateConfig."""
 
-    path: Annotated[StrictStr, Field(min_length=1)]
+    path: NonEmpty
     """The JSON file."""
     updates: list[JsonUpdate] = Field(min_length=1)
     """`{key, value}` pairs, applied in order."""

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import Field, StrictStr, model_validator
+from pydantic import StrictStr, model_validator
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult, TerminalStepError
+from kargo_actions.promotion.step_api import NonEmpty, StepConfig, StepContext, StepResult, TerminalStepError
 from kargo_actions.promotion.steps.support import yamledit
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -20,7 +20,7 @@ PRESERVE = "*"
 class ImageUpdate(StepConfig):
     """One image to set: by the subscribed image name, to a tag or a digest, optionally renamed."""
 
-    image: Annotated[StrictStr, Field(min_length=1)]
+    image: NonEmpty
     """The image as subscribed (the entry's `name` unless `name` is given)."""
     name: StrictStr = ""
     """The entry's name in the kustomization, when it differs from `image`."""
@@ -43,7 +43,7 @@ class ImageUpdate(StepConfig):
 class KustomizeSetImageConfig(StepConfig):
     """Kargo's KustomizeSetImageConfig."""
 
-    path: Annotated[StrictStr, Field(min_length=1)]
+    path: NonEmpty
     """Directory holding `kustomization.yaml`, `kustomization.yml` or `Kustomization` (exactly one)."""
     images: list[ImageUpdate] | None = None
     """Images to set. Omitted: every image of the Freight being promoted."""

@@ -8,12 +8,13 @@ import os
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
 import pathspec
-from pydantic import Field, StrictBool, StrictStr
+from pydantic import StrictBool
 
 from kargo_actions.promotion.step_api import (
+    NonEmpty,
     StepConfig,
     StepContext,
     StepError,
@@ -26,11 +27,11 @@ from kargo_actions.promotion.steps.support import archive
 class TarConfig(StepConfig):
     """Kargo's TarConfig."""
 
-    in_path: Annotated[StrictStr, Field(min_length=1)]
+    in_path: NonEmpty
     """The directory (its contents) or file to archive."""
-    out_path: Annotated[StrictStr, Field(min_length=1)]
+    out_path: NonEmpty
     """The archive file to write; replaced when it exists."""
-    ignore: Annotated[StrictStr, Field(min_length=1)] | None = None
+    ignore: NonEmpty | None = None
     """Lines of `.gitignore` patterns not to archive; without it, `.git` is left out."""
     gzip: StrictBool | None = None
     """Compress the archive with gzip (default: no)."""

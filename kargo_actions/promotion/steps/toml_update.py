@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
 import tomlkit
-from pydantic import Field, StrictStr
+from pydantic import Field
 from tomlkit import items
 from tomlkit.exceptions import TOMLKitError
 
 from kargo_actions.promotion.step_api import (
+    NonEmpty,
     StepConfig,
     StepContext,
     StepError,
@@ -26,7 +27,7 @@ _SCALARS = (items.String, items.Integer, items.Float, items.Bool, items.Date, it
 class TomlUpdate(StepConfig):
     """One existing key (`package.version`, `values.1`, `labels.example\\.com/v`) and its new scalar value."""
 
-    key: Annotated[StrictStr, Field(min_length=1)]
+    key: NonEmpty
     """Dotted path of an existing key: `package.version`, `ports.1`, `servers.0.name` (array of tables), `\\.` a literal dot."""
     value: Any
     """The new value: a string, number or boolean."""
@@ -35,7 +36,7 @@ class TomlUpdate(StepConfig):
 class TomlUpdateConfig(StepConfig):
     """Kargo's TOMLUpdateConfig."""
 
-    path: Annotated[StrictStr, Field(min_length=1)]
+    path: NonEmpty
     """The TOML file."""
     updates: list[TomlUpdate] = Field(min_length=1)
     """`{key, value}` pairs, applied in order."""

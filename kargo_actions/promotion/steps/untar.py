@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Annotated, ClassVar
 
 import pathspec
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import Field, StrictInt
 
 from kargo_actions.promotion.step_api import (
+    NonEmpty,
     StepConfig,
     StepContext,
     StepError,
@@ -31,13 +32,13 @@ _DIR_MODE = 0o750
 class UntarConfig(StepConfig):
     """Kargo's UntarConfig."""
 
-    in_path: Annotated[StrictStr, Field(min_length=1)]
+    in_path: NonEmpty
     """The tar file (gzipped or not: the content decides)."""
-    out_path: Annotated[StrictStr, Field(min_length=1)]
+    out_path: NonEmpty
     """The directory to extract into; what it held before is replaced."""
     strip_components: Annotated[StrictInt, Field(ge=0)] | None = None
     """Leading path parts to drop from each member, as tar --strip-components."""
-    ignore: Annotated[StrictStr, Field(min_length=1)] | None = None
+    ignore: NonEmpty | None = None
     """Lines of `.gitignore` patterns not to extract; without it, `.git` is left out."""
 
 

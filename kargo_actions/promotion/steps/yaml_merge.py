@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, StrictBool, StrictStr
 
 from kargo_actions.promotion.step_api import (
+    NonEmpty,
     StepConfig,
     StepContext,
     StepError,
@@ -22,7 +23,7 @@ class YamlMergeConfig(StepConfig):
 
     in_files: list[StrictStr] = Field(min_length=1)
     """The YAML files, merged in order: each later file over the result of the earlier ones."""
-    out_file: Annotated[StrictStr, Field(min_length=1)]
+    out_file: NonEmpty
     """The merged file to write (replaced when it exists; folders are created)."""
     ignore_missing_files: StrictBool = False
     """Skip input files that do not exist instead of failing."""

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import Field, StrictStr
+from pydantic import Field
 
-from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult
+from kargo_actions.promotion.step_api import NonEmpty, StepConfig, StepContext, StepResult
 from kargo_actions.promotion.steps.support import yamledit
 
 
 class YamlUpdate(StepConfig):
     """One key (`image.tag`, `containers.0.image`, `example\\.com/v`) and its new value."""
 
-    key: Annotated[StrictStr, Field(min_length=1)]
+    key: NonEmpty
     """Dotted path to a scalar that exists: `image.tag`; list index `containers.0.image`; `\\.` is a literal dot (`example\\.com/version`), `\\:` a literal colon, and a leading `:` makes a numeric part a mapping key (`ports.:8080`). A key that does not exist, or that holds a mapping or a list, is an error."""
     value: Any
     """The new value: a string (quoted when it would read back as something else), number, boolean, null, list or mapping."""
@@ -22,7 +22,7 @@ class YamlUpdate(StepConfig):
 class YamlUpdateConfig(StepConfig):
     """Kargo's YAMLUpdateConfig."""
 
-    path: Annotated[StrictStr, Field(min_length=1)]
+    path: NonEmpty
     """The YAML file."""
     updates: list[YamlUpdate] = Field(min_length=1)
     """`{key, value}` pairs, applied in order."""

@@ -8,13 +8,12 @@ import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import Field, StrictStr
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from kargo_actions.promotion.step_api import StepConfig, StepContext, StepError, TerminalStepError
+from kargo_actions.promotion.step_api import NonEmpty, StepConfig, StepContext, StepError, TerminalStepError
 
 
 def read_text(ctx: StepContext, relative: str, *, field_name: str = "path", kind: str = "file") -> str:
@@ -112,9 +111,9 @@ def _key_text(key: Any) -> str:
 class ParseOutput(StepConfig):
     """One output of a *-parse step: its name and the expression (no `${{ }}`) that computes it."""
 
-    name: Annotated[StrictStr, Field(min_length=1)]
+    name: NonEmpty
     """The output's name (`outputs.<alias>.<name>`)."""
-    from_expression: Annotated[StrictStr, Field(min_length=1)]
+    from_expression: NonEmpty
     """An expression without `${{ }}`; the document's top-level keys are its variables (`image.tag`)."""
 
 

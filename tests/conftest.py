@@ -32,10 +32,11 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 
 
 def shared_path(*parts: str) -> Path:
-    """A path under ../shared; skips the test where it is absent, but fails under CI=true."""
+    """A path under ../shared; skips the test where it is absent, but fails under CI=true (unless
+    KARGO_ACTIONS_SHARED=absent says the run knows it has none: the project's own workflow on GitHub)."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        if os.environ.get("CI") == "true":
+        if os.environ.get("CI") == "true" and os.environ.get("KARGO_ACTIONS_SHARED") != "absent":
             pytest.fail(f"{path} is missing: CI must have shared/ beside the checkout")
         pytest.skip(
             f"{path} is absent (a fresh clone without ../shared); these tests check the real Kargo contract"

@@ -198,8 +198,9 @@ def in_process_phases(repo: Path, out: Path) -> dict[str, float]:
     """Where the time goes, without the interpreter's start-up: read, render, write."""
     from kargo_actions.ledger import Ledger
     from kargo_actions.manifests import load_project
-    from kargo_actions.report.dashboard import collect, write_site
+    from kargo_actions.report.dashboard import collect
     from kargo_actions.report.dashboard_html import render_site
+    from kargo_actions.report.dashboard_site import write_site
 
     start = time.perf_counter()
     project = load_project(repo / ".kargo")

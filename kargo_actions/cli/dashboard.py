@@ -49,7 +49,7 @@ def dashboard_command(
     `--output json` prints the pages and counts written."""
     from kargo_actions.cli.ledger_options import open_project_ledger
     from kargo_actions.manifests import load_project
-    from kargo_actions.report.dashboard import build_site
+    from kargo_actions.report.dashboard_site import build_site
 
     project = load_project(app.config_dir)
     if not out.is_absolute():

@@ -475,7 +475,7 @@ def test_an_empty_ledger_makes_a_site(tmp_path: Path) -> None:
 
 
 def test_a_failed_write_leaves_the_previous_site_and_no_debris(tmp_path: Path) -> None:
-    from kargo_actions.report.dashboard import MARKER, write_site
+    from kargo_actions.report.dashboard_site import MARKER, write_site
 
     out = tmp_path / "site"
     write_site({"index.html": "old"}, out)

@@ -136,7 +136,17 @@ class LedgerTree:
 
     # Freight
 
+    _all_freight: list[FreightEntry] | None = None
+
     def freight_entries(self, warehouse: str | None = None) -> list[FreightEntry]:
+        if warehouse is None:
+            # Listed once per tree (one commit): the dashboard asked twice, 300 Warehouse trees each time.
+            if self._all_freight is None:
+                self._all_freight = self._list_freight(None)
+            return list(self._all_freight)
+        return self._list_freight(warehouse)
+
+    def _list_freight(self, warehouse: str | None) -> list[FreightEntry]:
         warehouses = self._entries("freight")
         if warehouse is not None:
             warehouses = {k: v for k, v in warehouses.items() if k == warehouse}

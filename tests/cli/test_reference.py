@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from kargo_actions.report.cli_docs import DOC_PATH, render_reference, updated
+from kargo_actions.cli.reference import DOC_PATH, render_reference, updated
 from tests.conftest import REPO_ROOT
 
 
 def test_cli_reference_is_fresh() -> None:
     current = (REPO_ROOT / DOC_PATH).read_text()
     assert updated(current) == current, (
-        "docs/cli.md is stale: run python -m kargo_actions.report.cli_docs --write"
+        "docs/cli.md is stale: run python -m kargo_actions.cli.reference --write"
     )
 
 

@@ -1,6 +1,6 @@
 """docs/cli.md's command reference, generated from the click commands themselves.
 
-Regenerate with `python -m kargo_actions.report.cli_docs --write`; a test fails when the file is stale.
+Regenerate with `python -m kargo_actions.cli.reference --write`; a test fails when the file is stale.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-BEGIN = "<!-- BEGIN GENERATED: command reference (python -m kargo_actions.report.cli_docs --write) -->"
+BEGIN = "<!-- BEGIN GENERATED: command reference (python -m kargo_actions.cli.reference --write) -->"
 END = "<!-- END GENERATED -->"
 DOC_PATH = Path("docs") / "cli.md"
 
@@ -86,7 +86,7 @@ def main(argv: list[str]) -> int:
         path.write_text(fresh)
         return 0
     if fresh != current:
-        print(f"{DOC_PATH} is stale: run python -m kargo_actions.report.cli_docs --write", file=sys.stderr)
+        print(f"{DOC_PATH} is stale: run python -m kargo_actions.cli.reference --write", file=sys.stderr)
         return 1
     return 0
 

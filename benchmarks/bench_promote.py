@@ -51,7 +51,7 @@ def sh(cwd: Path, *args: str) -> str:
 
 def setup(root: Path, tags: list[str]) -> tuple[Path, Path]:
     """The example pushed to a bare origin; a pipeline clone with one Freight per tag recorded."""
-    from kargo_actions.freight.assemble import Artifacts, assemble_freight, parse_image_ref
+    from kargo_actions.discovery.assemble import Artifacts, assemble_freight, parse_image_ref
     from kargo_actions.ledger import Ledger
     from kargo_actions.manifests import load_project
 

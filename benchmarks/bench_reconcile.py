@@ -151,7 +151,7 @@ def timed(fn: object, runs: int = RUNS) -> float:
 
 
 def record_freight(repo: Path, tag: str) -> str:
-    from kargo_actions.freight.assemble import Artifacts, assemble_freight, parse_image_ref
+    from kargo_actions.discovery.assemble import Artifacts, assemble_freight, parse_image_ref
     from kargo_actions.ledger import Ledger
     from kargo_actions.manifests import load_project
 

@@ -368,8 +368,7 @@ def assemble_command(
     discovered artifacts with `discover -o json`); --allow-undiscovered records any. --dry-run checks nothing
     against the ledger.
     """
-    from kargo_actions.errors import InvalidInputError, Problem, did_you_mean
-    from kargo_actions.freight.assemble import (
+    from kargo_actions.discovery.assemble import (
         Artifacts,
         assemble_freight,
         combine,
@@ -378,6 +377,7 @@ def assemble_command(
         parse_commit_ref,
         parse_image_ref,
     )
+    from kargo_actions.errors import InvalidInputError, Problem, did_you_mean
     from kargo_actions.manifests import load_project
 
     project = load_project(app.config_dir)
@@ -412,7 +412,7 @@ def assemble_command(
         return 0
     with open_ledger(app, **ledger_opts) as ledger:
         if not allow_undiscovered:
-            from kargo_actions.freight.assemble import check_discovered
+            from kargo_actions.discovery.assemble import check_discovered
             from kargo_actions.ledger.records import DiscoveredArtifactsRecord, discovered_path
 
             check_discovered(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kargo_actions.discovery.assemble import check_discovered
 from kargo_actions.discovery.run import (
     DiscoveryRun,
     SubscriptionRef,
@@ -20,7 +21,6 @@ from kargo_actions.discovery.run import (
     discover_warehouses,
 )
 from kargo_actions.errors import InvalidInputError
-from kargo_actions.freight.assemble import check_discovered
 from kargo_actions.freight.identity import freight_id
 from kargo_actions.ledger import Ledger, LedgerConfig, SigningPolicy
 from kargo_actions.ledger.records import DiscoveredArtifactsRecord, DiscoveryResult, discovered_path

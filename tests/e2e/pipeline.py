@@ -96,7 +96,7 @@ class Pipeline:
     def record_discovered(self, tag: str, created: str, *, commit: bool = False) -> str:
         """Record the Freight of one guestbook tag, with the head of main when the Warehouse also
         subscribes to the repository (hook: `kargo-actions discover` replaces this)."""
-        from kargo_actions.freight.assemble import (
+        from kargo_actions.discovery.assemble import (
             Artifacts,
             assemble_freight,
             parse_commit_ref,

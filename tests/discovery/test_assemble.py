@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kargo_actions.errors import InvalidInputError
-from kargo_actions.freight.assemble import (
+from kargo_actions.discovery.assemble import (
     Artifacts,
     assemble_freight,
     check_discovered,
@@ -18,6 +17,7 @@ from kargo_actions.freight.assemble import (
     parse_commit_ref,
     parse_image_ref,
 )
+from kargo_actions.errors import InvalidInputError
 from kargo_actions.ledger.records import DiscoveredArtifactsRecord, DiscoveryResult
 from kargo_actions.manifests import load_project
 from kargo_actions.model.freight import Chart, Freight, GitCommit, Image

@@ -10,7 +10,6 @@ import dataclasses
 import datetime as _dt
 import difflib
 import os
-import re
 import stat
 import types
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -27,7 +26,8 @@ from kargo_actions.manifest_expressions import expression_problems
 from kargo_actions.manifest_files import SETTINGS_API_VERSION, SETTINGS_KIND, manifest_paths
 from kargo_actions.manifest_yaml import Loc, format_path, locate, read_documents
 from kargo_actions.model.analysis import AnalysisTemplate, ClusterAnalysisTemplate
-from kargo_actions.model.base import KARGO_API_VERSION, model_in
+from kargo_actions.model.base import KARGO_API_VERSION
+from kargo_actions.model.messages import field_problems, type_name
 from kargo_actions.model.project import Project, ProjectConfig, ProjectResource
 from kargo_actions.model.promotion_task import ClusterPromotionTask, PromotionTask, PromotionVar
 from kargo_actions.model.settings import Settings
@@ -124,100 +124,6 @@ def to_plain(node: Any) -> Any:
     return node
 
 
-def _type_name(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if value is None:
-        return "null"
-    return "a string"
-
-
-_TYPE_MESSAGES = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "bool_type": "a boolean (true or false)",
-    "bool_parsing": "a boolean (true or false)",
-    "float_type": "a number",
-    "list_type": "a list",
-    "dict_type": "a mapping",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-}
-
-
-def _message_for(error: Any, model: type[BaseModel]) -> tuple[str, str]:
-    """Turn one pydantic error into (message, hint) in this project's words."""
-    kind = error["type"]
-    loc = tuple(error["loc"])
-    value = error.get("input")
-    ctx = error.get("ctx") or {}
-    if kind == "missing":
-        return "required field is missing", ""
-    if kind == "extra_forbidden":
-        known = _known_fields(model, loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
-        if close:
-            return "unknown field", f"did you mean {close[0]!r}?"
-        return "unknown field", ("known fields: " + ", ".join(sorted(known))) if known else ""
-    if kind == "literal_error":
-        expected = ctx.get("expected", "")
-        close = difflib.get_close_matches(str(value), re.findall(r"'([^']*)'", expected), n=1, cutoff=0.6)
-        return f"must be one of {expected}, not {value!r}", f"did you mean {close[0]!r}?" if close else ""
-    if kind in _TYPE_MESSAGES:
-        return f"expected {_TYPE_MESSAGES[kind]}, found {_type_name(value)}", ""
-    if kind == "too_short":
-        least = ctx.get("min_length", 1)
-        return f"must have at least {least} item{'' if least == 1 else 's'}", ""
-    if kind == "string_too_short":
-        return "must not be empty", ""
-    if kind == "string_too_long":
-        return f"must be at most {ctx.get('max_length')} characters long", ""
-    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        bound = ctx.get("ge", ctx.get("le", ctx.get("gt", ctx.get("lt"))))
-        word = {"greater_than_equal": "at least", "less_than_equal": "at most"}.get(
-            kind, kind.replace("_", " ")
-        )
-        return f"must be {word} {bound}, not {value!r}", ""
-    message = str(error.get("msg", ""))
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    return message, ""
-
-
-def _known_fields(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
-    """Wire names of the fields valid at loc, found by walking the model classes along it."""
-    current: type[BaseModel] | None = model
-    for part in loc:
-        if current is None:
-            return []
-        if isinstance(part, int):
-            continue
-        field = next(
-            (f for name, f in current.model_fields.items() if part in (f.alias, name)),
-            None,
-        )
-        if field is None:
-            return []
-        current = model_in(field.annotation)
-    if current is None:
-        return []
-    return [f.alias or n for n, f in current.model_fields.items() if not f.exclude]
-
-
-def _union_tag(part: Any) -> bool:
-    # pydantic puts the chosen member of a union (e.g. "str", "int") into loc; the YAML has no such key.
-    return isinstance(part, str) and (part in ("str", "int", "bool") or "[" in part)
-
-
 def _validate(doc: _Doc, model: type[BaseModel], out: _Collector) -> BaseModel | None:
     try:
         return model.model_validate(to_plain(doc.node))
@@ -225,30 +131,8 @@ def _validate(doc: _Doc, model: type[BaseModel], out: _Collector) -> BaseModel |
         out.error(doc.file, doc.node, (), f"{doc.kind} nests too deeply to check")
         return None
     except ValidationError as err:
-        # A value that fits no member of a union (int | str) fails once per member: merge those into one.
-        type_errors: dict[Loc, tuple[list[str], str]] = {}
-        errors = err.errors(include_url=False)
-        # A misspelt required field fails twice (unknown `stepz`, missing `steps`): the first says it all.
-        meant = {
-            (*loc[:-1], hint.split("'")[1])
-            for error in errors
-            if error["type"] == "extra_forbidden"
-            for loc in [tuple(p for p in error["loc"] if not _union_tag(p))]
-            for _, hint in [_message_for(error, model)]
-            if hint.startswith("did you mean '")
-        }
-        for error in errors:
-            loc = tuple(p for p in error["loc"] if not _union_tag(p))
-            if error["type"] == "missing" and loc in meant:
-                continue
-            message, hint = _message_for(error, model)
-            if error["type"] in _TYPE_MESSAGES:
-                expected, _ = type_errors.setdefault(loc, ([], _type_name(error.get("input"))))
-                expected.append(_TYPE_MESSAGES[error["type"]])
-            else:
-                out.error(doc.file, doc.node, loc, message, hint)
-        for loc, (expected, found) in type_errors.items():
-            out.error(doc.file, doc.node, loc, f"expected {' or '.join(expected)}, found {found}")
+        for problem in field_problems(err, model):
+            out.error(doc.file, doc.node, problem.loc, problem.message, problem.hint)
         return None
 
 
@@ -263,7 +147,7 @@ def _classify(
                 file=file,
                 line=line,
                 col=col,
-                message=f"document {index + 1} is {_type_name(to_plain(node))}, expected a mapping"
+                message=f"document {index + 1} is {type_name(to_plain(node))}, expected a mapping"
                 " with apiVersion, kind, metadata and spec",
             )
         )

@@ -21,9 +21,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_promote_github import manifests  # noqa: E402
 
-from kargo_actions.github.reporting import GitHubReporter  # noqa: E402
 from kargo_actions.ledger import Ledger, LedgerConfig  # noqa: E402
 from kargo_actions.manifests import load_project  # noqa: E402
+from kargo_actions.promotion.github_reporting import GitHubReporter  # noqa: E402
 from kargo_actions.promotion.service import PromoteOptions, promote  # noqa: E402
 from tests.ledger.helpers import git, make_freight, make_repo  # noqa: E402
 from tests.support.github_fixtures import FAST, REPOSITORY, TOKEN, client_for  # noqa: E402

@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kargo_actions.github.client import ClientOptions  # noqa: E402
-from kargo_actions.github.reporting import CLIENT_OPTIONS, GitHubReporter  # noqa: E402
 from kargo_actions.ledger import Ledger, LedgerConfig  # noqa: E402
 from kargo_actions.manifests import load_project  # noqa: E402
+from kargo_actions.promotion.github_reporting import CLIENT_OPTIONS, GitHubReporter  # noqa: E402
 from kargo_actions.promotion.reporting import Reporter  # noqa: E402
 from kargo_actions.promotion.service import PromoteOptions, promote  # noqa: E402
 from tests.ledger.helpers import git, make_freight, make_repo  # noqa: E402
@@ -78,7 +78,7 @@ def promotions(server: GitHubServer, repo: Path, reporter: Reporter) -> list[flo
 
 
 def import_seconds() -> float:
-    code = "import time; t = time.perf_counter(); import kargo_actions.github.reporting; print(time.perf_counter() - t)"
+    code = "import time; t = time.perf_counter(); import kargo_actions.promotion.github_reporting; print(time.perf_counter() - t)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     return float(out.stdout.strip())
 

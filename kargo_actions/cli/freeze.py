@@ -86,8 +86,8 @@ def freeze_command(
 
     from kargo_actions.cli.promote import _open
     from kargo_actions.errors import InvalidInputError
-    from kargo_actions.github.reporting import run_log_url
     from kargo_actions.promotion.freezes import FreezeRequest, parse_until, plan_freeze
+    from kargo_actions.promotion.github_reporting import run_log_url
 
     if not reason.strip():
         raise InvalidInputError("--reason must say why (it is shown in every refusal)")

@@ -1,6 +1,6 @@
-"""Which reporter a promotion or verification gets: GitHub's (kargo_actions.github.reporting, imported only
-then, so a local `promote` never loads the GitHub client) when the environment names a repository and
-credentials, else none; and the check that tells whether another runner's Actions run is over."""
+"""Which reporter a promotion or verification gets: GitHub's (promotion.github_reporting, imported only then,
+so a local `promote` never loads the GitHub client) when the environment names a repository and credentials,
+else none; and the check that tells whether another runner's Actions run is over."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def choose_reporter(github: bool | None = None, env: Mapping[str, str] | None = 
                 )
             ]
         )
-    from kargo_actions.github.reporting import GitHubReporter
+    from kargo_actions.promotion.github_reporting import GitHubReporter
 
     return GitHubReporter(env)
 

@@ -1,5 +1,5 @@
 """What a promotion reports besides its ledger records: nothing by default; a Deployment and commit statuses
-when it runs for a GitHub repository (kargo_actions.github.reporting, chosen by promotion.reporters).
+when it runs for a GitHub repository (kargo_actions.promotion.github_reporting, chosen by promotion.reporters).
 
 Reporting never decides a promotion's outcome: a report that cannot be made is a warning (a missing token
 permission an error message, printed once), and the ledger record and exit code stay the promotion's own.

@@ -304,8 +304,8 @@ def report_verified(
     reporter = choose_reporter(github, env)
     if reporter.name != "github" or outcome.run.phase is Phase.ABORTED:
         return
-    from kargo_actions.github.reporting import GitHubReporter, verified_commits
     from kargo_actions.github.statuses import mark_verified
+    from kargo_actions.promotion.github_reporting import GitHubReporter, verified_commits
 
     assert isinstance(reporter, GitHubReporter)
     state = {Phase.SUCCESSFUL: "success", Phase.FAILED: "failure"}.get(outcome.run.phase, "error")

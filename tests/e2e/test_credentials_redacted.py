@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from kargo_actions.github import reporting
 from kargo_actions.github.output import command_outputs, write_outputs
+from kargo_actions.promotion import github_reporting as reporting
 from kargo_actions.promotion.steps.support import github_common
 from tests.promotion.test_service import run
 from tests.support.git_http_server import GitHttpServer, git, make_bare_repo, serve_git

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from kargo_actions.errors import FailedError
-from kargo_actions.github import reporting
 from kargo_actions.github.client import GitHubClient
 from kargo_actions.ledger import Ledger, LedgerConfig
 from kargo_actions.manifests import load_project
 from kargo_actions.model.freight import Freight
+from kargo_actions.promotion import github_reporting as reporting
 from kargo_actions.promotion.engine import EngineOptions
 from kargo_actions.promotion.result import StepRun
 from kargo_actions.promotion.service import PromoteOptions, promote

@@ -1,7 +1,7 @@
 """What `kargo-actions promote` reports to GitHub: a Deployment per promotion, `kargo/verified/<stage>` on the
 Freight's commit once verified, `kargo/gate` on the pull requests its steps open.
 
-Chosen by kargo_actions.promotion.reporting (GITHUB_REPOSITORY and a token set, or `--github`). Every call
+Chosen by kargo_actions.promotion.reporters (GITHUB_REPOSITORY and a token set, or `--github`). Every call
 is best effort: the promotion's ledger records and exit code never depend on GitHub answering. A failed
 report is a warning (`::warning::` on Actions); a missing token permission is an error message naming the
 permission, printed once per command, after which reports needing it are no longer tried.

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kargo_actions.github import sync  # noqa: E402
+from kargo_actions.promotion.github_wanted import wanted_state  # noqa: E402
 from kargo_actions.promotion.registry import get_step  # noqa: E402
 from kargo_actions.promotion.step_api import StepContext, validate_config  # noqa: E402
 from kargo_actions.promotion.steps.support import github_common  # noqa: E402
@@ -79,7 +80,7 @@ def sync_round(server: GitHubServer, config_dir: Path) -> tuple[float, int]:
     before = len(server.exchanges)
     started = time.perf_counter()
     for _ in range(2):  # plan + apply, then the plan that finds nothing
-        plan = sync.plan_sync(admin, sync.wanted_state(project, env={}))
+        plan = sync.plan_sync(admin, wanted_state(project, env={}))
         sync.apply_sync(admin, plan)
     return time.perf_counter() - started, len(server.exchanges) - before
 

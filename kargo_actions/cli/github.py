@@ -67,8 +67,9 @@ def sync_command(app: AppContext, mode: str, repository: str) -> int:
     """
     from kargo_actions.github import sync
     from kargo_actions.github.client import GitHubClient
-    from kargo_actions.github.sync import apply_sync, plan_sync, wanted_state
+    from kargo_actions.github.sync import apply_sync, plan_sync
     from kargo_actions.manifests import load_project
+    from kargo_actions.promotion.github_wanted import wanted_state
 
     project = load_project(app.config_dir)
     client = GitHubClient.from_env(_repository(app, repository), options=sync.CLIENT_OPTIONS)

@@ -20,10 +20,9 @@ from kargo_actions.github.sync import (
     LEDGER_RULESET,
     TAGS_RULESET,
     plan_sync,
-    promotion_target_branches,
-    wanted_state,
 )
 from kargo_actions.manifests import load_project
+from kargo_actions.promotion.github_wanted import promotion_target_branches, wanted_state
 from tests.github.helpers import ADMIN_TOKEN, REPO, bare, git_in, raw_github, seed_promotion_branch
 from tests.support.github_contract import GitHubContract
 from tests.support.github_fixtures import FAST, client_for, start_checked

@@ -12,14 +12,8 @@ import pytest
 
 from kargo_actions.errors import InvalidInputError
 from kargo_actions.ledger import Ledger
-from kargo_actions.report.dashboard_links import (
-    DeepLink,
-    ResolvedLink,
-    TemplateError,
-    evaluate_links,
-    parse_links,
-    render_go_template,
-)
+from kargo_actions.report.dashboard_links import DeepLink, ResolvedLink, evaluate_links, parse_links
+from kargo_actions.report.go_template import TemplateError, render_go_template
 from tests.ledger.helpers import make_repo
 from tests.report.test_dashboard import MANIFESTS, parse, run, shop_freight
 

@@ -123,7 +123,7 @@ def sleep(seconds: float, sleeper: Callable[[float], None] = time.sleep) -> None
     sleeper(seconds)
 
 
-# ---- HTTP: every socket operation of the transport is bounded by the deadline of the calling thread ----
+# The HTTP transport: every socket operation is bounded by the deadline of the calling thread.
 
 
 class _Stream(httpcore.NetworkStream):
@@ -205,7 +205,7 @@ def http_transport(*, verify: bool, limits: httpx.Limits | None = None) -> httpx
     return transport
 
 
-# ---- child processes: killed with everything they started at the deadline ----
+# Child processes are killed with everything they started at the deadline.
 
 
 def run_process(

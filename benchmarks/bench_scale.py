@@ -6,8 +6,10 @@ says PASS or FAIL; the exit code is 1 when any section missed a target. Sections
 - monorepo: 150 Warehouses, each a git subscription with its own includePaths to one 20,000-commit
   repository (built with `git fast-import`, kept under --work between runs), beside a plain script
   (`git fetch` plus one `git log -1 -- PATH` per Warehouse on a mirror).
+- writers, reads: the ledger under 50 concurrent writers in separate clones (item 3) and reads of a
+  300-Warehouse, 40-Stage, 50,000-promotion ledger (item 4); benchmarks/bench_scale_ledger.py runs them alone.
 
-    .venv/bin/python benchmarks/bench_scale.py [--only monorepo] [--work DIR] [--repeat 3]
+    .venv/bin/python benchmarks/bench_scale.py [--only monorepo|writers|reads] [--work DIR] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -260,8 +262,25 @@ def monorepo(args: argparse.Namespace, work: Path) -> list[Figure]:
     return figures
 
 
+def writers(args: argparse.Namespace, work: Path) -> list[Figure]:
+    """Item 3: concurrent ledger writers in separate clones (benchmarks/bench_scale_ledger.py)."""
+    from bench_scale_ledger import bench_writers
+
+    shutil.rmtree(work / "ledger-writers", ignore_errors=True)
+    return [Figure(*f) for f in bench_writers(work / "ledger-writers", args.writers, 40, ROOT)]
+
+
+def reads(args: argparse.Namespace, work: Path) -> list[Figure]:
+    """Item 4: reads of a 300-Warehouse, 40-Stage, 10,000-Freight, 50,000-promotion ledger (kept under --work)."""
+    from bench_scale_ledger import bench_reads
+
+    return [Figure(*f) for f in bench_reads(work, args.repeat, work / "ledger-reads")]
+
+
 SECTIONS: dict[str, Section] = {
     "monorepo": monorepo,
+    "writers": writers,
+    "reads": reads,
 }
 
 
@@ -272,6 +291,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--warehouses", type=int, default=150, help="monorepo: Warehouses (one app each)")
     parser.add_argument("--commits", type=int, default=20_000, help="monorepo: commits of the repository")
+    parser.add_argument("--writers", type=int, default=50, help="writers: concurrent ledger writer processes")
     args = parser.parse_args()
     work = args.work or Path(tempfile.gettempdir()) / "kargo-actions-bench-scale"
     work.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,21 @@
-"""Typed errors and the exit codes they map to (see docs/cli.md)."""
+"""Typed errors and the exit codes they map to (see docs/cli.md and docs/architecture.md).
+
+One hierarchy; the CLI's one handler turns each into a one-line message and its class's exit code:
+
+    KargoActionsError            4  unexpected (a bug) unless a subclass says otherwise
+    ├── InvalidInputError        2  bad input or configuration: nothing was done
+    ├── RefusedError             3  refused by a gate: not available, not approved, bad signature
+    ├── FailedError              1  ran and failed; the same run again fails the same way
+    │   └── TerminalStepError       a step error no retry cures (promotion/step_api.py: StepFailed,
+    │                               StepConfigError, StepTimedOut, PathEscapeError, ...)
+    ├── RetryableError           1  transient (network, push race, rate limit): a bounded retry may cure it
+    │   └── StepError               a step could not do its job this time: the engine runs it again
+    └── StepAborted              1  the promotion was aborted while a step ran: neither retried nor failed
+
+"Retryable" means one thing: a RetryableError. Errors of other modules subclass the one that says what a
+retry would do (github.errors.GitHubUnavailableError is a RetryableError, GitHubPermissionError a
+FailedError).
+"""
 
 from __future__ import annotations
 

@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
-from kargo_actions.errors import ExitCode, KargoActionsError, Problem, did_you_mean
+from kargo_actions.errors import (
+    ExitCode,
+    FailedError,
+    KargoActionsError,
+    Problem,
+    RetryableError,
+    did_you_mean,
+)
 from kargo_actions.model.base import model_in
 from kargo_actions.model.freight import Freight
 
@@ -107,14 +114,14 @@ class StepResult:
     waiting: WaitingOn | None = None  # with status RUNNING: what it waits for
 
 
-class StepError(KargoActionsError):
-    """A step could not do its job; the engine may retry it (Kargo: status Errored)."""
+class StepError(RetryableError):
+    """A step could not do its job this time; the engine runs it again, up to its errorThreshold (Kargo:
+    status Errored)."""
 
-    exit_code = ExitCode.FAILED
 
-
-class TerminalStepError(StepError):
-    """A step error no retry can cure: bad config, a path outside the work dir, a refusal by policy."""
+class TerminalStepError(FailedError):
+    """A step error no retry can cure: bad config, a path outside the work dir, a refusal by policy. Not a
+    StepError: the engine never runs the step again for it."""
 
 
 class PathEscapeError(TerminalStepError):
@@ -198,8 +205,11 @@ class StepContext:
         self.check_abort()
 
 
-class StepAborted(StepError):
-    """The promotion was aborted while the step ran."""
+class StepAborted(KargoActionsError):
+    """The promotion was aborted while the step ran: neither retried nor a failure of the step (Kargo: status
+    Aborted)."""
+
+    exit_code = ExitCode.FAILED
 
 
 class Step(Protocol[ConfigT_contra]):

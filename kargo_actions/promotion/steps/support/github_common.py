@@ -51,6 +51,8 @@ def github_errors(doing: str) -> Iterator[None]:
     """GitHub's failures as the engine's statuses: retryable ones Errored (retried), refusals Failed."""
     try:
         yield
+    except StepError:
+        raise  # the step's own error (a RetryableError too): already what the engine expects
     except (PullRequestClosedError, MergeBlockedError) as err:
         raise StepFailed(f"{doing}: {err}") from None
     except GitHubTimeoutError as err:

@@ -13,7 +13,14 @@ from pydantic import StrictStr, field_validator
 
 from kargo_actions.discovery.gitcache import GitAccess, redact
 from kargo_actions.freight.identity import normalize_git_url
-from kargo_actions.promotion.step_api import NonEmpty, StepConfig, StepContext, StepError, TerminalStepError
+from kargo_actions.promotion.step_api import (
+    NonEmpty,
+    StepAborted,
+    StepConfig,
+    StepContext,
+    StepError,
+    TerminalStepError,
+)
 from kargo_actions.promotion.steps.support.process import run_command
 from kargo_actions.redact import register_secret, url_password
 
@@ -75,7 +82,7 @@ def git(
         env.update(extra_env)
     try:
         result = run_command(ctx, ["git", *args], cwd=cwd, env=env, input=stdin, check=False, what=what)
-    except StepError as err:
+    except (StepError, TerminalStepError, StepAborted) as err:
         raise type(err)(redact(str(err), gitaccess.secrets())) from None
     if check and result.returncode != 0:
         raise StepError(f"{what or 'git ' + args[0]}: {failure_text(ctx, result)}")

@@ -83,8 +83,8 @@ def query_params(params: Sequence[HTTPQueryParam]) -> httpx.QueryParams:
     return httpx.QueryParams([(p.name, p.value) for p in params])
 
 
-def transport_error(what: str, err: httpx.HTTPError, timeout: float) -> StepError:
-    """A failed exchange as a retryable step error that says what happened."""
+def transport_error(what: str, err: httpx.HTTPError, timeout: float) -> StepError | TerminalStepError:
+    """A failed exchange as a step error that says what happened: retryable unless no retry can cure it."""
     if isinstance(err, httpx.TimeoutException):
         return StepError(f"{what}: no complete answer within the timeout of {timeout:g}s")
     if isinstance(err, httpx.TooManyRedirects):

@@ -65,7 +65,7 @@ def registry_session(ctx: StepContext) -> Iterator[RegistrySession]:
         yield session
 
 
-def step_error(err: ImageDiscoveryError, what: str) -> StepError:
+def step_error(err: ImageDiscoveryError, what: str) -> StepError | TerminalStepError:
     """Registry trouble as a step error: retryable (network, 429, 5xx) or terminal (auth, not found)."""
     message = f"{what}: {err}"
     return StepError(message) if isinstance(err, RetryableError) else TerminalStepError(message)

@@ -8,7 +8,13 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from kargo_actions.promotion.step_api import StepContext, StepError, TerminalStepError
+from kargo_actions.promotion.step_api import (
+    StepAborted,
+    StepContext,
+    StepError,
+    StepTimedOut,
+    TerminalStepError,
+)
 
 # How often a step waiting on a child process looks at the abort event and its deadline.
 _POLL_SECONDS = 0.05
@@ -58,7 +64,7 @@ def run_command(
             pending = None  # communicate() goes on feeding what it started sending
             try:
                 ctx.check_abort()
-            except StepError as stop:
+            except (StepAborted, StepTimedOut) as stop:
                 _stop(child)
                 raise type(stop)(f"{label}: {stop}; the child process was stopped") from None
     if check and child.returncode != 0:

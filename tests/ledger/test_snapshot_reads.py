@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from kargo_actions.ledger import Ledger, LedgerConfig, SigningPolicy
-from kargo_actions.ledger.records import CurrentFreight
+from kargo_actions.ledger.records import CurrentFreight, StageStateRecord
 from tests.ledger.helpers import make_freight, make_repo
 
 
@@ -35,11 +35,13 @@ def test_stage_states_and_the_freight_listing_are_read_once_per_snapshot(tmp_pat
         items = [make_freight(n, warehouse=f"wh-{n % 3}") for n in range(6)]
         for item in items:
             ledger.record_freight(item)
+        held = CurrentFreight(name=items[0].name, origin=items[0].origin, since="2026-01-01T00:00:00Z")
+
+        def hold(state: StageStateRecord) -> StageStateRecord:
+            return state.model_copy(update={"current_freight": [held]})
+
         for stage in ("dev", "prod"):
-            held = CurrentFreight(name=items[0].name, origin=items[0].origin, since="2026-01-01T00:00:00Z")
-            ledger.update_stage_state(
-                stage, lambda s, held=held: s.model_copy(update={"current_freight": [held]})
-            )
+            ledger.update_stage_state(stage, hold)
         snap = ledger.snapshot()
         asked = counting_reads(ledger)
         first = snap.stage_states()

@@ -243,6 +243,13 @@ def _layer(module: str) -> int:
     )
 
 
+def test_layers_are_the_ones_docs_architecture_names() -> None:
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    block = text.split("## Layers", 1)[1].split("```", 2)[1]
+    documented = [line.split(", ") for line in block.strip().splitlines()]
+    assert documented == [[n for n in layer if n and not n.startswith("_")] for layer in LAYERS]
+
+
 def test_every_module_has_a_layer() -> None:
     for module in MODULES:
         _layer(module)

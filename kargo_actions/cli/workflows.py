@@ -208,7 +208,7 @@ def generate_command(
 @pass_app
 def generate_actions_command(app: AppContext, /, out_dir: Path | None, check: bool) -> int:
     """Write actions/steps/<step>/action.yml for every built-in step (inputs = config fields, outputs = outputs)."""
-    from kargo_actions.github.actions_gen import generate
+    from kargo_actions.promotion.step_actions import generate
 
     target = out_dir or app.repo / "actions" / "steps"
     report = generate(target, check=check)

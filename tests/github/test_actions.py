@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from kargo_actions.errors import InvalidInputError
-from kargo_actions.github import actions_gen
 from kargo_actions.github.output import command_outputs, format_outputs, write_outputs
-from kargo_actions.github.step_inputs import CONFIG_ENV, ENV_PREFIX, config_from_inputs
+from kargo_actions.promotion import step_actions as actions_gen
+from kargo_actions.promotion.step_inputs import CONFIG_ENV, ENV_PREFIX, config_from_inputs
 from kargo_actions.redact import mask
 from tests.support.workflow_tools import load_yaml, tool
 

@@ -5,7 +5,7 @@ variables `KARGO_STEP_INPUT_<field>` (never through a shell template); this modu
 JSON the step's config model expects: strings stay strings, booleans and integers are parsed, lists and
 objects are read as YAML (so JSON works too, and a `with:` block scalar reads naturally).
 
-Run as `python -m kargo_actions.github.step_inputs STEP OUT.json`.
+Run as `python -m kargo_actions.promotion.step_inputs STEP OUT.json`.
 """
 
 from __future__ import annotations
@@ -142,10 +142,10 @@ def config_from_inputs(step: str, env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m kargo_actions.github.step_inputs STEP OUT.json`: write the config built from the environment."""
+    """`python -m kargo_actions.promotion.step_inputs STEP OUT.json`: write the config built from the environment."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m kargo_actions.github.step_inputs STEP OUT.json", file=sys.stderr)
+        print("usage: python -m kargo_actions.promotion.step_inputs STEP OUT.json", file=sys.stderr)
         return 2
     try:
         config = config_from_inputs(args[0], os.environ)

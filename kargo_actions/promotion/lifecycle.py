@@ -114,11 +114,20 @@ def all_freight(snap: Snapshot, warehouses: list[str] | None = None) -> list[Fre
 
 
 def settled_states(
-    project: Project, snap: Snapshot, now: datetime
+    project: Project, snap: Snapshot, now: datetime, *, for_stage: str | None = None, also: str | None = None
 ) -> tuple[dict[str, StageStateRecord], dict[str, StageStateRecord], list[Freight]]:
-    """(states as recorded, states with control-flow Stages settled, every Freight)."""
+    """(states as recorded, states with control-flow Stages settled, every Freight). `for_stage`: only the
+    Freight its gate can look at: of the Warehouses it requests or holds, those of the control-flow Stages
+    (settled with all of theirs), and `also`'s (at 300 Warehouses, a promotion read 10,000 Freight for 1,000)."""
     states = stage_states(snap)
-    freight = all_freight(snap)
+    wanted: set[str] | None = None
+    if for_stage is not None:
+        held = states[for_stage].current_freight if for_stage in states else []
+        wanted = {*project.stages[for_stage].warehouses, *(c.origin.name for c in held)}
+        wanted |= {w for s in project.stages.values() if s.is_control_flow for w in s.warehouses}
+        if also:
+            wanted.add(also)
+    freight = all_freight(snap, None if wanted is None else sorted(wanted))
     return states, settle_control_flow(project, states, freight, now), freight
 
 
@@ -207,7 +216,9 @@ def plan_start(
         check_promotable(ledger, entry.id, snap)
         # Windows and freezes gate every promotion alike (manual, auto, rollback), before anything is written.
         check_open(project, snap, stage.name, now)
-        states, settled, everything = settled_states(project, snap, now)
+        states, settled, everything = settled_states(
+            project, snap, now, for_stage=stage.name, also=entry.warehouse
+        )
         item = next(f for f in everything if f.name == entry.id)
         verdict = availability(stage, item, settled, now, rollback=req.mode is Mode.ROLLBACK)
         if not verdict.available:

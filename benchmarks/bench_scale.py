@@ -59,7 +59,9 @@ class Figure:
             return f"  {self.name:58s} {value}"
         relation = "=" if self.exact else "<"
         target = f"{self.target:g} {self.unit}".strip()
-        return f"  {self.name:58s} {value:>12s}  target {relation} {target:8s} {'ok' if self.ok else 'MISSED'}"
+        return (
+            f"  {self.name:58s} {value:>12s}  target {relation} {target:8s} {'ok' if self.ok else 'MISSED'}"
+        )
 
 
 Section = Callable[[argparse.Namespace, Path], list[Figure]]
@@ -227,6 +229,12 @@ def monorepo(args: argparse.Namespace, work: Path) -> list[Figure]:
             if result.created():
                 raise RuntimeError("a run with nothing new created Freight")
         figures.append(Figure("nothing new (mirror exists), median", statistics.median(nothing), "s", 1.5))
+        loading = [timed(lambda: load_project(pipeline / ".kargo")) for _ in range(args.repeat)]
+        figures.append(
+            Figure(
+                f"  of which loading the {args.warehouses} Warehouse manifests", statistics.median(loading)
+            )
+        )
 
         server.reset_counts()
         pushed: list[float] = []
@@ -242,23 +250,43 @@ def monorepo(args: argparse.Namespace, work: Path) -> list[Figure]:
             if names != [f"app-{app:03d}"]:
                 wrong.append(f"push to {app_path(app)} created Freight for {names}")
         connections = sum(1 for r in server.requests if r.startswith("GET") and r.endswith("/info/refs"))
-        figures.append(Figure("one push touching one application, median", statistics.median(pushed), "s", 2.0))
+        figures.append(
+            Figure("one push touching one application, median", statistics.median(pushed), "s", 2.0)
+        )
         figures.append(Figure("  Freight created per push (max)", max(created), "", 1, exact=True))
         figures.append(
-            Figure("  git connections per push (one ls-remote, one fetch)", connections / args.repeat, "", 2, exact=True)
+            Figure(
+                "  git connections per push (one ls-remote, one fetch)",
+                connections / args.repeat,
+                "",
+                2,
+                exact=True,
+            )
         )
         for line in wrong:
             print("  " + line)
         if wrong:
-            figures.append(Figure("pushes whose Freight went to another Warehouse", len(wrong), "", 0, exact=True))
+            figures.append(
+                Figure("pushes whose Freight went to another Warehouse", len(wrong), "", 0, exact=True)
+            )
 
         mirror = work / "plain-mirror.git"
         shutil.rmtree(mirror, ignore_errors=True)
-        git(work, "clone", "--quiet", "--mirror", "--filter=blob:none", server.repo_url("mono.git"), str(mirror))
+        git(
+            work,
+            "clone",
+            "--quiet",
+            "--mirror",
+            "--filter=blob:none",
+            server.repo_url("mono.git"),
+            str(mirror),
+        )
         push_change(served, f"{app_path(3)}/values.yaml", 99)
         plain = [plain_script(server, mirror, args.warehouses) for _ in range(args.repeat)]
         shutil.rmtree(mirror, ignore_errors=True)
-        figures.append(Figure("plain script: git fetch + one git log -1 -- PATH each, median", statistics.median(plain)))
+        figures.append(
+            Figure("plain script: git fetch + one git log -1 -- PATH each, median", statistics.median(plain))
+        )
     return figures
 
 

@@ -172,6 +172,28 @@ def plain_ledger_config(
         return None
 
 
+def _plain_config(
+    app: AppContext,
+    ledger_branch: str | None,
+    ledger_remote: str | None,
+    tag_prefix: str | None,
+    signing: str | None,
+) -> LedgerConfig | None:
+    """The LedgerConfig from the flags, variables and a plainly well-formed Settings file, read without the
+    models; None sends the caller to the models (which name what is wrong)."""
+    file_values = plain_settings(app.config_dir)
+    if file_values is None:
+        return None
+    return plain_ledger_config(
+        os.environ,
+        file_values,
+        ledger_branch=ledger_branch,
+        remote=ledger_remote,
+        tag_prefix=tag_prefix,
+        signing=signing,
+    )
+
+
 def ledger_config(
     app: AppContext,
     ledger_branch: str | None = None,
@@ -185,16 +207,8 @@ def ledger_config(
 
     `settings` saves reading the config dir again when the caller has loaded the project.
     """
-    file_values = plain_settings(app.config_dir) if settings is None else None
-    if file_values is not None:
-        plain = plain_ledger_config(
-            os.environ,
-            file_values,
-            ledger_branch=ledger_branch,
-            remote=ledger_remote,
-            tag_prefix=tag_prefix,
-            signing=signing,
-        )
+    if settings is None:
+        plain = _plain_config(app, ledger_branch, ledger_remote, tag_prefix, signing)
         if plain is not None:
             return plain
     from kargo_actions.errors import Problem
@@ -259,19 +273,7 @@ def fetch_ahead(
     from kargo_actions.errors import KargoActionsError
     from kargo_actions.ledger.reader import LedgerRepo
 
-    file_values = plain_settings(app.config_dir)
-    config = (
-        None
-        if file_values is None
-        else plain_ledger_config(
-            os.environ,
-            file_values,
-            ledger_branch=ledger_branch,
-            remote=ledger_remote,
-            tag_prefix=tag_prefix,
-            signing=signing,
-        )
-    )
+    config = _plain_config(app, ledger_branch, ledger_remote, tag_prefix, signing)
     if config is None:
         return
     try:

@@ -32,7 +32,7 @@ from kargo_actions.discovery.gitwatch import compile_expression_filter as compil
 from kargo_actions.discovery.gitwatch import compile_watch as compile_watch
 from kargo_actions.discovery.gitwatch import refs_state as refs_state
 from kargo_actions.discovery.gitwatch import shorten_subject
-from kargo_actions.discovery.monorepo import select_branches
+from kargo_actions.discovery.monorepo import discovered_commit, select_branches
 from kargo_actions.discovery.paths import PathFilter as PathFilter
 from kargo_actions.discovery.paths import PathSelector as PathSelector
 from kargo_actions.errors import InvalidInputError
@@ -176,18 +176,7 @@ def _select_from_branch(compiled: CompiledWatch, mirror: Path, ref: str) -> list
                 continue
             if compiled.paths.active and not compiled.paths.qualifies(entry.paths):
                 continue
-            found.append(
-                DiscoveredCommit(
-                    repo_url=watch.repo_url,
-                    id=entry.id,
-                    subject=shorten_subject(entry.subject),
-                    author=entry.author,
-                    committer=entry.committer,
-                    commit_date=entry.commit_date,
-                    creator_date=entry.commit_date,
-                    branch=watch.branch,
-                )
-            )
+            found.append(discovered_commit(watch, entry))
             if len(found) >= watch.discovery_limit:
                 break
     finally:

@@ -188,12 +188,13 @@ def select_branches(
             entries = [*scan.kept, *(known[c] for c in ids)]
             if entries:
                 watch = compiled[i].watch
-                commits = tuple(_discovered(watch, e) for e in entries)
+                commits = tuple(discovered_commit(watch, e) for e in entries)
                 out[i] = GitDiscoveryResult(watch, state=refs_state(watch, remote), commits=commits)
     return out
 
 
-def _discovered(watch: GitWatch, entry: LogEntry) -> DiscoveredCommit:
+def discovered_commit(watch: GitWatch, entry: LogEntry) -> DiscoveredCommit:
+    """A commit of `git log` as a subscription found it (the one-pass walk and the per-Warehouse one alike)."""
     return DiscoveredCommit(
         repo_url=watch.repo_url,
         id=entry.id,

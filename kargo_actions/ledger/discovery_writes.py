@@ -1,6 +1,7 @@
 """The discovery-run writer: a whole discovery run (discovered artifacts and new Freight) in one ledger write.
 
-`Ledger.record_discovery_run` delegates here, so store.py keeps the write machinery and the one-record writers.
+`Ledger.record_discovery_run` delegates here; store.py keeps the write machinery, freight_writes.py the Freight
+writers this one builds on.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kargo_actions.ledger.freight_writes import check_new_freight, new_freight_files, recorded, tag_target
 from kargo_actions.ledger.layout import check_name, discovered_path
 from kargo_actions.ledger.plans import DiscoveryRunResult, NoWrite, RecordResult, TagRequest, WritePlan
 from kargo_actions.ledger.records import DiscoveredArtifactsRecord, LedgerRecordError, dump_record
@@ -38,11 +40,11 @@ def record_discovery_run(
     Freight the ledger already holds are returned with created=False and left as they are.
     """
     for item in freight:
-        ledger._check_new_freight(item)
+        check_new_freight(item)
     for record in discovered:
         check_name(record.warehouse, "Warehouse")
     sign = ledger.will_sign()
-    targets = {item.name: ledger._tag_target(item) for item in freight}
+    targets = {item.name: tag_target(ledger, item) for item in freight}
     actor = ledger.actor()
     rng = alias_rng or ledger.rng
 
@@ -63,17 +65,17 @@ def record_discovery_run(
         tags: list[TagRequest] = []
         newest: dict[str, str | None] = {}  # each Warehouse's latest creationTimestamp, as Freight are added
         for item in freight:
-            recorded = ledger._recorded(snap, item.name)
-            if recorded is None and any(f.name == item.name for f, _ in results):
-                recorded = next(f for f, _ in results if f.name == item.name)
-            if recorded is not None:
-                results.append((recorded, False))
+            existing = recorded(snap, item.name)
+            if existing is None and any(f.name == item.name for f, _ in results):
+                existing = next(f for f, _ in results if f.name == item.name)
+            if existing is not None:
+                results.append((existing, False))
                 continue
             warehouse = item.origin.name
             if warehouse not in newest:
                 newest[warehouse] = snap.newest_created(warehouse)
-            final, more, tag = ledger._new_freight_files(
-                item, taken, rng, targets[item.name], newest[warehouse]
+            final, more, tag = new_freight_files(
+                ledger, item, taken, rng, targets[item.name], newest[warehouse]
             )
             newest[warehouse] = final.metadata.creation_timestamp
             files.update(more)

@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "kargo_actions"
 # Each name is a subpackage or a top-level module of kargo_actions ("" is the package's __init__).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "__main__", "demo"),
-    ("manifests", "manifest_credentials", "manifest_expressions"),
+    ("manifests", "manifest_checks", "manifest_credentials", "manifest_expressions"),
     ("promotion", "discovery", "verification", "report"),
     ("github", "argocd", "oci"),
     ("ledger", "expressions"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -21,6 +22,7 @@ class StallServer:
     most_active: int = 0
     closed_at: list[float] = field(default_factory=list)  # time.monotonic() of each client close
     lock: threading.Lock = field(default_factory=threading.Lock)
+    open_conns: set[socket.socket] = field(default_factory=set)
 
     @property
     def host(self) -> str:
@@ -47,10 +49,25 @@ def serve_stall(interval: float, give_up: float = 20.0) -> Iterator[StallServer]
     server = StallServer(listener.getsockname()[1], interval)
     stopping = threading.Event()
 
+    def closed_by_client(conn: socket.socket) -> bool:
+        try:
+            if not select.select([conn], [], [], 0)[0]:
+                return False  # nothing to read: still open
+            return conn.recv(1, socket.MSG_PEEK) == b""  # readable: data waits (open) or the end (closed)
+        except (BlockingIOError, TimeoutError):
+            return False
+        except OSError:
+            return True
+
     def hold(conn: socket.socket) -> None:
         with server.lock:
+            # A connection its client has closed but whose thread has not noticed yet (it looks every 0.2 s)
+            # is not open any more: count it out before counting this one in.
+            for other in [c for c in server.open_conns if closed_by_client(c)]:
+                server.open_conns.discard(other)
             server.accepted += 1
-            server.active += 1
+            server.open_conns.add(conn)
+            server.active = len(server.open_conns)
             server.most_active = max(server.most_active, server.active)
         conn.settimeout(0.2)
         sent = 0
@@ -70,10 +87,11 @@ def serve_stall(interval: float, give_up: float = 20.0) -> Iterator[StallServer]
         except OSError:
             pass  # reset by the client
         finally:
-            conn.close()
             with server.lock:
-                server.active -= 1
+                server.open_conns.discard(conn)
+                server.active = len(server.open_conns)
                 server.closed_at.append(time.monotonic())
+            conn.close()
 
     def accept() -> None:
         while not stopping.is_set():

@@ -40,7 +40,6 @@ from kargo_actions.github.etags import EtagCache, default_root, request_key
 from kargo_actions.github.models import (
     GATE_CONTEXT,
     BranchPattern,
-    BranchPolicy,
     CheckRun,
     CombinedStatus,
     CommitStatus,
@@ -56,7 +55,6 @@ from kargo_actions.github.models import (
     PullRequest,
     RateLimit,
     Repository,
-    Reviewer,
     Ruleset,
     RulesetSpec,
     StatusState,
@@ -65,6 +63,15 @@ from kargo_actions.github.models import (
 )
 from kargo_actions.github.permissions import PERMISSIONS, Op
 from kargo_actions.github.text import fit_body, fit_status_description
+from kargo_actions.github.wire import (
+    deployment_from,
+    deployment_status_from,
+    environment_from,
+    pattern_from,
+    pull_from,
+    run_from,
+    status_from,
+)
 
 T = TypeVar("T")
 
@@ -381,7 +388,7 @@ class GitHubClient:
         return self.get_pull_request(pr.number)
 
     def get_pull_request(self, number: int) -> PullRequest:
-        return _pull(self._get(Op.READ_PULL_REQUEST, f"{self._path}/pulls/{number}"))
+        return pull_from(self._get(Op.READ_PULL_REQUEST, f"{self._path}/pulls/{number}"))
 
     def _get_pull(self, number: int) -> GhPullRequest:
         return self._call(Op.READ_PULL_REQUEST, lambda: self._repo.get_pull(number), idempotent=True)
@@ -496,7 +503,7 @@ class GitHubClient:
 
         def mergeable() -> GhPullRequest | None:
             gh_pr = self._get_pull(number)
-            pr = _pull(gh_pr.raw_data)
+            pr = pull_from(gh_pr.raw_data)
             if pr.merged or pr.closed_unmerged or pr.mergeable is not None:
                 return gh_pr
             return None
@@ -507,7 +514,7 @@ class GitHubClient:
             poll_interval,
             mergeable,
         )
-        pr = _pull(gh_pr.raw_data)
+        pr = pull_from(gh_pr.raw_data)
         if pr.merged:
             return MergeResult(number, pr.merge_commit_sha or "", method)
         if pr.closed_unmerged:
@@ -528,7 +535,7 @@ class GitHubClient:
         required = self.required_checks(pr.base_ref)
         if required:
             gh_pr = self._wait_for_checks(gh_pr, required, deadline, timeout, poll_interval)
-        head = _pull(gh_pr.raw_data).head_sha
+        head = pull_from(gh_pr.raw_data).head_sha
 
         def merge() -> Any:
             return gh_pr.merge(
@@ -561,7 +568,7 @@ class GitHubClient:
         """The pull request once every required check passes on its current head (which may move meanwhile)."""
         interval = self.options.poll_interval if poll_interval is None else poll_interval
         while True:
-            pr = _pull(gh_pr.raw_data)
+            pr = pull_from(gh_pr.raw_data)
             pending, failing = self.check_states(pr.head_sha, required)
             if failing:
                 plural = "s" if len(failing) > 1 else ""
@@ -593,7 +600,7 @@ class GitHubClient:
         if target_url:
             body["target_url"] = target_url
         data = self._request(Op.CREATE_STATUS, "POST", f"{self._path}/statuses/{sha}", body=body)
-        return _status(data)
+        return status_from(data)
 
     def set_verified_status(
         self, sha: str, stage: str, *, state: StatusState, description: str = "", target_url: str = ""
@@ -620,7 +627,7 @@ class GitHubClient:
             parameters={"per_page": 100},
         )
         return CombinedStatus(
-            sha=data["sha"], state=data["state"], statuses=tuple(_status(s) for s in data["statuses"])
+            sha=data["sha"], state=data["state"], statuses=tuple(status_from(s) for s in data["statuses"])
         )
 
     def check_runs(self, ref: str) -> tuple[CheckRun, ...]:
@@ -658,7 +665,7 @@ class GitHubClient:
                 **extra,
             ),
         )
-        return _deployment(deployment.raw_data)
+        return deployment_from(deployment.raw_data)
 
     def create_deployment_status(
         self,
@@ -681,21 +688,21 @@ class GitHubClient:
         data = self._request(
             Op.CREATE_DEPLOYMENT, "POST", f"{self._path}/deployments/{deployment_id}/statuses", body=body
         )
-        return _deployment_status(deployment_id, data)
+        return deployment_status_from(deployment_id, data)
 
     def list_deployments(
         self, *, environment: str = "", ref: str = "", sha: str = ""
     ) -> tuple[Deployment, ...]:
         params = {k: v for k, v in (("environment", environment), ("ref", ref), ("sha", sha)) if v}
         return tuple(
-            _deployment(d)
+            deployment_from(d)
             for d in self._paged(Op.READ_DEPLOYMENTS, f"{self._path}/deployments", parameters=params)
         )
 
     def deployment_statuses(self, deployment_id: int) -> tuple[DeploymentStatus, ...]:
         """Newest first, as GitHub lists them."""
         items = self._paged(Op.READ_DEPLOYMENTS, f"{self._path}/deployments/{deployment_id}/statuses")
-        return tuple(_deployment_status(deployment_id, s) for s in items)
+        return tuple(deployment_status_from(deployment_id, s) for s in items)
 
     # -- workflows --------------------------------------------------------------------------------------------------------
 
@@ -730,12 +737,12 @@ class GitHubClient:
                 parameters={"event": "workflow_dispatch", "branch": branch, "per_page": 10},
             )["workflow_runs"]
             fresh = [r for r in runs if _epoch(r["created_at"]) >= started - 5]
-            return _run(fresh[0]) if fresh else None
+            return run_from(fresh[0]) if fresh else None
 
         return self._poll(f"the run of {workflow} dispatched on {ref} did not appear", 60.0, None, newest)
 
     def get_workflow_run(self, run_id: int) -> WorkflowRun:
-        return _run(self._get(Op.READ_WORKFLOW_RUNS, f"{self._path}/actions/runs/{run_id}"))
+        return run_from(self._get(Op.READ_WORKFLOW_RUNS, f"{self._path}/actions/runs/{run_id}"))
 
     def wait_for_workflow_run(
         self, run_id: int, *, timeout: float, poll_interval: float | None = None
@@ -760,8 +767,8 @@ class GitHubClient:
         patterns: tuple[BranchPattern, ...] = ()
         policy = data.get("deployment_branch_policy")
         if policy and policy.get("custom_branch_policies"):
-            patterns = tuple(_pattern(p) for p in self._branch_policies(name))
-        return _environment(data, patterns)
+            patterns = tuple(pattern_from(p) for p in self._branch_policies(name))
+        return environment_from(data, patterns)
 
     def _branch_policies(self, name: str) -> list[dict[str, Any]]:
         url = f"{self._path}/environments/{quote(name, safe='')}/deployment-branch-policies"
@@ -977,100 +984,3 @@ def _epoch(iso: str) -> float:
     import datetime as dt
 
     return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-def _pull(data: Mapping[str, Any]) -> PullRequest:
-    return PullRequest(
-        number=int(data["number"]),
-        html_url=data["html_url"],
-        state=data["state"],
-        title=data["title"],
-        body=data.get("body") or "",
-        head_ref=data["head"]["ref"],
-        head_sha=data["head"]["sha"],
-        base_ref=data["base"]["ref"],
-        base_sha=data["base"]["sha"],
-        merged=bool(data.get("merged")),
-        mergeable=data.get("mergeable"),
-        mergeable_state=data.get("mergeable_state") or "unknown",
-        merge_commit_sha=data.get("merge_commit_sha"),
-        labels=tuple(label["name"] for label in data.get("labels") or []),
-    )
-
-
-def _status(data: Mapping[str, Any]) -> CommitStatus:
-    return CommitStatus(
-        context=data["context"],
-        state=data["state"],
-        description=data.get("description") or "",
-        target_url=data.get("target_url"),
-    )
-
-
-def _deployment(data: Mapping[str, Any]) -> Deployment:
-    payload = data.get("payload")
-    return Deployment(
-        id=int(data["id"]),
-        sha=data["sha"],
-        ref=data["ref"],
-        environment=data["environment"],
-        task=data["task"],
-        description=data.get("description") or "",
-        payload=payload if isinstance(payload, dict) else {},
-    )
-
-
-def _deployment_status(deployment_id: int, data: Mapping[str, Any]) -> DeploymentStatus:
-    return DeploymentStatus(
-        id=int(data["id"]),
-        deployment_id=deployment_id,
-        state=data["state"],
-        description=data.get("description") or "",
-        log_url=data.get("log_url") or data.get("target_url") or "",
-        environment=data.get("environment") or "",
-    )
-
-
-def _run(data: Mapping[str, Any]) -> WorkflowRun:
-    return WorkflowRun(
-        id=int(data["id"]),
-        workflow_id=int(data["workflow_id"]),
-        html_url=data["html_url"],
-        status=data.get("status") or "",
-        conclusion=data.get("conclusion"),
-        head_sha=data["head_sha"],
-        head_branch=data.get("head_branch") or "",
-        event=data["event"],
-        run_number=int(data["run_number"]),
-    )
-
-
-def _pattern(data: Mapping[str, Any]) -> BranchPattern:
-    return BranchPattern(name=data["name"], type="tag" if data.get("type") == "tag" else "branch")
-
-
-def _environment(data: Mapping[str, Any], patterns: tuple[BranchPattern, ...]) -> Environment:
-    wait = 0
-    reviewers: list[Reviewer] = []
-    prevent = False
-    for rule in data.get("protection_rules") or []:
-        if rule.get("type") == "wait_timer":
-            wait = int(rule.get("wait_timer") or 0)
-        elif rule.get("type") == "required_reviewers":
-            prevent = bool(rule.get("prevent_self_review", False))
-            for item in rule.get("reviewers") or []:
-                reviewer_id = int(item["reviewer"]["id"])
-                reviewers.append(
-                    Reviewer("Team", reviewer_id)
-                    if item.get("type") == "Team"
-                    else Reviewer("User", reviewer_id)
-                )
-    policy_data = data.get("deployment_branch_policy")
-    policy = None
-    if policy_data:
-        protected = bool(policy_data.get("protected_branches"))
-        policy = BranchPolicy(protected_branches=protected, patterns=() if protected else patterns)
-    spec = EnvironmentSpec(
-        wait_timer=wait, reviewers=tuple(reviewers), prevent_self_review=prevent, branch_policy=policy
-    )
-    return Environment(id=int(data["id"]), name=data["name"], html_url=data["html_url"], spec=spec)

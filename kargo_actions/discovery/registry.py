@@ -98,6 +98,12 @@ class ImageDiscoveryError(FailedError):
         super().__init__(f"image {repo_url}: {cause}" + (f" ({hint})" if hint else ""))
 
 
+def timed_out_cause(what: str, err: Exception) -> str:
+    """`registry timed out`, with httpx's detail only when it adds one (its usual text is `timed out`)."""
+    detail = str(err).strip()
+    return f"{what} timed out" + (f": {detail}" if detail and "timed out" not in detail else "")
+
+
 class RegistryUnreachableError(ImageDiscoveryError, RetryableError):
     """The registry did not answer: connection refused, reset or timed out. A later run may succeed."""
 
@@ -609,9 +615,7 @@ class RepositoryClient:
                 if attempt < policy.attempts:
                     session.sleep(policy.delay(attempt, None))
                     continue
-                detail = str(err).strip()  # httpx's usual text is "timed out": say it once
-                cause = "registry timed out" + (f": {detail}" if detail and "timed out" not in detail else "")
-                raise self._fail(RegistryUnreachableError, cause) from err
+                raise self._fail(RegistryUnreachableError, timed_out_cause("registry", err)) from err
             except httpx.TransportError as err:
                 kind_, cause = _classify_connect_error(err)
                 raise self._fail(kind_, cause) from err

@@ -182,23 +182,32 @@ class Ledger(LedgerRepo):
             if gh:
                 self._actor = gh
             else:
-                proc = self.git.run("var", "GIT_COMMITTER_IDENT", check=False, env=self._identity())
-                ident = proc.stdout.decode().strip()
+                ident = self._committer_ident()
                 self._actor = re.sub(r"\s+\d+ [+-]\d{4}$", "", ident) or "unknown"
         return self._actor
 
     def _identity(self) -> dict[str, str]:
         """Extra environment giving commits and tags an identity when git has none configured."""
         if self._identity_env is None:
-            env: dict[str, str] = {}
-            if self.git.run("var", "GIT_COMMITTER_IDENT", check=False).returncode != 0:
-                name = self.git.env.get("GITHUB_ACTOR") or "kargo-actions"
-                email = f"{name}@users.noreply.github.com"
-                for who in ("AUTHOR", "COMMITTER"):
-                    env[f"GIT_{who}_NAME"] = name
-                    env[f"GIT_{who}_EMAIL"] = email
-            self._identity_env = env
+            self._committer_ident()
+        assert self._identity_env is not None
         return self._identity_env
+
+    def _committer_ident(self) -> str:
+        """git's committer identity, asked once: its own when configured, else the one _identity supplies."""
+        proc = self.git.run("var", "GIT_COMMITTER_IDENT", check=False, env=self._identity_env)
+        if proc.returncode != 0 and self._identity_env is None:
+            name = self.git.env.get("GITHUB_ACTOR") or "kargo-actions"
+            email = f"{name}@users.noreply.github.com"
+            self._identity_env = {
+                f"GIT_{who}_{key}": value
+                for who in ("AUTHOR", "COMMITTER")
+                for key, value in (("NAME", name), ("EMAIL", email))
+            }
+            proc = self.git.run("var", "GIT_COMMITTER_IDENT", check=False, env=self._identity_env)
+        elif self._identity_env is None:
+            self._identity_env = {}
+        return proc.stdout.decode().strip()
 
     # reading
 

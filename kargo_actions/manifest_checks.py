@@ -8,13 +8,13 @@ from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from kargo_actions.manifest_yaml import Loc
-from kargo_actions.model.analysis import AnalysisTemplate, ClusterAnalysisTemplate
 from kargo_actions.model.project import Project
 from kargo_actions.model.promotion_task import PromotionVar
 from kargo_actions.model.stage import Stage
 
 if TYPE_CHECKING:
     from kargo_actions.manifests import _Collector, _Doc
+    from kargo_actions.model.analysis import AnalysisTemplate, ClusterAnalysisTemplate
 
 
 def suggest(word: str, choices: Collection[str]) -> str:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import difflib
+import importlib
 import os
 import stat
 import types
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,6 @@ from kargo_actions.manifest_credentials import credential_warnings
 from kargo_actions.manifest_expressions import expression_problems
 from kargo_actions.manifest_files import SETTINGS_API_VERSION, SETTINGS_KIND, manifest_paths
 from kargo_actions.manifest_yaml import format_path, locate, read_documents
-from kargo_actions.model.analysis import AnalysisTemplate, ClusterAnalysisTemplate
 from kargo_actions.model.base import KARGO_API_VERSION
 from kargo_actions.model.messages import field_problems, type_name
 from kargo_actions.model.project import Project, ProjectConfig, ProjectResource
@@ -45,18 +45,47 @@ def known_step_names() -> frozenset[str]:
     return step_names()
 
 
+class _KindModels(Mapping[str, tuple[str, type[BaseModel]]]):
+    """kind -> (apiVersion, model); a model named "module:Class" is imported when its kind is first looked up
+    (Argo Rollouts' analysis models, ~20 classes, load only for a project that has templates)."""
+
+    def __init__(self, kinds: dict[str, tuple[str, type[BaseModel] | str]]) -> None:
+        self._kinds = kinds
+
+    def __getitem__(self, kind: str) -> tuple[str, type[BaseModel]]:
+        api_version, model = self._kinds[kind]
+        if isinstance(model, str):
+            module, _, name = model.partition(":")
+            model = getattr(importlib.import_module(module), name)
+            assert isinstance(model, type)
+            assert issubclass(model, BaseModel)
+            self._kinds[kind] = (api_version, model)
+        return api_version, model
+
+    def api_version(self, kind: str) -> str:
+        return self._kinds[kind][0]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._kinds)
+
+    def __len__(self) -> int:
+        return len(self._kinds)
+
+
 # kind -> (apiVersion, model) of every kind the loader reads.
-MODELS: dict[str, tuple[str, type[BaseModel]]] = {
-    "Project": (KARGO_API_VERSION, ProjectResource),
-    "ProjectConfig": (KARGO_API_VERSION, ProjectConfig),
-    "Warehouse": (KARGO_API_VERSION, Warehouse),
-    "Stage": (KARGO_API_VERSION, Stage),
-    "PromotionTask": (KARGO_API_VERSION, PromotionTask),
-    "ClusterPromotionTask": (KARGO_API_VERSION, ClusterPromotionTask),
-    "AnalysisTemplate": (ARGO_API_VERSION, AnalysisTemplate),
-    "ClusterAnalysisTemplate": (ARGO_API_VERSION, ClusterAnalysisTemplate),
-    "Settings": (SETTINGS_API_VERSION, Settings),
-}
+MODELS = _KindModels(
+    {
+        "Project": (KARGO_API_VERSION, ProjectResource),
+        "ProjectConfig": (KARGO_API_VERSION, ProjectConfig),
+        "Warehouse": (KARGO_API_VERSION, Warehouse),
+        "Stage": (KARGO_API_VERSION, Stage),
+        "PromotionTask": (KARGO_API_VERSION, PromotionTask),
+        "ClusterPromotionTask": (KARGO_API_VERSION, ClusterPromotionTask),
+        "AnalysisTemplate": (ARGO_API_VERSION, "kargo_actions.model.analysis:AnalysisTemplate"),
+        "ClusterAnalysisTemplate": (ARGO_API_VERSION, "kargo_actions.model.analysis:ClusterAnalysisTemplate"),
+        "Settings": (SETTINGS_API_VERSION, Settings),
+    }
+)
 # Kargo kinds that are records or cluster configuration, not project configuration: skipped.
 KARGO_SKIPPED_KINDS = frozenset({"Freight", "Promotion", "PromotionRequest", "ClusterConfig", "Target"})
 _OWN_GROUPS = frozenset({"kargo.akuity.io", "argoproj.io", "kargo-actions"})
@@ -167,7 +196,7 @@ def _classify(
         return None
     group = api_version.split("/", 1)[0]
     if kind in MODELS:
-        expected = MODELS[kind][0]
+        expected = MODELS.api_version(kind)
         near = difflib.get_close_matches(api_version, [expected], n=1, cutoff=0.75)
         if api_version != expected and (group in _OWN_GROUPS or near):
             out.error(
@@ -181,7 +210,7 @@ def _classify(
         out.notices.append(f"{file}: skipped {kind} (a record, not configuration)")
         return None
     elif group in _OWN_GROUPS:
-        known = [k for k, (v, _) in MODELS.items() if v.split("/", 1)[0] == group]
+        known = [k for k in MODELS if MODELS.api_version(k).split("/", 1)[0] == group]
         close = difflib.get_close_matches(kind, known, n=1, cutoff=0.6)
         # Argo has many kinds (Application, Rollout...): only a near-miss of a template kind is an error there.
         if group != ARGO_API_VERSION.split("/", 1)[0] or close:

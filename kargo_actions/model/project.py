@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from kargo_actions.errors import Problem
-from kargo_actions.model.analysis import AnalysisTemplate, ClusterAnalysisTemplate
 from kargo_actions.model.base import KARGO_API_VERSION, ManifestModel, Resource
 from kargo_actions.model.fields import ResourceName
 from kargo_actions.model.promotion_task import ClusterPromotionTask, PromotionTask, TaskReference
@@ -19,6 +18,9 @@ from kargo_actions.model.settings import Settings
 from kargo_actions.model.stage import Stage
 from kargo_actions.model.warehouse import Warehouse
 from kargo_actions.model.windows import AutoRollback, PromotionWindow, check_unique_names
+
+if TYPE_CHECKING:  # the analysis models load when a project has templates (manifests.MODELS)
+    from kargo_actions.model.analysis import AnalysisTemplate, ClusterAnalysisTemplate
 
 
 class ProjectResource(Resource):

@@ -6,13 +6,13 @@ the loader at a file, line and column, step-config validation under `config`.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from kargo_actions.errors import did_you_mean
 from kargo_actions.model.base import model_in
 
 Loc = tuple[str | int, ...]
@@ -107,14 +107,15 @@ def _message_for(error: Any, model: type[BaseModel]) -> tuple[str, str]:
         return "required field is missing", ""
     if kind == "extra_forbidden":
         known = _known_fields(model, loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
-        if close:
-            return "unknown field", f"did you mean {close[0]!r}?"
-        return "unknown field", ("known fields: " + ", ".join(sorted(known))) if known else ""
+        hint = did_you_mean(str(loc[-1]), known) or (
+            ("known fields: " + ", ".join(sorted(known))) if known else ""
+        )
+        return "unknown field", hint
     if kind == "literal_error":
         expected = ctx.get("expected", "")
-        close = difflib.get_close_matches(str(value), re.findall(r"'([^']*)'", expected), n=1, cutoff=0.6)
-        return f"must be one of {expected}, not {value!r}", f"did you mean {close[0]!r}?" if close else ""
+        return f"must be one of {expected}, not {value!r}", did_you_mean(
+            str(value), re.findall(r"'([^']*)'", expected)
+        )
     if kind in EXPECTED:
         return f"expected {EXPECTED[kind]}, found {type_name(value)}", ""
     if kind == "too_short":

@@ -29,10 +29,9 @@ from kargo_actions.errors import (
     KargoActionsError,
     Problem,
     RetryableError,
-    did_you_mean,
 )
-from kargo_actions.model.base import model_in
 from kargo_actions.model.freight import Freight
+from kargo_actions.model.messages import field_problems
 
 if TYPE_CHECKING:
     from kargo_actions.ledger.store import Ledger
@@ -264,68 +263,10 @@ def validate_config(step: str, model: type[ConfigT], data: Mapping[str, Any]) ->
     try:
         return model.model_validate_json(text, strict=True, by_alias=True, by_name=False)
     except ValidationError as err:
-        errors = err.errors(include_url=False)
-        locs = [tuple(p for p in e["loc"] if not _is_union_tag(p)) for e in errors]
-        raise StepConfigError(step, [_problem(model, e) for e in errors], locs) from None
+        found = field_problems(err, model)  # the loader's translator: manifests and configs read alike
+        problems = [Problem(path=_config_path(p.loc), message=p.message, hint=p.hint) for p in found]
+        raise StepConfigError(step, problems, [p.loc for p in found]) from None
 
 
-def _problem(model: type[BaseModel], error: Any) -> Problem:
-    loc = tuple(p for p in error["loc"] if not _is_union_tag(p))
-    path = "config" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-    kind = error["type"]
-    if kind == "missing":
-        return Problem(path=path, message="required field is missing")
-    if kind == "extra_forbidden":
-        known = _wire_names(model, loc[:-1])
-        hint = did_you_mean(str(loc[-1]), known) or (
-            ("known fields: " + ", ".join(sorted(known))) if known else ""
-        )
-        return Problem(path=path, message="unknown field", hint=hint)
-    if kind in _EXPECTED:
-        return Problem(
-            path=path, message=f"expected {_EXPECTED[kind]}, found {json.dumps(error.get('input'))[:60]}"
-        )
-    if kind == "string_too_short":
-        return Problem(path=path, message="must not be empty")
-    if kind == "too_short":
-        least = (error.get("ctx") or {}).get("min_length", 1)
-        return Problem(path=path, message=f"must have at least {least} item{'s' if least != 1 else ''}")
-    message = str(error.get("msg", ""))
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    return Problem(path=path, message=message)
-
-
-_EXPECTED = {
-    "string_type": "a string",
-    "bool_type": "a boolean (true or false)",
-    "bool_parsing": "a boolean (true or false)",
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "int_from_float": "an integer",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "list_type": "a list",
-    "dict_type": "an object",
-    "model_type": "an object",
-    "model_attributes_type": "an object",
-}
-
-
-def _is_union_tag(part: Any) -> bool:
-    # pydantic names the union member it tried (e.g. "str", "list[str]"); the config has no such key.
-    return isinstance(part, str) and (part in ("str", "int", "bool", "float") or "[" in part)
-
-
-def _wire_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    current: type[BaseModel] | None = model
-    for part in loc:
-        if current is None:
-            return []
-        if isinstance(part, int):
-            continue
-        found = next((f for n, f in current.model_fields.items() if part in (f.alias, n)), None)
-        current = model_in(found.annotation) if found is not None else None
-    if current is None:
-        return []
-    return [f.alias or n for n, f in current.model_fields.items()]
+def _config_path(loc: tuple[str | int, ...]) -> str:
+    return "config" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)

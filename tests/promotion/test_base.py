@@ -10,14 +10,19 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from kargo_actions.errors import InvalidInputError
+from kargo_actions.manifests import load_project
 from kargo_actions.promotion.step_api import (
     PathEscapeError,
     StepAborted,
+    StepConfigError,
     StepContext,
     StepError,
     StepTimedOut,
     TerminalStepError,
+    validate_config,
 )
+from kargo_actions.promotion.steps.helm_template import HelmTemplateConfig
 from kargo_actions.promotion.steps.support.process import run_command
 from kargo_actions.report.step_docs import field_descriptions
 from tests.promotion.helpers import gone_soon
@@ -161,3 +166,30 @@ def test_field_descriptions_are_pydantics_attribute_docstrings() -> None:
             assert got[name] == expected, f"{model.__qualname__}.{name}"
             documented += bool(expected)
     assert documented > 100
+
+
+def test_a_step_config_reads_as_a_manifest_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One translator of pydantic errors: the same faults say the same thing in a manifest and in a config.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".kargo").mkdir()
+    (tmp_path / ".kargo/warehouse.yaml").write_text(
+        "apiVersion: kargo.akuity.io/v1alpha1\nkind: Warehouse\nmetadata:\n  name: w\nspec:\n"
+        "  interval: {a: 1}\n  freightCreationPolicy: Manul\n  subscriptons: []\n"
+    )
+    with pytest.raises(InvalidInputError) as loading:
+        load_project(tmp_path / ".kargo")
+    assert loading.value.lines() == [
+        ".kargo/warehouse.yaml:6:3: spec.interval: expected a string, found a mapping",
+        ".kargo/warehouse.yaml:7:3: spec.freightCreationPolicy: must be one of 'Automatic' or 'Manual',"
+        " not 'Manul' (did you mean 'Manual'?)",
+        ".kargo/warehouse.yaml:8:3: spec.subscriptons: unknown field (did you mean 'subscriptions'?)",
+    ]
+    config = {"path": "c", "outPath": {"a": 1}, "releaseName": "r", "outLayout": "falt", "valueFiles": []}
+    with pytest.raises(StepConfigError) as validating:
+        validate_config("helm-template", HelmTemplateConfig, config)
+    assert validating.value.lines() == [
+        "config.outPath: expected a string, found a mapping",
+        "config.outLayout: must be one of 'helm' or 'flat', not 'falt' (did you mean 'flat'?)",
+        "config.valueFiles: unknown field (did you mean 'valuesFiles'?)",
+    ]
+    assert validating.value.locs == (("outPath",), ("outLayout",), ("valueFiles",))

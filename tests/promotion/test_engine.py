@@ -335,7 +335,7 @@ CASES = [
         [{"uses": "copy", "as": "c", "config": {"inPath": "a", "outPaht": "b", "ignore": "${{ 5 }}"}}],
         PromotionPhase.FAILED,
         {"c": F},
-        message="invalid config for step 'c' (copy), 3 problems",
+        message="invalid config for step 'c' (copy), 2 problems",
         step_messages={"c": "config.outPaht: unknown field (did you mean 'outPath'?)"},
     ),
     Case(
@@ -468,7 +468,7 @@ def test_config_problems_carry_the_manifest_position(tmp_path: Path) -> None:
         # The line named holds the offending key.
         assert problem.path.rsplit(".", 1)[-1].split("[")[0] in text[problem.line - 1]
     assert any("config.paths: must have at least 1 item" in s for s in shown)
-    assert any('config.strict: expected a boolean (true or false), found "yes"' in s for s in shown)
+    assert any("config.strict: expected a boolean (true or false), found a string" in s for s in shown)
 
 
 def test_unknown_step_stops_before_anything_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,7 +32,7 @@ from kargo_actions.promotion.steps.copy import Copy, CopyConfig
             {"inPath": "a", "outPath": "b", "ignore": None},
             ["config.ignore: must not be null: leave the field out instead"],
         ),
-        ({"inPath": 5, "outPath": "b"}, ["config.inPath: expected a string, found 5"]),
+        ({"inPath": 5, "outPath": "b"}, ["config.inPath: expected a string, found an integer"]),
         (
             {"inPath": "a", "outPath": "b", "outpath": "c"},
             ["config.outpath: unknown field (did you mean 'outPath'?)"],

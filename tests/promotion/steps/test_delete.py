@@ -25,7 +25,10 @@ from kargo_actions.promotion.steps.delete import Delete, DeleteConfig
         ({"path": "a", "paths": ["b"]}, ["config: give exactly one of path and paths"]),
         ({"paths": []}, ["config.paths: must have at least 1 item"]),
         ({"paths": ["a", ""]}, ["config.paths[1]: must not be empty"]),
-        ({"path": "a", "strict": "yes"}, ['config.strict: expected a boolean (true or false), found "yes"']),
+        (
+            {"path": "a", "strict": "yes"},
+            ["config.strict: expected a boolean (true or false), found a string"],
+        ),
         ({"path": None}, ["config.path: must not be null: leave the field out instead"]),
         (
             {"path": "a", "recursive": True},

@@ -24,7 +24,7 @@ def test_run(tmp_path: Path, config: dict[str, object], message: str) -> None:
     ("config", "problem"),
     [
         ({"message": ""}, "config.message: must not be empty"),
-        ({"message": 1}, "config.message: expected a string, found 1"),
+        ({"message": 1}, "config.message: expected a string, found an integer"),
         ({"msg": "x"}, "config.msg: unknown field (did you mean 'message'?)"),
         ({"reason": "x"}, "config.reason: unknown field (known fields: message)"),
     ],

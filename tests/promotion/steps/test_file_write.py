@@ -39,12 +39,12 @@ CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ),
     (
         {"path": "a.txt", "contents": "x", "permissions": 420},
-        ["config.permissions: expected a string, found 420"],
+        ["config.permissions: expected a string, found an integer"],
     ),
-    ({"path": "a.txt", "contents": {"a": 1}}, ['config.contents: expected a string, found {"a": 1}']),
+    ({"path": "a.txt", "contents": {"a": 1}}, ["config.contents: expected a string, found a mapping"]),
     (
         {"path": "a.txt", "contents": "x", "overwrite": "true"},
-        ['config.overwrite: expected a boolean (true or false), found "true"'],
+        ["config.overwrite: expected a boolean (true or false), found a string"],
     ),
 ]
 

@@ -39,7 +39,7 @@ DISPATCH_CASES: list[tuple[dict[str, Any], str]] = [
     ({"repoURL": URL, "workflowFile": "", "ref": "main"}, "config.workflowFile: must not be empty"),
     (
         {"repoURL": URL, "workflowFile": "e2e.yml", "ref": "main", "timeout": 301},
-        "config.timeout: Input should be less",
+        "config.timeout: must be at most 300, not 301",
     ),
     ({"repoURL": URL, "workflowFile": "e2e.yml", "ref": "main", "inputs": {"a": [1]}}, "config.inputs.a"),
     (
@@ -60,7 +60,8 @@ WAIT_CASES: list[tuple[dict[str, Any], str]] = [
     ({"repoURL": URL, "runID": "12345"}, "config.runID: expected an integer"),
     (
         {"repoURL": URL, "runID": 1, "expectedConclusion": "passed"},
-        "config.expectedConclusion: Input should be",
+        "config.expectedConclusion: must be one of 'success', 'failure', 'cancelled', 'skipped', 'timed_out', "
+        "'action_required', 'neutral' or 'stale', not 'passed'",
     ),
     ({"repoURL": URL}, "config.runID: required field is missing"),
 ]

@@ -26,7 +26,7 @@ CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"path": "out", "tag": "v1", "message": ""}, ["config.message: must not be empty"]),
     (
         {"path": "out", "tag": "v1", "message": "m", "force": "yes"},
-        ['config.force: expected a boolean (true or false), found "yes"'],
+        ["config.force: expected a boolean (true or false), found a string"],
     ),
     ({"tag": "v1", "message": "m"}, ["config.path: required field is missing"]),
 ]

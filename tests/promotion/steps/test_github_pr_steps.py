@@ -88,7 +88,7 @@ def test_open_pr_config(config: dict[str, Any], problem: str) -> None:
 WAIT_CASES: list[tuple[dict[str, Any], str]] = [
     ({"repoURL": URL, "prNumber": 3}, ""),
     ({"repoURL": URL, "prNumber": 3, "pollInterval": "1m30s", "provider": "github"}, ""),
-    ({"repoURL": URL, "prNumber": 0}, "config.prNumber: Input should be greater than or equal to 1"),
+    ({"repoURL": URL, "prNumber": 0}, "config.prNumber: must be at least 1, not 0"),
     ({"repoURL": URL, "prNumber": "3"}, "config.prNumber: expected an integer"),
     ({"repoURL": URL, "prNumber": 3, "pollInterval": "soon"}, "config.pollInterval: String should match"),
     ({"prNumber": 3}, "config.repoURL: required field is missing"),

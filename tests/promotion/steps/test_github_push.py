@@ -45,7 +45,7 @@ CASES: list[tuple[dict[str, Any], str]] = [
         {"path": "out", "generateTargetBranch": True, "targetBranch": "x"},
         "config: generateTargetBranch: true is mutually exclusive with targetBranch",
     ),
-    ({"path": "out", "maxAttempts": 0}, "config.maxAttempts: Input should be greater than or equal to 1"),
+    ({"path": "out", "maxAttempts": 0}, "config.maxAttempts: must be at least 1, not 0"),
     ({"path": "out", "tag": "v1"}, "config.tag: unknown field"),  # git-push has tags, github-push does not
     ({"path": ""}, "config.path: must not be empty"),
 ]

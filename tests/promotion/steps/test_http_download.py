@@ -38,7 +38,7 @@ def http_server() -> Iterator[Server]:
         ({"url": "http://x/f", "outPath": ""}, ["config.outPath: must not be empty"]),
         (
             {"url": "http://x/f", "outPath": "f", "allowOverwrite": "yes"},
-            ['config.allowOverwrite: expected a boolean (true or false), found "yes"'],
+            ["config.allowOverwrite: expected a boolean (true or false), found a string"],
         ),
         (
             {"url": "http://x/f", "outPath": "f", "method": "GET"},

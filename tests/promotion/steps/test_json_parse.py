@@ -21,7 +21,7 @@ CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ),
     (
         {"path": "p.json", "outputs": {"name": "v", "fromExpression": "a"}},
-        ['config.outputs: expected a list, found {"name": "v", "fromExpression": "a"}'],
+        ["config.outputs: expected a list, found a mapping"],
     ),
 ]
 

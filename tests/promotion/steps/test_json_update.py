@@ -25,7 +25,10 @@ CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
         {"path": "a.json", "updates": [{"key": "a", "value": 1, "as": "x"}]},
         ["config.updates[0].as: unknown field (known fields: key, value)"],
     ),
-    ({"path": 1, "updates": [{"key": "a", "value": 1}]}, ["config.path: expected a string, found 1"]),
+    (
+        {"path": 1, "updates": [{"key": "a", "value": 1}]},
+        ["config.path: expected a string, found an integer"],
+    ),
 ]
 
 

@@ -37,7 +37,7 @@ PATTERN = r"^(oci://)?[a-zA-Z0-9._-]+(:\d+)?(/[a-zA-Z0-9._-]+)*[@:][a-zA-Z0-9._:
         ({"imageRef": "a:1", "outPath": "c", "mediaType": ""}, ["config.mediaType: must not be empty"]),
         (
             {"imageRef": "a:1", "outPath": "c", "allowOverwrite": 1},
-            ["config.allowOverwrite: expected a boolean (true or false), found 1"],
+            ["config.allowOverwrite: expected a boolean (true or false), found an integer"],
         ),
     ],
 )

@@ -61,7 +61,7 @@ ACCEPT = ", ".join(
         ),
         (
             {"srcRef": "r.io/a:1", "destRef": "r.io/b:2", "annotations": {"k": 1}},
-            ["config.annotations.k: expected a string, found 1"],
+            ["config.annotations.k: expected a string, found an integer"],
         ),
     ],
 )

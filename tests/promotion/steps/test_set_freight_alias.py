@@ -31,12 +31,11 @@ UNSIGNED = LedgerConfig(signing=SigningPolicy.NEVER)
             {"freightName": "abc", "newAlias": "x"},
             [
                 "config.name: required field is missing",
-                "config.alias: required field is missing",
                 "config.freightName: unknown field (known fields: alias, name)",
                 "config.newAlias: unknown field (did you mean 'alias'?)",
             ],
         ),
-        ({"name": 1, "alias": "x"}, ["config.name: expected a string, found 1"]),
+        ({"name": 1, "alias": "x"}, ["config.name: expected a string, found an integer"]),
     ],
 )
 def test_config(config: dict[str, Any], problems: list[str]) -> None:

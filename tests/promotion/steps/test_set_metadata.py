@@ -35,7 +35,7 @@ UNSIGNED = LedgerConfig(signing=SigningPolicy.NEVER)
         ({"updates": []}, ["config.updates: must have at least 1 item"]),
         (
             {"updates": [{"kind": "Warehouse", "name": "w", "values": {"a": 1}}]},
-            ["config.updates[0].kind: Input should be 'Stage' or 'Freight'"],
+            ["config.updates[0].kind: must be one of 'Stage' or 'Freight', not 'Warehouse'"],
         ),
         (
             {"updates": [{"kind": "Stage", "name": "", "values": {"a": 1}}]},

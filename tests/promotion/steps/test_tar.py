@@ -27,7 +27,7 @@ CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ),
     (
         {"inPath": "src", "outPath": "a.tar", "gzip": 1},
-        ["config.gzip: expected a boolean (true or false), found 1"],
+        ["config.gzip: expected a boolean (true or false), found an integer"],
     ),
 ]
 

@@ -20,7 +20,7 @@ CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ),
     (
         {"path": "c.toml", "outputs": [{"name": 1, "fromExpression": "a"}]},
-        ["config.outputs[0].name: expected a string, found 1"],
+        ["config.outputs[0].name: expected a string, found an integer"],
     ),
     (
         {"path": None, "outputs": [{"name": "v", "fromExpression": "a"}]},

@@ -24,15 +24,15 @@ CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"inPath": "a.tgz"}, ["config.outPath: required field is missing"]),
     (
         {"inPath": "a.tgz", "outPath": "out", "stripComponents": -1},
-        ["config.stripComponents: Input should be greater than or equal to 0"],
+        ["config.stripComponents: must be at least 0, not -1"],
     ),
     (
         {"inPath": "a.tgz", "outPath": "out", "stripComponents": "1"},
-        ['config.stripComponents: expected an integer, found "1"'],
+        ["config.stripComponents: expected an integer, found a string"],
     ),
     (
         {"inPath": "a.tgz", "outPath": "out", "stripComponents": 1.5},
-        ["config.stripComponents: expected an integer, found 1.5"],
+        ["config.stripComponents: expected an integer, found a number"],
     ),
     ({"inPath": "a.tgz", "outPath": "out", "ignore": ""}, ["config.ignore: must not be empty"]),
 ]

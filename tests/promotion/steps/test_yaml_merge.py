@@ -17,10 +17,10 @@ CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"inFiles": ["a.yaml", ""], "outFile": "o.yaml", "ignoreMissingFiles": True}, []),  # items may be empty
     ({"inFiles": [], "outFile": "o.yaml"}, ["config.inFiles: must have at least 1 item"]),
     ({"inFiles": ["a.yaml"], "outFile": ""}, ["config.outFile: must not be empty"]),
-    ({"inFiles": "a.yaml", "outFile": "o.yaml"}, ['config.inFiles: expected a list, found "a.yaml"']),
+    ({"inFiles": "a.yaml", "outFile": "o.yaml"}, ["config.inFiles: expected a list, found a string"]),
     (
         {"inFiles": ["a.yaml"], "outFile": "o.yaml", "ignoreMissingFiles": "yes"},
-        ['config.ignoreMissingFiles: expected a boolean (true or false), found "yes"'],
+        ["config.ignoreMissingFiles: expected a boolean (true or false), found a string"],
     ),
     (
         {"inFiles": ["a.yaml"], "outPath": "o.yaml"},

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ValidationError
 
 from kargo_actions.model.freight import Freight
 from kargo_actions.promotion.step_api import StepContext
 from tests.support.git_http_server import git, make_bare_repo
-
-
-def config_errors(model: type[BaseModel], data: Mapping[str, Any]) -> list[str]:
-    """Every problem pydantic finds, as "field.path: message" (the message as the engine shows it)."""
-    try:
-        model.model_validate_json(json.dumps(data), strict=True)
-    except ValidationError as err:
-        problems = []
-        for error in err.errors(include_url=False):
-            where = ".".join(str(p) for p in error["loc"])
-            problems.append(f"{where}: {error['msg'].removeprefix('Value error, ')}".lstrip(": "))
-        return problems
-    return []
 
 
 def context(work_dir: Path, *, env: Mapping[str, str] | None = None, **kwargs: Any) -> StepContext:

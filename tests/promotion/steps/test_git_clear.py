@@ -10,7 +10,8 @@ import pytest
 from kargo_actions.promotion.step_api import TerminalStepError
 from kargo_actions.promotion.steps.git_clear import GitClear, GitClearConfig
 from kargo_actions.promotion.steps.git_clone import GitClone, GitCloneConfig
-from tests.promotion.steps.conftest import config_errors, context
+from tests.promotion.steps.configcheck import problems
+from tests.promotion.steps.conftest import context
 from tests.support.git_http_server import git
 
 
@@ -18,13 +19,13 @@ from tests.support.git_http_server import git
     ("data", "expected"),
     [
         ({"path": "out"}, []),
-        ({}, ["path: Field required"]),
-        ({"path": ""}, ["path: String should have at least 1 character"]),
-        ({"path": "out", "keep": ["a"]}, ["keep: Extra inputs are not permitted"]),
+        ({}, ["config.path: required field is missing"]),
+        ({"path": ""}, ["config.path: must not be empty"]),
+        ({"path": "out", "keep": ["a"]}, ["config.keep: unknown field (known fields: path)"]),
     ],
 )
 def test_config(data: dict[str, Any], expected: list[str]) -> None:
-    assert config_errors(GitClearConfig, data) == expected
+    assert problems(GitClearConfig, data) == expected
 
 
 def test_clears_everything_but_git(tmp_path: Path, origin: Path) -> None:

@@ -11,7 +11,8 @@ from kargo_actions.promotion.registry import get_step
 from kargo_actions.promotion.step_api import TerminalStepError
 from kargo_actions.promotion.steps.git_clone import GitClone, GitCloneConfig
 from kargo_actions.promotion.steps.support.gitutil import REPOS_DIR
-from tests.promotion.steps.conftest import commit_files, config_errors, context, remote_head
+from tests.promotion.steps.configcheck import problems
+from tests.promotion.steps.conftest import commit_files, context, remote_head
 from tests.support.git_http_server import git, make_bare_repo, serve_git
 
 URL = "https://github.com/example/repo.git"
@@ -48,7 +49,7 @@ CONFIG_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "duplicate aliases",
         {"repoURL": URL, "checkout": [{"as": "alias1", "path": "p0"}, {"as": "alias1", "path": "p1"}]},
-        ['checkout: duplicate checkout alias "alias1" at checkout[1]'],
+        ['config.checkout: duplicate checkout alias "alias1" at checkout[1]'],
     ),
     (
         "several checkouts without alias, distinct aliases",
@@ -63,52 +64,59 @@ CONFIG_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         },
         [],
     ),
-    ("repoURL missing", {"checkout": [{"path": "s"}]}, ["repoURL: Field required"]),
+    ("repoURL missing", {"checkout": [{"path": "s"}]}, ["config.repoURL: required field is missing"]),
     (
         "repoURL empty",
         {"repoURL": "", "checkout": [{"path": "s"}]},
-        ["repoURL: String should have at least 1 character"],
+        ["config.repoURL: must not be empty"],
     ),
     (
         "no checkout",
         {"repoURL": URL, "checkout": []},
-        ["checkout: List should have at least 1 item after validation, not 0"],
+        ["config.checkout: must have at least 1 item"],
     ),
     (
         "branch and commit",
         {"repoURL": URL, "checkout": [{"branch": "b", "commit": "c", "path": "s"}]},
-        ["checkout.0: branch and commit are mutually exclusive: give at most one"],
+        ["config.checkout[0]: branch and commit are mutually exclusive: give at most one"],
     ),
     (
         "branch, commit and tag",
         {"repoURL": URL, "checkout": [{"branch": "b", "commit": "c", "tag": "t", "path": "s"}]},
-        ["checkout.0: branch and commit and tag are mutually exclusive: give at most one"],
+        ["config.checkout[0]: branch and commit and tag are mutually exclusive: give at most one"],
     ),
-    ("path missing", {"repoURL": URL, "checkout": [{"branch": "b"}]}, ["checkout.0.path: Field required"]),
+    (
+        "path missing",
+        {"repoURL": URL, "checkout": [{"branch": "b"}]},
+        ["config.checkout[0].path: required field is missing"],
+    ),
     (
         "empty sparse",
         {"repoURL": URL, "checkout": [{"path": "s", "sparse": []}]},
-        ["checkout.0.sparse: List should have at least 1 item after validation, not 0"],
+        ["config.checkout[0].sparse: must have at least 1 item"],
     ),
     (
         "bad email",
         {"repoURL": URL, "author": {"name": "a", "email": "nobody"}, "checkout": [{"path": "s"}]},
-        ["author.email: 'nobody' is not an email address"],
+        ["config.author.email: 'nobody' is not an email address"],
     ),
     (
         "author without name",
         {"repoURL": URL, "author": {"email": "a@b"}, "checkout": [{"path": "s"}]},
-        ["author.name: Field required"],
+        ["config.author.name: required field is missing"],
     ),
     (
         "string for a boolean",
         {"repoURL": URL, "blobless": "true", "checkout": [{"path": "s"}]},
-        ["blobless: Input should be a valid boolean"],
+        ["config.blobless: expected a boolean (true or false), found a string"],
     ),
     (
         "unknown field",
         {"repoURL": URL, "depth": 1, "checkout": [{"path": "s"}]},
-        ["depth: Extra inputs are not permitted"],
+        [
+            "config.depth: unknown field (known fields: author, blobless, checkout, insecureSkipTLSVerify,"
+            " recurseSubmodules, repoURL)"
+        ],
     ),
 ]
 
@@ -117,7 +125,7 @@ CONFIG_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("data", "expected"), [c[1:] for c in CONFIG_CASES], ids=[c[0] for c in CONFIG_CASES]
 )
 def test_config(data: dict[str, Any], expected: list[str]) -> None:
-    assert config_errors(GitCloneConfig, data) == expected
+    assert problems(GitCloneConfig, data) == expected
 
 
 def run(work: Path, data: dict[str, Any], **ctx_args: Any) -> dict[str, Any]:

@@ -12,29 +12,33 @@ import pytest
 from kargo_actions.promotion.step_api import StepContext
 from kargo_actions.promotion.steps.git_clone import GitClone, GitCloneConfig
 from kargo_actions.promotion.steps.git_commit import GitCommit, GitCommitConfig
-from tests.promotion.steps.conftest import config_errors, context
+from tests.promotion.steps.configcheck import problems
+from tests.promotion.steps.conftest import context
 from tests.support.git_http_server import git
 
 CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"path": "out", "message": "m"}, []),
     ({"path": "out", "message": "m", "author": {"name": "a", "email": "a@b", "signingKey": "k"}}, []),
-    ({"path": "out"}, ["message: Field required"]),
-    ({"path": "out", "message": ""}, ["message: String should have at least 1 character"]),
-    ({"path": "out", "message": "m", "author": {"name": "a"}}, ["author.email: Field required"]),
+    ({"path": "out"}, ["config.message: required field is missing"]),
+    ({"path": "out", "message": ""}, ["config.message: must not be empty"]),
+    (
+        {"path": "out", "message": "m", "author": {"name": "a"}},
+        ["config.author.email: required field is missing"],
+    ),
     (
         {"path": "out", "message": "m", "author": {"name": "", "email": "a@b"}},
-        ["author.name: String should have at least 1 character"],
+        ["config.author.name: must not be empty"],
     ),
     (
         {"path": "out", "message": "m", "messageFromSteps": ["a"]},
-        ["messageFromSteps: Extra inputs are not permitted"],
+        ["config.messageFromSteps: unknown field (did you mean 'message'?)"],
     ),
 ]
 
 
 @pytest.mark.parametrize(("data", "expected"), CONFIG_CASES)
 def test_config(data: dict[str, Any], expected: list[str]) -> None:
-    assert config_errors(GitCommitConfig, data) == expected
+    assert problems(GitCommitConfig, data) == expected
 
 
 def clone(

@@ -12,7 +12,8 @@ from kargo_actions.promotion.step_api import StepContext, StepError
 from kargo_actions.promotion.steps.git_clone import GitClone, GitCloneConfig
 from kargo_actions.promotion.steps.git_commit import GitCommit, GitCommitConfig
 from kargo_actions.promotion.steps.git_push import GitPush, GitPushConfig, MergeConflict, PushRejected
-from tests.promotion.steps.conftest import config_errors, context, remote_head
+from tests.promotion.steps.configcheck import problems
+from tests.promotion.steps.conftest import context, remote_head
 from tests.support.git_http_server import git, serve_git
 
 CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
@@ -23,26 +24,32 @@ CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"path": "out", "targetBranch": "", "tag": ""}, []),
     (
         {"path": "out", "generateTargetBranch": True, "targetBranch": "x"},
-        ["generateTargetBranch: true is mutually exclusive with targetBranch and tag"],
+        ["config: generateTargetBranch: true is mutually exclusive with targetBranch and tag"],
     ),
-    ({"path": "out", "targetBranch": "x", "tag": "v1"}, ["targetBranch and tag are mutually exclusive"]),
+    (
+        {"path": "out", "targetBranch": "x", "tag": "v1"},
+        ["config: targetBranch and tag are mutually exclusive"],
+    ),
     (
         {"path": "out", "tag": "v1", "force": True},
-        ["tag and force: true are mutually exclusive (a tag push never forces)"],
+        ["config: tag and force: true are mutually exclusive (a tag push never forces)"],
     ),
-    ({"path": "out", "maxAttempts": 0}, ["maxAttempts: Input should be greater than or equal to 1"]),
-    ({"path": "out", "maxAttempts": "3"}, ["maxAttempts: Input should be a valid integer"]),
+    ({"path": "out", "maxAttempts": 0}, ["config.maxAttempts: must be at least 1, not 0"]),
+    ({"path": "out", "maxAttempts": "3"}, ["config.maxAttempts: expected an integer, found a string"]),
     (
         {"path": "out", "provider": "gitee"},
-        ["provider: Input should be 'azure', 'bitbucket', 'gitea', 'github' or 'gitlab'"],
+        [
+            "config.provider: must be one of 'azure', 'bitbucket', 'gitea', 'github' or 'gitlab', not 'gitee'"
+            " (did you mean 'gitea'?)"
+        ],
     ),
-    ({"targetBranch": "x"}, ["path: Field required"]),
+    ({"targetBranch": "x"}, ["config.path: required field is missing"]),
 ]
 
 
 @pytest.mark.parametrize(("data", "expected"), CONFIG_CASES)
 def test_config(data: dict[str, Any], expected: list[str]) -> None:
-    assert config_errors(GitPushConfig, data) == expected
+    assert problems(GitPushConfig, data) == expected
 
 
 def prepare(

@@ -12,7 +12,8 @@ import pytest
 
 from kargo_actions.promotion.step_api import TerminalStepError
 from kargo_actions.promotion.steps.helm_template import HelmTemplate, HelmTemplateConfig
-from tests.promotion.steps.conftest import config_errors, context
+from tests.promotion.steps.configcheck import problems
+from tests.promotion.steps.conftest import context
 
 CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"path": "c", "outPath": "o.yaml", "releaseName": "r"}, []),
@@ -36,29 +37,29 @@ CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
         },
         [],
     ),
-    ({"path": "c", "outPath": "o"}, ["releaseName: Field required"]),
+    ({"path": "c", "outPath": "o"}, ["config.releaseName: required field is missing"]),
     (
         {"path": "c", "outPath": "o", "releaseName": "r", "outLayout": "tree"},
-        ["outLayout: Input should be 'helm' or 'flat'"],
+        ["config.outLayout: must be one of 'helm' or 'flat', not 'tree'"],
     ),
     (
         {"path": "c", "outPath": "o", "releaseName": "r", "setValues": [{"key": "a"}]},
-        ["setValues.0.value: Field required"],
+        ["config.setValues[0].value: required field is missing"],
     ),
     (
         {"path": "c", "outPath": "o", "releaseName": "r", "includeCrds": True},
-        ["includeCrds: Extra inputs are not permitted"],
+        ["config.includeCrds: unknown field (did you mean 'includeCRDs'?)"],
     ),
     (
         {"path": "c", "outPath": "o", "releaseName": "r", "valuesFiles": [""]},
-        ["valuesFiles.0: String should have at least 1 character"],
+        ["config.valuesFiles[0]: must not be empty"],
     ),
 ]
 
 
 @pytest.mark.parametrize(("data", "expected"), CONFIG_CASES)
 def test_config(data: dict[str, Any], expected: list[str]) -> None:
-    assert config_errors(HelmTemplateConfig, data) == expected
+    assert problems(HelmTemplateConfig, data) == expected
 
 
 DEPLOY = """\

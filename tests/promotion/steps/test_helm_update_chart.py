@@ -9,30 +9,34 @@ import pytest
 
 from kargo_actions.promotion.step_api import TerminalStepError
 from kargo_actions.promotion.steps.helm_update_chart import HelmUpdateChart, HelmUpdateChartConfig
-from tests.promotion.steps.conftest import config_errors, context, freight
+from tests.promotion.steps.configcheck import problems
+from tests.promotion.steps.conftest import context, freight
 
 CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"path": "chart"}, []),
     ({"path": "chart", "charts": [{"repository": "https://r", "name": "n", "version": "1.0.0"}]}, []),
-    ({"path": "chart", "charts": []}, ["charts: List should have at least 1 item after validation, not 0"]),
+    ({"path": "chart", "charts": []}, ["config.charts: must have at least 1 item"]),
     (
         {"path": "chart", "charts": [{"repository": "https://r", "name": "n"}]},
-        ["charts.0.version: Field required"],
+        ["config.charts[0].version: required field is missing"],
     ),
     (
         {"path": "chart", "charts": [{"repository": "", "name": "n", "version": "1"}]},
-        ["charts.0.repository: String should have at least 1 character"],
+        ["config.charts[0].repository: must not be empty"],
     ),
     (
         {"charts": [{"repository": "r", "name": "n", "version": "1", "alias": "a"}]},
-        ["path: Field required", "charts.0.alias: Extra inputs are not permitted"],
+        [
+            "config.path: required field is missing",
+            "config.charts[0].alias: unknown field (known fields: name, repository, version)",
+        ],
     ),
 ]
 
 
 @pytest.mark.parametrize(("data", "expected"), CONFIG_CASES)
 def test_config(data: dict[str, Any], expected: list[str]) -> None:
-    assert config_errors(HelmUpdateChartConfig, data) == expected
+    assert problems(HelmUpdateChartConfig, data) == expected
 
 
 CHART = """\

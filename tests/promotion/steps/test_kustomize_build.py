@@ -14,28 +14,32 @@ from kargo_actions.promotion.steps.kustomize_build import (
     KustomizeBuildConfig,
     kustomize_command,
 )
-from tests.promotion.steps.conftest import config_errors, context
+from tests.promotion.steps.configcheck import problems
+from tests.promotion.steps.conftest import context
 
 CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"path": "a", "outPath": "out.yaml"}, []),
     ({"path": "a", "outPath": "out", "outputFormat": "kustomize"}, []),
     ({"path": "a", "outPath": "o", "plugin": {"helm": {"apiVersions": ["v1"], "kubeVersion": "1.30"}}}, []),
-    ({"path": "a"}, ["outPath: Field required"]),
+    ({"path": "a"}, ["config.outPath: required field is missing"]),
     (
         {"path": "a", "outPath": "o", "outputFormat": "flat"},
-        ["outputFormat: Input should be 'kargo' or 'kustomize'"],
+        ["config.outputFormat: must be one of 'kargo' or 'kustomize', not 'flat'"],
     ),
     (
         {"path": "a", "outPath": "o", "plugin": {"helm": {"apiVersions": [""]}}},
-        ["plugin.helm.apiVersions.0: String should have at least 1 character"],
+        ["config.plugin.helm.apiVersions[0]: must not be empty"],
     ),
-    ({"path": "a", "outPath": "o", "plugin": {"kcl": {}}}, ["plugin.kcl: Extra inputs are not permitted"]),
+    (
+        {"path": "a", "outPath": "o", "plugin": {"kcl": {}}},
+        ["config.plugin.kcl: unknown field (known fields: helm)"],
+    ),
 ]
 
 
 @pytest.mark.parametrize(("data", "expected"), CONFIG_CASES)
 def test_config(data: dict[str, Any], expected: list[str]) -> None:
-    assert config_errors(KustomizeBuildConfig, data) == expected
+    assert problems(KustomizeBuildConfig, data) == expected
 
 
 DEPLOYMENT = """\

@@ -9,7 +9,8 @@ import pytest
 
 from kargo_actions.promotion.step_api import TerminalStepError
 from kargo_actions.promotion.steps.kustomize_set_image import KustomizeSetImage, KustomizeSetImageConfig
-from tests.promotion.steps.conftest import config_errors, context, freight
+from tests.promotion.steps.configcheck import problems
+from tests.promotion.steps.conftest import context, freight
 
 CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"path": "base"}, []),
@@ -23,20 +24,23 @@ CONFIG_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ),
     (
         {"path": "base", "images": [{"image": "nginx", "tag": "1", "digest": "sha256:ab"}]},
-        ["images.0: tag and digest are mutually exclusive"],
+        ["config.images[0]: tag and digest are mutually exclusive"],
     ),
-    ({"path": "base", "images": [{"image": "nginx"}]}, ["images.0: one of tag or digest is required"]),
+    (
+        {"path": "base", "images": [{"image": "nginx"}]},
+        ["config.images[0]: one of tag or digest is required"],
+    ),
     (
         {"path": "base", "images": [{"image": "", "tag": "1"}]},
-        ["images.0.image: String should have at least 1 character"],
+        ["config.images[0].image: must not be empty"],
     ),
-    ({"images": []}, ["path: Field required"]),
+    ({"images": []}, ["config.path: required field is missing"]),
 ]
 
 
 @pytest.mark.parametrize(("data", "expected"), CONFIG_CASES)
 def test_config(data: dict[str, Any], expected: list[str]) -> None:
-    assert config_errors(KustomizeSetImageConfig, data) == expected
+    assert problems(KustomizeSetImageConfig, data) == expected
 
 
 KUSTOMIZATION = """\

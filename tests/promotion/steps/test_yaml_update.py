@@ -12,31 +12,40 @@ import pytest
 from kargo_actions.promotion.step_api import TerminalStepError
 from kargo_actions.promotion.steps.support.yamledit import kargo_split_key, kargo_value, set_values_in_text
 from kargo_actions.promotion.steps.yaml_update import YamlUpdateConfig, YamlUpdateStep
-from tests.promotion.steps.conftest import config_errors, context
+from tests.promotion.steps.configcheck import problems
+from tests.promotion.steps.conftest import context
 
 CONFIG_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
-    ("path is not specified", {"updates": [{"key": "a", "value": 1}]}, ["path: Field required"]),
+    (
+        "path is not specified",
+        {"updates": [{"key": "a", "value": 1}]},
+        ["config.path: required field is missing"],
+    ),
     (
         "path is empty",
         {"path": "", "updates": [{"key": "a", "value": 1}]},
-        ["path: String should have at least 1 character"],
+        ["config.path: must not be empty"],
     ),
-    ("updates is null", {"path": "v.yaml"}, ["updates: Field required"]),
+    ("updates is null", {"path": "v.yaml"}, ["config.updates: required field is missing"]),
     (
         "updates is empty",
         {"path": "v.yaml", "updates": []},
-        ["updates: List should have at least 1 item after validation, not 0"],
+        ["config.updates: must have at least 1 item"],
     ),
-    ("key not specified", {"path": "v.yaml", "updates": [{"value": 1}]}, ["updates.0.key: Field required"]),
+    (
+        "key not specified",
+        {"path": "v.yaml", "updates": [{"value": 1}]},
+        ["config.updates[0].key: required field is missing"],
+    ),
     (
         "key is empty",
         {"path": "v.yaml", "updates": [{"key": "", "value": 1}]},
-        ["updates.0.key: String should have at least 1 character"],
+        ["config.updates[0].key: must not be empty"],
     ),
     (
         "value not specified",
         {"path": "v.yaml", "updates": [{"key": "a"}]},
-        ["updates.0.value: Field required"],
+        ["config.updates[0].value: required field is missing"],
     ),
     (
         "valid config",
@@ -58,7 +67,7 @@ CONFIG_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("data", "expected"), [c[1:] for c in CONFIG_CASES], ids=[c[0] for c in CONFIG_CASES]
 )
 def test_config(data: dict[str, Any], expected: list[str]) -> None:
-    assert config_errors(YamlUpdateConfig, data) == expected
+    assert problems(YamlUpdateConfig, data) == expected
 
 
 SPLIT_KEY: list[tuple[str, str, list[str] | str]] = [

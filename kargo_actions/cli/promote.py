@@ -429,9 +429,9 @@ def promote_command(
             from kargo_actions.promotion.pipeline import auto_promote
 
             return _report(app, [], auto_promote(project, ledger, options, stage=stage))
-        from kargo_actions.promotion.pipeline import newest_available, promote_downstream
-
         if downstream_from:
+            from kargo_actions.promotion.pipeline import promote_downstream
+
             outcomes = promote_downstream(
                 project,
                 ledger,
@@ -443,7 +443,11 @@ def promote_command(
             )
             return _report(app, outcomes, None, _rollbacks(project, ledger, outcomes, options))
         assert stage is not None
-        ref = freight_ref or newest_available(project, ledger, stage, warehouse or "")
+        if freight_ref is None:
+            from kargo_actions.promotion.pipeline import newest_available
+
+            freight_ref = newest_available(project, ledger, stage, warehouse or "")
+        ref = freight_ref
         done = [promote(project, ledger, stage, ref, mode=Mode.MANUAL, options=options)]
         return _report(app, done, None, _rollbacks(project, ledger, done, options))
 
@@ -452,9 +456,12 @@ def _rollbacks(
     project: Project, ledger: Ledger, outcomes: list[PromotionOutcome], options: PromoteOptions
 ) -> list[RollbackReport]:
     """ProjectConfig autoRollback after each failed promotion or verification (promotion/rollback.py)."""
+    failed = [o for o in outcomes if not o.ok]
+    if not failed:
+        return []
     from kargo_actions.promotion.rollback import after_promotion
 
-    found = [after_promotion(project, ledger, o, options) for o in outcomes if not o.ok]
+    found = [after_promotion(project, ledger, o, options) for o in failed]
     return [r for r in found if r is not None]
 
 

@@ -75,6 +75,10 @@ class Git:
     def out(self, *args: str, input: bytes | None = None) -> str:
         return self.run(*args, input=input).stdout.decode().strip()
 
+    def git_dir_is(self, git_dir: Path) -> None:
+        """Take the git dir as another Git of the same repository found it (no `git rev-parse`)."""
+        self._git_dir = git_dir
+
     @property
     def git_dir(self) -> Path:
         if self._git_dir is None:

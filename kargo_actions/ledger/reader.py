@@ -297,6 +297,10 @@ def freight_status_wire(fid: str, states: Sequence[Mapping[str, Any]]) -> dict[s
 # same ref in this process takes the running one over instead of starting its own.
 _AHEAD: dict[tuple[Path, tuple[str, ...]], tuple[subprocess.Popen[bytes], float]] = {}
 _AHEAD_FOR = 5.0  # seconds a fetch begun ahead stays fresh enough to stand for one begun now
+# What the LedgerRepo that began a fetch ahead learnt of its repository (git dir, configuration), by
+# (repository, environment): the next LedgerRepo opened on it in this process takes it over once instead
+# of asking git again (two processes of each promotion's start).
+_HANDED: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[Path, dict[str, str], float]] = {}
 
 
 class LedgerRepo:
@@ -308,7 +312,14 @@ class LedgerRepo:
         self.config = config or LedgerConfig()
         self.git = Git(repo, env)
         self._config_values: dict[str, str] | None = None
+        handed = _HANDED.pop(self._handover_key(), None)
+        if handed is not None and time.monotonic() - handed[2] < _AHEAD_FOR:
+            self.git.git_dir_is(handed[0])
+            self._config_values = handed[1]
         _ = self.git.git_dir  # fail early, with a clear message, outside a repository
+
+    def _handover_key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        return str(self.git.repo.absolute()), tuple(sorted(self.git.env.items()))
 
     def close(self) -> None:
         self.git.close()
@@ -364,6 +375,7 @@ class LedgerRepo:
         """Begin fetching the ledger branch in a background git process, so that the fetch overlaps what the
         command does before its first ledger read or write (importing, loading manifests); the first
         `fetch_ledger` for the same ref in this process takes it over. No-op for a local-only ledger."""
+        _HANDED[self._handover_key()] = (self.git.git_dir, self.git_config(), time.monotonic())
         if not self.remote:
             return
         args = self.fetch_args()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import sys
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ if TYPE_CHECKING:  # the loader asks step_names() without paying for the step ma
     from kargo_actions.promotion.step_api import Step
 
 _PACKAGE = "kargo_actions.promotion.steps"
+PRELOAD_SWITCH_INTERVAL_S = 0.0005
 
 # One line per step; the module is named after the step (git-clone -> git_clone).
 STEPS: dict[str, str] = {
@@ -84,10 +86,19 @@ def preload(names: Iterable[str], first: Iterable[str] = ()) -> threading.Thread
     modules = [*first, *sorted({f"{_PACKAGE}.{STEPS[n].partition(':')[0]}" for n in names if n in STEPS})]
 
     def load() -> None:
-        for module in modules:
-            # On failure get_step imports it again, in the promotion, and reports the error where it belongs.
-            with contextlib.suppress(Exception):
-                importlib.import_module(module)
+        # While this thread imports, the promotion's own thread waits on short git calls; each time one
+        # returns it needs the interpreter back, which it gets at the next switch: 0.5 ms instead of the
+        # default 5 ms keeps the start write from waiting on the imports (~5 ms per promotion).
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, PRELOAD_SWITCH_INTERVAL_S))
+        try:
+            for module in modules:
+                # On failure get_step imports it again, in the promotion, and reports the error where it
+                # belongs.
+                with contextlib.suppress(Exception):
+                    importlib.import_module(module)
+        finally:
+            sys.setswitchinterval(switch)
 
     thread = threading.Thread(target=load, name="kargo-actions-step-preload", daemon=True)
     thread.start()

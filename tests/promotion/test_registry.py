@@ -79,3 +79,16 @@ def test_the_steps_package_holds_exactly_the_registered_steps() -> None:
     assert modules == {target.partition(":")[0] for target in registry.STEPS.values()}
     assert {name.replace("-", "_") for name in registry.STEPS} == modules
     assert not [p.name for p in package.iterdir() if p.is_dir() and p.name not in ("support", "__pycache__")]
+
+
+def test_preload_imports_with_a_short_switch_interval_and_restores_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The promotion's thread gets the interpreter back within 0.5 ms of each git call while the imports run.
+    (tmp_path / "switch_probe.py").write_text("import sys\nSEEN = sys.getswitchinterval()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "switch_probe", raising=False)
+    before = sys.getswitchinterval()
+    registry.preload([], first=["switch_probe"]).join()
+    assert sys.modules["switch_probe"].SEEN <= registry.PRELOAD_SWITCH_INTERVAL_S
+    assert sys.getswitchinterval() == before

@@ -137,6 +137,11 @@ class Git:
         return self._reader
 
     def close(self) -> None:
+        # Every helper process is told to end before any is waited for: they exit side by side.
+        if self._reader is not None:
+            self._reader.end_input()
+        if self._writer is not None:
+            self._writer.end_input()
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -202,12 +207,16 @@ class CatFileBatch:
             writer.join()
             return results
 
+    def end_input(self) -> None:
+        """Close the process's input: it ends once it has answered what it was asked."""
+        with contextlib.suppress(OSError):
+            self._stdin.close()
+
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
-        with contextlib.suppress(OSError):
-            self._stdin.close()
+        self.end_input()
         self._proc.wait(timeout=10)
         self._stdout.close()
 
@@ -263,11 +272,17 @@ class ObjectWriter:
         text = "".join(f"{e.mode} {e.kind} {e.oid}\t{e.name}\0" for e in entries) + "\0"
         return self._ask(self._mktree, text.encode(), "mktree")
 
-    def close(self) -> None:
+    def end_input(self) -> None:
+        """Close the processes' input: they end once they have answered what they were asked."""
         for proc in (self._hasher, self._mktree):
             if proc is not None and proc.stdin is not None:
                 with contextlib.suppress(OSError):
                     proc.stdin.close()
+
+    def close(self) -> None:
+        self.end_input()
+        for proc in (self._hasher, self._mktree):
+            if proc is not None:
                 proc.wait(timeout=10)
                 if proc.stdout is not None:
                     proc.stdout.close()

@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("model",),
     (
         "errors",
+        "deadline",
         "regex",
         "semver",
         "redact",

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from kargo_actions.discovery import deadline
+from kargo_actions import deadline
 from kargo_actions.discovery.auth import Credentials, CredentialsError
 from kargo_actions.discovery.gitcache import cache_root, redact
 from kargo_actions.discovery.helmconfig import repository_credentials

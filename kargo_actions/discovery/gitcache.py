@@ -222,7 +222,7 @@ def run_git(
     Under a discovery deadline (deadline.within) git and its transport helpers are killed at it.
     """
     # Imported here: deadline brings httpx (40-60 ms), which promotion's git steps (GitAccess) never use.
-    from kargo_actions.discovery import deadline
+    from kargo_actions import deadline
 
     try:
         result = deadline.run_process(

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from kargo_actions.discovery import deadline
+from kargo_actions import deadline
 from kargo_actions.discovery.cache import ChildManifest, ConfigInfo, ManifestInfo, Platform, TagEntry
 from kargo_actions.discovery.registry import (
     ImageDiscoveryError,

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from kargo_actions.discovery import deadline
+from kargo_actions import deadline
 
 DEFAULT_RATE = 20.0
 DEFAULT_IN_FLIGHT = 20

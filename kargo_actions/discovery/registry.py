@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from kargo_actions.discovery import deadline
+from kargo_actions import deadline
 from kargo_actions.discovery.auth import (
     DOCKER_HUB_NAMES,
     Challenge,

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from kargo_actions.discovery import deadline
+from kargo_actions import deadline
 from kargo_actions.discovery.chart import ChartIndexCache, ChartWatch, discover_charts
 from kargo_actions.discovery.git import GitQuery, GitWatch, discover_git
 from kargo_actions.discovery.gitcache import GitMirrors, redact

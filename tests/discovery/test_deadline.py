@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kargo_actions.discovery import deadline
+from kargo_actions import deadline
 from kargo_actions.discovery.ratelimit import RateLimiter
 from kargo_actions.discovery.registry import RegistrySession
 from kargo_actions.discovery.run import DiscoveryRun, SubscriptionRef, SubscriptionRun, discover_warehouses

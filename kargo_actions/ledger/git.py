@@ -150,6 +150,54 @@ class Git:
             self._writer = None
 
 
+def committer_identity(git: Git, config: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """git's committer identity (`Name <email>`) and the environment to add for commits and tags: none when
+    git has an identity, else a fallback named for GITHUB_ACTOR (or kargo-actions)."""
+    configured = _configured_ident(git.env, config)
+    if configured is not None:
+        return configured, {}
+    proc = git.run("var", "GIT_COMMITTER_IDENT", check=False)
+    if proc.returncode == 0:
+        return proc.stdout.decode().strip(), {}
+    name = git.env.get("GITHUB_ACTOR") or "kargo-actions"
+    email = f"{name}@users.noreply.github.com"
+    fallback = {
+        f"GIT_{who}_{key}": v
+        for who in ("AUTHOR", "COMMITTER")
+        for key, v in (("NAME", name), ("EMAIL", email))
+    }
+    return git.run("var", "GIT_COMMITTER_IDENT", check=False, env=fallback).stdout.decode().strip(), fallback
+
+
+def _configured_ident(env: Mapping[str, str], config: Mapping[str, str]) -> str | None:
+    """The identity `git var GIT_COMMITTER_IDENT` names, when the environment or configuration set it plainly
+    (git's order: GIT_COMMITTER_* > committer.* > user.* > EMAIL); None whenever git would look further (the
+    system's names) or clean the values up (characters git trims or drops): then git is asked."""
+
+    def first(*found: str | None) -> str | None:
+        for value in found:
+            if value is not None:
+                return value
+        return None
+
+    name = first(env.get("GIT_COMMITTER_NAME"), config.get("committer.name"), config.get("user.name"))
+    email = first(
+        env.get("GIT_COMMITTER_EMAIL"),
+        config.get("committer.email"),
+        config.get("user.email"),
+        env.get("EMAIL"),
+    )
+    for value in (name, email):
+        if not value or _UNPLAIN.search(value):
+            return None
+    return f"{name} <{email}>"
+
+
+# What git's ident cleanup would change: crud at either end (control characters, space, .,:;"'\), or <, > and
+# newlines anywhere.
+_UNPLAIN = re.compile(r"""^[\x00-\x20.,:;"'\\]|[\x00-\x20.,:;"'\\]$|[<>\n]""")
+
+
 class CatFileBatch:
     """One `git cat-file --batch` process serving every object read of a session."""
 

@@ -14,7 +14,7 @@ from typing import Any
 from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
 from kargo_actions.ledger.config import LedgerConfig, SigningPolicy
 from kargo_actions.ledger.continuity import check_continuity
-from kargo_actions.ledger.git import edit_tree
+from kargo_actions.ledger.git import committer_identity, edit_tree
 from kargo_actions.ledger.plans import (
     DiscoveryRunResult,
     ModelT,
@@ -141,7 +141,7 @@ class Ledger(LedgerRepo):
         super().__init__(repo, config, env=env)
         self.rng = rng or random.Random()  # noqa: S311 - jitter and aliases, not secrets
         self._tags = TagWriter(self.git)
-        self._identity_env: dict[str, str] | None = None
+        self._ident: tuple[str, dict[str, str]] | None = None  # git's committer, extra environment
         self._actor: str | None = None
         self._published: str | None = None  # the ledger commit this process last pushed (see `write`)
 
@@ -178,36 +178,18 @@ class Ledger(LedgerRepo):
     def actor(self) -> str:
         """Who is writing: GITHUB_ACTOR in Actions, else the git identity."""
         if self._actor is None:
-            gh = self.git.env.get("GITHUB_ACTOR")
-            if gh:
-                self._actor = gh
-            else:
-                ident = self._committer_ident()
-                self._actor = re.sub(r"\s+\d+ [+-]\d{4}$", "", ident) or "unknown"
+            ident = self.git.env.get("GITHUB_ACTOR") or self._committer()[0]
+            self._actor = re.sub(r"\s+\d+ [+-]\d{4}$", "", ident) or "unknown"
         return self._actor
 
     def _identity(self) -> dict[str, str]:
         """Extra environment giving commits and tags an identity when git has none configured."""
-        if self._identity_env is None:
-            self._committer_ident()
-        assert self._identity_env is not None
-        return self._identity_env
+        return self._committer()[1]
 
-    def _committer_ident(self) -> str:
-        """git's committer identity, asked once: its own when configured, else the one _identity supplies."""
-        proc = self.git.run("var", "GIT_COMMITTER_IDENT", check=False, env=self._identity_env)
-        if proc.returncode != 0 and self._identity_env is None:
-            name = self.git.env.get("GITHUB_ACTOR") or "kargo-actions"
-            email = f"{name}@users.noreply.github.com"
-            self._identity_env = {
-                f"GIT_{who}_{key}": value
-                for who in ("AUTHOR", "COMMITTER")
-                for key, value in (("NAME", name), ("EMAIL", email))
-            }
-            proc = self.git.run("var", "GIT_COMMITTER_IDENT", check=False, env=self._identity_env)
-        elif self._identity_env is None:
-            self._identity_env = {}
-        return proc.stdout.decode().strip()
+    def _committer(self) -> tuple[str, dict[str, str]]:
+        if self._ident is None:
+            self._ident = committer_identity(self.git, self.git_config())
+        return self._ident
 
     # reading
 

@@ -161,7 +161,7 @@ def seed(reg: Registry) -> tuple[list[str], list[str]]:
 DISCOVER = """
 import json, os, sys, time
 t = time.monotonic()
-from kargo_actions.discovery.cache import MetadataCache
+from kargo_actions.oci.cache import MetadataCache
 from kargo_actions.discovery.image import discover_images
 from kargo_actions.discovery.registry import RegistrySession
 from kargo_actions.model.warehouse import ImageSubscription

@@ -19,13 +19,13 @@ from typing import Any
 import httpx
 
 from kargo_actions import deadline
-from kargo_actions.discovery.auth import Credentials, CredentialsError
 from kargo_actions.discovery.gitcache import cache_root, redact
 from kargo_actions.discovery.helmconfig import repository_credentials
 from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
 from kargo_actions.freight.identity import normalize_chart_url
 from kargo_actions.model.freight import Chart
 from kargo_actions.model.warehouse import ChartSubscription
+from kargo_actions.oci.auth import Credentials, CredentialsError
 from kargo_actions.semver import (
     Constraint,
     newest_first,

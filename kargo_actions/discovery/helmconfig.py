@@ -11,8 +11,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from kargo_actions.discovery.auth import Credentials, CredentialsError
 from kargo_actions.github.output import mask_secret
+from kargo_actions.oci.auth import Credentials, CredentialsError
 
 
 def _config_home(env: Mapping[str, str]) -> Path:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from kargo_actions import deadline
-from kargo_actions.discovery.cache import ChildManifest, ConfigInfo, ManifestInfo, Platform, TagEntry
 from kargo_actions.discovery.registry import (
     ImageDiscoveryError,
     ManifestNotFoundError,
@@ -22,6 +21,7 @@ from kargo_actions.discovery.registry import (
 from kargo_actions.errors import ExitCode
 from kargo_actions.model.freight import Image
 from kargo_actions.model.warehouse import ImageSubscription
+from kargo_actions.oci.cache import ChildManifest, ConfigInfo, ManifestInfo, Platform, TagEntry
 from kargo_actions.regex import GoRegex, compile_go_regex, tag_allowed
 from kargo_actions.semver import newest_first, parse_constraint, parse_kargo_version
 

@@ -23,7 +23,10 @@ from typing import Any
 import httpx
 
 from kargo_actions import deadline
-from kargo_actions.discovery.auth import (
+from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
+from kargo_actions.github.output import mask_secret
+from kargo_actions.model.settings import SettingsSpec
+from kargo_actions.oci.auth import (
     DOCKER_HUB_NAMES,
     Challenge,
     Credentials,
@@ -33,7 +36,7 @@ from kargo_actions.discovery.auth import (
     credentials_for,
     parse_challenge,
 )
-from kargo_actions.discovery.cache import (
+from kargo_actions.oci.cache import (
     CACHE_ENV,
     AuthHint,
     ChildManifest,
@@ -42,7 +45,7 @@ from kargo_actions.discovery.cache import (
     MetadataCache,
     Platform,
 )
-from kargo_actions.discovery.ratelimit import (
+from kargo_actions.oci.ratelimit import (
     DEFAULT_IN_FLIGHT,
     DEFAULT_RATE,
     RateLimiter,
@@ -50,9 +53,6 @@ from kargo_actions.discovery.ratelimit import (
     parse_hub_quota,
     parse_retry_after,
 )
-from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
-from kargo_actions.github.output import mask_secret
-from kargo_actions.model.settings import SettingsSpec
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kargo_actions.discovery.auth import DOCKER_HUB_SERVER, CredentialsError, credentials_for
+from kargo_actions.oci.auth import DOCKER_HUB_SERVER, CredentialsError, credentials_for
 from tests.discovery.registry_server import PASSWORD, REFRESH_TOKEN, USER, Seeded, docker_config
 from tests.discovery.test_registry import session
 

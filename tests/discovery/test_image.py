@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.discovery.cache import MetadataCache
 from kargo_actions.discovery.image import (
     DiscoveredImage,
     InvalidImageSubscriptionError,
@@ -27,6 +26,7 @@ from kargo_actions.discovery.registry import (
 )
 from kargo_actions.errors import ExitCode
 from kargo_actions.model.warehouse import ImageSubscription
+from kargo_actions.oci.cache import MetadataCache
 from tests.discovery.registry_server import ImageSpec, PagingServer, Seeded, build_layout
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from kargo_actions.discovery.cache import ConfigInfo, MetadataCache
 from kargo_actions.discovery.image import (
     DiscoveredImage,
     discover_images,
@@ -24,6 +23,7 @@ from kargo_actions.discovery.image import (
 )
 from kargo_actions.discovery.registry import ImageDiscoveryError, RegistrySession
 from kargo_actions.model.warehouse import ImageSubscription
+from kargo_actions.oci.cache import ConfigInfo, MetadataCache
 from tests.discovery.registry_server import PagingServer
 
 OCI = "org.opencontainers.image.created"

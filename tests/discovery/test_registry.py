@@ -11,16 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from kargo_actions.discovery.auth import (
-    Credentials,
-    CredentialsError,
-    TokenCache,
-    TokenKey,
-    credentials_for,
-    parse_challenge,
-)
-from kargo_actions.discovery.cache import MetadataCache
-from kargo_actions.discovery.ratelimit import RateLimiter, RetryPolicy, parse_hub_quota, parse_retry_after
 from kargo_actions.discovery.registry import (
     AuthenticationError,
     DnsError,
@@ -36,6 +26,16 @@ from kargo_actions.discovery.registry import (
     parse_repo_url,
 )
 from kargo_actions.errors import InvalidInputError
+from kargo_actions.oci.auth import (
+    Credentials,
+    CredentialsError,
+    TokenCache,
+    TokenKey,
+    credentials_for,
+    parse_challenge,
+)
+from kargo_actions.oci.cache import MetadataCache
+from kargo_actions.oci.ratelimit import RateLimiter, RetryPolicy, parse_hub_quota, parse_retry_after
 from tests.discovery.registry_server import (
     PASSWORD,
     USER,
@@ -630,7 +630,7 @@ def test_well_known_realm_saves_the_401_and_a_wrong_one_is_corrected(
     token_registry: Seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from kargo_actions.discovery import registry as registry_module
-    from kargo_actions.discovery.cache import AuthHint
+    from kargo_actions.oci.cache import AuthHint
 
     reg = token_registry.registry
     assert reg.realm is not None

@@ -84,9 +84,15 @@ def _signer(detail: str) -> str | None:
     return None
 
 
-def _tag_refs(ledger: Ledger, prefix: str) -> dict[tuple[str, str], tuple[str, str]]:
-    """(warehouse, id) -> (object id, object type) of every local Freight tag, from one for-each-ref."""
-    listing = ledger.git.run("for-each-ref", "--format=%(refname) %(objectname) %(objecttype)", prefix)
+def _tag_refs(
+    ledger: Ledger, prefix: str, only: Iterable[tuple[str, str]] | None = None
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """(warehouse, id) -> (object id, object type) of every local Freight tag (or of those `only` names), from
+    one for-each-ref."""
+    patterns = [prefix] if only is None else [f"{prefix}{warehouse}/{fid}" for warehouse, fid in only]
+    if not patterns:
+        return {}
+    listing = ledger.git.run("for-each-ref", "--format=%(refname) %(objectname) %(objecttype)", *patterns)
     tag_refs: dict[tuple[str, str], tuple[str, str]] = {}
     for line in listing.stdout.decode().splitlines():
         ref, oid, kind = line.split(" ")
@@ -102,23 +108,29 @@ def verify_freight(
     snap = snapshot or ledger.snapshot()
     cfg = ledger.config
     prefix = f"refs/tags/{cfg.tag_prefix}/"
-    tag_refs = _tag_refs(ledger, prefix)
 
     entries: dict[tuple[str, str], FreightEntry | None]
     if refs is None:
+        tag_refs = _tag_refs(ledger, prefix)
         entries = {(e.warehouse, e.id): e for e in snap.freight_entries()}
         for key in tag_refs:
             entries.setdefault(key, None)
-    else:
+    else:  # the named Freight's tags alone: a promotion does not list a large ledger's every tag
         entries = {}
         for ref in refs:
             entry = ledger.resolve(ref, snap)
             entries[(entry.warehouse, entry.id)] = entry
+        tag_refs = _tag_refs(ledger, prefix, entries)
 
-    if ledger.remote and any(e is not None and key not in tag_refs for key, e in entries.items()):
+    missing = [key for key, e in entries.items() if e is not None and key not in tag_refs]
+    if ledger.remote and missing:
         # Records of other writers arrive with the ledger branch, their tags only on request.
-        ledger.fetch_freight_tags()
-        tag_refs = _tag_refs(ledger, prefix)
+        if refs is None:
+            ledger.fetch_freight_tags()
+        else:
+            for warehouse, fid in missing:
+                ledger._ensure_tag(cfg.tag_name(warehouse, fid))
+        tag_refs = _tag_refs(ledger, prefix, None if refs is None else entries)
     present = [e for e in entries.values() if e is not None]
     records: dict[tuple[str, str], Freight | str] = {}
     blobs = ledger.git.reader.get_many([e.blob for e in present])
@@ -265,8 +277,7 @@ def check_promotable(ledger: Ledger, fid: str, snap: Snapshot) -> None:
     RefusedError as read_for_promotion raises it; used inside a ledger write, where the snapshot is fresh.
     """
     entry = ledger.resolve(fid, snap)
-    ledger._ensure_tag(ledger.config.tag_name(entry.warehouse, entry.id))  # a fetch-depth 1 checkout
-    (check,) = verify_freight(ledger, [entry.id], snap)
+    (check,) = verify_freight(ledger, [entry.id], snap)  # fetches the tag if this clone lacks it
     policy = ledger.config.signing
     blocking = [f for f in check.findings if policy is SigningPolicy.REQUIRED or f not in _SOFT]
     if blocking:

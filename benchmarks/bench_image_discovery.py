@@ -163,7 +163,7 @@ import json, os, sys, time
 t = time.monotonic()
 from kargo_actions.oci.cache import MetadataCache
 from kargo_actions.discovery.image import discover_images
-from kargo_actions.discovery.registry import RegistrySession
+from kargo_actions.oci.session import RegistrySession
 from kargo_actions.model.warehouse import ImageSubscription
 sub = ImageSubscription.model_validate(json.loads(sys.argv[1]))
 with RegistrySession(cache=MetadataCache()) as s:

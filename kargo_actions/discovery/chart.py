@@ -415,7 +415,8 @@ def _transport_error(watch: ChartWatch, shown: str, err: httpx.TransportError) -
 def _oci_tags(watch: ChartWatch, env: Mapping[str, str] | None) -> list[str]:
     """Every tag of an oci:// chart repository, through the project's registry client."""
     from kargo_actions.discovery.helmconfig import registry_config_path
-    from kargo_actions.discovery.registry import ImageDiscoveryError, RegistryOptions, RegistrySession
+    from kargo_actions.oci.errors import RegistryError
+    from kargo_actions.oci.session import RegistryOptions, RegistrySession
 
     reference = watch.repo_url.removeprefix("oci://")
     try:
@@ -424,7 +425,7 @@ def _oci_tags(watch: ChartWatch, env: Mapping[str, str] | None) -> list[str]:
         with RegistrySession(options, env=env) as session:
             repo = session.repository(reference, insecure_skip_tls_verify=watch.insecure_skip_tls_verify)
             return list(repo.list_tags().tags)
-    except ImageDiscoveryError as err:
+    except RegistryError as err:
         name = type(err).__name__
         kind: type[ChartDiscoveryError] = ChartDiscoveryError
         if "Authentication" in name or "Forbidden" in name:

@@ -10,18 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from kargo_actions import deadline
-from kargo_actions.discovery.registry import (
-    ImageDiscoveryError,
-    ManifestNotFoundError,
-    NoMatchingTagError,
-    NoTagsError,
-    RegistrySession,
-    RepositoryClient,
-)
 from kargo_actions.errors import ExitCode
 from kargo_actions.model.freight import Image
 from kargo_actions.model.warehouse import ImageSubscription
-from kargo_actions.oci.cache import ChildManifest, ConfigInfo, ManifestInfo, Platform, TagEntry
+from kargo_actions.oci.cache import TagEntry
+from kargo_actions.oci.client import RepositoryClient
+from kargo_actions.oci.errors import ManifestNotFoundError, RegistryError
+from kargo_actions.oci.manifests import ChildManifest, ConfigInfo, ManifestInfo, Platform
+from kargo_actions.oci.session import RegistrySession
 from kargo_actions.regex import GoRegex, compile_go_regex, tag_allowed
 from kargo_actions.semver import newest_first, parse_constraint, parse_kargo_version
 
@@ -31,6 +27,21 @@ STRATEGIES = ("SemVer", "Lexical", "NewestBuild", "Digest")
 DEFAULT_DISCOVERY_LIMIT = 20
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+class ImageDiscoveryError(RegistryError):
+    """The registry answered, but the subscription finds nothing to take in it, or is itself wrong.
+
+    Worded as the registry's errors (`image REPOURL: cause (hint)`): callers catch RegistryError for both.
+    """
+
+
+class NoTagsError(ImageDiscoveryError):
+    """The repository lists no tags at all."""
+
+
+class NoMatchingTagError(ImageDiscoveryError):
+    """Tags exist but none passes the subscription's filters, constraint and platform."""
 
 
 class InvalidImageSubscriptionError(ImageDiscoveryError):
@@ -316,7 +327,7 @@ def discover_images(sub: ImageSubscription, session: RegistrySession | None = No
     """Run one image subscription: list tags, filter, order by its strategy, resolve up to discoveryLimit.
 
     Pass one RegistrySession for every subscription of a run: they then share connections, tokens,
-    per-registry pacing and the metadata cache. Raises ImageDiscoveryError (naming the repoURL) on failure.
+    per-registry pacing and the metadata cache. Raises RegistryError (naming the repoURL) on failure.
     """
     settings = _settings(sub)
     if session is None:
@@ -433,7 +444,7 @@ class ImageOutcome:
 
     subscription: ImageSubscription
     result: ImageDiscoveryResult | None = None
-    error: ImageDiscoveryError | None = None
+    error: RegistryError | None = None
 
 
 def discover_all_images(subs: Sequence[ImageSubscription], session: RegistrySession) -> list[ImageOutcome]:
@@ -442,6 +453,6 @@ def discover_all_images(subs: Sequence[ImageSubscription], session: RegistrySess
     for sub in subs:
         try:
             outcomes.append(ImageOutcome(subscription=sub, result=discover_images(sub, session)))
-        except ImageDiscoveryError as err:
+        except RegistryError as err:
             outcomes.append(ImageOutcome(subscription=sub, error=err))
     return outcomes

@@ -27,7 +27,6 @@ from kargo_actions.discovery.chart import ChartIndexCache, ChartWatch, discover_
 from kargo_actions.discovery.git import GitQuery, GitWatch, discover_git
 from kargo_actions.discovery.gitcache import GitMirrors, redact
 from kargo_actions.discovery.image import discover_all_images
-from kargo_actions.discovery.registry import ImageDiscoveryError, RegistrySession, parse_repo_url
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.freight.identity import normalize_chart_url, normalize_git_url
 from kargo_actions.ledger.layout import format_time
@@ -35,6 +34,9 @@ from kargo_actions.ledger.records import DiscoveredArtifactsRecord, DiscoveryRes
 from kargo_actions.model.project import Project
 from kargo_actions.model.settings import ENV_VARS, SettingsSpec
 from kargo_actions.model.warehouse import RepoSubscription, Warehouse
+from kargo_actions.oci.errors import RegistryError
+from kargo_actions.oci.references import parse_repo_url
+from kargo_actions.oci.session import RegistrySession
 
 Kind = Literal["image", "git", "chart"]
 PER_HOST = 4  # tasks of one host at a time: enough to overlap round trips, few enough to be polite
@@ -303,7 +305,7 @@ def _image_tasks(refs: Sequence[SubscriptionRef], session: RegistrySession) -> l
         try:
             repo = parse_repo_url(group[0].repo_url)
             host, what = repo.host, f"registry {repo.host} ({repo.name})"
-        except ImageDiscoveryError:  # reported by the run itself
+        except RegistryError:  # reported by the run itself
             host, what = group[0].repo_url, f"registry of {group[0].repo_url}"
 
         def work(group: list[SubscriptionRef] = group) -> list[SubscriptionRun]:

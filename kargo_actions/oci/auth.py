@@ -16,12 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kargo_actions.github.output import mask_secret
-
-# Docker Hub is known under several names; config.json files use the v1 index URL.
-DOCKER_HUB_NAMES = frozenset(
-    {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
-)
-
+from kargo_actions.oci.references import DOCKER_HUB_NAMES
 
 # The index URL Docker Hub credentials are stored under (what `docker login` passes to a helper).
 DOCKER_HUB_SERVER = "https://index.docker.io/v1/"

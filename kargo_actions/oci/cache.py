@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
+from kargo_actions.oci.manifests import ConfigInfo, ManifestInfo
+
 CACHE_ENV = "KARGO_ACTIONS_CACHE"
 # Bump when an entry's shape changes: old entries are then simply not found.
 LAYOUT = "images/v1"
@@ -27,53 +29,6 @@ def cache_root() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("kargo-actions", appauthor=False))
-
-
-@dataclass(frozen=True)
-class Platform:
-    """os/architecture[/variant] as an index entry or an image config states it."""
-
-    os: str
-    architecture: str
-    variant: str = ""
-
-    def __str__(self) -> str:
-        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
-
-
-@dataclass(frozen=True)
-class ChildManifest:
-    """One entry of an index / manifest list."""
-
-    digest: str
-    media_type: str
-    platform: Platform | None = None
-    annotations: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class ManifestInfo:
-    """What discovery needs from one manifest; a digest names its content, so this never goes stale."""
-
-    digest: str
-    media_type: str
-    annotations: tuple[tuple[str, str], ...] = ()
-    config_digest: str = ""  # image manifests
-    children: tuple[ChildManifest, ...] = ()  # indexes and manifest lists
-
-    @property
-    def is_index(self) -> bool:
-        return bool(self.children) or self.media_type.endswith(("index.v1+json", "manifest.list.v2+json"))
-
-
-@dataclass(frozen=True)
-class ConfigInfo:
-    """What discovery needs from an image config blob: its date, platform and labels."""
-
-    digest: str
-    created: str = ""
-    platform: Platform | None = None
-    labels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kargo_actions.discovery.registry import timed_out_cause
+from kargo_actions.oci.errors import timed_out_cause
 from tests.ledger.helpers import make_repo
 from tests.promotion.test_service import manifests, record, run, write
 

@@ -179,7 +179,7 @@ def test_identity_token_is_exchanged_by_post_at_the_realm(
 
 
 def test_a_wrong_identity_token_is_refused_with_its_source(token_registry: Seeded, tmp_path: Path) -> None:
-    from kargo_actions.discovery.registry import AuthenticationError
+    from kargo_actions.oci.errors import AuthenticationError
 
     reg = token_registry.registry
     env = {"DOCKER_CONFIG": str(docker_config(tmp_path, reg.host, USER, "rt-stale", form="identitytoken"))}

@@ -19,7 +19,6 @@ import httpx
 import pytest
 
 from kargo_actions import deadline
-from kargo_actions.discovery.registry import RegistrySession
 from kargo_actions.discovery.run import DiscoveryRun, SubscriptionRef, SubscriptionRun, discover_warehouses
 from kargo_actions.discovery.subscriptions import PER_HOST
 from kargo_actions.errors import InvalidInputError
@@ -27,6 +26,7 @@ from kargo_actions.ledger import Ledger, LedgerConfig, SigningPolicy
 from kargo_actions.ledger.records import DiscoveredArtifactsRecord, discovered_path
 from kargo_actions.manifests import load_project
 from kargo_actions.oci.ratelimit import RateLimiter
+from kargo_actions.oci.session import RegistrySession
 from tests.discovery.stall_server import StallServer, serve_stall
 from tests.support.discover_world import World, world
 

@@ -15,18 +15,15 @@ import pytest
 from kargo_actions.discovery.image import (
     DiscoveredImage,
     InvalidImageSubscriptionError,
-    discover_images,
-)
-from kargo_actions.discovery.registry import (
     NoMatchingTagError,
     NoTagsError,
-    RegistryOptions,
-    RegistrySession,
-    RepositoryNotFoundError,
+    discover_images,
 )
 from kargo_actions.errors import ExitCode
 from kargo_actions.model.warehouse import ImageSubscription
 from kargo_actions.oci.cache import MetadataCache
+from kargo_actions.oci.errors import RepositoryNotFoundError
+from kargo_actions.oci.session import RegistryOptions, RegistrySession
 from tests.discovery.registry_server import ImageSpec, PagingServer, Seeded, build_layout
 
 
@@ -323,7 +320,7 @@ def test_token_registry_discovery_end_to_end(token_registry: Seeded, tmp_path: P
 
 def test_docker_schema2_manifest_and_list(plain_registry: Seeded, tmp_path: Path) -> None:
     """Images pushed with Docker's own media types (manifest v2, manifest list) are read the same way."""
-    from kargo_actions.discovery.registry import DOCKER_LIST, DOCKER_MANIFEST
+    from kargo_actions.oci.manifests import DOCKER_LIST, DOCKER_MANIFEST
 
     images = run(
         plain_registry.host,

@@ -17,13 +17,15 @@ import pytest
 
 from kargo_actions.discovery.image import (
     DiscoveredImage,
+    ImageDiscoveryError,
     discover_images,
     image_date,
     parse_platform,
 )
-from kargo_actions.discovery.registry import ImageDiscoveryError, RegistrySession
 from kargo_actions.model.warehouse import ImageSubscription
-from kargo_actions.oci.cache import ConfigInfo, MetadataCache
+from kargo_actions.oci.cache import MetadataCache
+from kargo_actions.oci.manifests import ConfigInfo
+from kargo_actions.oci.session import RegistrySession
 from tests.discovery.registry_server import PagingServer
 
 OCI = "org.opencontainers.image.created"

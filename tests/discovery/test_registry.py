@@ -11,20 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from kargo_actions.discovery.registry import (
-    AuthenticationError,
-    DnsError,
-    ForbiddenError,
-    MalformedResponseError,
-    RateLimitedError,
-    RegistryOptions,
-    RegistryServerError,
-    RegistrySession,
-    RegistryUnreachableError,
-    RepositoryNotFoundError,
-    TlsError,
-    parse_repo_url,
-)
 from kargo_actions.errors import InvalidInputError
 from kargo_actions.oci.auth import (
     Credentials,
@@ -35,7 +21,20 @@ from kargo_actions.oci.auth import (
     parse_challenge,
 )
 from kargo_actions.oci.cache import MetadataCache
+from kargo_actions.oci.errors import (
+    AuthenticationError,
+    DnsError,
+    ForbiddenError,
+    MalformedResponseError,
+    RateLimitedError,
+    RegistryServerError,
+    RegistryUnreachableError,
+    RepositoryNotFoundError,
+    TlsError,
+)
 from kargo_actions.oci.ratelimit import RateLimiter, RetryPolicy, parse_hub_quota, parse_retry_after
+from kargo_actions.oci.references import parse_repo_url
+from kargo_actions.oci.session import RegistryOptions, RegistrySession
 from tests.discovery.registry_server import (
     PASSWORD,
     USER,
@@ -629,7 +628,7 @@ def test_token_is_fetched_again_after_expires_in(token_registry: Seeded, tmp_pat
 def test_well_known_realm_saves_the_401_and_a_wrong_one_is_corrected(
     token_registry: Seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kargo_actions.discovery import registry as registry_module
+    from kargo_actions.oci import session as session_module
     from kargo_actions.oci.cache import AuthHint
 
     reg = token_registry.registry
@@ -640,13 +639,13 @@ def test_well_known_realm_saves_the_401_and_a_wrong_one_is_corrected(
         assert (hint.scheme, hint.realm, hint.service) == ("bearer", "https://ghcr.io/token", "ghcr.io")
     env = {"DOCKER_CONFIG": str(docker_config(tmp_path, reg.host, USER, PASSWORD))}
     right = AuthHint(host=reg.host, scheme="bearer", realm=reg.realm.url, service=reg.realm.service)
-    monkeypatch.setitem(registry_module.WELL_KNOWN_AUTH, reg.host, right)
+    monkeypatch.setitem(session_module.WELL_KNOWN_AUTH, reg.host, right)
     with session(tmp_path / "a", env=env) as s:
         mark = reg.mark()
         assert len(s.repository(f"{reg.host}/private/app").list_tags().tags) == 2
     assert reg.count(mark)["challenge"] == 0  # first run, empty cache, no 401
     wrong = AuthHint(host=reg.host, scheme="bearer", realm=reg.realm.url, service="moved-service")
-    monkeypatch.setitem(registry_module.WELL_KNOWN_AUTH, reg.host, wrong)
+    monkeypatch.setitem(session_module.WELL_KNOWN_AUTH, reg.host, wrong)
     with session(tmp_path / "b", env=env) as s:
         mark = reg.mark()
         assert len(s.repository(f"{reg.host}/private/app").list_tags().tags) == 2

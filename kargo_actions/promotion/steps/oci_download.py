@@ -9,7 +9,8 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, StrictBool
 
-from kargo_actions.discovery.registry import INDEX_TYPES, ImageDiscoveryError
+from kargo_actions.oci.errors import RegistryError
+from kargo_actions.oci.manifests import is_index
 from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult, TerminalStepError
 from kargo_actions.promotion.steps.support.download import download_target
 from kargo_actions.promotion.steps.support.ociutil import (
@@ -70,7 +71,7 @@ class OCIDownload:
                 )
                 fetched = client.get_manifest(ref.reference)
                 manifest = json_object(fetched.body, config.image_ref)
-                if fetched.media_type in INDEX_TYPES or "manifests" in manifest:
+                if is_index(fetched.media_type, manifest):
                     raise TerminalStepError(
                         f"imageRef {config.image_ref!r} is an image index (several platforms); "
                         "give the digest of one of its manifests"
@@ -83,7 +84,7 @@ class OCIDownload:
                     )
                 ctx.check_abort()
                 data = client.get_blob(str(layer["digest"]))
-        except ImageDiscoveryError as err:
+        except RegistryError as err:
             raise step_error(err, f"oci-download {config.image_ref}") from err
         if len(data) > cap:
             raise TerminalStepError(f"layer of {config.image_ref} is over the limit of {cap} bytes")

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, StrictBool
 
-from kargo_actions.discovery.registry import (
-    INDEX_TYPES,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    ImageDiscoveryError,
-    RepositoryClient,
-)
+from kargo_actions.oci.client import RepositoryClient
+from kargo_actions.oci.errors import RegistryError
+from kargo_actions.oci.manifests import INDEX_TYPES, OCI_INDEX, OCI_MANIFEST, digest_of, is_index
 from kargo_actions.promotion.step_api import StepConfig, StepContext, StepResult, TerminalStepError
 from kargo_actions.promotion.steps.support.ociutil import (
     IMAGE_REF_PATTERN,
@@ -111,13 +106,13 @@ class OCIPush:
                 fetched = copy.source.get_manifest(src.reference)
                 data = json_object(fetched.body, config.src_ref)
                 media_type = str(data.get("mediaType") or fetched.media_type or OCI_MANIFEST)
-                if media_type in INDEX_TYPES or "manifests" in data:
+                if is_index(media_type, data):
                     body = self._index(copy, data, fetched.body, manifest_notes, index_notes)
                     media_type = media_type if media_type in INDEX_TYPES else OCI_INDEX
                 else:
                     body = self._image(copy, data, fetched.body, manifest_notes)
                 digest = copy.dest.put_manifest(dest.reference, body, media_type)
-        except ImageDiscoveryError as err:
+        except RegistryError as err:
             raise step_error(err, f"oci-push {config.src_ref} -> {config.dest_ref}") from err
         image = config.dest_ref.removeprefix("oci://")
         return StepResult(
@@ -155,7 +150,7 @@ class OCIPush:
             child_type = str(
                 child.get("mediaType") or entry.get("mediaType") or fetched.media_type or OCI_MANIFEST
             )
-            digest = "sha256:" + hashlib.sha256(child_body).hexdigest()
+            digest = digest_of(child_body)
             copy.dest.put_manifest(digest, child_body, child_type)
             changed = changed or digest != entry["digest"]
             children.append({**entry, "digest": digest, "size": len(child_body)})

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from kargo_actions.discovery.registry import ImageDiscoveryError, RegistrySession
 from kargo_actions.errors import RetryableError
+from kargo_actions.oci import manifests
+from kargo_actions.oci.errors import RegistryError
+from kargo_actions.oci.session import RegistrySession
 from kargo_actions.promotion.step_api import StepContext, StepError, TerminalStepError
 
 # The pattern Kargo's schemas give imageRef / srcRef (destRef allows a tag only).
@@ -59,13 +60,13 @@ def registry_session(ctx: StepContext) -> Iterator[RegistrySession]:
     """A registry session with the step's environment (credentials from docker config, insecure hosts)."""
     try:
         session = RegistrySession(env=ctx.env)
-    except ImageDiscoveryError as err:
+    except RegistryError as err:
         raise TerminalStepError(str(err)) from err
     with session:
         yield session
 
 
-def step_error(err: ImageDiscoveryError, what: str) -> StepError | TerminalStepError:
+def step_error(err: RegistryError, what: str) -> StepError | TerminalStepError:
     """Registry trouble as a step error: retryable (network, 429, 5xx) or terminal (auth, not found)."""
     message = f"{what}: {err}"
     return StepError(message) if isinstance(err, RetryableError) else TerminalStepError(message)
@@ -74,9 +75,6 @@ def step_error(err: ImageDiscoveryError, what: str) -> StepError | TerminalStepE
 def json_object(body: bytes, ref: str) -> dict[str, Any]:
     """A manifest's JSON object; anything else is a terminal error naming the reference."""
     try:
-        data = json.loads(body)
-    except ValueError as err:
-        raise TerminalStepError(f"the manifest of {ref} is not JSON: {err}") from err
-    if not isinstance(data, dict):
-        raise TerminalStepError(f"the manifest of {ref} is not a JSON object")
-    return data
+        return manifests.json_object(body)
+    except manifests.NotAnObjectError as err:
+        raise TerminalStepError(f"the manifest of {ref} {err}") from err

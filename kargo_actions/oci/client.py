@@ -1,262 +1,58 @@
-"""A small OCI distribution client over httpx: auth, tag paging, manifests and blobs, pacing and retries."""
+"""Requests against one repository of a registry: auth (challenges, tokens, credentials), pacing, retries,
+and the distribution API (tags, manifests, blobs, uploads) with typed errors."""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import ipaddress
-import json
 import logging
-import os
 import re
-import socket
-import ssl
 import threading
-import time
 import urllib.parse
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from types import TracebackType
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
-from kargo_actions import deadline
-from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
 from kargo_actions.github.output import mask_secret
-from kargo_actions.model.settings import SettingsSpec
+from kargo_actions.oci import manifests
 from kargo_actions.oci.auth import (
-    DOCKER_HUB_NAMES,
     Challenge,
     Credentials,
     CredentialsError,
-    TokenCache,
     TokenKey,
     credentials_for,
     parse_challenge,
 )
-from kargo_actions.oci.cache import (
-    CACHE_ENV,
-    AuthHint,
-    ChildManifest,
+from kargo_actions.oci.cache import AuthHint
+from kargo_actions.oci.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    MalformedResponseError,
+    ManifestNotFoundError,
+    RateLimitedError,
+    RegistryError,
+    RegistryServerError,
+    RegistryUnreachableError,
+    RepositoryNotFoundError,
+    classify_connect_error,
+    error_codes,
+    timed_out_cause,
+)
+from kargo_actions.oci.manifests import (
+    MANIFEST_ACCEPT,
     ConfigInfo,
+    FetchedManifest,
+    ManifestHead,
     ManifestInfo,
-    MetadataCache,
-    Platform,
+    digest_of,
 )
-from kargo_actions.oci.ratelimit import (
-    DEFAULT_IN_FLIGHT,
-    DEFAULT_RATE,
-    RateLimiter,
-    RetryPolicy,
-    parse_hub_quota,
-    parse_retry_after,
-)
+from kargo_actions.oci.ratelimit import parse_hub_quota, parse_retry_after
+from kargo_actions.oci.references import ImageRepository
+
+if TYPE_CHECKING:
+    from kargo_actions.oci.session import RegistrySession
 
 log = logging.getLogger(__name__)
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-MANIFEST_ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
-INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
-
-INSECURE_ENV = "KARGO_ACTIONS_INSECURE_REGISTRIES"
-RATE_ENV = "KARGO_ACTIONS_REGISTRY_RATE"
-IN_FLIGHT_ENV = "KARGO_ACTIONS_REGISTRY_IN_FLIGHT"
-MAX_PAGES_ENV = "KARGO_ACTIONS_REGISTRY_MAX_PAGES"
-DOCKER_HUB_API = "registry-1.docker.io"
-
-
-# Token realms of the big public registries, so that even a first run with an empty cache sends a token
-# with its first request instead of learning the realm from a 401. A registry that changes its realm
-# answers 401 with the new challenge, which is then learned as for any other registry.
-WELL_KNOWN_AUTH = {
-    hint.host: hint
-    for hint in (
-        AuthHint(host="ghcr.io", scheme="bearer", realm="https://ghcr.io/token", service="ghcr.io"),
-        AuthHint(
-            host=DOCKER_HUB_API,
-            scheme="bearer",
-            realm="https://auth.docker.io/token",
-            service="registry.docker.io",
-        ),
-        AuthHint(host="quay.io", scheme="bearer", realm="https://quay.io/v2/auth", service="quay.io"),
-    )
-}
-
-
-class ImageDiscoveryError(FailedError):
-    """Discovery of one image subscription failed; the message names the repoURL and the cause."""
-
-    def __init__(self, repo_url: str, cause: str, hint: str = "") -> None:
-        self.repo_url = repo_url
-        self.cause = cause
-        self.hint = hint
-        super().__init__(f"image {repo_url}: {cause}" + (f" ({hint})" if hint else ""))
-
-
-def timed_out_cause(what: str, err: Exception) -> str:
-    """`registry timed out`, with httpx's detail only when it adds one (its usual text is `timed out`)."""
-    detail = str(err).strip()
-    return f"{what} timed out" + (f": {detail}" if detail and "timed out" not in detail else "")
-
-
-class RegistryUnreachableError(ImageDiscoveryError, RetryableError):
-    """The registry did not answer: connection refused, reset or timed out. A later run may succeed."""
-
-
-class DnsError(RegistryUnreachableError):
-    """The registry's host name does not resolve."""
-
-
-class TlsError(ImageDiscoveryError):
-    """The TLS handshake failed: bad certificate, or HTTPS spoken to a plain-HTTP server."""
-
-
-class AuthenticationError(ImageDiscoveryError):
-    """401: credentials missing or rejected."""
-
-
-class ForbiddenError(ImageDiscoveryError):
-    """403: the credentials are valid but may not read this repository."""
-
-
-class RepositoryNotFoundError(ImageDiscoveryError):
-    """404 on the repository."""
-
-
-class ManifestNotFoundError(ImageDiscoveryError):
-    """404 on one tag or digest of an existing repository."""
-
-
-class MalformedResponseError(ImageDiscoveryError):
-    """The registry answered something that is not the distribution API's JSON."""
-
-
-class RateLimitedError(ImageDiscoveryError, RetryableError):
-    """429 after every retry, or Docker Hub's pull quota used up."""
-
-
-class RegistryServerError(ImageDiscoveryError, RetryableError):
-    """5xx after every retry, or another unexpected status."""
-
-
-class NoTagsError(ImageDiscoveryError):
-    """The repository lists no tags at all."""
-
-
-class NoMatchingTagError(ImageDiscoveryError):
-    """Tags exist but none passes the subscription's filters, constraint and platform."""
-
-
-@dataclass(frozen=True)
-class ImageRepository:
-    """A repoURL split as docker reads it: registry host (API host for Docker Hub) and repository name."""
-
-    repo_url: str
-    host: str
-    name: str
-
-
-_HOST_PART = re.compile(r"[.:]|^localhost$")
-
-
-def parse_repo_url(repo_url: str) -> ImageRepository:
-    """`nginx` -> registry-1.docker.io/library/nginx; `127.0.0.1:5000/a/b` -> host 127.0.0.1:5000, name a/b."""
-    text = repo_url.strip()
-    if not text or "@" in text or text != text.strip("/"):
-        raise ImageDiscoveryError(repo_url, "repoURL is not an image repository", "e.g. ghcr.io/org/app")
-    first, sep, rest = text.partition("/")
-    if sep and _HOST_PART.search(first):
-        host, name = first.lower(), rest
-    else:
-        host, name = "docker.io", text
-    if ":" in name.rsplit("/", 1)[-1]:
-        raise ImageDiscoveryError(repo_url, "repoURL must not carry a tag", "put the tag rules in constraint")
-    if host in DOCKER_HUB_NAMES:
-        host = DOCKER_HUB_API
-        if "/" not in name:
-            name = f"library/{name}"
-    return ImageRepository(repo_url=repo_url, host=host, name=name)
-
-
-def is_loopback(host: str) -> bool:
-    """localhost, 127.0.0.0/8 and ::1 (with or without a port) are reached over plain HTTP, as Docker does."""
-    hostname = urllib.parse.urlsplit(f"//{host}").hostname or ""
-    if hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
-
-
-def insecure_registries_from_env(env: Mapping[str, str] | None = None) -> frozenset[str]:
-    env = os.environ if env is None else env
-    return frozenset(h.strip().lower() for h in env.get(INSECURE_ENV, "").split(",") if h.strip())
-
-
-@dataclass(frozen=True)
-class RegistryOptions:
-    """Knobs of one discovery run: pacing, paging, retries and which hosts speak plain HTTP."""
-
-    rate: float = DEFAULT_RATE
-    in_flight: int = DEFAULT_IN_FLIGHT
-    page_size: int = 1000
-    max_pages: int = 100
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    timeout: float = 30.0
-    insecure_registries: frozenset[str] = frozenset()  # plain HTTP, like Docker's insecure-registries
-    tls_registries: frozenset[str] = frozenset()  # loopback hosts that speak HTTPS (a local TLS proxy)
-    # Files read for credentials after the docker config (same format): helm's registry config for charts.
-    more_auth_configs: tuple[Path, ...] = ()
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> RegistryOptions:
-        """Defaults, with KARGO_ACTIONS_REGISTRY_RATE / _IN_FLIGHT / _MAX_PAGES where set."""
-
-        def number(name: str, default: float, convert: Callable[[str], float]) -> float:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                value = convert(raw)
-            except ValueError:
-                value = 0
-            if value <= 0:
-                raise InvalidInputError([Problem(path=name, message=f"{raw!r} is not a positive number")])
-            return value
-
-        return cls(
-            rate=number(RATE_ENV, DEFAULT_RATE, float),
-            in_flight=int(number(IN_FLIGHT_ENV, DEFAULT_IN_FLIGHT, int)),
-            max_pages=int(number(MAX_PAGES_ENV, cls.max_pages, int)),
-        )
-
-    def scheme(self, host: str) -> str:
-        if host in self.tls_registries:
-            return "https"
-        if host in self.insecure_registries or is_loopback(host):
-            return "http"
-        return "https"
-
-
-@dataclass(frozen=True)
-class ManifestHead:
-    """What a HEAD on a manifest tells: its digest and media type."""
-
-    digest: str
-    media_type: str
-
-
-@dataclass(frozen=True)
-class FetchedManifest:
-    digest: str
-    media_type: str
-    body: bytes
 
 
 @dataclass(frozen=True)
@@ -266,156 +62,6 @@ class TagList:
     tags: tuple[str, ...]
     pages: int
     truncated: bool
-
-
-@dataclass
-class RequestStats:
-    """Client-side counters of one session, for progress and diagnostics (benchmarks count server-side)."""
-
-    by_kind: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, kind: str) -> None:
-        with self._lock:
-            self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
-
-    def get(self, kind: str) -> int:
-        return self.by_kind.get(kind, 0)
-
-
-class RegistrySession:
-    """One run's registry access: shared HTTP clients, one limiter per host, tokens, the disk cache."""
-
-    def __init__(
-        self,
-        options: RegistryOptions | None = None,
-        *,
-        cache: MetadataCache | None = None,
-        env: Mapping[str, str] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        """`sleep` waits between retries (tests pass a recorder); pacing always uses real time."""
-        self.env: Mapping[str, str] = dict(os.environ if env is None else env)
-        base = options or RegistryOptions.from_env(self.env)
-        extra = insecure_registries_from_env(self.env)
-        self.options = dataclasses.replace(base, insecure_registries=base.insecure_registries | extra)
-        self.cache = cache if cache is not None else MetadataCache()
-        self.tokens = TokenCache()
-        self.stats = RequestStats()
-        self.warnings: list[str] = []
-        self._sleep = sleep
-        self._clients: dict[bool, httpx.Client] = {}
-        self._limiters: dict[str, RateLimiter] = {}
-        self._hints: dict[str, AuthHint] = {}
-        self._lock = threading.Lock()
-
-    @classmethod
-    def from_settings(
-        cls, settings: SettingsSpec | None, *, env: Mapping[str, str] | None = None
-    ) -> RegistrySession:
-        """A session as the project is configured: KARGO_ACTIONS_* over the Settings manifest over defaults.
-
-        Pass `Settings.resolved(env, **flags)` to let command-line flags win as well.
-        """
-        env = dict(os.environ if env is None else env)
-        options = RegistryOptions.from_env(env)
-        cache_dir = env.get(CACHE_ENV) or (settings.cache_dir if settings is not None else None)
-        if settings is not None and settings.insecure_registries and INSECURE_ENV not in env:
-            # As Settings.resolved does: the variable, when set, replaces the file's list.
-            listed = frozenset(h.strip().lower() for h in settings.insecure_registries if h.strip())
-            options = dataclasses.replace(options, insecure_registries=listed)
-        cache = MetadataCache(Path(cache_dir).expanduser() if cache_dir else None)
-        return cls(options, cache=cache, env=env)
-
-    def __enter__(self) -> RegistrySession:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
-
-    def http(self, verify: bool) -> httpx.Client:
-        with self._lock:
-            client = self._clients.get(verify)
-            if client is None:
-                # Each host's limiter caps its requests in flight; a pool-wide cap would let a stalled host
-                # hold connections other hosts wait for.
-                limits = httpx.Limits(max_connections=None, max_keepalive_connections=self.options.in_flight)
-                client = httpx.Client(
-                    transport=deadline.http_transport(verify=verify, limits=limits),
-                    timeout=self.options.timeout,
-                    headers={"User-Agent": "kargo-actions"},
-                )
-                self._clients[verify] = client
-            return client
-
-    def limiter(self, host: str) -> RateLimiter:
-        with self._lock:
-            limiter = self._limiters.get(host)
-            if limiter is None:
-                limiter = RateLimiter(self.options.rate, self.options.in_flight)
-                self._limiters[host] = limiter
-            return limiter
-
-    def auth_hint(self, host: str) -> AuthHint | None:
-        with self._lock:
-            hint = self._hints.get(host)
-        if hint is None:
-            hint = self.cache.auth_hint(host) or WELL_KNOWN_AUTH.get(host)
-            if hint is not None:
-                with self._lock:
-                    self._hints[host] = hint
-        return hint
-
-    def remember_auth(self, hint: AuthHint) -> None:
-        with self._lock:
-            known = self._hints.get(hint.host)
-            self._hints[hint.host] = hint
-        if known != hint:
-            self.cache.put_auth_hint(hint)
-
-    def repository(
-        self, repo_url: str, *, insecure_skip_tls_verify: bool = False, push: bool = False
-    ) -> RepositoryClient:
-        """A client for one repository; `push` asks tokens for push access too (oci-push)."""
-        return RepositoryClient(
-            self, parse_repo_url(repo_url), verify=not insecure_skip_tls_verify, push=push
-        )
-
-    def sleep(self, seconds: float) -> None:
-        deadline.sleep(seconds, self._sleep)
-
-
-def _classify_connect_error(err: Exception) -> tuple[type[ImageDiscoveryError], str]:
-    chain: list[BaseException] = []
-    cur: BaseException | None = err
-    while cur is not None and len(chain) < 10:
-        chain.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    text = " | ".join(str(e) for e in chain)
-    if any(isinstance(e, socket.gaierror) for e in chain) or re.search(
-        r"Name or service not known|nodename nor servname|Temporary failure in name resolution|"
-        r"No address associated|getaddrinfo failed",
-        text,
-    ):
-        return DnsError, f"DNS lookup failed: {chain[-1]}"
-    if any(isinstance(e, ssl.SSLError) for e in chain) or "SSL" in text or "CERTIFICATE" in text:
-        return TlsError, f"TLS handshake failed: {chain[-1]}"
-    return RegistryUnreachableError, f"registry unreachable: {chain[-1] or type(chain[-1]).__name__}"
-
-
-def _error_codes(resp: httpx.Response) -> str:
-    try:
-        data = resp.json()
-        return ", ".join(str(e.get("code", "")) for e in data.get("errors", []) if isinstance(e, dict))
-    except (ValueError, AttributeError):
-        return ""
 
 
 def _next_link(header: str) -> str | None:
@@ -443,7 +89,7 @@ class RepositoryClient:
         self._fetched: dict[str, FetchedManifest] = {}
         self._lock = threading.Lock()
 
-    def _fail(self, kind: type[ImageDiscoveryError], cause: str, hint: str = "") -> ImageDiscoveryError:
+    def _fail(self, kind: type[RegistryError], cause: str, hint: str = "") -> RegistryError:
         return kind(self.repo.repo_url, cause, hint)
 
     @property
@@ -458,8 +104,6 @@ class RepositoryClient:
                 raise self._fail(AuthenticationError, str(err), "fix or remove that entry") from err
             self._credentials_loaded = True
         return self._credentials
-
-    # -- auth -------------------------------------------------------------------------------------
 
     def _authorization(self, hint: AuthHint | None) -> str | None:
         if hint is None or hint.scheme == "none":
@@ -517,7 +161,7 @@ class RepositoryClient:
                     continue
                 raise self._fail(RegistryUnreachableError, f"token service {hint.realm} timed out") from err
             except httpx.TransportError as err:
-                kind, cause = _classify_connect_error(err)
+                kind, cause = classify_connect_error(err)
                 raise self._fail(kind, f"token service {hint.realm}: {cause}") from err
             if (resp.status_code == 429 or resp.status_code >= 500) and attempt < policy.attempts:
                 self.session.sleep(policy.delay(attempt, parse_retry_after(resp.headers.get("retry-after"))))
@@ -540,7 +184,7 @@ class RepositoryClient:
         mask_secret(token, self.session.env)
         return token, float(expires) if isinstance(expires, int | float) else None
 
-    def _auth_error(self, status: int, what: str) -> ImageDiscoveryError:
+    def _auth_error(self, status: int, what: str) -> RegistryError:
         creds = self.credentials
         if status == 403:
             who = f" for {creds.username} ({creds.source})" if creds else ""
@@ -571,8 +215,6 @@ class RepositoryClient:
         if hint.scheme == "bearer" and not hint.realm:
             raise self._fail(MalformedResponseError, "bearer challenge without a realm")
         return hint
-
-    # -- requests ---------------------------------------------------------------------------------
 
     def _send(
         self,
@@ -617,7 +259,7 @@ class RepositoryClient:
                     continue
                 raise self._fail(RegistryUnreachableError, timed_out_cause("registry", err)) from err
             except httpx.TransportError as err:
-                kind_, cause = _classify_connect_error(err)
+                kind_, cause = classify_connect_error(err)
                 raise self._fail(kind_, cause) from err
             limiter.note_quota(parse_hub_quota(resp.headers.get("ratelimit-remaining")))
             status = resp.status_code
@@ -655,8 +297,6 @@ class RepositoryClient:
                 session.remember_auth(AuthHint(host=self.repo.host, scheme="none"))
             return resp
 
-    # -- API --------------------------------------------------------------------------------------
-
     def list_tags(self) -> TagList:
         """Every tag: n=page_size, Link rel="next" paging, a `last` fallback, capped at max_pages."""
         opts = self.session.options
@@ -679,7 +319,7 @@ class RepositoryClient:
             resp = self._send("GET", url, "application/json", "tags")
             pages += 1
             if resp.status_code == 404:
-                codes = _error_codes(resp)
+                codes = error_codes(resp)
                 raise self._fail(
                     RepositoryNotFoundError,
                     f"repository {self.repo.name} not found on {self.repo.host}"
@@ -722,8 +362,8 @@ class RepositoryClient:
     def _manifest_url(self, ref: str) -> str:
         return f"{self.base}/v2/{self.repo.name}/manifests/{urllib.parse.quote(ref, safe=':')}"
 
-    def _not_found(self, resp: httpx.Response, ref: str) -> ImageDiscoveryError:
-        codes = _error_codes(resp)
+    def _not_found(self, resp: httpx.Response, ref: str) -> RegistryError:
+        codes = error_codes(resp)
         if "NAME_UNKNOWN" in codes:
             return self._fail(
                 RepositoryNotFoundError, f"repository {self.repo.name} not found on {self.repo.host}"
@@ -757,7 +397,7 @@ class RepositoryClient:
         if resp.status_code != 200:
             raise self._fail(RegistryServerError, f"GET manifest {ref!r} answered {resp.status_code}")
         body = resp.content
-        computed = "sha256:" + hashlib.sha256(body).hexdigest()
+        computed = digest_of(body)
         if ref.startswith("sha256:") and computed != ref:
             raise self._fail(
                 MalformedResponseError, f"manifest {ref} has digest {computed}: content mismatch"
@@ -773,11 +413,9 @@ class RepositoryClient:
         if resp.status_code != 200:
             raise self._fail(RegistryServerError, f"GET blob {digest} answered {resp.status_code}")
         body = resp.content
-        if digest.startswith("sha256:") and "sha256:" + hashlib.sha256(body).hexdigest() != digest:
+        if digest.startswith("sha256:") and digest_of(body) != digest:
             raise self._fail(MalformedResponseError, f"blob {digest}: content does not match its digest")
         return body
-
-    # -- upload (oci-push) -------------------------------------------------------------------------
 
     def blob_exists(self, digest: str) -> bool:
         """Whether the repository has the blob already (HEAD), so a copy can skip it."""
@@ -790,7 +428,7 @@ class RepositoryClient:
 
     def put_blob(self, data: bytes) -> str:
         """Upload one blob monolithically (POST an upload session, PUT the bytes); returns its digest."""
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        digest = digest_of(data)
         start = self._send("POST", f"{self.base}/v2/{self.repo.name}/blobs/uploads/", "", "upload")
         if start.status_code not in (201, 202):
             raise self._upload_error(start, f"starting the upload of blob {digest}")
@@ -826,10 +464,10 @@ class RepositoryClient:
         )
         if resp.status_code not in (200, 201):
             raise self._upload_error(resp, f"storing manifest {ref!r}")
-        return "sha256:" + hashlib.sha256(body).hexdigest()
+        return digest_of(body)
 
-    def _upload_error(self, resp: httpx.Response, what: str) -> ImageDiscoveryError:
-        codes = _error_codes(resp)
+    def _upload_error(self, resp: httpx.Response, what: str) -> RegistryError:
+        codes = error_codes(resp)
         detail = f" ({codes})" if codes else ""
         if resp.status_code == 404:
             return self._fail(RepositoryNotFoundError, f"{what}: 404{detail}")
@@ -839,82 +477,10 @@ class RepositoryClient:
             )
         return self._fail(RegistryServerError, f"{what}: answered {resp.status_code}{detail}")
 
-    # -- parsing ----------------------------------------------------------------------------------
-
-    def _json(self, body: bytes, what: str) -> dict[str, Any]:
-        try:
-            data = json.loads(body)
-        except ValueError as err:
-            raise self._fail(MalformedResponseError, f"{what} is not JSON: {err}") from err
-        if not isinstance(data, dict):
-            raise self._fail(MalformedResponseError, f"{what} is not a JSON object")
-        return data
-
     def parse_manifest(self, fetched: FetchedManifest) -> ManifestInfo:
-        data = self._json(fetched.body, f"manifest {fetched.digest}")
-        media_type = str(data.get("mediaType") or fetched.media_type)
-        annotations = _string_pairs(data.get("annotations"))
-        if media_type in INDEX_TYPES or "manifests" in data:
-            children = []
-            for entry in data.get("manifests") or []:
-                if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
-                    raise self._fail(
-                        MalformedResponseError, f"index {fetched.digest} has an entry without digest"
-                    )
-                plat = entry.get("platform")
-                platform = (
-                    Platform(
-                        os=str(plat.get("os", "")),
-                        architecture=str(plat.get("architecture", "")),
-                        variant=str(plat.get("variant", "")),
-                    )
-                    if isinstance(plat, dict)
-                    else None
-                )
-                children.append(
-                    ChildManifest(
-                        digest=entry["digest"],
-                        media_type=str(entry.get("mediaType", "")),
-                        platform=platform,
-                        annotations=_string_pairs(entry.get("annotations")),
-                    )
-                )
-            return ManifestInfo(
-                digest=fetched.digest,
-                media_type=media_type or OCI_INDEX,
-                annotations=annotations,
-                children=tuple(children),
-            )
-        config = data.get("config")
-        if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
-            raise self._fail(MalformedResponseError, f"manifest {fetched.digest} has no config digest")
-        return ManifestInfo(
-            digest=fetched.digest,
-            media_type=media_type or OCI_MANIFEST,
-            annotations=annotations,
-            config_digest=config["digest"],
-        )
+        """What discovery reads from a fetched manifest; a malformed one is this repository's error."""
+        return manifests.parse_manifest(fetched, self.repo.repo_url)
 
     def parse_config(self, digest: str, body: bytes) -> ConfigInfo:
-        data = self._json(body, f"image config {digest}")
-        inner = data.get("config") if isinstance(data.get("config"), dict) else {}
-        assert isinstance(inner, dict)
-        os_, arch = data.get("os"), data.get("architecture")
-        platform = (
-            Platform(os=os_, architecture=arch, variant=str(data.get("variant", "")))
-            if isinstance(os_, str) and isinstance(arch, str)
-            else None
-        )
-        created = data.get("created")
-        return ConfigInfo(
-            digest=digest,
-            created=created if isinstance(created, str) else "",
-            platform=platform,
-            labels=_string_pairs(inner.get("Labels")),
-        )
-
-
-def _string_pairs(value: object) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, dict):
-        return ()
-    return tuple(sorted((str(k), str(v)) for k, v in value.items()))
+        """What discovery reads from an image config blob; a malformed one is this repository's error."""
+        return manifests.parse_config(digest, body, self.repo.repo_url)

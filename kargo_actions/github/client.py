@@ -46,6 +46,7 @@ from kargo_actions.github.models import (
     Deployment,
     DeploymentState,
     DeploymentStatus,
+    DispatchedRun,
     Environment,
     EnvironmentSpec,
     FileChange,
@@ -159,11 +160,10 @@ class GitHubClient:
 
     @property
     def _repo(self) -> GhRepository:
-        """PyGithub's repository object, fetched on first use (one GET, which also checks access)."""
+        """PyGithub's repository object, made without a request (lazy): the call made on it checks access, and
+        a promotion's Deployment costs no repository read (docs/github.md, "The API budget")."""
         if self._gh_repo is None:
-            self._gh_repo = self._call(
-                Op.READ_REPOSITORY, lambda: self._gh.get_repo(self.repository), idempotent=True
-            )
+            self._gh_repo = GhRepository(self._gh.requester.withLazy(True), url=self._path)
         return self._gh_repo
 
     # -- calls, retries and errors --------------------------------------------------------------------------------
@@ -708,8 +708,9 @@ class GitHubClient:
 
     def dispatch_workflow(
         self, workflow: str | int, *, ref: str, inputs: Mapping[str, str] | None = None
-    ) -> WorkflowRun:
-        """workflow_dispatch `workflow` (file name or id) on ref; the run it started."""
+    ) -> DispatchedRun:
+        """workflow_dispatch `workflow` (file name or id) on ref; the run it started, in one request: GitHub
+        names the run in its answer (`return_run_details`) and takes the file name where the id goes."""
         inputs = dict(inputs or {})
         if len(inputs) > MAX_DISPATCH_INPUTS:
             raise InvalidInputError(
@@ -721,23 +722,22 @@ class GitHubClient:
                 ]
             )
         url = f"{self._path}/actions/workflows/{quote(str(workflow), safe='')}"
-        workflow_id = int(self._request(Op.DISPATCH_WORKFLOW, "GET", url)["id"])
         started = time.time()
         body = {"ref": ref, "inputs": inputs, "return_run_details": True}
         details = self._request(Op.DISPATCH_WORKFLOW, "POST", f"{url}/dispatches", body=body)
         if details and "workflow_run_id" in details:
-            return self.get_workflow_run(int(details["workflow_run_id"]))
+            return DispatchedRun(int(details["workflow_run_id"]), str(details.get("html_url") or ""))
         # servers from before `return_run_details` answer 204: the newest dispatch run of this workflow on ref
         branch = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
 
-        def newest() -> WorkflowRun | None:
+        def newest() -> DispatchedRun | None:
             runs = self._get(
                 Op.READ_WORKFLOW_RUNS,
-                f"{self._path}/actions/workflows/{workflow_id}/runs",
+                f"{url}/runs",
                 parameters={"event": "workflow_dispatch", "branch": branch, "per_page": 10},
             )["workflow_runs"]
             fresh = [r for r in runs if _epoch(r["created_at"]) >= started - 5]
-            return run_from(fresh[0]) if fresh else None
+            return DispatchedRun(int(fresh[0]["id"]), str(fresh[0]["html_url"])) if fresh else None
 
         return self._poll(f"the run of {workflow} dispatched on {ref} did not appear", 60.0, None, newest)
 

@@ -106,6 +106,15 @@ class DeploymentStatus:
 
 
 @dataclass(frozen=True)
+class DispatchedRun:
+    """The run a workflow_dispatch started, as the dispatch's answer names it (GitHubClient.get_workflow_run
+    reads its state)."""
+
+    id: int
+    html_url: str
+
+
+@dataclass(frozen=True)
 class WorkflowRun:
     id: int
     workflow_id: int

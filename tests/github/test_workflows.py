@@ -16,9 +16,11 @@ def test_dispatch_is_recorded_with_inputs_and_the_run_completes(
 ) -> None:
     sha = github.commit_files(REPO, "main", {"a": "1"})
     wf = github.add_workflow(REPO, ".github/workflows/kargo-promote.yml", "promote")
-    run = github_client.dispatch_workflow(
+    dispatched = github_client.dispatch_workflow(
         "kargo-promote.yml", ref="main", inputs={"stage": "uat", "freight": "f1"}
     )
+    run = github_client.get_workflow_run(dispatched.id)
+    assert dispatched.html_url == run.html_url
     assert (run.workflow_id, run.head_sha, run.event, run.completed) == (
         wf.id,
         sha,
@@ -62,7 +64,26 @@ def test_servers_without_run_details_still_yield_the_run(
     github.commit_files(REPO, "main", {"a": "1"})
     wf = github.add_workflow(REPO, ".github/workflows/old.yml")
     wf.returns_run_details = False
+    before = len(github.exchanges)
     run = github_client.dispatch_workflow("old.yml", ref="main", inputs={"stage": "dev"})
+    assert run.id == github.repo(REPO).dispatches[0].run_id
+    assert run.html_url.endswith(f"/actions/runs/{run.id}")
+    # the 204 costs one look at the workflow's runs, by its file name (no lookup of the workflow)
+    assert [(e.method, e.path.rsplit("/", 1)[-1]) for e in github.exchanges[before:]] == [
+        ("POST", "dispatches"),
+        ("GET", "runs"),
+    ]
+
+
+def test_a_dispatch_is_one_request(github: GitHubServer, github_client: GitHubClient) -> None:
+    # the budget docs/github.md states: the run's id and URL come in the dispatch's own answer
+    github.commit_files(REPO, "main", {"a": "1"})
+    github.add_workflow(REPO, ".github/workflows/kargo-promote.yml", "promote")
+    before = len(github.exchanges)
+    run = github_client.dispatch_workflow("kargo-promote.yml", ref="main", inputs={"stage": "dev"})
+    [exchange] = github.exchanges[before:]
+    assert (exchange.method, exchange.status) == ("POST", 200)
+    assert exchange.path.endswith("/actions/workflows/kargo-promote.yml/dispatches")
     assert run.id == github.repo(REPO).dispatches[0].run_id
 
 

@@ -84,6 +84,8 @@ def _case(name: str, model: type[Any], config: dict[str, Any], problem: str) -> 
 def test_dispatch_records_inputs_and_wait_sees_the_conclusion(gh: GitHubServer, tmp_path: Path) -> None:
     seed(gh)
     workflow = gh.add_workflow(REPOSITORY, WORKFLOW)
+    # the run moves on at each read, and the dispatch itself reads none: running at the first wait, then done
+    workflow.script = [("in_progress", None), ("completed", "success")]
     ctx = ctx_for(gh, tmp_path / "work")
     url = gh.clone_url(REPOSITORY)
     dispatched = run_step(

@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "errors",
         "deadline",
+        "cache_home",
         "regex",
         "semver",
         "redact",

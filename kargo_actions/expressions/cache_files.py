@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
-CACHE_ENV = "KARGO_ACTIONS_CACHE"
+from kargo_actions.cache_home import cache_dir as _cache_home
 
 
 def cache_dir() -> Path | None:
-    """Where parsed expressions and lark's tables are kept: $KARGO_ACTIONS_CACHE/expressions, else under the
-    user cache dir; None when there is no home directory (then nothing is kept)."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured) / "expressions"
-    try:
-        import platformdirs
-
-        return Path(platformdirs.user_cache_dir("kargo-actions", appauthor=False)) / "expressions"
-    except Exception:  # no home directory: run without a cache
-        return None
+    """Where parsed expressions and lark's tables are kept: the cache dir's `expressions/`; None when there is
+    no home directory (then nothing is kept)."""
+    return _cache_home("expressions")
 
 
 def parser_cache_file(grammar: str) -> Path | None:

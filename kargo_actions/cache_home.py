@@ -36,7 +36,7 @@ def cache_dir(subfolder: str, env: Mapping[str, str] | None = None) -> Path | No
 
 def cache_or_scratch_dir(subfolder: str, env: Mapping[str, str] | None = None) -> Path:
     """cache_dir(subfolder), or, without a home directory, a folder of a temporary directory removed when the
-    process ends: git mirrors and chart indexes need a place to work even when nothing is kept."""
+    process ends: for caches that need a place to work (git mirrors) or help within one run (ETags)."""
     found = cache_dir(subfolder, env)
     if found is not None:
         return found

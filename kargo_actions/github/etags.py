@@ -18,18 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CACHE_ENV = "KARGO_ACTIONS_CACHE"
+from kargo_actions.cache_home import cache_or_scratch_dir
+
 LAYOUT = "github-etags/v1"
 
 
 def default_root(env: Mapping[str, str] | None = None) -> Path:
-    """KARGO_ACTIONS_CACHE, else the user's cache dir (XDG) / kargo-actions, as discovery's caches."""
-    configured = (os.environ if env is None else env).get(CACHE_ENV)
-    if configured:
-        return Path(configured) / LAYOUT
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("kargo-actions", appauthor=False)) / LAYOUT
+    """github-etags/v1 under the cache dir, as discovery's caches (without a home directory, one process's)."""
+    return cache_or_scratch_dir(LAYOUT, env)
 
 
 @dataclass

@@ -12,23 +12,13 @@ from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
+from kargo_actions.cache_home import cache_or_scratch_dir
 from kargo_actions.oci.manifests import ConfigInfo, ManifestInfo
 
-CACHE_ENV = "KARGO_ACTIONS_CACHE"
 # Bump when an entry's shape changes: old entries are then simply not found.
 LAYOUT = "images/v1"
 
 _DIGEST = re.compile(r"^(?P<alg>[a-z0-9]+(?:[.+_-][a-z0-9]+)*):(?P<hex>[a-zA-Z0-9=_-]{32,})$")
-
-
-def cache_root() -> Path:
-    """KARGO_ACTIONS_CACHE, else the user's cache dir (XDG) / kargo-actions; never the work tree."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("kargo-actions", appauthor=False))
 
 
 @dataclass(frozen=True)
@@ -58,7 +48,7 @@ class MetadataCache:
     """Files under <root>/images/v1: manifests/<alg>/<hex>.json, configs/<alg>/<hex>.json, tags/<sha256>.json."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self.root = (root if root is not None else cache_root()) / LAYOUT
+        self.root = root / LAYOUT if root is not None else cache_or_scratch_dir(LAYOUT)
         self.hits = 0
         self.misses = 0
 

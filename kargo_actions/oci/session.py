@@ -17,10 +17,11 @@ from types import TracebackType
 import httpx
 
 from kargo_actions import deadline
+from kargo_actions.cache_home import CACHE_ENV
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.model.settings import SettingsSpec
 from kargo_actions.oci.auth import TokenCache
-from kargo_actions.oci.cache import CACHE_ENV, AuthHint, MetadataCache
+from kargo_actions.oci.cache import AuthHint, MetadataCache
 from kargo_actions.oci.client import RepositoryClient
 from kargo_actions.oci.ratelimit import DEFAULT_IN_FLIGHT, DEFAULT_RATE, RateLimiter, RetryPolicy
 from kargo_actions.oci.references import DOCKER_HUB_API, parse_repo_url

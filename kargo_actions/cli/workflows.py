@@ -121,6 +121,7 @@ def generate_command(
     from kargo_actions.errors import InvalidInputError, Problem
     from kargo_actions.github.deployment_links import environment_url_problems
     from kargo_actions.github.pins import default_uses, parse_uses
+    from kargo_actions.github.workflow_parts import deployment_maker
     from kargo_actions.github.workflows import WorkflowOptions, generated_workflows, write_workflows
     from kargo_actions.manifests import load_project
     from kargo_actions.model.settings import GitHubApp
@@ -155,6 +156,7 @@ def generate_command(
         workflows_dir=str(out_dir or app.repo / ".github" / "workflows"),
         job_deployments=job_deployments,
         verify_reads_checks=_uses_github_checks(project),
+        deployments=deployment_maker(project, os.environ),
     )
     if chosen.note:
         click.echo(chosen.note, err=True)

@@ -4,8 +4,11 @@ the permissions a promotion job needs, and the GitHub App token step."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
+from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.model.project import Project
 from kargo_actions.model.settings import GitHubApp
 
@@ -45,6 +48,8 @@ class WorkflowOptions:
     # Server and act refuse `deployment: false`).
     job_deployments: bool = False
     verify_reads_checks: bool = False  # an AnalysisTemplate uses the github-checks provider
+    # Who makes a promotion's Deployment (deployment_maker): the promote job's environment, or the promotion.
+    deployments: Literal["job", "promotion"] = "promotion"
 
     @property
     def local(self) -> bool:
@@ -230,10 +235,37 @@ def auto_promotes(project: Project) -> bool:
     return any(project.auto_promotion_enabled(s) for s in promotable_stages(project))
 
 
-def environment(project: Project, options: WorkflowOptions, stage: str) -> list[str]:
+DEPLOYMENTS_ENV = "KARGO_ACTIONS_DEPLOYMENTS"
+
+
+def deployment_maker(project: Project, env: Mapping[str, str]) -> Literal["job", "promotion"]:
+    """Who makes a promotion's GitHub Deployment: KARGO_ACTIONS_DEPLOYMENTS, else Settings `deployments`;
+    `auto` is the promote job (free of the token's rate limit) unless a promotion can wait, which a job's
+    deployment cannot follow into the job that resumes it."""
+    given = env.get(DEPLOYMENTS_ENV, "")
+    if given and given not in ("auto", "job", "promotion"):
+        raise InvalidInputError(
+            [
+                Problem(
+                    path=DEPLOYMENTS_ENV,
+                    message=f"{given!r} is not a way to make Deployments",
+                    hint="use job, promotion or auto (or unset it: Settings `deployments` decides)",
+                )
+            ]
+        )
+    chosen = given or project.settings.spec.deployments
+    if chosen == "auto":
+        return "promotion" if can_wait(project) else "job"
+    return "job" if chosen == "job" else "promotion"
+
+
+def environment(
+    project: Project, options: WorkflowOptions, stage: str, *, job_deployment: bool = False
+) -> list[str]:
     """The `environment:` of a job promoting or verifying the Stage `stage` (an expression's inner text):
     its protection rules and secrets apply; its URL from the Stages' annotations; and no deployment of its
-    own, the promotion's Deployment (ref: the Freight's tag) being the only one (docs/github.md)."""
+    own, the promotion's Deployment (ref: the Freight's tag) being the only one (docs/github.md), unless
+    `job_deployment`: the promote job's deployment is the promotion's."""
     from kargo_actions.github.deployment_links import environment_urls
 
     lines = ["    environment:", f"      name: ${{{{ {stage} }}}}"]
@@ -243,6 +275,12 @@ def environment(project: Project, options: WorkflowOptions, stage: str) -> list[
         table = json.dumps(urls, separators=(",", ":")).replace("'", "''")
         expression = "${{ fromJSON('" + table + "')[" + stage + "] }}"
         lines.append(f"      url: {quoted(expression)}")
+    if job_deployment:
+        return [
+            *lines,
+            "    env:",
+            f"      {DEPLOYMENTS_ENV}: job # this job's deployment is the promotion's",
+        ]
     if not options.job_deployments:
         lines.append("      deployment: false # the promotion makes its own Deployment: one per promotion")
     return lines

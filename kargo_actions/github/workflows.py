@@ -262,7 +262,7 @@ def promote_workflow(project: Project, options: WorkflowOptions) -> str:
         "  promote:",
         f"    runs-on: {options.runs_on}",
         "    timeout-minutes: 60",
-        *environment(project, options, "inputs.stage"),
+        *environment(project, options, "inputs.stage", job_deployment=options.deployments == "job"),
         "    permissions:",
         *job_permissions(project, options),
         *(_promote_outputs(waits) if verified else []),

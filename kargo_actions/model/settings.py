@@ -18,6 +18,7 @@
       githubApp: null                # {appIdVariable, privateKeySecret, owner, repositories}: jobs' App token
       discoveryTimeout: 5m           # the longest one subscription's discovery may take (at least 1s)
       discoveryShardThreshold: 50    # more Warehouses than this: kargo-discover.yml fans out as a matrix
+      deployments: auto              # who records a promotion's GitHub Deployment: job | promotion | auto
 
 Every value can also come from a flag or a KARGO_ACTIONS_* variable (flag > env > file > default).
 """
@@ -160,6 +161,11 @@ class SettingsSpec(ManifestModel):
     discovery_timeout: str = "5m"
     # `workflows generate`: with more Warehouses than this, discovery runs as a matrix of Warehouse groups
     discovery_shard_threshold: int = 50
+    # `workflows generate`: who makes a promotion's GitHub Deployment. job: the promote job's `environment:`
+    # (GitHub Actions, free of the token's rate limit); promotion: the promotion itself (ref: the Freight's
+    # tag, payload: the Freight, following a promotion that waits; 3 requests); auto: job unless a promotion
+    # can wait (docs/github.md, "Who makes the Deployment"). KARGO_ACTIONS_DEPLOYMENTS overrides it.
+    deployments: Literal["auto", "job", "promotion"] = "auto"
 
     @field_validator("discovery_shard_threshold", mode="before")
     @classmethod

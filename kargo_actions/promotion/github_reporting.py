@@ -94,6 +94,9 @@ class GitHubReporter(Reporter):
         self.repository = self.env.get("GITHUB_REPOSITORY", "")
         self.log_url = run_log_url(self.env)
         self.actions = self.env.get("GITHUB_ACTIONS") == "true"
+        # the generated promote job's own deployment is the promotion's (Settings `deployments: job`): GitHub
+        # Actions makes it and its statuses, free of the token's rate limit, so none is made here
+        self.job_deployment = self.env.get("KARGO_ACTIONS_DEPLOYMENTS") == "job"
         self._options = options
         self._echo = echo
         self._client: GitHubClient | None = None
@@ -176,7 +179,7 @@ class GitHubPromotionReport(PromotionReport):
         self.started: StartedDeployment | None = None
         self.deployment_id = deployment_id  # a resumed promotion reports to the Deployment it began with
         self.links = links = DeploymentLinks(log_url=reporter.log_url, environment_url=environment_url(stage))
-        if deployment_id is None:
+        if deployment_id is None and not reporter.job_deployment:
             self.started = reporter.attempt(
                 "deployments",
                 f"create the Deployment of {promotion} in {reporter.repository}",

@@ -142,9 +142,56 @@ def test_the_environment_url_annotation_reaches_every_job_in_the_stages_environm
     # no annotation, no url
     write(path, manifests([{"stage": "staging", "autoPromotionEnabled": True}]))
     assert _generate(path)["kargo-promote.yml"]["jobs"]["promote"]["environment"] == {
-        "name": "${{ inputs.stage }}",
-        "deployment": False,
+        "name": "${{ inputs.stage }}"
     }
+
+
+@pytest.mark.parametrize(
+    ("setting", "variable", "job_makes_it"),
+    [
+        (None, "", True),  # auto, and no promotion can wait
+        ("promotion", "", False),
+        ("job", "", True),
+        ("auto", "promotion", False),  # KARGO_ACTIONS_DEPLOYMENTS over Settings
+        ("promotion", "job", True),
+    ],
+)
+def test_who_makes_the_deployment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str | None, variable: str, job_makes_it: bool
+) -> None:
+    """The promote job's environment makes the Deployment (and tells promote so), or the promotion does; the
+    verify job never makes one."""
+    path = make_repo(tmp_path / "repo")
+    settings = None if setting is None else {"deployments": setting}
+    write(path, manifests([{"stage": "staging", "autoPromotionEnabled": True}], settings=settings))
+    if variable:
+        monkeypatch.setenv("KARGO_ACTIONS_DEPLOYMENTS", variable)
+    job = _generate(path)["kargo-promote.yml"]["jobs"]["promote"]
+    if job_makes_it:
+        assert "deployment" not in job["environment"]
+        assert job["env"] == {"KARGO_ACTIONS_DEPLOYMENTS": "job"}
+    else:
+        assert job["environment"]["deployment"] is False
+        assert "env" not in job
+
+
+def test_a_waiting_pipeline_keeps_the_promotions_own_deployment(tmp_path: Path) -> None:
+    # a job's deployment ends with its job; a promotion that waits goes on in another (kargo-reconcile.yml)
+    files = _generate(_waiting_pipeline(tmp_path))
+    assert all(env["deployment"] is False for env in _environments(files).values())
+    assert "env" not in files["kargo-promote.yml"]["jobs"]["promote"]
+
+
+def test_an_unknown_deployments_variable_is_bad_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = make_repo(tmp_path / "repo")
+    write(path, manifests([{"stage": "staging"}]))
+    monkeypatch.setenv("KARGO_ACTIONS_DEPLOYMENTS", "jobs")
+    code, _, err = run(path, "workflows", "generate", "--uses", PINNED, "--repository-url", "")
+    assert code == 2
+    assert "KARGO_ACTIONS_DEPLOYMENTS: 'jobs' is not a way to make Deployments" in err
+    assert "use job, promotion or auto" in err
 
 
 def test_an_environment_url_that_is_not_a_web_address_is_bad_input(tmp_path: Path) -> None:

@@ -107,7 +107,9 @@ def test_generated_workflows_follow_the_manifests(tmp_path: Path) -> None:
     }
     assert promote["permissions"] == {}
     job = promote["jobs"]["promote"]
-    assert job["environment"] == {"name": "${{ inputs.stage }}", "deployment": False}
+    # no promotion can wait: the job's own deployment is the promotion's (Settings `deployments: auto`)
+    assert job["environment"] == {"name": "${{ inputs.stage }}"}
+    assert job["env"] == {"KARGO_ACTIONS_DEPLOYMENTS": "job"}
     assert job["permissions"] == {
         "contents": "write",
         "deployments": "write",

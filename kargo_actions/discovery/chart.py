@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 
 from kargo_actions import deadline
-from kargo_actions.discovery.gitcache import cache_root, redact
+from kargo_actions.cache_home import cache_or_scratch_dir
+from kargo_actions.discovery.gitcache import redact
 from kargo_actions.discovery.helmconfig import repository_credentials
 from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
 from kargo_actions.freight.identity import normalize_chart_url
@@ -283,7 +284,7 @@ class _CachedIndex:
 class ChartIndexCache:
     """index.yaml copies under <cache>/charts/<sha256(url)>/, revalidated with ETag / Last-Modified."""
 
-    root: Path = field(default_factory=lambda: cache_root() / "charts")
+    root: Path = field(default_factory=lambda: cache_or_scratch_dir("charts"))
     max_bytes: int = DEFAULT_MAX_INDEX_BYTES
     fetched: dict[str, Path] = field(default_factory=dict)  # one request per repository per run
     downloads: int = 0

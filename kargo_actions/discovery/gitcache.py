@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import platformdirs
-
+from kargo_actions.cache_home import cache_or_scratch_dir
 from kargo_actions.errors import FailedError, RetryableError
 from kargo_actions.freight.identity import normalize_git_url
 
@@ -67,12 +66,6 @@ def redact(text: str, secrets: Sequence[str] = ()) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
-
-
-def cache_root() -> Path:
-    """KARGO_ACTIONS_CACHE, else the user's cache directory (what actions/cache keeps between runs)."""
-    configured = os.environ.get("KARGO_ACTIONS_CACHE")
-    return Path(configured) if configured else Path(platformdirs.user_cache_dir("kargo-actions"))
 
 
 def url_key(url: str) -> str:
@@ -276,7 +269,7 @@ def _locked(path: Path) -> Iterator[None]:
 class GitMirrors:
     """Blobless bare mirrors under <cache>/git/<sha256(url)>.git, synced at most once per run and URL."""
 
-    root: Path = field(default_factory=lambda: cache_root() / "git")
+    root: Path = field(default_factory=lambda: cache_or_scratch_dir("git"))
     synced: dict[str, Path] = field(default_factory=dict)
     fetches: int = 0  # clones + fetches that touched the network, for tests and benchmarks
 

@@ -2,7 +2,8 @@
 
 The promote command calls `start_deployment` before the first step and `finish_deployment` after the last
 (whatever the outcome), so the repository's Environments page shows each Stage's Freight and its history.
-It is a promotion's only Deployment: the generated jobs name their environment with `deployment: false`.
+It is a promotion's only Deployment: the generated jobs name their environment with `deployment: false`
+(Settings `deployments: promotion`; with `job` the promote job's environment makes it instead).
 Every status carries the same links (github/deployment_links.py): the run's log and the Stage's URL.
 """
 

@@ -395,13 +395,15 @@ def _world(
         (work / "env" / stage).mkdir(parents=True)
         (work / "env" / stage / "values.yaml").write_text("image:\n  repository: app\n  tag: none\n")
     subprocess.run(
-        # act's workflow schema refuses `environment: deployment: false` (as GitHub Enterprise Server does)
+        # act's workflow schema refuses `environment: deployment: false` (as GitHub Enterprise Server does),
+        # and act makes no deployment for a job: the promotions make theirs
         [
             *(sys.executable, "-m", "kargo_actions", "--repo", str(work), "workflows", "generate"),
             *("--uses", USES, "--job-deployments"),
         ],
         check=True,
         capture_output=True,
+        env={**os.environ, "KARGO_ACTIONS_DEPLOYMENTS": "promotion"},
     )
     (work / ".github" / "workflows" / "inspect.yml").write_text(INSPECT)
     git(work, "add", ".")

@@ -61,3 +61,25 @@ def test_a_failed_promotion_whose_job_makes_the_deployment_costs_nothing(
     code, _out, err = run(repo, "promote", "--stage", "broken", "--freight", "f-1", "-q", env=env)
     assert code == 1, err  # the job fails, so GitHub ends the job's deployment in failure itself
     assert _charged(gh, before) == []
+
+
+def test_a_pull_request_promotion_reads_the_pull_request_once(gh: GitHubServer, repo: Path) -> None:
+    """git-open-pr reads both branches, finds, opens and reads the pull request; kargo/gate reads its head
+    again, conditionally (the ETag of git-open-pr's read: a free 304), then posts the status."""
+    item = record(repo, make_freight(1, alias="f-1"))
+    head = gh.commit_files(REPOSITORY, "promo/review", {"env/review.yaml": "image: v1\n"})
+    before = len(gh.exchanges)
+    env = github_env(gh, KARGO_ACTIONS_DEPLOYMENTS="job")
+    code, _out, err = run(repo, "promote", "--stage", "review", "--freight", "f-1", "-q", env=env)
+    assert code == 0, err
+    [pull] = gh.repo(REPOSITORY).pulls.values()
+    assert _charged(gh, before) == [
+        "GET /git/ref/heads/main",  # git-open-pr: both branches exist
+        "GET /git/ref/heads/promo/review",
+        "GET /pulls",
+        "POST /pulls",
+        f"GET /pulls/{pull.number}",
+        f"POST /statuses/{head}",  # kargo/gate
+        f"POST /statuses/{bare_commit(gh, f'refs/tags/{tag_of(item)}')}",  # kargo/verified/review
+    ]
+    assert [e.status for e in gh.exchanges[before:] if e.path.endswith(f"/pulls/{pull.number}")] == [200, 304]

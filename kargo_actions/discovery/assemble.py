@@ -16,6 +16,7 @@ from kargo_actions.freight.identity import freight_id, normalize_chart_url, norm
 from kargo_actions.ledger.records import DiscoveredArtifactsRecord, DiscoveryResult
 from kargo_actions.model.freight import Chart, Freight, FreightMetadata, FreightOrigin, GitCommit, Image
 from kargo_actions.model.warehouse import RepoSubscription, Warehouse
+from kargo_actions.oci.references import split_reference
 
 _DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$")
 _COMMIT_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
@@ -87,11 +88,9 @@ def _parse_list(
 
 def parse_image_ref(ref: str) -> Image:
     """`REPO:TAG@DIGEST` (or `REPO@DIGEST`) as an Image; the digest is required, as Kargo records one."""
-    repo_and_tag, _, digest = ref.partition("@")
-    repo, tag = repo_and_tag, ""
-    last = repo_and_tag.rsplit("/", 1)[-1]
-    if ":" in last:
-        repo, _, tag = repo_and_tag.rpartition(":")
+    # A Freight's image, unlike a step's imageRef (steps/support/ociutil.py): digest required, tag kept.
+    parts = split_reference(ref)
+    repo, tag, digest = parts.name, parts.tag or "", parts.digest
     if not repo or not digest:
         raise InvalidInputError(
             [

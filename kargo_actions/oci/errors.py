@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import socket
-import ssl
-
-import httpx
+from typing import TYPE_CHECKING
 
 from kargo_actions.errors import FailedError, RetryableError
+
+if TYPE_CHECKING:  # a type only: `freight assemble` reads image references without loading httpx or ssl
+    import httpx
 
 
 class RegistryError(FailedError):
@@ -69,6 +69,9 @@ class RegistryServerError(RegistryError, RetryableError):
 
 def classify_connect_error(err: Exception) -> tuple[type[RegistryError], str]:
     """The error type and cause of a failed connection: DNS, TLS, or the registry not answering."""
+    import socket
+    import ssl
+
     chain: list[BaseException] = []
     cur: BaseException | None = err
     while cur is not None and len(chain) < 10:

@@ -1,4 +1,5 @@
-"""Image repository names as docker reads them: which registry host serves a repoURL, and under what name."""
+"""Image names as docker reads them: which registry host serves a repoURL, and under what name; how a
+reference `name[:tag][@digest]` splits."""
 
 from __future__ import annotations
 
@@ -23,6 +24,26 @@ class ImageRepository:
     name: str
 
 
+@dataclass(frozen=True)
+class Reference:
+    """`name[:tag][@digest]` split; tag or digest is None where its separator is absent ("" when empty)."""
+
+    name: str
+    tag: str | None
+    digest: str | None
+
+
+def split_reference(text: str) -> Reference:
+    """The tag's colon is the last one after the last slash (a registry port's colon comes before one); the
+    digest follows the first `@`. Checks nothing: each reader says which parts it requires."""
+    name, at, digest = text.partition("@")
+    slash, colon = name.rfind("/"), name.rfind(":")
+    tag = None
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1 :]
+    return Reference(name=name, tag=tag, digest=digest if at else None)
+
+
 _HOST_PART = re.compile(r"[.:]|^localhost$")
 
 
@@ -36,7 +57,7 @@ def parse_repo_url(repo_url: str) -> ImageRepository:
         host, name = first.lower(), rest
     else:
         host, name = "docker.io", text
-    if ":" in name.rsplit("/", 1)[-1]:
+    if split_reference(name).tag is not None:
         raise RegistryError(repo_url, "repoURL must not carry a tag", "put the tag rules in constraint")
     if host in DOCKER_HUB_NAMES:
         host = DOCKER_HUB_API

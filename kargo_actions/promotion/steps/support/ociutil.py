@@ -11,6 +11,7 @@ from typing import Any
 from kargo_actions.errors import RetryableError
 from kargo_actions.oci import manifests
 from kargo_actions.oci.errors import RegistryError
+from kargo_actions.oci.references import split_reference
 from kargo_actions.oci.session import RegistrySession
 from kargo_actions.promotion.step_api import StepContext, StepError, TerminalStepError
 
@@ -20,6 +21,7 @@ TAGGED_REF_PATTERN = r"^(oci://)?[a-zA-Z0-9._-]+(:\d+)?(/[a-zA-Z0-9._-]+)*[:][a-
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 
 
+# A step's reference, unlike a Freight's image (discovery/assemble.py): oci:// allowed, one of tag or digest.
 @dataclass(frozen=True)
 class ImageRef:
     """`[oci://]registry/repository:tag` or `...@sha256:...` split into repository and reference."""
@@ -36,17 +38,17 @@ class ImageRef:
     def parse(cls, text: str, field_name: str) -> ImageRef:
         rest = text.removeprefix("oci://")
         if "@" in rest:
+            # All before `@` is the repository: Kargo's pattern allows no tag beside a digest (host:5000@...).
             repository, _, reference = rest.partition("@")
             if not _DIGEST.match(reference):
                 raise TerminalStepError(
                     f"{field_name}: {reference!r} in {text!r} is not a digest (sha256:...)"
                 )
         else:
-            slash = rest.rfind("/")
-            colon = rest.rfind(":")
-            if colon <= slash:
+            parts = split_reference(rest)
+            if parts.tag is None:
                 raise TerminalStepError(f"{field_name}: {text!r} has no tag or digest")
-            repository, reference = rest[:colon], rest[colon + 1 :]
+            repository, reference = parts.name, parts.tag
         if not repository or not reference:
             raise TerminalStepError(f"{field_name}: {text!r} is not a registry/repository:tag reference")
         return cls(text=text, repository=repository, reference=reference)

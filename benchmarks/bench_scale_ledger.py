@@ -67,7 +67,9 @@ with Ledger(repo, LedgerConfig(signing=SigningPolicy.NEVER)) as ledger:
         keep = [c for c in state.current_freight if c.origin.name != origin.name]
         new = state.model_copy(update={"current_freight": [*keep, CurrentFreight(name=item.name, origin=origin, since=now)]})
         files = {f"promotions/{stage}/{promo.name}.json": dump_record(promo), stage_path(stage): dump_record(new)}
-        return WritePlan(summary=f"promotion: {promo.name} Succeeded", files=files, result=None)
+        # what it read: the Stage's state; where that is unchanged, another writer may land it (WritePlan.combine)
+        combine = {stage_path(stage): snap.oid(stage_path(stage))}
+        return WritePlan(summary=f"promotion: {promo.name} Succeeded", files=files, result=None, combine=combine)
     attempts.append(ledger.write(build).attempts)
     lat.append(time.perf_counter() - t)
 print(json.dumps({"n": n, "latencies": lat, "attempts": attempts, "total": time.perf_counter() - start, "end": time.time()}))
@@ -136,11 +138,14 @@ def bench_writers(tmp: Path, writers: int, stages: int, code: Path) -> list[Fig]
     for name in sh(remote, "git", "ls-tree", "--name-only", "kargo/ledger:stages").splitlines():
         state = json.loads(sh(remote, "git", "cat-file", "-p", f"kargo/ledger:stages/{name}"))
         current += len(state.get("currentFreight", []))
-    commits = int(sh(remote, "git", "rev-list", "--count", "kargo/ledger"))
+    commits = int(sh(remote, "git", "rev-list", "--count", "--first-parent", "kargo/ledger"))
+    landings = int(sh(remote, "git", "rev-list", "--count", "--merges", "--first-parent", "kargo/ledger"))
+    left = len(sh(remote, "git", "for-each-ref", "refs/kargo/pending/").splitlines())
     print(f"## writers: {writers} processes in separate clones, {stages} Stages, 2 writes each")
     print(
         f"exit codes non-zero: {len(failed)}; on the remote: {len(freight)} Freight, {len(tags)} tags, "
-        f"{len(promos)} promotions, {current} Freight current in Stage states, {commits} ledger commits"
+        f"{len(promos)} promotions, {current} Freight current in Stage states; {commits} landings on the "
+        f"ledger branch, {landings} of them with pending writes of others; {left} pending writes left"
     )
     print(
         f"slowest writer done {wall:.2f} s after the start (target < 15 s; "

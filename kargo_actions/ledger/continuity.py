@@ -71,8 +71,48 @@ class LedgerRewoundError(RefusedError):
         return list(self._lines)
 
 
+_WALK = 64  # first-parent steps read through cat-file before asking `git merge-base`
+
+
+def parents(git: Git, commit: str) -> list[str]:
+    obj = git.reader.get(commit)
+    if obj is None or obj[0] != "commit":
+        return []
+    head = obj[1].split(b"\n\n", 1)[0].decode(errors="replace")
+    return [line[7:] for line in head.splitlines() if line.startswith("parent ")]
+
+
+def contains(git: Git, tip: str, commit: str, stop: str | None = None) -> bool | None:
+    """Whether `commit` is on `tip`'s first-parent line or a parent of a commit on it (how a ledger commit
+    lands: pushed on the tip, or merged by a landing commit), read through cat-file, no process started.
+    Reaching `stop`, a tip known not to hold `commit`, means False; None when the walk is too long."""
+    current: str | None = tip
+    for _ in range(_WALK):
+        if current is None or current == stop:
+            return False if current is not None else None
+        if current == commit:
+            return True
+        found = parents(git, current)
+        if commit in found:
+            return True
+        current = found[0] if found else None
+    return None
+
+
 def is_ancestor(git: Git, older: str, newer: str) -> bool:
+    # A ledger's tips follow each other on the first-parent line: most answers need no process.
+    if contains(git, newer, older):
+        return True
     return git.run("merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
+
+
+def holds_commit(git: Git, tip: str, commit: str, stop: str | None) -> bool:
+    """Whether the ledger at `tip` holds the write made as `commit`, knowing that `stop` (an older tip on
+    the first-parent line) did not: the first commit after `stop` to hold it is `commit` or merges it."""
+    quick = contains(git, tip, commit, stop)
+    if quick is not None:
+        return quick
+    return git.run("merge-base", "--is-ancestor", commit, tip, check=False).returncode == 0
 
 
 def merge_base(git: Git, one: str, other: str) -> str | None:

@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kargo_actions.ledger.freight_writes import check_new_freight, new_freight_files, recorded, tag_target
+from kargo_actions.ledger.freight_writes import (
+    check_new_freight,
+    new_freight_conditions,
+    new_freight_files,
+    recorded,
+    tag_target,
+)
 from kargo_actions.ledger.layout import check_name, discovered_path
 from kargo_actions.ledger.plans import DiscoveryRunResult, NoWrite, RecordResult, TagRequest, WritePlan
 from kargo_actions.ledger.records import DiscoveredArtifactsRecord, LedgerRecordError, dump_record
@@ -50,9 +56,11 @@ def record_discovery_run(
 
     def build(snap: Snapshot) -> WritePlan[_RunPlan] | NoWrite[_RunPlan]:
         files: dict[str, bytes | None] = {}
+        conditions: dict[str, str | None] = {}  # see WritePlan.combine
         changed: list[str] = []
         for record in discovered:
             path = discovered_path(record.warehouse)
+            conditions[path] = snap.oid(path)
             try:
                 old = snap.load(DiscoveredArtifactsRecord, path)
             except LedgerRecordError:
@@ -77,6 +85,9 @@ def record_discovery_run(
             final, more, tag = new_freight_files(
                 ledger, item, taken, rng, targets[item.name], newest[warehouse]
             )
+            conditions.update(
+                new_freight_conditions(snap, [final], generated=not item.metadata.creation_timestamp)
+            )
             newest[warehouse] = final.metadata.creation_timestamp
             files.update(more)
             tags.append(tag)
@@ -88,7 +99,9 @@ def record_discovery_run(
         summary = f"discovery: {len(changed)} Warehouse(s) changed" + (
             f", freight: record {', '.join(created)}" if created else ""
         )
-        return WritePlan(summary=f"{summary} (by {actor})", files=files, result=plan, tags=tuple(tags))
+        return WritePlan(
+            summary=f"{summary} (by {actor})", files=files, result=plan, tags=tuple(tags), combine=conditions
+        )
 
     outcome = ledger.write(build)
     out: list[RecordResult] = []

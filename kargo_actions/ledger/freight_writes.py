@@ -113,6 +113,23 @@ def new_freight_files(
     return final, files, tag
 
 
+def new_freight_conditions(
+    snap: Snapshot, recorded_now: list[Freight], *, generated: bool
+) -> dict[str, str | None]:
+    """When a write of new Freight stays right on another tip (`WritePlan.combine`): their records and
+    aliases still absent and, when their creationTimestamps were computed from their Warehouses' newest,
+    those Warehouses' Freight unchanged."""
+    conditions: dict[str, str | None] = {}
+    for item in recorded_now:
+        conditions[freight_path(item.origin.name, item.name)] = None
+        if item.alias:
+            conditions[alias_path(item.alias)] = None
+        if generated:
+            where = f"freight/{item.origin.name}"
+            conditions[where] = snap.oid(where)
+    return conditions
+
+
 def recorded(snap: Snapshot, fid: str) -> Freight | None:
     existing = snap.find_freight(fid)
     if existing is None:
@@ -148,6 +165,7 @@ def record_freight(
             files=files,
             result=final,
             tags=(tag,),
+            combine=new_freight_conditions(snap, [final], generated=newest is not None),
         )
 
     outcome = ledger.write(build)

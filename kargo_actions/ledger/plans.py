@@ -26,12 +26,19 @@ class TagRequest:
 
 @dataclass(frozen=True)
 class WritePlan(Generic[ResultT]):
-    """What one attempt writes on top of a snapshot: files (None deletes), tags, commit summary, result."""
+    """What one attempt writes on top of a snapshot: files (None deletes), tags, commit summary, result.
+
+    `combine`: when the write stays right on any tip whose objects at these paths are the ones given (None:
+    no object there), e.g. {a new Freight's path: None}, {the Stage state it rewrote: the blob it read}; {}
+    for a write that reads nothing. Such a write can wait as a pending write and land in another writer's
+    commit (ledger/pending.py). None (the default): the write decides on the tip itself (a claim, a gate).
+    """
 
     summary: str
     files: Mapping[str, bytes | None]
     result: ResultT
     tags: tuple[TagRequest, ...] = ()
+    combine: Mapping[str, str | None] | None = None
 
 
 @dataclass(frozen=True)

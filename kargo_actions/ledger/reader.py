@@ -123,6 +123,13 @@ class LedgerTree:
         obj = self.git.reader.get(f"{self.commit}:{path}")
         return obj[1] if obj is not None and obj[0] == "blob" else None
 
+    def oid(self, path: str) -> str | None:
+        """The object at `path` (a record's blob or a directory's tree), None when there is none: what a
+        write's conditions (`WritePlan.combine`) compare."""
+        head, _, name = path.rpartition("/")
+        entry = self._entries(head).get(name)
+        return entry.oid if entry is not None else None
+
     def exists(self, path: str) -> bool:
         return self.read(path) is not None
 
@@ -361,14 +368,17 @@ class LedgerRepo:
         assert tracking is not None
         branch = self.config.branch
         # --no-auto-maintenance: a `git maintenance run --auto` after every fetch doubles a retry's cost.
+        # The pending writes come along (ledger/pending.py): --prune drops the copies of those that landed.
         return (
             "fetch",
             "--quiet",
+            "--prune",
             "--no-auto-maintenance",
             "--no-tags",
             "--no-write-fetch-head",
             remote,
             f"+refs/heads/{branch}:{tracking}",
+            f"+refs/kargo/pending/*:refs/kargo/{remote}/pending/*",
         )
 
     def start_fetch(self) -> None:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import random
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-from kargo_actions.errors import FailedError, InvalidInputError, Problem, RetryableError
-from kargo_actions.ledger.config import LedgerConfig, SigningPolicy
-from kargo_actions.ledger.continuity import check_continuity
-from kargo_actions.ledger.git import committer_identity, edit_tree
+from kargo_actions.errors import FailedError, Problem, RetryableError
+from kargo_actions.ledger.continuity import check_continuity, holds_commit
+from kargo_actions.ledger.pending import (
+    LANDER_GRACE,
+    Combination,
+    PendingWrite,
+    make_pending,
+    read_pending,
+    seen_prefix,
+)
 from kargo_actions.ledger.plans import (
     DiscoveryRunResult,
     ModelT,
@@ -27,14 +31,12 @@ from kargo_actions.ledger.plans import (
     WriteOutcome,
     WritePlan,
 )
-from kargo_actions.ledger.reader import FreightEntry, LedgerRepo, LedgerTree, freight_status_wire
+from kargo_actions.ledger.publish import LedgerRemote, OwnWrite
+from kargo_actions.ledger.reader import FreightEntry, LedgerTree, freight_status_wire
 from kargo_actions.ledger.records import (
-    LEDGER_FORMAT,
-    MARKER_PATH,
     AliasRecord,
     ApprovalRecord,
     DiscoveredArtifactsRecord,
-    LedgerMarker,
     LedgerRecordError,
     MetadataKind,
     MetadataRecord,
@@ -54,17 +56,12 @@ from kargo_actions.ledger.records import (
     stage_path,
     verification_path,
 )
-from kargo_actions.ledger.tags import TagWriter
 from kargo_actions.model.base import KargoModel
 from kargo_actions.model.freight import (
     Freight,
     FreightMetadata,
     FreightStatus,
 )
-
-ZERO_OID = "0" * 40
-# Push rejections that mean "someone wrote first": rebuild on the new tip and try again.
-_RACE_MARKERS = ("non-fast-forward", "fetch first", "stale info", "cannot lock ref", "failed to update ref")
 
 
 def utc_now() -> str:
@@ -127,69 +124,11 @@ def freight_status(fid: str, states: Sequence[Mapping[str, Any]]) -> FreightStat
     return None if wire is None else FreightStatus.model_validate(wire)
 
 
-class Ledger(LedgerRepo):
+class Ledger(LedgerRemote):
     """A pipeline repository's ledger branch and Freight tags: the one way features read and write records."""
-
-    def __init__(
-        self,
-        repo: Path,
-        config: LedgerConfig | None = None,
-        *,
-        rng: random.Random | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(repo, config, env=env)
-        self.rng = rng or random.Random()  # noqa: S311 - jitter and aliases, not secrets
-        self._tags = TagWriter(self.git)
-        self._ident: tuple[str, dict[str, str]] | None = None  # git's committer, extra environment
-        self._actor: str | None = None
-        self._published: str | None = None  # the ledger commit this process last pushed (see `write`)
-
-    def close(self) -> None:
-        super().close()
-        self._tags.close()
 
     def __enter__(self) -> Ledger:
         return self
-
-    def signing_key_configured(self) -> bool:
-        cfg = self.git_config()
-        if cfg.get("user.signingkey"):
-            return True
-        return cfg.get("gpg.format") == "ssh" and bool(cfg.get("gpg.ssh.defaultkeycommand"))
-
-    def will_sign(self) -> bool:
-        policy = self.config.signing
-        if policy is SigningPolicy.NEVER:
-            return False
-        configured = self.signing_key_configured()
-        if policy is SigningPolicy.REQUIRED and not configured:
-            raise InvalidInputError(
-                [
-                    Problem(
-                        path="ledger.signing",
-                        message="signing policy is 'required' but git has no signing key configured",
-                        hint="set user.signingkey (and gpg.format ssh for SSH keys), or use --sign auto",
-                    )
-                ]
-            )
-        return configured
-
-    def actor(self) -> str:
-        """Who is writing: GITHUB_ACTOR in Actions, else the git identity."""
-        if self._actor is None:
-            ident = self.git.env.get("GITHUB_ACTOR") or self._committer()[0]
-            self._actor = re.sub(r"\s+\d+ [+-]\d{4}$", "", ident) or "unknown"
-        return self._actor
-
-    def _identity(self) -> dict[str, str]:
-        """Extra environment giving commits and tags an identity when git has none configured."""
-        return self._committer()[1]
-
-    def _committer(self) -> tuple[str, dict[str, str]]:
-        if self._ident is None:
-            self._ident = committer_identity(self.git, self.git_config())
-        return self._ident
 
     # reading
 
@@ -255,6 +194,9 @@ class Ledger(LedgerRepo):
 
         `build` returns a WritePlan, or NoWrite when nothing needs writing (an idempotent no-op). A remote
         tip that dropped records this clone saw is refused (continuity.check_continuity); repair skips that.
+        A plan that says when it stays right on another tip (`WritePlan.combine`) is not rebuilt while that
+        holds, and after a lost race waits as a pending write that the next winner lands (ledger/pending.py);
+        every push lands the pending writes it can.
         `background`: a plan built on a freshly fetched tip is pushed on a thread and returned at once with
         `pending` set; the caller must wait for `pending.landed()` and, when it says False (the remote moved
         first), write again: that round is the caller's.
@@ -264,8 +206,13 @@ class Ledger(LedgerRepo):
         # The tip this process pushed last: the next write builds on it without a fetch, and a remote that
         # moved since rejects the push (compare-and-swap), which sends that write round the loop with a fetch.
         optimistic, self._published = self._published, None
-        for attempt in range(0 if optimistic else 1, cfg.max_attempts + 1):
-            guessed = attempt == 0  # a try on the pushed tip, not counted among the attempts
+        own: OwnWrite[ResultT] | None = None  # this write's commit, kept while its plan holds on newer tips
+        mine: PendingWrite | None = None  # the same, published as a pending write
+        attempt = 0 if optimistic else 1  # pushes tried; a try on the pushed tip (0) does not count
+        polls = 0  # rounds spent waiting for another writer to land `mine`
+        state = ""  # where `mine` stands (see `_follow`)
+        while True:
+            guessed = attempt == 0
             if not remote:
                 base = self._local_tip()
             elif guessed:
@@ -275,172 +222,152 @@ class Ledger(LedgerRepo):
             else:
                 base = self._fetch()[0]
             snap = self.snapshot(base)
-            try:
-                plan = build(snap)
-            except Exception:
-                if guessed:  # a refusal is only an answer on the remote's own tip
-                    continue
-                raise
-            if isinstance(plan, NoWrite):
-                if guessed:
-                    continue  # "nothing to write" is only an answer on the remote's own tip
-                if base is not None:
-                    self._adopt_tip(base)
-                return WriteOutcome(result=plan.result, commit=None, attempts=max(attempt, 1))
-            commit, tag_oids = self._make_commit(snap, plan)
+            if mine is not None and own is not None:
+                state, snap = self._follow(mine, own, snap)
+                if state == "landed":
+                    return WriteOutcome(own.plan.result, snap.commit, attempt, own.tags)
+                if state == "gone":  # withdrawn, or dropped as expired: it did not land, so write anew
+                    mine = own = None
+            others = self._pending(snap, mine) if remote and not guessed and continuity else []
+            if mine is not None and own is not None and not self._lands_now(mine, others, state):
+                polls += 1
+                if polls > 5 * cfg.max_attempts:
+                    break
+                time.sleep(self._poll_delay(len(others)))
+                continue
+            if own is None or not own.holds(snap):
+                try:
+                    plan = build(snap)
+                except Exception:
+                    if guessed:  # a refusal is only an answer on the remote's own tip
+                        attempt = 1
+                        continue
+                    raise
+                if isinstance(plan, NoWrite):
+                    if guessed:  # "nothing to write" is only an answer on the remote's own tip
+                        attempt = 1
+                        continue
+                    if base is not None:
+                        self._adopt_tip(base)
+                    return WriteOutcome(result=plan.result, commit=None, attempts=max(attempt, 1))
+                own = self._own_commit(snap, plan)
             if background and remote and not guessed:
-                pending = PendingPush(partial(self._push_and_keep, base, commit, tag_oids))
-                return WriteOutcome(plan.result, commit, max(attempt, 1), tag_oids, pending)
+                pending = PendingPush(partial(self._push_and_keep, base, own.commit, own.tags))
+                return WriteOutcome(own.plan.result, own.commit, max(attempt, 1), own.tags, pending)
+            if mine is None and own.combinable() and any(w.valid for w in others):
+                # Others wait already: wait among them rather than race them; the eldest lands them all.
+                mine = self._wait_as_pending(own)
+                if mine is not None:
+                    time.sleep(self._poll_delay(len(others)))
+                    continue
+            comb = Combination(snap)
+            comb.add_own(own.blobs, own.commit)
+            for write in others:
+                comb.offer(write, time.time())
+            drop = {**comb.drop, **({mine.ref: mine.meta} if mine is not None else {})}
+            commit, tags = own.commit, own.tags
+            if comb.landed or own.base != base:
+                comb.restore_tags(self.git)
+                commit, tags = self._landing_commit(snap, own, comb), {**own.tags, **comb.tags}
             try:
-                published = (
-                    self._push(base, commit, tag_oids)
-                    if remote
-                    else self._update_local(base, commit, tag_oids)
-                )
+                if not remote:
+                    published = self._update_local(base, commit, tags)
+                else:  # `drop` only when there is one: tests wrap _push with the three-argument form
+                    published = self._push(base, commit, tags, *([drop] if drop else []))
             except FailedError:
                 if guessed:  # whatever went wrong, the fetch of the next round says it plainly (or fixes it)
+                    attempt = 1
                     continue
                 raise
             if published:
                 # Only guess again when this write met no race: on a busy remote the guess is a lost try.
                 self._published = commit if remote and attempt <= 1 else None
-                return WriteOutcome(
-                    result=plan.result, commit=commit, attempts=max(attempt, 1), tags=tag_oids
-                )
-            if guessed:
-                continue  # the remote moved since our last push: fetch and rebuild at once, no back-off
-            if attempt < cfg.max_attempts:
-                delay = min(cfg.backoff_cap, cfg.backoff_base * 2 ** min(attempt - 1, 10))
-                time.sleep(self.rng.uniform(0, delay))
+                return WriteOutcome(own.plan.result, commit, max(attempt, 1), own.tags)
+            if guessed:  # the remote moved since our last push: fetch and rebuild at once, no back-off
+                attempt = 1
+                continue
+            if mine is None and remote and continuity and own.combinable():
+                mine = self._wait_as_pending(own)
+            if attempt >= cfg.max_attempts:
+                break
+            delay = min(cfg.backoff_cap, cfg.backoff_base * 2 ** min(attempt - 1, 10))
+            time.sleep(self.rng.uniform(0, delay if mine is None else cfg.backoff_base))
+            attempt += 1
+        if mine is not None and own is not None and not self._withdraw_pending(mine):
+            # Gone while we gave up: landed by another writer, or dropped; the next fetch says which.
+            state, snap = self._follow(mine, own, self.snapshot(self._fetch()[0]))
+            if state == "landed":
+                return WriteOutcome(own.plan.result, snap.commit, attempt, own.tags)
         raise RetryableError(
             f"could not write to ledger branch {cfg.branch}: it moved under every one of "
             f"{cfg.max_attempts} attempts (many concurrent writers?); rerun to try again"
         )
 
-    def _push_and_keep(self, base: str | None, commit: str, tags: Mapping[str, str]) -> bool:
-        """A background push (see `write`): on success, the next write builds on it."""
-        landed = self._push(base, commit, tags)
-        if landed:
-            self._published = commit
-        return landed
+    def _pending(self, snap: Snapshot, mine: PendingWrite | None) -> list[PendingWrite]:
+        """The other writers' pending writes the last fetch found, oldest first, each marked valid or not
+        on `snap`."""
+        if not self.pending_refs or self.remote is None:
+            return []
+        found = read_pending(self.git, self.pending_refs, seen_prefix(self.remote))
+        here = Combination(snap)
+        return [w.checked(here) for w in found if mine is None or w.id != mine.id]
 
-    def _make_commit(self, snap: Snapshot, plan: WritePlan[ResultT]) -> tuple[str, dict[str, str]]:
-        files = dict(plan.files)
-        if snap.commit is None:
-            files[MARKER_PATH] = dump_record(LedgerMarker())
-        changes = {path: (None if data is None else self.git.hash_blob(data)) for path, data in files.items()}
-        tree = edit_tree(self.git, snap.tree, changes)
-        if tree is None:
-            tree = self.git.mktree([])
-        actor = self.actor()
-        message = f"{plan.summary}\n\nBy: {actor}\nKargo-Actions-Ledger: {LEDGER_FORMAT}\n"
-        args = ["commit-tree", tree, "-F", "-"]
-        if snap.commit is not None:
-            args[2:2] = ["-p", snap.commit]
-        commit = self.git.run(*args, input=message.encode(), env=self._identity()).stdout.decode().strip()
-        sign = self.will_sign() if plan.tags else False
-        tag_oids: dict[str, str] = {}
-        for req in plan.tags:
-            tag_oids[req.name] = self._tags.create(
-                req.name, req.message, req.target or commit, sign, {**self.git.env, **self._identity()}
-            )
-        return commit, tag_oids
+    @staticmethod
+    def _lands_now(mine: PendingWrite, others: Sequence[PendingWrite], state: str) -> bool:
+        """Whether this waiting writer pushes now: when its write is the eldest that can land (the others
+        leave it the landing), or when the eldest has waited so long that its writer seems gone."""
+        if state != "waiting":
+            return False
+        elder = next((w for w in others if w.valid and w.id < mine.id), None)
+        return elder is None or time.time() - elder.written_at > LANDER_GRACE
 
-    def _fetch(self) -> tuple[str | None, str | None]:
-        """Fetch the ledger ref into its remote-tracking ref: (the remote tip, or the local one if none; the
-        local branch, the tip this clone last saw)."""
-        remote, branch = self.remote, self.config.branch
-        tracking = self.config.remote_tracking_ref()
-        assert remote is not None
-        assert tracking is not None
-        proc = self.fetch_ledger()
-        if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace").strip()
-            if "couldn't find remote ref" in err:
-                # The remote has no ledger yet; our first push creates it (from local history if any).
-                local = self.git.rev_parse_many([self.config.branch_ref])[self.config.branch_ref]
-                return local, local
-            if "cannot lock ref" in err or "unable to update local ref" in err:
-                local = self._local_tip()  # a concurrent fetch in this clone; the push CAS still protects us
-                return local, local
-            raise FailedError(f"could not fetch ledger branch {branch} from {remote}: {err}")
-        refs = self.git.rev_parse_many([tracking, self.config.branch_ref])
-        return refs[tracking], refs[self.config.branch_ref]
+    def _poll_delay(self, waiting: int) -> float:
+        # Every poll is a fetch: with many writers waiting on few cores, each polls less often.
+        return self.rng.uniform(0.5, 1.5) * self.config.backoff_base * 4 * (1 + waiting / 20)
 
-    def _push(self, base: str | None, commit: str, tags: Mapping[str, str]) -> bool:
-        """Publish atomically: ledger ref (fast-forward only = compare-and-swap) and the new tags together."""
-        remote, cfg = self.remote, self.config
-        assert remote is not None
-        refspecs = [f"{commit}:{cfg.branch_ref}", *(f"{oid}:refs/tags/{name}" for name, oid in tags.items())]
-        # Push to the URL, not the remote name, so git does not move the remote-tracking ref by itself:
-        # the local refs (branch, remote-tracking, tags) then move together in one transaction below.
-        cfg_values = self.git_config()
-        url = cfg_values.get(f"remote.{remote.lower()}.pushurl") or cfg_values[f"remote.{remote.lower()}.url"]
-        proc = self.git.run("push", "--porcelain", "--atomic", url, *refspecs, check=False)
-        out = proc.stdout.decode(errors="replace")
-        err = proc.stderr.decode(errors="replace")
-        if proc.returncode == 0:
-            tracking = cfg.remote_tracking_ref()
-            assert tracking is not None
-            self._set_refs(
-                [(cfg.branch_ref, commit, None), (tracking, commit, None)]
-                + [(f"refs/tags/{n}", oid, None) for n, oid in tags.items()],
-                best_effort=True,
-            )
+    def _follow(self, mine: PendingWrite, own: OwnWrite[Any], snap: Snapshot) -> tuple[str, Snapshot]:
+        """Where this process's pending write stands on a fetched tip: "landed" (by any writer), "gone"
+        (not landed and no longer pending: write anew), "busy" (try again next round), or "waiting"."""
+        if snap.commit is not None and self._holds(own, snap.commit):
+            self._adopt_tip(snap.commit, own.tags)
+            return "landed", snap
+        assert self.remote is not None
+        if self.pending_refs is None:
+            return "busy", snap  # the fetch did not say (a concurrent fetch in this clone held the ref)
+        if seen_prefix(self.remote) + mine.id not in self.pending_refs:
+            # The ref is read after the branch: a landing that happened in between shows on a second look.
+            tip = self._fetch()[0]
+            if tip is not None and self._holds(own, tip):
+                self._adopt_tip(tip, own.tags)
+                return "landed", self.snapshot(tip)
+            return "gone", snap
+        if own.holds(snap):
+            return "waiting", snap
+        # The tip changed what this write depends on: take it back before writing anew, so that it can
+        # never land beside its replacement (the lease fails if another writer landed it meanwhile).
+        return ("gone" if self._withdraw_pending(mine) else "busy"), snap
+
+    def _holds(self, own: OwnWrite[Any], tip: str) -> bool:
+        """Whether the ledger at `tip` holds this write; each tip found without it shortens the next look."""
+        if holds_commit(self.git, tip, own.commit, self._without):
             return True
-        rejected = [line for line in out.splitlines() if line.startswith("!")]
-        ledger_lines = [line for line in rejected if cfg.branch_ref in line]
-        if any(m in line for line in ledger_lines for m in _RACE_MARKERS):
-            return False
-        # Two receive-packs updating the ledger ref at once: the loser's transaction fails on the ref lock.
-        if ledger_lines and any(
-            m in err for m in ("cannot lock ref", "but expected", "reference already exists")
-        ):
-            return False
-        if any("already exists" in line for line in rejected):
-            raise FailedError(
-                f"push to {remote} refused: a Freight tag already exists there without its ledger record "
-                f"({'; '.join(rejected)}); inspect it with `git ls-remote {remote} refs/tags/{cfg.tag_prefix}/*`"
-            )
-        message = "\n".join(line for line in (err.strip(), *rejected) if line) or f"exit {proc.returncode}"
-        raise FailedError(
-            f"push of ledger branch {cfg.branch} to {remote} was rejected; nothing recorded:\n{message}"
+        self._without = tip
+        return False
+
+    def _wait_as_pending(self, own: OwnWrite[Any]) -> PendingWrite | None:
+        """After a lost race: publish this write for the next winner to land (None: not published)."""
+        if self._no_pending or own.base is None:
+            return None
+        plan = own.plan
+        assert plan.combine is not None
+        write = make_pending(
+            self.git, own.commit, plan.summary, plan.combine, own.blobs, own.tags, self._identity()
         )
-
-    def _update_local(self, base: str | None, commit: str, tags: Mapping[str, str]) -> bool:
-        """Local-only publish: one ref transaction moving the branch (checked against `base`) and the tags."""
-        updates: list[tuple[str, str, str | None]] = [(self.config.branch_ref, commit, base or ZERO_OID)]
-        updates += [(f"refs/tags/{name}", oid, None) for name, oid in tags.items()]
-        return self._set_refs(updates, best_effort=False)
-
-    def _set_refs(self, updates: Sequence[tuple[str, str, str | None]], *, best_effort: bool) -> bool:
-        lines = ["start"]
-        lines += [f"update {ref} {new}" + (f" {old}" if old else "") for ref, new, old in updates]
-        lines += ["prepare", "commit"]
-        proc = self.git.run("update-ref", "--stdin", input=("\n".join(lines) + "\n").encode(), check=False)
-        if proc.returncode == 0:
-            return True
-        if best_effort:
-            # The remote already holds the write; local refs catch up on the next read or write.
-            for ref, new, _ in updates:
-                self.git.run("update-ref", ref, new, check=False)
-            return True
-        err = proc.stderr.decode(errors="replace")
-        if "cannot lock ref" in err or "but expected" in err or "reference already exists" in err:
-            return False
-        raise FailedError(f"could not update ledger refs: {err.strip()}")
-
-    def _adopt_tip(self, tip: str) -> None:
-        """After a no-op write against the remote, let the local branch catch up when it is behind."""
-        ref = self.config.branch_ref
-        local = self.git.rev_parse_many([ref])[ref]
-        if local == tip:
-            return
-        if (
-            local is None
-            or self.git.run("merge-base", "--is-ancestor", local, tip, check=False).returncode == 0
-        ):
-            self.git.run("update-ref", ref, tip, local or ZERO_OID, check=False)
+        if self._publish_pending(write):
+            self._without = own.base
+            return write
+        self._no_pending = True  # the remote takes no pending refs: race as before
+        return None
 
     def _ensure_tag(self, name: str) -> None:
         """Fetch a Freight tag that the remote has but this clone lacks (e.g. after an interrupted write)."""
@@ -491,7 +418,8 @@ class Ledger(LedgerRepo):
         files = {path: (None if rec is None else dump_record(rec)) for path, rec in records.items()}
 
         def build(_snap: Snapshot) -> WritePlan[None] | NoWrite[None]:
-            return WritePlan(summary=f"{summary} (by {actor})", files=files, result=None)
+            # The same files on any tip: it may land in another writer's commit (WritePlan.combine).
+            return WritePlan(summary=f"{summary} (by {actor})", files=files, result=None, combine={})
 
         return self.write(build).commit
 
@@ -564,6 +492,7 @@ class Ledger(LedgerRepo):
                 summary=f"stage: update {stage} (by {actor})",
                 files={stage_path(stage): dump_record(new)},
                 result=new,
+                combine={stage_path(stage): snap.oid(stage_path(stage))},
             )
 
         return self.write(build).result

@@ -1,5 +1,6 @@
 """Ten writer processes in ten clones of one bare remote, as ten matrix jobs: each records a Freight of its own
-Warehouse, then a Promotion with its Stage's new state (two writers per Stage, so state updates race too)."""
+Warehouse, then a Promotion with its Stage's new state (two writers per Stage, so state updates race too).
+Writes that lose a race wait as pending writes and land in other writers' commits (ledger/pending.py)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ def build(snap):
         f"promotions/{stage}/{promotion.name}.json": dump_record(promotion),
         stage_path(stage): dump_record(state.model_copy(update={"current_freight": held})),
     }
-    return WritePlan(summary=f"promotion: {promotion.name}", files=files, result=None)
+    # What it read: the Stage's state; on a tip where that is unchanged, another writer may land it.
+    combine = {stage_path(stage): snap.oid(stage_path(stage))}
+    return WritePlan(summary=f"promotion: {promotion.name}", files=files, result=None, combine=combine)
 
 with Ledger(repo, LedgerConfig(signing=SigningPolicy.NEVER)) as ledger:
     ledger.record_freight(item)
@@ -81,6 +84,9 @@ def test_ten_writer_processes_in_ten_clones_lose_and_duplicate_nothing(tmp_path:
         held += [c["origin"]["name"] for c in state["currentFreight"]]
     # Every state update re-applied on the newest tip: none overwrote another writer's.
     assert sorted(held) == sorted(f"wh-{i}" for i in range(writers))
-    # One commit per write plus the creation of the branch: no write landed twice.
-    assert int(git(remote, "rev-list", "--count", "kargo/ledger")) == 2 * writers
+    # Each write's own commit is in the history once (directly, or as a parent of the commit that landed
+    # it with others): no write landed twice, and none is left pending.
+    subjects = git(remote, "log", "--no-merges", "--format=%s", "kargo/ledger").splitlines()
+    assert len(subjects) == len(set(subjects)) == 2 * writers
+    assert git(remote, "for-each-ref", "refs/kargo/pending/") == ""
     assert git(remote, "fsck", "--no-dangling") == ""

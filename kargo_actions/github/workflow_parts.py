@@ -145,9 +145,12 @@ def promotable_stages(project: Project) -> list[str]:
     return [s for s in project.stage_order() if not project.stages[s].is_control_flow]
 
 
-def promotion_permissions(project: Project, *, verifies: bool = False) -> list[tuple[str, str, str]]:
+def promotion_permissions(
+    project: Project, *, verifies: bool = False, deployments: bool = True
+) -> list[tuple[str, str, str]]:
     """(scope, level, why) a job running the pipeline's promotion steps needs (the promote and resume jobs);
-    `verifies`: it also runs a verification whose metrics read check runs (github-checks)."""
+    `verifies`: it also runs a verification whose metrics read check runs (github-checks); not
+    `deployments`: the job's environment makes the Deployment (GitHub Actions needs no permission for it)."""
     uses = steps_used(project)
     auto = auto_promotes(project)
     permissions = [
@@ -155,6 +158,8 @@ def promotion_permissions(project: Project, *, verifies: bool = False) -> list[t
         ("deployments", "write", "a Deployment per promotion, with its statuses"),
         ("statuses", "write", "kargo/verified/<stage> and kargo/gate commit statuses"),
     ]
+    if not deployments:
+        permissions = [p for p in permissions if p[0] != "deployments"]
     if uses & PR_STEPS:
         permissions.append(("pull-requests", "write", "promotion pull requests"))
         permissions.append(("checks", "read", "the required checks a merge waits for"))
@@ -167,12 +172,16 @@ def promotion_permissions(project: Project, *, verifies: bool = False) -> list[t
     return permissions
 
 
-def job_permissions(project: Project, options: WorkflowOptions, *, verifies: bool = False) -> list[str]:
+def job_permissions(
+    project: Project, options: WorkflowOptions, *, verifies: bool = False, deployments: bool = True
+) -> list[str]:
     """The `permissions:` lines of a promotion job: with an App, its token carries them (app_token_step)
     and GITHUB_TOKEN only checks out. `verifies`: the job verifies what it promotes (the resume job)."""
     if options.github_app is not None:
         return ["      contents: read # check out; the GitHub App's token does the rest"]
-    needed = promotion_permissions(project, verifies=verifies and options.verify_reads_checks)
+    needed = promotion_permissions(
+        project, verifies=verifies and options.verify_reads_checks, deployments=deployments
+    )
     return [f"      {scope}: {level} # {why}" for scope, level, why in needed]
 
 
@@ -183,7 +192,9 @@ def token_input(options: WorkflowOptions) -> list[str]:
     return ["          github-token: ${{ steps.app-token.outputs.token }}"]
 
 
-def app_token_step(project: Project, options: WorkflowOptions, *, verifies: bool = False) -> list[str]:
+def app_token_step(
+    project: Project, options: WorkflowOptions, *, verifies: bool = False, deployments: bool = True
+) -> list[str]:
     """The create-github-app-token step, its token limited to what the job needs (promotion_permissions)."""
     app = options.github_app
     if app is None:
@@ -204,7 +215,7 @@ def app_token_step(project: Project, options: WorkflowOptions, *, verifies: bool
     lines += [
         f"          permission-{scope}: {level} # {why}"
         for scope, level, why in promotion_permissions(
-            project, verifies=verifies and options.verify_reads_checks
+            project, verifies=verifies and options.verify_reads_checks, deployments=deployments
         )
     ]
     return lines

@@ -228,6 +228,7 @@ def promote_workflow(project: Project, options: WorkflowOptions) -> str:
     if auto and verified:
         dispatch = f"${{{{ !{in_verified} }}}}"
     waits = can_wait(project)
+    own_deployment = options.deployments == "promotion"  # else the promote job's environment makes it
     lines = [
         *header(options.config_dir, "one promotion of a Freight into a Stage"),
         "name: kargo-promote",
@@ -262,13 +263,13 @@ def promote_workflow(project: Project, options: WorkflowOptions) -> str:
         "  promote:",
         f"    runs-on: {options.runs_on}",
         "    timeout-minutes: 60",
-        *environment(project, options, "inputs.stage", job_deployment=options.deployments == "job"),
+        *environment(project, options, "inputs.stage", job_deployment=own_deployment is False),
         "    permissions:",
-        *job_permissions(project, options),
+        *job_permissions(project, options, deployments=own_deployment),
         *(_promote_outputs(waits) if verified else []),
         "    steps:",
         *checkout_and_setup(options),
-        *app_token_step(project, options),
+        *app_token_step(project, options, deployments=own_deployment),
         *user_region("      ", "before-promote"),
         "      - name: Promote",
         "        id: promote",

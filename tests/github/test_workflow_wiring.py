@@ -170,9 +170,11 @@ def test_who_makes_the_deployment(
     if job_makes_it:
         assert "deployment" not in job["environment"]
         assert job["env"] == {"KARGO_ACTIONS_DEPLOYMENTS": "job"}
+        assert "deployments" not in job["permissions"]
     else:
         assert job["environment"]["deployment"] is False
         assert "env" not in job
+        assert job["permissions"]["deployments"] == "write"
 
 
 def test_a_waiting_pipeline_keeps_the_promotions_own_deployment(tmp_path: Path) -> None:

@@ -111,8 +111,7 @@ def test_generated_workflows_follow_the_manifests(tmp_path: Path) -> None:
     assert job["environment"] == {"name": "${{ inputs.stage }}"}
     assert job["env"] == {"KARGO_ACTIONS_DEPLOYMENTS": "job"}
     assert job["permissions"] == {
-        "contents": "write",
-        "deployments": "write",
+        "contents": "write",  # no deployments: write, GitHub Actions makes the job's deployment
         "statuses": "write",
         "actions": "write",  # staging auto-promotes: the workflow dispatches itself
     }
@@ -129,7 +128,7 @@ def test_no_auto_promotion_no_pull_requests_means_fewer_permissions(tmp_path: Pa
     assert run(repo, "workflows", "generate", "--uses", "./")[0] == 0
     promote = load_yaml(repo / ".github/workflows/kargo-promote.yml")
     job = promote["jobs"]["promote"]
-    assert set(job["permissions"]) == {"contents", "deployments", "statuses"}
+    assert set(job["permissions"]) == {"contents", "statuses"}
     assert job["steps"][1]["uses"] == "./actions/setup"
     assert "push" not in load_yaml(repo / ".github/workflows/kargo-discover.yml")["on"]  # no git subscription
 

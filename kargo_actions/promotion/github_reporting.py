@@ -95,8 +95,11 @@ class GitHubReporter(Reporter):
         self.log_url = run_log_url(self.env)
         self.actions = self.env.get("GITHUB_ACTIONS") == "true"
         # the generated promote job's own deployment is the promotion's (Settings `deployments: job`): GitHub
-        # Actions makes it and its statuses, free of the token's rate limit, so none is made here
-        self.job_deployment = self.env.get("KARGO_ACTIONS_DEPLOYMENTS") == "job"
+        # Actions makes it and its statuses, free of the token's rate limit, so none is made here. act (ACT=true)
+        # makes no job deployments: there the promotion makes its own, as with `deployments: promotion`.
+        self.job_deployment = (
+            self.env.get("KARGO_ACTIONS_DEPLOYMENTS") == "job" and self.env.get("ACT") != "true"
+        )
         self._options = options
         self._echo = echo
         self._client: GitHubClient | None = None

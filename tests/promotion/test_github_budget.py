@@ -52,6 +52,17 @@ def test_a_promotion_whose_job_makes_the_deployment_costs_1_request(gh: GitHubSe
     assert (status.context, status.state) == ("kargo/verified/dev", "success")
 
 
+def test_under_act_which_makes_no_job_deployments_the_promotion_makes_its_own(
+    gh: GitHubServer, repo: Path
+) -> None:
+    item = record(repo, make_freight(1, alias="f-1"))
+    env = github_env(gh, KARGO_ACTIONS_DEPLOYMENTS="job", ACT="true")
+    code, _out, err = run(repo, "promote", "--stage", "dev", "--freight", "f-1", "-q", env=env)
+    assert code == 0, err
+    [deployment] = client_for(gh).list_deployments()
+    assert deployment.ref == tag_of(item)
+
+
 def test_a_failed_promotion_whose_job_makes_the_deployment_costs_nothing(
     gh: GitHubServer, repo: Path
 ) -> None:

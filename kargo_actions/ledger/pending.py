@@ -29,7 +29,7 @@ PENDING_PREFIX = "refs/kargo/pending/"
 PENDING_FORMAT = 1
 # A pending write that cannot land (the tip changed what it depends on) is its writer's to redo; one left
 # longer than this has lost its writer (a job killed while it waited) and is dropped by the next winner.
-PENDING_EXPIRY = 600.0
+PENDING_EXPIRY = 60.0
 MAX_LANDED = 200  # pending writes landed by one commit; the rest wait for the next one
 # Waiting writers leave the landing to the eldest pending write's writer (one push instead of a race of
 # all); once the eldest has waited this long, its writer seems gone and any waiting writer lands it.

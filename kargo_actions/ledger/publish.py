@@ -79,6 +79,7 @@ class LedgerRemote(LedgerRepo):
         self._published: str | None = None  # the ledger commit this process last pushed (see `write`)
         self._no_pending = False  # the remote refused a pending write's ref: this process races instead
         self._without: str | None = None  # the newest tip seen without this process's pending write
+        self._tip_seen: tuple[str | None, float] = (None, 0.0)  # a remote tip, and since when (monotonic)
 
     def close(self) -> None:
         super().close()
@@ -131,15 +132,16 @@ class LedgerRemote(LedgerRepo):
             cfg_values.get(f"remote.{remote.lower()}.pushurl") or cfg_values[f"remote.{remote.lower()}.url"]
         )
 
-    def _fetch(self) -> tuple[str | None, str | None]:
-        """Fetch the ledger ref into its remote-tracking ref, and the pending writes: (the remote tip, or the
-        local one if none; the local branch, the tip this clone last saw)."""
+    def _fetch(self, listing: bool = True) -> tuple[str | None, str | None]:
+        """Fetch the ledger ref into its remote-tracking ref, and the pending writes unless `listing` is
+        False: (the remote tip, or the local one if none; the local branch, the tip this clone last saw)."""
         remote, branch = self.remote, self.config.branch
         tracking = self.config.remote_tracking_ref()
         assert remote is not None
         assert tracking is not None
         self.pending_refs = None
-        proc = self.fetch_ledger()
+        # Without the listing, a fetch carries no pending write's objects (a waiting writer's poll).
+        proc = self.fetch_ledger() if listing else self.git.run(*self.fetch_args()[:-1], check=False)
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip()
             if "couldn't find remote ref" in err:
@@ -151,14 +153,15 @@ class LedgerRemote(LedgerRepo):
                 return local, local
             raise FailedError(f"could not fetch ledger branch {branch} from {remote}: {err}")
         prefix = seen_prefix(remote)
-        listing = self.git.run(
+        found = self.git.run(
             "for-each-ref", "--format=%(refname) %(objectname)", tracking, self.config.branch_ref, prefix[:-1]
         )
         refs: dict[str, str] = {}
-        for line in listing.stdout.decode().splitlines():
+        for line in found.stdout.decode().splitlines():
             name, _, oid = line.partition(" ")
             refs[name] = oid
-        self.pending_refs = {n: o for n, o in refs.items() if n.startswith(prefix)}
+        if listing:
+            self.pending_refs = {n: o for n, o in refs.items() if n.startswith(prefix)}
         return refs.get(tracking), refs.get(self.config.branch_ref)
 
     def _push(

@@ -47,6 +47,7 @@ class LedgerTree:
         self.where = where  # the ref name shown in messages, e.g. kargo/ledger
         self.tree: str | None = None
         self.root: dict[str, TreeEntry] = {}
+        self._dirs: dict[str, dict[str, TreeEntry]] = {}  # directories `oid` looked into
         if commit is not None:
             self.tree = self._tree_id(commit)
             self.root = read_tree(git, self.tree)
@@ -127,7 +128,9 @@ class LedgerTree:
         """The object at `path` (a record's blob or a directory's tree), None when there is none: what a
         write's conditions (`WritePlan.combine`) compare."""
         head, _, name = path.rpartition("/")
-        entry = self._entries(head).get(name)
+        if head not in self._dirs:  # one commit's trees never change: each is read once
+            self._dirs[head] = self._entries(head)
+        entry = self._dirs[head].get(name)
         return entry.oid if entry is not None else None
 
     def exists(self, path: str) -> bool:
@@ -373,6 +376,7 @@ class LedgerRepo:
             "fetch",
             "--quiet",
             "--prune",
+            "--no-show-forced-updates",  # a walk of history per moved ref: the push was a fast-forward
             "--no-auto-maintenance",
             "--no-tags",
             "--no-write-fetch-head",

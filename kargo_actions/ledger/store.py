@@ -211,6 +211,8 @@ class Ledger(LedgerRemote):
         attempt = 0 if optimistic else 1  # pushes tried; a try on the pushed tip (0) does not count
         polls = 0  # rounds spent waiting for another writer to land `mine`
         state = ""  # where `mine` stands (see `_follow`)
+        contended = False  # lost a race: wait as a pending write rather than race again
+        listing, listed = True, None  # fetch the pending writes this round; the tip they were listed on
         while True:
             guessed = attempt == 0
             if not remote:
@@ -218,9 +220,10 @@ class Ledger(LedgerRemote):
             elif guessed:
                 base = optimistic
             elif continuity:
-                base = check_continuity(self, *self._fetch(), refetch=lambda: self._fetch()[0])
+                fetched = self._fetch(listing or mine is None)
+                base = check_continuity(self, *fetched, refetch=lambda: self._fetch()[0])
             else:
-                base = self._fetch()[0]
+                base = self._fetch(listing or mine is None)[0]
             snap = self.snapshot(base)
             if mine is not None and own is not None:
                 state, snap = self._follow(mine, own, snap)
@@ -228,13 +231,23 @@ class Ledger(LedgerRemote):
                     return WriteOutcome(own.plan.result, snap.commit, attempt, own.tags)
                 if state == "gone":  # withdrawn, or dropped as expired: it did not land, so write anew
                     mine = own = None
-            others = self._pending(snap, mine) if remote and not guessed and continuity else []
-            if mine is not None and own is not None and not self._lands_now(mine, others, state):
-                polls += 1
-                if polls > 5 * cfg.max_attempts:
-                    break
-                time.sleep(self._poll_delay(len(others)))
-                continue
+            if mine is not None and own is not None:
+                if state == "waiting" and self.pending_refs is None:
+                    # A poll of the ledger alone: the pending writes are listed again (at once) when it
+                    # moved, as the writers ahead may have landed, or when it stood still too long.
+                    listing = snap.commit != listed or self._still(snap) > LANDER_GRACE
+                    if listing:
+                        continue
+                elif state == "waiting" and self._lands_now(mine, snap):
+                    listing = True  # this writer lands them: on with the listing this round has
+                else:
+                    listing, listed = state != "waiting", snap.commit
+                if not listing or state != "waiting":
+                    polls += 1
+                    if polls > 5 * cfg.max_attempts:
+                        break
+                    time.sleep(self._poll_delay(mine))
+                    continue
             if own is None or not own.holds(snap):
                 try:
                     plan = build(snap)
@@ -254,12 +267,14 @@ class Ledger(LedgerRemote):
             if background and remote and not guessed:
                 pending = PendingPush(partial(self._push_and_keep, base, own.commit, own.tags))
                 return WriteOutcome(own.plan.result, own.commit, max(attempt, 1), own.tags, pending)
-            if mine is None and own.combinable() and any(w.valid for w in others):
-                # Others wait already: wait among them rather than race them; the eldest lands them all.
+            landing = remote and not guessed and continuity
+            if landing and mine is None and own.combinable() and (contended or self._lander_busy(snap)):
+                # Others wait already and one lands them: wait among them rather than race them.
                 mine = self._wait_as_pending(own)
                 if mine is not None:
-                    time.sleep(self._poll_delay(len(others)))
+                    time.sleep(self._poll_delay(mine))
                     continue
+            others = self._pending(snap, mine) if landing else []
             comb = Combination(snap)
             comb.add_own(own.blobs, own.commit)
             for write in others:
@@ -288,6 +303,7 @@ class Ledger(LedgerRemote):
                 continue
             if mine is None and remote and continuity and own.combinable():
                 mine = self._wait_as_pending(own)
+                contended = True  # (a write on no ledger yet is published once rebuilt on the new one)
             if attempt >= cfg.max_attempts:
                 break
             delay = min(cfg.backoff_cap, cfg.backoff_base * 2 ** min(attempt - 1, 10))
@@ -312,18 +328,41 @@ class Ledger(LedgerRemote):
         here = Combination(snap)
         return [w.checked(here) for w in found if mine is None or w.id != mine.id]
 
-    @staticmethod
-    def _lands_now(mine: PendingWrite, others: Sequence[PendingWrite], state: str) -> bool:
-        """Whether this waiting writer pushes now: when its write is the eldest that can land (the others
-        leave it the landing), or when the eldest has waited so long that its writer seems gone."""
-        if state != "waiting":
-            return False
-        elder = next((w for w in others if w.valid and w.id < mine.id), None)
-        return elder is None or time.time() - elder.written_at > LANDER_GRACE
+    def _eldest(self, snap: Snapshot, before: str | None) -> PendingWrite | None:
+        """The oldest pending write (older than `before`, an id) that can land on `snap`: its writer lands
+        the others. Read one by one, oldest first, until one can."""
+        assert self.remote is not None
+        prefix = seen_prefix(self.remote)
+        here = Combination(snap)
+        for ref, oid in sorted((self.pending_refs or {}).items()):
+            if before is not None and ref.removeprefix(prefix) >= before:
+                break
+            found = read_pending(self.git, {ref: oid}, prefix)
+            if found and found[0].checked(here).valid:
+                return found[0]
+        return None
 
-    def _poll_delay(self, waiting: int) -> float:
-        # Every poll is a fetch: with many writers waiting on few cores, each polls less often.
-        return self.rng.uniform(0.5, 1.5) * self.config.backoff_base * 4 * (1 + waiting / 20)
+    def _lands_now(self, mine: PendingWrite, snap: Snapshot) -> bool:
+        """Whether this waiting writer pushes now: when its write is the eldest that can land (the others
+        leave it the landing), or when the ledger has stood still so long that the eldest's writer seems
+        gone."""
+        return self._eldest(snap, mine.id) is None or self._still(snap) > LANDER_GRACE
+
+    def _lander_busy(self, snap: Snapshot) -> bool:
+        """Whether a pending write can land and a writer seems to be there to land it."""
+        return self._eldest(snap, None) is not None and self._still(snap) <= LANDER_GRACE
+
+    def _still(self, snap: Snapshot) -> float:
+        """Seconds since this process first saw the ledger at `snap`'s tip."""
+        if self._tip_seen[0] != snap.commit:
+            self._tip_seen = (snap.commit, time.monotonic())
+        return time.monotonic() - self._tip_seen[1]
+
+    def _poll_delay(self, mine: PendingWrite) -> float:
+        # Every poll is a fetch: a writer far back in the line polls less often, as it will be landed by
+        # the eldest rather than land (a few polls of the first in line, not fifty, on a busy ledger).
+        ahead = sum(1 for ref in self.pending_refs or {} if ref.rpartition("/")[2] < mine.id)
+        return self.rng.uniform(0.5, 1.5) * self.config.backoff_base * 2 * (1 + ahead / 5)
 
     def _follow(self, mine: PendingWrite, own: OwnWrite[Any], snap: Snapshot) -> tuple[str, Snapshot]:
         """Where this process's pending write stands on a fetched tip: "landed" (by any writer), "gone"
@@ -332,9 +371,7 @@ class Ledger(LedgerRemote):
             self._adopt_tip(snap.commit, own.tags)
             return "landed", snap
         assert self.remote is not None
-        if self.pending_refs is None:
-            return "busy", snap  # the fetch did not say (a concurrent fetch in this clone held the ref)
-        if seen_prefix(self.remote) + mine.id not in self.pending_refs:
+        if self.pending_refs is not None and seen_prefix(self.remote) + mine.id not in self.pending_refs:
             # The ref is read after the branch: a landing that happened in between shows on a second look.
             tip = self._fetch()[0]
             if tip is not None and self._holds(own, tip):

@@ -67,9 +67,10 @@ with Ledger(repo, LedgerConfig(signing=SigningPolicy.NEVER)) as ledger:
         keep = [c for c in state.current_freight if c.origin.name != origin.name]
         new = state.model_copy(update={"current_freight": [*keep, CurrentFreight(name=item.name, origin=origin, since=now)]})
         files = {f"promotions/{stage}/{promo.name}.json": dump_record(promo), stage_path(stage): dump_record(new)}
-        # what it read: the Stage's state; where that is unchanged, another writer may land it (WritePlan.combine)
-        combine = {stage_path(stage): snap.oid(stage_path(stage))}
-        return WritePlan(summary=f"promotion: {promo.name} Succeeded", files=files, result=None, combine=combine)
+        # what it read: the Stage's state; where that is unchanged, another writer may land it (WritePlan.combine;
+        # left out for --code trees older than pending writes)
+        combine = {"combine": {stage_path(stage): snap.oid(stage_path(stage))}} if hasattr(snap, "oid") else {}
+        return WritePlan(summary=f"promotion: {promo.name} Succeeded", files=files, result=None, **combine)
     attempts.append(ledger.write(build).attempts)
     lat.append(time.perf_counter() - t)
 print(json.dumps({"n": n, "latencies": lat, "attempts": attempts, "total": time.perf_counter() - start, "end": time.time()}))
@@ -111,6 +112,7 @@ def bench_writers(tmp: Path, writers: int, stages: int, code: Path) -> list[Fig]
         subprocess.Popen(
             [sys.executable, "-c", WRITER, str(c), str(i), str(go), str(stages)],
             env=env,
+            cwd=tmp,  # not the checkout: `-c` puts the working directory first on sys.path, before --code
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )

@@ -80,6 +80,7 @@ class LedgerRemote(LedgerRepo):
         self._no_pending = False  # the remote refused a pending write's ref: this process races instead
         self._without: str | None = None  # the newest tip seen without this process's pending write
         self._tip_seen: tuple[str | None, float] = (None, 0.0)  # a remote tip, and since when (monotonic)
+        self._ahead = 0  # pending writes older than this process's, at the last listing
 
     def close(self) -> None:
         super().close()

@@ -349,8 +349,10 @@ class Ledger(LedgerRemote):
         return self._eldest(snap, mine.id) is None or self._still(snap) > LANDER_GRACE
 
     def _lander_busy(self, snap: Snapshot) -> bool:
-        """Whether a pending write can land and a writer seems to be there to land it."""
-        return self._eldest(snap, None) is not None and self._still(snap) <= LANDER_GRACE
+        """Whether a pending write can land and its writer seems to be there to land it (it is recent: a
+        writer that died after publishing is not waited for, its write lands with this one)."""
+        eldest = self._eldest(snap, None)
+        return eldest is not None and time.time() - eldest.written_at <= LANDER_GRACE
 
     def _still(self, snap: Snapshot) -> float:
         """Seconds since this process first saw the ledger at `snap`'s tip."""
@@ -361,8 +363,9 @@ class Ledger(LedgerRemote):
     def _poll_delay(self, mine: PendingWrite) -> float:
         # Every poll is a fetch: a writer far back in the line polls less often, as it will be landed by
         # the eldest rather than land (a few polls of the first in line, not fifty, on a busy ledger).
-        ahead = sum(1 for ref in self.pending_refs or {} if ref.rpartition("/")[2] < mine.id)
-        return self.rng.uniform(0.5, 1.5) * self.config.backoff_base * 2 * (1 + ahead / 5)
+        if self.pending_refs is not None:  # else a poll of the ledger alone: the last listing's count holds
+            self._ahead = sum(1 for ref in self.pending_refs if ref.rpartition("/")[2] < mine.id)
+        return self.rng.uniform(0.5, 1.5) * self.config.backoff_base * 2 * (1 + self._ahead / 5)
 
     def _follow(self, mine: PendingWrite, own: OwnWrite[Any], snap: Snapshot) -> tuple[str, Snapshot]:
         """Where this process's pending write stands on a fetched tip: "landed" (by any writer), "gone"

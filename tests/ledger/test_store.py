@@ -191,9 +191,9 @@ def test_a_write_after_our_own_push_builds_on_it_without_a_fetch(
     fetched: list[str] = []
     real_fetch = Ledger._fetch
 
-    def counting(self: Ledger) -> tuple[str | None, str | None]:
+    def counting(self: Ledger, listing: bool = True) -> tuple[str | None, str | None]:
         fetched.append(str(self.git.repo))
-        return real_fetch(self)
+        return real_fetch(self, listing)
 
     monkeypatch.setattr(Ledger, "_fetch", counting)
     with Ledger(repo_a, UNSIGNED) as a, Ledger(repo_b, UNSIGNED) as b:

@@ -489,10 +489,17 @@ def plan_finish(
         }
         for name, changed in changed_states(after, settled).items():
             files[stage_path(name)] = dump_record(changed)
+        # Without control-flow Stages it depends on this Stage's state and this promotion's record alone,
+        # so it may wait as a pending write for another writer to land (WritePlan.combine).
+        combine = None
+        if not any(s.is_control_flow for s in project.stages.values()):
+            read = (stage_path(stage.name), promotion_path(stage.name, final.name))
+            combine = {path: snap.oid(path) for path in read}
         return WritePlan(
             summary=f"promotion: {final.name} {final.phase} (by {final.actor})",
             files=files,
             result=Finished(True, new, held, final),
+            combine=combine,
         )
 
     return build

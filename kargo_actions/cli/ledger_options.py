@@ -86,6 +86,7 @@ SETTINGS_SPEC_FIELDS = frozenset(
         "githubApp",
         "discoveryTimeout",
         "discoveryShardThreshold",
+        "deployments",
     }
 )
 _LEDGER_FIELDS = {

@@ -1,7 +1,7 @@
-"""pydantic's validation errors in this project's words: one translator for the manifest loader and step configs.
+"""pydantic's validation errors in this project's words: the one translator for every caller that validates input.
 
 Each problem keeps its field path (`loc`, without the union members pydantic adds) so the caller can place it:
-the loader at a file, line and column, step-config validation under `config`.
+the loader at a file, line and column, step-config validation under `config`, a ledger record under its file.
 """
 
 from __future__ import annotations
@@ -88,6 +88,22 @@ def field_problems(err: ValidationError, model: type[BaseModel]) -> list[FieldPr
     for loc, (index, expected, found) in type_errors.items():
         problems[index] = FieldProblem(loc, f"expected {' or '.join(dict.fromkeys(expected))}, found {found}")
     return problems
+
+
+def dotted(loc: Loc) -> str:
+    """A field path as flags, settings and JSON records name it: `freight.0.origin` (no brackets)."""
+    return ".".join(str(p) for p in loc)
+
+
+def one_line(err: ValidationError, model: type[BaseModel]) -> str:
+    """The first problem of `err` as one line of text (`field.path: message`), for a message with room for one."""
+    problems = field_problems(err, model)
+    first = problems[0]
+    text = f"{dotted(first.loc)}: {first.message}" if first.loc else first.message
+    if first.hint:
+        text += f" ({first.hint})"
+    more = len(problems) - 1
+    return text + (f" (and {more} more problem{'' if more == 1 else 's'})" if more else "")
 
 
 def _clean(loc: Any) -> Loc:

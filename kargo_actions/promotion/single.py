@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.model.freight import Freight
+from kargo_actions.model.messages import dotted, field_problems
 from kargo_actions.promotion.engine import Engine, PromotionRun, StepResolver, prepare_work_dir
 from kargo_actions.promotion.options import EngineOptions
 from kargo_actions.promotion.registry import get_step
@@ -76,11 +77,8 @@ class StepRunContext(_Open):
         except ValidationError as err:
             raise InvalidInputError(
                 [
-                    Problem(
-                        path="--context." + ".".join(str(p) for p in e["loc"]),
-                        message=str(e["msg"]).removeprefix("Value error, "),
-                    )
-                    for e in err.errors(include_url=False)
+                    Problem(path=dotted(("--context", *p.loc)), message=p.message, hint=p.hint)
+                    for p in field_problems(err, cls)
                 ]
             ) from err
 

@@ -102,7 +102,18 @@ def test_context_feeds_expressions_and_outputs_print(tmp_path: Path) -> None:
         (["step", "run", "fail", "--config", "[1]"], 2, "", "the config must be a JSON object"),
         (["step", "run", "fail", "--config", "{"], 2, "", "invalid JSON"),
         (["step", "run", "fail", "--config", "@missing.json"], 2, "", "cannot read --config"),
-        (["step", "run", "fail", "--config", "{}", "--context", '{"ctxx": {}}'], 2, "", "--context.ctxx"),
+        (
+            ["step", "run", "fail", "--config", "{}", "--context", '{"ctxx": {}}'],
+            2,
+            "",
+            "--context.ctxx: unknown field (did you mean 'ctx'?)",
+        ),
+        (
+            ["step", "run", "fail", "--config", "{}", "--context", '{"freight": [{"origin": 3}]}'],
+            2,
+            "",
+            "--context.freight.0.origin: expected a mapping, found an integer",
+        ),
     ],
 )
 def test_bad_input_and_failures(

@@ -32,6 +32,7 @@ from kargo_actions.model.analysis import (
     PrometheusRangeQuery,
 )
 from kargo_actions.model.fields import parse_go_duration
+from kargo_actions.model.messages import dotted, field_problems
 from kargo_actions.model.project import Project
 from kargo_actions.model.stage import Stage
 
@@ -557,8 +558,12 @@ def plan_analysis(
         except ValidationError as err:
             raise InvalidInputError(
                 [
-                    Problem(path=where, message=f"after substituting args: {e['msg']} at {e['loc']}")
-                    for e in err.errors()
+                    Problem(
+                        path=where,
+                        message=f"after substituting args: {p.message} at {dotted(p.loc)}",
+                        hint=p.hint,
+                    )
+                    for p in field_problems(err, Metric)
                 ]
             ) from err
         run.append(run_metric(template, resolved, _dry_run(dry, metric.name), where))

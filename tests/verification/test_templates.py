@@ -173,3 +173,13 @@ def test_an_unsupported_provider_is_refused_when_manifests_load(tmp_path: Path) 
     assert "stage.yaml:" in text
     assert "AnalysisTemplate main: metric 'xp' uses provider datadog, which kargo-actions cannot run" in text
     assert "supported: web, prometheus, plugin kargo-actions/github-checks" in text
+
+
+def test_a_metric_an_arg_makes_invalid_is_reported_in_the_loaders_words(tmp_path: Path) -> None:
+    bad = TEMPLATES.replace('url: "https://{{ args.host }}/xp"', 'url: "{{ args.host }}"')
+    p = project(tmp_path, args="[{name: host, value: ''}]", extra=bad)
+    with pytest.raises(InvalidInputError) as caught:
+        plan_analysis(p, p.stages["test"], {"KARGO_SECRET_METRICS_API__token": "t"})
+    assert str(caught.value) == (
+        "main: metric xp: after substituting args: must not be empty at provider.web.url"
+    )

@@ -15,6 +15,7 @@ from kargo_actions.freight.alias import check_alias
 from kargo_actions.freight.identity import freight_id, normalize_chart_url, normalize_git_url
 from kargo_actions.ledger.records import DiscoveredArtifactsRecord, DiscoveryResult
 from kargo_actions.model.freight import Chart, Freight, FreightMetadata, FreightOrigin, GitCommit, Image
+from kargo_actions.model.messages import dotted, field_problems, one_line, type_name
 from kargo_actions.model.warehouse import RepoSubscription, Warehouse
 from kargo_actions.oci.references import split_reference
 
@@ -73,16 +74,17 @@ def _parse_list(
 ) -> list[Any]:
     items = data.get(key, [])
     if not isinstance(items, list):
-        problems.append(Problem(file=source, path=key, message=f"must be a list, got {type(items).__name__}"))
+        problems.append(Problem(file=source, path=key, message=f"expected a list, found {type_name(items)}"))
         return []
     parsed = []
     for i, item in enumerate(items):
         try:
             parsed.append(model.model_validate(item))
         except ValidationError as err:
-            for e in err.errors():
-                where = ".".join(str(p) for p in (key, i, *e["loc"]))
-                problems.append(Problem(file=source, path=where, message=e["msg"]))
+            for p in field_problems(err, model):
+                problems.append(
+                    Problem(file=source, path=dotted((key, i, *p.loc)), message=p.message, hint=p.hint)
+                )
     return parsed
 
 
@@ -129,7 +131,7 @@ def parse_commit_ref(ref: str) -> GitCommit:
         return GitCommit.model_validate(fields)
     except ValidationError as err:
         raise InvalidInputError(
-            [Problem(path="--commit", message=f"{ref!r}: {err.errors()[0]['msg']}")]
+            [Problem(path="--commit", message=f"{ref!r}: {one_line(err, GitCommit)}")]
         ) from err
 
 
@@ -140,7 +142,7 @@ def parse_chart_ref(ref: str) -> Chart:
         return Chart.model_validate(fields)
     except ValidationError as err:
         raise InvalidInputError(
-            [Problem(path="--chart", message=f"{ref!r}: {err.errors()[0]['msg']}")]
+            [Problem(path="--chart", message=f"{ref!r}: {one_line(err, Chart)}")]
         ) from err
 
 

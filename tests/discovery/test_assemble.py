@@ -205,6 +205,12 @@ def test_parse_commit_and_chart_refs() -> None:
     assert (chart.repo_url, chart.name, chart.version) == ("oci://ghcr.io/org/chart", "", "1.0.0")
     with pytest.raises(InvalidInputError, match=r"--commit: 'sha=1' is not one of repoURL=\.\.\."):
         parse_commit_ref("sha=1")
+    with pytest.raises(InvalidInputError) as caught:
+        parse_commit_ref("repoURL=,id=abc")
+    assert str(caught.value) == "--commit: 'repoURL=,id=abc': repoURL: must not be empty"
+    with pytest.raises(InvalidInputError) as caught:
+        parse_chart_ref("repoURL=,version=1")
+    assert str(caught.value) == "--chart: 'repoURL=,version=1': repoURL: must not be empty"
 
 
 @pytest.mark.parametrize(
@@ -213,11 +219,11 @@ def test_parse_commit_and_chart_refs() -> None:
         ("{", "in.json:1:2: not valid JSON: Expecting property name enclosed in double quotes"),
         ("[]", "in.json: expected a JSON object with images, commits, charts; got list"),
         ('{"image": []}', "in.json: image: unknown key (use images, commits and charts)"),
-        ('{"images": {}}', "in.json: images: must be a list, got dict"),
-        ('{"images": [{"tag": "1"}]}', "in.json: images.0.repoURL: Field required"),
+        ('{"images": {}}', "in.json: images: expected a list, found a mapping"),
+        ('{"images": [{"tag": "1"}]}', "in.json: images.0.repoURL: required field is missing"),
         (
             '{"charts": [{"repoURL": "x", "versoin": "1"}]}',
-            "in.json: charts.0.versoin: Extra inputs are not permitted",
+            "in.json: charts.0.versoin: unknown field (did you mean 'version'?)",
         ),
     ],
 )

@@ -31,6 +31,7 @@ from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.freight.identity import normalize_chart_url, normalize_git_url
 from kargo_actions.ledger.layout import format_time
 from kargo_actions.ledger.records import DiscoveredArtifactsRecord, DiscoveryResult
+from kargo_actions.model.messages import FieldProblem, field_problems
 from kargo_actions.model.project import Project
 from kargo_actions.model.settings import ENV_VARS, SettingsSpec
 from kargo_actions.model.warehouse import RepoSubscription, Warehouse
@@ -173,11 +174,15 @@ def resolved_settings(project: Project, env: Mapping[str, str], timeout: str | N
         return project.settings.resolved(env, discovery_timeout=timeout)
     except ValidationError as err:
         # The file's own values were checked when it was loaded: what fails here came from a flag or variable.
-        first = err.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else ""
-        where = "--timeout" if name == "discovery_timeout" and timeout is not None else ENV_VARS.get(name, "")
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise InvalidInputError([Problem(path=where or "Settings", message=message)]) from err
+        raise InvalidInputError(
+            [_setting_problem(p, timeout) for p in field_problems(err, SettingsSpec)]
+        ) from err
+
+
+def _setting_problem(problem: FieldProblem, timeout: str | None) -> Problem:
+    name = str(problem.loc[0]) if problem.loc else ""
+    where = "--timeout" if name == "discovery_timeout" and timeout is not None else ENV_VARS.get(name, "")
+    return Problem(path=where or "Settings", message=problem.message, hint=problem.hint)
 
 
 def run_subscriptions(

@@ -20,7 +20,7 @@ import pytest
 
 from kargo_actions import deadline
 from kargo_actions.discovery.run import DiscoveryRun, SubscriptionRef, SubscriptionRun, discover_warehouses
-from kargo_actions.discovery.subscriptions import PER_HOST
+from kargo_actions.discovery.subscriptions import PER_HOST, resolved_settings
 from kargo_actions.errors import InvalidInputError
 from kargo_actions.ledger import Ledger, LedgerConfig, SigningPolicy
 from kargo_actions.ledger.records import DiscoveredArtifactsRecord, discovered_path
@@ -336,6 +336,20 @@ def test_a_bad_timeout_is_invalid_input_before_any_work(
         discover_warehouses(project, ledger, env={**os.environ, **env}, timeout=flag)
     assert caught.value.lines()[0].startswith(f"{where}: ")
     assert silent.accepted == 0
+
+
+def test_every_bad_setting_is_named_by_its_flag_or_variable(tmp_path: Path) -> None:
+    project = load_project(pipeline(tmp_path, warehouse("a", image("127.0.0.1:1/a/app"))) / ".kargo")
+    env = {"KARGO_ACTIONS_LEDGER_BRANCH": "a..b", "KARGO_ACTIONS_DISCOVERY_TIMEOUT": "0s"}
+    with pytest.raises(InvalidInputError) as caught:
+        resolved_settings(project, env, None)
+    assert caught.value.lines() == [
+        "KARGO_ACTIONS_LEDGER_BRANCH: 'a..b' is not a valid git ref name",
+        "KARGO_ACTIONS_DISCOVERY_TIMEOUT: '0s' is shorter than 1s (e.g. 5m)",
+    ]
+    with pytest.raises(InvalidInputError) as caught:
+        resolved_settings(project, {}, "0s")
+    assert caught.value.lines() == ["--timeout: '0s' is shorter than 1s (e.g. 5m)"]
 
 
 def test_settings_discovery_timeout_applies_and_the_flag_wins(tmp_path: Path, trickling: StallServer) -> None:

@@ -40,6 +40,7 @@ from kargo_actions.model.freight import (
     GitCommit,
     Image,
 )
+from kargo_actions.model.messages import dotted, field_problems
 
 MAX_LAST_PROMOTIONS = 10
 
@@ -419,11 +420,9 @@ def _diagnose(
         )
     problems = [
         Problem(
-            file=where,
-            path=".".join(str(p) for p in e["loc"]),
-            message=f"{e['msg']} (not a valid {model.__name__})",
+            file=where, path=dotted(p.loc), message=f"{p.message} (not a valid {model.__name__})", hint=p.hint
         )
-        for e in err.errors()
+        for p in field_problems(err, model)
     ]
     return LedgerRecordError(problems)
 

@@ -26,6 +26,7 @@ from kargo_actions.ledger.records import (
     discovered_path,
     dump_record,
     freight_path,
+    load_freight,
     load_record,
     promotion_path,
     stage_path,
@@ -79,8 +80,18 @@ def test_unknown_field_and_wrong_type_name_the_file_and_field() -> None:
             StageStateRecord, b'{"schemaVersion": 1, "stage": 3, "extra": true}', "kargo/ledger:stages/x.json"
         )
     lines = err.value.lines()
-    assert any(line.startswith("kargo/ledger:stages/x.json: stage: ") for line in lines)
-    assert any(line.startswith("kargo/ledger:stages/x.json: extra: ") for line in lines)
+    assert (
+        lines[0]
+        == "kargo/ledger:stages/x.json: stage: expected a string, found an integer (not a valid StageStateRecord)"
+    )
+    assert lines[1].startswith(
+        "kargo/ledger:stages/x.json: extra: unknown field (not a valid StageStateRecord) (known"
+    )
+    with pytest.raises(InvalidInputError) as err:
+        load_freight(b'{"schemaVersion": 1, "origin": {"name": "app"}, "metdata": {}}', "freight/app/x.json")
+    assert err.value.lines() == [
+        "freight/app/x.json: metdata: unknown field (not a valid FreightRecord) (did you mean 'metadata'?)"
+    ]
 
 
 def test_every_record_kind_round_trips_through_the_ledger(tmp_path: Path) -> None:

@@ -214,7 +214,7 @@ def ledger_config(
             return plain
     from kargo_actions.errors import Problem
     from kargo_actions.ledger import LedgerConfig, SigningPolicy
-    from kargo_actions.model.settings import Settings
+    from kargo_actions.model.settings import Settings, SettingsSpec
 
     chosen = settings if settings is not None else (find_settings(app.config_dir) or Settings())
     try:
@@ -228,12 +228,12 @@ def ledger_config(
     except ValueError as err:  # pydantic's ValidationError is a ValueError: one line per bad setting
         from pydantic import ValidationError
 
+        from kargo_actions.model.messages import dotted, field_problems
+
         if isinstance(err, ValidationError):
             problems = [
-                Problem(
-                    path=".".join(str(p) for p in e["loc"]), message=f"{e['msg']} (flag or KARGO_ACTIONS_*)"
-                )
-                for e in err.errors()
+                Problem(path=dotted(p.loc), message=f"{p.message} (flag or KARGO_ACTIONS_*)", hint=p.hint)
+                for p in field_problems(err, SettingsSpec)
             ]
         else:
             problems = [Problem(path="ledger settings", message=str(err))]

@@ -403,4 +403,4 @@ def test_bad_ledger_setting_names_the_setting(repo: Path) -> None:
     write(repo, manifests())
     code, _, err = run(repo, "status", env={"KARGO_ACTIONS_LEDGER_BRANCH": "bad..name"})
     assert code == 2
-    assert "ledger_branch: Value error, 'bad..name' is not a valid git ref name" in err
+    assert "ledger_branch: 'bad..name' is not a valid git ref name (flag or KARGO_ACTIONS_*)" in err

@@ -46,6 +46,7 @@ def build_environment(context: dict[str, Any]) -> Any:
     from kargo_actions.errors import InvalidInputError, Problem
     from kargo_actions.expressions import Environment, KargoEnvironment
     from kargo_actions.model.freight import Freight
+    from kargo_actions.model.messages import dotted, field_problems
 
     special = {"freight", "secrets", "configMaps", "stageMetadata", "stepStatuses"}
     try:
@@ -55,9 +56,10 @@ def build_environment(context: dict[str, Any]) -> Any:
             [
                 Problem(
                     path="freight",
-                    message=f"not a Kargo Freight: {e['msg']} at {'.'.join(map(str, e['loc']))}",
+                    message=f"not a Kargo Freight: {p.message} at {dotted(p.loc)}",
+                    hint=p.hint,
                 )
-                for e in err.errors()
+                for p in field_problems(err, Freight)
             ]
         ) from err
     secrets = dict(context.get("secrets", {}))

@@ -103,3 +103,13 @@ def test_main_in_process(capsys: pytest.CaptureFixture[str]) -> None:
         main(["expr", "1 +"])
     assert failed.value.code == 2
     assert capsys.readouterr().err.splitlines()[1:] == ["  1 +", "     ^"]
+
+
+def test_freight_that_is_not_kargo_freight_is_named_field_by_field() -> None:
+    bad = {**FREIGHT, "origin": {"kind": "Warehouse", "name": 3}, "imagez": []}
+    done = invoke("expr", "1", "--context", json.dumps({"freight": [bad]}))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: freight: not a Kargo Freight: expected a string, found an integer at origin.name",
+        "error: freight: not a Kargo Freight: unknown field at imagez (did you mean 'images'?)",
+    ]

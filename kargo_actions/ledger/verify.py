@@ -17,6 +17,7 @@ from kargo_actions.ledger.records import LedgerRecordError, load_freight
 from kargo_actions.ledger.store import Ledger, Snapshot
 from kargo_actions.ledger.tags import TagObject, canonical_json, parse_tag, verify_signatures
 from kargo_actions.model.freight import Freight
+from kargo_actions.model.messages import one_line
 
 
 class Finding(enum.StrEnum):
@@ -215,8 +216,10 @@ def _compare(tag: TagObject, record: Freight | None, fid: str, tag_name: str) ->
     try:
         data = json.loads(tag.message)
         tag_freight = Freight.model_validate(data)
-    except (ValueError, ValidationError) as err:
-        return [*problems, f"tag message is not a Freight ({str(err).splitlines()[0]})"]
+    except ValidationError as err:
+        return [*problems, f"tag message is not a Freight ({one_line(err, Freight)})"]
+    except ValueError as err:
+        return [*problems, f"tag message is not a Freight ({err})"]
     recomputed = freight_id(tag_freight.origin, tag_freight.commits, tag_freight.images, tag_freight.charts)
     if recomputed != fid:
         problems.append(f"the tag's artifacts have ID {recomputed}, not {fid}")

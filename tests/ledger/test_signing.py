@@ -113,6 +113,9 @@ def test_unknown_key_unsigned_tampered_and_missing_are_each_named(tmp_path: Path
         assert git(repo, "tag", "--list", tag(good.name)) == tag(good.name)
         # The alias is mutable, so a changed alias alone is not tampering; artifacts are compared.
         assert "tag and ledger record disagree" in " ".join(checks[forged_sig.name].details)
+        assert "tag message is not a Freight (metadata: required field is missing (and 1 more problem))" in (
+            checks[orphan.name].details
+        )
         with pytest.raises(RefusedError) as err:
             refuse_failures(checks.values(), SigningPolicy.AUTO)
         for name in (forged_sig.name, no_tag.name, unknown.name, unsigned.name, orphan.name):

@@ -269,4 +269,7 @@ def validate_config(step: str, model: type[ConfigT], data: Mapping[str, Any]) ->
 
 
 def _config_path(loc: tuple[str | int, ...]) -> str:
-    return "config" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+    # The loader's path format (config.updates[0].key); imported here, on the error path, as it brings ruamel.
+    from kargo_actions.manifest_yaml import format_path
+
+    return format_path(("config", *loc))

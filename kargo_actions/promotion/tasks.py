@@ -31,24 +31,23 @@ class Source:
 
     def problem(self, project: Project | None, *sub: str | int, message: str, hint: str = "") -> Problem:
         """A Problem at this step (or a field under it), with file:line:col when the project knows them."""
+        # The loader's path format, imported here, on the error path, as it brings ruamel.
+        from kargo_actions.manifest_yaml import format_path
+
         where = (self.path, *sub)
         loc: Loc = tuple(p for part in where for p in (part if isinstance(part, tuple) else (part,)))
         if project is not None and project.locator is not None:
             base = project.locate(self.kind, self.name, loc)
         else:
-            base = Problem(path=_shown(loc))
+            base = Problem(path=format_path(loc))
         return Problem(
             file=base.file,
             line=base.line,
             col=base.col,
-            path=f"{self.kind}/{self.name}: {base.path or _shown(loc)}",
+            path=f"{self.kind}/{self.name}: {base.path or format_path(loc)}",
             message=message,
             hint=hint,
         )
-
-
-def _shown(loc: Loc) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
 @dataclass(frozen=True)

@@ -185,14 +185,14 @@ class ArgoCDClient:
     def get_application(self, app: AppRef) -> Application:
         """GET /api/v1/applications/{name}: the app with its status."""
         data = self._call("GET", _app_path(app), app=app, action="get", params=app.query())
-        return Application.model_validate(data)
+        return _application(data, app.name)
 
     def list_applications(self, selector: str, namespace: str | None = None) -> list[Application]:
         """GET /api/v1/applications?selector=...: the apps whose labels match a Kubernetes label selector."""
         params = {"selector": selector, **({"appNamespace": namespace} if namespace else {})}
         data = self._call("GET", "/api/v1/applications", app=None, action="get", params=params)
         items = (data.get("items") or []) if isinstance(data, dict) else []
-        return [Application.model_validate(item) for item in items]
+        return [_application(item, f"selector {selector}") for item in items]
 
     def patch_application(self, app: AppRef, patch: Mapping[str, Any]) -> Application:
         """PATCH /api/v1/applications/{name} with a JSON merge patch."""
@@ -203,8 +203,8 @@ class ArgoCDClient:
         }
         if app.namespace:
             body["appNamespace"] = app.namespace
-        return Application.model_validate(
-            self._call("PATCH", _app_path(app), app=app, action="update", body=body)
+        return _application(
+            self._call("PATCH", _app_path(app), app=app, action="update", body=body), app.name
         )
 
     def sync_application(
@@ -230,8 +230,8 @@ class ArgoCDClient:
             body["sourcePositions"] = [str(p) for p in source_positions]
         if infos:
             body["infos"] = [{"name": k, "value": v} for k, v in infos.items()]
-        return Application.model_validate(
-            self._call("POST", _app_path(app) + "/sync", app=app, action="sync", body=body)
+        return _application(
+            self._call("POST", _app_path(app) + "/sync", app=app, action="sync", body=body), app.name
         )
 
     def managed_resources(self, app: AppRef) -> list[dict[str, Any]]:
@@ -360,3 +360,17 @@ def _status_error(
         # started between our look at the app and the sync: over once that operation ends
         return ArgoCDBusyError(f"{what}: {status}{detail}: {subject} is busy; try again when it is done")
     return ArgoCDError(f"{what}: {status}{detail}")
+
+
+def _application(data: Any, which: str) -> Application:
+    """An Application from Argo CD's answer; an answer that is not one is Argo CD's failure, said plainly."""
+    from pydantic import ValidationError
+
+    from kargo_actions.model.messages import one_line
+
+    try:
+        return Application.model_validate(data)
+    except ValidationError as err:
+        raise ArgoCDError(
+            f"Argo CD answered with something that is not an Application for {which}: {one_line(err, Application)}"
+        ) from None

@@ -248,3 +248,15 @@ def test_https_with_a_self_signed_certificate(tls_server: ArgoCDServer, how: str
     assert not isinstance(caught.value, ArgoCDUnavailableError)  # no retry cures it
     assert "TLS certificate is not trusted" in str(caught.value)
     assert "ARGOCD_INSECURE=true" in str(caught.value)
+
+
+def test_an_answer_that_is_not_an_application_is_argo_cd_s_failure_said_plainly() -> None:
+    from kargo_actions.argocd.client import _application
+
+    with pytest.raises(ArgoCDError) as caught:
+        _application({"metadata": "guestbook-dev", "spec": []}, "guestbook-dev")
+    message = str(caught.value)
+    assert message.startswith(
+        "Argo CD answered with something that is not an Application for guestbook-dev: "
+    )
+    assert "metadata" in message

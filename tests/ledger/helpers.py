@@ -5,8 +5,25 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from kargo_actions.freight.identity import freight_id
 from kargo_actions.model.freight import Freight, FreightMetadata, FreightOrigin, GitCommit, Image
+
+
+def record_git_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """The arguments of every `Git.run` (the ledger's git commands) from now on, in order."""
+    from kargo_actions.ledger.git import Git
+
+    ran: list[tuple[str, ...]] = []
+    real = Git.run
+
+    def recording(self: Git, *args: str, **kwargs: object) -> object:
+        ran.append(args)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Git, "run", recording)
+    return ran
 
 
 def git(cwd: Path, *args: str, input: str | None = None, check: bool = True) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from kargo_actions.ledger import Ledger, LedgerConfig, SigningPolicy
 from kargo_actions.ledger.reader import LedgerRepo
-from tests.ledger.helpers import clone, git, make_freight, make_repo
+from tests.ledger.helpers import clone, git, make_freight, make_repo, record_git_runs
 
 UNSIGNED = LedgerConfig(signing=SigningPolicy.NEVER)
 
@@ -16,17 +16,9 @@ UNSIGNED = LedgerConfig(signing=SigningPolicy.NEVER)
 def _recording(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
     from kargo_actions.ledger import reader
 
-    started: list[tuple[str, ...]] = []
-    real_run = reader.Git.run
-
-    def recording(self: object, *args: str, **kwargs: object) -> object:
-        started.append(args)
-        return real_run(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(reader.Git, "run", recording)
     monkeypatch.setattr(reader, "_AHEAD", {})
     monkeypatch.setattr(reader, "_HANDED", {})
-    return started
+    return record_git_runs(monkeypatch)
 
 
 def test_the_command_s_ledger_asks_git_nothing_the_fetch_ahead_asked(

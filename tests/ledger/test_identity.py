@@ -12,6 +12,7 @@ import pytest
 
 from kargo_actions.ledger import Ledger, LedgerConfig, SigningPolicy
 from kargo_actions.ledger.git import Git, committer_identity
+from tests.ledger.helpers import record_git_runs
 
 UNSIGNED = LedgerConfig(signing=SigningPolicy.NEVER)
 CASES = [
@@ -71,14 +72,7 @@ def _undated(ident: str) -> str:
 
 def test_a_configured_identity_costs_no_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = _repo(tmp_path, {"user.name": "Ada", "user.email": "ada@example.com"})
-    ran: list[tuple[str, ...]] = []
-    real = Git.run
-
-    def recording(self: Git, *args: str, **kwargs: object) -> object:
-        ran.append(args)
-        return real(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Git, "run", recording)
+    ran = record_git_runs(monkeypatch)
     with Ledger(repo, UNSIGNED, env=_plain_env({})) as ledger:
         ledger.git_config()
         ran.clear()

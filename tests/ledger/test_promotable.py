@@ -8,23 +8,10 @@ from pathlib import Path
 import pytest
 
 from kargo_actions.ledger import Ledger, LedgerConfig, SigningPolicy
-from kargo_actions.ledger.git import Git
 from kargo_actions.ledger.verify import check_promotable
-from tests.ledger.helpers import clone, git, make_freight, make_repo
+from tests.ledger.helpers import clone, git, make_freight, make_repo, record_git_runs
 
 UNSIGNED = LedgerConfig(signing=SigningPolicy.NEVER)
-
-
-def _recording(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
-    ran: list[tuple[str, ...]] = []
-    real = Git.run
-
-    def recording(self: Git, *args: str, **kwargs: object) -> object:
-        ran.append(args)
-        return real(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Git, "run", recording)
-    return ran
 
 
 def test_the_check_lists_the_promoted_freight_s_tag_alone(
@@ -33,7 +20,7 @@ def test_the_check_lists_the_promoted_freight_s_tag_alone(
     repo = make_repo(tmp_path / "repo")
     with Ledger(repo, UNSIGNED) as ledger:
         recorded = [ledger.record_freight(make_freight(n)) for n in range(3)]
-        ran = _recording(monkeypatch)
+        ran = record_git_runs(monkeypatch)
         check_promotable(ledger, recorded[1].freight.name, ledger.snapshot())
     listings = [args for args in ran if args[0] == "for-each-ref" and "refs/tags" in " ".join(args)]
     assert listings == [
@@ -58,7 +45,7 @@ def test_a_clone_without_the_tag_fetches_it_and_the_check_passes(
         ledger.sync()
         for tag in git(other, "tag", "--list").split():
             git(other, "tag", "-d", tag)
-        ran = _recording(monkeypatch)
+        ran = record_git_runs(monkeypatch)
         check_promotable(ledger, recorded[0].freight.name, ledger.snapshot())
     fetched = [args for args in ran if args[0] == "fetch"]
     assert len(fetched) == 1

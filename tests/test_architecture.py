@@ -54,7 +54,6 @@ PENDING_BANNERS: frozenset[str] = frozenset(
     {
         "discovery/chart.py",
         "discovery/git.py",
-        "discovery/run.py",
         "github/client.py",
         "promotion/steps/support/yamledit.py",
     }

@@ -13,8 +13,9 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from kargo_actions.discovery.criteria import criteria_satisfied
 from kargo_actions.discovery.subscriptions import (
     Caches,
     Progress,
@@ -25,15 +26,8 @@ from kargo_actions.discovery.subscriptions import (
     run_subscriptions,
 )
 from kargo_actions.errors import InvalidInputError, Problem, did_you_mean
-from kargo_actions.expressions import Environment, ExpressionError, Function, compile_expression
-from kargo_actions.expressions.errors import EvalFailure
-from kargo_actions.expressions.kargo import ChartValue
-from kargo_actions.expressions.values import ExprObject
 from kargo_actions.freight.identity import (
     freight_id,
-    normalize_chart_url,
-    normalize_git_url,
-    normalize_image_url,
 )
 from kargo_actions.ledger.layout import freight_path
 from kargo_actions.ledger.records import DiscoveredArtifactsRecord, LedgerRecordError
@@ -106,9 +100,6 @@ class DiscoveryRun:
 
     def created(self) -> list[Freight]:
         return [w.freight for w in self.warehouses if w.decision == "created" and w.freight is not None]
-
-
-# ---- the run ----
 
 
 def select_warehouses(project: Project, names: Sequence[str] | None) -> list[Warehouse]:
@@ -211,9 +202,6 @@ def _replace(run: WarehouseRun, **changes: Any) -> WarehouseRun:
     return replace(run, **changes)
 
 
-# ---- Freight creation (Kargo's rules) ----
-
-
 def newest_freight(warehouse: Warehouse, runs: Sequence[SubscriptionRun], discovered_at: str) -> Freight:
     """The Freight of the newest artifact of every subscription (exactly one each), with Kargo's ID."""
     commits: list[GitCommit] = []
@@ -293,143 +281,6 @@ def decide(
     return WarehouseRun(warehouse, runs, discovered_at, "created", f"created Freight {freight.name}", freight)
 
 
-# ---- freightCreationCriteria: the functions Kargo gives that expression ----
-
-
-@dataclass(frozen=True, eq=False)
-class DiscoveredImageValue(ExprObject):
-    """imageFrom(repoURL) in a creation criteria: the newest discovered image (Kargo's DiscoveredImageReference)."""
-
-    image: Image
-    type_name: ClassVar[str] = "DiscoveredImageReference"
-    field_names: ClassVar[tuple[str, ...]] = ("Tag", "Digest", "Annotations", "CreatedAt")
-
-    def _field(self, name: str) -> Any:
-        if name == "Annotations":
-            return dict(self.image.annotations or {})
-        if name == "CreatedAt":
-            return None  # the ledger keeps no build date per image
-        return {"Tag": self.image.tag, "Digest": self.image.digest}[name]
-
-    def to_plain(self) -> Any:
-        return {"tag": self.image.tag, "digest": self.image.digest, "annotations": self.image.annotations}
-
-
-@dataclass(frozen=True, eq=False)
-class DiscoveredCommitValue(ExprObject):
-    """commitFrom(repoURL) in a creation criteria: the newest discovered commit (Kargo's DiscoveredCommit)."""
-
-    commit: GitCommit
-    type_name: ClassVar[str] = "DiscoveredCommit"
-    field_names: ClassVar[tuple[str, ...]] = (
-        "ID",
-        "Branch",
-        "Tag",
-        "Subject",
-        "Author",
-        "Committer",
-        "CreatorDate",
-    )
-
-    def _field(self, name: str) -> Any:
-        c = self.commit
-        if name == "CreatorDate":
-            return None  # the ledger keeps no date per commit
-        values = {
-            "ID": c.id,
-            "Branch": c.branch,
-            "Tag": c.tag,
-            "Subject": c.message,
-            "Author": c.author,
-            "Committer": c.committer,
-        }
-        return values[name] or ""  # Go's zero value for an unset string
-
-    def to_plain(self) -> Any:
-        c = self.commit
-        return {
-            "id": c.id,
-            "branch": c.branch,
-            "tag": c.tag,
-            "subject": c.message,
-            "author": c.author,
-            "committer": c.committer,
-        }
-
-
-_GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
-
-def _string_arg(name: str, args: list[Any], what: str) -> str:
-    if not isinstance(args[0], str):
-        raise EvalFailure(f"{name}(): the {what} must be a string")
-    return args[0]
-
-
-def criteria_environment(runs: Sequence[SubscriptionRun]) -> Environment:
-    """imageFrom, commitFrom, chartFrom over the newest discovered artifacts (nil when the repo is not found)."""
-    results = [r.result for r in runs if r.result is not None]
-
-    def image_from(_ev: Any, args: list[Any]) -> Any:
-        wanted = _image_key(_string_arg("imageFrom", args, "repoURL"))
-        for r in results:
-            if r.images and _image_key(r.repo_url) == wanted:
-                return DiscoveredImageValue(r.images[0])
-        return None
-
-    def commit_from(_ev: Any, args: list[Any]) -> Any:
-        wanted = normalize_git_url(_string_arg("commitFrom", args, "repoURL"))
-        for r in results:
-            if r.commits and normalize_git_url(r.repo_url) == wanted:
-                return DiscoveredCommitValue(r.commits[0])
-        return None
-
-    def chart_from(_ev: Any, args: list[Any]) -> Any:
-        wanted = normalize_chart_url(_string_arg("chartFrom", args, "repoURL"))
-        chart_name = ""
-        if len(args) == 2:
-            if not isinstance(args[1], str):
-                raise EvalFailure("chartFrom(): the chart name must be a string")
-            chart_name = args[1]
-        for r in results:
-            if not r.charts or normalize_chart_url(r.repo_url) != wanted:
-                continue
-            newest = r.charts[0]
-            if chart_name and newest.name != chart_name:
-                continue
-            return ChartValue(Chart(repo_url=wanted, name=newest.name, version=newest.version))
-        return None
-
-    functions: dict[str, Function] = {
-        "imageFrom": Function("imageFrom", image_from, 1, 1, "repoURL"),
-        "commitFrom": Function("commitFrom", commit_from, 1, 1, "repoURL"),
-        "chartFrom": Function("chartFrom", chart_from, 1, 2, "repoURL[, chartName]"),
-    }
-    return Environment({}, functions)
-
-
-def _image_key(url: str) -> str:
-    # Kargo compares normalized image references (NormalizeImage: docker.io/library/x is x).
-    return normalize_image_url(url)
-
-
-def criteria_satisfied(expression: str, runs: Sequence[SubscriptionRun]) -> bool:
-    """Kargo's freightCreationCriteria: true, false, or a result Go's strconv.ParseBool reads; ValueError else."""
-    try:
-        value = compile_expression(expression).evaluate(criteria_environment(runs))
-    except ExpressionError as err:
-        raise ValueError(str(err)) from None
-    if isinstance(value, bool):
-        return value
-    text = "<nil>" if value is None else str(value)
-    if text in _GO_TRUE:
-        return True
-    if text in _GO_FALSE:
-        return False
-    raise ValueError(f"the result {text!r} of {expression!r} is not a boolean")
-
-
 __all__ = [
     "Caches",
     "Decision",
@@ -438,7 +289,6 @@ __all__ = [
     "SubscriptionRef",
     "SubscriptionRun",
     "WarehouseRun",
-    "criteria_satisfied",
     "decide",
     "discover_warehouses",
     "newest_freight",

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from kargo_actions.discovery.assemble import check_discovered
+from kargo_actions.discovery.criteria import criteria_satisfied
 from kargo_actions.discovery.run import (
     DiscoveryRun,
     SubscriptionRef,
     SubscriptionRun,
-    criteria_satisfied,
     decide,
     discover_warehouses,
 )

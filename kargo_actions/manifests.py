@@ -26,7 +26,7 @@ from kargo_actions.manifest_checks import cross_check
 from kargo_actions.manifest_credentials import credential_warnings
 from kargo_actions.manifest_expressions import expression_problems
 from kargo_actions.manifest_files import SETTINGS_API_VERSION, SETTINGS_KIND, manifest_paths
-from kargo_actions.manifest_yaml import format_path, locate, read_documents
+from kargo_actions.manifest_yaml import PlainDocument, format_path, locate, read_documents
 from kargo_actions.model.base import KARGO_API_VERSION
 from kargo_actions.model.messages import field_problems, type_name
 from kargo_actions.model.project import Project, ProjectConfig, ProjectResource
@@ -133,6 +133,8 @@ def display_path(path: Path) -> str:
 
 def to_plain(node: Any) -> Any:
     """Round-trip YAML nodes to plain dict/list/str/int/float/bool/None (what pydantic should see)."""
+    if type(node) is PlainDocument:
+        return node  # libyaml's values are plain already
     if isinstance(node, dict):
         return {str(k): to_plain(v) for k, v in node.items()}
     if isinstance(node, list):

@@ -17,7 +17,8 @@ from ruamel.yaml.error import YAMLError
 
 from kargo_actions.errors import InvalidInputError
 from kargo_actions.manifest_files import repository_root, settings_candidates
-from kargo_actions.manifest_yaml import MAX_ALIAS_NODES, MAX_DEPTH, _LinearScanner
+from kargo_actions.manifest_yaml.limits import MAX_ALIAS_NODES, MAX_DEPTH
+from kargo_actions.manifest_yaml.roundtrip import _LinearScanner
 from kargo_actions.manifests import load_project, load_settings
 from tests.expressions.test_language import CASES, Err
 from tests.expressions.test_templates import TEMPLATE_CASES

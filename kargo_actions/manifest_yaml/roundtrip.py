@@ -1,5 +1,5 @@
-"""One manifest file read into round-trip YAML documents, bounded against hostile input, and the line and
-column of a field inside them.
+"""ruamel's round-trip loader, bounded against hostile input: it reads every file the libyaml reader leaves,
+words its problems, and gives the line and column of a field.
 
 Aliases may bring in at most MAX_ALIAS_NODES nodes per file and nothing nests (aliases expanded) deeper than
 MAX_DEPTH levels: a "billion laughs" file or a list nested 5000 deep is refused at the alias or the level
@@ -9,8 +9,6 @@ that goes over, while it is read, instead of hanging or overflowing the stack wh
 from __future__ import annotations
 
 import re
-import stat
-from pathlib import Path
 from typing import Any, Final
 
 from ruamel.yaml import YAML
@@ -23,18 +21,9 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 from ruamel.yaml.scanner import RoundTripScanner
 
 from kargo_actions.errors import Problem
+from kargo_actions.manifest_yaml.limits import MAX_ALIAS_NODES, MAX_DEPTH, Documents, Loc
 
-MAX_FILE_BYTES: Final = 10 * 1024 * 1024
-# Kargo manifests nest about 15 levels (a step config a few more): 100 is far above that and far below the
-# 1000 frames Python allows to the recursive walks (composing, to_plain, pydantic) that follow.
-MAX_DEPTH: Final = 100
-# Anchors reused by a few Stages bring in hundreds of nodes; 100000 still loads in a fraction of a second.
-MAX_ALIAS_NODES: Final = 100_000
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
-_TAB_INDENT_RE = re.compile(r"^( *)\t", re.MULTILINE)
-
-Loc = tuple[str | int, ...]
-Documents = list[tuple[Any, int, tuple[int, int] | None]]
 
 
 class _BoundedComposer(Composer):
@@ -157,12 +146,9 @@ def bounded_yaml() -> YAML:
     return yaml
 
 
-def read_documents(path: Path, file: str, problems: list[Problem]) -> Documents:
-    """Parse one file into round-trip nodes with their index and start; report unreadable, empty and malformed
-    files (as `file`) into problems."""
-    text = _read_text(path, file, problems)
-    if text is None:
-        return []
+def read_round_trip(text: str, file: str, problems: list[Problem]) -> Documents:
+    """Parse the text into round-trip nodes with their index and start; report malformed text (as `file`) and
+    a file of empty documents into problems."""
     yaml = bounded_yaml()
     try:
         docs = list(yaml.load_all(text))
@@ -200,7 +186,7 @@ def read_documents(path: Path, file: str, problems: list[Problem]) -> Documents:
         problems.append(Problem(file=file, message="invalid YAML: nested too deeply to read"))
         return []
     found = [
-        (doc, i, position(doc) if hasattr(doc, "lc") else None)
+        (doc, i, node_position(doc) if hasattr(doc, "lc") else None)
         for i, doc in enumerate(docs)
         if doc is not None
     ]
@@ -213,56 +199,13 @@ def read_documents(path: Path, file: str, problems: list[Problem]) -> Documents:
     return found
 
 
-def _read_text(path: Path, file: str, problems: list[Problem]) -> str | None:
-    """The file's text, or None with the problem reported: not a regular file, too large, not UTF-8, empty,
-    indented with tabs."""
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            # A pipe or device would block the read or never end.
-            problems.append(Problem(file=file, message="not a regular file"))
-            return None
-        size = info.st_size
-        if size > MAX_FILE_BYTES:
-            problems.append(
-                Problem(file=file, message=f"file is {size} bytes, over the 10 MB limit for a manifest file")
-            )
-            return None
-        raw = path.read_bytes()
-    except OSError as err:
-        problems.append(Problem(file=file, message=f"cannot read file: {err.strerror or err}"))
-        return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        problems.append(
-            Problem(file=file, message=f"not UTF-8 text (byte {err.start}): is this a YAML file?")
-        )
-        return None
-    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
-        problems.append(Problem(file=file, message="file is empty: it holds no YAML document"))
-        return None
-    tab = _TAB_INDENT_RE.search(text)
-    if tab is not None:
-        problems.append(
-            Problem(
-                file=file,
-                line=text.count("\n", 0, tab.start()) + 1,
-                col=len(tab.group(1)) + 1,
-                message="tab character in indentation: YAML indents with spaces only",
-            )
-        )
-        return None
-    return text
-
-
-def locate(node: Any, loc: Loc, *, value: bool = False) -> tuple[int, int, str]:
-    """Line and column (1-based) of the deepest node on loc, and loc as a field path like a.b[0].c.
+def locate_node(node: Any, loc: Loc, *, value: bool = False) -> tuple[int, int]:
+    """Line and column (1-based) of the deepest round-trip node on loc.
 
     The position is the last key's (or, with value, the last value's). A key that a `<<:` merge brought in
     is located at that merge: its own position is in the anchored mapping, which other places share.
     """
-    line, col = position(node)
+    line, col = node_position(node)
     cur = node
     for i, part in enumerate(loc):
         lc = getattr(cur, "lc", None)
@@ -280,17 +223,10 @@ def locate(node: Any, loc: Loc, *, value: bool = False) -> tuple[int, int, str]:
         else:
             break
         cur = cur[part]
-    return line, col, format_path(loc)
+    return line, col
 
 
-def format_path(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def position(node: Any) -> tuple[int, int]:
+def node_position(node: Any) -> tuple[int, int]:
     """Line and column (1-based) where a round-trip node starts; 1, 1 when it carries none."""
     lc = getattr(node, "lc", None)
     if lc is None or lc.line is None:

@@ -16,7 +16,6 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -24,6 +23,7 @@ import httpcore
 import httpx
 
 from kargo_actions.errors import FailedError
+from kargo_actions.struct import struct
 
 TIMEOUT_ENV = "KARGO_ACTIONS_DISCOVERY_TIMEOUT"
 _HOW_TO_RAISE = f"raise Settings discoveryTimeout, `discover --timeout` or {TIMEOUT_ENV} if it is only slow"
@@ -52,7 +52,7 @@ class DeadlineExceededError(FailedError):
         )
 
 
-@dataclass(frozen=True)
+@struct
 class Deadline:
     """When one subscription's discovery must be done (time.monotonic), and what it waits for."""
 

@@ -14,7 +14,6 @@ import os
 import stat
 import types
 from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from kargo_actions.model.promotion_task import ClusterPromotionTask, PromotionTa
 from kargo_actions.model.settings import Settings
 from kargo_actions.model.stage import Stage
 from kargo_actions.model.warehouse import DEPRECATED_FIELDS, Warehouse
+from kargo_actions.struct import struct
 
 ARGO_API_VERSION = "argoproj.io/v1alpha1"
 
@@ -91,7 +91,7 @@ KARGO_SKIPPED_KINDS = frozenset({"Freight", "Promotion", "PromotionRequest", "Cl
 _OWN_GROUPS = frozenset({"kargo.akuity.io", "argoproj.io", "kargo-actions"})
 
 
-@dataclass(frozen=True)
+@struct
 class _Doc:
     """One YAML document of a manifest file, with the round-trip node that knows positions."""
 

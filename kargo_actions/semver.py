@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.struct import struct
 
 _VERSION_RE = re.compile(
     r"^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?"
@@ -19,7 +19,7 @@ _IDENT = re.compile(r"^[0-9A-Za-z\-]+$")
 
 
 @functools.total_ordering
-@dataclass(frozen=True, eq=False)
+@struct(eq=False)
 class Version:
     """A parsed version; `original` keeps the text it came from (with a `v` when it had one)."""
 
@@ -160,7 +160,7 @@ def _is_x(part: str) -> bool:
     return part in ("x", "X", "*")
 
 
-@dataclass(frozen=True)
+@struct
 class _Comparator:
     op: str
     version: Version
@@ -274,7 +274,7 @@ _CHECKS: dict[str, Callable[[Version, _Comparator], bool]] = {
 }
 
 
-@dataclass(frozen=True)
+@struct
 class Constraint:
     """A parsed constraint such as `^1.2`, `>=1.0.0 <2.0.0 || 3.x`, `1.2 - 1.4.5`."""
 

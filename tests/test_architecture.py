@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "actions_run",
         "manifest_files",
         "manifest_yaml",
+        "struct",
         "version",
         "_version",
         "",

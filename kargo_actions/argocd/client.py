@@ -10,7 +10,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -28,6 +28,7 @@ from kargo_actions.argocd.errors import (
 )
 from kargo_actions.errors import Problem
 from kargo_actions.github.output import mask_secret
+from kargo_actions.struct import struct
 
 SERVER_ENV = "ARGOCD_SERVER"
 TOKEN_ENV = "ARGOCD_AUTH_TOKEN"  # noqa: S105 (the variable's name, not a token)
@@ -41,7 +42,7 @@ _FALSE = frozenset({"", "0", "false", "no", "off"})
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-@dataclass(frozen=True)
+@struct
 class ClientOptions:
     """How long one request may take and how 5xx answers and dropped connections are retried."""
 
@@ -51,7 +52,7 @@ class ClientOptions:
     backoff_max: float = 8.0
 
 
-@dataclass(frozen=True)
+@struct
 class Connection:
     """Where Argo CD's API is and the token to show it; built from the environment by `from_env`."""
 
@@ -119,7 +120,7 @@ def _base_url(server: str, *, plaintext: bool) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
-@dataclass(frozen=True)
+@struct
 class AppRef:
     """An Application by name, in a namespace (None: the namespace Argo CD's API server runs in)."""
 

@@ -8,11 +8,11 @@ import difflib
 import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from kargo_actions.argocd.client import AppRef, ArgoCDClient
 from kargo_actions.argocd.errors import ArgoCDError, ArgoCDUnavailableError
+from kargo_actions.struct import struct
 
 AUTHORIZED_STAGE = "kargo.akuity.io/authorized-stage"  # Kargo's annotation: `<project>:<stage>`
 # Fields of a live object that change on their own and say nothing about the change under review.
@@ -22,13 +22,13 @@ _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 MAX_QUERY_CHARS = 60_000
 
 
-@dataclass(frozen=True)
+@struct
 class ResourceChange:
     label: str  # Kind namespace/name
     diff: str  # unified diff, live -> desired
 
 
-@dataclass(frozen=True)
+@struct
 class AppDiff:
     app: str
     changes: tuple[ResourceChange, ...]

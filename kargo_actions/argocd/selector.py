@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+
+from kargo_actions.struct import struct
 
 # a label key: an optional DNS-subdomain prefix and a name of 1-63 characters (what Kubernetes accepts)
 _KEY = re.compile(
@@ -13,7 +14,7 @@ _KEY = re.compile(
 _VALUE = re.compile(r"^(?:[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
-@dataclass(frozen=True)
+@struct
 class Requirement:
     key: str
     operator: str  # In, NotIn, Exists, DoesNotExist

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
+from kargo_actions.struct import struct
+
 DEFAULT_CONFIG_DIR = Path(".kargo")
 
 
-@dataclass(frozen=True)
+@struct
 class AppContext:
     repo: Path
     config_dir_option: Path | None

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -32,6 +31,7 @@ from kargo_actions.demo.servers import (
     start_registry,
 )
 from kargo_actions.errors import RefusedError
+from kargo_actions.struct import struct
 
 # What the bundled pipeline points at, and what the demo replaces it with.
 EXAMPLE_REGISTRY = "localhost:5000"
@@ -51,7 +51,7 @@ class MissingTools(RefusedError):
         )
 
 
-@dataclass(frozen=True)
+@struct
 class Servers:
     registry: LocalRegistry
     git_root: Path

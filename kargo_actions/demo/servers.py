@@ -21,10 +21,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from kargo_actions.struct import struct
 
 TOOLS = ("docker-registry", "skopeo", "git")
 DEMO_IMAGE = "demo/web"
@@ -40,7 +41,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
+@struct(frozen=False)
 class LocalRegistry:
     """Debian's docker-registry on 127.0.0.1:<free port>, storage in a temp directory, no auth."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,13 +18,14 @@ from kargo_actions.model.freight import Chart, Freight, FreightMetadata, Freight
 from kargo_actions.model.messages import dotted, field_problems, one_line, type_name
 from kargo_actions.model.warehouse import RepoSubscription, Warehouse
 from kargo_actions.oci.references import split_reference
+from kargo_actions.struct import struct
 
 _DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$")
 _COMMIT_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _ARTIFACT_KEYS = {"images", "commits", "charts"}
 
 
-@dataclass(frozen=True)
+@struct
 class Artifacts:
     """Artifact revisions in Kargo's Freight shape, before they are matched to subscriptions."""
 
@@ -146,7 +147,7 @@ def parse_chart_ref(ref: str) -> Chart:
         ) from err
 
 
-@dataclass
+@struct(frozen=False)
 class _Matcher:
     """Pairs artifacts with subscriptions, one for one, collecting every problem."""
 

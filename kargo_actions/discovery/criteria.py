@@ -5,7 +5,6 @@ artifacts)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kargo_actions.discovery.subscriptions import SubscriptionRun
@@ -15,9 +14,10 @@ from kargo_actions.expressions.kargo import ChartValue
 from kargo_actions.expressions.values import ExprObject
 from kargo_actions.freight.identity import normalize_chart_url, normalize_git_url, normalize_image_url
 from kargo_actions.model.freight import Chart, GitCommit, Image
+from kargo_actions.struct import struct
 
 
-@dataclass(frozen=True, eq=False)
+@struct(eq=False)
 class DiscoveredImageValue(ExprObject):
     """imageFrom(repoURL) in a creation criteria: the newest discovered image (Kargo's DiscoveredImageReference)."""
 
@@ -36,7 +36,7 @@ class DiscoveredImageValue(ExprObject):
         return {"tag": self.image.tag, "digest": self.image.digest, "annotations": self.image.annotations}
 
 
-@dataclass(frozen=True, eq=False)
+@struct(eq=False)
 class DiscoveredCommitValue(ExprObject):
     """commitFrom(repoURL) in a creation criteria: the newest discovered commit (Kargo's DiscoveredCommit)."""
 

@@ -12,13 +12,14 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from kargo_actions.cache_home import cache_or_scratch_dir
 from kargo_actions.errors import FailedError, RetryableError
 from kargo_actions.freight.identity import normalize_git_url
+from kargo_actions.struct import struct
 
 LS_REMOTE_TIMEOUT = 120.0
 FETCH_TIMEOUT = 1800.0
@@ -73,7 +74,7 @@ def url_key(url: str) -> str:
     return hashlib.sha256(normalize_git_url(url).encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@struct
 class RemoteRefs:
     """What `git ls-remote` told: refs (name -> object id), peeled tags, and the default branch."""
 
@@ -92,7 +93,7 @@ class RemoteRefs:
         return {r: sha for r, sha in self.refs.items() if r.startswith(("refs/heads/", "refs/tags/"))}
 
 
-@dataclass(frozen=True)
+@struct
 class GitAccess:
     """How to reach one server: credentials come from git's own config plus GITHUB_TOKEN for GitHub's host."""
 
@@ -265,7 +266,7 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@dataclass
+@struct(frozen=False)
 class GitMirrors:
     """Blobless bare mirrors under <cache>/git/<sha256(url)>.git, synced at most once per run and URL."""
 

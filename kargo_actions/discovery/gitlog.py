@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from pathlib import Path
+
+from kargo_actions.struct import struct
 
 RS, US = "\x1e", "\x1f"
 COMMIT_FORMAT = RS + US.join(["%H", "%P", "%cI", "%an <%ae>", "%cn <%ce>", "%s"])
@@ -46,7 +48,7 @@ def unquote_path(path: str) -> str:
     return out.decode(errors="replace")
 
 
-@dataclass
+@struct(frozen=False)
 class LogEntry:
     id: str
     commit_date: datetime

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
@@ -22,13 +22,14 @@ from kargo_actions.model.freight import GitCommit
 from kargo_actions.model.warehouse import GitSubscription
 from kargo_actions.regex import GoRegex, compile_go_regex
 from kargo_actions.semver import Constraint, parse_constraint
+from kargo_actions.struct import struct
 
 Strategy = Literal["NewestFromBranch", "SemVer", "Lexical", "NewestTag"]
 STRATEGIES: tuple[Strategy, ...] = ("NewestFromBranch", "SemVer", "Lexical", "NewestTag")
 SUBJECT_LIMIT = 80  # Kargo shortens subjects to 80 characters
 
 
-@dataclass(frozen=True)
+@struct
 class GitWatch:
     """The fields of a Warehouse git subscription that discovery uses."""
 
@@ -84,7 +85,7 @@ class GitWatch:
         return fields
 
 
-@dataclass(frozen=True)
+@struct
 class DiscoveredCommit:
     """One discovered commit (a branch commit, or the commit a tag points at), Kargo's DiscoveredCommit."""
 
@@ -116,7 +117,7 @@ class DiscoveredCommit:
         )
 
 
-@dataclass(frozen=True)
+@struct
 class GitQuery:
     """One subscription to discover, with the state the previous run returned for it (None on the first run)."""
 
@@ -127,7 +128,7 @@ class GitQuery:
     previous_commits: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@struct
 class GitDiscoveryResult:
     """What discovery found for one subscription.
 
@@ -187,7 +188,7 @@ def compile_expression_filter(expression: str, *, where: str) -> ExpressionPredi
     return predicate
 
 
-@dataclass(frozen=True)
+@struct
 class CompiledWatch:
     """A subscription with its patterns checked and compiled."""
 

@@ -6,7 +6,6 @@ import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from kargo_actions import deadline
@@ -20,6 +19,7 @@ from kargo_actions.oci.manifests import ChildManifest, ConfigInfo, ManifestInfo,
 from kargo_actions.oci.session import RegistrySession
 from kargo_actions.regex import GoRegex, compile_go_regex, tag_allowed
 from kargo_actions.semver import newest_first, parse_constraint, parse_kargo_version
+from kargo_actions.struct import struct
 
 OCI_CREATED = "org.opencontainers.image.created"
 LABEL_SCHEMA_BUILD_DATE = "org.label-schema.build-date"
@@ -50,7 +50,7 @@ class InvalidImageSubscriptionError(ImageDiscoveryError):
     exit_code = ExitCode.INVALID
 
 
-@dataclass(frozen=True)
+@struct
 class DiscoveredImage:
     """One discovered image revision, as Kargo's DiscoveredImageReference (plus the repoURL)."""
 
@@ -74,7 +74,7 @@ class DiscoveredImage:
         )
 
 
-@dataclass(frozen=True)
+@struct
 class ImageDiscoveryResult:
     """What one subscription found: images newest first (at most discoveryLimit), and any warnings."""
 
@@ -89,7 +89,7 @@ class ImageDiscoveryResult:
         return self.images[0]
 
 
-@dataclass(frozen=True)
+@struct
 class PlatformConstraint:
     """`os/arch[/variant]`; the variant only counts when given."""
 
@@ -159,7 +159,7 @@ def platform_entries(info: ManifestInfo) -> list[ChildManifest]:
     ]
 
 
-@dataclass(frozen=True)
+@struct
 class _Resolved:
     tag: str
     digest: str
@@ -253,7 +253,7 @@ class _Resolver:
         return _Resolved(tag=tag, digest=digest, created=created, annotations=info.annotations)
 
 
-@dataclass(frozen=True)
+@struct
 class _Settings:
     repo_url: str
     strategy: str
@@ -438,7 +438,7 @@ def _newest_builds(resolver: _Resolver, tags: list[str], workers: int) -> list[_
     return found
 
 
-@dataclass(frozen=True)
+@struct
 class ImageOutcome:
     """One subscription's result, or the error that stopped it (the others still ran)."""
 

@@ -17,7 +17,7 @@ the same order; subscriptions this cannot vouch for (a `since`, whose walk stops
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from kargo_actions.discovery.gitcache import RemoteRefs
@@ -35,6 +35,7 @@ from kargo_actions.discovery.gitwatch import (
 )
 from kargo_actions.discovery.paths import PathFilter, PathIndex
 from kargo_actions.errors import InvalidInputError
+from kargo_actions.struct import struct
 
 Predicate = Callable[[Mapping[str, object]], bool]
 # git matches every pathspec against every tree entry: 16 literal ones let it skip unrelated commits faster
@@ -42,7 +43,7 @@ Predicate = Callable[[Mapping[str, object]], bool]
 MAX_PATHSPECS = 16
 
 
-@dataclass(frozen=True)
+@struct
 class Watcher:
     """What the walk needs of one subscription: its path filter, its expressionFilter and its limit."""
 
@@ -51,7 +52,7 @@ class Watcher:
     limit: int
 
 
-@dataclass
+@struct(frozen=False)
 class Scan:
     """What one subscription kept from the walk, newest first, or why the walk cannot stand for its own."""
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Literal
+
+from kargo_actions.struct import struct
 
 
 def _glob_to_regex(pattern: str) -> str:
@@ -115,7 +116,7 @@ def _go_rel(base: str, target: str) -> str | None:
     return "/".join(target_parts[same:])
 
 
-@dataclass(frozen=True)
+@struct
 class PathSelector:
     """One includePaths/excludePaths entry: plain (path or directory), `glob:` or `regex:`/`regexp:`."""
 
@@ -159,7 +160,7 @@ class PathSelector:
         return None
 
 
-@dataclass(frozen=True)
+@struct
 class PathFilter:
     """includePaths / excludePaths: a commit qualifies when any changed path is included and not excluded."""
 

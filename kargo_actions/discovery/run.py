@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,6 +34,7 @@ from kargo_actions.ledger.records import discovered_path as _discovered_path
 from kargo_actions.model.freight import Chart, Freight, FreightMetadata, FreightOrigin, GitCommit, Image
 from kargo_actions.model.project import Project
 from kargo_actions.model.warehouse import Warehouse
+from kargo_actions.struct import struct
 
 if TYPE_CHECKING:
     from kargo_actions.ledger import Ledger, Snapshot
@@ -48,7 +48,7 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(frozen=True)
+@struct
 class WarehouseRun:
     """One Warehouse's discovery and what became of its Freight."""
 
@@ -84,7 +84,7 @@ class WarehouseRun:
         )
 
 
-@dataclass(frozen=True)
+@struct
 class DiscoveryRun:
     """The outcome of a whole run: per Warehouse, and what the ledger write did."""
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,12 +20,13 @@ from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.freight.urls import normalize_chart_url, normalize_git_url, normalize_image_url
 from kargo_actions.model.project import Project
 from kargo_actions.model.warehouse import GitSubscription, RepoSubscription, Warehouse
+from kargo_actions.struct import struct
 
 # GitHub lists at most this many commits in a push event's payload: a longer push's paths are unknown
 PUSH_COMMITS_LIMIT = 2048
 
 
-@dataclass(frozen=True)
+@struct
 class WarehouseGroup:
     """Warehouses discovered by one matrix job; `key` names its cache (stable while its sources are)."""
 
@@ -36,7 +36,7 @@ class WarehouseGroup:
     sources: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@struct
 class GroupRun:
     """One matrix entry: a group and the Warehouses of it the event concerns."""
 
@@ -45,7 +45,7 @@ class GroupRun:
     warehouses: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@struct
 class GroupPlan:
     runs: tuple[GroupRun, ...]
     skipped: tuple[str, ...]  # Warehouses the event does not concern

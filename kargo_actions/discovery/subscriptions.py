@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
@@ -38,13 +38,14 @@ from kargo_actions.model.warehouse import RepoSubscription, Warehouse
 from kargo_actions.oci.errors import RegistryError
 from kargo_actions.oci.references import parse_repo_url
 from kargo_actions.oci.session import RegistrySession
+from kargo_actions.struct import struct
 
 Kind = Literal["image", "git", "chart"]
 PER_HOST = 4  # tasks of one host at a time: enough to overlap round trips, few enough to be polite
 LONGEST_QUIET = 15.0  # seconds between "still waiting" lines
 
 
-@dataclass(frozen=True)
+@struct
 class SubscriptionRef:
     """One subscription of one Warehouse."""
 
@@ -88,7 +89,7 @@ class SubscriptionRef:
         return result.repo_url == self.repo_url
 
 
-@dataclass(frozen=True)
+@struct
 class SubscriptionRun:
     """What one subscription found (newest first) or why it failed."""
 
@@ -145,7 +146,7 @@ class Silent:
         pass
 
 
-@dataclass
+@struct(frozen=False)
 class Caches:
     """Where discovery keeps its caches: KARGO_ACTIONS_CACHE > Settings cacheDir > the user cache dir."""
 
@@ -158,7 +159,7 @@ class Caches:
         self.charts = ChartIndexCache(self.root / "charts") if self.root is not None else ChartIndexCache()
 
 
-@dataclass(frozen=True)
+@struct
 class _Task:
     """Subscriptions that share their network work, the host that work talks to, and how to do it."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from kargo_actions.expressions.builtins import BUILTINS
@@ -12,9 +12,10 @@ from kargo_actions.expressions.nodes import Node
 from kargo_actions.expressions.parser import parse
 from kargo_actions.expressions.runtime import DEFAULT_LIMITS, Evaluation, Function, Limits
 from kargo_actions.expressions.values import to_plain
+from kargo_actions.struct import struct
 
 
-@dataclass(frozen=True)
+@struct
 class Environment:
     """Variables and functions visible to expressions; builtins are always there, extras may shadow none.
 
@@ -38,7 +39,7 @@ class Environment:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class CompiledExpression:
     """A parsed expression: evaluate it many times against different environments."""
 

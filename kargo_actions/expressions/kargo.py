@@ -6,7 +6,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ruamel.yaml import YAML
@@ -17,6 +17,7 @@ from kargo_actions.expressions.runtime import DEFAULT_LIMITS, Function, Limits
 from kargo_actions.expressions.values import ExprObject, QuotedStr, to_json, to_plain, type_name
 from kargo_actions.freight.identity import normalize_chart_url, normalize_git_url, normalize_image_url
 from kargo_actions.model.freight import Chart, Freight, GitCommit, Image
+from kargo_actions.struct import struct
 
 if TYPE_CHECKING:
     from kargo_actions.semver import Version
@@ -31,7 +32,7 @@ MetadataProvider = Callable[[str], Mapping[str, Any] | None]
 FAILED_STEP_STATUSES = frozenset({"Failed", "Errored"})
 
 
-@dataclass(frozen=True, eq=False)
+@struct(eq=False)
 class OriginValue(ExprObject):
     """warehouse(name): a FreightOrigin."""
 
@@ -47,7 +48,7 @@ class OriginValue(ExprObject):
         return {"kind": self.kind, "name": self.name}
 
 
-@dataclass(frozen=True, eq=False)
+@struct(eq=False)
 class ImageValue(ExprObject):
     """imageFrom(...): an Image of the Freight collection."""
 
@@ -64,7 +65,7 @@ class ImageValue(ExprObject):
         return self.image.model_dump(by_alias=True, exclude_none=True, exclude={"subscription_name"})
 
 
-@dataclass(frozen=True, eq=False)
+@struct(eq=False)
 class CommitValue(ExprObject):
     """commitFrom(...): a GitCommit of the Freight collection."""
 
@@ -97,7 +98,7 @@ class CommitValue(ExprObject):
         return self.commit.model_dump(by_alias=True, exclude_none=True, exclude={"subscription_name"})
 
 
-@dataclass(frozen=True, eq=False)
+@struct(eq=False)
 class ChartValue(ExprObject):
     """chartFrom(...): a Chart of the Freight collection."""
 
@@ -112,7 +113,7 @@ class ChartValue(ExprObject):
         return self.chart.model_dump(by_alias=True, exclude_none=True, exclude={"subscription_name"})
 
 
-@dataclass(frozen=True, eq=False)
+@struct(eq=False)
 class SemverValue(ExprObject):
     """semverParse(v): a semantic version used through methods (Major(), IncMinor().String(), ...).
 
@@ -271,7 +272,7 @@ SECRET_ENV_PREFIX = "KARGO_SECRET_"  # noqa: S105 - a name prefix, not a secret
 CONFIG_MAP_ENV_PREFIX = "KARGO_CONFIGMAP_"
 
 
-@dataclass(frozen=True)
+@struct
 class KargoEnvironment:
     """What Kargo's expressions see during a promotion (or, with fewer fields, a verification).
 

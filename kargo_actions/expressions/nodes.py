@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from kargo_actions.expressions.builtins import UNSUPPORTED_FUNCTIONS
@@ -18,6 +17,7 @@ from kargo_actions.expressions.runtime import (
     no_item,
 )
 from kargo_actions.expressions.values import type_name
+from kargo_actions.struct import struct
 
 
 class Node:
@@ -47,7 +47,7 @@ def _fail_at(err: EvalFailure, pos: int) -> EvalFailure:
     return err
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Literal(Node):
     value: Any
     pos: int
@@ -56,7 +56,7 @@ class Literal(Node):
         return self.value
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class ArrayLiteral(Node):
     items: tuple[Node, ...]
     pos: int
@@ -65,7 +65,7 @@ class ArrayLiteral(Node):
         return [item.evaluate(ev) for item in self.items]
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class MapLiteral(Node):
     pairs: tuple[tuple[Node, Node], ...]
     pos: int
@@ -80,7 +80,7 @@ class MapLiteral(Node):
         return result
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Variable(Node):
     name: str
     pos: int
@@ -114,7 +114,7 @@ def _undefined_target(err: EvalFailure, target: Node, ev: Evaluation, what: str)
     return err
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class EnvVariable(Node):
     pos: int
 
@@ -122,7 +122,7 @@ class EnvVariable(Node):
         return dict(ev.variables)
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Pointer(Node):
     """`#` (the current element), `#index` or `#acc` inside a predicate."""
 
@@ -143,7 +143,7 @@ class Pointer(Node):
         raise EvalFailure(f"unknown predicate variable {self.name} (use #, #index or #acc)", self.pos)
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class ItemMember(Node):
     """`.Name` inside a predicate: a member of the current element."""
 
@@ -161,7 +161,7 @@ class ItemMember(Node):
             raise _fail_at(err, self.pos) from None
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Member(Node):
     target: Node
     name: str
@@ -182,7 +182,7 @@ class Member(Node):
             raise _fail_at(err, self.pos) from None
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Chain(Node):
     """A member chain holding `?.`: `a?.b.c` is nil when a is nil, as in expr-lang."""
 
@@ -196,7 +196,7 @@ class Chain(Node):
             return None
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Index(Node):
     target: Node
     key: Node
@@ -218,7 +218,7 @@ class Index(Node):
             raise _fail_at(err, self.pos) from None
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Slice(Node):
     target: Node
     start: Node | None
@@ -235,7 +235,7 @@ class Slice(Node):
             raise _fail_at(err, self.pos) from None
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Closure(Node):
     """`{ ... }` as a predicate argument; anywhere else it is an error."""
 
@@ -253,7 +253,7 @@ class Closure(Node):
         return self.body
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Call(Node):
     name: str
     args: tuple[Node, ...]
@@ -280,7 +280,7 @@ class Call(Node):
             raise _fail_at(err, self.pos) from None
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class MethodCall(Node):
     target: Node
     name: str
@@ -299,7 +299,7 @@ class MethodCall(Node):
             raise _fail_at(err, self.pos) from None
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Not(Node):
     operand: Node
     pos: int
@@ -311,7 +311,7 @@ class Not(Node):
         return not value
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Negate(Node):
     operand: Node
     negative: bool
@@ -325,7 +325,7 @@ class Negate(Node):
         return -value if self.negative else value
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Binary(Node):
     op: str
     fn: Callable[[Any, Any], Any]
@@ -346,7 +346,7 @@ class Binary(Node):
         return result
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Negated(Node):
     """`a not in b`, `a not matches b`, ...: the negation of a bool operator."""
 
@@ -357,7 +357,7 @@ class Negated(Node):
         return not self.inner.evaluate(ev)
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Logical(Node):
     """`&&`/`and` and `||`/`or`, short-circuiting; operands must be bools."""
 
@@ -382,7 +382,7 @@ class Logical(Node):
         return EvalFailure(f"invalid operation: {op} needs bools, got {type_name(value)}", pos)
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Ternary(Node):
     condition: Node
     then: Node | None  # None: `a ?: b`, the condition itself
@@ -403,7 +403,7 @@ class Ternary(Node):
         return self.otherwise.evaluate(ev)
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Coalesce(Node):
     left: Node
     right: Node
@@ -414,7 +414,7 @@ class Coalesce(Node):
         return self.right.evaluate(ev) if value is None else value
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Range(Node):
     low: Node
     high: Node
@@ -435,7 +435,7 @@ class Range(Node):
         return list(range(low, high + 1))
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Let(Node):
     name: str
     value: Node

@@ -5,17 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from kargo_actions.expressions.errors import EvalFailure, did_you_mean
 from kargo_actions.expressions.values import ExprObject, equal, is_number, type_name
+from kargo_actions.struct import struct
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Limits:
     """Bounds on one evaluation; each breach is an error that names the limit."""
 
@@ -32,7 +32,7 @@ DEFAULT_LIMITS = Limits()
 FunctionImpl = Callable[["Evaluation", list[Any]], Any]
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Function:
     """A function callable from expressions, with its arity checked before the call."""
 

@@ -12,17 +12,17 @@ import functools
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from kargo_actions.expressions.environment import CompiledExpression, Environment, compile_expression
 from kargo_actions.expressions.errors import EvalFailure, ExpressionError
 from kargo_actions.expressions.values import QuotedStr, to_plain, to_text
+from kargo_actions.struct import struct
 
 DELIMITERS = (("${{", "}}"), ("${%", "%}"))
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class _Piece:
     """Literal text, or an expression whose body starts at `offset` in the template."""
 
@@ -31,7 +31,7 @@ class _Piece:
     offset: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class Template:
     """A parsed template: its pieces, and whether it is one expression alone."""
 

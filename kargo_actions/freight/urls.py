@@ -7,10 +7,10 @@ the parts those rules depend on, so that a URL Go refuses is returned unchanged 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from kargo_actions.redact import MASK, redact_userinfo
+from kargo_actions.struct import struct
 
 # Kargo v1.10 deprecated SSH URLs (ssh:// and scp-style git@host:path); v1.13 removes them.
 SSH_DEPRECATION = (
@@ -62,7 +62,7 @@ def _unescape(text: str) -> str:
     return out.decode(errors="surrogateescape")
 
 
-@dataclass
+@struct(frozen=False)
 class _GoURL:
     """The fields of Go's url.URL that Kargo's rules read and write."""
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.github.errors import GitHubPermissionError
+from kargo_actions.struct import struct
 
 if TYPE_CHECKING:
     from github import Auth
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 DEFAULT_API_URL = "https://api.github.com"
 
 
-@dataclass(frozen=True)
+@struct
 class GitHubSettings:
     """Where the API is (GITHUB_API_URL, so GHES works) and how to authenticate."""
 

@@ -8,17 +8,17 @@ no such field); the Deployment's statuses carry it as `environment_url`, and the
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from kargo_actions.errors import Problem
 from kargo_actions.model.project import Project
 from kargo_actions.model.stage import Stage
+from kargo_actions.struct import struct
 
 ENVIRONMENT_URL_ANNOTATION = "kargo-actions.io/environment-url"
 
 
-@dataclass(frozen=True)
+@struct
 class DeploymentLinks:
     """What every status of one promotion's Deployment links to ("" leaves a link out)."""
 

@@ -9,7 +9,6 @@ Every status carries the same links (github/deployment_links.py): the run's log 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from kargo_actions.github.client import GitHubClient
@@ -17,6 +16,7 @@ from kargo_actions.github.deployment_links import DeploymentLinks
 from kargo_actions.github.models import Deployment, DeploymentState, DeploymentStatus
 from kargo_actions.model.freight import Freight
 from kargo_actions.redact import redact_data
+from kargo_actions.struct import struct
 
 # Kargo's promotion phases and the deployment status each ends in.
 PHASE_STATES: dict[str, DeploymentState] = {
@@ -28,7 +28,7 @@ PHASE_STATES: dict[str, DeploymentState] = {
 TASK = "deploy:kargo"
 
 
-@dataclass(frozen=True)
+@struct
 class StartedDeployment:
     """The Deployment of one promotion, for `finish_deployment`."""
 

@@ -14,11 +14,11 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kargo_actions.cache_home import cache_or_scratch_dir
+from kargo_actions.struct import struct
 
 LAYOUT = "github-etags/v1"
 
@@ -28,7 +28,7 @@ def default_root(env: Mapping[str, str] | None = None) -> Path:
     return cache_or_scratch_dir(LAYOUT, env)
 
 
-@dataclass
+@struct(frozen=False)
 class EtagCache:
     """ETag and body of the last 200 answer per (API base, path, query); counts the requests it saved."""
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
+
+from kargo_actions.struct import struct
 
 MergeMethod = Literal["merge", "squash", "rebase"]
 StatusState = Literal["error", "failure", "pending", "success"]
@@ -20,7 +22,7 @@ def verified_context(stage: str) -> str:
     return f"{VERIFIED_CONTEXT_PREFIX}{stage}"
 
 
-@dataclass(frozen=True)
+@struct
 class Repository:
     full_name: str
     default_branch: str
@@ -29,7 +31,7 @@ class Repository:
     private: bool
 
 
-@dataclass(frozen=True)
+@struct
 class PullRequest:
     number: int
     html_url: str
@@ -51,14 +53,14 @@ class PullRequest:
         return self.state == "closed" and not self.merged
 
 
-@dataclass(frozen=True)
+@struct
 class MergeResult:
     number: int
     sha: str
     method: MergeMethod
 
 
-@dataclass(frozen=True)
+@struct
 class CommitStatus:
     context: str
     state: str
@@ -66,7 +68,7 @@ class CommitStatus:
     target_url: str | None
 
 
-@dataclass(frozen=True)
+@struct
 class CombinedStatus:
     sha: str
     state: str  # failure | pending | success
@@ -76,7 +78,7 @@ class CombinedStatus:
         return next((s for s in self.statuses if s.context == context), None)
 
 
-@dataclass(frozen=True)
+@struct
 class CheckRun:
     id: int
     name: str
@@ -84,7 +86,7 @@ class CheckRun:
     conclusion: str | None
 
 
-@dataclass(frozen=True)
+@struct
 class Deployment:
     id: int
     sha: str
@@ -95,7 +97,7 @@ class Deployment:
     payload: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@struct
 class DeploymentStatus:
     id: int
     deployment_id: int
@@ -105,7 +107,7 @@ class DeploymentStatus:
     environment: str
 
 
-@dataclass(frozen=True)
+@struct
 class DispatchedRun:
     """The run a workflow_dispatch started, as the dispatch's answer names it (GitHubClient.get_workflow_run
     reads its state)."""
@@ -114,7 +116,7 @@ class DispatchedRun:
     html_url: str
 
 
-@dataclass(frozen=True)
+@struct
 class WorkflowRun:
     id: int
     workflow_id: int
@@ -135,7 +137,7 @@ class WorkflowRun:
         return self.completed and self.conclusion == "success"
 
 
-@dataclass(frozen=True)
+@struct
 class Reviewer:
     """A required reviewer of an environment: a user or team id (look ids up with GitHubClient.user_id)."""
 
@@ -143,7 +145,7 @@ class Reviewer:
     id: int
 
 
-@dataclass(frozen=True)
+@struct
 class BranchPattern:
     """A custom deployment branch (or tag) policy: which refs may deploy to the environment."""
 
@@ -151,7 +153,7 @@ class BranchPattern:
     type: Literal["branch", "tag"] = "branch"
 
 
-@dataclass(frozen=True)
+@struct
 class BranchPolicy:
     """Deployment branch policy: protected branches only, or the listed patterns."""
 
@@ -159,7 +161,7 @@ class BranchPolicy:
     patterns: tuple[BranchPattern, ...] = ()
 
 
-@dataclass(frozen=True)
+@struct
 class EnvironmentSpec:
     """What an environment should look like; put_environment makes it so."""
 
@@ -169,7 +171,7 @@ class EnvironmentSpec:
     branch_policy: BranchPolicy | None = None  # None: any branch may deploy
 
 
-@dataclass(frozen=True)
+@struct
 class Environment:
     id: int
     name: str
@@ -177,7 +179,7 @@ class Environment:
     spec: EnvironmentSpec
 
 
-@dataclass(frozen=True)
+@struct
 class RulesetSpec:
     """A repository ruleset in the terms the product uses; `to_api` gives GitHub's JSON."""
 
@@ -249,13 +251,13 @@ class RulesetSpec:
         )
 
 
-@dataclass(frozen=True)
+@struct
 class Ruleset:
     id: int
     spec: RulesetSpec
 
 
-@dataclass(frozen=True)
+@struct
 class FileChange:
     """One path in an API commit: new content, or None to delete it."""
 
@@ -264,7 +266,7 @@ class FileChange:
     executable: bool = False
 
 
-@dataclass(frozen=True)
+@struct
 class GitCommit:
     sha: str
     tree: str
@@ -274,7 +276,7 @@ class GitCommit:
     html_url: str
 
 
-@dataclass(frozen=True)
+@struct
 class RateLimit:
     limit: int
     remaining: int

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from kargo_actions.struct import struct
 
 
 class Op(enum.Enum):
@@ -29,7 +30,7 @@ class Op(enum.Enum):
     READ_TEAMS = "read_teams"
 
 
-@dataclass(frozen=True)
+@struct
 class Permission:
     """What an operation does (for messages) and the permission it needs, in each token's terms."""
 

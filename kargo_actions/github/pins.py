@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
 
 from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.struct import struct
 
 REPOSITORY = "kargo-actions/kargo-actions"
 _OWNER_REPO = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?/[A-Za-z0-9._-]+"
@@ -27,7 +27,7 @@ _PINNED_LINE = re.compile(
 _VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 
 
-@dataclass(frozen=True)
+@struct
 class Uses:
     """What the workflows call: `OWNER/REPO@SHA # comment` or `./PATH`, and what to tell the user about it."""
 
@@ -129,7 +129,7 @@ def _version(comment: str) -> tuple[int, ...] | None:
     return tuple(int(part or 0) for part in found.groups()) if found else None
 
 
-@dataclass(frozen=True)
+@struct
 class KeptPins:
     """The generated text with the existing file's pins carried over, and which pins were kept."""
 

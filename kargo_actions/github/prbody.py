@@ -4,18 +4,18 @@ diff, kept under GitHub's body limit by shortening the diff first."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from kargo_actions.github.repourl import web_base
 from kargo_actions.github.text import BODY_LIMIT, fit_body
 from kargo_actions.model.freight import Freight
+from kargo_actions.struct import struct
 
 MARKER = "<!-- kargo-actions promotion -->"
 # room kept for the note that says how much of the diff was left out
 _NOTE_ROOM = 200
 
 
-@dataclass(frozen=True)
+@struct
 class RenderedDiff:
     """What the promotion changed in the repository: `git diff --stat` and the patch."""
 
@@ -23,7 +23,7 @@ class RenderedDiff:
     patch: str
 
 
-@dataclass(frozen=True)
+@struct
 class ClusterAppDiff:
     """What one Argo CD Application will change in the cluster: (resource, unified diff) pairs."""
 

@@ -16,7 +16,7 @@ compares (nothing is written); `apply` writes only what differs, so a second app
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
 from kargo_actions.errors import InvalidInputError, Problem
@@ -28,6 +28,7 @@ from kargo_actions.github.models import (
     Reviewer,
     RulesetSpec,
 )
+from kargo_actions.struct import struct
 
 GATE_RULESET = "kargo-actions: promotion gate"
 TAGS_RULESET = "kargo-actions: freight tags"
@@ -36,7 +37,7 @@ LEDGER_RULESET = "kargo-actions: ledger branch"
 CLIENT_OPTIONS = ClientOptions()
 
 
-@dataclass(frozen=True)
+@struct
 class WantedEnvironment:
     """An environment as the settings describe it (reviewers by login or team:<id>, resolved when planned)."""
 
@@ -47,7 +48,7 @@ class WantedEnvironment:
     branch_policy: BranchPolicy | None = None
 
 
-@dataclass(frozen=True)
+@struct
 class Wanted:
     """What the repository should have, derived from the project alone (no API calls)."""
 
@@ -56,7 +57,7 @@ class Wanted:
     notes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@struct
 class Change:
     """One write the plan needs: create or update an environment or a ruleset, with what differs."""
 
@@ -77,7 +78,7 @@ class Change:
         return "\n".join([head, *(f"    {d}" for d in self.details)])
 
 
-@dataclass(frozen=True)
+@struct
 class SyncPlan:
     repository: str
     changes: tuple[Change, ...]

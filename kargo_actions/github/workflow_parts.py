@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Literal
 
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.model.project import Project
 from kargo_actions.model.settings import GitHubApp
+from kargo_actions.struct import struct
 
 CHECKOUT = "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0"
 # create-github-app-token v2 takes the App's ID (`app-id`); v3 renames the input to `client-id`.
@@ -31,7 +31,7 @@ ARGOCD_STEPS = frozenset({"argocd-update", "argocd-wait"})
 WAITING_STEPS = frozenset({"git-wait-for-pr", "git-merge-pr", "gha-wait-for-workflow", "http", "argocd-wait"})
 
 
-@dataclass(frozen=True)
+@struct
 class WorkflowOptions:
     """What the generated workflows use and where they run."""
 

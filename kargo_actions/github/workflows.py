@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from kargo_actions.errors import InvalidInputError, Problem
@@ -51,6 +51,7 @@ from kargo_actions.github.workflow_parts import (
     user_region,
 )
 from kargo_actions.model.project import Project
+from kargo_actions.struct import struct
 
 UPLOAD_PAGES = "actions/upload-pages-artifact@fc324d3547104276b827a68afc52ff2a11cc49c9 # v5.0.0"
 DEPLOY_PAGES = "actions/deploy-pages@cd2ce8fcbc39b97be8ca5fce6e763baed58fa128 # v5.0.0"
@@ -83,7 +84,7 @@ def _path_filters(selectors: Sequence[str]) -> list[str] | None:
     return globs
 
 
-@dataclass(frozen=True)
+@struct
 class PushTrigger:
     branches: tuple[str, ...]
     paths: tuple[str, ...] | None  # None: any path (GitHub applies no path filter to tag pushes anyway)
@@ -474,7 +475,7 @@ def seal(text: str) -> str:
     return _DIGEST.sub(f"# kargo-actions digest: {digest(text)}", text, count=1)
 
 
-@dataclass(frozen=True)
+@struct
 class Merge:
     """The outcome of regenerating one file over what is on disk."""
 
@@ -510,7 +511,7 @@ def merge(existing: str | None, generated: str, replace_pins: Collection[str] = 
     return Merge(pinned.text, pinned.text != existing, kept_pins=pinned.kept)
 
 
-@dataclass(frozen=True)
+@struct
 class WriteReport:
     written: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
 
 from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.struct import struct
 
 # A conservative subset of git's ref-name rules: no `..`, no `//`, no leading/trailing `/` or `.`.
 _REF_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
@@ -35,7 +35,7 @@ def _check_ref_path(value: str, field: str) -> list[Problem]:
     return []
 
 
-@dataclass(frozen=True)
+@struct
 class LedgerConfig:
     """Ledger settings (a Settings manifest, flags and KARGO_ACTIONS_* variables feed this)."""
 

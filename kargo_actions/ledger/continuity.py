@@ -10,12 +10,12 @@ to an older commit), the write is refused naming what is missing, and `kargo-act
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from kargo_actions.errors import RefusedError
 from kargo_actions.ledger.git import Git
 from kargo_actions.ledger.layout import is_freight_id, is_name
 from kargo_actions.ledger.reader import LedgerRepo, LedgerTree
+from kargo_actions.struct import struct
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git knows this object without storing it
 _ZERO = "0" * 40
@@ -26,7 +26,7 @@ REPAIR_HINT = (
 _SHOWN = 20  # records named in a refusal; the rest are counted
 
 
-@dataclass(frozen=True)
+@struct
 class LostRecord:
     """A record file a source holds that the remote tip lacks (blob None: the source removed the file)."""
 

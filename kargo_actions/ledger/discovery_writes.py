@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kargo_actions.ledger.freight_writes import (
@@ -22,12 +21,13 @@ from kargo_actions.ledger.layout import check_name, discovered_path
 from kargo_actions.ledger.plans import DiscoveryRunResult, NoWrite, RecordResult, TagRequest, WritePlan
 from kargo_actions.ledger.records import DiscoveredArtifactsRecord, LedgerRecordError, dump_record
 from kargo_actions.model.freight import Freight
+from kargo_actions.struct import struct
 
 if TYPE_CHECKING:
     from kargo_actions.ledger.store import Ledger, Snapshot
 
 
-@dataclass(frozen=True)
+@struct
 class _RunPlan:
     freight: tuple[tuple[Freight, bool], ...]  # (Freight as recorded, created now)
     discovered_changed: tuple[str, ...]

@@ -18,12 +18,13 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 
 from kargo_actions.errors import FailedError
 from kargo_actions.ledger.git import Git, edit_tree
 from kargo_actions.ledger.reader import LedgerTree
+from kargo_actions.struct import struct
 
 PENDING_PREFIX = "refs/kargo/pending/"
 PENDING_FORMAT = 1
@@ -42,7 +43,7 @@ def seen_prefix(remote: str) -> str:
     return f"refs/kargo/{remote}/pending/"
 
 
-@dataclass(frozen=True)
+@struct
 class PendingWrite:
     """A published write that has not landed: its own ledger commit, what it writes, what it needs."""
 
@@ -153,7 +154,7 @@ def read_pending(git: Git, refs: Mapping[str, str], prefix: str) -> list[Pending
     return found
 
 
-@dataclass
+@struct(frozen=False)
 class Combination:
     """What one landing commit carries beyond the winner's own write: files, parents, tags, refs to drop."""
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Generic, TypeVar
 
 from kargo_actions.errors import Problem
 from kargo_actions.model.base import KargoModel
 from kargo_actions.model.freight import Freight
+from kargo_actions.struct import struct
 
 ModelT = TypeVar("ModelT", bound=KargoModel)
 ResultT = TypeVar("ResultT")
 
 
-@dataclass(frozen=True)
+@struct
 class TagRequest:
     """A Freight tag to create with the ledger commit; target None means the ledger commit itself."""
 
@@ -24,7 +25,7 @@ class TagRequest:
     target: str | None
 
 
-@dataclass(frozen=True)
+@struct
 class WritePlan(Generic[ResultT]):
     """What one attempt writes on top of a snapshot: files (None deletes), tags, commit summary, result.
 
@@ -41,7 +42,7 @@ class WritePlan(Generic[ResultT]):
     combine: Mapping[str, str | None] | None = None
 
 
-@dataclass(frozen=True)
+@struct
 class NoWrite(Generic[ResultT]):
     """What a build returns when the ledger already holds what was asked (an idempotent no-op)."""
 
@@ -72,7 +73,7 @@ class PendingPush:
         return bool(self._outcome)
 
 
-@dataclass(frozen=True)
+@struct
 class WriteOutcome(Generic[ResultT]):
     result: ResultT
     commit: str | None  # None when nothing needed writing
@@ -81,7 +82,7 @@ class WriteOutcome(Generic[ResultT]):
     pending: PendingPush | None = None  # with background=True: the push still on its way
 
 
-@dataclass(frozen=True)
+@struct
 class RecordResult:
     """The outcome of recording a Freight."""
 
@@ -93,7 +94,7 @@ class RecordResult:
     attempts: int
 
 
-@dataclass(frozen=True)
+@struct
 class DiscoveryRunResult:
     """The outcome of recording a discovery run (Ledger.record_discovery_run)."""
 
@@ -103,7 +104,7 @@ class DiscoveryRunResult:
     attempts: int
 
 
-@dataclass(frozen=True)
+@struct
 class ReadResult(Generic[ModelT]):
     """Records that parsed, and a problem naming each file that did not."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic
 
@@ -29,6 +28,7 @@ from kargo_actions.ledger.plans import ResultT, WritePlan
 from kargo_actions.ledger.reader import LedgerRepo, LedgerTree
 from kargo_actions.ledger.records import LEDGER_FORMAT, MARKER_PATH, LedgerMarker, dump_record
 from kargo_actions.ledger.tags import TagWriter
+from kargo_actions.struct import struct
 
 ZERO_OID = "0" * 40
 # Push rejections that mean "someone wrote first": rebuild on the new tip and try again. "stale info" is
@@ -36,7 +36,7 @@ ZERO_OID = "0" * 40
 _RACE_MARKERS = ("non-fast-forward", "fetch first", "stale info", "cannot lock ref", "failed to update ref")
 
 
-@dataclass(frozen=True)
+@struct
 class OwnWrite(Generic[ResultT]):
     """A write's own commit: built on `base`, what it writes (path -> blob, None removes), its tags."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,12 @@ from kargo_actions.ledger.records import AliasRecord, FreightRecord, dump_record
 from kargo_actions.ledger.store import Ledger, Snapshot
 from kargo_actions.ledger.tags import parse_tag
 from kargo_actions.model.freight import Freight
+from kargo_actions.struct import struct
 
 SCRATCH_REF = "refs/kargo-actions/repair-from"  # where another clone's ledger branch is fetched to
 
 
-@dataclass(frozen=True)
+@struct
 class Source:
     """A copy of the ledger to restore from: a label for reports, and its commit in this repository."""
 
@@ -38,7 +39,7 @@ class Source:
     commit: str
 
 
-@dataclass(frozen=True)
+@struct
 class Restored:
     """One record file put back (or removed again, when the source had removed it)."""
 
@@ -51,7 +52,7 @@ class Restored:
         return {"path": self.path, "record": self.what, "from": self.source, "removed": self.removed}
 
 
-@dataclass(frozen=True)
+@struct
 class RepairPlan:
     """What one attempt restores on top of a remote tip."""
 
@@ -61,7 +62,7 @@ class RepairPlan:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@struct
 class RepairResult:
     restored: tuple[Restored, ...]
     kept: tuple[str, ...]

@@ -6,12 +6,12 @@ import json
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from kargo_actions.ledger.git import Git
 from kargo_actions.model.freight import Freight
 from kargo_actions.redact import redact_data
+from kargo_actions.struct import struct
 
 SIGNATURE_MARKERS = (
     b"-----BEGIN SSH SIGNATURE-----",
@@ -27,7 +27,7 @@ def canonical_json(freight: Freight) -> str:
     return json.dumps(redact_data(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-@dataclass(frozen=True)
+@struct
 class TagObject:
     """A parsed annotated tag object."""
 
@@ -103,7 +103,7 @@ class TagWriter:
             self._shadow = None
 
 
-@dataclass(frozen=True)
+@struct
 class SignatureCheck:
     ok: bool
     unknown_key: bool

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from pydantic import ValidationError
 
@@ -18,6 +17,7 @@ from kargo_actions.ledger.store import Ledger, Snapshot
 from kargo_actions.ledger.tags import TagObject, canonical_json, parse_tag, verify_signatures
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.messages import one_line
+from kargo_actions.struct import struct
 
 
 class Finding(enum.StrEnum):
@@ -34,7 +34,7 @@ class Finding(enum.StrEnum):
 _SOFT = frozenset({Finding.UNSIGNED, Finding.UNKNOWN_KEY})
 
 
-@dataclass(frozen=True)
+@struct
 class FreightCheck:
     """The verification of one Freight: what was found wrong, with details."""
 

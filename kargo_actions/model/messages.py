@@ -7,13 +7,13 @@ the loader at a file, line and column, step-config validation under `config`, a 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from kargo_actions.errors import did_you_mean
 from kargo_actions.model.base import model_in
+from kargo_actions.struct import struct
 
 Loc = tuple[str | int, ...]
 
@@ -34,7 +34,7 @@ EXPECTED = {
 }
 
 
-@dataclass(frozen=True)
+@struct
 class FieldProblem:
     """One problem of a document or config: where (field path), what, and how to fix it."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,6 +18,7 @@ from kargo_actions.model.settings import Settings
 from kargo_actions.model.stage import Stage
 from kargo_actions.model.warehouse import Warehouse
 from kargo_actions.model.windows import AutoRollback, PromotionWindow, check_unique_names
+from kargo_actions.struct import struct
 
 if TYPE_CHECKING:  # the analysis models load when a project has templates (manifests.MODELS)
     from kargo_actions.model.analysis import AnalysisTemplate, ClusterAnalysisTemplate
@@ -87,7 +88,7 @@ class ProjectConfig(Resource):
 Locator = Callable[[str, str, tuple[str | int, ...]], Problem]
 
 
-@dataclass(frozen=True)
+@struct
 class Project:
     """Every manifest of one project, validated and cross-checked; built by manifests.load_project."""
 

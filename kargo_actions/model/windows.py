@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,6 +16,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from kargo_actions.model.base import ManifestModel
 from kargo_actions.model.fields import ResourceName
 from kargo_actions.model.selectors import StageSelector
+from kargo_actions.struct import struct
 
 if TYPE_CHECKING:
     from dateutil.rrule import rrule as Recurrence
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 _DATE_TIME = re.compile(r"^(?:TZID=(?P<zone>[^:]+):)?(?P<stamp>\d{8}T\d{6})(?P<utc>Z?)$")
 
 
-@dataclass(frozen=True)
+@struct
 class WindowTime:
     """A parsed dtstart/dtend: the aware moment and the zone name it is shown in (`UTC` when none)."""
 

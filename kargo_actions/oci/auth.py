@@ -12,18 +12,18 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from kargo_actions.github.output import mask_secret
 from kargo_actions.oci.references import DOCKER_HUB_NAMES
+from kargo_actions.struct import struct
 
 # The index URL Docker Hub credentials are stored under (what `docker login` passes to a helper).
 DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
 HELPER_TIMEOUT_S = 30.0
 
 
-@dataclass(frozen=True)
+@struct
 class Credentials:
     """A username and password (or token) for one registry, and where they came from.
 
@@ -44,7 +44,7 @@ class Credentials:
         return f"Credentials(username={self.username!r}, source={self.source!r})"
 
 
-@dataclass(frozen=True)
+@struct
 class Challenge:
     """A parsed WWW-Authenticate header: scheme (lowercase) and its parameters."""
 
@@ -230,7 +230,7 @@ def _entry_credentials(entry: Mapping[str, object], where: str) -> Credentials |
     return None
 
 
-@dataclass(frozen=True)
+@struct
 class TokenKey:
     """Tokens are issued per realm, service and scope."""
 
@@ -239,7 +239,7 @@ class TokenKey:
     scope: str
 
 
-@dataclass(frozen=True)
+@struct
 class _Token:
     value: str
     expires_at: float

@@ -6,7 +6,6 @@ import hashlib
 import os
 import re
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from kargo_actions.cache_home import cache_or_scratch_dir
 from kargo_actions.oci.manifests import ConfigInfo, ManifestInfo
+from kargo_actions.struct import struct
 
 # Bump when an entry's shape changes: old entries are then simply not found.
 LAYOUT = "images/v1"
@@ -21,7 +21,7 @@ LAYOUT = "images/v1"
 _DIGEST = re.compile(r"^(?P<alg>[a-z0-9]+(?:[.+_-][a-z0-9]+)*):(?P<hex>[a-zA-Z0-9=_-]{32,})$")
 
 
-@dataclass(frozen=True)
+@struct
 class TagEntry:
     """cacheByTag: a tag's digest, trusted without asking the registry again (Kargo's semantics)."""
 
@@ -123,7 +123,7 @@ class MetadataCache:
         self._write(self._auth_path(hint.host), hint)
 
 
-@dataclass(frozen=True)
+@struct
 class AuthHint:
     """How a registry asked to be authenticated last time, so a rerun skips the 401 round trip."""
 

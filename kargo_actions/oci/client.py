@@ -8,7 +8,6 @@ import re
 import threading
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
@@ -48,6 +47,7 @@ from kargo_actions.oci.manifests import (
 )
 from kargo_actions.oci.ratelimit import parse_hub_quota, parse_retry_after
 from kargo_actions.oci.references import ImageRepository
+from kargo_actions.struct import struct
 
 if TYPE_CHECKING:
     from kargo_actions.oci.session import RegistrySession
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@struct
 class TagList:
     """Every tag listed (or as many as the page cap allowed) and how many pages it took."""
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from kargo_actions.oci.errors import MalformedResponseError
+from kargo_actions.struct import struct
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -50,7 +50,7 @@ def _document(body: bytes, what: str, repo_url: str) -> dict[str, Any]:
         raise MalformedResponseError(repo_url, f"{what} {err}") from err
 
 
-@dataclass(frozen=True)
+@struct
 class Platform:
     """os/architecture[/variant] as an index entry or an image config states it."""
 
@@ -62,7 +62,7 @@ class Platform:
         return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
 
 
-@dataclass(frozen=True)
+@struct
 class ChildManifest:
     """One entry of an index / manifest list."""
 
@@ -72,7 +72,7 @@ class ChildManifest:
     annotations: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
+@struct
 class ManifestInfo:
     """What discovery needs from one manifest; a digest names its content, so this never goes stale."""
 
@@ -87,7 +87,7 @@ class ManifestInfo:
         return bool(self.children) or self.media_type.endswith(("index.v1+json", "manifest.list.v2+json"))
 
 
-@dataclass(frozen=True)
+@struct
 class ConfigInfo:
     """What discovery needs from an image config blob: its date, platform and labels."""
 
@@ -97,7 +97,7 @@ class ConfigInfo:
     labels: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
+@struct
 class ManifestHead:
     """What a HEAD on a manifest tells: its digest and media type."""
 
@@ -105,7 +105,7 @@ class ManifestHead:
     media_type: str
 
 
-@dataclass(frozen=True)
+@struct
 class FetchedManifest:
     digest: str
     media_type: str

@@ -8,15 +8,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from kargo_actions import deadline
+from kargo_actions.struct import struct
 
 DEFAULT_RATE = 20.0
 DEFAULT_IN_FLIGHT = 20
 
 
-@dataclass(frozen=True)
+@struct
 class RetryPolicy:
     """How 429 and 5xx answers are retried: attempts, exponential backoff, and the longest wait taken."""
 
@@ -45,7 +45,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 
-@dataclass(frozen=True)
+@struct
 class HubQuota:
     """Docker Hub's `ratelimit-remaining: 97;w=21600` header: pulls left in a window of w seconds."""
 

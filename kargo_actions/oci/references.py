@@ -4,9 +4,9 @@ reference `name[:tag][@digest]` splits."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from kargo_actions.oci.errors import RegistryError
+from kargo_actions.struct import struct
 
 # Docker Hub is known under several names; config.json files use the v1 index URL.
 DOCKER_HUB_NAMES = frozenset(
@@ -15,7 +15,7 @@ DOCKER_HUB_NAMES = frozenset(
 DOCKER_HUB_API = "registry-1.docker.io"
 
 
-@dataclass(frozen=True)
+@struct
 class ImageRepository:
     """A repoURL split as docker reads it: registry host (API host for Docker Hub) and repository name."""
 
@@ -24,7 +24,7 @@ class ImageRepository:
     name: str
 
 
-@dataclass(frozen=True)
+@struct
 class Reference:
     """`name[:tag][@digest]` split; tag or digest is None where its separator is absent ("" when empty)."""
 

@@ -10,7 +10,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from types import TracebackType
 
@@ -25,6 +25,7 @@ from kargo_actions.oci.cache import AuthHint, MetadataCache
 from kargo_actions.oci.client import RepositoryClient
 from kargo_actions.oci.ratelimit import DEFAULT_IN_FLIGHT, DEFAULT_RATE, RateLimiter, RetryPolicy
 from kargo_actions.oci.references import DOCKER_HUB_API, parse_repo_url
+from kargo_actions.struct import struct
 
 INSECURE_ENV = "KARGO_ACTIONS_INSECURE_REGISTRIES"
 RATE_ENV = "KARGO_ACTIONS_REGISTRY_RATE"
@@ -66,7 +67,7 @@ def insecure_registries_from_env(env: Mapping[str, str] | None = None) -> frozen
     return frozenset(h.strip().lower() for h in env.get(INSECURE_ENV, "").split(",") if h.strip())
 
 
-@dataclass(frozen=True)
+@struct
 class RegistryOptions:
     """Knobs of one discovery run: pacing, paging, retries and which hosts speak plain HTTP."""
 
@@ -111,7 +112,7 @@ class RegistryOptions:
         return "https"
 
 
-@dataclass
+@struct(frozen=False)
 class RequestStats:
     """Client-side counters of one session, for progress and diagnostics (benchmarks count server-side)."""
 

@@ -9,19 +9,19 @@ the dispatched job decides again when it runs.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.ledger import Ledger
 from kargo_actions.model.project import Project
+from kargo_actions.struct import struct
 
 if TYPE_CHECKING:
     from kargo_actions.github.client import GitHubClient
 
 
-@dataclass(frozen=True)
+@struct
 class Dispatch:
     """One promote-workflow run to start (or why a Stage gets none)."""
 

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,11 +45,12 @@ from kargo_actions.promotion.step_api import (
     validate_config,
 )
 from kargo_actions.promotion.tasks import PlannedStep, PromotionPlan, plan_promotion, resume_blocker
+from kargo_actions.struct import struct
 
 StepResolver = Callable[[str], Step[Any]]
 
 
-@dataclass(frozen=True)
+@struct
 class PromotionRun:
     """What a promotion is about: project, stage, the Freight, who asked, and where steps work."""
 
@@ -135,7 +136,7 @@ def prepare_work_dir(work_dir: Path, *, require_empty: bool = False) -> Path:
     return work_dir
 
 
-@dataclass
+@struct(frozen=False)
 class _Progress:
     """The mutable bookkeeping of one step while it runs."""
 
@@ -149,7 +150,7 @@ class _Progress:
     next_check_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@struct
 class _At:
     """The step the engine is at: its plan entry, the plan, its index, and the resume point when it is the
     step a resumed promotion goes on with."""

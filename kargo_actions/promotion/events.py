@@ -12,16 +12,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kargo_actions.ledger.layout import parse_time
 from kargo_actions.ledger.reader import LedgerRepo, LedgerTree
+from kargo_actions.struct import struct
 
 
-@dataclass(frozen=True)
+@struct
 class Event:
     """What woke `reconcile`, reduced to what selects promotions (from GITHUB_EVENT_NAME / _PATH)."""
 

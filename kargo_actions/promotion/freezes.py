@@ -9,7 +9,6 @@ deferred; `reconcile` runs it when the Stage opens.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from kargo_actions.errors import InvalidInputError, Problem, RefusedError
@@ -18,6 +17,7 @@ from kargo_actions.ledger.records import DeferredPromotionRecord, FreezeRecord, 
 from kargo_actions.ledger.store import NoWrite, Snapshot, WritePlan
 from kargo_actions.model.project import Project
 from kargo_actions.promotion.windows import Schedule, stage_schedule
+from kargo_actions.struct import struct
 
 
 class StageClosedError(RefusedError):
@@ -48,7 +48,7 @@ def active_freezes(snap: Snapshot, stage: str, now: datetime) -> list[FreezeReco
     return [f for f in found if f is not None and is_active(f, now)]
 
 
-@dataclass(frozen=True)
+@struct
 class Opening:
     """Whether a Stage takes promotions now: its windows' schedule and the freezes holding it."""
 
@@ -124,7 +124,7 @@ def parse_until(text: str, now: datetime) -> datetime:
     return moment
 
 
-@dataclass(frozen=True)
+@struct
 class FreezeRequest:
     stages: tuple[str | None, ...]  # None: every Stage (freezes/all.json)
     reason: str

@@ -11,7 +11,7 @@ verified in themselves (`settle_control_flow`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 
 from kargo_actions.ledger.layout import format_time, parse_time
@@ -20,6 +20,7 @@ from kargo_actions.model.fields import parse_go_duration
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
 from kargo_actions.model.stage import Stage
+from kargo_actions.struct import struct
 
 
 def go_duration(delta: timedelta) -> str:
@@ -69,7 +70,7 @@ def soak_time(state: StageStateRecord | None, freight_id: str, now: datetime) ->
     return longest
 
 
-@dataclass(frozen=True)
+@struct
 class Availability:
     """Whether one Freight is available to one Stage: how (`via`), or every unmet condition (`unmet`)."""
 
@@ -189,7 +190,7 @@ def changed_states(
     return {name: state for name, state in after.items() if before.get(name) != state}
 
 
-@dataclass(frozen=True)
+@struct
 class Candidates:
     """Freight available to a Stage, newest first, and the refusals of the rest (for messages)."""
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -59,6 +58,7 @@ from kargo_actions.promotion.transitions import (
     succeeded_state,
     with_summary,
 )
+from kargo_actions.struct import struct
 
 if TYPE_CHECKING:
     from kargo_actions.ledger import Ledger
@@ -146,7 +146,7 @@ def find_promotion(snap: Snapshot, name: str, stages: list[str]) -> PromotionRec
     raise InvalidInputError([Problem(path="PROMOTION", message=f"no promotion {name!r}", hint=hint)])
 
 
-@dataclass(frozen=True)
+@struct
 class StartRequest:
     """One promotion asked for: what, into which Stage, by whom, how, and the runner that will run it."""
 
@@ -164,7 +164,7 @@ class StartRequest:
     trigger: str = ""  # what started an automatic rollback (its record names it)
 
 
-@dataclass(frozen=True)
+@struct
 class Started:
     """What the start wrote: the Freight, how the gate let it in, the record (Running, or Pending when
     queued), the Stage's Freight of other origins, and stale promotions closed on the way."""
@@ -438,7 +438,7 @@ def plan_suspend(
     return build
 
 
-@dataclass(frozen=True)
+@struct
 class Finished:
     """What the final write did: whether it was written (False: the promotion was ended by someone else
     meanwhile, e.g. aborted), the Stage's state after it, and whether the origin was held before."""

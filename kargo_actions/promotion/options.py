@@ -7,11 +7,11 @@ for the engine and the expression language to import: they load on a thread whil
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kargo_actions.promotion.result import StepRun
+from kargo_actions.struct import struct
 
 if TYPE_CHECKING:
     from kargo_actions.expressions.kargo import MetadataProvider
@@ -26,7 +26,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
+@struct
 class EngineOptions:
     """How the engine waits and what it hands to steps and expressions."""
 
@@ -64,7 +64,7 @@ class ClaimLost(Exception):
         self.cause = cause
 
 
-@dataclass(frozen=True)
+@struct
 class ResumePoint:
     """Where a stopped promotion goes on: the step it waits at, the steps before it as they ended, the shared
     state, and when the waiting step started (its timeout counts from there, across runs)."""

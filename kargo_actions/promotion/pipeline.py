@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import UTC, datetime
 
 from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem, RefusedError, did_you_mean
@@ -32,9 +32,10 @@ from kargo_actions.promotion.service import (
     stage_states,
 )
 from kargo_actions.promotion.transitions import TERMINAL, describe, running_names
+from kargo_actions.struct import struct
 
 
-@dataclass(frozen=True)
+@struct
 class AutoDecision:
     """What `promote --auto` did for one Stage and origin: promoted (with the outcome) or why not."""
 
@@ -266,7 +267,7 @@ def promote_downstream(
     return outcomes
 
 
-@dataclass(frozen=True)
+@struct
 class StageStatus:
     """One row of `status`: what a Stage holds, whether verified there, its last promotion, newest available."""
 

@@ -11,7 +11,7 @@ promotion whose runner is gone closed as Errored, and a free Stage's queue start
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,10 @@ from kargo_actions.promotion.service import (
     start_queued,
 )
 from kargo_actions.promotion.transitions import TERMINAL, running_names
+from kargo_actions.struct import struct
 
 
-@dataclass(frozen=True)
+@struct
 class Action:
     """What reconcile did (or, with --plan, would do) for one promotion."""
 
@@ -76,7 +77,7 @@ class Action:
         return data
 
 
-@dataclass(frozen=True)
+@struct
 class ReconcileOptions:
     """How reconcile looks and runs: the promote options of the promotions it moves, the event, the clock."""
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
 from kargo_actions.errors import Problem
 from kargo_actions.model.promotion import PromotionStatus, StepExecutionMetadata
 from kargo_actions.promotion.step_api import StepStatus, WaitingOn
+from kargo_actions.struct import struct
 
 
 class PromotionPhase(enum.StrEnum):
@@ -43,7 +44,7 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
-@dataclass(frozen=True)
+@struct
 class StepRun:
     """One step of a promotion as it ran: status, message, outputs, attempts and timings.
 
@@ -127,7 +128,7 @@ class StepRun:
         return {key: value for key, value in data.items() if value is not None}
 
 
-@dataclass(frozen=True)
+@struct
 class PromotionResult:
     """The outcome of one promotion: what the ledger records and the commands report."""
 

@@ -10,7 +10,7 @@ so no downstream Stage takes it from there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem, RefusedError
 from kargo_actions.ledger import Ledger
@@ -18,11 +18,12 @@ from kargo_actions.ledger.store import Snapshot
 from kargo_actions.model.project import Project
 from kargo_actions.model.stage import Stage
 from kargo_actions.promotion.service import Mode, PromoteOptions, PromotionOutcome, promote
+from kargo_actions.struct import struct
 
 ACTOR = "auto-rollback"
 
 
-@dataclass(frozen=True)
+@struct
 class RollbackReport:
     """What autoRollback did after one failure: rolled back, or why not (none, refused, failed)."""
 

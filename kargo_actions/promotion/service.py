@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,6 +49,7 @@ from kargo_actions.promotion.liveness import LeaseKeeper, RunChecker, stale_reas
 from kargo_actions.promotion.options import ClaimLost, EngineOptions, ResumePoint
 from kargo_actions.promotion.result import PromotionPhase, PromotionResult
 from kargo_actions.promotion.transitions import TERMINAL, promotion_record, result_of, resume_point
+from kargo_actions.struct import struct
 
 if TYPE_CHECKING:
     from kargo_actions.ledger.plans import PendingPush
@@ -72,7 +73,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@struct
 class PromoteOptions:
     """Where steps work and how the engine runs; `now` is injectable for soak-time and deadline tests."""
 
@@ -97,7 +98,7 @@ class PromoteOptions:
     trigger: str = ""
 
 
-@dataclass(frozen=True)
+@struct
 class PromotionOutcome:
     """What one promotion did: the engine's result, the Freight, how the gate let it in, the hold."""
 

@@ -16,7 +16,7 @@ import time
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, TypeVar
 
@@ -32,6 +32,7 @@ from kargo_actions.errors import (
 )
 from kargo_actions.model.freight import Freight
 from kargo_actions.model.messages import field_problems
+from kargo_actions.struct import struct
 
 if TYPE_CHECKING:
     from kargo_actions.ledger.store import Ledger
@@ -88,7 +89,7 @@ ConfigT = TypeVar("ConfigT", bound=StepConfig)
 ConfigT_contra = TypeVar("ConfigT_contra", bound=StepConfig, contravariant=True)
 
 
-@dataclass(frozen=True)
+@struct
 class WaitingOn:
     """What a step that reports Running waits for, so a suspended promotion can say it and an event (a pull
     request closed, a workflow run completed) can find the promotion it moves."""
@@ -100,7 +101,7 @@ class WaitingOn:
     number: int | None = None  # the pull request number or the workflow run ID
 
 
-@dataclass(frozen=True)
+@struct
 class StepResult:
     """What a step returns: its status, a message for people, and outputs named as Kargo names them."""
 
@@ -152,7 +153,7 @@ class StepConfigError(TerminalStepError):
         return [str(p) for p in self.problems]
 
 
-@dataclass(frozen=True)
+@struct
 class StepContext:
     """Everything a step may use besides its config. Paths must go through `path()`."""
 

@@ -16,7 +16,6 @@ import os
 import sys
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +24,7 @@ from pydantic import BaseModel
 from kargo_actions.errors import InvalidInputError, KargoActionsError, Problem
 from kargo_actions.model.base import strip_annotation
 from kargo_actions.report.step_docs import field_descriptions
+from kargo_actions.struct import struct
 
 ENV_PREFIX = "KARGO_STEP_INPUT_"
 CONFIG_ENV = "KARGO_STEP_CONFIG"
@@ -32,7 +32,7 @@ CONFIG_ENV = "KARGO_STEP_CONFIG"
 Kind = Literal["string", "boolean", "integer", "number", "yaml"]
 
 
-@dataclass(frozen=True)
+@struct
 class InputField:
     """One top-level config field as an action input."""
 

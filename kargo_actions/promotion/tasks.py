@@ -8,20 +8,20 @@ yields to a value the Stage or template sets, the task step's own vars come next
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.model.project import Project
 from kargo_actions.model.promotion_task import PromotionStep, PromotionVar, StepRetry
 from kargo_actions.model.stage import Stage
+from kargo_actions.struct import struct
 
 ALIAS_SEPARATOR = "::"
 
 Loc = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
+@struct
 class Source:
     """Where a step is written: a manifest (kind, name) and the field path of the step in it."""
 
@@ -50,7 +50,7 @@ class Source:
         )
 
 
-@dataclass(frozen=True)
+@struct
 class PlannedStep:
     """One step as the engine runs it: alias, the step it uses, its condition, policy, vars and raw config."""
 
@@ -70,7 +70,7 @@ class PlannedStep:
         return self.alias.split(ALIAS_SEPARATOR, 1)[1] if self.task else self.alias
 
 
-@dataclass(frozen=True)
+@struct
 class PromotionPlan:
     """The Promotion's variables (Stage vars, then template vars) and its expanded steps."""
 

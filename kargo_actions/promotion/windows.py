@@ -7,12 +7,12 @@ window matches the Stage, at least one of them is active. Pure functions of the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from kargo_actions.model.project import Project
 from kargo_actions.model.windows import PromotionWindow, parse_ical_time
+from kargo_actions.struct import struct
 
 if TYPE_CHECKING:
     from dateutil.rrule import rrule
@@ -22,7 +22,7 @@ HORIZON = timedelta(days=400)
 MAX_STEPS = 10_000
 
 
-@dataclass(frozen=True)
+@struct
 class _Window:
     """A window parsed once: its first occurrence, each occurrence's length, its recurrence."""
 
@@ -57,7 +57,7 @@ class _Window:
         return found if isinstance(found, datetime) else None
 
 
-@dataclass(frozen=True)
+@struct
 class Schedule:
     """A Stage's schedule at one moment: open or closed, by which windows, and when that changes next."""
 

@@ -11,7 +11,7 @@ is, soak, its promotions; at most 256 files however long the ledger), assets/ (C
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from kargo_actions.errors import Problem
@@ -37,6 +37,7 @@ from kargo_actions.report.dashboard_links import DeepLink, parse_links
 from kargo_actions.report.dashboard_metrics import DashboardMetrics, collect_metrics
 from kargo_actions.report.dashboard_waiting import Waiting, waiting_for
 from kargo_actions.report.graph import PipelineGraph, build_graph
+from kargo_actions.struct import struct
 
 PAGE_SIZE = 500  # Freight per page of a Warehouse's timeline
 RECENT = 24  # newest Freight per Warehouse on the index page
@@ -45,7 +46,7 @@ FAILED_PHASES = frozenset({"Failed", "Errored", "Aborted"})
 RUNNING_PHASES = frozenset({"Pending", "Running"})
 
 
-@dataclass(frozen=True)
+@struct
 class Placement:
     """Where one Freight is: Stages holding it (since), verified in, approved for."""
 
@@ -54,7 +55,7 @@ class Placement:
     approved: tuple[tuple[str, ApprovedFreight], ...] = ()
 
 
-@dataclass(frozen=True)
+@struct
 class Health:
     """A Stage's one-word state, a CSS state class (ok, warn, bad, busy, idle) and why."""
 
@@ -63,7 +64,7 @@ class Health:
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@struct
 class StageView:
     """One Stage as the dashboard shows it."""
 
@@ -85,7 +86,7 @@ class StageView:
         return self.status.stage
 
 
-@dataclass(frozen=True)
+@struct
 class Dashboard:
     """Everything the site shows, read once."""
 

@@ -9,14 +9,14 @@ that cannot be evaluated is left out and its error reported beside the others.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from kargo_actions.errors import InvalidInputError, Problem
 from kargo_actions.report.go_template import TemplateError, render_go_template
+from kargo_actions.struct import struct
 
 
-@dataclass(frozen=True)
+@struct
 class DeepLink:
     """One entry of freightLinks or stageLinks."""
 
@@ -26,7 +26,7 @@ class DeepLink:
     condition: str = ""  # the `if` field
 
 
-@dataclass(frozen=True)
+@struct
 class ResolvedLink:
     title: str
     url: str

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from kargo_actions.ledger.reader import LedgerTree
 from kargo_actions.model.project import Project
 from kargo_actions.report.metrics import Figures, Week, Window, figures, human_duration, last_stages, weekly
 from kargo_actions.report.metrics_facts import read_facts
+from kargo_actions.struct import struct
 
 WINDOW_DAYS = 30
 WEEKS = 12
@@ -40,14 +40,14 @@ svg.chart text { font-size: 9px; fill: var(--muted); }
 """
 
 
-@dataclass(frozen=True)
+@struct
 class StageTrend:
     stage: str
     figures: Figures
     weeks: tuple[Week, ...]
 
 
-@dataclass(frozen=True)
+@struct
 class DashboardMetrics:
     """What the dashboard shows of the metrics: the last WINDOW_DAYS per Stage and for the pipeline, and
     WEEKS weeks of trend per Stage."""

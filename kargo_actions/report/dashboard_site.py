@@ -8,7 +8,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from pathlib import Path
 
@@ -17,11 +17,12 @@ from kargo_actions.ledger import Ledger
 from kargo_actions.model.project import Project
 from kargo_actions.report.dashboard import collect
 from kargo_actions.report.dashboard_html import render_site
+from kargo_actions.struct import struct
 
 MARKER = ".kargo-dashboard"  # a file in every site this command writes: it may replace such a DIR
 
 
-@dataclass(frozen=True)
+@struct
 class SiteSummary:
     """What `dashboard` wrote (the `--output json` answer)."""
 

@@ -4,10 +4,10 @@ furthest source, nodes in a column ordered by where their sources sit (fewer cro
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from html import escape
 
 from kargo_actions.report.graph import Node, PipelineGraph
+from kargo_actions.struct import struct
 
 NODE_W = 210
 NODE_H = 58
@@ -17,7 +17,7 @@ PAD = 12
 LABEL_CHARS = 24
 
 
-@dataclass(frozen=True)
+@struct
 class Box:
     """Where one node is drawn."""
 
@@ -27,7 +27,7 @@ class Box:
     y: float
 
 
-@dataclass(frozen=True)
+@struct
 class NodeView:
     """What a node shows besides its name: a second line, a state (CSS class) and where it links."""
 
@@ -37,7 +37,7 @@ class NodeView:
     tooltip: str = ""
 
 
-@dataclass(frozen=True)
+@struct
 class Layout:
     boxes: tuple[Box, ...]
     width: float

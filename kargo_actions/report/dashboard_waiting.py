@@ -5,7 +5,6 @@ Kargo's Verified (which a Freight keeps once it has been verified in the Stage).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from kargo_actions.model.freight import Freight
 from kargo_actions.model.stage import Stage
 from kargo_actions.promotion.gates import availability, human, soak_time
 from kargo_actions.promotion.pipeline import StageStatus
+from kargo_actions.struct import struct
 
 if TYPE_CHECKING:
     from kargo_actions.report.dashboard import StageView  # which imports this module
@@ -24,7 +24,7 @@ SETTLED_BAD = frozenset({"Failed", "Error", "Inconclusive", "Aborted"})
 _APPROVE_HINT = "; or approve it: "  # gates.availability's hint, shown apart here as a command
 
 
-@dataclass(frozen=True)
+@struct
 class Waiting:
     """The next Freight a Stage could take and why it cannot yet."""
 

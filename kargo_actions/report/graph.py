@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from kargo_actions.model.project import Project
+from kargo_actions.struct import struct
 
 NodeKind = Literal["Warehouse", "Stage"]
 
 
-@dataclass(frozen=True)
+@struct
 class Node:
     id: str
     kind: NodeKind
@@ -28,7 +28,7 @@ class Node:
     verification: bool = False
 
 
-@dataclass(frozen=True)
+@struct
 class Edge:
     source: str
     target: str
@@ -36,7 +36,7 @@ class Edge:
     direct: bool  # straight from the Warehouse
 
 
-@dataclass(frozen=True)
+@struct
 class PipelineGraph:
     project: str
     nodes: tuple[Node, ...]

@@ -19,17 +19,18 @@ import bisect
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 
 from kargo_actions.report.metrics_facts import ChangeTime, Facts, PromotionFact, VerificationFact
+from kargo_actions.struct import struct
 
 FAILED_PROMOTION = frozenset({"Failed", "Errored"})
 FAILED_VERIFICATION = frozenset({"Failed", "Error"})
 DAY = 86400.0
 
 
-@dataclass(frozen=True)
+@struct
 class Window:
     """[since, until): every figure counts what finished in it."""
 
@@ -47,7 +48,7 @@ class Window:
         return {"since": _stamp(self.since), "until": _stamp(self.until), "days": round(self.days, 4)}
 
 
-@dataclass(frozen=True)
+@struct
 class Figures:
     """The four figures of one Stage (or of the pipeline's last Stages), each with its count."""
 
@@ -118,7 +119,7 @@ class Figures:
         }
 
 
-@dataclass(frozen=True)
+@struct
 class StageMetrics:
     stage: str
     figures: Figures
@@ -127,7 +128,7 @@ class StageMetrics:
         return {"stage": self.stage, **self.figures.to_json()}
 
 
-@dataclass(frozen=True)
+@struct
 class Metrics:
     """The answer of `kargo-actions metrics`."""
 
@@ -347,7 +348,7 @@ def compute(
     )
 
 
-@dataclass(frozen=True)
+@struct
 class Week:
     """One week of a Stage's trend (the dashboard's small charts)."""
 

@@ -11,18 +11,19 @@ import json
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
 from kargo_actions.ledger.git import GitCommandError
 from kargo_actions.ledger.reader import LedgerTree
+from kargo_actions.struct import struct
 
 FINISHED_PROMOTION = frozenset({"Succeeded", "Failed", "Errored", "Aborted"})
 FINISHED_VERIFICATION = frozenset({"Successful", "Failed", "Error", "Inconclusive", "Aborted"})
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class PromotionFact:
     """One finished promotion: where, what, how it ended and when."""
 
@@ -37,7 +38,7 @@ class PromotionFact:
     run_url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class VerificationFact:
     """One finished verification run of a Stage for a Freight."""
 
@@ -47,7 +48,7 @@ class VerificationFact:
     finished: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@struct(slots=True)
 class ChangeTime:
     """When the change a Freight carries was made: its newest artifact's creation time when discovery
     recorded one (`source` "artifact"), else when the Freight was discovered (`source` "discovery")."""
@@ -56,7 +57,7 @@ class ChangeTime:
     source: str
 
 
-@dataclass
+@struct(frozen=False)
 class Facts:
     """Everything the metrics read, per Stage in time order."""
 

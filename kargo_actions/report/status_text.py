@@ -12,12 +12,13 @@ import os
 import shutil
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from kargo_actions.ledger.records import VerificationRecord
 from kargo_actions.ledger.store import Snapshot
 from kargo_actions.model.freight import Freight
 from kargo_actions.promotion.pipeline import StageStatus
+from kargo_actions.struct import struct
 
 DEFAULT_WIDTH = 80
 MIN_WIDTH = 40
@@ -45,7 +46,7 @@ def terminal_width() -> int:
     return max(MIN_WIDTH, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
 
 
-@dataclass(frozen=True)
+@struct
 class StageBlock:
     """One Stage as `status` prints it: the head line's four cells and its detail lines (label, text)."""
 

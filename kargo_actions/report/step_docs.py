@@ -20,7 +20,6 @@ import textwrap
 import types
 import typing
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +29,14 @@ from pydantic_core import PydanticUndefined
 
 from kargo_actions.model.base import strip_annotation
 from kargo_actions.promotion.step_api import StepConfig
+from kargo_actions.struct import struct
 
 BEGIN = "<!-- BEGIN GENERATED: config and outputs (python -m kargo_actions.report.step_docs --write) -->"
 END = "<!-- END GENERATED -->"
 DOCS_DIR = Path("docs") / "steps"
 
 
-@dataclass(frozen=True)
+@struct
 class FieldRow:
     """One line of a config table."""
 

@@ -6,7 +6,6 @@ with a note to stay under GitHub's 1 MiB per step."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kargo_actions.errors import KargoActionsError
@@ -16,6 +15,7 @@ from kargo_actions.model.freight import Freight
 from kargo_actions.model.project import Project
 from kargo_actions.promotion.result import PromotionResult, StepRun
 from kargo_actions.report.graph import build_graph, node_id, render_mermaid
+from kargo_actions.struct import struct
 
 if TYPE_CHECKING:
     from kargo_actions.ledger import Ledger
@@ -81,7 +81,7 @@ def pull_request_url(steps: Sequence[StepRun]) -> str:
     return ""
 
 
-@dataclass(frozen=True)
+@struct
 class PromotionView:
     """One promotion as its summary section shows it."""
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from kargo_actions.errors import InvalidInputError, Problem
+from kargo_actions.struct import struct
 
 
 class JsonPathError(InvalidInputError):
@@ -24,34 +24,34 @@ class JsonPathError(InvalidInputError):
         super().__init__([Problem(path="jsonPath", message=f"{message} in {path!r}")])
 
 
-@dataclass(frozen=True)
+@struct
 class _Field:
     names: tuple[str, ...]  # one name, or a union
 
 
-@dataclass(frozen=True)
+@struct
 class _Index:
     indexes: tuple[int, ...]
 
 
-@dataclass(frozen=True)
+@struct
 class _Slice:
     start: int | None
     end: int | None
     step: int | None
 
 
-@dataclass(frozen=True)
+@struct
 class _Wildcard:
     pass
 
 
-@dataclass(frozen=True)
+@struct
 class _Recursive:
     pass
 
 
-@dataclass(frozen=True)
+@struct
 class _Filter:
     key: tuple[str, ...]
     op: str  # "" for existence
@@ -63,7 +63,7 @@ _NAME = re.compile(r"[A-Za-z0-9_\-/]+")
 _FILTER = re.compile(r"\?\(\s*@((?:\.[A-Za-z0-9_\-/]+)*)\s*(?:(==|!=|<=|>=|<|>)\s*(.+?))?\s*\)$")
 
 
-@dataclass(frozen=True)
+@struct
 class JsonPath:
     """A parsed jsonPath; `find(data)` gives every match."""
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from kargo_actions.struct import struct
 
 
 class MeasurementError(Exception):
@@ -44,7 +46,7 @@ def is_worse(current: Phase, new: Phase) -> bool:
     return _ORDER.index(new) > _ORDER.index(current)
 
 
-@dataclass(frozen=True)
+@struct
 class Measurement:
     """One measurement of one metric: its phase, the value as text (as Argo records it), times, message."""
 
@@ -70,7 +72,7 @@ class Measurement:
         return data
 
 
-@dataclass(frozen=True)
+@struct
 class MetricResult:
     """A metric's measurements and counters (Argo Rollouts' MetricResult)."""
 
@@ -110,7 +112,7 @@ class MetricResult:
         }
 
 
-@dataclass(frozen=True)
+@struct
 class RunResult:
     """One AnalysisRun: its phase, message and every metric's result."""
 

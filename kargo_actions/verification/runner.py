@@ -16,11 +16,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kargo_actions.expressions import ExpressionError, evaluate, rollouts_environment
+from kargo_actions.struct import struct
 from kargo_actions.verification.phases import (
     Measurement,
     MeasurementError,
@@ -177,7 +178,7 @@ def _count(result: MetricResult, m: Measurement) -> MetricResult:
     return replace(result, **changes)
 
 
-@dataclass(frozen=True)
+@struct
 class RunOptions:
     """How a run measures: the clock, the abort Event, a callback per measurement, the provider factory."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, cast
 
@@ -31,6 +31,7 @@ from kargo_actions.ledger.records import (
 )
 from kargo_actions.ledger.store import NoWrite, Snapshot, WritePlan
 from kargo_actions.model.promotion import new_ulid
+from kargo_actions.struct import struct
 from kargo_actions.verification.phases import Measurement, Phase, RunResult
 from kargo_actions.verification.providers.base import MeasureContext
 from kargo_actions.verification.runner import Clock, RunOptions, SystemClock, run_analysis, stamp
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from kargo_actions.model.stage import Stage
 
 
-@dataclass(frozen=True)
+@struct
 class VerifyOptions:
     """Clock, abort, progress callback and environment (secrets, GitHub) of one verification."""
 
@@ -55,7 +56,7 @@ class VerifyOptions:
     github: bool | None = None  # report kargo/verified/<stage>: None = when GitHub is configured
 
 
-@dataclass(frozen=True)
+@struct
 class VerificationOutcome:
     """What one verification did: the run, the record's id, the Freight."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,6 +35,7 @@ from kargo_actions.model.fields import parse_go_duration
 from kargo_actions.model.messages import dotted, field_problems
 from kargo_actions.model.project import Project
 from kargo_actions.model.stage import Stage
+from kargo_actions.struct import struct
 
 GITHUB_CHECKS_PLUGIN = "kargo-actions/github-checks"
 SUPPORTED_PROVIDERS = ("web", "prometheus", f"plugin {GITHUB_CHECKS_PLUGIN}")
@@ -43,7 +44,7 @@ _TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
 Template = AnalysisTemplate | ClusterAnalysisTemplate
 
 
-@dataclass(frozen=True)
+@struct
 class RunMetric:
     """One metric as the run measures it: args substituted, limits as integers, durations in seconds."""
 
@@ -64,7 +65,7 @@ class RunMetric:
         return self.metric.name
 
 
-@dataclass(frozen=True)
+@struct
 class AnalysisPlan:
     """Everything one AnalysisRun needs: its metrics, the resolved args, the secret values to redact."""
 
@@ -93,7 +94,7 @@ def provider_kind(metric: Metric) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@struct
 class ConfigProblem:
     """A provider setting this runner refuses: where under `provider`, what, and how to fix it."""
 

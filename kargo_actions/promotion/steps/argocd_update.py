@@ -3,7 +3,6 @@ Synced and Healthy there."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from pydantic import Field, StrictBool, StrictStr, model_validator
@@ -42,6 +41,7 @@ from kargo_actions.promotion.steps.support.argocd_common import (
     wait_settings,
     wait_until,
 )
+from kargo_actions.struct import struct
 
 AUTHORIZED_STAGE_ANNOTATION = "kargo.akuity.io/authorized-stage"
 # Operation infos that mark a sync as this promotion's (Argo CD keeps them with the operation).
@@ -128,7 +128,7 @@ class ArgoCDUpdateConfig(StepConfig):
     """The apps to update, sync and wait for."""
 
 
-@dataclass
+@struct(frozen=False)
 class _Plan:
     """What to do to one app: its sources as they must become, and the revision each source must reach."""
 

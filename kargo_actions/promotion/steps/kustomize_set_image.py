@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -11,6 +10,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from kargo_actions.promotion.step_api import NonEmpty, StepConfig, StepContext, StepResult, TerminalStepError
 from kargo_actions.promotion.steps.support import yamledit
+from kargo_actions.struct import struct
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 # Kargo's (and kustomize's) "keep what the file has" marker for newName, newTag and digest.
@@ -49,7 +49,7 @@ class KustomizeSetImageConfig(StepConfig):
     """Images to set. Omitted: every image of the Freight being promoted."""
 
 
-@dataclass(frozen=True)
+@struct
 class KustomizeImage:
     """An `images` entry of a kustomization, fields in kustomize's order."""
 

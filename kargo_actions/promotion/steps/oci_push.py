@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, StrictBool
@@ -20,6 +20,7 @@ from kargo_actions.promotion.steps.support.ociutil import (
     registry_session,
     step_error,
 )
+from kargo_actions.struct import struct
 
 MAX_COPY_BYTES = 1024 * 1024 * 1024  # Kargo's 1 GiB of config and layers
 MAX_COPY_ENV = "KARGO_ACTIONS_OCI_PUSH_MAX_BYTES"
@@ -48,7 +49,7 @@ class OCIPushConfig(StepConfig):
     )
 
 
-@dataclass
+@struct(frozen=False)
 class _Copy:
     """One copy: the two repositories, what was moved, and the byte budget."""
 

@@ -6,16 +6,17 @@ import json
 import math
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kargo_actions.struct import struct
 from kargo_actions.verification.providers.oauth2 import TokenCache
 
 if TYPE_CHECKING:
     from kargo_actions.model.freight import Freight
 
 
-@dataclass(frozen=True)
+@struct
 class Reading:
     """What a provider measured: the value the conditions see (`result`) and its text for the record."""
 
@@ -26,7 +27,7 @@ class Reading:
     default_failure: str = ""
 
 
-@dataclass(frozen=True)
+@struct
 class MeasureContext:
     """What providers may need besides the metric: the Freight being verified, the environment, the abort."""
 

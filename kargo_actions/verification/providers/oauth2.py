@@ -16,19 +16,20 @@ import base64
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 from urllib.parse import parse_qs, quote_plus
 
 import httpx
 
+from kargo_actions.struct import struct
 from kargo_actions.verification.phases import MeasurementError
 
 EXPIRY_DELTA_SECONDS = 10.0
 _MAX_BODY_SHOWN = 300
 
 
-@dataclass(frozen=True)
+@struct
 class ClientCredentials:
     """One OAuth2 client: where its tokens come from and what it asks for."""
 
@@ -38,7 +39,7 @@ class ClientCredentials:
     scopes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@struct
 class Token:
     access_token: str
     token_type: str
@@ -59,7 +60,7 @@ class _TokenRequestError(Exception):
     """One token request failed (the message says why, as oauth2's RetrieveError does)."""
 
 
-@dataclass
+@struct(frozen=False)
 class TokenCache:
     """Tokens of one run by client; thread-safe (metrics measure concurrently)."""
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pathspec
+
+from kargo_actions.struct import struct
 
 MIB = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@struct
 class Limits:
     """Kargo's caps: 50 MiB per file, 100 MiB in all; entries and raw stream bytes are capped here too."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from pydantic import StrictStr, model_validator
@@ -24,6 +24,7 @@ from kargo_actions.promotion.step_api import (
     StepFailed,
     TerminalStepError,
 )
+from kargo_actions.struct import struct
 
 # How long the steps wait for apps when the step sets no retry.timeout (Kargo's default step timeout).
 DEFAULT_TIMEOUT_SECONDS = 300.0
@@ -132,7 +133,7 @@ def ref_of(app: Application, target: AppTarget) -> AppRef:
     return AppRef(app.name, target.namespace or app.metadata.namespace or None)
 
 
-@dataclass(frozen=True)
+@struct
 class WaitSettings:
     """How long the step waits for apps (until `deadline`, a time.monotonic()) and how often it looks."""
 
@@ -166,7 +167,7 @@ def env_seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return seconds
 
 
-@dataclass
+@struct(frozen=False)
 class Watched:
     """An app being waited for: how to read it, what the last read said, and what it was seen to be."""
 

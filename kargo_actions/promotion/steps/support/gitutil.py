@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,6 +22,7 @@ from kargo_actions.promotion.step_api import (
 )
 from kargo_actions.promotion.steps.support.process import run_command
 from kargo_actions.redact import register_secret, url_password
+from kargo_actions.struct import struct
 
 Completed = subprocess.CompletedProcess[str]
 
@@ -51,7 +51,7 @@ class GitAuthor(StepConfig):
         return value
 
 
-@dataclass(frozen=True)
+@struct
 class Identity:
     """Who commits: a name, an email and optionally a signing key (GPG key id, or an SSH key)."""
 

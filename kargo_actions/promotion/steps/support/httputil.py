@@ -8,7 +8,7 @@ import json
 import os
 import ssl
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Annotated, Any, ClassVar
 
 import certifi
@@ -20,6 +20,7 @@ from kargo_actions.expressions.errors import EvalFailure
 from kargo_actions.expressions.values import ExprObject
 from kargo_actions.model.fields import parse_go_duration
 from kargo_actions.promotion.step_api import StepConfig, StepError, TerminalStepError
+from kargo_actions.struct import struct
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 # Kargo's step schemas check durations with this unanchored pattern; the value is parsed when the step runs.
@@ -153,7 +154,7 @@ def _plain(value: Any) -> Any:
     return str(value)  # dates and the like, as text
 
 
-@dataclass(frozen=True, eq=False)
+@struct(eq=False)
 class ResponseValue(ExprObject):
     """`response` in the step's expressions: status, headers (name -> list of values), body, header(name)."""
 

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 from kargo_actions.promotion.step_api import TerminalStepError
 from kargo_actions.promotion.steps.support.keypath import KeyPart, parse_key, shown
+from kargo_actions.struct import struct
 
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 _INDENT = re.compile(r"^([ \t]+)\S", re.MULTILINE)
 
 
-@dataclass
+@struct(frozen=False)
 class Span:
     """One JSON value in the text: [start, end), and its members (objects) or items (arrays)."""
 

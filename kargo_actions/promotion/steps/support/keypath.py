@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from kargo_actions.promotion.step_api import TerminalStepError
+from kargo_actions.struct import struct
 
 _INDEX = re.compile(r"-1|\d+")
 
 
-@dataclass(frozen=True)
+@struct
 class KeyPart:
     """One part of a dotted key; `forced_key` when written `:0` (a mapping key, even if it looks numeric)."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from kargo_actions.errors import RetryableError
@@ -14,6 +13,7 @@ from kargo_actions.oci.errors import RegistryError
 from kargo_actions.oci.references import split_reference
 from kargo_actions.oci.session import RegistrySession
 from kargo_actions.promotion.step_api import StepContext, StepError, TerminalStepError
+from kargo_actions.struct import struct
 
 # The pattern Kargo's schemas give imageRef / srcRef (destRef allows a tag only).
 IMAGE_REF_PATTERN = r"^(oci://)?[a-zA-Z0-9._-]+(:\d+)?(/[a-zA-Z0-9._-]+)*[@:][a-zA-Z0-9._:-]+$"
@@ -22,7 +22,7 @@ _DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 
 
 # A step's reference, unlike a Freight's image (discovery/assemble.py): oci:// allowed, one of tag or digest.
-@dataclass(frozen=True)
+@struct
 class ImageRef:
     """`[oci://]registry/repository:tag` or `...@sha256:...` split into repository and reference."""
 

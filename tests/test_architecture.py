@@ -56,7 +56,6 @@ PENDING_BANNERS: frozenset[str] = frozenset(
         "discovery/chart.py",
         "discovery/git.py",
         "github/client.py",
-        "promotion/steps/support/yamledit.py",
     }
 )
 

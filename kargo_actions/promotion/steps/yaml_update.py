@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from kargo_actions.promotion.step_api import NonEmpty, StepConfig, StepContext, StepResult
-from kargo_actions.promotion.steps.support import yamledit
+from kargo_actions.promotion.steps.support import yamlbytes, yamledit
 
 
 class YamlUpdate(StepConfig):
@@ -42,8 +42,8 @@ class YamlUpdateStep:
         path = ctx.path(config.path)
         text = yamledit.read(path, config.path)
         updates = [(u.key, u.value) for u in config.updates]
-        path.write_bytes(yamledit.set_values_in_text(text, updates, config.path).encode())
-        lines = [f"- {u.key}: {yamledit.kargo_value(u.value)}" for u in config.updates]
+        path.write_bytes(yamlbytes.set_values_in_text(text, updates, config.path).encode())
+        lines = [f"- {u.key}: {yamlbytes.kargo_value(u.value)}" for u in config.updates]
         message = f"Updated {config.path}\n\n" + "\n".join(lines)
         return StepResult(
             message=f"updated {len(config.updates)} key(s) in {config.path}",

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kargo_actions.promotion.step_api import TerminalStepError
-from kargo_actions.promotion.steps.support.yamledit import kargo_split_key, kargo_value, set_values_in_text
+from kargo_actions.promotion.steps.support.yamlbytes import kargo_split_key, kargo_value, set_values_in_text
 from kargo_actions.promotion.steps.yaml_update import YamlUpdateConfig, YamlUpdateStep
 from tests.promotion.steps.configcheck import problems
 from tests.promotion.steps.conftest import context

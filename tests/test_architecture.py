@@ -54,7 +54,6 @@ PENDING: dict[tuple[str, str], str] = {}
 PENDING_BANNERS: frozenset[str] = frozenset(
     {
         "discovery/chart.py",
-        "discovery/git.py",
         "github/client.py",
     }
 )

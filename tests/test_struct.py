@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import pickle
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -184,3 +185,17 @@ def test_a_class_without_a_docstring_gets_none() -> None:
 
     assert Bare.__doc__ is None
     assert Documented.__doc__ == "Says what it is."
+
+
+def test_the_package_makes_its_dataclasses_with_struct() -> None:
+    # A frozen dataclass cannot inherit from a struct (dataclasses sees a non-frozen base), and each costs
+    # 0.37 ms of start-up: only what struct does not do (order=True) stays a plain dataclass.
+    package = Path(__file__).resolve().parent.parent / "kargo_actions"
+    found = [
+        f"{path.relative_to(package)}:{number}: {line.strip()}"
+        for path in sorted(package.rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if line.strip().startswith("@dataclass(") or line.strip() == "@dataclass"
+        if "order=True" not in line
+    ]
+    assert found == []

@@ -5,20 +5,18 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
 import pathspec
-from pydantic import Field
 
 from kargo_actions.promotion.step_api import (
+    NonEmpty,
     PathEscapeError,
     StepConfig,
     StepContext,
     StepError,
     StepResult,
 )
-
-NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 class CopyConfig(StepConfig):

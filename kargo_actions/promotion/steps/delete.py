@@ -6,19 +6,18 @@ import glob
 import os
 import shutil
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 
 from kargo_actions.promotion.step_api import (
+    NonEmpty,
     PathEscapeError,
     StepConfig,
     StepContext,
     StepError,
     StepResult,
 )
-
-NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 class DeleteConfig(StepConfig):

@@ -13,7 +13,6 @@ from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from kargo_actions.promotion.step_api import NonEmpty, StepConfig, StepContext, StepResult, TerminalStepError
 from kargo_actions.promotion.steps.support.github_common import client_for, github_errors
 
-NonEmpty = NonEmpty
 InputValue = StrictStr | StrictBool | StrictInt | StrictFloat
 MAX_INPUTS = 25
 

@@ -17,7 +17,6 @@ from kargo_actions.promotion.steps.support import gitutil
 from kargo_actions.promotion.steps.support.cluster_diff import SERVER_ENV, pr_cluster_diff
 from kargo_actions.promotion.steps.support.github_common import check_provider, client_for, github_errors
 
-NonEmpty = NonEmpty
 # How deep below the work dir to look for the clone the promotion changed (./src, ./out, ./a/b).
 _SEARCH_DEPTH = 3
 # The patch shown in the body: longer ones are cut by the body's limit anyway, so do not read more.

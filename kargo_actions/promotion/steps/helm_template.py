@@ -20,8 +20,6 @@ from kargo_actions.promotion.step_api import (
 from kargo_actions.promotion.steps.support import rendered
 from kargo_actions.promotion.steps.support.process import run_command
 
-NonEmpty = NonEmpty
-
 
 class SetValue(StepConfig):
     """One `--set` (or `--set-literal`) value."""

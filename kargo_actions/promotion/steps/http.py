@@ -8,6 +8,7 @@ import httpx
 from pydantic import Field, StrictBool, model_validator
 
 from kargo_actions.promotion.step_api import (
+    NonEmpty,
     StepConfig,
     StepContext,
     StepError,
@@ -21,7 +22,6 @@ from kargo_actions.promotion.steps.support.httputil import (
     GO_DURATION_PATTERN,
     HTTPHeader,
     HTTPQueryParam,
-    NonEmpty,
     ResponseValue,
     client,
     declared_too_big,

@@ -10,13 +10,19 @@ from typing import Annotated, BinaryIO, ClassVar
 import httpx
 from pydantic import Field, StrictBool
 
-from kargo_actions.promotion.step_api import StepConfig, StepContext, StepError, StepResult, TerminalStepError
+from kargo_actions.promotion.step_api import (
+    NonEmpty,
+    StepConfig,
+    StepContext,
+    StepError,
+    StepResult,
+    TerminalStepError,
+)
 from kargo_actions.promotion.steps.support.download import download_target
 from kargo_actions.promotion.steps.support.httputil import (
     GO_DURATION_PATTERN,
     HTTPHeader,
     HTTPQueryParam,
-    NonEmpty,
     client,
     declared_too_big,
     duration_seconds,

@@ -9,7 +9,7 @@ import os
 import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import field
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
 import certifi
 import httpx
@@ -19,10 +19,9 @@ from kargo_actions.expressions import Environment, ExpressionError, compile_expr
 from kargo_actions.expressions.errors import EvalFailure
 from kargo_actions.expressions.values import ExprObject
 from kargo_actions.model.fields import parse_go_duration
-from kargo_actions.promotion.step_api import StepConfig, StepError, TerminalStepError
+from kargo_actions.promotion.step_api import NonEmpty, StepConfig, StepError, TerminalStepError
 from kargo_actions.struct import struct
 
-NonEmpty = Annotated[str, Field(min_length=1)]
 # Kargo's step schemas check durations with this unanchored pattern; the value is parsed when the step runs.
 GO_DURATION_PATTERN = r"(?:\d+(ns|us|µs|ms|s|m|h))+"
 MAX_REDIRECTS = 10  # as Go's http.Client

@@ -408,30 +408,31 @@ class KargoEnvironment:
         return found[0][1]
 
     def _commit_from(self, args: list[Any]) -> Any:
-        repo = _one_string("commitFrom", args, "repoURL")
-        origin = _origin_arg("commitFrom", args[1]) if len(args) > 1 else None
-        wanted = normalize_git_url(repo)
-        found = [
-            (f, c)
-            for f in self._candidates(origin)
-            for c in f.commits
-            if normalize_git_url(c.repo_url) == wanted
-        ]
-        commit = self._single("commitFrom", repo, found, origin)
-        return None if commit is None else CommitValue(commit)
+        return self._artifact_from("commitFrom", args, normalize_git_url, lambda f: f.commits, CommitValue)
 
     def _image_from(self, args: list[Any]) -> Any:
-        repo = _one_string("imageFrom", args, "repoURL")
-        origin = _origin_arg("imageFrom", args[1]) if len(args) > 1 else None
-        wanted = normalize_image_url(repo)
+        return self._artifact_from("imageFrom", args, normalize_image_url, lambda f: f.images, ImageValue)
+
+    def _artifact_from(
+        self,
+        name: str,
+        args: list[Any],
+        normalize: Callable[[str], str],
+        artifacts: Callable[[Any], Sequence[Any]],
+        value: Callable[[Any], Any],
+    ) -> Any:
+        """commitFrom / imageFrom: the one artifact of repoURL among the candidate Freight, as its value."""
+        repo = _one_string(name, args, "repoURL")
+        origin = _origin_arg(name, args[1]) if len(args) > 1 else None
+        wanted = normalize(repo)
         found = [
-            (f, i)
+            (f, artifact)
             for f in self._candidates(origin)
-            for i in f.images
-            if normalize_image_url(i.repo_url) == wanted
+            for artifact in artifacts(f)
+            if normalize(artifact.repo_url) == wanted
         ]
-        image = self._single("imageFrom", repo, found, origin)
-        return None if image is None else ImageValue(image)
+        single = self._single(name, repo, found, origin)
+        return None if single is None else value(single)
 
     def _chart_from(self, args: list[Any]) -> Any:
         repo = _one_string("chartFrom", args, "repoURL")

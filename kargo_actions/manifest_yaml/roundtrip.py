@@ -185,6 +185,19 @@ def read_round_trip(text: str, file: str, problems: list[Problem]) -> Documents:
     except RecursionError:  # the bounds above should make this unreachable: still a problem, not a crash
         problems.append(Problem(file=file, message="invalid YAML: nested too deeply to read"))
         return []
+    except (AssertionError, NotImplementedError) as err:
+        # ruamel's round trip keeps comments, and a few placements (a comment before a block scalar's
+        # indicator on the next line) break that bookkeeping: a problem to fix in the file, not a crash.
+        where = re.search(r"line: (\d+)", str(err))
+        problems.append(
+            Problem(
+                file=file,
+                line=int(where.group(1)) + 1 if where else 0,
+                message=f"cannot read this file's comments ({str(err).split('[', 1)[0].strip() or 'reader error'})",
+                hint="put each comment on a line of its own, or after the value it follows",
+            )
+        )
+        return []
     found = [
         (doc, i, node_position(doc) if hasattr(doc, "lc") else None)
         for i, doc in enumerate(docs)

@@ -155,3 +155,17 @@ def test_generated_text_reads_alike_or_falls_back(text: str) -> None:
 @given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "- a", "- "]), YAMLISH), max_size=5))
 def test_generated_mappings_read_alike_or_falls_back(lines: list[tuple[str, str]]) -> None:
     _agrees("".join(f"{'  ' * (i % 2)}{key}: {value}\n" for i, (key, value) in enumerate(lines)))
+
+
+def test_a_comment_ruamel_cannot_place_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    # The anchor sends the file to ruamel, whose comment bookkeeping breaks on a comment before a block
+    # scalar on the next line: reported at the comment's line with a fix, as any other problem.
+    (tmp_path / "w.yaml").write_text(
+        "apiVersion: kargo.akuity.io/v1alpha1\nkind: Warehouse\nmetadata:\n  name: w\n"
+        "  labels: &l {a: b}\nspec: #c\n  |\n\n"
+    )
+    with pytest.raises(InvalidInputError) as caught:
+        load_project(tmp_path)
+    (line,) = caught.value.lines()
+    assert "w.yaml:6:" in line
+    assert "cannot read this file's comments" in line

@@ -64,8 +64,9 @@ def _make(cls: type[T], *, frozen: bool, slots: bool, eq: bool) -> type[T]:
             hashed = tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash))
             made.__hash__ = _hash(_key(hashed)) if frozen else None
     if frozen:
-        _add(made, own, "__setattr__", _frozen_setattr)
-        _add(made, own, "__delattr__", _frozen_delattr)
+        setter, deleter = _frozen(made, frozenset(f.name for f in fields))
+        _add(made, own, "__setattr__", setter)
+        _add(made, own, "__delattr__", deleter)
         if slots:
             names = tuple(f.name for f in fields)
             made.__getstate__ = lambda self: [getattr(self, name) for name in names]
@@ -190,9 +191,18 @@ def _hash(key: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any], int]:
     return __hash__
 
 
-def _frozen_setattr(self: Any, name: str, value: Any) -> None:
-    raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+def _frozen(cls: Any, names: frozenset[str]) -> tuple[Callable[..., None], Callable[..., None]]:
+    """dataclasses' frozen rule: the class's own instances, and every field, refuse assignment and deletion;
+    a plain subclass may still set attributes of its own."""
 
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if type(self) is cls or name in names:
+            raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
 
-def _frozen_delattr(self: Any, name: str) -> None:
-    raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+    def __delattr__(self: Any, name: str) -> None:
+        if type(self) is cls or name in names:
+            raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+
+    return __setattr__, __delattr__

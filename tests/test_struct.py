@@ -80,6 +80,18 @@ def test_frozen_refuses_assignment(make: Maker) -> None:
         del point.x
 
 
+@pytest.mark.parametrize("make", _pair(), ids=["dataclass", "struct"])
+def test_a_plain_subclass_may_set_its_own_attributes(make: Maker) -> None:
+    class Plain(_build(make)):  # type: ignore[misc]
+        pass
+
+    item = Plain(1)
+    item.extra = "x"
+    assert item.extra == "x"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        item.x = 2
+
+
 def _errors(point: Any) -> list[str]:
     messages = []
     calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [

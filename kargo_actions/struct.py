@@ -1,14 +1,15 @@
 """`@struct`: the package's dataclasses, made without generating code, so that a command starts sooner.
 
 `dataclasses.dataclass` writes the source of `__init__`, `__repr__`, `__eq__`, `__hash__`, `__setattr__` and
-`__delattr__` for each class and compiles it: about 0.37 ms per frozen class on Python 3.11, and a promotion
-imports more than a hundred of them (40 ms of its 300 ms start). `struct` lets dataclasses read the fields
+`__delattr__` for each class and compiles it: 0.3-0.4 ms per frozen class on Python 3.11, and `promote`
+imports about 80 of the package's own (37 ms of its start). `struct` lets dataclasses read the fields
 (defaults, factories, `field(init=False)`, `field(repr=False)`, `__post_init__`), so `dataclasses.fields`,
 `replace` and `asdict` work as before, and gives every class the same few prepared methods instead: about
 0.02 ms per class. Instances compare, hash, print and refuse assignment as a frozen dataclass's do.
 
 Classes are frozen unless `frozen=False`; `slots=True` and `eq=False` mean what they mean to dataclasses.
-A class that needs more (`order=True`, `InitVar`, `kw_only`) stays a plain dataclass.
+A class that needs more (`order=True`, `InitVar`, `kw_only`) stays a plain dataclass: struct refuses the
+last two with a TypeError rather than build an `__init__` that ignores them.
 """
 
 from __future__ import annotations
@@ -53,6 +54,14 @@ def _make(cls: type[T], *, frozen: bool, slots: bool, eq: bool) -> type[T]:
     made: Any = dataclasses.dataclass(cls, init=False, repr=False, eq=False, frozen=False, slots=slots)
     if no_doc:
         made.__doc__ = None
+    initvar = getattr(dataclasses, "_FIELD_INITVAR", None)  # how dataclasses marks an InitVar pseudo-field
+    special = [
+        f.name for f in made.__dataclass_fields__.values() if f.kw_only is True or f._field_type is initvar
+    ]
+    if special:
+        raise TypeError(
+            f"{cls.__qualname__}: struct does not do InitVar or kw_only ({', '.join(special)}): use dataclasses"
+        )
     fields = dataclasses.fields(made)
     _add(made, own, "__init__", _init(made, fields, frozen))
     _add(made, own, "__repr__", _repr(tuple(f.name for f in fields if f.repr)))

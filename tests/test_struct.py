@@ -211,3 +211,16 @@ def test_the_package_makes_its_dataclasses_with_struct() -> None:
         if "order=True" not in line
     ]
     assert found == []
+
+
+def test_what_struct_does_not_do_is_refused() -> None:
+    class WithInitVar:
+        a: int
+        seed: dataclasses.InitVar[int]
+
+    class WithKwOnly:
+        a: int = dataclasses.field(kw_only=True)
+
+    for cls in (WithInitVar, WithKwOnly):
+        with pytest.raises(TypeError, match="struct does not do InitVar or kw_only"):
+            struct(cls)
